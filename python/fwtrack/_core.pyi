@@ -29,7 +29,9 @@ class RunWriter:
     summary and metric definitions continue from what was recovered (see `step`, `runtime`).
 
     `converter(key, value)` is called for any value that is not a float, int, bool, str or
-    dict; it returns a float/int/bool/str/None, or a `Histogram`, or raises TypeError.
+    dict (a numpy scalar, an array, a tensor, a user Histogram, ...); it returns a
+    float/int/bool/str, a `Histogram`, or None (the key is left out of the row), or raises
+    TypeError naming the key and the type.
     `warn(message)` is called (with the GIL held) for each warning the writer has to report.
     """
 

@@ -1,0 +1,66 @@
+# fwtrack: `make demo` and `make test` work on a fresh machine (Python >= 3.10, Rust stable).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp-uv:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	touch $@
+
+$(VENV)/.stamp-dev: requirements/dev.txt $(VENV)/.stamp-uv
+	$(UV) pip install --quiet -r requirements/dev.txt
+	touch $@
+
+$(VENV)/.stamp-bench: requirements/bench.txt $(VENV)/.stamp-dev
+	$(UV) pip install --quiet -r requirements/bench.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp-dev ## Create the virtual environment with pinned dependencies
+
+.PHONY: build
+build: venv ## Build the Rust extension into the virtual environment (release)
+	$(VENV)/bin/maturin develop --release --uv --quiet
+
+.PHONY: lock
+lock: $(VENV)/.stamp-uv ## Re-pin requirements/*.txt from requirements/*.in
+	$(UV) pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+	$(UV) pip compile --quiet --python-version 3.11 requirements/bench.in -o requirements/bench.txt
+
+.PHONY: demo
+demo: build ## Set everything up and run the example training loop
+	$(PY) examples/train_torch.py
+
+.PHONY: lint
+lint: venv ## ruff, mypy, rustfmt, clippy
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(MAKE) build
+	$(VENV)/bin/mypy
+
+.PHONY: test
+test: lint ## Lint, then run the Rust and Python tests
+	cargo test --workspace --exclude fwtrack-py --locked
+	$(PY) -m pytest -q
+
+.PHONY: bench
+bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other trackers
+	$(PY) benches/run.py --out benches/out
+
+.PHONY: clean
+clean: ## Remove build outputs and the virtual environment
+	rm -rf target $(VENV) fwtrack benches/out

@@ -1,0 +1,59 @@
+"""fwtrack: fast, durable experiment tracking with a W&B-style API.
+
+    import fwtrack
+
+    run = fwtrack.init(project="mnist", config={"lr": 1e-3})
+    for step in range(100):
+        fwtrack.log({"train/loss": 1 / (step + 1)})
+    fwtrack.finish()
+
+    runs = fwtrack.Api().runs("mnist")
+
+The API reference is docs/api.md; environment variables are listed in docs/env.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fwtrack import _core
+from fwtrack.data_types import Histogram
+from fwtrack.errors import FwTrackError, FwTrackWarning
+from fwtrack.sdk import run as _run
+from fwtrack.sdk.run import Run, define_metric, finish, init, log
+from fwtrack.sdk.settings import Settings
+
+if TYPE_CHECKING:
+    from fwtrack.api import Api
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "Api",
+    "FwTrackError",
+    "FwTrackWarning",
+    "Histogram",
+    "Run",
+    "Settings",
+    "__version__",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "run",
+]
+
+run: Run | None
+"""The active run of this process (set by `init`, cleared by `finish`), or None."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "run":
+        return _run.current_run()
+    if name == "Api":
+        # Imported on first use: the reader pulls in pandas, which `import fwtrack` must not.
+        from fwtrack.api import Api
+
+        globals()["Api"] = Api
+        return Api
+    raise AttributeError(f"module 'fwtrack' has no attribute {name!r}")

@@ -1,0 +1,481 @@
+"""Reading runs back from disk: `fwtrack.Api`.
+
+Runs lie in `<dir>/<project>/<run_id>/` (the run log `run.fwlog` plus a `.lock` held by a live
+writer), where `dir` is the argument to `Api`, else `FWTRACK_DIR`, else `./fwtrack`::
+
+    api = fwtrack.Api()
+    for run in api.runs("demo"):              # newest first
+        print(run.id, run.state, run.summary.get("train/loss"))
+    run = api.run("demo/3kz9w1ab")            # or a bare id, searched across projects
+    df = run.history(keys=["train/loss"])     # a pandas DataFrame
+
+Handles read lazily: a run that is still being written shows new rows on the next call.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from fwtrack import _core
+from fwtrack.errors import FwTrackError, FwTrackWarning, RunNotFoundError
+from fwtrack.sdk.settings import FWTRACK_DIR
+
+__all__ = [
+    "AmbiguousRunError",
+    "Api",
+    "HistogramEntry",
+    "Project",
+    "Run",
+    "RunNotFoundError",
+    "RunState",
+]
+
+RunState = Literal["running", "finished", "failed", "crashed"]
+"""`finished`: finish record with exit code 0; `failed`: finish record with a nonzero exit code;
+`running`: no finish record and a live writer holds the lock; `crashed`: neither."""
+
+_META_COLUMNS = ("_step", "_timestamp", "_runtime")
+
+
+class AmbiguousRunError(FwTrackError, ValueError):
+    """A bare run id that exists in more than one project."""
+
+
+def _default_dir() -> Path:
+    return Path(FWTRACK_DIR.get() or FWTRACK_DIR.default or "fwtrack")
+
+
+def _log_path(run_dir: Path) -> Path:
+    return run_dir / _core.LOG_FILE_NAME
+
+
+def _is_run_dir(path: Path) -> bool:
+    return _log_path(path).is_file()
+
+
+def _open_reader(run_dir: Path) -> _core.RunReader:
+    """A reader on `run_dir`, with a corrupt log reported under its path."""
+    log = _log_path(run_dir)
+    try:
+        return _core.RunReader(str(run_dir))
+    except _core.CorruptLogError as exc:
+        if str(log) in str(exc):
+            raise
+        err = _core.CorruptLogError(f"{log}: {exc}")
+        err.filename = str(log)
+        raise err from exc
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project folder under the run directory. `str(project)` is its name."""
+
+    name: str
+    dir: Path
+    run_count: int
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, eq=False)
+class HistogramEntry:
+    """One logged histogram: bin `counts` (len n) over `edges` (len n + 1) at `step`.
+
+    NaN and +/-Inf values are not in the bins; they are counted apart.
+    """
+
+    step: int
+    counts: npt.NDArray[np.uint64]
+    edges: npt.NDArray[np.float64]
+    nan_count: int
+    pos_inf_count: int
+    neg_inf_count: int
+
+    @property
+    def total(self) -> int:
+        """Every value the histogram was built from, NaN and Inf included."""
+        return int(self.counts.sum()) + self.nan_count + self.pos_inf_count + self.neg_inf_count
+
+    def __repr__(self) -> str:
+        lo, hi = (float(self.edges[0]), float(self.edges[-1])) if len(self.edges) else (0.0, 0.0)
+        return (
+            f"HistogramEntry(step={self.step}, bins={len(self.counts)}, "
+            f"range=[{lo:.4g}, {hi:.4g}], total={self.total})"
+        )
+
+
+class Run:
+    """A run on disk, read lazily: every property reflects the log as it is now.
+
+    Get one from `Api.run()` or `Api.runs()`. The log is re-read only when it changed on disk.
+    """
+
+    def __init__(self, run_dir: Path, *, project: str | None = None) -> None:
+        self._dir = run_dir
+        self._project = project if project is not None else run_dir.parent.name
+        self._meta: dict[str, Any] = {}
+        self._stamp: tuple[int, int] | None = None
+        self._load()  # surfaces a missing or corrupt log now, not on first property access
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        st = _log_path(self._dir).stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp != self._stamp:
+            self._meta = _open_reader(self._dir).meta()
+            self._stamp = stamp
+        return self._meta
+
+    def _start(self) -> dict[str, Any]:
+        starts: list[dict[str, Any]] = self._load().get("starts") or []
+        return starts[0] if starts else {}
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._dir.name
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def path(self) -> str:
+        """`"<project>/<id>"`, accepted by `Api.run()` and the `fwtrack` CLI."""
+        return f"{self._project}/{self.id}"
+
+    @property
+    def dir(self) -> Path:
+        """The run directory."""
+        return self._dir
+
+    @property
+    def log_path(self) -> Path:
+        return _log_path(self._dir)
+
+    # -- start info --------------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The run-start info written by `fwtrack.init()` (host, pid, program, args, ...)."""
+        return copy.deepcopy(self._start())
+
+    @property
+    def starts(self) -> list[dict[str, Any]]:
+        """Start info of the original start, then of each resume."""
+        return copy.deepcopy(list(self._load().get("starts") or []))
+
+    @property
+    def name(self) -> str:
+        return str(self._start().get("name") or self.id)
+
+    @property
+    def group(self) -> str | None:
+        value = self._start().get("group")
+        return None if value is None else str(value)
+
+    @property
+    def job_type(self) -> str | None:
+        value = self._start().get("job_type")
+        return None if value is None else str(value)
+
+    @property
+    def tags(self) -> list[str]:
+        return [str(t) for t in self._start().get("tags") or []]
+
+    @property
+    def notes(self) -> str | None:
+        value = self._start().get("notes")
+        return None if value is None else str(value)
+
+    @property
+    def created_at(self) -> datetime:
+        """When the run was first started (UTC)."""
+        return datetime.fromtimestamp(float(self._start().get("created_at") or 0.0), timezone.utc)
+
+    # -- contents ----------------------------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self._load().get("config") or {}))
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Last value of each metric (or the aggregate set by `define_metric`), plus values set
+        explicitly on the run's summary."""
+        return copy.deepcopy(dict(self._load().get("summary") or {}))
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """Metric definitions from `define_metric`: `{"name", "step_metric", "summary"}`."""
+        return copy.deepcopy(list(self._load().get("metrics") or []))
+
+    @property
+    def last_step(self) -> int | None:
+        """The highest step in the history, None before the first row."""
+        value = self._load().get("last_step")
+        return None if value is None else int(value)
+
+    @property
+    def row_count(self) -> int:
+        """Rows in the history (one per step)."""
+        return int(self._load().get("rows") or 0)
+
+    @property
+    def tail_error(self) -> str | None:
+        """Why reading stopped before the end of the log (a torn or damaged tail, as left by a
+        crash), or None when the log reads to its end."""
+        value = self._load().get("tail_error")
+        return None if value is None else str(value)
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code in the finish record, None while running or after a crash."""
+        finish = self._finish(self._load())
+        return None if finish is None else int(finish["exit_code"])
+
+    @property
+    def state(self) -> RunState:
+        """`running`, `finished`, `failed` (finished with a nonzero exit code) or `crashed`
+        (no finish record and no live writer)."""
+        finish = self._finish(self._load())
+        if finish is None:
+            if _core.is_locked(str(self._dir)):
+                return "running"
+            # The writer may have finished between reading the log and checking the lock:
+            # its finish record is durable before the lock is released, so look again.
+            finish = self._finish(self._load())
+            if finish is None:
+                return "crashed"
+        return "finished" if int(finish["exit_code"]) == 0 else "failed"
+
+    @staticmethod
+    def _finish(meta: dict[str, Any]) -> dict[str, Any] | None:
+        # The reader reports the finish record of the latest start only (a resume clears it).
+        finish: dict[str, Any] | None = meta.get("finish")
+        return finish
+
+    @property
+    def runtime(self) -> float:
+        """Seconds of run time: from the finish record, else up to the last logged row."""
+        meta = self._load()
+        finish = self._finish(meta)
+        if finish is not None and finish.get("runtime") is not None:
+            return float(finish["runtime"])
+        if meta.get("runtime") is not None:
+            return float(meta["runtime"])
+        if self.row_count == 0:
+            return 0.0
+        runtimes = _open_reader(self._dir).history([])["_runtime"]
+        return float(np.nanmax(runtimes)) if len(runtimes) else 0.0
+
+    # -- history -----------------------------------------------------------------------------
+
+    def history(self, keys: list[str] | None = None) -> pd.DataFrame:
+        """The history as a DataFrame, one row per step: columns `_step`, `_timestamp`,
+        `_runtime`, then one per metric (NaN, or None for non-numeric metrics, where a step
+        did not log it). `keys` limits the metric columns; a key never logged is a NaN column.
+        """
+        wanted = _check_keys(keys)
+        columns = _open_reader(self._dir).history(wanted)
+        frame: pd.DataFrame = pd.DataFrame(columns)
+        for key in wanted or []:
+            if key not in frame.columns:
+                frame[key] = np.nan
+        if wanted is not None:
+            order = [*_META_COLUMNS, *(k for k in wanted if k not in _META_COLUMNS)]
+            frame = frame[[c for c in order if c in frame.columns]]
+        return frame
+
+    def scan_history(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The history row by row (dicts with `_step`, `_timestamp`, `_runtime` and the metrics
+        logged at that step), streaming from disk: memory stays flat for long runs."""
+        wanted = _check_keys(keys)
+        reader = _open_reader(self._dir)
+        yield from reader.scan(wanted)
+
+    def histogram_keys(self) -> list[str]:
+        """Keys logged as histograms (explicit histograms and large arrays/tensors)."""
+        return list(_open_reader(self._dir).histogram_keys())
+
+    def histograms(self, key: str) -> list[HistogramEntry]:
+        """Every histogram logged under `key`, in step order. Raises KeyError naming the
+        histogram keys this run has when `key` is not one of them."""
+        reader = _open_reader(self._dir)
+        entries = reader.histograms(key)
+        if not entries and key not in reader.histogram_keys():
+            known = ", ".join(reader.histogram_keys()) or "none"
+            raise KeyError(f"run {self.path} has no histogram {key!r} (histogram keys: {known})")
+        return [
+            HistogramEntry(
+                step=int(step),
+                counts=np.asarray(h.counts, dtype=np.uint64),
+                edges=np.asarray(h.edges, dtype=np.float64),
+                nan_count=int(h.nan_count),
+                pos_inf_count=int(h.pos_inf_count),
+                neg_inf_count=int(h.neg_inf_count),
+            )
+            for step, h in entries
+        ]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other._dir.resolve() == self._dir.resolve()
+
+    def __hash__(self) -> int:
+        return hash(self._dir.resolve())
+
+    def __repr__(self) -> str:
+        try:
+            detail = f"state={self.state} rows={self.row_count}"
+        except OSError as exc:  # the log vanished or went bad since the handle was made
+            detail = f"unreadable: {exc}"
+        return f"<fwtrack Run {self.path} name={self.name!r} {detail}>"
+
+
+def _check_keys(keys: list[str] | None) -> list[str] | None:
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        raise TypeError(f"keys must be a list of metric names, not a str: use keys=[{keys!r}]")
+    wanted = list(dict.fromkeys(keys))
+    for key in wanted:
+        if not isinstance(key, str):
+            raise TypeError(f"keys must be metric names (str), got {key!r}")
+    return [k for k in wanted if k not in _META_COLUMNS] if wanted else []
+
+
+class Api:
+    """Reads the runs under one run directory (`dir`, else `FWTRACK_DIR`, else `./fwtrack`)."""
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+        self._root = Path(dir) if dir is not None else _default_dir()
+
+    @property
+    def dir(self) -> Path:
+        return self._root
+
+    def __repr__(self) -> str:
+        return f"Api(dir={str(self._root)!r})"
+
+    def _project_dirs(self) -> list[Path]:
+        if not self._root.is_dir():
+            return []
+        return sorted(p for p in self._root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    @staticmethod
+    def _run_dirs(project_dir: Path) -> list[Path]:
+        if not project_dir.is_dir():
+            return []
+        return sorted(p for p in project_dir.iterdir() if p.is_dir() and _is_run_dir(p))
+
+    def projects(self) -> list[Project]:
+        """Projects that hold at least one run, sorted by name."""
+        projects = []
+        for project_dir in self._project_dirs():
+            count = len(self._run_dirs(project_dir))
+            if count:
+                projects.append(Project(project_dir.name, project_dir, count))
+        return projects
+
+    def runs(self, project: str | Project | None = None) -> list[Run]:
+        """Runs of `project` (every project when None), newest first.
+
+        A run whose log is not a readable run log is left out with a `FwTrackWarning`.
+        """
+        if project is None:
+            project_dirs = self._project_dirs()
+        else:
+            name = str(project)
+            _check_name(name, "project")
+            project_dirs = [self._root / name]
+        runs = []
+        for project_dir in project_dirs:
+            for run_dir in self._run_dirs(project_dir):
+                try:
+                    runs.append(Run(run_dir, project=project_dir.name))
+                except FileNotFoundError:
+                    continue  # deleted while listing
+                except _core.CorruptLogError as exc:
+                    if _core.is_locked(str(run_dir)):
+                        continue  # a writer that has not written the log header yet
+                    warnings.warn(f"skipping {run_dir}: {exc}", FwTrackWarning, stacklevel=2)
+        runs.sort(key=lambda r: (_created_ts(r), r.id), reverse=True)
+        return runs
+
+    def run(self, run_id: str) -> Run:
+        """The run `"<project>/<run_id>"`, or a bare `run_id` searched across projects.
+
+        A path to a run directory (or its `run.fwlog`) is accepted too. Raises
+        `RunNotFoundError` for an unknown run, `AmbiguousRunError` (a ValueError) when a bare
+        id is in several projects, `CorruptLogError` when the log is not a run log.
+        """
+        if not isinstance(run_id, str):
+            raise TypeError(f"run id must be a str like 'project/run_id', got {run_id!r}")
+        spec = run_id.strip().rstrip("/")
+        parts = spec.split("/")
+        if len(parts) == 2 and all(_valid_name(p) for p in parts):
+            run_dir = self._root / parts[0] / parts[1]
+            if _is_run_dir(run_dir):
+                return Run(run_dir, project=parts[0])
+        elif len(parts) == 1 and _valid_name(spec):
+            matches = [d / spec for d in self._project_dirs() if _is_run_dir(d / spec)]
+            if len(matches) == 1:
+                return Run(matches[0], project=matches[0].parent.name)
+            if len(matches) > 1:
+                candidates = ", ".join(f"{m.parent.name}/{spec}" for m in matches)
+                raise AmbiguousRunError(
+                    f"run id {spec!r} is in {len(matches)} projects: {candidates}; "
+                    "name the run as <project>/<run_id>"
+                )
+        path = Path(spec)
+        if path.name == _core.LOG_FILE_NAME and path.is_file():
+            path = path.parent
+        if spec and _is_run_dir(path):
+            return Run(path)
+        raise RunNotFoundError(self._not_found_message(spec))
+
+    def _not_found_message(self, spec: str) -> str:
+        where = str(self._root)
+        if not self._root.is_dir():
+            return (
+                f"no run {spec!r}: the run directory {where} does not exist "
+                f"(set it with --dir or {FWTRACK_DIR.name})"
+            )
+        projects = [p.name for p in self.projects()]
+        known = f"projects: {', '.join(projects)}" if projects else "no runs yet"
+        return (
+            f"no run {spec!r} in {where} ({known}); list runs with `fwtrack runs` (or Api().runs())"
+        )
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "\\" not in name and "\0" not in name
+
+
+def _check_name(name: str, what: str) -> None:
+    if not _valid_name(name) or "/" in name:
+        raise ValueError(f"invalid {what} name {name!r}: a single path component is expected")
+
+
+def _created_ts(run: Run) -> float:
+    value = run._start().get("created_at")
+    try:
+        ts = float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return ts if math.isfinite(ts) else 0.0

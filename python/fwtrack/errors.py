@@ -1,0 +1,43 @@
+"""Exceptions and warnings raised by fwtrack.
+
+Every exception fwtrack raises on its own account derives from `FwTrackError`; bad arguments
+raise the built-in `TypeError`/`ValueError`, and I/O trouble the built-in `OSError` family.
+Every warning derives from `FwTrackWarning`, so one filter silences (or escalates) them all::
+
+    warnings.filterwarnings("ignore", category=fwtrack.FwTrackWarning)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FwTrackError",
+    "FwTrackWarning",
+    "NoActiveRunError",
+    "RunFinishedError",
+    "RunLockedError",
+    "RunNotFoundError",
+]
+
+
+class FwTrackError(Exception):
+    """The root of every exception fwtrack raises on its own account."""
+
+
+class NoActiveRunError(FwTrackError):
+    """A module-level call (`fwtrack.log`, `fwtrack.define_metric`) with no active run."""
+
+
+class RunFinishedError(FwTrackError):
+    """Logging to, or changing, a run after `finish()`."""
+
+
+class RunNotFoundError(FwTrackError):
+    """`resume="must"` for a run id that has no run log."""
+
+
+class RunLockedError(FwTrackError):
+    """The run is open for writing in another live process."""
+
+
+class FwTrackWarning(UserWarning):
+    """The root of every warning fwtrack reports."""

@@ -1,0 +1,1 @@
+"""The writing side of fwtrack: runs, config, summary, settings and value conversion."""

@@ -1,0 +1,682 @@
+"""`Run`, `init`, `log`, `finish`, `define_metric`, and the process-wide lifecycle hooks.
+
+A `Run` holds a private `_core.RunWriter` (`self._inner`) and adds argument normalization.
+Process-wide: an `atexit` hook finishes the open run (exit code 1 after an uncaught exception
+in the main thread, remembered by a `sys.excepthook` wrapper), and after `fork()` the child's
+writers become inert (`_core.after_fork_child`) so that a DataLoader worker calling
+`fwtrack.log` neither writes nor deadlocks.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, Protocol
+
+from fwtrack import _core
+from fwtrack.errors import (
+    FwTrackWarning,
+    NoActiveRunError,
+    RunFinishedError,
+    RunLockedError,
+    RunNotFoundError,
+)
+from fwtrack.sdk import names
+from fwtrack.sdk.config import Config, config_items
+from fwtrack.sdk.settings import (
+    FWTRACK_DIR,
+    FWTRACK_MODE,
+    FWTRACK_NAME,
+    FWTRACK_PROJECT,
+    FWTRACK_RUN_ID,
+    FWTRACK_TAGS,
+    MODES,
+    Settings,
+)
+from fwtrack.sdk.summary import Summary
+from fwtrack.sdk.values import convert, user_stacklevel, warn
+
+__all__ = ["Run", "current_run", "define_metric", "finish", "init", "log"]
+
+Mode = Literal["online", "offline", "disabled"]
+Resume = Literal["allow", "must"]
+
+SUMMARY_AGGREGATIONS = ("min", "max", "mean", "last", "first")
+MAX_TAG_LEN = 64
+
+
+class _Writer(Protocol):
+    """What a `Run` needs of its writer: `_core.RunWriter`, or `_NullWriter` when disabled."""
+
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None: ...
+    def log_config(self, config_json: str) -> None: ...
+    def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None: ...
+    def update_summary(self, values_json: str, delete: list[str]) -> None: ...
+    def summary(self) -> dict[str, Any]: ...
+    def flush(self) -> None: ...
+    def finish(self, exit_code: int) -> None: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def runtime(self) -> float: ...
+
+
+class _NullWriter:
+    """The writer of a disabled run: every call returns at once, nothing is written."""
+
+    __slots__ = ("_started", "_summary")
+
+    def __init__(self) -> None:
+        self._summary: dict[str, Any] = {}
+        self._started = time.monotonic()
+
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None:
+        pass
+
+    def log_config(self, config_json: str) -> None:
+        pass
+
+    def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None:
+        pass
+
+    def update_summary(self, values_json: str, delete: list[str]) -> None:
+        self._summary.update(json.loads(values_json))
+        for key in delete:
+            self._summary.pop(key, None)
+
+    def summary(self) -> dict[str, Any]:
+        return dict(self._summary)
+
+    def flush(self) -> None:
+        pass
+
+    def finish(self, exit_code: int) -> None:
+        pass
+
+    @property
+    def step(self) -> int:
+        return 0
+
+    @property
+    def runtime(self) -> float:
+        return time.monotonic() - self._started
+
+
+class _State:
+    """Process-wide state. `lock` serializes init/finish; it is never taken by `log`."""
+
+    def __init__(self) -> None:
+        self.run: Run | None = None
+        self.failed = False
+        self.hooks_installed = False
+        self.lock = threading.RLock()
+
+
+_state = _State()
+
+
+def _after_fork_in_child() -> None:
+    # A parent thread may have held the lock at fork time; the child gets a fresh one.
+    _state.lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_core.after_fork_child)
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def current_run() -> Run | None:
+    """The active run of this process, or None."""
+    return _state.run
+
+
+class Run:
+    """One run: created by `fwtrack.init()`, finished by `finish()` (or at exit).
+
+    Use it as a context manager to finish it with the status of the block::
+
+        with fwtrack.init(project="mnist", config={"lr": 1e-3}) as run:
+            for step in range(100):
+                run.log({"loss": 1 / (step + 1)})
+        # an exception in the block finishes the run as failed (exit code 1)
+    """
+
+    __slots__ = (
+        "_config",
+        "_finished",
+        "_inner",
+        "_summary",
+        "dir",
+        "group",
+        "id",
+        "job_type",
+        "mode",
+        "name",
+        "notes",
+        "project",
+        "resumed",
+        "settings",
+        "tags",
+    )
+
+    def __init__(
+        self,
+        inner: _Writer,
+        *,
+        info: Mapping[str, Any],
+        dir: str,
+        mode: Mode,
+        settings: Settings,
+        config: dict[str, Any],
+    ) -> None:
+        self._inner = inner
+        self._finished = False
+        self.id: str = info["id"]
+        """The run id (unique within its project)."""
+        self.name: str = info["name"]
+        self.project: str = info["project"]
+        self.group: str | None = info["group"]
+        self.job_type: str | None = info["job_type"]
+        self.tags: tuple[str, ...] = tuple(info["tags"])
+        self.notes: str | None = info["notes"]
+        self.resumed: bool = info["resumed"]
+        self.dir = dir
+        """The run directory (absolute); the run log is `run.fwlog` inside it."""
+        self.mode = mode
+        self.settings = settings
+        write = None if mode == "disabled" else inner.log_config
+        self._config = Config._create(config, write, self._check_open)
+        self._summary = Summary(inner, self._check_open)
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RunFinishedError(
+                f"run {self.id!r} is finished; start a new one with fwtrack.init() "
+                f"(or continue it with fwtrack.init(id={self.id!r}, resume='allow'))"
+            )
+
+    # -- logging -------------------------------------------------------------------------
+
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None:
+        """Log a dict of metrics as one row (see docs/api.md, "Steps" and "Values").
+
+        Nested dicts flatten with "/"; numpy/torch scalars become numbers; arrays and tensors
+        with more than one element become histograms; None values are left out.
+        `step=k` logs at step k; `commit=False` adds to the pending row without committing.
+        """
+        if self._finished:
+            self._check_open()
+        try:
+            self._inner.log(data, step, commit)
+        except Exception:
+            if self._finished:  # finished by another thread meanwhile
+                self._check_open()
+            raise
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        summary: str | Sequence[str] | None = None,
+    ) -> None:
+        """Say how metric `name` (or every metric starting with a prefix, `"train/*"`) is
+        summarized and which metric is its x-axis.
+
+        `summary`: "min", "max", "mean", "last", "first" or a comma list like "min,max";
+        the run summary of the metric is then a dict like `{"min": 0.1, "max": 2.0}`.
+        `step_metric`: the key to plot the metric against (e.g. "epoch").
+        """
+        self._check_open()
+        metric = _check_metric_name(name)
+        if step_metric is not None and (
+            not isinstance(step_metric, str) or not step_metric or "*" in step_metric
+        ):
+            raise ValueError(
+                f"invalid step_metric {step_metric!r} for define_metric({metric!r}): "
+                "use the name of a logged metric, e.g. 'epoch'"
+            )
+        aggs = _parse_summary(metric, summary)
+        self._inner.define_metric(metric, step_metric, aggs)
+
+    def flush(self) -> None:
+        """Return when everything logged so far is durably on disk (fsynced)."""
+        if not self._finished:
+            self._inner.flush()
+
+    def finish(self, exit_code: int = 0) -> None:
+        """Commit the pending row, record the exit code (0: finished, else failed), make
+        everything durable and stop the writer. A second call does nothing."""
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int):
+            raise TypeError(f"exit_code must be an int, got {type(exit_code).__name__}")
+        with _state.lock:
+            if self._finished:
+                return
+            self._finished = True
+            try:
+                self._inner.finish(exit_code)
+            finally:
+                if _state.run is self:
+                    _state.run = None
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """The run config: a nested dict with attribute access; each change is recorded."""
+        return self._config
+
+    @property
+    def summary(self) -> Summary:
+        """The run summary (see docs/api.md, "Summary")."""
+        return self._summary
+
+    @property
+    def step(self) -> int:
+        """The step the next implicit `log()` commit gets."""
+        return self._inner.step
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def disabled(self) -> bool:
+        return self.mode == "disabled"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            code = 0
+        elif isinstance(exc, SystemExit):
+            code = _system_exit_code(exc)
+        else:
+            code = 1
+        self.finish(exit_code=code)
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else self.mode
+        return (
+            f"<fwtrack.Run id={self.id!r} name={self.name!r} project={self.project!r} "
+            f"dir={self.dir!r} ({state})>"
+        )
+
+
+def _system_exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    return 1
+
+
+def _check_metric_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"define_metric name must be a str, got {type(name).__name__}")
+    if not name or "*" in name[:-1] or len(name) > 256:
+        raise ValueError(
+            f"invalid metric name {name!r}: use a logged key (1-256 characters), optionally "
+            "ending in '*' to match every key with that prefix, e.g. 'train/*'"
+        )
+    return name
+
+
+def _parse_summary(name: str, summary: str | Sequence[str] | None) -> list[str]:
+    if summary is None:
+        return []
+    if isinstance(summary, str):
+        parts = [p.strip() for p in summary.split(",")]
+    elif isinstance(summary, Sequence) and all(isinstance(p, str) for p in summary):
+        parts = [p.strip() for p in summary]
+    else:
+        raise TypeError(
+            f"define_metric summary must be a str like 'min,max', got {type(summary).__name__}"
+        )
+    out: list[str] = []
+    for part in parts:
+        if part not in SUMMARY_AGGREGATIONS:
+            allowed = ", ".join(repr(a) for a in SUMMARY_AGGREGATIONS)
+            raise ValueError(
+                f"invalid summary {part!r} for define_metric({name!r}): allowed values are "
+                f"{allowed}, or a comma list like 'min,max'"
+            )
+        if part not in out:
+            out.append(part)
+    return out
+
+
+# -- module-level API ------------------------------------------------------------------------
+
+
+def log(data: dict[str, Any], step: int | None = None, commit: bool = True) -> None:
+    """Log to the active run; see `Run.log`."""
+    run = _state.run
+    if run is None:
+        raise NoActiveRunError(
+            "fwtrack.log() called with no active run\nhint: call fwtrack.init() first"
+        )
+    run.log(data, step, commit)
+
+
+def define_metric(
+    name: str,
+    step_metric: str | None = None,
+    summary: str | Sequence[str] | None = None,
+) -> None:
+    """`define_metric` on the active run; see `Run.define_metric`."""
+    run = _state.run
+    if run is None:
+        raise NoActiveRunError(
+            "fwtrack.define_metric() called with no active run\nhint: call fwtrack.init() first"
+        )
+    run.define_metric(name, step_metric, summary)
+
+
+def finish(exit_code: int = 0) -> None:
+    """Finish the active run, if any; see `Run.finish`."""
+    run = _state.run
+    if run is not None:
+        run.finish(exit_code)
+
+
+def _opt_str(what: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    return value
+
+
+def _check_tags(tags: object, source: str) -> list[str]:
+    if isinstance(tags, str) or not isinstance(tags, Sequence | set | frozenset):
+        hint = f" (did you mean [{tags!r}]?)" if isinstance(tags, str) else ""
+        raise TypeError(f"{source} must be a list of str, got {type(tags).__name__}{hint}")
+    out: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise TypeError(f"{source}: tags must be str, got {type(tag).__name__} {tag!r}")
+        t = tag.strip()
+        if not 1 <= len(t) <= MAX_TAG_LEN:
+            raise ValueError(f"{source}: invalid tag {tag!r}: tags are 1-{MAX_TAG_LEN} characters")
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _resolve_mode(mode: object) -> Mode:
+    if mode is None:
+        mode = FWTRACK_MODE.get() or "offline"
+    if mode not in MODES:
+        allowed = ", ".join(repr(m) for m in MODES)
+        raise ValueError(f"invalid mode {mode!r}: allowed values are {allowed}")
+    m: Mode = mode  # type: ignore[assignment]
+    return m
+
+
+def _resolve_resume(resume: object) -> Resume | None:
+    if resume is None or resume is False:
+        return None
+    if resume is True:
+        return "allow"
+    if resume == "allow" or resume == "must":
+        return resume
+    raise ValueError(f"invalid resume {resume!r}: allowed values are 'allow', 'must' or None")
+
+
+def _install_hooks() -> None:
+    if _state.hooks_installed:
+        return
+    _state.hooks_installed = True
+    atexit.register(_finish_at_exit)
+    previous = sys.excepthook
+
+    def excepthook(
+        exc_type: type[BaseException],
+        exc: BaseException,
+        tb: TracebackType | None,
+    ) -> None:
+        _state.failed = True
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+
+
+def _finish_at_exit() -> None:
+    run = _state.run
+    if run is not None and not run.finished:
+        run.finish(exit_code=1 if _state.failed else 0)
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | Any | None = None,
+    tags: Sequence[str] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    mode: Mode | None = None,
+    id: str | None = None,
+    resume: Resume | bool | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
+) -> Run:
+    """Start a run (or continue one with `id=` and `resume=`) and make it the active run.
+
+    Arguments beat the `FWTRACK_*` environment variables (see docs/env.md), which beat the
+    defaults. A run that is already active in this process is finished first.
+    See docs/api.md for every argument.
+    """
+    mode_ = _resolve_mode(mode)
+    resume_ = _resolve_resume(resume)
+    settings_ = Settings.coerce(settings)
+    project_ = names.check_project(project or FWTRACK_PROJECT.get() or "uncategorized")
+    run_id = id if id is not None else FWTRACK_RUN_ID.get()
+    if run_id is not None:
+        run_id = names.check_run_id(run_id)
+    elif resume_ == "must":
+        raise ValueError(
+            "resume='must' needs the id of the run to continue\n"
+            "hint: pass id=... (or set FWTRACK_RUN_ID)"
+        )
+    name_ = _opt_str("name", name) or FWTRACK_NAME.get()
+    if name_ is not None and not name_.strip():
+        raise ValueError("name must not be blank")
+    tags_: list[str] | None = None
+    if tags is not None:
+        tags_ = _check_tags(tags, "tags")
+    else:
+        env_tags = FWTRACK_TAGS.get()
+        if env_tags is not None:
+            tags_ = _check_tags([t for t in env_tags.split(",") if t.strip()], "FWTRACK_TAGS")
+    notes_ = _opt_str("notes", notes)
+    group_ = _opt_str("group", group)
+    job_type_ = _opt_str("job_type", job_type)
+    config_ = config_items(config)
+    for key in config_:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"config keys must be non-empty str, got {key!r}")
+    if dir is not None:
+        root = os.fspath(dir)
+        if not isinstance(root, str):
+            raise TypeError("dir must be a str or a path")
+    else:
+        root = FWTRACK_DIR.get() or FWTRACK_DIR.default or "fwtrack"
+    root = os.path.abspath(os.path.expanduser(root))
+
+    with _state.lock:
+        previous = _state.run
+        if previous is not None:
+            previous.finish()
+        if mode_ == "disabled":
+            run = _disabled_run(
+                run_id or names.generate_run_id(),
+                name_,
+                project_,
+                tags_,
+                notes_,
+                group_,
+                job_type_,
+                root,
+                settings_,
+                config_,
+            )
+        else:
+            run = _start_run(
+                run_id,
+                name_,
+                project_,
+                tags_,
+                notes_,
+                group_,
+                job_type_,
+                root,
+                mode_,
+                resume_,
+                settings_,
+                config_,
+            )
+        _state.run = run
+        _state.failed = False
+        if mode_ != "disabled":
+            _install_hooks()
+    if mode_ == "online":
+        warnings.warn(
+            "mode='online': no fwtrack server is configured yet, so the run is logged "
+            f"locally in {run.dir} (as in offline mode)",
+            FwTrackWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return run
+
+
+def _disabled_run(
+    run_id: str,
+    name: str | None,
+    project: str,
+    tags: list[str] | None,
+    notes: str | None,
+    group: str | None,
+    job_type: str | None,
+    root: str,
+    settings: Settings,
+    config: dict[str, Any],
+) -> Run:
+    info = {
+        "id": run_id,
+        "name": name or f"run-{run_id}",
+        "project": project,
+        "group": group,
+        "job_type": job_type,
+        "tags": tags or [],
+        "notes": notes,
+        "resumed": False,
+    }
+    run = Run(
+        _NullWriter(),
+        info=info,
+        dir=os.path.join(root, project, run_id),
+        mode="disabled",
+        settings=settings,
+        config={},
+    )
+    run.config.update(config)
+    return run
+
+
+def _start_run(
+    run_id: str | None,
+    name: str | None,
+    project: str,
+    tags: list[str] | None,
+    notes: str | None,
+    group: str | None,
+    job_type: str | None,
+    root: str,
+    mode: Mode,
+    resume: Resume | None,
+    settings: Settings,
+    config: dict[str, Any],
+) -> Run:
+    project_dir = os.path.join(root, project)
+    if run_id is None:
+        run_id = names.generate_run_id()
+        while os.path.exists(os.path.join(project_dir, run_id)):
+            run_id = names.generate_run_id()
+    run_dir = os.path.join(project_dir, run_id)
+    exists = os.path.exists(os.path.join(run_dir, _core.LOG_FILE_NAME))
+    if exists and _core.is_locked(run_dir):
+        raise RunLockedError(
+            f"run {run_id!r} in {run_dir} is open for writing in another live process\n"
+            "hint: finish it there first, or start a new run without id="
+        )
+    previous: dict[str, Any] = {}
+    prior_config: dict[str, Any] = {}
+    if exists:
+        if resume is None:
+            raise ValueError(
+                f"run {run_id!r} already exists in {run_dir}\n"
+                "hint: pass resume='allow' to continue it, or leave out id= to start a new run"
+            )
+        meta = _core.RunReader(run_dir).meta()
+        starts = meta.get("starts") or [{}]
+        previous = dict(starts[-1])
+        previous["created_at"] = starts[0].get("created_at")
+        prior_config = dict(meta.get("config") or {})
+    elif resume == "must":
+        raise RunNotFoundError(
+            f"cannot resume run {run_id!r}: there is no run log in {run_dir}\n"
+            "hint: check the id, project and dir (FWTRACK_DIR), or pass resume='allow' to "
+            "start it when it does not exist"
+        )
+    now = time.time()
+    created_at = previous.get("created_at") if exists else None
+    info: dict[str, Any] = {
+        "id": run_id,
+        "name": name or previous.get("name") or names.generate_name(project_dir),
+        "project": project,
+        "group": group if group is not None else previous.get("group"),
+        "job_type": job_type if job_type is not None else previous.get("job_type"),
+        "tags": tags if tags is not None else list(previous.get("tags") or []),
+        "notes": notes if notes is not None else previous.get("notes"),
+        "created_at": created_at if isinstance(created_at, int | float) else now,
+        "started_at": now,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "program": sys.argv[0] if sys.argv else "",
+        "args": list(sys.argv[1:]),
+        "python": platform.python_version(),
+        "fwtrack_version": _core.__version__,
+        "resumed": exists,
+    }
+    inner = _core.RunWriter(
+        run_dir,
+        json.dumps(info, allow_nan=False),
+        resume=exists,
+        flush_interval=settings.flush_interval,
+        queue_capacity=settings.queue_capacity,
+        converter=convert,
+        warn=warn,
+    )
+    run = Run(inner, info=info, dir=run_dir, mode=mode, settings=settings, config=prior_config)
+    if config:
+        try:
+            run.config.update(config)
+        except BaseException:
+            inner.finish(1)
+            raise
+    return run

@@ -1,0 +1,25 @@
+//! fwtrack's run-log engine.
+//!
+//! Pure Rust, no Python: the record model ([`record`]), the on-disk codec ([`codec`]), the
+//! writer thread ([`writer`]), the reader with tail recovery ([`reader`]), step handling
+//! ([`steps`]), summaries ([`summary`]) and histograms ([`histogram`]). The format is
+//! specified in `docs/format.md`.
+
+pub mod codec;
+pub mod error;
+pub mod histogram;
+pub mod lock;
+pub mod reader;
+pub mod record;
+pub mod steps;
+pub mod summary;
+pub mod writer;
+
+pub use error::{Error, Result};
+
+/// The crate version, also the package version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The file name of a run log inside its run directory.
+pub const LOG_FILE_NAME: &str = "run.fwlog";
+/// The file name of the lock a live writer holds inside its run directory.
+pub const LOCK_FILE_NAME: &str = ".lock";

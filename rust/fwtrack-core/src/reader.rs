@@ -1,0 +1,253 @@
+//! Reading run logs back: a log still being written, or one cut short by a crash, reads up
+//! to its last whole frame; the reason the scan stopped is reported, never raised.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rmpv::Value as Mp;
+
+use crate::codec::{self, HEADER_LEN, Tail};
+use crate::error::{Error, Result};
+use crate::histogram::Hist;
+use crate::record::{Finish, Key, MetricDef, Record, Row, SummarySnapshot, Value};
+
+/// Everything read from a log file.
+#[derive(Debug)]
+pub struct LogContents {
+    pub records: Vec<Record>,
+    /// Sequence number of the first record of each frame, with its record count.
+    pub next_seq: u64,
+    /// Length of the valid prefix (header and whole frames).
+    pub valid_len: u64,
+    pub tail: Tail,
+}
+
+/// The log file of a run directory, or `path` itself when it is a file.
+pub fn log_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(crate::LOG_FILE_NAME)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Read a whole log file.
+pub fn read_log(path: &Path) -> Result<LogContents> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_log(&bytes, &path.display().to_string())
+}
+
+/// Decode the bytes of a log file (`name` only labels errors).
+pub fn decode_log(bytes: &[u8], name: &str) -> Result<LogContents> {
+    codec::check_header(bytes, name)?;
+    let (frames, tail) = codec::scan_frames(&bytes[HEADER_LEN..], HEADER_LEN as u64);
+    let mut valid_len = HEADER_LEN as u64;
+    let mut next_seq = 0;
+    let mut records = Vec::new();
+    for f in frames {
+        valid_len = f.offset + f.len;
+        next_seq = f.first_seq + f.records.len() as u64;
+        records.extend(f.records);
+    }
+    Ok(LogContents {
+        records,
+        next_seq,
+        valid_len,
+        tail,
+    })
+}
+
+/// A run as its log tells it.
+#[derive(Debug, Default)]
+pub struct RunView {
+    /// Run-start metadata, one per start or resume.
+    pub starts: Vec<Mp>,
+    pub config: Option<Mp>,
+    pub summary: Option<SummarySnapshot>,
+    pub metrics: Vec<MetricDef>,
+    /// The finish record, if the run's last start was followed by one.
+    pub finish: Option<Finish>,
+    pub rows: Vec<Row>,
+    pub hists: Vec<(u64, Key, Hist)>,
+    pub last_step: Option<u64>,
+    pub runtime: f64,
+    pub records: u64,
+    pub next_seq: u64,
+    pub valid_len: u64,
+    pub tail: Option<String>,
+}
+
+impl RunView {
+    /// Fold a log's records into a view. Rows with the same step are merged.
+    pub fn from_contents(c: LogContents) -> RunView {
+        let mut v = RunView {
+            records: c.records.len() as u64,
+            next_seq: c.next_seq,
+            valid_len: c.valid_len,
+            tail: c.tail.describe(),
+            ..RunView::default()
+        };
+        for r in c.records {
+            match r {
+                Record::RunStart(info) => {
+                    v.starts.push(info);
+                    v.finish = None;
+                }
+                Record::Config(cfg) => v.config = Some(cfg),
+                Record::History(row) => {
+                    v.last_step = Some(v.last_step.map_or(row.step, |s| s.max(row.step)));
+                    v.runtime = v.runtime.max(row.runtime);
+                    match v.rows.last_mut() {
+                        Some(prev) if prev.step == row.step => {
+                            prev.timestamp = row.timestamp;
+                            prev.runtime = row.runtime;
+                            for (k, val) in row.values {
+                                if let Some(slot) = prev.values.iter_mut().find(|(x, _)| *x == k)
+                                {
+                                    slot.1 = val;
+                                } else {
+                                    prev.values.push((k, val));
+                                }
+                            }
+                        }
+                        _ => v.rows.push(row),
+                    }
+                }
+                Record::Histogram(h) => {
+                    v.last_step = Some(v.last_step.map_or(h.step, |s| s.max(h.step)));
+                    v.hists.push((h.step, h.key, h.hist));
+                }
+                Record::Summary(s) => v.summary = Some(s),
+                Record::MetricDef(d) => {
+                    v.metrics.retain(|m| m.name != d.name);
+                    v.metrics.push(d);
+                }
+                Record::Finish(f) => {
+                    v.runtime = v.runtime.max(f.runtime);
+                    v.finish = Some(f);
+                }
+                Record::Unknown { .. } => {}
+            }
+        }
+        v
+    }
+
+    /// Read and fold the log of a run directory (or a log file).
+    pub fn open(path: &Path) -> Result<RunView> {
+        Ok(RunView::from_contents(read_log(&log_path(path))?))
+    }
+
+    /// The history as columns.
+    pub fn columns(&self, keys: Option<&[String]>) -> Columns {
+        Columns::build(&self.rows, keys)
+    }
+}
+
+/// One metric's column.
+#[derive(Debug, PartialEq)]
+pub enum Column {
+    /// Every present value is a number: NaN where absent.
+    Numeric(Vec<f64>),
+    /// Strings or bools: `None` where absent.
+    Mixed(Vec<Option<Value>>),
+}
+
+/// The history, column by column.
+#[derive(Debug, Default)]
+pub struct Columns {
+    pub step: Vec<u64>,
+    pub timestamp: Vec<f64>,
+    pub runtime: Vec<f64>,
+    pub columns: Vec<(Key, Column)>,
+}
+
+impl Columns {
+    /// Build columns from merged rows; `keys` restricts the metric columns.
+    pub fn build(rows: &[Row], keys: Option<&[String]>) -> Columns {
+        let wanted: Option<HashSet<&str>> = keys.map(|k| k.iter().map(String::as_str).collect());
+        let n = rows.len();
+        let mut out = Columns {
+            step: Vec::with_capacity(n),
+            timestamp: Vec::with_capacity(n),
+            runtime: Vec::with_capacity(n),
+            columns: Vec::new(),
+        };
+        let mut index: HashMap<Key, usize> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            out.step.push(row.step);
+            out.timestamp.push(row.timestamp);
+            out.runtime.push(row.runtime);
+            for (k, v) in &row.values {
+                if let Some(w) = &wanted
+                    && !w.contains(&**k)
+                {
+                    continue;
+                }
+                let c = *index.entry(k.clone()).or_insert_with(|| {
+                    out.columns
+                        .push((k.clone(), Column::Numeric(vec![f64::NAN; n])));
+                    out.columns.len() - 1
+                });
+                let col = &mut out.columns[c].1;
+                match (col, v.as_f64()) {
+                    (Column::Numeric(xs), Some(x)) => xs[i] = x,
+                    (Column::Mixed(xs), _) => xs[i] = Some(v.clone()),
+                    (col @ Column::Numeric(_), None) => {
+                        let Column::Numeric(xs) = &*col else {
+                            unreachable!()
+                        };
+                        let mut mixed: Vec<Option<Value>> = xs
+                            .iter()
+                            .map(|x| (!x.is_nan()).then_some(Value::Float(*x)))
+                            .collect();
+                        // A NaN that was logged as such stays NaN, not absent.
+                        for (j, r) in rows.iter().enumerate().take(i) {
+                            if let Some((_, val)) = r.values.iter().find(|(kk, _)| kk == k) {
+                                mixed[j] = Some(val.clone());
+                            }
+                        }
+                        mixed[i] = Some(v.clone());
+                        *col = Column::Mixed(mixed);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: u64, vals: &[(&str, Value)]) -> Row {
+        Row {
+            step,
+            timestamp: step as f64,
+            runtime: 0.0,
+            values: vals.iter().map(|(k, v)| (Key::from(*k), v.clone())).collect(),
+        }
+    }
+
+    #[test]
+    fn columns_numeric_and_mixed() {
+        let rows = vec![
+            row(0, &[("a", Value::Float(1.0)), ("s", Value::Float(f64::NAN))]),
+            row(1, &[("b", Value::Int(2)), ("s", Value::Str("x".into()))]),
+        ];
+        let c = Columns::build(&rows, None);
+        assert_eq!(c.step, vec![0, 1]);
+        assert_eq!(c.columns.len(), 3);
+        let Column::Numeric(a) = &c.columns[0].1 else {
+            panic!("a should be numeric")
+        };
+        assert!(a[0] == 1.0 && a[1].is_nan());
+        let Column::Mixed(s) = &c.columns[1].1 else {
+            panic!("s should be mixed")
+        };
+        assert!(matches!(s[0], Some(Value::Float(x)) if x.is_nan()));
+        assert_eq!(s[1], Some(Value::Str("x".into())));
+        let only_b = Columns::build(&rows, Some(&["b".to_owned()]));
+        assert_eq!(only_b.columns.len(), 1);
+    }
+}

@@ -1,0 +1,482 @@
+//! The record model and its MessagePack encoding (one encoding for every record kind).
+//!
+//! A record is a kind byte followed by a MessagePack map; `docs/format.md` lists the fields
+//! of each kind. Unknown kinds are kept as [`Record::Unknown`] so that older readers skip
+//! what newer writers add.
+
+use std::sync::Arc;
+
+use rmpv::Value as Mp;
+
+use crate::error::{Error, Result};
+use crate::histogram::Hist;
+
+/// Kind bytes of the records.
+pub mod kind {
+    pub const RUN_START: u8 = 1;
+    pub const CONFIG: u8 = 2;
+    pub const HISTORY: u8 = 3;
+    pub const HISTOGRAM: u8 = 4;
+    pub const SUMMARY: u8 = 5;
+    pub const METRIC_DEF: u8 = 6;
+    pub const FINISH: u8 = 7;
+}
+
+/// A scalar value in a history row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl Value {
+    /// The value as a float, when it is a number (bools are not numbers here).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Bool(_) | Value::Str(_) => None,
+        }
+    }
+
+    /// The MessagePack form.
+    pub fn to_mp(&self) -> Mp {
+        match self {
+            Value::Bool(b) => Mp::Boolean(*b),
+            Value::Int(i) => Mp::from(*i),
+            Value::Float(f) => Mp::F64(*f),
+            Value::Str(s) => Mp::from(s.as_str()),
+        }
+    }
+
+    fn from_mp(v: &Mp) -> Option<Value> {
+        match v {
+            Mp::Boolean(b) => Some(Value::Bool(*b)),
+            Mp::Integer(i) => i
+                .as_i64()
+                .map(Value::Int)
+                .or_else(|| i.as_u64().map(|u| Value::Float(u as f64))),
+            Mp::F64(f) => Some(Value::Float(*f)),
+            Mp::F32(f) => Some(Value::Float(f64::from(*f))),
+            Mp::String(s) => s.as_str().map(|s| Value::Str(s.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// Keys are shared between rows, so they are reference counted.
+pub type Key = Arc<str>;
+
+/// One committed history row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub step: u64,
+    /// Unix time in seconds.
+    pub timestamp: f64,
+    /// Seconds since the run started (continuing across resumes).
+    pub runtime: f64,
+    pub values: Vec<(Key, Value)>,
+}
+
+/// One histogram logged under a key at a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistRecord {
+    pub step: u64,
+    pub timestamp: f64,
+    pub key: Key,
+    pub hist: Hist,
+}
+
+/// How a metric is summarized and which metric is its x-axis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricDef {
+    /// A key, or a prefix followed by `*`.
+    pub name: String,
+    pub step_metric: Option<String>,
+    /// Aggregations: "min", "max", "mean", "last", "first".
+    pub summary: Vec<String>,
+}
+
+/// The end of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finish {
+    pub exit_code: i32,
+    pub timestamp: f64,
+    pub runtime: f64,
+}
+
+/// The summary snapshot: the full summary, and which keys the user set explicitly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummarySnapshot {
+    pub values: Mp,
+    pub explicit: Vec<String>,
+}
+
+/// Every kind of record in a run log.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// Run metadata (id, name, project, tags, ...) at each start or resume.
+    RunStart(Mp),
+    /// A full snapshot of the run config.
+    Config(Mp),
+    History(Row),
+    Histogram(HistRecord),
+    Summary(SummarySnapshot),
+    MetricDef(MetricDef),
+    Finish(Finish),
+    /// A kind this reader does not know; kept as raw bytes.
+    Unknown { kind: u8, body: Vec<u8> },
+}
+
+fn w<T>(r: std::result::Result<T, impl std::fmt::Display>) -> T {
+    // Writing MessagePack into a Vec cannot fail; keep the signature infallible.
+    match r {
+        Ok(v) => v,
+        Err(e) => unreachable!("writing to a Vec failed: {e}"),
+    }
+}
+
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    w(rmp::encode::write_str(buf, s));
+}
+
+fn write_value(buf: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Bool(b) => w(rmp::encode::write_bool(buf, *b)),
+        Value::Int(i) => {
+            w(rmp::encode::write_sint(buf, *i));
+        }
+        Value::Float(f) => w(rmp::encode::write_f64(buf, *f)),
+        Value::Str(s) => write_str(buf, s),
+    }
+}
+
+fn write_mp(buf: &mut Vec<u8>, v: &Mp) {
+    w(rmpv::encode::write_value(buf, v));
+}
+
+fn write_f64_array(buf: &mut Vec<u8>, xs: &[f64]) {
+    w(rmp::encode::write_array_len(buf, xs.len() as u32));
+    for x in xs {
+        w(rmp::encode::write_f64(buf, *x));
+    }
+}
+
+impl Record {
+    /// The kind byte.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Record::RunStart(_) => kind::RUN_START,
+            Record::Config(_) => kind::CONFIG,
+            Record::History(_) => kind::HISTORY,
+            Record::Histogram(_) => kind::HISTOGRAM,
+            Record::Summary(_) => kind::SUMMARY,
+            Record::MetricDef(_) => kind::METRIC_DEF,
+            Record::Finish(_) => kind::FINISH,
+            Record::Unknown { kind, .. } => *kind,
+        }
+    }
+
+    /// Append the MessagePack body (without the kind byte) to `buf`.
+    pub fn encode_body(&self, buf: &mut Vec<u8>) {
+        match self {
+            Record::RunStart(info) => {
+                w(rmp::encode::write_map_len(buf, 1));
+                write_str(buf, "info");
+                write_mp(buf, info);
+            }
+            Record::Config(config) => {
+                w(rmp::encode::write_map_len(buf, 1));
+                write_str(buf, "config");
+                write_mp(buf, config);
+            }
+            Record::History(row) => {
+                w(rmp::encode::write_map_len(buf, 4));
+                write_str(buf, "step");
+                w(rmp::encode::write_uint(buf, row.step));
+                write_str(buf, "ts");
+                w(rmp::encode::write_f64(buf, row.timestamp));
+                write_str(buf, "rt");
+                w(rmp::encode::write_f64(buf, row.runtime));
+                write_str(buf, "values");
+                w(rmp::encode::write_map_len(buf, row.values.len() as u32));
+                for (k, v) in &row.values {
+                    write_str(buf, k);
+                    write_value(buf, v);
+                }
+            }
+            Record::Histogram(h) => {
+                w(rmp::encode::write_map_len(buf, 8));
+                write_str(buf, "step");
+                w(rmp::encode::write_uint(buf, h.step));
+                write_str(buf, "ts");
+                w(rmp::encode::write_f64(buf, h.timestamp));
+                write_str(buf, "key");
+                write_str(buf, &h.key);
+                write_str(buf, "edges");
+                write_f64_array(buf, &h.hist.edges);
+                write_str(buf, "counts");
+                w(rmp::encode::write_array_len(buf, h.hist.counts.len() as u32));
+                for c in &h.hist.counts {
+                    w(rmp::encode::write_uint(buf, *c));
+                }
+                write_str(buf, "nan");
+                w(rmp::encode::write_uint(buf, h.hist.nan));
+                write_str(buf, "pos_inf");
+                w(rmp::encode::write_uint(buf, h.hist.pos_inf));
+                write_str(buf, "neg_inf");
+                w(rmp::encode::write_uint(buf, h.hist.neg_inf));
+            }
+            Record::Summary(s) => {
+                w(rmp::encode::write_map_len(buf, 2));
+                write_str(buf, "values");
+                write_mp(buf, &s.values);
+                write_str(buf, "explicit");
+                w(rmp::encode::write_array_len(buf, s.explicit.len() as u32));
+                for k in &s.explicit {
+                    write_str(buf, k);
+                }
+            }
+            Record::MetricDef(d) => {
+                w(rmp::encode::write_map_len(buf, 3));
+                write_str(buf, "name");
+                write_str(buf, &d.name);
+                write_str(buf, "step_metric");
+                match &d.step_metric {
+                    Some(s) => write_str(buf, s),
+                    None => w(rmp::encode::write_nil(buf)),
+                }
+                write_str(buf, "summary");
+                w(rmp::encode::write_array_len(buf, d.summary.len() as u32));
+                for a in &d.summary {
+                    write_str(buf, a);
+                }
+            }
+            Record::Finish(f) => {
+                w(rmp::encode::write_map_len(buf, 3));
+                write_str(buf, "exit_code");
+                w(rmp::encode::write_sint(buf, i64::from(f.exit_code)));
+                write_str(buf, "ts");
+                w(rmp::encode::write_f64(buf, f.timestamp));
+                write_str(buf, "rt");
+                w(rmp::encode::write_f64(buf, f.runtime));
+            }
+            Record::Unknown { body, .. } => buf.extend_from_slice(body),
+        }
+    }
+
+    /// Decode a record from its kind byte and MessagePack body.
+    pub fn decode(kind: u8, body: &[u8]) -> Result<Record> {
+        if !matches!(kind, 1..=7) {
+            return Ok(Record::Unknown {
+                kind,
+                body: body.to_vec(),
+            });
+        }
+        let mut cursor = body;
+        let v = rmpv::decode::read_value(&mut cursor)
+            .map_err(|e| Error::Decode(format!("kind {kind}: {e}")))?;
+        let m = Fields::new(&v, kind)?;
+        Ok(match kind {
+            kind::RUN_START => Record::RunStart(m.get("info").cloned().unwrap_or(Mp::Nil)),
+            kind::CONFIG => Record::Config(m.get("config").cloned().unwrap_or(Mp::Nil)),
+            kind::HISTORY => {
+                let mut values = Vec::new();
+                if let Some(Mp::Map(entries)) = m.get("values") {
+                    values.reserve(entries.len());
+                    for (k, v) in entries {
+                        let key = k.as_str().ok_or_else(|| bad(kind, "non-string key"))?;
+                        // Nil and unknown value types are left out of the row.
+                        if let Some(val) = Value::from_mp(v) {
+                            values.push((Key::from(key), val));
+                        }
+                    }
+                }
+                Record::History(Row {
+                    step: m.u64("step")?,
+                    timestamp: m.f64("ts")?,
+                    runtime: m.f64("rt")?,
+                    values,
+                })
+            }
+            kind::HISTOGRAM => Record::Histogram(HistRecord {
+                step: m.u64("step")?,
+                timestamp: m.f64("ts")?,
+                key: Key::from(m.str("key")?),
+                hist: Hist {
+                    edges: m.array("edges")?.iter().filter_map(Mp::as_f64).collect(),
+                    counts: m.array("counts")?.iter().filter_map(Mp::as_u64).collect(),
+                    nan: m.u64("nan").unwrap_or(0),
+                    pos_inf: m.u64("pos_inf").unwrap_or(0),
+                    neg_inf: m.u64("neg_inf").unwrap_or(0),
+                },
+            }),
+            kind::SUMMARY => Record::Summary(SummarySnapshot {
+                values: m.get("values").cloned().unwrap_or(Mp::Map(Vec::new())),
+                explicit: m
+                    .get("explicit")
+                    .and_then(Mp::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            kind::METRIC_DEF => Record::MetricDef(MetricDef {
+                name: m.str("name")?.to_owned(),
+                step_metric: m.get("step_metric").and_then(Mp::as_str).map(str::to_owned),
+                summary: m
+                    .get("summary")
+                    .and_then(Mp::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            _ => Record::Finish(Finish {
+                exit_code: i32::try_from(m.i64("exit_code")?).unwrap_or(i32::MAX),
+                timestamp: m.f64("ts")?,
+                runtime: m.f64("rt")?,
+            }),
+        })
+    }
+}
+
+fn bad(kind: u8, what: &str) -> Error {
+    Error::Decode(format!("kind {kind}: {what}"))
+}
+
+struct Fields<'a> {
+    entries: &'a [(Mp, Mp)],
+    kind: u8,
+}
+
+impl<'a> Fields<'a> {
+    fn new(v: &'a Mp, kind: u8) -> Result<Self> {
+        match v {
+            Mp::Map(entries) => Ok(Fields { entries, kind }),
+            _ => Err(bad(kind, "body is not a map")),
+        }
+    }
+    fn get(&self, name: &str) -> Option<&'a Mp> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(_, v)| v)
+    }
+    fn need(&self, name: &str) -> Result<&'a Mp> {
+        self.get(name)
+            .ok_or_else(|| bad(self.kind, &format!("missing field {name:?}")))
+    }
+    fn u64(&self, name: &str) -> Result<u64> {
+        self.need(name)?
+            .as_u64()
+            .ok_or_else(|| bad(self.kind, &format!("{name:?} is not an unsigned integer")))
+    }
+    fn i64(&self, name: &str) -> Result<i64> {
+        self.need(name)?
+            .as_i64()
+            .ok_or_else(|| bad(self.kind, &format!("{name:?} is not an integer")))
+    }
+    fn f64(&self, name: &str) -> Result<f64> {
+        self.need(name)?
+            .as_f64()
+            .ok_or_else(|| bad(self.kind, &format!("{name:?} is not a float")))
+    }
+    fn str(&self, name: &str) -> Result<&'a str> {
+        self.need(name)?
+            .as_str()
+            .ok_or_else(|| bad(self.kind, &format!("{name:?} is not a string")))
+    }
+    fn array(&self, name: &str) -> Result<&'a [Mp]> {
+        self.need(name)?
+            .as_array()
+            .map(Vec::as_slice)
+            .ok_or_else(|| bad(self.kind, &format!("{name:?} is not an array")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(r: &Record) -> Record {
+        let mut buf = Vec::new();
+        r.encode_body(&mut buf);
+        match Record::decode(r.kind(), &buf) {
+            Ok(x) => x,
+            Err(e) => panic!("decode failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let recs = vec![
+            Record::RunStart(Mp::Map(vec![(Mp::from("id"), Mp::from("abc"))])),
+            Record::Config(Mp::Map(vec![(Mp::from("lr"), Mp::F64(0.1))])),
+            Record::History(Row {
+                step: 7,
+                timestamp: 1.5,
+                runtime: 0.25,
+                values: vec![
+                    (Key::from("a"), Value::Float(f64::INFINITY)),
+                    (Key::from("b"), Value::Int(-3)),
+                    (Key::from("c"), Value::Bool(true)),
+                    (Key::from("d"), Value::Str("x".into())),
+                ],
+            }),
+            Record::Histogram(HistRecord {
+                step: 2,
+                timestamp: 3.0,
+                key: Key::from("w"),
+                hist: Hist {
+                    edges: vec![0.0, 1.0, 2.0],
+                    counts: vec![4, 5],
+                    nan: 1,
+                    pos_inf: 2,
+                    neg_inf: 3,
+                },
+            }),
+            Record::Summary(SummarySnapshot {
+                values: Mp::Map(vec![(Mp::from("loss"), Mp::F64(0.5))]),
+                explicit: vec!["best".into()],
+            }),
+            Record::MetricDef(MetricDef {
+                name: "train/*".into(),
+                step_metric: Some("epoch".into()),
+                summary: vec!["min".into(), "max".into()],
+            }),
+            Record::Finish(Finish {
+                exit_code: 1,
+                timestamp: 9.0,
+                runtime: 8.0,
+            }),
+            Record::Unknown {
+                kind: 200,
+                body: vec![1, 2, 3],
+            },
+        ];
+        for r in &recs {
+            assert_eq!(&roundtrip(r), r);
+        }
+    }
+
+    #[test]
+    fn nan_survives() {
+        let r = Record::History(Row {
+            step: 0,
+            timestamp: 0.0,
+            runtime: 0.0,
+            values: vec![(Key::from("n"), Value::Float(f64::NAN))],
+        });
+        let Record::History(row) = roundtrip(&r) else {
+            panic!("wrong kind")
+        };
+        assert!(matches!(row.values[0].1, Value::Float(f) if f.is_nan()));
+    }
+}

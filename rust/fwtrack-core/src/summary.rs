@@ -1,0 +1,262 @@
+//! Run summaries: each metric's last value by default, the aggregations a metric
+//! definition asks for (`min`, `max`, `mean`, `first`, `last`), and values set explicitly,
+//! which win over computed ones.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rmpv::Value as Mp;
+
+use crate::record::{Key, MetricDef, SummarySnapshot, Value};
+
+/// The aggregations a metric definition may ask for.
+pub const AGGREGATIONS: [&str; 5] = ["min", "max", "mean", "last", "first"];
+
+#[derive(Debug, Clone)]
+struct Agg {
+    first: Value,
+    last: Value,
+    min: f64,
+    max: f64,
+    sum: f64,
+    count: u64,
+}
+
+impl Agg {
+    fn new(v: &Value, seed: Option<&Mp>) -> Agg {
+        let mut a = Agg {
+            first: v.clone(),
+            last: v.clone(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
+            count: 0,
+        };
+        // Continue a resumed run's aggregates where they were.
+        if let Some(Mp::Map(entries)) = seed {
+            for (k, val) in entries {
+                match (k.as_str(), val.as_f64()) {
+                    (Some("min"), Some(x)) => a.min = x,
+                    (Some("max"), Some(x)) => a.max = x,
+                    _ => {}
+                }
+                if k.as_str() == Some("first")
+                    && let Some(f) = mp_to_value(val)
+                {
+                    a.first = f;
+                }
+            }
+        }
+        a
+    }
+
+    fn observe(&mut self, v: &Value) {
+        if let Some(x) = v.as_f64()
+            && !x.is_nan()
+        {
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+            self.sum += x;
+            self.count += 1;
+        }
+        self.last = v.clone();
+    }
+
+    fn get(&self, agg: &str) -> Mp {
+        match agg {
+            "min" if self.count > 0 => Mp::F64(self.min),
+            "max" if self.count > 0 => Mp::F64(self.max),
+            "mean" if self.count > 0 => Mp::F64(self.sum / self.count as f64),
+            "first" => self.first.to_mp(),
+            "min" | "max" | "mean" => Mp::Nil,
+            _ => self.last.to_mp(),
+        }
+    }
+}
+
+fn mp_to_value(v: &Mp) -> Option<Value> {
+    match v {
+        Mp::Boolean(b) => Some(Value::Bool(*b)),
+        Mp::Integer(i) => i.as_i64().map(Value::Int),
+        Mp::F64(f) => Some(Value::Float(*f)),
+        Mp::F32(f) => Some(Value::Float(f64::from(*f))),
+        Mp::String(s) => s.as_str().map(|s| Value::Str(s.to_owned())),
+        _ => None,
+    }
+}
+
+/// Whether a metric definition's name (a key or `prefix*`) covers `key`.
+pub fn matches(pattern: &str, key: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => pattern == key,
+    }
+}
+
+/// The summary of a run as the writer keeps it.
+#[derive(Debug, Default)]
+pub struct SummaryState {
+    computed: HashMap<Key, Agg>,
+    restored: BTreeMap<String, Mp>,
+    explicit: BTreeMap<String, Mp>,
+    defs: Vec<MetricDef>,
+    dirty: bool,
+}
+
+impl SummaryState {
+    /// Continue from a snapshot and the metric definitions of a resumed run.
+    pub fn restore(snapshot: Option<&SummarySnapshot>, defs: Vec<MetricDef>) -> Self {
+        let mut s = SummaryState {
+            defs,
+            ..SummaryState::default()
+        };
+        if let Some(snap) = snapshot
+            && let Mp::Map(entries) = &snap.values
+        {
+            for (k, v) in entries {
+                let Some(k) = k.as_str() else { continue };
+                if snap.explicit.iter().any(|e| e == k) {
+                    s.explicit.insert(k.to_owned(), v.clone());
+                } else {
+                    s.restored.insert(k.to_owned(), v.clone());
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether anything changed since the last snapshot.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Mark the summary as changed (a snapshot is due).
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Add a metric definition.
+    pub fn define(&mut self, def: MetricDef) {
+        self.defs.retain(|d| d.name != def.name);
+        self.defs.push(def);
+        self.dirty = true;
+    }
+
+    /// Observe a logged value.
+    pub fn observe(&mut self, key: &Key, v: &Value) {
+        if let Some(a) = self.computed.get_mut(key) {
+            a.observe(v);
+        } else {
+            let mut a = Agg::new(v, self.restored.get(&**key));
+            a.observe(v);
+            self.computed.insert(key.clone(), a);
+        }
+        self.dirty = true;
+    }
+
+    /// Set (and delete) explicit values.
+    pub fn set_explicit(&mut self, values: Vec<(String, Mp)>, delete: Vec<String>) {
+        for k in delete {
+            self.explicit.remove(&k);
+            self.restored.remove(&k);
+            self.computed.remove(k.as_str());
+        }
+        for (k, v) in values {
+            self.explicit.insert(k, v);
+        }
+        self.dirty = true;
+    }
+
+    fn aggregations(&self, key: &str) -> Option<&[String]> {
+        self.defs
+            .iter()
+            .rev()
+            .find(|d| !d.summary.is_empty() && matches(&d.name, key))
+            .map(|d| d.summary.as_slice())
+    }
+
+    /// The full summary, keys sorted; clears the dirty flag.
+    pub fn snapshot(&mut self) -> SummarySnapshot {
+        self.dirty = false;
+        let mut out: BTreeMap<String, Mp> = self.restored.clone();
+        for (k, a) in &self.computed {
+            let v = match self.aggregations(k) {
+                Some(aggs) => Mp::Map(
+                    aggs.iter()
+                        .map(|g| (Mp::from(g.as_str()), a.get(g)))
+                        .collect(),
+                ),
+                None => a.last.to_mp(),
+            };
+            out.insert(k.to_string(), v);
+        }
+        for (k, v) in &self.explicit {
+            out.insert(k.clone(), v.clone());
+        }
+        SummarySnapshot {
+            values: Mp::Map(out.into_iter().map(|(k, v)| (Mp::from(k), v)).collect()),
+            explicit: self.explicit.keys().cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(s: &'a SummarySnapshot, k: &str) -> Option<&'a Mp> {
+        match &s.values {
+            Mp::Map(e) => e.iter().find(|(x, _)| x.as_str() == Some(k)).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn last_min_max_mean_and_explicit() {
+        let mut s = SummaryState::default();
+        s.define(MetricDef {
+            name: "acc*".into(),
+            step_metric: None,
+            summary: vec!["max".into(), "mean".into()],
+        });
+        let loss = Key::from("loss");
+        let acc = Key::from("acc/val");
+        for x in [3.0, 1.0, 2.0] {
+            s.observe(&loss, &Value::Float(x));
+            s.observe(&acc, &Value::Float(x));
+        }
+        s.set_explicit(vec![("best".into(), Mp::from(7))], vec![]);
+        let snap = s.snapshot();
+        assert_eq!(get(&snap, "loss"), Some(&Mp::F64(2.0)));
+        assert_eq!(
+            get(&snap, "acc/val"),
+            Some(&Mp::Map(vec![
+                (Mp::from("max"), Mp::F64(3.0)),
+                (Mp::from("mean"), Mp::F64(2.0))
+            ]))
+        );
+        assert_eq!(get(&snap, "best"), Some(&Mp::from(7)));
+        assert_eq!(snap.explicit, vec!["best".to_owned()]);
+        // explicit wins over computed
+        s.set_explicit(vec![("loss".into(), Mp::F64(0.0))], vec![]);
+        assert_eq!(get(&s.snapshot(), "loss"), Some(&Mp::F64(0.0)));
+    }
+
+    #[test]
+    fn restored_min_continues() {
+        let mut s = SummaryState::default();
+        s.define(MetricDef {
+            name: "l".into(),
+            step_metric: None,
+            summary: vec!["min".into()],
+        });
+        s.observe(&Key::from("l"), &Value::Float(1.0));
+        let snap = s.snapshot();
+        let mut r = SummaryState::restore(Some(&snap), s.defs.clone());
+        r.observe(&Key::from("l"), &Value::Float(5.0));
+        let snap2 = r.snapshot();
+        assert_eq!(
+            get(&snap2, "l"),
+            Some(&Mp::Map(vec![(Mp::from("min"), Mp::F64(1.0))]))
+        );
+    }
+}

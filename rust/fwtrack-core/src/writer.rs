@@ -1,0 +1,404 @@
+//! The writer: a bounded queue in front of one thread that encodes, compresses and appends
+//! frames to the run log.
+//!
+//! Records reach the file within `flush_interval` (or sooner when a block fills); `flush`
+//! and `close` also fsync. When the thread falls behind, `send` blocks on the bounded queue:
+//! memory stays bounded and nothing is dropped. A failed write (disk full) truncates the
+//! partial frame away, keeps the block for the next attempt and reports a warning.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use parking_lot::Mutex;
+use rmpv::Value as Mp;
+
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::lock::DirLock;
+use crate::reader::{RunView, read_log};
+use crate::record::{MetricDef, Record, SummarySnapshot};
+use crate::summary::SummaryState;
+
+/// How a writer behaves.
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    /// Longest time a record waits in memory before it is written.
+    pub flush_interval: Duration,
+    /// Records the queue holds before `send` blocks.
+    pub queue_capacity: usize,
+    /// Uncompressed bytes that close a block early.
+    pub block_bytes: usize,
+    pub zstd_level: i32,
+    /// A block that cannot be written is dropped (with a warning) past this many bytes.
+    pub max_unwritten_bytes: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            flush_interval: Duration::from_secs(1),
+            queue_capacity: 65_536,
+            block_bytes: 1 << 20,
+            zstd_level: 1,
+            max_unwritten_bytes: 256 << 20,
+        }
+    }
+}
+
+/// What a resumed run continues from.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub last_step: Option<u64>,
+    pub runtime: f64,
+    pub config: Option<Mp>,
+    pub summary: Option<SummarySnapshot>,
+    pub metrics: Vec<MetricDef>,
+    /// Bytes cut from a torn or corrupt tail.
+    pub truncated: u64,
+}
+
+enum Msg {
+    Record(Record),
+    Records(Vec<Record>),
+    SetSummary(Vec<(String, Mp)>, Vec<String>),
+    Summary(Sender<Mp>),
+    Flush(Sender<Result<()>>),
+    Close(Sender<Result<()>>),
+}
+
+#[derive(Default)]
+struct Shared {
+    warnings: Mutex<Vec<String>>,
+    has_warnings: AtomicBool,
+}
+
+impl Shared {
+    fn warn(&self, msg: String) {
+        self.warnings.lock().push(msg);
+        self.has_warnings.store(true, Ordering::Release);
+    }
+}
+
+/// The handle the logging side holds.
+pub struct Writer {
+    tx: Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    shared: Arc<Shared>,
+    closed: AtomicBool,
+}
+
+struct Thread {
+    file: File,
+    path: PathBuf,
+    good_len: u64,
+    next_seq: u64,
+    raw: Vec<u8>,
+    count: u32,
+    first_pending: Option<Instant>,
+    summary: SummaryState,
+    opts: WriterOptions,
+    shared: Arc<Shared>,
+    failing: bool,
+    _lock: DirLock,
+}
+
+impl Writer {
+    /// Open the run directory `dir` (created if missing) and start the writer thread. A new
+    /// log gets a header; with `resume`, an existing log is continued after its last whole
+    /// frame. The first record appended is `start`.
+    pub fn open(
+        dir: &Path,
+        start: Record,
+        resume: bool,
+        opts: WriterOptions,
+    ) -> Result<(Writer, Recovered)> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock = DirLock::acquire(&dir.join(crate::LOCK_FILE_NAME))?;
+        let path = dir.join(crate::LOG_FILE_NAME);
+        let mut recovered = Recovered::default();
+        let exists = path.exists();
+        let (file, good_len, next_seq) = if resume && exists {
+            let contents = read_log(&path)?;
+            let file_len = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+            let valid = contents.valid_len;
+            let next_seq = contents.next_seq;
+            let view = RunView::from_contents(contents);
+            recovered = Recovered {
+                last_step: view.last_step,
+                runtime: view.runtime,
+                config: view.config,
+                summary: view.summary,
+                metrics: view.metrics,
+                truncated: file_len - valid,
+            };
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            file.set_len(valid).map_err(|e| Error::io(&path, e))?;
+            (file, valid, next_seq)
+        } else {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            file.write_all(&codec::header())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| Error::io(&path, e))?;
+            drop(file);
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            (file, codec::HEADER_LEN as u64, 0)
+        };
+        let shared = Arc::new(Shared::default());
+        let mut t = Thread {
+            file,
+            path,
+            good_len,
+            next_seq,
+            raw: Vec::with_capacity(opts.block_bytes + 4096),
+            count: 0,
+            first_pending: None,
+            summary: SummaryState::restore(
+                recovered.summary.as_ref(),
+                recovered.metrics.clone(),
+            ),
+            opts: opts.clone(),
+            shared: shared.clone(),
+            failing: false,
+            _lock: lock,
+        };
+        t.add(start);
+        // The start record is on disk before `open` returns.
+        t.write_block(true)?;
+        let (tx, rx) = bounded(opts.queue_capacity.max(1));
+        let handle = std::thread::Builder::new()
+            .name("fwtrack-writer".into())
+            .spawn(move || t.run(&rx))
+            .map_err(|e| Error::WriterGone(format!("cannot start the writer thread: {e}")))?;
+        Ok((
+            Writer {
+                tx,
+                thread: Mutex::new(Some(handle)),
+                shared,
+                closed: AtomicBool::new(false),
+            },
+            recovered,
+        ))
+    }
+
+    fn gone() -> Error {
+        Error::WriterGone("the writer thread is not running".into())
+    }
+
+    /// Enqueue a record, waiting while the queue is full.
+    pub fn send(&self, r: Record) -> Result<()> {
+        self.tx.send(Msg::Record(r)).map_err(|_| Self::gone())
+    }
+
+    /// Enqueue records, waiting while the queue is full.
+    pub fn send_all(&self, rs: Vec<Record>) -> Result<()> {
+        match rs.len() {
+            0 => Ok(()),
+            1 => self.send(rs.into_iter().next().ok_or_else(Self::gone)?),
+            _ => self.tx.send(Msg::Records(rs)).map_err(|_| Self::gone()),
+        }
+    }
+
+    /// Enqueue records without waiting; gives them back when the queue is full.
+    pub fn try_send_all(&self, rs: Vec<Record>) -> Result<Option<Vec<Record>>> {
+        let msg = if rs.len() == 1 {
+            Msg::Record(rs.into_iter().next().ok_or_else(Self::gone)?)
+        } else {
+            Msg::Records(rs)
+        };
+        match self.tx.try_send(msg) {
+            Ok(()) => Ok(None),
+            Err(TrySendError::Full(Msg::Record(r))) => Ok(Some(vec![r])),
+            Err(TrySendError::Full(Msg::Records(rs))) => Ok(Some(rs)),
+            Err(_) => Err(Self::gone()),
+        }
+    }
+
+    /// Set and delete explicit summary values.
+    pub fn set_summary(&self, values: Vec<(String, Mp)>, delete: Vec<String>) -> Result<()> {
+        self.tx
+            .send(Msg::SetSummary(values, delete))
+            .map_err(|_| Self::gone())
+    }
+
+    /// The summary including everything enqueued so far.
+    pub fn summary(&self) -> Result<Mp> {
+        let (tx, rx) = bounded(1);
+        self.tx.send(Msg::Summary(tx)).map_err(|_| Self::gone())?;
+        rx.recv().map_err(|_| Self::gone())
+    }
+
+    /// Return when everything enqueued so far is written and fsynced.
+    pub fn flush(&self) -> Result<()> {
+        let (tx, rx) = bounded(1);
+        self.tx.send(Msg::Flush(tx)).map_err(|_| Self::gone())?;
+        rx.recv().map_err(|_| Self::gone())?
+    }
+
+    /// Write everything, fsync, and stop the thread. Later calls do nothing.
+    pub fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (tx, rx) = bounded(1);
+        let sent = self.tx.send(Msg::Close(tx)).is_ok();
+        let res = if sent {
+            rx.recv().unwrap_or_else(|_| Err(Self::gone()))
+        } else {
+            Err(Self::gone())
+        };
+        if let Some(h) = self.thread.lock().take() {
+            let _ = h.join();
+        }
+        res
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Warnings the writer thread produced since the last call (cheap when there are none).
+    pub fn take_warnings(&self) -> Vec<String> {
+        if !self.shared.has_warnings.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        self.shared.has_warnings.store(false, Ordering::Release);
+        std::mem::take(&mut *self.shared.warnings.lock())
+    }
+}
+
+impl Thread {
+    fn run(mut self, rx: &Receiver<Msg>) {
+        loop {
+            let timeout = match self.first_pending {
+                Some(t) => (t + self.opts.flush_interval).saturating_duration_since(Instant::now()),
+                None if self.summary.is_dirty() => self.opts.flush_interval,
+                None => Duration::from_secs(3600),
+            };
+            match rx.recv_timeout(timeout) {
+                Ok(Msg::Record(r)) => self.add(r),
+                Ok(Msg::Records(rs)) => rs.into_iter().for_each(|r| self.add(r)),
+                Ok(Msg::SetSummary(values, delete)) => self.summary.set_explicit(values, delete),
+                Ok(Msg::Summary(reply)) => {
+                    let _ = reply.send(self.summary.snapshot_peek());
+                }
+                Ok(Msg::Flush(reply)) => {
+                    let _ = reply.send(self.write_block(true));
+                }
+                Ok(Msg::Close(reply)) => {
+                    let _ = reply.send(self.write_block(true));
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => self.write_and_report(false),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.write_and_report(true);
+                    return;
+                }
+            }
+            if self.raw.len() >= self.opts.block_bytes {
+                self.write_and_report(false);
+            }
+        }
+    }
+
+    fn add(&mut self, r: Record) {
+        match &r {
+            Record::History(row) => {
+                for (k, v) in &row.values {
+                    self.summary.observe(k, v);
+                }
+            }
+            Record::MetricDef(d) => self.summary.define(d.clone()),
+            _ => {}
+        }
+        codec::push_record(&mut self.raw, &r);
+        self.count += 1;
+        self.first_pending.get_or_insert_with(Instant::now);
+    }
+
+    fn write_and_report(&mut self, sync: bool) {
+        // Errors are reported through the warnings; the block stays for the next attempt.
+        let _ = self.write_block(sync);
+    }
+
+    fn write_block(&mut self, sync: bool) -> Result<()> {
+        if self.summary.is_dirty() {
+            let snap = self.summary.snapshot();
+            codec::push_record(&mut self.raw, &Record::Summary(snap));
+            self.count += 1;
+        }
+        if self.count > 0 {
+            let frame =
+                codec::encode_frame(&self.raw, self.next_seq, self.count, self.opts.zstd_level);
+            if let Err(e) = self.file.write_all(&frame) {
+                // Cut the partial frame so the log stays readable, keep the block.
+                let _ = self.file.set_len(self.good_len);
+                let err = Error::io(&self.path, e);
+                if !self.failing {
+                    self.failing = true;
+                    self.shared.warn(format!(
+                        "fwtrack could not write the run log ({err}); logged data is kept in \
+                         memory and written when the disk accepts it"
+                    ));
+                }
+                if self.raw.len() > self.opts.max_unwritten_bytes {
+                    self.shared.warn(format!(
+                        "fwtrack dropped {} records that could not be written to {} ({err})",
+                        self.count,
+                        self.path.display()
+                    ));
+                    self.next_seq += u64::from(self.count);
+                    self.raw.clear();
+                    self.count = 0;
+                    self.first_pending = None;
+                }
+                return Err(err);
+            }
+            if self.failing {
+                self.failing = false;
+                self.shared
+                    .warn("fwtrack: writing the run log works again; nothing was lost".into());
+            }
+            self.good_len += frame.len() as u64;
+            self.next_seq += u64::from(self.count);
+            self.raw.clear();
+            self.count = 0;
+            self.first_pending = None;
+        }
+        if sync {
+            self.file
+                .sync_data()
+                .map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl SummaryState {
+    /// The current summary values without touching the dirty flag.
+    fn snapshot_peek(&mut self) -> Mp {
+        let dirty = self.is_dirty();
+        let snap = self.snapshot();
+        if dirty {
+            self.mark_dirty();
+        }
+        snap.values
+    }
+}
