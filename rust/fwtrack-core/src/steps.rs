@@ -63,6 +63,14 @@ impl StepState {
         self.pending.as_ref().map_or(self.next, |p| p.step)
     }
 
+    /// Whether a call with explicit step `k` would be dropped.
+    pub fn would_drop(&self, k: u64) -> bool {
+        match &self.pending {
+            Some(p) => k < p.step,
+            None => self.last_committed.is_some_and(|last| k < last),
+        }
+    }
+
     /// How many calls were dropped for going below the current step.
     pub fn dropped(&self) -> u64 {
         self.dropped
@@ -84,7 +92,7 @@ impl StepState {
                 Some(p) => p.step,
                 None => self.last_committed.unwrap_or(0),
             };
-            if k < current {
+            if self.would_drop(k) {
                 self.dropped += 1;
                 return Outcome::Dropped {
                     step: k,

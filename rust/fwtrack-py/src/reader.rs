@@ -1,0 +1,171 @@
+//! `RunReader`: a run log read back (a snapshot taken when the reader is made).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use fwtrack_core::reader::{Column, RunView, log_path};
+
+use crate::convert::{mp_to_py, value_to_py};
+use crate::errors::IntoPy;
+use crate::hist::PyHistogram;
+
+/// Reads a run log, including one still being written.
+#[pyclass(name = "RunReader", module = "fwtrack._core", frozen)]
+pub struct PyRunReader {
+    view: RunView,
+}
+
+#[pymethods]
+impl PyRunReader {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let file = log_path(&path);
+        let view = py.detach(|| RunView::open(&file)).py_err()?;
+        Ok(PyRunReader { view })
+    }
+
+    /// Run metadata: starts, config, summary, metrics, finish, last_step, rows, records,
+    /// tail_error.
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let v = &self.view;
+        let d = PyDict::new(py);
+        let starts = PyList::empty(py);
+        for s in &v.starts {
+            starts.append(mp_to_py(py, s)?)?;
+        }
+        d.set_item("starts", starts)?;
+        match &v.config {
+            Some(c) => d.set_item("config", mp_to_py(py, c)?)?,
+            None => d.set_item("config", PyDict::new(py))?,
+        }
+        match &v.summary {
+            Some(s) => d.set_item("summary", mp_to_py(py, &s.values)?)?,
+            None => d.set_item("summary", PyDict::new(py))?,
+        }
+        let metrics = PyList::empty(py);
+        for m in &v.metrics {
+            let md = PyDict::new(py);
+            md.set_item("name", &m.name)?;
+            md.set_item("step_metric", &m.step_metric)?;
+            md.set_item("summary", &m.summary)?;
+            metrics.append(md)?;
+        }
+        d.set_item("metrics", metrics)?;
+        match &v.finish {
+            Some(f) => {
+                let fd = PyDict::new(py);
+                fd.set_item("exit_code", f.exit_code)?;
+                fd.set_item("timestamp", f.timestamp)?;
+                fd.set_item("runtime", f.runtime)?;
+                d.set_item("finish", fd)?;
+            }
+            None => d.set_item("finish", py.None())?,
+        }
+        d.set_item("last_step", v.last_step)?;
+        d.set_item("runtime", v.runtime)?;
+        d.set_item("rows", v.rows.len())?;
+        d.set_item("records", v.records)?;
+        d.set_item("tail_error", &v.tail)?;
+        Ok(d)
+    }
+
+    /// The history as columns (see `_core.pyi`).
+    #[pyo3(signature = (keys = None))]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        keys: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let cols = py.detach(|| self.view.columns(keys.as_deref()));
+        let d = PyDict::new(py);
+        let steps: Vec<i64> = cols.step.iter().map(|s| *s as i64).collect();
+        d.set_item("_step", PyArray1::from_vec(py, steps))?;
+        d.set_item("_timestamp", PyArray1::from_vec(py, cols.timestamp))?;
+        d.set_item("_runtime", PyArray1::from_vec(py, cols.runtime))?;
+        for (k, c) in cols.columns {
+            match c {
+                Column::Numeric(xs) => d.set_item(&*k, PyArray1::from_vec(py, xs))?,
+                Column::Mixed(xs) => {
+                    let l = PyList::empty(py);
+                    for x in &xs {
+                        match x {
+                            Some(v) => l.append(value_to_py(py, v)?)?,
+                            None => l.append(py.None())?,
+                        }
+                    }
+                    d.set_item(&*k, l)?;
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// Rows as dicts, one at a time.
+    #[pyo3(signature = (keys = None))]
+    fn scan(slf: Py<Self>, keys: Option<Vec<String>>) -> RowIter {
+        RowIter {
+            reader: slf,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            keys: keys.map(|k| k.into_iter().collect()),
+        }
+    }
+
+    /// (step, histogram) for each step at which `key` was logged as a histogram.
+    fn histograms(&self, key: &str) -> Vec<(u64, PyHistogram)> {
+        self.view
+            .hists
+            .iter()
+            .filter(|(_, k, _)| &**k == key)
+            .map(|(s, _, h)| (*s, PyHistogram { hist: h.clone() }))
+            .collect()
+    }
+
+    /// Keys logged as histograms, sorted.
+    fn histogram_keys(&self) -> Vec<String> {
+        let keys: BTreeSet<&str> = self.view.hists.iter().map(|(_, k, _)| &**k).collect();
+        keys.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The log file's path for a run directory.
+    #[staticmethod]
+    fn log_path(path: PathBuf) -> PathBuf {
+        log_path(&path)
+    }
+}
+
+/// Iterator over the rows of a `RunReader`.
+#[pyclass(module = "fwtrack._core", frozen)]
+pub struct RowIter {
+    reader: Py<PyRunReader>,
+    next: std::sync::atomic::AtomicUsize,
+    keys: Option<HashSet<String>>,
+}
+
+#[pymethods]
+impl RowIter {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let reader = self.reader.get();
+        let Some(row) = reader.view.rows.get(i) else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("_step", row.step)?;
+        d.set_item("_timestamp", row.timestamp)?;
+        d.set_item("_runtime", row.runtime)?;
+        for (k, v) in &row.values {
+            if self.keys.as_ref().is_none_or(|w| w.contains(&**k)) {
+                d.set_item(&**k, value_to_py(py, v)?)?;
+            }
+        }
+        Ok(Some(d))
+    }
+}

@@ -1,0 +1,341 @@
+//! `RunWriter`: the logging side of a run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use rmpv::Value as Mp;
+
+use fwtrack_core::lock::fork_generation;
+use fwtrack_core::record::{Finish, MetricDef, Record};
+use fwtrack_core::steps::{Outcome, StepState};
+use fwtrack_core::summary::AGGREGATIONS;
+use fwtrack_core::writer::{Writer, WriterOptions};
+
+use crate::convert::{Converted, convert_row, json_or_obj_to_mp, mp_to_py};
+use crate::errors::IntoPy;
+
+/// Owns one run log and the writer thread appending to it.
+#[pyclass(name = "RunWriter", module = "fwtrack._core", frozen)]
+pub struct PyRunWriter {
+    writer: Writer,
+    steps: Mutex<StepState>,
+    converter: Py<PyAny>,
+    warn: Py<PyAny>,
+    started: Instant,
+    runtime_offset: f64,
+    generation: u64,
+    fork_warned: AtomicBool,
+    finished: AtomicBool,
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl PyRunWriter {
+    fn clock(&self) -> (f64, f64) {
+        (
+            now_unix(),
+            self.runtime_offset + self.started.elapsed().as_secs_f64(),
+        )
+    }
+
+    /// True (after one warning) when this object was inherited through `fork()`.
+    fn inert(&self, py: Python<'_>) -> bool {
+        if self.generation == fork_generation() {
+            return false;
+        }
+        if !self.fork_warned.swap(true, Ordering::Relaxed) {
+            let _ = self.warn.call1(
+                py,
+                ("fwtrack: this process was forked from the one that started the run; its \
+                  fwtrack calls are ignored (log from the parent process, or call \
+                  fwtrack.init() in the child for a run of its own)",),
+            );
+        }
+        true
+    }
+
+    fn check_open(&self) -> PyResult<()> {
+        if self.finished.load(Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err(
+                "the run is finished; nothing more can be logged to it. hint: start a new run \
+                 with fwtrack.init()",
+            ));
+        }
+        Ok(())
+    }
+
+    fn report_warnings(&self, py: Python<'_>) {
+        for w in self.writer.take_warnings() {
+            let _ = self.warn.call1(py, (w,));
+        }
+    }
+
+    fn enqueue(&self, py: Python<'_>, records: Vec<Record>) -> PyResult<()> {
+        if let Some(back) = self.writer.try_send_all(records).py_err()? {
+            // The queue is full: wait for the writer without holding the GIL.
+            py.detach(|| self.writer.send_all(back)).py_err()?;
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyRunWriter {
+    #[new]
+    #[pyo3(signature = (path, info, *, resume = false, flush_interval = 1.0, queue_capacity = 65536, converter, warn))]
+    fn new(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        info: &Bound<'_, PyAny>,
+        resume: bool,
+        flush_interval: f64,
+        queue_capacity: usize,
+        converter: Py<PyAny>,
+        warn: Py<PyAny>,
+    ) -> PyResult<Self> {
+        if !(flush_interval.is_finite() && flush_interval > 0.0 && flush_interval <= 3600.0) {
+            return Err(PyValueError::new_err(format!(
+                "flush_interval={flush_interval} is out of range; use seconds in (0, 3600]"
+            )));
+        }
+        if queue_capacity == 0 {
+            return Err(PyValueError::new_err(
+                "queue_capacity=0 is out of range; use at least 1",
+            ));
+        }
+        let info = json_or_obj_to_mp(info)?;
+        let opts = WriterOptions {
+            flush_interval: Duration::from_secs_f64(flush_interval),
+            queue_capacity,
+            ..WriterOptions::default()
+        };
+        let (writer, recovered) = py
+            .detach(|| Writer::open(&path, Record::RunStart(info), resume, opts))
+            .py_err()?;
+        Ok(PyRunWriter {
+            writer,
+            steps: Mutex::new(StepState::new(recovered.last_step)),
+            converter,
+            warn,
+            started: Instant::now(),
+            runtime_offset: recovered.runtime,
+            generation: fork_generation(),
+            fork_warned: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    /// Log one row (see docs/api.md, "Steps").
+    #[pyo3(signature = (data, step = None, commit = true))]
+    fn log(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyDict>,
+        step: Option<i64>,
+        commit: bool,
+    ) -> PyResult<()> {
+        if self.inert(py) {
+            return Ok(());
+        }
+        self.check_open()?;
+        let step = match step {
+            Some(s) if s < 0 => {
+                return Err(PyValueError::new_err(format!(
+                    "step={s} is negative; steps start at 0"
+                )));
+            }
+            Some(s) => Some(s as u64),
+            None => None,
+        };
+        let mut row = Converted::default();
+        convert_row(data, self.converter.bind(py), &mut row)?;
+        let mut out = Vec::with_capacity(1 + row.hists.len());
+        let outcome = {
+            let mut st = self.steps.lock();
+            let keys: Option<Vec<String>> = step
+                .filter(|k| st.would_drop(*k))
+                .map(|_| row.values.iter().map(|(k, _)| k.to_string()).collect());
+            let o = st.log(row.values, row.hists, step, commit, self.clock(), &mut out);
+            if !out.is_empty() {
+                // Enqueue under the step lock so rows reach the log in step order.
+                self.enqueue(py, out)?;
+            }
+            (o, keys)
+        };
+        if let (
+            Outcome::Dropped {
+                step,
+                current,
+                first: true,
+            },
+            keys,
+        ) = outcome
+        {
+            let keys = keys.unwrap_or_default().join(", ");
+            self.warn.call1(
+                py,
+                (format!(
+                    "fwtrack: log(step={step}) was dropped because the run is already at \
+                     step {current} (keys: {keys}); steps must not decrease. Further drops \
+                     are not reported. hint: use define_metric(..., step_metric=...) for a \
+                     custom x-axis"
+                ),),
+            )?;
+        }
+        self.report_warnings(py);
+        Ok(())
+    }
+
+    /// Append a full config snapshot.
+    fn log_config(&self, py: Python<'_>, config_json: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.inert(py) {
+            return Ok(());
+        }
+        self.check_open()?;
+        let cfg = json_or_obj_to_mp(config_json)?;
+        self.enqueue(py, vec![Record::Config(cfg)])
+    }
+
+    #[pyo3(signature = (name, step_metric = None, summary = Vec::new()))]
+    fn define_metric(
+        &self,
+        py: Python<'_>,
+        name: String,
+        step_metric: Option<String>,
+        summary: Vec<String>,
+    ) -> PyResult<()> {
+        if self.inert(py) {
+            return Ok(());
+        }
+        self.check_open()?;
+        if name.is_empty() || name == "*" && summary.is_empty() && step_metric.is_none() {
+            return Err(PyValueError::new_err(format!(
+                "define_metric name {name:?} is empty; name a metric such as 'train/loss' or a prefix such as 'train/*'"
+            )));
+        }
+        if let Some(bad) = summary.iter().find(|a| !AGGREGATIONS.contains(&a.as_str())) {
+            return Err(PyValueError::new_err(format!(
+                "summary aggregation {bad:?} is unknown; use one of {}",
+                AGGREGATIONS.join(", ")
+            )));
+        }
+        self.enqueue(
+            py,
+            vec![Record::MetricDef(MetricDef {
+                name,
+                step_metric,
+                summary,
+            })],
+        )
+    }
+
+    /// Explicit summary values (they win over computed ones).
+    #[pyo3(signature = (values_json, delete = Vec::new()))]
+    fn update_summary(
+        &self,
+        py: Python<'_>,
+        values_json: &Bound<'_, PyAny>,
+        delete: Vec<String>,
+    ) -> PyResult<()> {
+        if self.inert(py) {
+            return Ok(());
+        }
+        self.check_open()?;
+        let values = match json_or_obj_to_mp(values_json)? {
+            Mp::Map(entries) => entries
+                .into_iter()
+                .map(|(k, v)| (k.as_str().map(str::to_owned).unwrap_or_default(), v))
+                .collect(),
+            Mp::Nil => Vec::new(),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "summary values must be a dict (or a JSON object)",
+                ));
+            }
+        };
+        py.detach(|| self.writer.set_summary(values, delete)).py_err()
+    }
+
+    /// The summary including everything logged so far.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.writer.is_closed() || self.inert(py) {
+            return Ok(PyDict::new(py).into_any());
+        }
+        let v = py.detach(|| self.writer.summary()).py_err()?;
+        mp_to_py(py, &v)
+    }
+
+    /// Return when everything logged so far is written and fsynced.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        if self.inert(py) || self.writer.is_closed() {
+            return Ok(());
+        }
+        py.detach(|| self.writer.flush()).py_err()?;
+        self.report_warnings(py);
+        Ok(())
+    }
+
+    /// Commit a pending row, write the finish record, fsync and stop the writer thread.
+    #[pyo3(signature = (exit_code = 0))]
+    fn finish(&self, py: Python<'_>, exit_code: i32) -> PyResult<()> {
+        if self.inert(py) || self.finished.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let mut out = Vec::new();
+        {
+            let mut st = self.steps.lock();
+            st.commit(self.clock(), &mut out);
+        }
+        let (timestamp, runtime) = self.clock();
+        out.push(Record::Finish(Finish {
+            exit_code,
+            timestamp,
+            runtime,
+        }));
+        let res = py.detach(|| {
+            self.writer.send_all(out)?;
+            self.writer.close()
+        });
+        self.report_warnings(py);
+        res.py_err()
+    }
+
+    /// The step the next implicit commit gets.
+    #[getter]
+    fn step(&self) -> u64 {
+        self.steps.lock().step()
+    }
+
+    /// Seconds of run time so far (continuing across resumes).
+    #[getter]
+    fn runtime(&self) -> f64 {
+        self.clock().1
+    }
+
+    #[getter]
+    fn finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    #[getter]
+    fn dropped_steps(&self) -> u64 {
+        self.steps.lock().dropped()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let _ = PyString::new(py, "");
+        format!(
+            "RunWriter(step={}, finished={})",
+            self.step(),
+            self.finished()
+        )
+    }
+}
