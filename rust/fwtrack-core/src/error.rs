@@ -13,15 +13,21 @@ pub enum Error {
     },
     #[error("{path} is not a fwtrack run log: {reason}")]
     NotALog { path: String, reason: String },
-    #[error("{path} has format version {found}; this fwtrack reads versions up to {supported}. hint: upgrade fwtrack")]
+    #[error(
+        "{path} has format version {found}; this fwtrack reads versions up to {supported}. hint: upgrade fwtrack"
+    )]
     UnsupportedVersion {
         path: String,
         found: u16,
         supported: u16,
     },
-    #[error("the run in {path} is already being written by another live process (its lock is held)")]
+    #[error(
+        "the run in {path} is already being written by another live process (its lock is held)"
+    )]
     Locked { path: String },
-    #[error("the run is finished; nothing more can be logged to it. hint: start a new run with fwtrack.init()")]
+    #[error(
+        "the run is finished; nothing more can be logged to it. hint: start a new run with fwtrack.init()"
+    )]
     Finished,
     #[error("the writer thread stopped: {0}")]
     WriterGone(String),

@@ -209,7 +209,17 @@ mod tests {
 
     #[test]
     fn non_finite_are_counted_apart() {
-        let h = compute(&[f32::NAN, 1.0, f32::INFINITY, f32::NEG_INFINITY, 2.0, f32::NAN], 2);
+        let h = compute(
+            &[
+                f32::NAN,
+                1.0,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                2.0,
+                f32::NAN,
+            ],
+            2,
+        );
         assert_eq!((h.nan, h.pos_inf, h.neg_inf), (2, 1, 1));
         assert_eq!(h.counts.iter().sum::<u64>(), 2);
         assert_eq!(h.edges.first().copied(), Some(1.0));

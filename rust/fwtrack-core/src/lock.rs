@@ -58,10 +58,10 @@ impl DirLock {
                 path: path.display().to_string(),
             });
         }
-        if let Some(slot) = LOCK_FDS
-            .iter()
-            .find(|s| s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire).is_ok())
-        {
+        if let Some(slot) = LOCK_FDS.iter().find(|s| {
+            s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        }) {
             let _ = slot;
         }
         Ok(DirLock { fd })

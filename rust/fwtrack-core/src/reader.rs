@@ -102,8 +102,7 @@ impl RunView {
                             prev.timestamp = row.timestamp;
                             prev.runtime = row.runtime;
                             for (k, val) in row.values {
-                                if let Some(slot) = prev.values.iter_mut().find(|(x, _)| *x == k)
-                                {
+                                if let Some(slot) = prev.values.iter_mut().find(|(x, _)| *x == k) {
                                     slot.1 = val;
                                 } else {
                                     prev.values.push((k, val));
@@ -225,14 +224,20 @@ mod tests {
             step,
             timestamp: step as f64,
             runtime: 0.0,
-            values: vals.iter().map(|(k, v)| (Key::from(*k), v.clone())).collect(),
+            values: vals
+                .iter()
+                .map(|(k, v)| (Key::from(*k), v.clone()))
+                .collect(),
         }
     }
 
     #[test]
     fn columns_numeric_and_mixed() {
         let rows = vec![
-            row(0, &[("a", Value::Float(1.0)), ("s", Value::Float(f64::NAN))]),
+            row(
+                0,
+                &[("a", Value::Float(1.0)), ("s", Value::Float(f64::NAN))],
+            ),
             row(1, &[("b", Value::Int(2)), ("s", Value::Str("x".into()))]),
         ];
         let c = Columns::build(&rows, None);

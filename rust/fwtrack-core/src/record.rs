@@ -127,7 +127,10 @@ pub enum Record {
     MetricDef(MetricDef),
     Finish(Finish),
     /// A kind this reader does not know; kept as raw bytes.
-    Unknown { kind: u8, body: Vec<u8> },
+    Unknown {
+        kind: u8,
+        body: Vec<u8>,
+    },
 }
 
 fn w<T>(r: std::result::Result<T, impl std::fmt::Display>) -> T {
@@ -218,7 +221,10 @@ impl Record {
                 write_str(buf, "edges");
                 write_f64_array(buf, &h.hist.edges);
                 write_str(buf, "counts");
-                w(rmp::encode::write_array_len(buf, h.hist.counts.len() as u32));
+                w(rmp::encode::write_array_len(
+                    buf,
+                    h.hist.counts.len() as u32,
+                ));
                 for c in &h.hist.counts {
                     w(rmp::encode::write_uint(buf, *c));
                 }

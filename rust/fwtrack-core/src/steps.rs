@@ -169,7 +169,14 @@ mod tests {
         let mut s = StepState::new(None);
         let mut out = Vec::new();
         for i in 0..3 {
-            s.log(v("a", f64::from(i)), vec![], None, true, (0.0, 0.0), &mut out);
+            s.log(
+                v("a", f64::from(i)),
+                vec![],
+                None,
+                true,
+                (0.0, 0.0),
+                &mut out,
+            );
         }
         assert_eq!(steps(&out), vec![0, 1, 2]);
         assert_eq!(s.step(), 3);

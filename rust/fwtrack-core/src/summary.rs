@@ -205,7 +205,10 @@ mod tests {
 
     fn get<'a>(s: &'a SummarySnapshot, k: &str) -> Option<&'a Mp> {
         match &s.values {
-            Mp::Map(e) => e.iter().find(|(x, _)| x.as_str() == Some(k)).map(|(_, v)| v),
+            Mp::Map(e) => e
+                .iter()
+                .find(|(x, _)| x.as_str() == Some(k))
+                .map(|(_, v)| v),
             _ => None,
         }
     }

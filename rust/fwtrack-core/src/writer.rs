@@ -125,7 +125,9 @@ impl Writer {
         let exists = path.exists();
         let (file, good_len, next_seq) = if resume && exists {
             let contents = read_log(&path)?;
-            let file_len = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+            let file_len = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len();
             let valid = contents.valid_len;
             let next_seq = contents.next_seq;
             let view = RunView::from_contents(contents);
@@ -169,10 +171,7 @@ impl Writer {
             raw: Vec::with_capacity(opts.block_bytes + 4096),
             count: 0,
             first_pending: None,
-            summary: SummaryState::restore(
-                recovered.summary.as_ref(),
-                recovered.metrics.clone(),
-            ),
+            summary: SummaryState::restore(recovered.summary.as_ref(), recovered.metrics.clone()),
             opts: opts.clone(),
             shared: shared.clone(),
             failing: false,

@@ -41,7 +41,9 @@ fn key_of(prefix: &str, k: &Bound<'_, PyAny>) -> PyResult<String> {
         return Err(PyValueError::new_err(format!(
             "metric key {} is a {}, not a str; use string keys such as 'train/loss'",
             k.repr().map_or_else(|_| "?".into(), |r| r.to_string()),
-            k.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string()),
+            k.get_type()
+                .name()
+                .map_or_else(|_| "?".into(), |n| n.to_string()),
         )));
     };
     let s = s.to_str()?;
@@ -126,7 +128,9 @@ fn convert_value(
         return Err(PyTypeError::new_err(format!(
             "value of metric '{key}' has unsupported type {}; log numbers, bools, strings, \
              numpy arrays, tensors or fwtrack.Histogram",
-            v.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string()),
+            v.get_type()
+                .name()
+                .map_or_else(|_| "?".into(), |n| n.to_string()),
         )));
     };
     out.values.push((Key::from(key), value));

@@ -19,9 +19,7 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Io { path, source } => {
             let msg = format!("{path}: {source}");
             match source.kind() {
-                std::io::ErrorKind::NotFound => {
-                    pyo3::exceptions::PyFileNotFoundError::new_err(msg)
-                }
+                std::io::ErrorKind::NotFound => pyo3::exceptions::PyFileNotFoundError::new_err(msg),
                 std::io::ErrorKind::PermissionDenied => {
                     pyo3::exceptions::PyPermissionError::new_err(msg)
                 }

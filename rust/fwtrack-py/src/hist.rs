@@ -35,7 +35,10 @@ impl PyHistogram {
                 "np_histogram counts must be finite and >= 0; got {c}"
             )));
         }
-        if edges.windows(2).any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
+        if edges
+            .windows(2)
+            .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+        {
             return Err(PyValueError::new_err(
                 "np_histogram edges must be finite and strictly increasing",
             ));

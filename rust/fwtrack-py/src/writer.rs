@@ -54,9 +54,11 @@ impl PyRunWriter {
         if !self.fork_warned.swap(true, Ordering::Relaxed) {
             let _ = self.warn.call1(
                 py,
-                ("fwtrack: this process was forked from the one that started the run; its \
+                (
+                    "fwtrack: this process was forked from the one that started the run; its \
                   fwtrack calls are ignored (log from the parent process, or call \
-                  fwtrack.init() in the child for a run of its own)",),
+                  fwtrack.init() in the child for a run of its own)",
+                ),
             );
         }
         true
@@ -90,6 +92,7 @@ impl PyRunWriter {
 #[pymethods]
 impl PyRunWriter {
     #[new]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature
     #[pyo3(signature = (path, info, *, resume = false, flush_interval = 1.0, queue_capacity = 65536, converter, warn))]
     fn new(
         py: Python<'_>,
@@ -261,7 +264,8 @@ impl PyRunWriter {
                 ));
             }
         };
-        py.detach(|| self.writer.set_summary(values, delete)).py_err()
+        py.detach(|| self.writer.set_summary(values, delete))
+            .py_err()
     }
 
     /// The summary including everything logged so far.
