@@ -181,6 +181,12 @@ fn next_frame(bytes: &[u8], pos: usize, base: u64) -> Step {
     let count = read_u32(rest, 16) as usize;
     let raw_len = read_u32(rest, 20) as usize;
     let codec = rest[24];
+    if raw_len > MAX_FRAME_BODY {
+        return Step::End(Tail::Corrupt {
+            offset,
+            reason: format!("uncompressed length {raw_len} is implausible"),
+        });
+    }
     let body = &rest[FRAME_HEADER_LEN..total];
     let decompressed;
     let raw: &[u8] = match codec {

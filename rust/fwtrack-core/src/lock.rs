@@ -36,6 +36,7 @@ pub fn after_fork_child() {
 #[derive(Debug)]
 pub struct DirLock {
     fd: i32,
+    registered: bool,
 }
 
 impl DirLock {
@@ -58,24 +59,23 @@ impl DirLock {
                 path: path.display().to_string(),
             });
         }
-        if let Some(slot) = LOCK_FDS.iter().find(|s| {
+        let registered = LOCK_FDS.iter().any(|s| {
             s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
-        }) {
-            let _ = slot;
-        }
-        Ok(DirLock { fd })
+        });
+        Ok(DirLock { fd, registered })
     }
 }
 
 impl Drop for DirLock {
     fn drop(&mut self) {
         // Close only if a fork handler has not already closed (and forgotten) the descriptor.
-        let registered = LOCK_FDS.iter().any(|s| {
-            s.compare_exchange(self.fd, -1, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        });
-        if registered {
+        let owned = !self.registered
+            || LOCK_FDS.iter().any(|s| {
+                s.compare_exchange(self.fd, -1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            });
+        if owned {
             // SAFETY: the descriptor is ours and open.
             unsafe { libc::close(self.fd) };
         }

@@ -63,8 +63,9 @@ impl Agg {
 
     fn get(&self, agg: &str) -> Mp {
         match agg {
-            "min" if self.count > 0 => Mp::F64(self.min),
-            "max" if self.count > 0 => Mp::F64(self.max),
+            // A resumed run's restored min/max count even before a number is observed.
+            "min" if self.count > 0 || self.min != f64::INFINITY => Mp::F64(self.min),
+            "max" if self.count > 0 || self.max != f64::NEG_INFINITY => Mp::F64(self.max),
             "mean" if self.count > 0 => Mp::F64(self.sum / self.count as f64),
             "first" => self.first.to_mp(),
             "min" | "max" | "mean" => Mp::Nil,

@@ -122,7 +122,8 @@ impl Writer {
         let lock = DirLock::acquire(&dir.join(crate::LOCK_FILE_NAME))?;
         let path = dir.join(crate::LOG_FILE_NAME);
         let mut recovered = Recovered::default();
-        let exists = path.exists();
+        // A log shorter than its header (a crash inside `open`) holds nothing: start over.
+        let exists = std::fs::metadata(&path).is_ok_and(|m| m.len() >= codec::HEADER_LEN as u64);
         let (file, good_len, next_seq) = if resume && exists {
             let contents = read_log(&path)?;
             let file_len = std::fs::metadata(&path)
@@ -294,7 +295,11 @@ impl Thread {
             match rx.recv_timeout(timeout) {
                 Ok(Msg::Record(r)) => self.add(r),
                 Ok(Msg::Records(rs)) => rs.into_iter().for_each(|r| self.add(r)),
-                Ok(Msg::SetSummary(values, delete)) => self.summary.set_explicit(values, delete),
+                Ok(Msg::SetSummary(values, delete)) => {
+                    self.summary.set_explicit(values, delete);
+                    // The snapshot is due within `flush_interval`, like a record.
+                    self.first_pending.get_or_insert_with(Instant::now);
+                }
                 Ok(Msg::Summary(reply)) => {
                     let _ = reply.send(self.summary.snapshot_peek());
                 }

@@ -120,10 +120,58 @@ proptest! {
             check_flip(&bytes, &frames, &blocks, pos, mask);
         }
     }
+
+    /// Frames with a valid CRC around arbitrary blocks, as a crafted upload could hold:
+    /// the reader never panics, and takes or refuses each frame whole.
+    #[test]
+    fn crafted_frames_never_panic(
+        blocks in proptest::collection::vec(
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..64),
+                // Plausible record framing around arbitrary MessagePack of any kind.
+                (1u8..=8, common::arb_mp()).prop_map(|(kind, v)| {
+                    let mut body = Vec::new();
+                    rmpv::encode::write_value(&mut body, &v).unwrap();
+                    let mut raw = ((body.len() + 1) as u32).to_le_bytes().to_vec();
+                    raw.push(kind);
+                    raw.extend(body);
+                    raw
+                }),
+            ],
+            1..4,
+        ),
+        count in 0u32..3,
+        codec_byte in 0u8..3,
+    ) {
+        let mut bytes = codec::header().to_vec();
+        for raw in &blocks {
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&[0; 4]);
+            frame.extend_from_slice(&0u64.to_le_bytes());
+            frame.extend_from_slice(&count.to_le_bytes());
+            frame.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&[codec_byte, 0, 0, 0]);
+            frame.extend_from_slice(raw);
+            let crc = crc32c::crc32c(&frame[8..]);
+            frame[4..8].copy_from_slice(&crc.to_le_bytes());
+            bytes.extend_from_slice(&frame);
+        }
+        let c = decode_log(&bytes, "crafted").unwrap();
+        prop_assert!(c.records.len() <= blocks.len() * count as usize);
+        let v = fwtrack_core::reader::RunView::from_contents(c);
+        let _ = v.columns(None);
+    }
 }
 
 /// Flip `mask` into the byte at `pos` (after the header) and check what the reader makes of it.
-fn check_flip(bytes: &[u8], frames: &[(usize, usize)], blocks: &[Vec<Record>], pos: usize, mask: u8) {
+fn check_flip(
+    bytes: &[u8],
+    frames: &[(usize, usize)],
+    blocks: &[Vec<Record>],
+    pos: usize,
+    mask: u8,
+) {
     let mut bytes = bytes.to_vec();
     bytes[pos] ^= mask;
     let c = decode_log(&bytes, "flip").unwrap();
@@ -165,7 +213,10 @@ fn every_damaged_byte_of_a_small_log_is_caught() {
     let blocks = vec![
         vec![common::start("r")],
         vec![row(0, &[("a", Value::Float(0.5))]), compressible.clone()],
-        vec![row(1, &[("a", Value::Float(f64::NAN)), ("b", Value::Str("x".into()))])],
+        vec![row(
+            1,
+            &[("a", Value::Float(f64::NAN)), ("b", Value::Str("x".into()))],
+        )],
     ];
     let (bytes, frames) = build_log(&blocks);
     assert_eq!(bytes[frames[1].0 + 24], codec::CODEC_ZSTD);
@@ -201,10 +252,7 @@ fn a_damaged_header_is_not_a_log() {
             other => panic!("version {version}: {other:?}"),
         }
     }
-    assert!(matches!(
-        decode_log(b"", "x"),
-        Err(Error::NotALog { .. })
-    ));
+    assert!(matches!(decode_log(b"", "x"), Err(Error::NotALog { .. })));
     assert!(matches!(
         decode_log(b"PK\x03\x04 not a log at all", "x"),
         Err(Error::NotALog { .. })

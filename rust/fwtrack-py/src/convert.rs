@@ -36,7 +36,7 @@ fn check_key(key: &str) -> PyResult<()> {
     Ok(())
 }
 
-fn key_of(prefix: &str, k: &Bound<'_, PyAny>) -> PyResult<String> {
+fn key_of(prefix: &str, k: &Bound<'_, PyAny>) -> PyResult<Key> {
     let Ok(s) = k.cast::<PyString>() else {
         return Err(PyValueError::new_err(format!(
             "metric key {} is a {}, not a str; use string keys such as 'train/loss'",
@@ -49,9 +49,9 @@ fn key_of(prefix: &str, k: &Bound<'_, PyAny>) -> PyResult<String> {
     let s = s.to_str()?;
     check_key(s)?;
     Ok(if prefix.is_empty() {
-        s.to_owned()
+        Key::from(s)
     } else {
-        format!("{prefix}/{s}")
+        Key::from(format!("{prefix}/{s}"))
     })
 }
 
@@ -93,7 +93,7 @@ fn convert_into(
 }
 
 fn convert_value(
-    key: String,
+    key: Key,
     v: &Bound<'_, PyAny>,
     converter: &Bound<'_, PyAny>,
     out: &mut Converted,
@@ -111,7 +111,7 @@ fn convert_value(
     } else if let Ok(s) = v.cast::<PyString>() {
         Value::Str(s.to_str()?.to_owned())
     } else if let Ok(h) = v.cast::<PyHistogram>() {
-        out.hists.push((Key::from(key), h.get().hist.clone()));
+        out.hists.push((key, h.get().hist.clone()));
         return Ok(());
     } else if let Ok(f) = v.cast::<PyFloat>() {
         // float subclasses (numpy.float64)
@@ -119,7 +119,7 @@ fn convert_value(
     } else if v.is_none() {
         return Ok(());
     } else if may_convert {
-        let converted = converter.call1((key.as_str(), v))?;
+        let converted = converter.call1((&*key, v))?;
         if let Ok(d) = converted.cast::<PyDict>() {
             return convert_into(&key, d, converter, out, 1);
         }
@@ -133,7 +133,7 @@ fn convert_value(
                 .map_or_else(|_| "?".into(), |n| n.to_string()),
         )));
     };
-    out.values.push((Key::from(key), value));
+    out.values.push((key, value));
     Ok(())
 }
 

@@ -39,7 +39,10 @@ pub fn row(step: u64, vals: &[(&str, Value)]) -> Record {
         step,
         timestamp: 1_700_000_000.0 + step as f64,
         runtime: step as f64 * 0.5,
-        values: vals.iter().map(|(k, v)| (Key::from(*k), v.clone())).collect(),
+        values: vals
+            .iter()
+            .map(|(k, v)| (Key::from(*k), v.clone()))
+            .collect(),
     })
 }
 
@@ -59,7 +62,10 @@ pub fn map(entries: &[(&str, Mp)]) -> Mp {
 /// The field `k` of a MessagePack map.
 pub fn get<'a>(m: &'a Mp, k: &str) -> Option<&'a Mp> {
     match m {
-        Mp::Map(e) => e.iter().find(|(x, _)| x.as_str() == Some(k)).map(|(_, v)| v),
+        Mp::Map(e) => e
+            .iter()
+            .find(|(x, _)| x.as_str() == Some(k))
+            .map(|(_, v)| v),
         _ => None,
     }
 }
@@ -184,7 +190,10 @@ pub fn record_eq(a: &Record, b: &Record) -> bool {
 pub fn assert_records_eq(got: &[Record], want: &[Record]) {
     assert_eq!(got.len(), want.len(), "record counts differ");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(record_eq(g, w), "record {i} differs:\n got  {g:?}\n want {w:?}");
+        assert!(
+            record_eq(g, w),
+            "record {i} differs:\n got  {g:?}\n want {w:?}"
+        );
     }
 }
 
@@ -240,9 +249,8 @@ pub fn arb_mp() -> impl Strategy<Value = Mp> {
 
 /// An arbitrary map with string keys (configs, run info, summaries).
 pub fn arb_mp_map() -> impl Strategy<Value = Mp> {
-    proptest::collection::vec((arb_string(), arb_mp()), 0..6).prop_map(|e| {
-        Mp::Map(e.into_iter().map(|(k, v)| (Mp::from(k), v)).collect())
-    })
+    proptest::collection::vec((arb_string(), arb_mp()), 0..6)
+        .prop_map(|e| Mp::Map(e.into_iter().map(|(k, v)| (Mp::from(k), v)).collect()))
 }
 
 pub fn arb_record() -> impl Strategy<Value = Record> {
@@ -300,13 +308,14 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
                 summary,
             })
         });
-    let finish = (any::<i32>(), arb_f64(), arb_f64()).prop_map(|(exit_code, timestamp, runtime)| {
-        Record::Finish(Finish {
-            exit_code,
-            timestamp,
-            runtime,
-        })
-    });
+    let finish =
+        (any::<i32>(), arb_f64(), arb_f64()).prop_map(|(exit_code, timestamp, runtime)| {
+            Record::Finish(Finish {
+                exit_code,
+                timestamp,
+                runtime,
+            })
+        });
     let unknown = (
         prop_oneof![Just(0u8), 8u8..=255],
         proptest::collection::vec(any::<u8>(), 0..32),
@@ -326,5 +335,8 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
 
 /// Records split into 1..=max_blocks non-empty blocks.
 pub fn arb_blocks(max_blocks: usize) -> impl Strategy<Value = Vec<Vec<Record>>> {
-    proptest::collection::vec(proptest::collection::vec(arb_record(), 1..6), 1..=max_blocks)
+    proptest::collection::vec(
+        proptest::collection::vec(arb_record(), 1..6),
+        1..=max_blocks,
+    )
 }
