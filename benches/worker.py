@@ -222,10 +222,12 @@ def fig_hist(name: str, workdir: Path, size: int, repeat: int) -> dict[str, Any]
     }
 
 
-def fig_train(tracker: Tracker, steps: int) -> dict[str, Any]:
+def fig_train(tracker: Tracker, steps: int, threads: int) -> dict[str, Any]:
     import torch
     from torch import nn
 
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
@@ -256,15 +258,15 @@ def fig_train(tracker: Tracker, steps: int) -> dict[str, Any]:
     per_step = []
     start = clock()
     for i in range(steps):
-        t0 = clock()
+        s0 = clock()
         loss = step(i)
         sched.step()
         log({"train/loss": loss.item(), "train/lr": sched.get_last_lr()[0]})
-        per_step.append(clock() - t0)
+        per_step.append(clock() - s0)
     loop_s = (clock() - start) / 1e9
-    t0 = time.perf_counter()
+    t3 = time.perf_counter()
     tracker.finish()
-    finish_s = time.perf_counter() - t0
+    finish_s = time.perf_counter() - t3
     per_step.sort()
     return {
         "steps": steps,
@@ -288,6 +290,7 @@ def main() -> int:
     p.add_argument("--size", type=int, default=10_000_000, help="values (hist)")
     p.add_argument("--repeat", type=int, default=7, help="timed repetitions (hist)")
     p.add_argument("--steps", type=int, default=2000, help="training steps (train)")
+    p.add_argument("--torch-threads", type=int, default=0, help="0: torch's default (train)")
     args = p.parse_args()
     os.environ.update(OFFLINE_ENV)
     os.chdir(args.workdir)
@@ -306,7 +309,7 @@ def main() -> int:
             elif args.figure == "log100":
                 out.update(fig_log(tracker, 100, args.calls, args.budget))
             else:
-                out.update(fig_train(tracker, args.steps))
+                out.update(fig_train(tracker, args.steps, args.torch_threads))
         out["status"] = "ok"
     except ImportError as exc:
         out.update(status="not_installed", error=f"{type(exc).__name__}: {exc}")

@@ -133,7 +133,9 @@ def report(run: fwtrack.api.Run) -> None:
     final_loss = history["train/loss"].dropna().iloc[-1] if len(history) else float("nan")
     print(f"\nfwtrack run {run.path} ({run.name}) is {run.state}")
     print(f"  saved in       {_relative(run.dir)}")
-    print(f"  steps          {len(history)} (last step {run.last_step}), runtime {run.runtime:.1f}s")
+    print(
+        f"  steps          {len(history)} (last step {run.last_step}), runtime {run.runtime:.1f}s"
+    )
     print(f"  final loss     {final_loss:.4f}  (train/loss)")
     print(f"  best accuracy  {best:.4f}  (eval/accuracy, max)")
     print(f"  histograms     {', '.join(run.histogram_keys())}")

@@ -7,6 +7,7 @@ import os
 import shutil
 from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ def root() -> Path:
     return Path(os.environ["FWTRACK_DIR"])
 
 
-def make_run(project: str = "p", rows: int = 3, **init: object) -> str:
+def make_run(project: str = "p", rows: int = 3, **init: Any) -> str:
     """A finished run with `rows` rows of `loss` (and `acc` on even steps); returns its id."""
     run = fwtrack.init(project=project, **init)
     for step in range(rows):
@@ -278,3 +279,13 @@ def test_define_metric_summary_reads_back() -> None:
     got = Api().run(run_id)
     assert got.summary["acc"] == {"max": 0.9}
     assert [m["name"] for m in got.metrics] == ["acc"]
+
+
+def test_a_nonzero_exit_code_reads_as_failed() -> None:
+    run = fwtrack.init(project="p")
+    run.log({"loss": 1.0})
+    run_id = run.id
+    run.finish(exit_code=2)
+    got = Api().run(run_id)
+    assert (got.state, got.exit_code) == ("failed", 2)
+    assert "failed" in repr(got)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ def root() -> Path:
     return Path(os.environ["FWTRACK_DIR"])
 
 
-def make_run(project: str = "p", rows: int = 5, **init: object) -> str:
+def make_run(project: str = "p", rows: int = 5, **init: Any) -> str:
     run = fwtrack.init(project=project, config={"lr": 0.01, "model": {"depth": 3}}, **init)
     run.define_metric("acc", summary="max")
     for step in range(rows):
@@ -206,7 +207,8 @@ def test_errors_are_one_line_without_traceback(capsys: pytest.CaptureFixture[str
 
 def test_python_dash_m_and_the_console_script() -> None:
     run_id = make_run("p")
-    env = dict(os.environ)
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo / "python")}
     ok = subprocess.run(
         [sys.executable, "-m", "fwtrack", "show", run_id],
         capture_output=True,

@@ -56,7 +56,8 @@ class RunWriter:
     def update_summary(self, values_json: str, delete: list[str]) -> None:
         """Explicit summary values (override computed ones for those keys)."""
     def summary(self) -> dict[str, Any]:
-        """The current summary, including everything logged so far."""
+        """The current summary, including everything logged so far (after `finish`, the
+        final summary)."""
     def flush(self) -> None:
         """Return when everything logged so far is written and fsynced. GIL released."""
     def finish(self, exit_code: int) -> None:
@@ -77,7 +78,14 @@ class Histogram:
     """Bins computed in Rust. Build with `histogram(...)` or `Histogram.from_counts(...)`."""
 
     @staticmethod
-    def from_counts(counts: npt.ArrayLike, edges: npt.ArrayLike) -> Histogram: ...
+    def from_counts(
+        counts: npt.ArrayLike,
+        edges: npt.ArrayLike,
+        *,
+        nan_count: int = 0,
+        pos_inf_count: int = 0,
+        neg_inf_count: int = 0,
+    ) -> Histogram: ...
     @property
     def counts(self) -> npt.NDArray[np.uint64]: ...
     @property

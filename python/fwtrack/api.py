@@ -303,8 +303,8 @@ class Run:
         return frame
 
     def scan_history(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """The history row by row (dicts with `_step`, `_timestamp`, `_runtime` and the metrics
-        logged at that step), streaming from disk: memory stays flat for long runs."""
+        """The history row by row: dicts with `_step`, `_timestamp`, `_runtime` and the metrics
+        logged at that step (absent keys are left out rather than filled with NaN)."""
         wanted = _check_keys(keys)
         reader = _open_reader(self._dir)
         yield from reader.scan(wanted)
@@ -450,7 +450,7 @@ class Api:
         raise RunNotFoundError(self._not_found_message(spec))
 
     def _not_found_message(self, spec: str) -> str:
-        where = str(self._root)
+        where = str(self._root.absolute())
         if not self._root.is_dir():
             return (
                 f"no run {spec!r}: the run directory {where} does not exist "

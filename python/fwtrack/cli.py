@@ -30,7 +30,7 @@ __all__ = ["main"]
 
 _SUMMARY_ITEMS = 3
 _NAME_WIDTH = 28
-_SUMMARY_WIDTH = 64
+_SUMMARY_WIDTH = 80
 
 
 class _UsageError(Exception):
@@ -167,7 +167,7 @@ def _summary_line(summary: dict[str, Any]) -> str:
         for k, v in sorted(_flatten(summary))
         if not k.startswith("_") and isinstance(v, int | float | str)
     ]
-    return " ".join(f"{k}={_value(v)}" for k, v in items[:_SUMMARY_ITEMS])
+    return " ".join(f"{k}={_value(v, digits=4)}" for k, v in items[:_SUMMARY_ITEMS])
 
 
 # -- show ----------------------------------------------------------------------------------
@@ -374,11 +374,11 @@ def _flatten(value: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return items
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, digits: int = 6) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
+        return f"{value:.{digits}g}" if math.isfinite(value) else str(value)
     if isinstance(value, list | dict):
         return json.dumps(value, default=str)
     return str(value)

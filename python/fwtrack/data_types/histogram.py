@@ -164,14 +164,9 @@ def from_counts(
         raise ValueError("np_histogram edges must be finite and ascending")
     cu = np.ascontiguousarray(c, dtype=np.uint64)
     ec = np.ascontiguousarray(e)
-    if nan or pos_inf or neg_inf:
-        # `from_counts` grows the non-finite tallies as keywords (see _core.pyi).
-        factory: Any = _core.Histogram.from_counts
-        result: _core.Histogram = factory(
-            cu, ec, nan_count=nan, pos_inf_count=pos_inf, neg_inf_count=neg_inf
-        )
-        return result
-    return _core.Histogram.from_counts(cu, ec)
+    return _core.Histogram.from_counts(
+        cu, ec, nan_count=nan, pos_inf_count=pos_inf, neg_inf_count=neg_inf
+    )
 
 
 class Histogram:

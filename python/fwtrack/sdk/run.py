@@ -2,7 +2,8 @@
 
 A `Run` holds a private `_core.RunWriter` (`self._inner`) and adds argument normalization.
 Process-wide: an `atexit` hook finishes the open run (exit code 1 after an uncaught exception
-in the main thread, remembered by a `sys.excepthook` wrapper), and after `fork()` the child's
+in the main thread, `n` after `sys.exit(n)` there, remembered by wrappers around
+`sys.excepthook` and `sys.exit`), and after `fork()` the child's
 writers become inert (`_core.after_fork_child`) so that a DataLoader worker calling
 `fwtrack.log` neither writes nor deadlocks.
 """
@@ -20,7 +21,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from fwtrack import _core
 from fwtrack.errors import (
@@ -116,7 +117,9 @@ class _State:
 
     def __init__(self) -> None:
         self.run: Run | None = None
-        self.failed = False
+        # The exit code the atexit hook finishes with, when known: 1 after an uncaught
+        # exception in the main thread, `n` after `sys.exit(n)` there.
+        self.exit_code: int | None = None
         self.hooks_installed = False
         self.lock = threading.RLock()
 
@@ -151,6 +154,7 @@ class Run:
 
     __slots__ = (
         "_config",
+        "_final_summary",
         "_finished",
         "_inner",
         "_summary",
@@ -194,7 +198,8 @@ class Run:
         self.settings = settings
         write = None if mode == "disabled" else inner.log_config
         self._config = Config._create(config, write, self._check_open)
-        self._summary = Summary(inner, self._check_open)
+        self._final_summary: dict[str, Any] | None = None
+        self._summary = Summary(self._read_summary, inner.update_summary, self._check_open)
 
     def _check_open(self) -> None:
         if self._finished:
@@ -202,6 +207,15 @@ class Run:
                 f"run {self.id!r} is finished; start a new one with fwtrack.init() "
                 f"(or continue it with fwtrack.init(id={self.id!r}, resume='allow'))"
             )
+
+    def _read_summary(self) -> dict[str, Any]:
+        if not self._finished or self.mode == "disabled":
+            return self._inner.summary()
+        if self._final_summary is None:
+            # The writer has stopped: the final summary is the last one in the run log.
+            summary = _core.RunReader(self.dir).meta().get("summary") or {}
+            self._final_summary = dict(summary)
+        return self._final_summary
 
     # -- logging -------------------------------------------------------------------------
 
@@ -438,27 +452,36 @@ def _resolve_resume(resume: object) -> Resume | None:
 
 
 def _install_hooks() -> None:
+    """Once per process: the atexit hook, and wrappers around `sys.excepthook` and `sys.exit`
+    that remember how the main thread ended (both call what they wrap)."""
     if _state.hooks_installed:
         return
     _state.hooks_installed = True
     atexit.register(_finish_at_exit)
-    previous = sys.excepthook
+    previous_hook = sys.excepthook
+    previous_exit = sys.exit
 
     def excepthook(
         exc_type: type[BaseException],
         exc: BaseException,
         tb: TracebackType | None,
     ) -> None:
-        _state.failed = True
-        previous(exc_type, exc, tb)
+        _state.exit_code = 1
+        previous_hook(exc_type, exc, tb)
+
+    def exit_and_remember(status: str | int | None = None, /) -> NoReturn:
+        if threading.current_thread() is threading.main_thread():
+            _state.exit_code = _system_exit_code(SystemExit(status))
+        previous_exit(status)
 
     sys.excepthook = excepthook
+    sys.exit = exit_and_remember
 
 
 def _finish_at_exit() -> None:
     run = _state.run
     if run is not None and not run.finished:
-        run.finish(exit_code=1 if _state.failed else 0)
+        run.finish(exit_code=_state.exit_code or 0)
 
 
 def init(
@@ -484,7 +507,9 @@ def init(
     mode_ = _resolve_mode(mode)
     resume_ = _resolve_resume(resume)
     settings_ = Settings.coerce(settings)
-    project_ = names.check_project(project or FWTRACK_PROJECT.get() or "uncategorized")
+    if project is None:
+        project = FWTRACK_PROJECT.get() or "uncategorized"
+    project_ = names.check_project(project)
     run_id = id if id is not None else FWTRACK_RUN_ID.get()
     if run_id is not None:
         run_id = names.check_run_id(run_id)
@@ -493,8 +518,10 @@ def init(
             "resume='must' needs the id of the run to continue\n"
             "hint: pass id=... (or set FWTRACK_RUN_ID)"
         )
-    name_ = _opt_str("name", name) or FWTRACK_NAME.get()
-    if name_ is not None and not name_.strip():
+    name_ = _opt_str("name", name)
+    if name_ is None:
+        name_ = FWTRACK_NAME.get()
+    elif not name_.strip():
         raise ValueError("name must not be blank")
     tags_: list[str] | None = None
     if tags is not None:
@@ -551,7 +578,7 @@ def init(
                 config_,
             )
         _state.run = run
-        _state.failed = False
+        _state.exit_code = None
         if mode_ != "disabled":
             _install_hooks()
     if mode_ == "online":

@@ -32,6 +32,7 @@ MODES = ("offline", "online", "disabled")
 """The run modes `fwtrack.init(mode=...)` and `FWTRACK_MODE` accept."""
 
 DEFAULT_FLUSH_INTERVAL = 1.0
+MAX_FLUSH_INTERVAL = 3600.0
 DEFAULT_QUEUE_CAPACITY = 65536
 
 
@@ -112,8 +113,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
 def _check_flush_interval(value: float, source: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{source} must be a number of seconds, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{source} must be a finite number of seconds > 0, got {value!r}")
+    if not 0 < value <= MAX_FLUSH_INTERVAL:
+        raise ValueError(
+            f"{source} must be a number of seconds in (0, {MAX_FLUSH_INTERVAL:g}], got {value!r}"
+        )
     return float(value)
 
 
@@ -125,10 +128,10 @@ def _env_flush_interval() -> float:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
+    if not 0 < value <= MAX_FLUSH_INTERVAL:
         raise ValueError(
             f"FWTRACK_FLUSH_INTERVAL={raw!r} is not valid: "
-            "allowed values are finite numbers of seconds > 0, e.g. 1.0"
+            f"allowed values are seconds in (0, {MAX_FLUSH_INTERVAL:g}], e.g. 1.0"
         )
     return value
 

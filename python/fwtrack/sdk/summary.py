@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any, Protocol
+from typing import Any
 
 from fwtrack.errors import FwTrackWarning
 from fwtrack.sdk.config import config_items
@@ -19,39 +19,40 @@ from fwtrack.sdk.values import jsonable, user_stacklevel
 __all__ = ["Summary"]
 
 
-class _SummarySource(Protocol):
-    def summary(self) -> dict[str, Any]: ...
-    def update_summary(self, values_json: str, delete: list[str]) -> None: ...
-
-
 class Summary(MutableMapping[str, Any]):
     """Dict-like view of the run summary: `summary["loss"]`, `summary["best"] = 3`,
     `summary.update({...})`, `del summary["x"]`. Reads always see everything logged so far."""
 
-    __slots__ = ("_check", "_source")
+    __slots__ = ("_check", "_read", "_write")
 
-    def __init__(self, source: _SummarySource, check: Callable[[], None]) -> None:
-        self._source = source
+    def __init__(
+        self,
+        read: Callable[[], dict[str, Any]],
+        write: Callable[[str, list[str]], None],
+        check: Callable[[], None],
+    ) -> None:
+        self._read = read
+        self._write = write
         self._check = check
 
     def __getitem__(self, key: str) -> Any:
-        return self._source.summary()[key]
+        return self._read()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._source.summary())
+        return iter(self._read())
 
     def __len__(self) -> int:
-        return len(self._source.summary())
+        return len(self._read())
 
     def __contains__(self, key: object) -> bool:
-        return key in self._source.summary()
+        return key in self._read()
 
     def as_dict(self) -> dict[str, Any]:
         """The whole summary as a dict."""
-        return dict(self._source.summary())
+        return dict(self._read())
 
     def __repr__(self) -> str:
-        return f"Summary({self._source.summary()!r})"
+        return f"Summary({self._read()!r})"
 
     def _set_many(self, items: dict[Any, Any]) -> None:
         self._check()
@@ -68,16 +69,16 @@ class Summary(MutableMapping[str, Any]):
                 FwTrackWarning,
                 stacklevel=user_stacklevel(),
             )
-        self._source.update_summary(json.dumps(clean, separators=(",", ":")), [])
+        self._write(json.dumps(clean, separators=(",", ":")), [])
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._set_many({key: value})
 
     def __delitem__(self, key: str) -> None:
         self._check()
-        if key not in self._source.summary():
+        if key not in self._read():
             raise KeyError(key)
-        self._source.update_summary("{}", [key])
+        self._write("{}", [key])
 
     def update(self, other: Any = None, /, **kwargs: Any) -> None:
         """Set several summary values at once."""

@@ -76,6 +76,8 @@ enum Msg {
 struct Shared {
     warnings: Mutex<Vec<String>>,
     has_warnings: AtomicBool,
+    /// The summary as it was when the writer closed.
+    final_summary: Mutex<Option<Mp>>,
 }
 
 impl Shared {
@@ -237,8 +239,16 @@ impl Writer {
             .map_err(|_| Self::gone())
     }
 
-    /// The summary including everything enqueued so far.
+    /// The summary including everything enqueued so far (the final one once closed).
     pub fn summary(&self) -> Result<Mp> {
+        if self.is_closed() {
+            if let Some(h) = self.thread.lock().take() {
+                let _ = h.join();
+            }
+            if let Some(s) = &*self.shared.final_summary.lock() {
+                return Ok(s.clone());
+            }
+        }
         let (tx, rx) = bounded(1);
         self.tx.send(Msg::Summary(tx)).map_err(|_| Self::gone())?;
         rx.recv().map_err(|_| Self::gone())
@@ -307,7 +317,9 @@ impl Thread {
                     let _ = reply.send(self.write_block(true));
                 }
                 Ok(Msg::Close(reply)) => {
-                    let _ = reply.send(self.write_block(true));
+                    let res = self.write_block(true);
+                    *self.shared.final_summary.lock() = Some(self.summary.snapshot_peek());
+                    let _ = reply.send(res);
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => self.write_and_report(false),

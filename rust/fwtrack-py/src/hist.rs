@@ -16,7 +16,14 @@ pub struct PyHistogram {
 impl PyHistogram {
     /// A histogram from precomputed `counts` and `edges` (`len(edges) == len(counts) + 1`).
     #[staticmethod]
-    fn from_counts(counts: Vec<f64>, edges: Vec<f64>) -> PyResult<Self> {
+    #[pyo3(signature = (counts, edges, *, nan_count = 0, pos_inf_count = 0, neg_inf_count = 0))]
+    fn from_counts(
+        counts: Vec<f64>,
+        edges: Vec<f64>,
+        nan_count: u64,
+        pos_inf_count: u64,
+        neg_inf_count: u64,
+    ) -> PyResult<Self> {
         if counts.is_empty() || edges.len() != counts.len() + 1 {
             return Err(PyValueError::new_err(format!(
                 "np_histogram needs len(edges) == len(counts) + 1 and at least one bin; got {} counts and {} edges",
@@ -47,9 +54,9 @@ impl PyHistogram {
             hist: Hist {
                 edges,
                 counts: counts.iter().map(|c| c.round() as u64).collect(),
-                nan: 0,
-                pos_inf: 0,
-                neg_inf: 0,
+                nan: nan_count,
+                pos_inf: pos_inf_count,
+                neg_inf: neg_inf_count,
             },
         })
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::PyDict;
 use rmpv::Value as Mp;
 
 use fwtrack_core::lock::fork_generation;
@@ -72,6 +72,15 @@ impl PyRunWriter {
             ));
         }
         Ok(())
+    }
+
+    /// Lock the step state. Waiting happens with the GIL released: a thread holding the
+    /// lock may itself be waiting (GIL released) for room in the queue.
+    fn lock_steps(&self, py: Python<'_>) -> parking_lot::MutexGuard<'_, StepState> {
+        match self.steps.try_lock() {
+            Some(g) => g,
+            None => py.detach(|| self.steps.lock()),
+        }
     }
 
     fn report_warnings(&self, py: Python<'_>) {
@@ -162,7 +171,7 @@ impl PyRunWriter {
         convert_row(data, self.converter.bind(py), &mut row)?;
         let mut out = Vec::with_capacity(1 + row.hists.len());
         let outcome = {
-            let mut st = self.steps.lock();
+            let mut st = self.lock_steps(py);
             let keys: Option<Vec<String>> = step
                 .filter(|k| st.would_drop(*k))
                 .map(|_| row.values.iter().map(|(k, _)| k.to_string()).collect());
@@ -270,7 +279,7 @@ impl PyRunWriter {
 
     /// The summary including everything logged so far.
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if self.writer.is_closed() || self.inert(py) {
+        if self.inert(py) {
             return Ok(PyDict::new(py).into_any());
         }
         let v = py.detach(|| self.writer.summary()).py_err()?;
@@ -295,7 +304,7 @@ impl PyRunWriter {
         }
         let mut out = Vec::new();
         {
-            let mut st = self.steps.lock();
+            let mut st = self.lock_steps(py);
             st.commit(self.clock(), &mut out);
         }
         let (timestamp, runtime) = self.clock();
@@ -314,8 +323,11 @@ impl PyRunWriter {
 
     /// The step the next implicit commit gets.
     #[getter]
-    fn step(&self) -> u64 {
-        self.steps.lock().step()
+    fn step(&self, py: Python<'_>) -> u64 {
+        if self.inert(py) {
+            return 0;
+        }
+        self.lock_steps(py).step()
     }
 
     /// Seconds of run time so far (continuing across resumes).
@@ -330,15 +342,17 @@ impl PyRunWriter {
     }
 
     #[getter]
-    fn dropped_steps(&self) -> u64 {
-        self.steps.lock().dropped()
+    fn dropped_steps(&self, py: Python<'_>) -> u64 {
+        if self.inert(py) {
+            return 0;
+        }
+        self.lock_steps(py).dropped()
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        let _ = PyString::new(py, "");
         format!(
             "RunWriter(step={}, finished={})",
-            self.step(),
+            self.step(py),
             self.finished()
         )
     }

@@ -1,0 +1,73 @@
+"""Shared fixtures: an isolated run directory, a clean environment, real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import fwtrack
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No `FWTRACK_*` variable leaks into a test, and no test leaves a run open."""
+    for name in list(os.environ):
+        if name.startswith("FWTRACK_"):
+            monkeypatch.delenv(name)
+    yield
+    fwtrack.finish()
+
+
+@pytest.fixture
+def tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in `tmp_path` with `FWTRACK_DIR=<tmp_path>/fwtrack`; returns `tmp_path`."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FWTRACK_DIR", str(tmp_path / "fwtrack"))
+    return tmp_path
+
+
+ScriptRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_script(tmp_path: Path) -> ScriptRunner:
+    """Run Python source in a fresh interpreter (cwd `tmp_path`, `FWTRACK_DIR` under it).
+
+    A hang fails through `subprocess.TimeoutExpired`. Extra keyword arguments become
+    environment variables.
+    """
+
+    def run(
+        source: str, *, timeout: float = 60, check: bool = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("FWTRACK_")}
+        full_env["FWTRACK_DIR"] = str(tmp_path / "fwtrack")
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p
+        )
+        full_env.update(env)
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(source)],
+            cwd=tmp_path,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"script exited with {proc.returncode}\n--- stdout\n{proc.stdout}"
+                f"\n--- stderr\n{proc.stderr}"
+            )
+        return proc
+
+    return run
