@@ -289,3 +289,25 @@ def test_a_nonzero_exit_code_reads_as_failed() -> None:
     got = Api().run(run_id)
     assert (got.state, got.exit_code) == ("failed", 2)
     assert "failed" in repr(got)
+
+
+def test_scan_history_streams_a_long_run_in_order_and_merges_steps() -> None:
+    run = fwtrack.init(project="p", settings={"flush_interval": 0.05})
+    for step in range(30_000):
+        run.log({"a": step}, step=step, commit=False)
+        run.log({"b": -step}, step=step)  # the same step again: merged on read
+    run.flush()
+    handle = Api().run(f"p/{run.id}")
+    rows = handle.scan_history()
+    first = next(rows)
+    assert first == {
+        "_step": 0,
+        "_timestamp": first["_timestamp"],
+        "_runtime": first["_runtime"],
+        "a": 0,
+        "b": 0,
+    }
+    run.log({"a": 30_000, "b": -30_000})  # written while the scan is under way
+    run.finish()
+    steps = [first["_step"]] + [r["_step"] for r in rows]
+    assert steps == list(range(30_001))

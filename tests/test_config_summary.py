@@ -279,3 +279,15 @@ def test_summary_keys_must_be_strings() -> None:
         run.summary.update({1: 2})
     with pytest.raises(ValueError, match="summary keys"):
         run.summary[""] = 1
+
+
+def test_summary_stays_readable_after_finish() -> None:
+    run = fwtrack.init()
+    run.define_metric("loss", summary="min")
+    for x in (3.0, 1.0, 2.0):
+        run.log({"loss": x, "acc": x / 4})
+    run.summary["best"] = "epoch-2"
+    run.finish()
+    expected = {"loss": {"min": 1.0}, "acc": 0.5, "best": "epoch-2"}
+    assert dict(run.summary) == expected
+    assert fwtrack.Api().run(f"{run.project}/{run.id}").summary == expected

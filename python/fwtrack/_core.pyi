@@ -101,6 +101,10 @@ def histogram(values: npt.NDArray[Any], num_bins: int) -> Histogram:
     """Histogram of a numpy array (float16/32/64, any int) with the GIL released.
     NaN and +/-Inf are excluded from the bins and counted."""
 
+def scan_rows(path: str, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of a run log (directory or file) as dicts, merged by step, streamed one frame at
+    a time without reading the whole log first."""
+
 def is_locked(path: str) -> bool:
     """True when a live writer holds the run directory's lock."""
 
@@ -126,7 +130,7 @@ class RunReader:
         column per metric: a float64 array (NaN where absent) when every value is numeric,
         else a list of values (None where absent). Rows with the same step are merged."""
     def scan(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Rows as dicts, streaming (merged by step)."""
+        """Rows as dicts (merged by step), streamed from the log file one frame at a time."""
     def histograms(self, key: str) -> list[tuple[int, Histogram]]:
         """(step, histogram) for each step at which `key` was logged as a histogram."""
     def histogram_keys(self) -> list[str]: ...

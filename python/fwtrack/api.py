@@ -304,10 +304,15 @@ class Run:
 
     def scan_history(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """The history row by row: dicts with `_step`, `_timestamp`, `_runtime` and the metrics
-        logged at that step (absent keys are left out rather than filled with NaN)."""
+        logged at that step (absent keys are left out rather than filled with NaN). Rows are
+        streamed from the log one block at a time, so memory stays flat for long runs."""
         wanted = _check_keys(keys)
-        reader = _open_reader(self._dir)
-        yield from reader.scan(wanted)
+        try:
+            rows = _core.scan_rows(str(self._dir), wanted)
+        except _core.CorruptLogError:
+            _open_reader(self._dir)  # raises the error under the log's path
+            raise
+        yield from rows
 
     def histogram_keys(self) -> list[str]:
         """Keys logged as histograms (explicit histograms and large arrays/tensors)."""

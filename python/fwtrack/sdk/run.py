@@ -198,7 +198,6 @@ class Run:
         self.settings = settings
         write = None if mode == "disabled" else inner.log_config
         self._config = Config._create(config, write, self._check_open)
-        self._final_summary: dict[str, Any] | None = None
         self._summary = Summary(self._read_summary, inner.update_summary, self._check_open)
 
     def _check_open(self) -> None:
@@ -209,13 +208,8 @@ class Run:
             )
 
     def _read_summary(self) -> dict[str, Any]:
-        if not self._finished or self.mode == "disabled":
-            return self._inner.summary()
-        if self._final_summary is None:
-            # The writer has stopped: the final summary is the last one in the run log.
-            summary = _core.RunReader(self.dir).meta().get("summary") or {}
-            self._final_summary = dict(summary)
-        return self._final_summary
+        # After finish the writer answers with the final summary.
+        return self._inner.summary()
 
     # -- logging -------------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 //! Reading run logs back: a log still being written, or one cut short by a crash, reads up
 //! to its last whole frame; the reason the scan stopped is reported, never raised.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rmpv::Value as Mp;
 
-use crate::codec::{self, HEADER_LEN, Tail};
+use crate::codec::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_FRAME_BODY, Tail};
 use crate::error::{Error, Result};
 use crate::histogram::Hist;
 use crate::record::{Finish, Key, MetricDef, Record, Row, SummarySnapshot, Value};
@@ -55,6 +57,140 @@ pub fn decode_log(bytes: &[u8], name: &str) -> Result<LogContents> {
         valid_len,
         tail,
     })
+}
+
+/// Records of a log read frame by frame: memory holds one frame at a time.
+pub struct RecordStream {
+    file: BufReader<File>,
+    offset: u64,
+    queue: VecDeque<Record>,
+    tail: Option<Tail>,
+}
+
+impl RecordStream {
+    /// Open a log file and check its header.
+    pub fn open(path: &Path) -> Result<RecordStream> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = BufReader::with_capacity(1 << 16, file);
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        (&mut file)
+            .take(HEADER_LEN as u64)
+            .read_to_end(&mut header)
+            .map_err(|e| Error::io(path, e))?;
+        codec::check_header(&header, &path.display().to_string())?;
+        Ok(RecordStream {
+            file,
+            offset: HEADER_LEN as u64,
+            queue: VecDeque::new(),
+            tail: None,
+        })
+    }
+
+    /// Why the stream ended, once it has.
+    pub fn tail(&self) -> Option<&Tail> {
+        self.tail.as_ref()
+    }
+
+    fn read_up_to(&mut self, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
+        (&mut self.file).take(n as u64).read_to_end(buf).map(|_| ())
+    }
+
+    fn next_frame(&mut self) {
+        let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN);
+        let read = self
+            .read_up_to(&mut bytes, FRAME_HEADER_LEN)
+            .and_then(|()| {
+                if bytes.len() == FRAME_HEADER_LEN {
+                    let body =
+                        u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+                    if body <= MAX_FRAME_BODY {
+                        bytes.reserve(body);
+                        return self.read_up_to(&mut bytes, body);
+                    }
+                }
+                Ok(())
+            });
+        if let Err(e) = read {
+            self.tail = Some(Tail::Corrupt {
+                offset: self.offset,
+                reason: format!("read error: {e}"),
+            });
+            return;
+        }
+        let (frames, tail) = codec::scan_frames(&bytes, self.offset);
+        match frames.into_iter().next() {
+            Some(f) => {
+                self.offset += f.len;
+                self.queue.extend(f.records);
+            }
+            None => self.tail = Some(tail),
+        }
+    }
+}
+
+impl Iterator for RecordStream {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        loop {
+            if let Some(r) = self.queue.pop_front() {
+                return Some(r);
+            }
+            if self.tail.is_some() {
+                return None;
+            }
+            self.next_frame();
+        }
+    }
+}
+
+/// History rows of a log, merged by step, read frame by frame.
+pub struct RowStream {
+    records: RecordStream,
+    pending: Option<Row>,
+}
+
+impl RowStream {
+    /// Stream the rows of a run directory (or a log file).
+    pub fn open(path: &Path) -> Result<RowStream> {
+        Ok(RowStream {
+            records: RecordStream::open(&log_path(path))?,
+            pending: None,
+        })
+    }
+}
+
+impl Iterator for RowStream {
+    type Item = Row;
+
+    fn next(&mut self) -> Option<Row> {
+        loop {
+            match self.records.next() {
+                Some(Record::History(row)) => match &mut self.pending {
+                    Some(prev) if prev.step == row.step => merge_row(prev, row),
+                    _ => {
+                        if let Some(done) = self.pending.replace(row) {
+                            return Some(done);
+                        }
+                    }
+                },
+                Some(_) => {}
+                None => return self.pending.take(),
+            }
+        }
+    }
+}
+
+fn merge_row(prev: &mut Row, row: Row) {
+    prev.timestamp = row.timestamp;
+    prev.runtime = row.runtime;
+    for (k, val) in row.values {
+        if let Some(slot) = prev.values.iter_mut().find(|(x, _)| *x == k) {
+            slot.1 = val;
+        } else {
+            prev.values.push((k, val));
+        }
+    }
 }
 
 /// A run as its log tells it.
@@ -218,6 +354,34 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_stream_matches_the_view() {
+        use crate::record::Record;
+        use crate::writer::{Writer, WriterOptions};
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let opts = WriterOptions {
+            block_bytes: 256,
+            ..WriterOptions::default()
+        };
+        let (w, _) = Writer::open(dir.path(), Record::RunStart(Mp::Nil), false, opts)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..500u64 {
+            // every step twice: the stream merges them
+            for k in ["a", "b"] {
+                let r = row(i, &[(k, Value::Int(i as i64))]);
+                w.send(Record::History(r)).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        w.close().unwrap_or_else(|e| panic!("{e}"));
+        let streamed: Vec<Row> = RowStream::open(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect();
+        let view = RunView::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(streamed.len(), 500);
+        assert_eq!(streamed, view.rows);
+        assert_eq!(streamed[7].values.len(), 2);
+    }
 
     fn row(step: u64, vals: &[(&str, Value)]) -> Row {
         Row {

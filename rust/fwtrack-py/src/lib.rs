@@ -44,6 +44,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::RowIter>()?;
     m.add_class::<hist::PyHistogram>()?;
     m.add_function(wrap_pyfunction!(hist::histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(reader::scan_rows, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(is_forked_child, m)?)?;
     m.add_function(wrap_pyfunction!(is_locked, m)?)?;

@@ -7,7 +7,8 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use fwtrack_core::reader::{Column, RunView, log_path};
+use fwtrack_core::reader::{Column, RowStream, RunView, log_path};
+use parking_lot::Mutex;
 
 use crate::convert::{mp_to_py, value_to_py};
 use crate::errors::IntoPy;
@@ -17,6 +18,7 @@ use crate::hist::PyHistogram;
 #[pyclass(name = "RunReader", module = "fwtrack._core", frozen)]
 pub struct PyRunReader {
     view: RunView,
+    file: PathBuf,
 }
 
 #[pymethods]
@@ -25,7 +27,7 @@ impl PyRunReader {
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let file = log_path(&path);
         let view = py.detach(|| RunView::open(&file)).py_err()?;
-        Ok(PyRunReader { view })
+        Ok(PyRunReader { view, file })
     }
 
     /// Run metadata: starts, config, summary, metrics, finish, last_step, rows, records,
@@ -104,14 +106,11 @@ impl PyRunReader {
         Ok(d)
     }
 
-    /// Rows as dicts, one at a time.
+    /// Rows as dicts, streamed from the log file frame by frame (rows written after the
+    /// reader was made are included).
     #[pyo3(signature = (keys = None))]
-    fn scan(slf: Py<Self>, keys: Option<Vec<String>>) -> RowIter {
-        RowIter {
-            reader: slf,
-            next: std::sync::atomic::AtomicUsize::new(0),
-            keys: keys.map(|k| k.into_iter().collect()),
-        }
+    fn scan(&self, keys: Option<Vec<String>>) -> PyResult<RowIter> {
+        scan_rows(self.file.clone(), keys)
     }
 
     /// (step, histogram) for each step at which `key` was logged as a histogram.
@@ -137,11 +136,21 @@ impl PyRunReader {
     }
 }
 
-/// Iterator over the rows of a `RunReader`.
+/// Rows of the run log in `path` (a run directory or a log file) as dicts, streamed one
+/// frame at a time without reading the whole log first.
+#[pyfunction]
+#[pyo3(signature = (path, keys = None))]
+pub fn scan_rows(path: PathBuf, keys: Option<Vec<String>>) -> PyResult<RowIter> {
+    Ok(RowIter {
+        rows: Mutex::new(RowStream::open(&path).py_err()?),
+        keys: keys.map(|k| k.into_iter().collect()),
+    })
+}
+
+/// Iterator over the rows of a run log.
 #[pyclass(module = "fwtrack._core", frozen)]
 pub struct RowIter {
-    reader: Py<PyRunReader>,
-    next: std::sync::atomic::AtomicUsize,
+    rows: Mutex<RowStream>,
     keys: Option<HashSet<String>>,
 }
 
@@ -152,9 +161,8 @@ impl RowIter {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let reader = self.reader.get();
-        let Some(row) = reader.view.rows.get(i) else {
+        let next = py.detach(|| self.rows.lock().next());
+        let Some(row) = next else {
             return Ok(None);
         };
         let d = PyDict::new(py);
