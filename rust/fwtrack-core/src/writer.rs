@@ -107,6 +107,8 @@ struct Thread {
     opts: WriterOptions,
     shared: Arc<Shared>,
     failing: bool,
+    /// While writes fail, the next attempt waits until then (a flush tries at once).
+    retry_at: Option<Instant>,
     _lock: DirLock,
 }
 
@@ -178,6 +180,7 @@ impl Writer {
             opts: opts.clone(),
             shared: shared.clone(),
             failing: false,
+            retry_at: None,
             _lock: lock,
         };
         t.add(start);
@@ -350,6 +353,10 @@ impl Thread {
     }
 
     fn write_and_report(&mut self, sync: bool) {
+        // While the disk refuses writes, retry at most once per flush interval.
+        if self.retry_at.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
         // Errors are reported through the warnings; the block stays for the next attempt.
         let _ = self.write_block(sync);
     }
@@ -366,6 +373,7 @@ impl Thread {
             if let Err(e) = self.file.write_all(&frame) {
                 // Cut the partial frame so the log stays readable, keep the block.
                 let _ = self.file.set_len(self.good_len);
+                self.retry_at = Some(Instant::now() + self.opts.flush_interval);
                 let err = Error::io(&self.path, e);
                 if !self.failing {
                     self.failing = true;
@@ -387,6 +395,7 @@ impl Thread {
                 }
                 return Err(err);
             }
+            self.retry_at = None;
             if self.failing {
                 self.failing = false;
                 self.shared

@@ -29,6 +29,7 @@ pub struct PyRunWriter {
     runtime_offset: f64,
     generation: u64,
     fork_warned: AtomicBool,
+    gone_warned: AtomicBool,
     finished: AtomicBool,
 }
 
@@ -90,11 +91,28 @@ impl PyRunWriter {
     }
 
     fn enqueue(&self, py: Python<'_>, records: Vec<Record>) -> PyResult<()> {
-        if let Some(back) = self.writer.try_send_all(records).py_err()? {
+        let sent = match self.writer.try_send_all(records) {
+            Ok(None) => Ok(()),
             // The queue is full: wait for the writer without holding the GIL.
-            py.detach(|| self.writer.send_all(back)).py_err()?;
+            Ok(Some(back)) => py.detach(|| self.writer.send_all(back)),
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            // A writer that died must not take the training down: report once, go on.
+            Err(e) => {
+                if !self.gone_warned.swap(true, Ordering::Relaxed) {
+                    self.warn.call1(
+                        py,
+                        (format!(
+                            "fwtrack: {e}; data logged from now on is not recorded (what was \
+                             logged before is in the run log)"
+                        ),),
+                    )?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 }
 
@@ -141,6 +159,7 @@ impl PyRunWriter {
             runtime_offset: recovered.runtime,
             generation: fork_generation(),
             fork_warned: AtomicBool::new(false),
+            gone_warned: AtomicBool::new(false),
             finished: AtomicBool::new(false),
         })
     }
@@ -291,8 +310,18 @@ impl PyRunWriter {
         if self.inert(py) || self.writer.is_closed() {
             return Ok(());
         }
-        py.detach(|| self.writer.flush()).py_err()?;
+        let res = py.detach(|| self.writer.flush());
         self.report_warnings(py);
+        if let Err(e) = res {
+            // Disk trouble never raises into the training loop: it is reported instead.
+            self.warn.call1(
+                py,
+                (format!(
+                    "fwtrack: flush() could not make the logged data durable ({e}); it stays \
+                     in memory and is written when the disk accepts it"
+                ),),
+            )?;
+        }
         Ok(())
     }
 
@@ -318,7 +347,16 @@ impl PyRunWriter {
             self.writer.close()
         });
         self.report_warnings(py);
-        res.py_err()
+        if let Err(e) = res {
+            self.warn.call1(
+                py,
+                (format!(
+                    "fwtrack: finish() could not write the end of the run ({e}); the run log \
+                     holds what was written before"
+                ),),
+            )?;
+        }
+        Ok(())
     }
 
     /// The step the next implicit commit gets.
