@@ -19,8 +19,8 @@ $(VENV)/.stamp-uv:
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	touch $@
 
-$(VENV)/.stamp-dev: requirements/dev.txt $(VENV)/.stamp-uv
-	$(UV) pip install --quiet -r requirements/dev.txt
+$(VENV)/.stamp-dev: requirements/dev.txt requirements/integrations.txt $(VENV)/.stamp-uv
+	$(UV) pip install --quiet -r requirements/dev.txt -r requirements/integrations.txt
 	touch $@
 
 $(VENV)/.stamp-bench: requirements/bench.txt $(VENV)/.stamp-dev
@@ -37,6 +37,7 @@ build: venv ## Build the Rust extension into the virtual environment (release)
 .PHONY: lock
 lock: $(VENV)/.stamp-uv ## Re-pin requirements/*.txt from requirements/*.in
 	$(UV) pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+	$(UV) pip compile --quiet --python-version 3.11 requirements/integrations.in -o requirements/integrations.txt
 	$(UV) pip compile --quiet --python-version 3.11 requirements/bench.in -o requirements/bench.txt
 
 .PHONY: demo
@@ -54,7 +55,7 @@ lint: venv ## ruff, mypy, rustfmt, clippy
 
 .PHONY: test
 test: lint ## Lint, then run the Rust and Python tests
-	cargo test --workspace --exclude fwtrack-py --locked
+	timeout 900 cargo test --workspace --exclude fwtrack-py --locked  # the timeout guards against a deadlock
 	$(PY) -m pytest -q
 
 .PHONY: bench
