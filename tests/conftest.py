@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# Tiny models train fastest on one thread, and two cores shared by several processes
+# (subprocess tests, DataLoader workers) slow down sharply when each spins up a thread pool.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 import fwtrack
 
 REPO = Path(__file__).resolve().parent.parent
