@@ -46,8 +46,8 @@ demo: build ## Set everything up and run the example training loop
 
 .PHONY: lint
 lint: venv ## ruff, mypy, rustfmt, clippy
-	$(VENV)/bin/ruff check python tests benches examples
-	$(VENV)/bin/ruff format --check python tests benches examples
+	$(VENV)/bin/ruff check python tests benches examples integrations
+	$(VENV)/bin/ruff format --check python tests benches examples integrations
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(MAKE) build

@@ -3,6 +3,8 @@
 NaN and +/-Inf values are left out of the bins and counted apart. Binning follows
 `numpy.histogram` with equal-width bins over the finite minimum and maximum (widened by 0.5 on
 each side when they are equal; 0..1 when there is no finite value).
+
+numpy is imported on first use, not by `import fwtrack`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from fwtrack import _core
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import torch
 
 __all__ = ["MAX_BINS", "Histogram"]
@@ -28,6 +29,8 @@ _FLOAT_SIZES = frozenset({2, 4, 8})
 
 
 def _check_num_bins(num_bins: object) -> int:
+    import numpy as np
+
     if isinstance(num_bins, bool) or not isinstance(num_bins, int | np.integer):
         raise TypeError(f"num_bins must be an int, got {type(num_bins).__name__}")
     n = int(num_bins)
@@ -48,6 +51,8 @@ def prepare_array(arr: npt.NDArray[Any], what: str) -> npt.NDArray[Any]:
     Bools become uint8, other real dtypes (float128, ...) float64; anything else (complex,
     strings, objects) raises TypeError naming `what`.
     """
+    import numpy as np
+
     dt = arr.dtype
     if dt.kind == "b":
         arr = arr.astype(np.uint8)
@@ -86,6 +91,7 @@ def histogram_on_device(t: torch.Tensor, num_bins: int) -> _core.Histogram:
     Matches `_core.histogram`: range over the finite values, widened by 0.5 when constant,
     0..1 without finite values; the last bin is closed.
     """
+    import numpy as np
     import torch
 
     if t.is_complex():
@@ -143,6 +149,8 @@ def from_counts(
     neg_inf: int = 0,
 ) -> _core.Histogram:
     """A `_core.Histogram` from bins computed elsewhere, validated here with clear errors."""
+    import numpy as np
+
     c = np.asarray(counts)
     e = np.asarray(edges, dtype=np.float64)
     if c.ndim != 1 or e.ndim != 1:
@@ -203,6 +211,8 @@ class Histogram:
             return
         if values is None:
             raise ValueError("Histogram needs values (an array or tensor) or np_histogram=")
+        import numpy as np
+
         n = _check_num_bins(num_bins)
         if is_tensor(values):
             self._inner = histogram_of_tensor(values, n)

@@ -2,8 +2,10 @@
 
 `convert(key, value)` is the `converter` callback of `_core.RunWriter`: Rust calls it only for
 values that are not a float, int, bool, str or dict, so the common case never comes here.
-Handlers are cached per type; torch is never imported here (a tensor is recognised through
-`sys.modules`), and no lock is taken, so the log path stays safe in a forked child.
+Handlers are cached per type; numpy and torch are never imported here just to recognise a value
+(a numpy object or a tensor cannot exist before its module is in `sys.modules`, so
+`import fwtrack` stays free of both), and no lock is taken, so the log path stays safe in a
+forked child.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from fwtrack import _core
 from fwtrack.data_types.histogram import (
@@ -28,6 +28,9 @@ from fwtrack.data_types.histogram import (
     prepare_array,
 )
 from fwtrack.errors import FwTrackWarning
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DEFAULT_NUM_BINS", "convert", "jsonable", "record_fields", "user_stacklevel", "warn"]
 
@@ -102,6 +105,8 @@ def _np_str(key: str, value: Any) -> str:
 
 
 def _np_generic(key: str, value: np.generic) -> _Handler:
+    import numpy as np
+
     if isinstance(value, np.bool_):
         return _np_bool
     if isinstance(value, np.integer):
@@ -152,10 +157,12 @@ def _handler_for(key: str, value: Any) -> _Handler:
         return _histogram
     if isinstance(value, _core.Histogram):
         return _core_histogram
-    if isinstance(value, np.generic):
-        return _np_generic(key, value)
-    if isinstance(value, np.ndarray):
-        return _array
+    np = sys.modules.get("numpy")  # without numpy imported, no value is a numpy object
+    if np is not None:
+        if isinstance(value, np.generic):
+            return _np_generic(key, value)
+        if isinstance(value, np.ndarray):
+            return _array
     if is_tensor(value):
         return _tensor
     if isinstance(value, numbers.Integral):
@@ -217,10 +224,11 @@ def jsonable(value: Any, path: str, unserializable: list[str], *, finite: bool =
         return [
             jsonable(v, f"{path}[{i}]", unserializable, finite=finite) for i, v in enumerate(value)
         ]
-    if isinstance(value, np.generic):
+    np = sys.modules.get("numpy")  # without numpy imported, no value is a numpy object
+    if np is not None and isinstance(value, np.generic):
         if value.dtype.kind in "biuf":
             return jsonable(value.item(), path, unserializable, finite=finite)
-    elif isinstance(value, np.ndarray) or is_tensor(value):
+    elif (np is not None and isinstance(value, np.ndarray)) or is_tensor(value):
         return jsonable(value.tolist(), path, unserializable, finite=finite)
     elif isinstance(value, os.PathLike):
         return os.fspath(value)
