@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 
-import fwtrack
 from tests.conftest import ScriptRunner
+
+import fwtrack
 
 SCRIPT = """
 import json, resource, signal, warnings
