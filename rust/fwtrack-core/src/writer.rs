@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
 use parking_lot::Mutex;
 use rmpv::Value as Mp;
 
@@ -87,9 +87,20 @@ impl Shared {
     }
 }
 
+/// Longest the writer thread sleeps between looks at the queue. Producers wake it sooner
+/// when the queue fills up or when they wait for an answer (flush, summary, close), so the
+/// logging side never pays for a wake-up per record.
+const MAX_IDLE: Duration = Duration::from_millis(20);
+
+/// Queued messages past which a producer wakes the writer thread (a bounded amount of work
+/// per wake-up keeps `finish()` short after a burst).
+const WAKE_AT: usize = 2048;
+
 /// The handle the logging side holds.
 pub struct Writer {
     tx: Sender<Msg>,
+    capacity: usize,
+    waker: std::thread::Thread,
     thread: Mutex<Option<JoinHandle<()>>>,
     shared: Arc<Shared>,
     closed: AtomicBool,
@@ -194,6 +205,8 @@ impl Writer {
         Ok((
             Writer {
                 tx,
+                capacity: opts.queue_capacity.max(1),
+                waker: handle.thread().clone(),
                 thread: Mutex::new(Some(handle)),
                 shared,
                 closed: AtomicBool::new(false),
@@ -206,9 +219,38 @@ impl Writer {
         Error::WriterGone("the writer thread is not running".into())
     }
 
+    /// Wake the writer thread when enough work is queued.
+    fn nudge(&self) {
+        let len = self.tx.len();
+        if len >= WAKE_AT || len * 2 >= self.capacity {
+            self.waker.unpark();
+        }
+    }
+
+    /// Enqueue a message, waiting while the queue is full; `urgent` wakes the writer.
+    fn push(&self, msg: Msg, urgent: bool) -> Result<()> {
+        match self.tx.try_send(msg) {
+            Ok(()) => {
+                if urgent {
+                    self.waker.unpark();
+                } else {
+                    self.nudge();
+                }
+                Ok(())
+            }
+            Err(TrySendError::Full(msg)) => {
+                self.waker.unpark();
+                self.tx.send(msg).map_err(|_| Self::gone())?;
+                self.waker.unpark();
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(Self::gone()),
+        }
+    }
+
     /// Enqueue a record, waiting while the queue is full.
     pub fn send(&self, r: Record) -> Result<()> {
-        self.tx.send(Msg::Record(r)).map_err(|_| Self::gone())
+        self.push(Msg::Record(r), false)
     }
 
     /// Enqueue records, waiting while the queue is full.
@@ -216,7 +258,7 @@ impl Writer {
         match rs.len() {
             0 => Ok(()),
             1 => self.send(rs.into_iter().next().ok_or_else(Self::gone)?),
-            _ => self.tx.send(Msg::Records(rs)).map_err(|_| Self::gone()),
+            _ => self.push(Msg::Records(rs), false),
         }
     }
 
@@ -228,18 +270,25 @@ impl Writer {
             Msg::Records(rs)
         };
         match self.tx.try_send(msg) {
-            Ok(()) => Ok(None),
-            Err(TrySendError::Full(Msg::Record(r))) => Ok(Some(vec![r])),
-            Err(TrySendError::Full(Msg::Records(rs))) => Ok(Some(rs)),
-            Err(_) => Err(Self::gone()),
+            Ok(()) => {
+                self.nudge();
+                Ok(None)
+            }
+            Err(TrySendError::Full(m)) => {
+                self.waker.unpark();
+                match m {
+                    Msg::Record(r) => Ok(Some(vec![r])),
+                    Msg::Records(rs) => Ok(Some(rs)),
+                    _ => Err(Self::gone()),
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => Err(Self::gone()),
         }
     }
 
     /// Set and delete explicit summary values.
     pub fn set_summary(&self, values: Vec<(String, Mp)>, delete: Vec<String>) -> Result<()> {
-        self.tx
-            .send(Msg::SetSummary(values, delete))
-            .map_err(|_| Self::gone())
+        self.push(Msg::SetSummary(values, delete), false)
     }
 
     /// The summary including everything enqueued so far (the final one once closed).
@@ -253,14 +302,14 @@ impl Writer {
             }
         }
         let (tx, rx) = bounded(1);
-        self.tx.send(Msg::Summary(tx)).map_err(|_| Self::gone())?;
+        self.push(Msg::Summary(tx), true)?;
         rx.recv().map_err(|_| Self::gone())
     }
 
     /// Return when everything enqueued so far is written and fsynced.
     pub fn flush(&self) -> Result<()> {
         let (tx, rx) = bounded(1);
-        self.tx.send(Msg::Flush(tx)).map_err(|_| Self::gone())?;
+        self.push(Msg::Flush(tx), true)?;
         rx.recv().map_err(|_| Self::gone())?
     }
 
@@ -270,7 +319,7 @@ impl Writer {
             return Ok(());
         }
         let (tx, rx) = bounded(1);
-        let sent = self.tx.send(Msg::Close(tx)).is_ok();
+        let sent = self.push(Msg::Close(tx), true).is_ok();
         let res = if sent {
             rx.recv().unwrap_or_else(|_| Err(Self::gone()))
         } else {
@@ -300,41 +349,63 @@ impl Writer {
 impl Thread {
     fn run(mut self, rx: &Receiver<Msg>) {
         loop {
-            let timeout = match self.first_pending {
-                Some(t) => (t + self.opts.flush_interval).saturating_duration_since(Instant::now()),
-                None if self.summary.is_dirty() => self.opts.flush_interval,
-                None => Duration::from_secs(3600),
-            };
-            match rx.recv_timeout(timeout) {
-                Ok(Msg::Record(r)) => self.add(r),
-                Ok(Msg::Records(rs)) => rs.into_iter().for_each(|r| self.add(r)),
-                Ok(Msg::SetSummary(values, delete)) => {
-                    self.summary.set_explicit(values, delete);
-                    // The snapshot is due within `flush_interval`, like a record.
-                    self.first_pending.get_or_insert_with(Instant::now);
+            loop {
+                match rx.try_recv() {
+                    Ok(msg) => {
+                        if !self.handle(msg) {
+                            return;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.write_and_report(true);
+                        return;
+                    }
                 }
-                Ok(Msg::Summary(reply)) => {
-                    let _ = reply.send(self.summary.snapshot_peek());
-                }
-                Ok(Msg::Flush(reply)) => {
-                    let _ = reply.send(self.write_block(true));
-                }
-                Ok(Msg::Close(reply)) => {
-                    let res = self.write_block(true);
-                    *self.shared.final_summary.lock() = Some(self.summary.snapshot_peek());
-                    let _ = reply.send(res);
-                    return;
-                }
-                Err(RecvTimeoutError::Timeout) => self.write_and_report(false),
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.write_and_report(true);
-                    return;
+                if self.raw.len() >= self.opts.block_bytes {
+                    self.write_and_report(false);
                 }
             }
-            if self.raw.len() >= self.opts.block_bytes {
-                self.write_and_report(false);
+            let wait = match self.first_pending {
+                Some(t) => {
+                    let due = t + self.opts.flush_interval;
+                    if Instant::now() >= due {
+                        self.write_and_report(false);
+                        MAX_IDLE
+                    } else {
+                        due.saturating_duration_since(Instant::now())
+                    }
+                }
+                None => MAX_IDLE,
+            };
+            std::thread::park_timeout(wait.min(MAX_IDLE));
+        }
+    }
+
+    /// Handle one message; false when the thread should stop.
+    fn handle(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Record(r) => self.add(r),
+            Msg::Records(rs) => rs.into_iter().for_each(|r| self.add(r)),
+            Msg::SetSummary(values, delete) => {
+                self.summary.set_explicit(values, delete);
+                // The snapshot is due within `flush_interval`, like a record.
+                self.first_pending.get_or_insert_with(Instant::now);
+            }
+            Msg::Summary(reply) => {
+                let _ = reply.send(self.summary.snapshot_peek());
+            }
+            Msg::Flush(reply) => {
+                let _ = reply.send(self.write_block(true));
+            }
+            Msg::Close(reply) => {
+                let res = self.write_block(true);
+                *self.shared.final_summary.lock() = Some(self.summary.snapshot_peek());
+                let _ = reply.send(res);
+                return false;
             }
         }
+        true
     }
 
     fn add(&mut self, r: Record) {
