@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import inspect
 import os
 from collections.abc import Mapping
 from types import ModuleType
@@ -25,6 +26,36 @@ def require(module: str, extra: str) -> ModuleType:
             f"hint: pip install 'fwtrack[{extra}]'",
             name=module,
         ) from exc
+
+
+# `fwtrack.init` arguments a callback passes through besides the ones it names itself.
+_INIT_ARGS = frozenset(inspect.signature(_run.init).parameters) - {
+    "project",
+    "name",
+    "config",
+    "tags",
+}
+
+
+def init_settings(
+    project: str | None, name: str | None, tags: Any, init_kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The `fwtrack.init` arguments a callback stores for the run it may start; unknown
+    keyword arguments raise TypeError at construction."""
+    unknown = sorted(set(init_kwargs) - _INIT_ARGS)
+    if unknown:
+        raise TypeError(
+            f"FwTrackCallback got unexpected argument(s) {', '.join(map(repr, unknown))}\n"
+            f"hint: the fwtrack.init arguments are {', '.join(sorted(_INIT_ARGS))}"
+        )
+    return {"project": project, "name": name, "tags": tags, **init_kwargs}
+
+
+def add_missing_config(run: Run, values: Mapping[str, Any]) -> None:
+    """Add config keys the run does not have yet: a user's own setting is never replaced."""
+    new = {k: v for k, v in values.items() if k not in run.config}
+    if new:
+        run.config.update(new)
 
 
 def active_or_new_run(default_project: str | None = None, **init: Any) -> tuple[Run, bool]:

@@ -19,14 +19,20 @@ finish out of order back in batch order.
 
 from __future__ import annotations
 
-import inspect
 import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fwtrack.integrations._common import active_or_new_run, metric_key, require, to_config
-from fwtrack.sdk.run import Run, init
+from fwtrack.integrations._common import (
+    active_or_new_run,
+    add_missing_config,
+    init_settings,
+    metric_key,
+    require,
+    to_config,
+)
+from fwtrack.sdk.run import Run
 from fwtrack.sdk.values import jsonable
 
 keras = require("keras", "keras")
@@ -37,7 +43,6 @@ DEFAULT_PROJECT = "keras"
 EPOCH = "epoch"
 BATCH_STEP = "batch/step"
 LOG_FREQS = ("epoch", "batch")
-_INIT_ARGS = frozenset(inspect.signature(init).parameters) - {"project", "name", "config", "tags"}
 # Batch rows finished out of order wait for the rows before them; past this many waiting
 # (the hook of some batch never ran), all waiting rows are written in order.
 _MAX_WAITING = 64
@@ -88,14 +93,7 @@ class FwTrackCallback(_Callback):
         super().__init__()
         self._every = _check_log_freq(log_freq)
         self.log_freq = log_freq
-        unknown = sorted(set(init_kwargs) - _INIT_ARGS)
-        if unknown:
-            raise TypeError(
-                f"FwTrackCallback got unexpected argument(s) {', '.join(map(repr, unknown))}\n"
-                f"hint: the fwtrack.init arguments are {', '.join(sorted(_INIT_ARGS))}"
-            )
-        self._init: dict[str, Any] = {"project": project, "name": name, "tags": tags}
-        self._init.update(init_kwargs)
+        self._init = init_settings(project, name, tags, init_kwargs)
         self._config = to_config(config)
         self._last_run: Run | None = None
         self._lock = threading.Lock()
@@ -151,9 +149,7 @@ class FwTrackCallback(_Callback):
         self._steps_per_execution = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
         self._step0 = _iterations(optimizer)
         # Keys already in the config (the user's own spelling of a setting) are kept.
-        new = {k: v for k, v in self._fit_config(model, optimizer).items() if k not in run.config}
-        if new:
-            run.config.update(new)
+        add_missing_config(run, self._fit_config(model, optimizer))
         run.define_metric("train/*", step_metric=EPOCH)
         run.define_metric("eval/*", step_metric=EPOCH)
         if self._every is not None:

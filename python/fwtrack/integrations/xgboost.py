@@ -17,15 +17,20 @@ summary. See docs/integrations/xgboost.md.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fwtrack.integrations._common import active_or_new_run, require, to_config
-from fwtrack.sdk.run import Run, init
+from fwtrack.integrations._common import (
+    active_or_new_run,
+    add_missing_config,
+    init_settings,
+    require,
+    to_config,
+)
+from fwtrack.sdk.run import Run
 
 try:
     from xgboost import Booster, collective
@@ -45,7 +50,6 @@ IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
 # with auc, aucpr, pre, map or ndcg (with or without `@n`), except `mape`, and minimizes the
 # rest; the same rule picks the direction here.
 _MAXIMIZE_PREFIXES = ("auc", "pre", "map", "ndcg")
-_INIT_ARGS = frozenset(inspect.signature(init).parameters) - {"project", "name", "config", "tags"}
 _INT = re.compile(r"[+-]?[0-9]+")
 
 
@@ -87,14 +91,7 @@ class FwTrackCallback(TrainingCallback):
                 f"importance_type={importance_type!r} is not valid\n"
                 f"hint: use one of {', '.join(map(repr, IMPORTANCE_TYPES))}"
             )
-        unknown = sorted(set(init_kwargs) - _INIT_ARGS)
-        if unknown:
-            raise TypeError(
-                f"FwTrackCallback got unexpected argument(s) {', '.join(map(repr, unknown))}\n"
-                f"hint: the fwtrack.init arguments are {', '.join(sorted(_INIT_ARGS))}"
-            )
-        self._init: dict[str, Any] = {"project": project, "name": name, "tags": tags}
-        self._init.update(init_kwargs)
+        self._init = init_settings(project, name, tags, init_kwargs)
         self._config = to_config(config)
         self._log_importance = log_feature_importance
         self._importance_type = importance_type
@@ -139,9 +136,7 @@ class FwTrackCallback(TrainingCallback):
         if not isinstance(model, Booster):
             params["nfold"] = len(model.cvfolds)
         # Keys already in the config (the user's own spelling of a parameter) are kept.
-        new = {k: v for k, v in params.items() if k not in run.config}
-        if new:
-            run.config.update(new)
+        add_missing_config(run, params)
         return model
 
     def after_iteration(self, model: Any, epoch: int, evals_log: TrainingCallback.EvalsLog) -> bool:
