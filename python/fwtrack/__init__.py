@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fwtrack import _core
 from fwtrack.data_types import Histogram
 from fwtrack.errors import FwTrackError, FwTrackWarning
+from fwtrack.integrations import _import_hooks  # noqa: F401 (report_to="fwtrack" for transformers)
 from fwtrack.sdk import run as _run
 from fwtrack.sdk.run import Run, define_metric, finish, init, log
 from fwtrack.sdk.settings import Settings

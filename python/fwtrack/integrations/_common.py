@@ -79,11 +79,12 @@ def to_config(obj: Any) -> dict[str, Any]:
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, argparse.Namespace):
         return to_config(vars(obj))
+    # Framework configs first: their `to_dict()` holds class-level keys (model_type) too.
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict) and not isinstance(obj, type):
+        return to_config(to_dict())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return to_config({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict):
-        return to_config(to_dict())
     raise TypeError(
         f"cannot use a {type(obj).__name__} as a config; pass a dict, an argparse.Namespace "
         "or a dataclass"
