@@ -1,0 +1,277 @@
+"""Lightning loggers: `FwTrackLogger` for the `Trainer`, `FwTrackFabricLogger` for Fabric.
+
+    from fwtrack.integrations.lightning import FwTrackLogger
+
+    trainer = Trainer(logger=FwTrackLogger(project="mnist"))
+
+The logger's `version` is the run id, fixed at construction (nothing is created then); the run
+starts, or is re-attached with `resume="allow"`, on first use on global rank 0. Other ranks get
+no-ops. `finalize("success")` finishes the run, `"failed"` finishes it with exit code 1, and
+`"finished"` (Lightning's SLURM auto-requeue) only flushes it, so the requeued job continues it.
+A later `fit`/`validate`/`test` with the same logger continues the same run.
+
+Pickling (spawn, `ddp_spawn`) drops the native handle; the copy re-attaches by run id on first
+use. A run directory is writable by one process at a time, so when the logger is pickled to
+start a child process while this process has the run open, the run is finished here first
+(flushed, a finish record written) and the child continues it.
+"""
+
+from __future__ import annotations
+
+import os
+from argparse import Namespace
+from collections.abc import Mapping, Sequence
+from multiprocessing import context as _mp_context
+from typing import Any
+
+from fwtrack.integrations._common import require, to_config
+from fwtrack.sdk import names
+from fwtrack.sdk import run as _run
+from fwtrack.sdk.run import Mode, Run
+from fwtrack.sdk.settings import FWTRACK_DIR, FWTRACK_PROJECT, FWTRACK_RUN_ID, Settings
+
+require("lightning", "lightning")
+
+from lightning.fabric.loggers.logger import Logger as _FabricLogger  # noqa: E402
+from lightning.fabric.loggers.logger import rank_zero_experiment  # noqa: E402
+from lightning.fabric.utilities.logger import (  # noqa: E402
+    _add_prefix,
+    _sanitize_callable_params,
+)
+from lightning.fabric.utilities.rank_zero import rank_zero_only  # noqa: E402
+from lightning.pytorch.loggers.logger import Logger as _TrainerLogger  # noqa: E402
+
+__all__ = ["FwTrackFabricLogger", "FwTrackLogger"]
+
+DEFAULT_PROJECT = "lightning_logs"
+"""The project when neither `project=` nor `FWTRACK_PROJECT` gives one (as Lightning's own
+loggers name their default experiment)."""
+
+
+class FwTrackFabricLogger(_FabricLogger):
+    """Log a Lightning Fabric program to fwtrack: `Fabric(loggers=FwTrackFabricLogger(...))`.
+
+    `fabric.log_dict(metrics, step=k)` logs one row with the metrics and `fabric/step` = k
+    (the x-axis of every metric); fwtrack's own step counts rows, so it only goes up whatever
+    `k` does. Call `logger.finalize("success")` at the end (see `finalize`).
+
+    Arguments (all optional):
+    - `project`: the fwtrack project (the logger's `name`); else `FWTRACK_PROJECT`, else
+      "lightning_logs".
+    - `name`: the run's display name; `config`, `tags`, `notes`, `group`, `job_type`,
+      `settings`: as for `fwtrack.init`.
+    - `prefix`: put before every metric key, joined with "-" (`prefix="fold1"` logs
+      `fold1-train_loss`).
+    - `id`: continue (or start) the run with this id (`resume="allow"`); else
+      `FWTRACK_RUN_ID`, else the active run of this process if there is one (logged into, not
+      finished), else a new id.
+    - `save_dir`: the root directory (`fwtrack.init(dir=...)`); else `FWTRACK_DIR`, else
+      `./fwtrack`. The run lives in `<save_dir>/<project>/<id>/` (`log_dir`).
+    - `offline=True`: `mode="offline"` whatever `FWTRACK_MODE` says; `mode`: as for
+      `fwtrack.init`.
+    """
+
+    LOGGER_JOIN_CHAR = "-"
+    STEP_METRIC = "fabric/step"
+    """The key the framework's step is logged under, and the x-axis of every metric."""
+
+    def __init__(
+        self,
+        project: str | None = None,
+        name: str | None = None,
+        config: Mapping[str, Any] | Namespace | Any | None = None,
+        tags: Sequence[str] | None = None,
+        prefix: str = "",
+        id: str | None = None,
+        save_dir: str | os.PathLike[str] | None = None,
+        offline: bool = False,
+        *,
+        notes: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        mode: Mode | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        if offline:
+            if mode not in (None, "offline"):
+                raise ValueError(f"offline=True contradicts mode={mode!r}; pass one of them")
+            mode = "offline"
+        if tags is not None:
+            tags = _run._check_tags(tags, "tags")
+        self._display_name = name
+        self._config = to_config(config)
+        self._tags = None if tags is None else list(tags)
+        self._notes = notes
+        self._group = group
+        self._job_type = job_type
+        self._mode = _run._resolve_mode(mode) if mode is not None else None
+        self._settings = None if settings is None else Settings.coerce(settings)
+        self._prefix = prefix
+        self._run: Run | None = None
+        # False for a run the user started: it is logged into but not finished here.
+        self._owned = True
+
+        if id is None:
+            id = FWTRACK_RUN_ID.get()
+        active = _run.current_run()
+        if id is None and active is not None and not active.finished:
+            # Log into the run the user already started, as it is (project and dir included);
+            # `_attach` picks it up by id.
+            self._owned = False
+            self._project = active.project
+            self._save_dir = os.path.dirname(os.path.dirname(active.dir))
+            self._id = active.id
+            return
+        self._project = names.check_project(
+            project if project is not None else FWTRACK_PROJECT.get() or DEFAULT_PROJECT
+        )
+        root = os.fspath(save_dir) if save_dir is not None else None
+        if root is None:
+            root = FWTRACK_DIR.get() or FWTRACK_DIR.default or "fwtrack"
+        self._save_dir = os.path.abspath(os.path.expanduser(root))
+        if id is not None:
+            self._id = names.check_run_id(id)
+        else:
+            self._id = names.generate_run_id()
+            while os.path.exists(self.log_dir):
+                self._id = names.generate_run_id()
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The fwtrack project (Lightning calls a logger's experiment family its name)."""
+        return self._project
+
+    @property
+    def version(self) -> str:
+        """The run id, fixed at construction."""
+        return self._id
+
+    @property
+    def save_dir(self) -> str:
+        """The root directory: runs live in `<save_dir>/<project>/<run id>/`."""
+        return self._save_dir
+
+    @property
+    def root_dir(self) -> str:
+        """The project directory, holding every run of the project."""
+        return os.path.join(self._save_dir, self._project)
+
+    @property
+    def log_dir(self) -> str:
+        """The run directory; `ModelCheckpoint` saves into its `checkpoints/` folder."""
+        return os.path.join(self._save_dir, self._project, self._id)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Run:
+        """The `fwtrack.Run` (started or re-attached here on first use); a no-op object on
+        global ranks other than 0."""
+        return self._attach()
+
+    def _attach(self) -> Run:
+        run = self._run
+        if run is not None and not run.finished:
+            return run
+        current = _run.current_run()
+        if current is not None and current.id == self._id and current.dir == self.log_dir:
+            # The run the user started, or one another copy of this logger (unpickled in
+            # this process) has open.
+            if self._config:
+                current.config.update(self._config)
+            self._run = current
+            return current
+        run = _run.init(
+            project=self._project,
+            name=self._display_name,
+            config=self._config or None,
+            tags=self._tags,
+            notes=self._notes,
+            group=self._group,
+            job_type=self._job_type,
+            dir=self._save_dir,
+            mode=self._mode,
+            id=self._id,
+            resume="allow",
+            settings=self._settings,
+        )
+        if not run.resumed:
+            run.define_metric("*", step_metric=self.STEP_METRIC)
+        self._run = run
+        self._owned = True
+        return run
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Log one row: the metrics (prefixed), and the framework's step under
+        `STEP_METRIC` when there is one."""
+        row = dict(_add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR))
+        if step is not None:
+            row[self.STEP_METRIC] = step
+        self._attach().log(row)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        """Add to the run config: a dict (nested ones stay nested), an `argparse.Namespace`
+        or a dataclass. Callables are recorded by name, as Lightning's loggers do. Extra
+        arguments (which some other loggers take) are ignored."""
+        config = _sanitize_callable_params(to_config(params))
+        self._attach().config.update(config)
+
+    def save(self) -> None:
+        """Nothing to do: Lightning calls this after every log call, and the run log is made
+        durable by its writer thread within `flush_interval` (1 s by default)."""
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        """`"success"`: finish the run; `"failed"`: finish it with exit code 1 (state
+        `failed`); `"finished"` (Lightning's SLURM auto-requeue) or any other status: make
+        everything logged durable and leave the run open, to be continued with the same `id`.
+        A run the user started is only flushed: its owner finishes it."""
+        run = self._run
+        if run is None or run.finished:
+            # Never attached in this process (the main process of ddp_spawn, for one).
+            return
+        if self._owned and status in ("success", "failed"):
+            run.finish(exit_code=0 if status == "success" else 1)
+        else:
+            run.flush()
+
+    # -- pickling ------------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_run"] = None
+        run = self._run
+        if (
+            run is not None
+            and self._owned
+            and not run.finished
+            and _mp_context.get_spawning_popen() is not None
+        ):
+            # Pickled to start a child process (spawn): the child can only open the run once
+            # this process has let go of it. The next use here re-attaches.
+            run.finish()
+            self._run = None
+        return state
+
+
+class FwTrackLogger(FwTrackFabricLogger, _TrainerLogger):
+    """Log a Lightning `Trainer` to fwtrack: `Trainer(logger=FwTrackLogger(project=...))`.
+
+    Each `log_metrics` call is one row holding the metrics, `epoch` and Lightning's global step
+    under `trainer/global_step`, the x-axis of every metric; fwtrack's own step counts rows, so
+    it only goes up even when Lightning logs twice at one step or validates before training.
+    Hyperparameters (`save_hyperparameters()`, `log_hyperparams`) go to the run config.
+    Checkpoints of `ModelCheckpoint` land in the run directory (`log_dir/checkpoints`).
+
+    Takes the arguments of `FwTrackFabricLogger`.
+    """
+
+    STEP_METRIC = "trainer/global_step"
