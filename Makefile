@@ -61,6 +61,7 @@ test: lint ## Lint, then run the Rust and Python tests
 .PHONY: bench
 bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other trackers
 	$(PY) benches/run.py --out benches/out
+	$(PY) benches/lightning_fit.py --reps 3
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
