@@ -66,7 +66,10 @@ CALLS: dict[str, dict[str, int]] = {
     },
 }
 BUDGET_S = 10.0  # and a time cap on every log loop, whatever the call count
-TRAIN_STEPS = 2000
+# Training steps; MLflow (a SQLite transaction per synchronous call, a slow queue otherwise) gets
+# fewer. The overhead is computed per step, so the figures stay comparable.
+TRAIN_STEPS = {"mlflow-sync": 500, "mlflow-async": 500}
+TRAIN_STEPS_DEFAULT = 2000
 TIMEOUT_S = 600.0
 
 
@@ -142,7 +145,8 @@ METHOD = """## How these are measured
   then the median of the timed calls; the floor is `arr.sum()`.
 - Training loop: a 64-256-256-10 MLP, batch 128, SGD with a cosine schedule, synthetic data,
   100 warm-up steps before the tracker starts; each step logs `train/loss` (`loss.item()`) and
-  `train/lr`. Overhead = loop time / no-op loop time - 1 (also shown on the median step).
+  `train/lr`. Overhead = mean step time (loop time / steps) / the no-op's - 1, and the same
+  on the median step, which transient load from other processes moves less.
 """
 
 
@@ -153,7 +157,7 @@ METHOD = """## How these are measured
 def run_worker(
     tracker: str, figure: str, extra: list[str], workroot: Path, keep: bool, timeout: float
 ) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"{figure}-{tracker}-", dir=workroot))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{figure}-{tracker}-", dir=workroot)).resolve()
     fig = figure.split("-")[0]
     cmd = [sys.executable, str(WORKER), "--tracker", tracker, "--figure", fig]
     cmd += ["--workdir", str(workdir), *extra]
@@ -168,7 +172,8 @@ def run_worker(
         if lines:
             res: dict[str, Any] = json.loads(lines[-1][len(RESULT_PREFIX) :])
         else:
-            res = {"status": "error", "error": f"exit {proc.returncode}: {proc.stderr[-800:]}"}
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            res = {"status": "error", "error": f"exit {proc.returncode}: {last}"}
         if res.get("status") == "error" and proc.stderr:
             res["stderr"] = proc.stderr[-2000:]
     except subprocess.TimeoutExpired:
@@ -189,7 +194,8 @@ def worker_args(figure: str, tracker: str, quick: bool) -> list[str]:
         return ["--size", str(size), "--repeat", "3" if quick else "7"]
     if figure.startswith("train"):
         threads = "1" if figure == "train-1t" else "0"
-        return ["--steps", str(TRAIN_STEPS // (5 if quick else 1)), "--torch-threads", threads]
+        steps = TRAIN_STEPS.get(tracker, TRAIN_STEPS_DEFAULT) // (5 if quick else 1)
+        return ["--steps", str(steps), "--torch-threads", threads]
     return []
 
 
@@ -242,9 +248,15 @@ def derive(med: dict[str, dict[str, dict[str, Any]]]) -> None:
     """Fields computed from medians: training overhead vs no-op, histogram vs floor."""
     for variant in ("1t", "nt"):
         train = med.get(f"train-{variant}", {})
+        for agg in train.values():
+            if agg.get("loop_s") is not None:
+                agg["step_mean_us"] = agg["loop_s"] / agg["steps"] * 1e6
         base = train.get("noop", {})
         for agg in train.values():
-            for field, out in (("loop_s", "overhead_pct"), ("step_median_us", "step_overhead_pct")):
+            for field, out in (
+                ("step_mean_us", "overhead_pct"),
+                ("step_median_us", "step_overhead_pct"),
+            ):
                 if base.get(field) and agg.get(field) is not None:
                     agg[out] = (agg[field] / base[field] - 1) * 100
     for size in ("1M", "10M"):
@@ -360,13 +372,14 @@ class Report:
         noop = self.field(figure, "noop", "per_call_median_us")
 
         def cells(t: str, a: dict[str, Any]) -> list[str]:
-            net = a["per_call_median_us"] - noop if noop is not None and t != "noop" else None
+            net = a["per_call_median_us"] - noop if noop is not None else None
             return [
                 f"{a['calls']:,.0f}",
                 num(a["per_call_median_us"]),
                 num(a["per_call_mean_us"]),
                 num(a["per_call_p99_us"]),
-                num(net),
+                "" if t == "noop" else num(net),
+                "" if t == "noop" else ratio(a["per_call_median_us"], noop),
                 ratio(a["per_call_median_us"], fw) if t not in ("fwtrack", "noop") else "",
             ]
 
@@ -377,6 +390,7 @@ class Report:
             "mean µs/call",
             "p99 µs/call (batches)",
             "minus no-op µs",
+            "vs no-op (median)",
             "vs fwtrack (median)",
         ]
         return table(head, self.rows(figure, cells, len(head)))
@@ -499,14 +513,16 @@ class Report:
                 f"{a['steps']:,.0f}",
                 f"{a['torch_threads']:.0f}",
                 num(a["loop_s"]),
+                num(a.get("step_mean_us")),
                 "" if noop else pct(a.get("overhead_pct")),
                 num(a["step_median_us"]),
                 "" if noop else pct(a.get("step_overhead_pct")),
                 num(a["finish_s"] * 1e3),
             ]
 
-        head = ["tracker", "steps", "torch threads", "loop s", "overhead vs no-op (loop)",
-                "median step µs", "overhead vs no-op (median step)", "finish() ms"]  # fmt: skip
+        head = ["tracker", "steps", "torch threads", "loop s", "mean step µs",
+                "overhead vs no-op (mean step)", "median step µs",
+                "overhead vs no-op (median step)", "finish() ms"]  # fmt: skip
         return table(head, self.rows(figure, cells, len(head)))
 
     def targets(self) -> str:
@@ -580,9 +596,10 @@ def render(report: Report, meta: dict[str, Any]) -> str:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         "",
         f"Command: `{meta['command']}` · medians of {meta['reps']} repetitions "
-        f"({meta['train_reps']} for the training loop) · "
+        f"({meta.get('train_reps', meta['reps'])} for the training loop) · "
         f"{meta['duration_s'] / 60:.1f} min · 1-min load average "
-        f"{meta['load_start']:.2f} at start, {meta['load_end']:.2f} at the end",
+        f"{meta['load_start']:.2f} at start, {meta.get('load_median', float('nan')):.2f} median "
+        f"at worker starts, {meta['load_end']:.2f} at the end",
     ]
     body = [f"## {title}\n\n{text}" for title, text in sections if text.startswith("|")]
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + METHOD
@@ -654,13 +671,27 @@ def main() -> int:
     p.add_argument("--figures", default=",".join(FIGURES), help="comma-separated")
     p.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per worker")
     p.add_argument("--keep", action="store_true", help="keep each worker's run directory")
+    p.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="run nothing: rebuild results.md in --out from a results.json of an earlier run",
+    )
     args = p.parse_args()
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.render:
+        data = json.loads(args.render.read_text())
+        ran = {r["tracker"] for r in data["raw"]}
+        write(args.out, data["raw"], data["meta"], [t for t in ALL_TRACKERS if t in ran])
+        return 0
     reps = args.reps or (1 if args.quick else 3)
     train_reps = args.train_reps or (reps if args.quick else max(reps, 5))
-    trackers = [t.strip() for t in args.trackers.split(",") if t.strip()]
-    unknown = set(trackers) - set(ALL_TRACKERS)
-    if unknown:
-        p.error(f"unknown trackers {sorted(unknown)}; choose from {', '.join(ALL_TRACKERS)}")
+    chosen = {t.strip() for t in args.trackers.split(",") if t.strip()}
+    if chosen - set(ALL_TRACKERS):
+        unknown = sorted(chosen - set(ALL_TRACKERS))
+        p.error(f"unknown trackers {unknown}; choose from {', '.join(ALL_TRACKERS)}")
+    trackers = [t for t in ALL_TRACKERS if t in chosen]
     figures: list[str] = []
     for f in args.figures.split(","):
         if f.strip() == "hist":
@@ -673,7 +704,6 @@ def main() -> int:
             choices = ", ".join(FIGURES + EXTRA_FIGURES)
             p.error(f"unknown figure {f!r}; choose from {choices}")
 
-    args.out.mkdir(parents=True, exist_ok=True)
     workroot = args.out / "work"
     workroot.mkdir(exist_ok=True)
     start, load_start = time.time(), os.getloadavg()[0]
@@ -710,8 +740,6 @@ def main() -> int:
     if not args.keep:
         shutil.rmtree(workroot, ignore_errors=True)
 
-    med = medians(results)
-    derive(med)
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -721,19 +749,28 @@ def main() -> int:
         "duration_s": time.time() - start,
         "load_start": load_start,
         "load_end": os.getloadavg()[0],
+        "load_median": statistics.median(r["load1"] for r in results if "load1" in r),
         "machine": machine(),
         "versions": versions(),
         "calls": CALLS,
-        "train_steps": TRAIN_STEPS,
+        "train_steps": {t: TRAIN_STEPS.get(t, TRAIN_STEPS_DEFAULT) for t in trackers},
     }
+    write(args.out, results, meta, trackers)
+    return 0
+
+
+def write(
+    out: Path, results: list[dict[str, Any]], meta: dict[str, Any], trackers: list[str]
+) -> None:
+    med = medians(results)
+    derive(med)
     md = render(Report(med, trackers), meta)
-    (args.out / "results.md").write_text(md)
-    (args.out / "results.json").write_text(
+    (out / "results.md").write_text(md)
+    (out / "results.json").write_text(
         json.dumps({"meta": meta, "medians": med, "raw": results}, indent=1, default=str)
     )
     print(md)
-    print(f"wrote {args.out / 'results.md'} and {args.out / 'results.json'}", file=sys.stderr)
-    return 0
+    print(f"wrote {out / 'results.md'} and {out / 'results.json'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -293,6 +293,8 @@ def main() -> int:
     p.add_argument("--torch-threads", type=int, default=0, help="0: torch's default (train)")
     args = p.parse_args()
     os.environ.update(OFFLINE_ENV)
+    args.workdir = args.workdir.resolve()
+    args.workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(args.workdir)
     out: dict[str, Any] = {"tracker": args.tracker, "figure": args.figure}
     try:

@@ -234,17 +234,7 @@ impl RunView {
                     v.last_step = Some(v.last_step.map_or(row.step, |s| s.max(row.step)));
                     v.runtime = v.runtime.max(row.runtime);
                     match v.rows.last_mut() {
-                        Some(prev) if prev.step == row.step => {
-                            prev.timestamp = row.timestamp;
-                            prev.runtime = row.runtime;
-                            for (k, val) in row.values {
-                                if let Some(slot) = prev.values.iter_mut().find(|(x, _)| *x == k) {
-                                    slot.1 = val;
-                                } else {
-                                    prev.values.push((k, val));
-                                }
-                            }
-                        }
+                        Some(prev) if prev.step == row.step => merge_row(prev, row),
                         _ => v.rows.push(row),
                     }
                 }
