@@ -352,3 +352,14 @@ def test_device_path_without_finite_values() -> None:
     h = histogram_on_device(torch.full((5,), float("nan")), 4)
     np.testing.assert_allclose(h.edges[[0, -1]], [0.0, 1.0])
     assert (int(h.counts.sum()), h.nan_count) == (0, 5)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32, np.uint8])
+def test_large_histograms_match_numpy_bin_for_bin(dtype: type[np.generic]) -> None:
+    # a million values: some lie within rounding distance of an edge, where the precision
+    # the edges are computed in decides the bin
+    values = (np.random.default_rng(7).standard_normal(1_000_000) * 50).astype(dtype)
+    h = fwtrack.Histogram(values, num_bins=64)
+    counts, edges = np.histogram(values, bins=64)
+    np.testing.assert_array_equal(h.counts, counts)
+    np.testing.assert_array_equal(h.edges, edges.astype(np.float64))

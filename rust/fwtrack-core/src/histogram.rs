@@ -2,8 +2,10 @@
 //!
 //! Binning follows `numpy.histogram` with equal-width bins exactly: the range is the finite
 //! minimum and maximum (widened by 0.5 on each side when they are equal), the edges are
-//! `numpy.linspace(min, max, bins + 1)`, and each value's bin is found the way numpy finds
-//! it (a multiply, then a correction against the edges), so the counts match numpy's.
+//! `numpy.linspace(min, max, bins + 1)` computed in the precision numpy uses for the input
+//! type (float32 edges for float32 data, float16 for float16, float64 otherwise), and each
+//! value's bin is found the way numpy finds it (a multiply, then a correction against the
+//! edges), so counts and edges match numpy's.
 //! NaN and ±Inf are left out of the bins and counted on their own.
 
 use rayon::prelude::*;
@@ -25,6 +27,12 @@ pub const MAX_BINS: usize = 512;
 /// An element type a histogram can be computed over.
 pub trait Sample: Copy + Send + Sync {
     fn to_f64(self) -> f64;
+
+    /// The bin edges, computed in the precision numpy computes them in for this type
+    /// (`numpy.result_type` of the data and its own minimum): float64 for ints and float64.
+    fn edges(start: f64, stop: f64, n: usize) -> Vec<f64> {
+        linspace(start, stop, n)
+    }
 }
 
 macro_rules! sample_as {
@@ -35,12 +43,45 @@ macro_rules! sample_as {
         }
     )*};
 }
-sample_as!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
+sample_as!(f64, i8, i16, i32, i64, u8, u16, u32, u64);
+
+impl Sample for f32 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+
+    fn edges(start: f64, stop: f64, n: usize) -> Vec<f64> {
+        // `numpy.linspace(..., dtype=float32)`: every operation rounded to float32.
+        let (start, stop) = (start as f32, stop as f32);
+        let step = (stop - start) / n as f32;
+        let mut e: Vec<f64> = (0..=n)
+            .map(|i| f64::from(i as f32 * step + start))
+            .collect();
+        e[n] = f64::from(stop);
+        e
+    }
+}
 
 impl Sample for half::f16 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         f64::from(self)
+    }
+
+    fn edges(start: f64, stop: f64, n: usize) -> Vec<f64> {
+        use half::f16;
+        let (start, stop) = (f16::from_f64(start), f16::from_f64(stop));
+        let step =
+            f16::from_f32((stop.to_f32() - start.to_f32()) / f16::from_f64(n as f64).to_f32());
+        let mut e: Vec<f64> = (0..=n)
+            .map(|i| {
+                let prod = f16::from_f32(f16::from_f64(i as f64).to_f32() * step.to_f32());
+                f64::from(f16::from_f32(prod.to_f32() + start.to_f32()))
+            })
+            .collect();
+        e[n] = f64::from(stop);
+        e
     }
 }
 
@@ -83,32 +124,54 @@ impl Range {
 }
 
 fn range_of<T: Sample>(xs: &[T]) -> Range {
+    // Fast path, in independent lanes so that it vectorizes: comparisons skip NaN, and
+    // `v * 0 != 0` flags NaN and ±Inf alike.
+    const LANES: usize = 8;
+    let mut lo = [f64::INFINITY; LANES];
+    let mut hi = [f64::NEG_INFINITY; LANES];
+    let mut bad = [0u32; LANES];
+    let mut blocks = xs.chunks_exact(LANES);
+    for block in &mut blocks {
+        for j in 0..LANES {
+            let v = block[j].to_f64();
+            lo[j] = if v < lo[j] { v } else { lo[j] };
+            hi[j] = if v > hi[j] { v } else { hi[j] };
+            bad[j] += u32::from(v * 0.0 != 0.0);
+        }
+    }
     let mut r = Range::EMPTY;
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    let mut non_finite = false;
-    for &x in xs {
+    let mut non_finite = bad.iter().any(|b| *b > 0);
+    for &x in blocks.remainder() {
         let v = x.to_f64();
         non_finite |= !v.is_finite();
-        lo = lo.min(v);
-        hi = hi.max(v);
     }
-    if non_finite {
-        // Rare path: recount, keeping only the finite values in the range.
-        lo = f64::INFINITY;
-        hi = f64::NEG_INFINITY;
-        for &x in xs {
-            let v = x.to_f64();
-            if v.is_finite() {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            } else if v.is_nan() {
-                r.nan += 1;
-            } else if v > 0.0 {
-                r.pos_inf += 1;
-            } else {
-                r.neg_inf += 1;
-            }
+    if !non_finite {
+        let rest = blocks.remainder().iter().map(|x| x.to_f64());
+        r.min = lo
+            .iter()
+            .copied()
+            .chain(rest.clone())
+            .fold(f64::INFINITY, f64::min);
+        r.max = hi
+            .iter()
+            .copied()
+            .chain(rest)
+            .fold(f64::NEG_INFINITY, f64::max);
+        return r;
+    }
+    // Rare path: recount, keeping only the finite values in the range.
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &x in xs {
+        let v = x.to_f64();
+        if v.is_finite() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        } else if v.is_nan() {
+            r.nan += 1;
+        } else if v > 0.0 {
+            r.pos_inf += 1;
+        } else {
+            r.neg_inf += 1;
         }
     }
     r.min = lo;
@@ -128,10 +191,7 @@ fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
 #[inline(always)]
 fn bin_of(v: f64, first: f64, norm: f64, edges: &[f64], bins: usize) -> usize {
     // As numpy: truncate, pull the maximum into the last bin, then correct by the edges.
-    let mut i = ((v - first) * norm) as usize;
-    if i >= bins {
-        i = bins - 1;
-    }
+    let mut i = (((v - first) * norm) as usize).min(bins - 1);
     if v < edges[i] {
         i = i.saturating_sub(1);
     } else if i + 1 < bins && v >= edges[i + 1] {
@@ -140,15 +200,43 @@ fn bin_of(v: f64, first: f64, norm: f64, edges: &[f64], bins: usize) -> usize {
     i
 }
 
-fn count_chunk<T: Sample>(xs: &[T], first: f64, norm: f64, edges: &[f64], bins: usize) -> Vec<u64> {
-    let mut counts = vec![0u64; bins];
-    for &x in xs {
-        let v = x.to_f64();
-        if v.is_finite() {
-            counts[bin_of(v, first, norm, edges, bins)] += 1;
+fn count_chunk<T: Sample>(
+    xs: &[T],
+    first: f64,
+    norm: f64,
+    edges: &[f64],
+    bins: usize,
+    all_finite: bool,
+) -> Vec<u64> {
+    if !all_finite {
+        let mut counts = vec![0u64; bins];
+        for &x in xs {
+            let v = x.to_f64();
+            if v.is_finite() {
+                counts[bin_of(v, first, norm, edges, bins)] += 1;
+            }
         }
+        return counts;
     }
-    counts
+    // Four interleaved tallies: neighbouring values often fall in the same bin, and one
+    // tally would make each increment wait for the previous one.
+    let mut tally = vec![0u32; 4 * bins];
+    let (t0, rest) = tally.split_at_mut(bins);
+    let (t1, rest) = rest.split_at_mut(bins);
+    let (t2, t3) = rest.split_at_mut(bins);
+    let mut quads = xs.chunks_exact(4);
+    for q in &mut quads {
+        t0[bin_of(q[0].to_f64(), first, norm, edges, bins)] += 1;
+        t1[bin_of(q[1].to_f64(), first, norm, edges, bins)] += 1;
+        t2[bin_of(q[2].to_f64(), first, norm, edges, bins)] += 1;
+        t3[bin_of(q[3].to_f64(), first, norm, edges, bins)] += 1;
+    }
+    for &x in quads.remainder() {
+        t0[bin_of(x.to_f64(), first, norm, edges, bins)] += 1;
+    }
+    (0..bins)
+        .map(|b| u64::from(t0[b]) + u64::from(t1[b]) + u64::from(t2[b]) + u64::from(t3[b]))
+        .collect()
 }
 
 fn add(mut a: Vec<u64>, b: Vec<u64>) -> Vec<u64> {
@@ -177,13 +265,14 @@ pub fn compute<T: Sample>(xs: &[T], bins: usize) -> Hist {
         first -= 0.5;
         last += 0.5;
     }
-    let edges = linspace(first, last, bins);
+    let edges = T::edges(first, last, bins);
     let norm = bins as f64 / (last - first);
+    let all_finite = r.nan + r.pos_inf + r.neg_inf == 0;
     let counts = if xs.len() <= CHUNK {
-        count_chunk(xs, first, norm, &edges, bins)
+        count_chunk(xs, first, norm, &edges, bins, all_finite)
     } else {
         xs.par_chunks(CHUNK)
-            .map(|c| count_chunk(c, first, norm, &edges, bins))
+            .map(|c| count_chunk(c, first, norm, &edges, bins, all_finite))
             .reduce(|| vec![0u64; bins], add)
     };
     Hist {
