@@ -9,7 +9,8 @@ Figures:
   log100 the same with 100 scalars per call: also the throughput ceiling (points/s)
   hist   histogram of `--size` float32 values: trackers floor (arr.sum()), numpy
          (np.histogram), fwtrack (fwtrack.Histogram), wandb (wandb.Histogram)
-  train  a tiny MLP trained on CPU for `--steps` steps, logging loss + lr every step
+  train  a tiny MLP trained on CPU for `--steps` logged steps (loss + lr every step),
+         interleaved with as many steps that do not log
 
 The result line starts with RESULT_PREFIX so that anything a tracker prints is ignored. Only
 the standard library is imported before the figure starts, so `init` times a cold import.
@@ -38,6 +39,7 @@ HIST_TRACKERS = ("floor", "numpy", "fwtrack", "wandb")
 HIST_MODULES = {"floor": "numpy", "numpy": "numpy", "fwtrack": "fwtrack", "wandb": "wandb"}
 CONFIG = {"lr": 0.001, "batch_size": 128, "model": "mlp", "seed": 0}
 POOL = 4096  # distinct rows cycled through by the log loops (a power of two)
+TRAIN_BLOCK = 10  # training steps per block (train)
 
 
 def peak_rss_mb() -> float:
@@ -246,33 +248,50 @@ def fig_train(tracker: Tracker, steps: int, threads: int) -> dict[str, Any]:
 
     for i in range(100):  # warm up torch before the tracker starts
         step(i)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    blocks = -(-steps // TRAIN_BLOCK)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2 * blocks * TRAIN_BLOCK)
 
     t0 = time.perf_counter()
     tracker.load()
     t1 = time.perf_counter()
     tracker.init(CONFIG)
     t2 = time.perf_counter()
-    log = tracker.log
+
+    def skip(data: dict[str, float]) -> None:
+        pass
+
+    # Blocks of steps that log to the tracker alternate (in A B B A order, so that a slow drift
+    # cancels) with blocks that hand the same dict to a function that does nothing. The first
+    # kind make the figure; their time against the second kind's is the overhead measured
+    # inside one process, which the process-to-process spread (a few %) does not blur.
     clock = time.perf_counter_ns
-    per_step = []
-    start = clock()
-    for i in range(steps):
-        s0 = clock()
-        loss = step(i)
-        sched.step()
-        log({"train/loss": loss.item(), "train/lr": sched.get_last_lr()[0]})
-        per_step.append(clock() - s0)
-    loop_s = (clock() - start) / 1e9
+    per_step: list[int] = []
+    spent = {True: 0, False: 0}
+    i = 0
+    for b in range(2 * blocks):
+        logging = b % 4 in (0, 3)
+        log = tracker.log if logging else skip
+        block_start = clock()
+        for _ in range(TRAIN_BLOCK):
+            s0 = clock()
+            loss = step(i)
+            sched.step()
+            log({"train/loss": loss.item(), "train/lr": sched.get_last_lr()[0]})
+            if logging:
+                per_step.append(clock() - s0)
+            i += 1
+        spent[logging] += clock() - block_start
     t3 = time.perf_counter()
     tracker.finish()
     finish_s = time.perf_counter() - t3
     per_step.sort()
     return {
-        "steps": steps,
+        "steps": blocks * TRAIN_BLOCK,
         "import_s": t1 - t0,  # with torch and numpy already imported, as in a training script
         "init_s": t2 - t1,
-        "loop_s": loop_s,
+        "loop_s": spent[True] / 1e9,
+        "unlogged_loop_s": spent[False] / 1e9,
+        "paired_overhead_pct": (spent[True] / spent[False] - 1) * 100,
         "step_median_us": per_step[len(per_step) // 2] / 1000,
         "finish_s": finish_s,
         "torch_threads": torch.get_num_threads(),
