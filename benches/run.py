@@ -150,8 +150,11 @@ METHOD = """## How these are measured
   and `train/lr` to log(). Blocks of 10 logged steps alternate (A B B A) with blocks of 10
   steps that pass the same dict to a function doing nothing; "overhead in-process (A/B)" is
   logged time / unlogged time - 1 within each process. The no-op's own A/B figure is the noise
-  of that estimate. "vs no-op process" compares the logged steps with those of the no-op
-  tracker's processes, which also carries the process-to-process spread (a few %).
+  of that estimate. "in log()" is the time the training thread spent inside the log() call
+  itself (timed around each call): the direct cost, free of load from other processes; it
+  leaves out what background threads take from the training thread. "vs no-op process"
+  compares the logged steps with those of the no-op tracker's processes, which also carries
+  the process-to-process spread (a few %).
 """
 
 
@@ -518,6 +521,8 @@ class Report:
                 f"{a['steps']:,.0f}",
                 f"{a['torch_threads']:.0f}",
                 num(a["loop_s"]),
+                num(a.get("in_log_median_us")),
+                f"{a['in_log_pct']:.2f} %" if "in_log_pct" in a else "—",
                 pct(a.get("paired_overhead_pct")),
                 num(a.get("step_mean_us")),
                 "" if noop else pct(a.get("overhead_pct")),
@@ -527,8 +532,9 @@ class Report:
             ]
 
         head = ["tracker", "logged steps", "torch threads", "loop s (logged steps)",
-                "overhead in-process (A/B)", "mean step µs", "overhead vs no-op process (mean)",
-                "median step µs", "overhead vs no-op process (median)", "finish() ms"]  # fmt: skip
+                "in log() µs/step (median)", "in log(), % of loop", "overhead in-process (A/B)",
+                "mean step µs", "overhead vs no-op process (mean)", "median step µs",
+                "overhead vs no-op process (median)", "finish() ms"]  # fmt: skip
         return table(head, self.rows(figure, cells, len(head)))
 
     def targets(self) -> str:
