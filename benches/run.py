@@ -127,8 +127,8 @@ METHOD = """## How these are measured
   `WANDB_MODE=offline`, `WANDB_SILENT=true`; MLflow with a SQLite store (`sqlite:///...`)
   through `mlflow.log_metrics(..., synchronous=True/False)`; TensorBoard is torch's
   `SummaryWriter`, one `add_scalar` per key. Nothing touches the network.
-- Import (cold): only the standard library is loaded before the import, so it includes the
-  tracker's dependencies (numpy, pandas; torch for TensorBoard). "torch loaded" is the same
+- Import (cold): only the standard library is loaded before the import, so it includes
+  whatever the tracker imports with it (torch, for TensorBoard). "torch loaded" is the same
   import inside the training script, after torch and numpy.
 - log(): each call passes one of 4096 prebuilt dicts of random float64 values (built before the
   clock starts). Calls are timed in batches of up to 100; per-call figures are batch time /
