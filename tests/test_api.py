@@ -216,7 +216,8 @@ def test_a_file_that_is_not_a_run_log(tmp_path: Path) -> None:
 
 
 def test_histograms_of_arrays_and_tensors() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     run = fwtrack.init(project="p")
     values = np.array([0.0, 1.0, 2.0, 3.0, np.nan, np.inf, -np.inf, np.inf])
     run.log({"w": values, "loss": 1.0})

@@ -20,7 +20,6 @@ STEPS = 200
 
 
 def test_train_torch_example(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("torch")
     done = subprocess.run(
         [sys.executable, str(EXAMPLE), "--steps", str(STEPS)],
         capture_output=True,

@@ -18,10 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import lightning  # noqa: F401
 import pytest
-
-pytest.importorskip("lightning")
-
 import torch
 from lightning.fabric import Fabric
 from lightning.pytorch import Callback, Trainer
@@ -425,14 +423,3 @@ def test_example_script(tmp_dir: Path) -> None:
     assert history["eval/accuracy"].dropna().iloc[-1] > 0.8
     assert history["train/loss"].notna().sum() >= 8
     assert list((run.dir / "checkpoints").glob("*.ckpt"))
-
-
-def test_missing_lightning_names_the_extra(tmp_dir: Path) -> None:
-    code = "import sys; sys.modules['lightning'] = None\nimport fwtrack.integrations.lightning\n"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 1
-    assert "ModuleNotFoundError" in proc.stderr
-    assert "pip install 'fwtrack[lightning]'" in proc.stderr

@@ -15,20 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import accelerate  # noqa: F401
 import numpy as np
 import pytest
-
-import fwtrack
-from fwtrack.errors import FwTrackWarning
-from fwtrack.integrations import _import_hooks
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("accelerate")
-
-from accelerate import Accelerator  # noqa: E402
-from accelerate.state import AcceleratorState  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from transformers import (
     BertConfig,
     BertForSequenceClassification,
     EvalPrediction,
@@ -37,10 +30,13 @@ from transformers import (  # noqa: E402
     TrainerState,
     TrainingArguments,
 )
-from transformers.integrations import integration_utils  # noqa: E402
+from transformers.integrations import integration_utils
 
-from fwtrack.integrations.accelerate import FwTrackTracker  # noqa: E402
-from fwtrack.integrations.transformers import FwTrackCallback  # noqa: E402
+import fwtrack
+from fwtrack.errors import FwTrackWarning
+from fwtrack.integrations import _import_hooks
+from fwtrack.integrations.accelerate import FwTrackTracker
+from fwtrack.integrations.transformers import FwTrackCallback
 
 if TYPE_CHECKING:
     from conftest import ScriptRunner
@@ -321,7 +317,8 @@ def test_only_world_process_zero_logs(tmp_path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
 def test_peft_config(tmp_path: Path) -> None:
-    peft = pytest.importorskip("peft")
+    import peft
+
     model = peft.get_peft_model(
         tiny_bert(),
         peft.LoraConfig(r=2, lora_alpha=4, target_modules=["query", "value"], task_type="SEQ_CLS"),
@@ -347,7 +344,6 @@ def test_each_trial_gets_its_own_run(tmp_path: Path) -> None:
     """Trials as `Trainer.hyperparameter_search` runs them: `train(trial=...)` on a Trainer
     built with `model_init`, named by `hp_name`. transformers accepts a dict trial only when
     wandb or Ray Tune is installed (optuna, which would drive a real search, is not)."""
-    pytest.importorskip("wandb", reason="transformers' hp_params() needs wandb/ray for dicts")
     args = training_args(
         tmp_path, report_to="fwtrack", run_name="search", max_steps=2, eval_strategy="no"
     )

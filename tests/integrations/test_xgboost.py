@@ -14,18 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn.datasets as sklearn_datasets
+import xgboost as xgb
+from sklearn.base import clone
+from xgboost.callback import EarlyStopping
+from xgboost.tracker import RabitTracker
 
 import fwtrack
-
-xgb = pytest.importorskip("xgboost")
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
-
-from sklearn.base import clone  # noqa: E402
-from xgboost.callback import EarlyStopping  # noqa: E402
-from xgboost.tracker import RabitTracker  # noqa: E402
-
-from fwtrack.api import Run as StoredRun  # noqa: E402
-from fwtrack.integrations.xgboost import FwTrackCallback  # noqa: E402
+from fwtrack.api import Run as StoredRun
+from fwtrack.integrations.xgboost import FwTrackCallback
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -500,29 +497,6 @@ def _env(tmp_dir: Path) -> dict[str, str]:
         p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p
     )
     return env
-
-
-def test_missing_xgboost_names_the_extra(tmp_dir: Path) -> None:
-    source = """
-import sys
-import fwtrack
-assert "xgboost" not in sys.modules  # import fwtrack never imports a framework
-sys.modules["xgboost"] = None  # as if it were not installed
-try:
-    import fwtrack.integrations.xgboost
-except ModuleNotFoundError as exc:
-    print(exc)
-"""
-    proc = subprocess.run(
-        [sys.executable, "-c", source],
-        cwd=tmp_dir,
-        env=_env(tmp_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "pip install 'fwtrack[xgboost]'" in proc.stdout
 
 
 @pytest.mark.slow
