@@ -128,16 +128,23 @@ class Run:
         self._project = project if project is not None else run_dir.parent.name
         self._meta: dict[str, Any] = {}
         self._stamp: tuple[int, int] | None = None
+        self._rd: _core.RunReader | None = None
         self._load()  # surfaces a missing or corrupt log now, not on first property access
 
     # -- loading ---------------------------------------------------------------------------
 
-    def _load(self) -> dict[str, Any]:
+    def _reader(self) -> _core.RunReader:
+        """The reader of the log as it is now: decoded once, again only when the log grew."""
         st = _log_path(self._dir).stat()
         stamp = (st.st_size, st.st_mtime_ns)
-        if stamp != self._stamp:
-            self._meta = _open_reader(self._dir).meta()
+        if stamp != self._stamp or self._rd is None:
+            self._rd = _open_reader(self._dir)
+            self._meta = self._rd.meta()
             self._stamp = stamp
+        return self._rd
+
+    def _load(self) -> dict[str, Any]:
+        self._reader()
         return self._meta
 
     def _start(self) -> dict[str, Any]:
@@ -281,7 +288,7 @@ class Run:
             return float(meta["runtime"])
         if self.row_count == 0:
             return 0.0
-        runtimes = _open_reader(self._dir).history([])["_runtime"]
+        runtimes = self._reader().history([])["_runtime"]
         return float(np.nanmax(runtimes)) if len(runtimes) else 0.0
 
     # -- history -----------------------------------------------------------------------------
@@ -292,7 +299,7 @@ class Run:
         did not log it). `keys` limits the metric columns; a key never logged is a NaN column.
         """
         wanted = _check_keys(keys)
-        columns = _open_reader(self._dir).history(wanted)
+        columns = self._reader().history(wanted)
         frame: pd.DataFrame = pd.DataFrame(columns)
         for key in wanted or []:
             if key not in frame.columns:
@@ -316,12 +323,12 @@ class Run:
 
     def histogram_keys(self) -> list[str]:
         """Keys logged as histograms (explicit histograms and large arrays/tensors)."""
-        return list(_open_reader(self._dir).histogram_keys())
+        return list(self._reader().histogram_keys())
 
     def histograms(self, key: str) -> list[HistogramEntry]:
         """Every histogram logged under `key`, in step order. Raises KeyError naming the
         histogram keys this run has when `key` is not one of them."""
-        reader = _open_reader(self._dir)
+        reader = self._reader()
         entries = reader.histograms(key)
         if not entries and key not in reader.histogram_keys():
             known = ", ".join(reader.histogram_keys()) or "none"
