@@ -321,28 +321,12 @@ impl Record {
             }),
             kind::SUMMARY => Record::Summary(SummarySnapshot {
                 values: m.get("values").cloned().unwrap_or(Mp::Map(Vec::new())),
-                explicit: m
-                    .get("explicit")
-                    .and_then(Mp::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                explicit: m.strings("explicit"),
             }),
             kind::METRIC_DEF => Record::MetricDef(MetricDef {
                 name: m.str("name")?.to_owned(),
                 step_metric: m.get("step_metric").and_then(Mp::as_str).map(str::to_owned),
-                summary: m
-                    .get("summary")
-                    .and_then(Mp::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                summary: m.strings("summary"),
             }),
             _ => Record::Finish(Finish {
                 exit_code: i32::try_from(m.i64("exit_code")?).unwrap_or(i32::MAX),
@@ -399,6 +383,18 @@ impl<'a> Fields<'a> {
             .as_str()
             .ok_or_else(|| bad(self.kind, &format!("{name:?} is not a string")))
     }
+    /// The strings of an optional array field (empty when absent).
+    fn strings(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .and_then(Mp::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn array(&self, name: &str) -> Result<&'a [Mp]> {
         self.need(name)?
             .as_array()
