@@ -53,15 +53,26 @@ lint: venv ## ruff, mypy, rustfmt, clippy
 	$(MAKE) build
 	$(VENV)/bin/mypy
 
+.PHONY: pg
+pg: ## Install Debian's PostgreSQL when missing (the server tests start a throw-away cluster)
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL is missing: installing Debian's postgresql package"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql; \
+	fi
+
 .PHONY: test
 test: lint ## Lint, then run the Rust and Python tests
 	timeout 900 cargo test --workspace --exclude fwtrack-py --locked  # the timeout guards against a deadlock
+	$(MAKE) pg
 	$(PY) -m pytest -q
 
 .PHONY: bench
 bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other trackers
 	$(PY) benches/run.py --out benches/out
 	$(PY) benches/lightning_fit.py --reps 3
+	$(PY) benches/server_bench.py --out benches/out/server
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment

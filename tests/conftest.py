@@ -22,11 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No `FWTRACK_*` variable leaks into a test, and no test leaves a run open."""
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No `FWTRACK_*` variable leaks into a test, stored credentials and caches of the machine
+    are out of reach, and no test leaves a run open."""
     for name in list(os.environ):
         if name.startswith("FWTRACK_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("FWTRACK_CONFIG_DIR", str(tmp_path / ".fwtrack-config"))
+    monkeypatch.setenv("FWTRACK_CACHE_DIR", str(tmp_path / ".fwtrack-cache"))
     yield
     fwtrack.finish()
 
@@ -55,6 +58,8 @@ def run_script(tmp_path: Path) -> ScriptRunner:
     ) -> subprocess.CompletedProcess[str]:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("FWTRACK_")}
         full_env["FWTRACK_DIR"] = str(tmp_path / "fwtrack")
+        full_env["FWTRACK_CONFIG_DIR"] = str(tmp_path / ".fwtrack-config")
+        full_env["FWTRACK_CACHE_DIR"] = str(tmp_path / ".fwtrack-cache")
         full_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p
         )

@@ -134,3 +134,112 @@ class RunReader:
     def histograms(self, key: str) -> list[tuple[int, Histogram]]:
         """(step, histogram) for each step at which `key` was logged as a histogram."""
     def histogram_keys(self) -> list[str]: ...
+
+# -- server side: upload validation, history index, downsampling ------------------------------
+
+def validate_frames(data: bytes, at_start: bool) -> int:
+    """Check that `data` is whole, valid run-log frames: with `at_start`, preceded by the
+    16-byte file header (magic and a supported format version). Every frame must be complete,
+    pass its CRC, decompress, and hold records that decode. Returns the number of frames;
+    raises ValueError naming the byte offset (from the start of `data`) and the reason.
+    GIL released."""
+
+def index_update(log_path: str, index_dir: str) -> dict[str, Any]:
+    """Bring the history index in `index_dir` (created if missing) up to date with the run log
+    at `log_path`, reading only the whole frames after the last update (a log still being
+    written is continued from its last whole frame next time; a replaced log is re-indexed from
+    scratch). Returns {"log_offset": int, "rows_added": int, "keys": [indexed metric keys in
+    first-logged order], "meta": <the shape of RunReader.meta(), summary kept live>}.
+    Updates of one index are serialized by a lock file. GIL released."""
+
+def index_read_meta(index_dir: str) -> dict[str, Any]:
+    """What `index_update` returns, without updating (`rows_added` is 0). A missing index gives
+    log_offset 0, no keys and a meta with empty values (no starts, {} config and summary,
+    None finish and last_step, 0 rows). GIL released."""
+
+def read_series(
+    index_dir: str,
+    keys: list[str] | None = None,
+    samples: int = 1000,
+    min_step: float | None = None,
+    max_step: float | None = None,
+) -> dict[str, dict[str, npt.NDArray[np.float64]]]:
+    """Series from the history index, per key: "step", "value", "timestamp" (float64 arrays)
+    and, when downsampled, "min" and "max" (each bucket's finite extremes, NaN when it has
+    none). `keys` None means every indexed key; unknown keys are absent. Steps are restricted
+    to [min_step, max_step]; `samples` 0 means full resolution (see `downsample`).
+    GIL released."""
+
+def downsample(
+    step: npt.NDArray[np.float64],
+    value: npt.NDArray[np.float64],
+    timestamp: npt.NDArray[np.float64],
+    samples: int,
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Min/max-preserving downsampling: the step range [first, last] is cut into `samples`
+    equal-width buckets; each non-empty bucket gives its last point plus the min and max of
+    its finite values. The last point is always kept. With `samples` 0, or no more points than
+    `samples`, the series comes back whole without "min"/"max". Arrays must have one length.
+    GIL released."""
+
+# -- upload: ship a run log to a server (rust/fwtrack-upload) ---------------------------------
+
+class Uploader:
+    """Uploads one run log (`<run_dir>/run.fwlog`) to a fwtrack server from a background
+    thread, whole frames at a time, with `POST /api/v1/runs/{entity}/{project}/{run_id}/log`
+    (docs/server.md, "Upload protocol"). The acknowledged offset is kept in
+    `<run_dir>/upload.json`, so a new uploader for the same run resumes there.
+
+    `entity` None uploads as the key's user (`GET /api/v1/viewer`). With `follow=True` the
+    uploader keeps tailing while another process holds the run's lock, and ends once the lock
+    is released and everything is acknowledged. Server trouble (5xx, 429/503, no connection)
+    is retried with backoff for as long as the uploader lives; 400/401/403/404/413 stop it
+    with one warning (see `take_warnings`). Only `finish` and the `wait*` methods wait; they
+    release the GIL. In a process forked after the start every call is a no-op.
+    Raises ValueError for a base URL that is not http(s) or out-of-range numbers.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        project: str,
+        run_id: str,
+        run_dir: str,
+        *,
+        entity: str | None = None,
+        follow: bool = False,
+        max_batch_bytes: int = 4194304,
+        heartbeat: float = 30.0,
+        poll_interval: float = 0.2,
+        request_timeout: float = 120.0,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 30.0,
+    ) -> None: ...
+    def notify(self) -> None:
+        """The log grew: look at it now rather than at the next poll (every 0.2 s)."""
+    def status(self) -> dict[str, Any]:
+        """{"acked": bytes acknowledged, "local_size": bytes in the local log, "state":
+        "running" | "done" | "stopped", "last_error": str | None, "entity": str | None,
+        "complete": bool}."""
+    def complete(self, timeout: float | None = None) -> None:
+        """Declare the log complete: upload to its current end, then stop (giving up after
+        `timeout` seconds; None: no limit). Does not wait."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the upload thread has ended (at most `timeout` s); True when it has."""
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the server has answered once, or the first attempt has failed (at most
+        `timeout` s); True when either happened."""
+    def finish(self, timeout: float | None = None) -> dict[str, Any]:
+        """The log is complete: upload the rest, waiting at most `timeout` seconds (None: no
+        limit), then stop. Returns {"done": bool, "acked": int, "remaining": bytes not
+        acknowledged, "unsent_tail": bytes of a torn tail never sent, "error": str | None,
+        "timed_out": True when it returned at the deadline}.
+        Ctrl-C stops the upload and raises KeyboardInterrupt."""
+    def outcome(self) -> dict[str, Any]:
+        """What `finish` would return now, without waiting."""
+    def abort(self) -> None:
+        """Stop the upload thread as soon as possible, without waiting."""
+    def take_warnings(self) -> list[str]:
+        """Warnings for the user, each reported once: a refusal that stopped the upload, a
+        corrupt frame, upload.json not writable, and (while it lasts) an unreachable server."""

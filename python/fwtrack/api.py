@@ -22,24 +22,41 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from fwtrack import _core
+from fwtrack._http import (
+    AuthenticationError,
+    MissingApiKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerConnectionError,
+    ServerError,
+)
 from fwtrack.errors import FwTrackError, FwTrackWarning, RunNotFoundError
-from fwtrack.sdk.settings import FWTRACK_DIR
+from fwtrack.sdk.settings import FWTRACK_BASE_URL, FWTRACK_DIR
+
+if TYPE_CHECKING:
+    from fwtrack.api_remote import RemoteBackend
 
 __all__ = [
     "AmbiguousRunError",
     "Api",
+    "AuthenticationError",
     "HistogramEntry",
+    "MissingApiKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "Project",
     "Run",
     "RunNotFoundError",
     "RunState",
+    "ServerConnectionError",
+    "ServerError",
 ]
 
 RunState = Literal["running", "finished", "failed", "crashed"]
@@ -80,14 +97,17 @@ def _open_reader(run_dir: Path) -> _core.RunReader:
 
 @dataclass(frozen=True)
 class Project:
-    """A project folder under the run directory. `str(project)` is its name."""
+    """A project: a folder under the run directory, or a project on a server (`entity` set,
+    `dir` the local cache of its runs). `str(project)` is its name (`"entity/name"` on a
+    server), as `Api.runs()` accepts it."""
 
     name: str
     dir: Path
     run_count: int
+    entity: str | None = None
 
     def __str__(self) -> str:
-        return self.name
+        return self.name if self.entity is None else f"{self.entity}/{self.name}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -372,16 +392,56 @@ def _check_keys(keys: list[str] | None) -> list[str] | None:
 
 
 class Api:
-    """Reads the runs under one run directory (`dir`, else `FWTRACK_DIR`, else `./fwtrack`)."""
+    """Reads runs: those under one run directory (`dir`, else `FWTRACK_DIR`, else
+    `./fwtrack`), or those of a fwtrack server (`base_url`, or `FWTRACK_BASE_URL` when no `dir`
+    is given), through the same objects.
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
-        self._root = Path(dir) if dir is not None else _default_dir()
+    On a server, `api_key` is the argument, else `FWTRACK_API_KEY`, else the key stored by
+    `fwtrack login <url>`; without one the constructor raises, with that hint. Projects are
+    `"entity/project"` (or `"project"` in your own entity); run logs are mirrored into a local
+    cache (`FWTRACK_CACHE_DIR`) for history and histograms. `timeout` bounds each request.
+    """
+
+    def __init__(
+        self,
+        dir: str | os.PathLike[str] | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._remote: RemoteBackend | None = None
+        if base_url is None and dir is None:
+            base_url = FWTRACK_BASE_URL.get()
+        if base_url is not None:
+            if dir is not None:
+                raise ValueError(
+                    "Api() takes either a run directory (dir=) or a server (base_url=), not both"
+                )
+            from fwtrack.api_remote import RemoteBackend
+
+            self._remote = RemoteBackend(base_url, api_key, timeout=timeout)
+            self._root = self._remote.cache_dir
+        else:
+            if api_key is not None:
+                raise ValueError(
+                    "api_key= is for a server: pass base_url= too (or set FWTRACK_BASE_URL)"
+                )
+            self._root = Path(dir) if dir is not None else _default_dir()
 
     @property
     def dir(self) -> Path:
+        """The run directory; for a server, the local cache its run logs are mirrored into."""
         return self._root
 
+    @property
+    def base_url(self) -> str | None:
+        """The server's address, or None when reading a local run directory."""
+        return None if self._remote is None else self._remote.base_url
+
     def __repr__(self) -> str:
+        if self._remote is not None:
+            return f"Api(base_url={self._remote.base_url!r})"
         return f"Api(dir={str(self._root)!r})"
 
     def _project_dirs(self) -> list[Path]:
@@ -396,7 +456,10 @@ class Api:
         return sorted(p for p in project_dir.iterdir() if p.is_dir() and _is_run_dir(p))
 
     def projects(self) -> list[Project]:
-        """Projects that hold at least one run, sorted by name."""
+        """Projects that hold at least one run, sorted by name (on a server: every project
+        the key reaches, sorted by entity and name)."""
+        if self._remote is not None:
+            return self._remote.projects()
         projects = []
         for project_dir in self._project_dirs():
             count = len(self._run_dirs(project_dir))
@@ -407,8 +470,11 @@ class Api:
     def runs(self, project: str | Project | None = None) -> list[Run]:
         """Runs of `project` (every project when None), newest first.
 
-        A run whose log is not a readable run log is left out with a `FwTrackWarning`.
+        A run whose log is not a readable run log is left out with a `FwTrackWarning`. On a
+        server, `project` is `"entity/project"` or `"project"` (in your own entity).
         """
+        if self._remote is not None:
+            return self._remote.runs(project)
         if project is None:
             project_dirs = self._project_dirs()
         else:
@@ -435,7 +501,12 @@ class Api:
         A path to a run directory (or its `run.fwlog`) is accepted too. Raises
         `RunNotFoundError` for an unknown run, `AmbiguousRunError` (a ValueError) when a bare
         id is in several projects, `CorruptLogError` when the log is not a run log.
+
+        On a server: `"entity/project/run_id"`, `"project/run_id"` (in your own entity) or a
+        bare run id searched across the projects you reach.
         """
+        if self._remote is not None:
+            return self._remote.run(run_id)
         if not isinstance(run_id, str):
             raise TypeError(f"run id must be a str like 'project/run_id', got {run_id!r}")
         spec = run_id.strip().rstrip("/")

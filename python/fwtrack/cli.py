@@ -120,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", "-o", required=True, help="output file ('-' for CSV on stdout)")
     export.add_argument("--keys", "-k", default=None, help="comma-separated metrics (default: all)")
     export.set_defaults(func=_cmd_export)
+
+    from fwtrack.server.cli import add_commands as add_server_commands
+
+    add_server_commands(sub)
+
+    from fwtrack.sync import add_commands as add_sync_commands
+
+    add_sync_commands(sub, [common])
     return parser
 
 

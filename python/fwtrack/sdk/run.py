@@ -14,6 +14,7 @@ import atexit
 import json
 import os
 import platform
+import shlex
 import socket
 import sys
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, NoReturn, Protocol
 
-from fwtrack import _core
+from fwtrack import _core, credentials
 from fwtrack.errors import (
     FwTrackWarning,
     NoActiveRunError,
@@ -53,6 +54,9 @@ Resume = Literal["allow", "must"]
 
 SUMMARY_AGGREGATIONS = ("min", "max", "mean", "last", "first")
 MAX_TAG_LEN = 64
+READY_WAIT = 3.0
+"""Seconds `init` of an online run waits for the server's first answer, so that a refused
+key or an unreachable server is reported at once; training starts after it either way."""
 
 
 class _Writer(Protocol):
@@ -158,6 +162,7 @@ class Run:
         "_finished",
         "_inner",
         "_summary",
+        "_uploader",
         "dir",
         "group",
         "id",
@@ -182,6 +187,7 @@ class Run:
         config: dict[str, Any],
     ) -> None:
         self._inner = inner
+        self._uploader: _core.Uploader | None = None
         self._finished = False
         self.id: str = info["id"]
         """The run id (unique within its project)."""
@@ -255,13 +261,22 @@ class Run:
         self._inner.define_metric(metric, step_metric, aggs)
 
     def flush(self) -> None:
-        """Return when everything logged so far is durably on disk (fsynced)."""
+        """Return when everything logged so far is durably on disk (fsynced). An online run
+        then also looks for new data to upload at once (without waiting for it)."""
         if not self._finished:
             self._inner.flush()
+            if self._uploader is not None:
+                self._uploader.notify()
+                _report(self._uploader.take_warnings())
 
     def finish(self, exit_code: int = 0) -> None:
         """Commit the pending row, record the exit code (0: finished, else failed), make
-        everything durable and stop the writer. A second call does nothing."""
+        everything durable and stop the writer. A second call does nothing.
+
+        An online run then waits for the upload, at most `settings.upload_timeout` seconds
+        (`FWTRACK_UPLOAD_TIMEOUT`, default 30); past it, the run is complete on disk and a
+        warning prints the `fwtrack sync` command that finishes the upload.
+        """
         if isinstance(exit_code, bool) or not isinstance(exit_code, int):
             raise TypeError(f"exit_code must be an int, got {type(exit_code).__name__}")
         with _state.lock:
@@ -273,6 +288,31 @@ class Run:
             finally:
                 if _state.run is self:
                     _state.run = None
+        if self._uploader is not None:
+            self._finish_upload(self._uploader)
+
+    def _finish_upload(self, uploader: _core.Uploader) -> None:
+        timeout = self.settings.upload_timeout
+        sync = f"fwtrack sync {shlex.quote(self.dir)}"
+        try:
+            outcome = uploader.finish(timeout)
+        except KeyboardInterrupt:
+            warn(
+                f"fwtrack: the upload of run {self.id!r} was interrupted; the run is complete "
+                f"locally in {self.dir}. Finish the upload with:\n    {sync}"
+            )
+            raise
+        _report(uploader.take_warnings())
+        if outcome["done"] or not outcome["timed_out"]:
+            # Done, or stopped by a refusal whose warning already says what to do.
+            return
+        error = outcome["error"]
+        reason = f" (last error: {error})" if error else ""
+        warn(
+            f"fwtrack: the upload of run {self.id!r} did not complete within {timeout:g} s: "
+            f"{outcome['remaining']} bytes are not on the server yet{reason}. The run is "
+            f"complete locally in {self.dir}; finish the upload with:\n    {sync}"
+        )
 
     # -- state ---------------------------------------------------------------------------
 
@@ -425,9 +465,17 @@ def _check_tags(tags: object, source: str) -> list[str]:
     return out
 
 
-def _resolve_mode(mode: object) -> Mode:
+def _report(messages: Sequence[str]) -> None:
+    for message in messages:
+        warn(message)
+
+
+def _resolve_mode(mode: object, settings: Settings | None = None) -> Mode:
+    """`mode`, else `FWTRACK_MODE`, else online when a server is set (`settings.base_url`,
+    from `FWTRACK_BASE_URL` by default), else offline."""
     if mode is None:
-        mode = FWTRACK_MODE.get() or "offline"
+        online = settings is not None and settings.base_url is not None
+        mode = FWTRACK_MODE.get() or ("online" if online else "offline")
     if mode not in MODES:
         allowed = ", ".join(repr(m) for m in MODES)
         raise ValueError(f"invalid mode {mode!r}: allowed values are {allowed}")
@@ -498,9 +546,9 @@ def init(
     defaults. A run that is already active in this process is finished first.
     See docs/api.md for every argument.
     """
-    mode_ = _resolve_mode(mode)
-    resume_ = _resolve_resume(resume)
     settings_ = Settings.coerce(settings)
+    mode_ = _resolve_mode(mode, settings_)
+    resume_ = _resolve_resume(resume)
     if project is None:
         project = FWTRACK_PROJECT.get() or "uncategorized"
     project_ = names.check_project(project)
@@ -575,14 +623,45 @@ def init(
         _state.exit_code = None
         if mode_ != "disabled":
             _install_hooks()
-    if mode_ == "online":
-        warnings.warn(
-            "mode='online': no fwtrack server is configured yet, so the run is logged "
-            f"locally in {run.dir} (as in offline mode)",
-            FwTrackWarning,
-            stacklevel=user_stacklevel(),
-        )
+        problem = _start_upload(run, settings_) if mode_ == "online" else None
+    if problem is not None:
+        warnings.warn(problem, FwTrackWarning, stacklevel=user_stacklevel())
+    elif run._uploader is not None:
+        run._uploader.wait_ready(READY_WAIT)
+        _report(run._uploader.take_warnings())
     return run
+
+
+def _start_upload(run: Run, settings: Settings) -> str | None:
+    """Start uploading `run` to its server; returns a warning when it cannot be uploaded
+    (the run is then logged locally only, as in offline mode)."""
+    base_url = settings.base_url or credentials.default_url()
+    if base_url is None:
+        return (
+            "mode='online': no fwtrack server is configured (set FWTRACK_BASE_URL, or run "
+            f"`fwtrack login URL`), so the run is logged locally in {run.dir} (as in offline "
+            "mode)"
+        )
+    sync = f"fwtrack sync {shlex.quote(run.dir)}"
+    api_key = settings.api_key or credentials.lookup(base_url)
+    if api_key is None:
+        return (
+            f"fwtrack: no API key for the server at {base_url}, so run {run.id!r} is logged "
+            f"locally in {run.dir} only\nhint: run `fwtrack login {base_url}` (or set "
+            f"FWTRACK_API_KEY), then upload the run with `{sync}`"
+        )
+    try:
+        run._uploader = _core.Uploader(
+            base_url,
+            api_key,
+            run.project,
+            run.id,
+            run.dir,
+            entity=settings.entity,
+        )
+    except (ValueError, RuntimeError) as exc:
+        return f"fwtrack: cannot upload run {run.id!r} ({exc}); it is logged locally in {run.dir}"
+    return None
 
 
 def _disabled_run(

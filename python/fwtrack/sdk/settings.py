@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
     "ENV_VARS",
+    "FWTRACK_API_KEY",
+    "FWTRACK_BASE_URL",
+    "FWTRACK_CACHE_DIR",
+    "FWTRACK_CONFIG_DIR",
     "FWTRACK_DIR",
+    "FWTRACK_ENTITY",
     "FWTRACK_FLUSH_INTERVAL",
     "FWTRACK_MODE",
     "FWTRACK_NAME",
     "FWTRACK_PROJECT",
     "FWTRACK_RUN_ID",
+    "FWTRACK_SERVER_ADMIN_KEY",
+    "FWTRACK_SERVER_DATA",
+    "FWTRACK_SERVER_DB",
     "FWTRACK_TAGS",
+    "FWTRACK_UPLOAD_TIMEOUT",
     "MODES",
     "EnvVar",
     "Settings",
@@ -67,9 +78,10 @@ FWTRACK_DIR = EnvVar(
 )
 FWTRACK_MODE = EnvVar(
     "FWTRACK_MODE",
-    "Run mode: `offline` (log locally), `online` (log locally; uploads come with the server), "
-    "or `disabled` (every call is a cheap no-op, nothing is written).",
-    default="offline",
+    "Run mode: `offline` (log locally), `online` (log locally and upload to the server at "
+    "`FWTRACK_BASE_URL`, else the one `fwtrack login` made the default), or `disabled` (every "
+    "call is a cheap no-op, nothing is written).",
+    default="`online` when `FWTRACK_BASE_URL` is set, else `offline`",
     allowed=MODES,
 )
 FWTRACK_PROJECT = EnvVar(
@@ -98,6 +110,57 @@ FWTRACK_FLUSH_INTERVAL = EnvVar(
     "Seconds (> 0) after which logged data is durably on disk; `Settings.flush_interval` beats it.",
     default=str(DEFAULT_FLUSH_INTERVAL),
 )
+FWTRACK_BASE_URL = EnvVar(
+    "FWTRACK_BASE_URL",
+    "Address of the fwtrack server, `http(s)://host[:port]`; `fwtrack.Api()` without a "
+    "directory reads the runs there.",
+    default=None,
+)
+FWTRACK_API_KEY = EnvVar(
+    "FWTRACK_API_KEY",
+    "API key for the server at `FWTRACK_BASE_URL` (else the key `fwtrack login` stored for it).",
+    default=None,
+)
+FWTRACK_ENTITY = EnvVar(
+    "FWTRACK_ENTITY",
+    "Entity (user or team) online runs and `fwtrack sync` upload to; unset: the API key's user.",
+    default=None,
+)
+FWTRACK_UPLOAD_TIMEOUT = EnvVar(
+    "FWTRACK_UPLOAD_TIMEOUT",
+    "Seconds (>= 0) `finish()` of an online run waits for the upload to complete; past it the "
+    "run finishes locally and prints the `fwtrack sync` command that completes the upload.",
+    default="30",
+)
+FWTRACK_CONFIG_DIR = EnvVar(
+    "FWTRACK_CONFIG_DIR",
+    "Where `fwtrack login` stores API keys (`credentials.json`, mode 0600); else "
+    "`$XDG_CONFIG_HOME/fwtrack`.",
+    default="~/.config/fwtrack",
+)
+FWTRACK_CACHE_DIR = EnvVar(
+    "FWTRACK_CACHE_DIR",
+    "Where `fwtrack.Api(base_url=...)` mirrors the logs of remote runs it reads "
+    "(`<cache>/<host>/<entity>/<project>/<run id>/run.fwlog`); else `$XDG_CACHE_HOME/fwtrack`.",
+    default="~/.cache/fwtrack",
+)
+FWTRACK_SERVER_DATA = EnvVar(
+    "FWTRACK_SERVER_DATA",
+    "`fwtrack server`: data directory for blobs (and the SQLite database); `--data` beats it.",
+    default="./fwtrack-server",
+)
+FWTRACK_SERVER_DB = EnvVar(
+    "FWTRACK_SERVER_DB",
+    "`fwtrack server`: metadata database URL, `postgresql://user:pass@host/db` or "
+    "`sqlite:///path`; `--db` beats it.",
+    default="SQLite in the data directory",
+)
+FWTRACK_SERVER_ADMIN_KEY = EnvVar(
+    "FWTRACK_SERVER_ADMIN_KEY",
+    "`fwtrack server`: the first admin's API key (`fwk_` + 40 letters or digits) instead of a "
+    "generated one, for automated deployments.",
+    default=None,
+)
 
 ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_DIR,
@@ -107,6 +170,15 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_NAME,
     FWTRACK_TAGS,
     FWTRACK_FLUSH_INTERVAL,
+    FWTRACK_BASE_URL,
+    FWTRACK_API_KEY,
+    FWTRACK_ENTITY,
+    FWTRACK_UPLOAD_TIMEOUT,
+    FWTRACK_CONFIG_DIR,
+    FWTRACK_CACHE_DIR,
+    FWTRACK_SERVER_DATA,
+    FWTRACK_SERVER_DB,
+    FWTRACK_SERVER_ADMIN_KEY,
 )
 
 
@@ -136,6 +208,75 @@ def _env_flush_interval() -> float:
     return value
 
 
+DEFAULT_UPLOAD_TIMEOUT = 30.0
+MAX_UPLOAD_TIMEOUT = 1e6
+_ENTITY_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _check_base_url(value: object, source: str) -> str | None:
+    """`value` as a server address without a trailing `/` (or `/api/v1`), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{source} must be a str like 'http://host:8080', got {value!r}")
+    text = value.strip().rstrip("/")
+    if text.endswith("/api/v1"):
+        text = text[: -len("/api/v1")].rstrip("/")
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"{source}={value!r} is not a server address: expected http(s)://host[:port], "
+            "e.g. 'https://fwtrack.example.com'"
+        )
+    return text
+
+
+def _check_entity(value: object, source: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ENTITY_RE.fullmatch(value):
+        raise ValueError(
+            f"{source}={value!r} is not a valid entity: use a user or team name of 1-64 "
+            "characters of A-Z a-z 0-9 _ . -"
+        )
+    return value
+
+
+def _check_upload_timeout(value: object, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{source} must be a number of seconds, got {type(value).__name__}")
+    if not 0 <= value <= MAX_UPLOAD_TIMEOUT:
+        raise ValueError(f"{source} must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def _env_base_url() -> str | None:
+    return _check_base_url(FWTRACK_BASE_URL.get(), "FWTRACK_BASE_URL")
+
+
+def _env_api_key() -> str | None:
+    return FWTRACK_API_KEY.get()
+
+
+def _env_entity() -> str | None:
+    return _check_entity(FWTRACK_ENTITY.get(), "FWTRACK_ENTITY")
+
+
+def _env_upload_timeout() -> float:
+    raw = FWTRACK_UPLOAD_TIMEOUT.get()
+    if raw is None:
+        return DEFAULT_UPLOAD_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_UPLOAD_TIMEOUT:
+        raise ValueError(
+            f"FWTRACK_UPLOAD_TIMEOUT={raw!r} is not valid: allowed values are seconds >= 0, e.g. 30"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Tuning knobs of a run, passed as `fwtrack.init(settings=Settings(...))` or as a dict.
@@ -143,10 +284,20 @@ class Settings:
     `flush_interval`: seconds after which logged data is durably on disk (default 1.0, or
     `FWTRACK_FLUSH_INTERVAL`). `queue_capacity`: how many log calls may wait for the writer
     thread before `log()` blocks (default 65536); memory stays bounded either way.
+
+    Online runs (see docs/server.md): `base_url` is the server (default `FWTRACK_BASE_URL`),
+    `api_key` its key (default `FWTRACK_API_KEY`, else the key `fwtrack login` stored),
+    `entity` the user or team the run belongs to (default `FWTRACK_ENTITY`, else the key's
+    user), `upload_timeout` how long `finish()` waits for the upload (default 30 s, or
+    `FWTRACK_UPLOAD_TIMEOUT`).
     """
 
     flush_interval: float = field(default_factory=_env_flush_interval)
     queue_capacity: int = DEFAULT_QUEUE_CAPACITY
+    base_url: str | None = field(default_factory=_env_base_url)
+    api_key: str | None = field(default_factory=_env_api_key, repr=False)
+    entity: str | None = field(default_factory=_env_entity)
+    upload_timeout: float = field(default_factory=_env_upload_timeout)
 
     def __post_init__(self) -> None:
         _check_flush_interval(self.flush_interval, "Settings.flush_interval")
@@ -155,6 +306,16 @@ class Settings:
             raise TypeError(f"Settings.queue_capacity must be an int, got {type(q).__name__}")
         if not 1 <= q <= 1 << 24:
             raise ValueError(f"Settings.queue_capacity must be in 1..={1 << 24}, got {q}")
+        object.__setattr__(self, "base_url", _check_base_url(self.base_url, "Settings.base_url"))
+        key = self.api_key
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise ValueError("Settings.api_key must be a non-empty str (or None)")
+        _check_entity(self.entity, "Settings.entity")
+        object.__setattr__(
+            self,
+            "upload_timeout",
+            _check_upload_timeout(self.upload_timeout, "Settings.upload_timeout"),
+        )
 
     @classmethod
     def coerce(cls, settings: Settings | Mapping[str, Any] | None) -> Settings:

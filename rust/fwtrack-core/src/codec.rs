@@ -264,3 +264,87 @@ pub fn scan_frames(bytes: &[u8], base: u64) -> (Vec<Frame>, Tail) {
         }
     }
 }
+
+/// Why a byte range is not a valid piece of a run log (see [`validate_frames`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid run-log data at byte {offset}: {reason}")]
+pub struct InvalidFrames {
+    /// Offset of the problem, counted from the start of the checked bytes.
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// Check that `data` is whole, valid log frames (with `at_start`, preceded by the file
+/// header): the header has the magic and a supported version, every frame is complete, its
+/// CRC matches, its body decompresses and its records decode. Returns the number of frames.
+///
+/// This is what a server runs on uploaded bytes before it appends them: anything short of
+/// whole frames (a torn last frame included) is refused.
+pub fn validate_frames(data: &[u8], at_start: bool) -> std::result::Result<usize, InvalidFrames> {
+    let mut pos = 0usize;
+    if at_start {
+        check_header(data, "the uploaded data").map_err(|e| InvalidFrames {
+            offset: 0,
+            reason: match e {
+                Error::NotALog { reason, .. } => format!("not a fwtrack run log: {reason}"),
+                other => other.to_string(),
+            },
+        })?;
+        pos = HEADER_LEN;
+    }
+    let mut frames = 0usize;
+    loop {
+        match next_frame(data, pos, 0) {
+            Step::Frame(f) => {
+                pos += f.len as usize;
+                frames += 1;
+            }
+            Step::End(Tail::Clean) => return Ok(frames),
+            Step::End(Tail::Torn { offset, missing }) => {
+                return Err(InvalidFrames {
+                    offset,
+                    reason: format!(
+                        "incomplete frame: {missing} more bytes needed; send whole frames only"
+                    ),
+                });
+            }
+            Step::End(Tail::Corrupt { offset, reason }) => {
+                return Err(InvalidFrames { offset, reason });
+            }
+        }
+    }
+}
+
+/// The end of the last complete frame in `bytes` (which start at file offset `base`, on a
+/// frame boundary), as a file offset, with why the scan stopped there. Frames are checked
+/// for their length and CRC only (their bodies are not decompressed), so this is cheap
+/// enough to find how much of a growing log can be shipped as whole frames.
+pub fn complete_frames_end(bytes: &[u8], base: u64) -> (u64, Tail) {
+    let mut pos = 0usize;
+    loop {
+        let offset = base + pos as u64;
+        let rest = &bytes[pos..];
+        if rest.is_empty() {
+            return (offset, Tail::Clean);
+        }
+        if rest.len() < FRAME_HEADER_LEN {
+            let missing = (FRAME_HEADER_LEN - rest.len()) as u64;
+            return (offset, Tail::Torn { offset, missing });
+        }
+        let body_len = read_u32(rest, 0) as usize;
+        if body_len > MAX_FRAME_BODY {
+            let reason = format!("frame length {body_len} is implausible");
+            return (offset, Tail::Corrupt { offset, reason });
+        }
+        let total = FRAME_HEADER_LEN + body_len;
+        if rest.len() < total {
+            let missing = (total - rest.len()) as u64;
+            return (offset, Tail::Torn { offset, missing });
+        }
+        if crc32c::crc32c(&rest[8..total]) != read_u32(rest, 4) {
+            let reason = "CRC mismatch".to_owned();
+            return (offset, Tail::Corrupt { offset, reason });
+        }
+        pos += total;
+    }
+}

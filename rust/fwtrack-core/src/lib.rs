@@ -2,12 +2,15 @@
 //!
 //! Pure Rust, no Python: the record model ([`record`]), the on-disk codec ([`codec`]), the
 //! writer thread ([`writer`]), the reader with tail recovery ([`reader`]), step handling
-//! ([`steps`]), summaries ([`summary`]) and histograms ([`histogram`]). The format is
+//! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), and the server-side
+//! history index ([`index`]) with its downsampling ([`downsample`]). The format is
 //! specified in `docs/format.md`.
 
 pub mod codec;
+pub mod downsample;
 pub mod error;
 pub mod histogram;
+pub mod index;
 pub mod lock;
 pub mod reader;
 pub mod record;

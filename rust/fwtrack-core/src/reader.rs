@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use rmpv::Value as Mp;
@@ -59,17 +59,25 @@ pub fn decode_log(bytes: &[u8], name: &str) -> Result<LogContents> {
     })
 }
 
-/// Records of a log read frame by frame: memory holds one frame at a time.
-pub struct RecordStream {
+/// Whole frames of a log file, read one at a time: memory holds one frame. Reading can
+/// start at any frame boundary, so a reader that already consumed a prefix of a growing log
+/// (an indexer, an uploader) continues where it stopped.
+pub struct FrameReader {
     file: BufReader<File>,
     offset: u64,
-    queue: VecDeque<Record>,
     tail: Option<Tail>,
 }
 
-impl RecordStream {
-    /// Open a log file and check its header.
-    pub fn open(path: &Path) -> Result<RecordStream> {
+impl FrameReader {
+    /// Open a log file and check its header; reading starts after it.
+    pub fn open(path: &Path) -> Result<FrameReader> {
+        Self::open_at(path, HEADER_LEN as u64)
+    }
+
+    /// Open a log file, check its header and start reading at byte `offset`, which must be
+    /// a frame boundary (the end of the header or of a whole frame; smaller values mean the
+    /// end of the header). An offset past the end of the file reads nothing.
+    pub fn open_at(path: &Path, offset: u64) -> Result<FrameReader> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut file = BufReader::with_capacity(1 << 16, file);
         let mut header = Vec::with_capacity(HEADER_LEN);
@@ -78,15 +86,24 @@ impl RecordStream {
             .read_to_end(&mut header)
             .map_err(|e| Error::io(path, e))?;
         codec::check_header(&header, &path.display().to_string())?;
-        Ok(RecordStream {
+        let offset = offset.max(HEADER_LEN as u64);
+        if offset > HEADER_LEN as u64 {
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| Error::io(path, e))?;
+        }
+        Ok(FrameReader {
             file,
-            offset: HEADER_LEN as u64,
-            queue: VecDeque::new(),
+            offset,
             tail: None,
         })
     }
 
-    /// Why the stream ended, once it has.
+    /// The file offset just past the last whole frame read (where the next one starts).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Why reading ended, once it has.
     pub fn tail(&self) -> Option<&Tail> {
         self.tail.as_ref()
     }
@@ -94,8 +111,15 @@ impl RecordStream {
     fn read_up_to(&mut self, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
         (&mut self.file).take(n as u64).read_to_end(buf).map(|_| ())
     }
+}
 
-    fn next_frame(&mut self) {
+impl Iterator for FrameReader {
+    type Item = codec::Frame;
+
+    fn next(&mut self) -> Option<codec::Frame> {
+        if self.tail.is_some() {
+            return None;
+        }
         let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN);
         let read = self
             .read_up_to(&mut bytes, FRAME_HEADER_LEN)
@@ -115,16 +139,36 @@ impl RecordStream {
                 offset: self.offset,
                 reason: format!("read error: {e}"),
             });
-            return;
+            return None;
         }
         let (frames, tail) = codec::scan_frames(&bytes, self.offset);
-        match frames.into_iter().next() {
-            Some(f) => {
-                self.offset += f.len;
-                self.queue.extend(f.records);
-            }
-            None => self.tail = Some(tail),
-        }
+        let Some(f) = frames.into_iter().next() else {
+            self.tail = Some(tail);
+            return None;
+        };
+        self.offset += f.len;
+        Some(f)
+    }
+}
+
+/// Records of a log read frame by frame: memory holds one frame at a time.
+pub struct RecordStream {
+    frames: FrameReader,
+    queue: VecDeque<Record>,
+}
+
+impl RecordStream {
+    /// Open a log file and check its header.
+    pub fn open(path: &Path) -> Result<RecordStream> {
+        Ok(RecordStream {
+            frames: FrameReader::open(path)?,
+            queue: VecDeque::new(),
+        })
+    }
+
+    /// Why the stream ended, once it has.
+    pub fn tail(&self) -> Option<&Tail> {
+        self.frames.tail()
     }
 }
 
@@ -136,10 +180,8 @@ impl Iterator for RecordStream {
             if let Some(r) = self.queue.pop_front() {
                 return Some(r);
             }
-            if self.tail.is_some() {
-                return None;
-            }
-            self.next_frame();
+            let frame = self.frames.next()?;
+            self.queue.extend(frame.records);
         }
     }
 }

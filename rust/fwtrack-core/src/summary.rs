@@ -200,6 +200,141 @@ impl SummaryState {
     }
 }
 
+/// Persisting a summary state, so that a reader following a log (the server's history
+/// index) continues it across updates exactly where it stopped.
+impl SummaryState {
+    /// Everything needed to continue this state elsewhere, as a MessagePack map (metric
+    /// definitions are not included: they are stored with the run's metadata).
+    pub fn to_mp(&self) -> Mp {
+        // Sorted by key, so equal states save as equal bytes.
+        let mut aggs: Vec<(&Key, &Agg)> = self.computed.iter().collect();
+        aggs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let computed = aggs
+            .into_iter()
+            .map(|(k, a)| {
+                let agg = Mp::Array(vec![
+                    a.first.to_mp(),
+                    a.last.to_mp(),
+                    Mp::F64(a.min),
+                    Mp::F64(a.max),
+                    Mp::F64(a.sum),
+                    Mp::from(a.count),
+                ]);
+                (Mp::from(&**k), agg)
+            })
+            .collect();
+        let map = |m: &BTreeMap<String, Mp>| {
+            Mp::Map(
+                m.iter()
+                    .map(|(k, v)| (Mp::from(k.as_str()), v.clone()))
+                    .collect(),
+            )
+        };
+        Mp::Map(vec![
+            (Mp::from("computed"), Mp::Map(computed)),
+            (Mp::from("restored"), map(&self.restored)),
+            (Mp::from("explicit"), map(&self.explicit)),
+            (Mp::from("dirty"), Mp::Boolean(self.dirty)),
+        ])
+    }
+
+    /// The state [`SummaryState::to_mp`] saved, with the run's metric definitions; None when
+    /// `v` is not such a state.
+    pub fn from_mp(v: &Mp, defs: Vec<MetricDef>) -> Option<SummaryState> {
+        let Mp::Map(fields) = v else { return None };
+        let field = |name: &str| fields.iter().find(|(k, _)| k.as_str() == Some(name));
+        let strings = |name: &str| -> Option<BTreeMap<String, Mp>> {
+            match field(name) {
+                Some((_, Mp::Map(e))) => e
+                    .iter()
+                    .map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+                    .collect(),
+                _ => None,
+            }
+        };
+        let mut computed = HashMap::new();
+        let Some((_, Mp::Map(entries))) = field("computed") else {
+            return None;
+        };
+        for (k, agg) in entries {
+            let Mp::Array(parts) = agg else { return None };
+            let [first, last, min, max, sum, count] = parts.as_slice() else {
+                return None;
+            };
+            computed.insert(
+                Key::from(k.as_str()?),
+                Agg {
+                    first: mp_to_value(first)?,
+                    last: mp_to_value(last)?,
+                    min: min.as_f64()?,
+                    max: max.as_f64()?,
+                    sum: sum.as_f64()?,
+                    count: count.as_u64()?,
+                },
+            );
+        }
+        Some(SummaryState {
+            computed,
+            restored: strings("restored")?,
+            explicit: strings("explicit")?,
+            defs,
+            dirty: field("dirty").and_then(|(_, d)| d.as_bool())?,
+        })
+    }
+
+    /// Bring the explicit values in line with a snapshot the writer wrote: keys the writer
+    /// set explicitly take the snapshot's values, and keys the snapshot no longer has (or
+    /// no longer marks explicit) were deleted. The dirty flag is cleared: the summary is
+    /// the snapshot's.
+    pub fn sync_explicit(&mut self, snapshot: &SummarySnapshot) {
+        let Mp::Map(entries) = &snapshot.values else {
+            return;
+        };
+        let present: std::collections::HashSet<&str> =
+            entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+        let mut delete: Vec<String> = self
+            .explicit
+            .keys()
+            .filter(|k| !snapshot.explicit.iter().any(|e| e == *k))
+            .cloned()
+            .collect();
+        delete.extend(
+            self.restored
+                .keys()
+                .map(String::as_str)
+                .chain(self.computed.keys().map(|k| &**k))
+                .filter(|k| !present.contains(k))
+                .map(str::to_owned),
+        );
+        let values: Vec<(String, Mp)> = entries
+            .iter()
+            .filter_map(|(k, v)| {
+                let k = k.as_str()?;
+                snapshot
+                    .explicit
+                    .iter()
+                    .any(|e| e == k)
+                    .then(|| (k.to_owned(), v.clone()))
+            })
+            .collect();
+        // Deleting an explicit key that the snapshot still has as a computed value must not
+        // drop its aggregate: only keys absent from the snapshot lose their computed state.
+        for k in &delete {
+            if present.contains(k.as_str()) {
+                self.explicit.remove(k);
+            } else {
+                self.explicit.remove(k);
+                self.restored.remove(k);
+                self.computed.remove(k.as_str());
+            }
+        }
+        for (k, v) in values {
+            self.explicit.insert(k, v);
+        }
+        self.dirty = false;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +378,29 @@ mod tests {
         // explicit wins over computed
         s.set_explicit(vec![("loss".into(), Mp::F64(0.0))], vec![]);
         assert_eq!(get(&s.snapshot(), "loss"), Some(&Mp::F64(0.0)));
+    }
+
+    #[test]
+    fn saved_state_continues_exactly() {
+        let defs = vec![MetricDef {
+            name: "m".into(),
+            step_metric: None,
+            summary: vec!["mean".into(), "first".into(), "min".into()],
+        }];
+        let mut a = SummaryState::restore(None, defs.clone());
+        for x in [4.0, f64::NAN, 2.0] {
+            a.observe(&Key::from("m"), &Value::Float(x));
+        }
+        a.observe(&Key::from("s"), &Value::Str("x".into()));
+        a.set_explicit(vec![("e".into(), Mp::from(1))], vec![]);
+        let saved = a.to_mp();
+        let mut b = SummaryState::from_mp(&saved, defs).unwrap_or_else(|| panic!("bad state"));
+        for s in [&mut a, &mut b] {
+            s.observe(&Key::from("m"), &Value::Int(9));
+        }
+        assert_eq!(a.snapshot(), b.snapshot());
+        assert_eq!(a.to_mp(), b.to_mp());
+        assert!(SummaryState::from_mp(&Mp::from(3), vec![]).is_none());
     }
 
     #[test]

@@ -6,7 +6,9 @@ use pyo3::prelude::*;
 mod convert;
 mod errors;
 mod hist;
+mod index;
 mod reader;
+mod upload;
 mod writer;
 
 /// Mark this process as a forked child: every existing `RunWriter` goes inert.
@@ -43,10 +45,16 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::PyRunReader>()?;
     m.add_class::<reader::RowIter>()?;
     m.add_class::<hist::PyHistogram>()?;
+    m.add_class::<upload::PyUploader>()?;
     m.add_function(wrap_pyfunction!(hist::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(reader::scan_rows, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(is_forked_child, m)?)?;
     m.add_function(wrap_pyfunction!(is_locked, m)?)?;
+    m.add_function(wrap_pyfunction!(index::validate_frames, m)?)?;
+    m.add_function(wrap_pyfunction!(index::index_update, m)?)?;
+    m.add_function(wrap_pyfunction!(index::index_read_meta, m)?)?;
+    m.add_function(wrap_pyfunction!(index::read_series, m)?)?;
+    m.add_function(wrap_pyfunction!(index::downsample, m)?)?;
     Ok(())
 }

@@ -1,0 +1,462 @@
+"""`fwtrack.Api(base_url=...)`: the runs of a fwtrack server, read through the same objects as a
+local run directory.
+
+Listing and run fields (name, state, config, summary, ...) come from the server's JSON API;
+history and histograms come from the run log itself, mirrored into a local cache and read by the
+same reader as a local run, so a remote run's `history()` is the local one by construction. The
+mirror only ever fetches what is new (`GET .../log` with `Range: bytes=<have>-`)::
+
+    <cache>/<host>/<entity>/<project>/<run id>/run.fwlog
+
+where `<cache>` is `FWTRACK_CACHE_DIR`, else `$XDG_CACHE_HOME/fwtrack`, else
+`~/.cache/fwtrack`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import re
+import urllib.parse
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fwtrack import _core, credentials
+from fwtrack._http import (
+    HttpClient,
+    MissingApiKeyError,
+    NotFoundError,
+    StreamResponse,
+    normalize_base_url,
+)
+from fwtrack.api import AmbiguousRunError, Project, Run, RunState
+from fwtrack.errors import FwTrackError, RunNotFoundError
+from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: the mirror is then not locked across processes)
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["RemoteBackend", "RemoteRun", "cache_root", "resolve_api_key"]
+
+_PAGE = 1000  # runs per request when listing (the server's maximum `limit`)
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_MAX_LEN = {"entity": 64, "project": 128, "run id": 64}
+_CHUNK = 1 << 20
+
+
+def cache_root() -> Path:
+    """Where remote run logs are mirrored: `FWTRACK_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/fwtrack`, else `~/.cache/fwtrack`."""
+    configured = FWTRACK_CACHE_DIR.get()
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "fwtrack"
+
+
+def resolve_api_key(base_url: str, api_key: str | None) -> str:
+    """The key to use with `base_url`: `api_key`, else `FWTRACK_API_KEY`, else the key stored
+    for that server by `fwtrack login`. Raises `MissingApiKeyError` with a hint when none."""
+    if api_key is not None:
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise ValueError(f"api_key must be a non-empty str, got {api_key!r}")
+        return api_key.strip()
+    key = FWTRACK_API_KEY.get() or credentials.lookup(base_url)
+    if key:
+        return key
+    raise MissingApiKeyError(
+        f"no API key for {base_url}\n"
+        f"hint: run `fwtrack login {base_url}`, or pass Api(base_url=..., api_key=...), "
+        f"or set {FWTRACK_API_KEY.name}",
+        url=base_url,
+    )
+
+
+def _host_dir(base_url: str) -> str:
+    """A directory name for one server: its host and port (and path prefix, if any)."""
+    parts = urllib.parse.urlsplit(base_url)
+    name = parts.netloc + parts.path
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "server"
+
+
+def _check_part(value: str, what: str, spec: str) -> str:
+    """`value` when it is a valid entity, project or run id name, else ValueError."""
+    limit = _MAX_LEN[what]
+    if not _NAME.match(value) or len(value) > limit:
+        raise ValueError(
+            f"invalid {what} {value!r} in {spec!r}: expected 1-{limit} characters of "
+            "A-Z a-z 0-9 _ . -"
+        )
+    return value
+
+
+def _quote(*parts: str) -> str:
+    return "/".join(urllib.parse.quote(p, safe="") for p in parts)
+
+
+class RemoteBackend:
+    """The server side of an `Api`: one HTTP client, the viewer's entity, the log mirror."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 30.0) -> None:
+        url = normalize_base_url(base_url)
+        self.client = HttpClient(url, resolve_api_key(url, api_key), timeout=timeout)
+        self.base_url = url
+        self.cache_dir = cache_root() / _host_dir(url)
+        self._viewer: dict[str, Any] | None = None
+
+    # -- identity --------------------------------------------------------------------------
+
+    def viewer(self) -> dict[str, Any]:
+        """`GET /viewer`: the key's user (`name`, `is_admin`, `teams`), fetched once."""
+        if self._viewer is None:
+            self._viewer = dict(self.client.get_json("/viewer"))
+        return self._viewer
+
+    def entity_project(self, project: str) -> tuple[str, str]:
+        """`"entity/project"`, or `"project"` in the viewer's own entity."""
+        parts = project.strip().strip("/").split("/")
+        if len(parts) == 2:
+            return _check_part(parts[0], "entity", project), _check_part(
+                parts[1], "project", project
+            )
+        if len(parts) == 1:
+            return str(self.viewer()["name"]), _check_part(parts[0], "project", project)
+        raise ValueError(
+            f"invalid project {project!r}: expected 'entity/project' or 'project' "
+            "(in your own entity)"
+        )
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def projects(self) -> list[Project]:
+        """Every project the key reaches, sorted by entity then name."""
+        rows = self.client.get_json("/projects")["projects"]
+        projects = [
+            Project(
+                name=str(row["name"]),
+                dir=self.cache_dir / str(row["entity"]) / str(row["name"]),
+                run_count=int(row.get("run_count") or 0),
+                entity=str(row["entity"]),
+            )
+            for row in rows
+        ]
+        projects.sort(key=lambda p: (p.entity or "", p.name))
+        return projects
+
+    def run_rows(self, entity: str, project: str) -> Iterator[dict[str, Any]]:
+        """Every run row of a project, newest first, a page of `_PAGE` rows per request."""
+        offset = 0
+        while True:
+            page = self.client.get_json(
+                f"/runs/{_quote(entity, project)}",
+                {"limit": _PAGE, "offset": offset, "sort": "-created_at"},
+            )
+            rows = page["runs"]
+            yield from rows
+            offset += len(rows)
+            if not rows or offset >= int(page.get("total") or 0):
+                return
+
+    def runs(self, project: str | Project | None) -> list[Run]:
+        if project is None:
+            targets = [(p.entity or "", p.name) for p in self.projects()]
+        else:
+            targets = [self.entity_project(str(project))]
+        runs: list[Run] = []
+        for entity, name in targets:
+            runs.extend(RemoteRun(self, row) for row in self.run_rows(entity, name))
+        runs.sort(key=lambda r: (_created_ts(r), r.id), reverse=True)
+        return runs
+
+    def detail(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
+        row: dict[str, Any] = self.client.get_json(f"/runs/{_quote(entity, project, run_id)}")
+        return row
+
+    def run(self, spec: str) -> Run:
+        """`"entity/project/run_id"`, `"project/run_id"` (own entity) or a bare `run_id`
+        searched across the projects the key reaches."""
+        if not isinstance(spec, str):
+            raise TypeError(f"run id must be a str like 'entity/project/run_id', got {spec!r}")
+        text = spec.strip().strip("/")
+        parts = text.split("/")
+        if len(parts) == 3:
+            entity = _check_part(parts[0], "entity", spec)
+            project = _check_part(parts[1], "project", spec)
+            run_id = _check_part(parts[2], "run id", spec)
+            return RemoteRun(self, self.detail(entity, project, run_id))
+        if len(parts) == 2:
+            entity, project = self.entity_project(parts[0])
+            run_id = _check_part(parts[1], "run id", spec)
+            return RemoteRun(self, self.detail(entity, project, run_id))
+        if len(parts) == 1:
+            run_id = _check_part(text, "run id", spec)
+            matches = []
+            for p in self.projects():
+                with contextlib.suppress(NotFoundError):
+                    matches.append(self.detail(p.entity or "", p.name, run_id))
+            if len(matches) == 1:
+                return RemoteRun(self, matches[0])
+            if len(matches) > 1:
+                candidates = ", ".join(f"{m['entity']}/{m['project']}/{run_id}" for m in matches)
+                raise AmbiguousRunError(
+                    f"run id {run_id!r} is in {len(matches)} projects: {candidates}; "
+                    "name the run as <entity>/<project>/<run_id>"
+                )
+            raise RunNotFoundError(
+                f"no run {run_id!r} in any project you can reach on {self.base_url}\n"
+                "hint: name it as <entity>/<project>/<run_id>; list runs with "
+                "Api(base_url=...).runs('<entity>/<project>')"
+            )
+        raise ValueError(
+            f"invalid run {spec!r}: expected 'entity/project/run_id', 'project/run_id' or a "
+            "bare run id"
+        )
+
+    # -- the log mirror --------------------------------------------------------------------
+
+    def run_cache_dir(self, entity: str, project: str, run_id: str) -> Path:
+        return self.cache_dir / entity / project / run_id
+
+    def sync_log(self, entity: str, project: str, run_id: str) -> int:
+        """Bring the mirrored log of a run up to date; returns how many bytes were fetched.
+
+        Fetches `Range: bytes=<cached size>-`; a server log shorter than the mirror (the run
+        was deleted and uploaded again) is fetched again in full.
+        """
+        run_dir = self.run_cache_dir(entity, project, run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log = run_dir / _core.LOG_FILE_NAME
+        path = f"/runs/{_quote(entity, project, run_id)}/log"
+        with _locked(run_dir / ".sync.lock"):
+            have = log.stat().st_size if log.exists() else 0
+            headers = {"Range": f"bytes={have}-"} if have else {}
+            with self.client.stream("GET", path, headers=headers, ok=(416,)) as resp:
+                if resp.status == 416:  # nothing past `have`
+                    size = _range_total(resp.headers.get("Content-Range"))
+                    if size is None or size >= have:
+                        return 0
+                    # The server's log is shorter than the mirror: it is not the log we
+                    # mirrored (the run was deleted and uploaded again). Start over.
+                    log.unlink()
+                    have = 0
+                    headers = {}
+                elif resp.status == 206:
+                    start = _range_start(resp.headers.get("Content-Range"))
+                    if start != have:
+                        raise FwTrackError(
+                            f"GET {path}: asked for bytes from {have}, got a range from {start}"
+                        )
+                    with log.open("ab") as out:
+                        return _copy(resp, out)
+                else:  # 200: the whole log (have == 0, or a server that ignores Range)
+                    return self._replace(log, resp, have)
+            with self.client.stream("GET", path) as resp:
+                return self._replace(log, resp, have)
+
+    @staticmethod
+    def _replace(log: Path, resp: StreamResponse, have: int) -> int:
+        tmp = log.with_name(f".{log.name}.part")
+        with tmp.open("wb") as out:
+            fetched = _copy(resp, out)
+        os.replace(tmp, log)
+        return max(fetched - have, 0)
+
+
+def _copy(src: StreamResponse, dst: BinaryIO) -> int:
+    total = 0
+    while chunk := src.read(_CHUNK):
+        dst.write(chunk)
+        total += len(chunk)
+    return total
+
+
+def _range_start(value: str | None) -> int | None:
+    match = re.match(r"bytes (\d+)-\d+/(?:\d+|\*)", value or "")
+    return int(match.group(1)) if match else None
+
+
+def _range_total(value: str | None) -> int | None:
+    match = re.match(r"bytes (?:\*|\d+-\d+)/(\d+)", value or "")
+    return int(match.group(1)) if match else None
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock across processes sharing the cache (a no-op where flock is missing)."""
+    with path.open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _non_finite(value: Any) -> Any:
+    """A copy of `value` with the server's spelling of non-finite floats turned back into
+    floats."""
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: _non_finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_non_finite(v) for v in value]
+    return value
+
+
+def _created_ts(run: Run) -> float:
+    return run.created_at.timestamp()
+
+
+class RemoteRun(Run):
+    """A run on a fwtrack server, with the attributes and methods of a local `Run`.
+
+    Its fields are those of the server's last answer: when the handle was made, at
+    `refresh()`, or when a history or histogram read found the log had grown. History and
+    histograms are read from the run log, mirrored into the local cache (`dir`), fetching
+    only what is new on each call.
+    """
+
+    def __init__(self, backend: RemoteBackend, row: dict[str, Any]) -> None:
+        # The local Run's state, pointed at the mirror; nothing is downloaded until history,
+        # histograms or a field only the log holds is asked for.
+        self._backend = backend
+        self._row = row
+        self._entity = str(row["entity"])
+        self._project = str(row["project"])
+        self._dir = backend.run_cache_dir(self._entity, self._project, str(row["id"]))
+        self._meta = {}
+        self._stamp = None
+        self._rd = None
+
+    def _reader(self) -> _core.RunReader:
+        if self._backend.sync_log(self._entity, self._project, self.id):
+            self.refresh()
+        return super()._reader()
+
+    def scan_history(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        self._reader()  # bring the mirror up to date first
+        yield from super().scan_history(keys)
+
+    def refresh(self) -> None:
+        """Fetch the run's fields from the server again."""
+        self._row = self._backend.detail(self._entity, self._project, self.id)
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return str(self._row["id"])
+
+    @property
+    def entity(self) -> str:
+        """The user or team that owns the run's project."""
+        return self._entity
+
+    @property
+    def path(self) -> str:
+        """`"<entity>/<project>/<id>"`, accepted by `Api(base_url=...).run()`."""
+        return f"{self._entity}/{self._project}/{self.id}"
+
+    @property
+    def url(self) -> str:
+        """The run's API address on the server."""
+        return self._backend.client.url(f"/runs/{_quote(self._entity, self._project, self.id)}")
+
+    # -- fields from the server --------------------------------------------------------------
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self._row.get("metadata") or {}))
+
+    @property
+    def name(self) -> str:
+        return str(self._row.get("name") or self.id)
+
+    @property
+    def group(self) -> str | None:
+        value = (self._row.get("metadata") or {}).get("group")
+        return None if value is None else str(value)
+
+    @property
+    def job_type(self) -> str | None:
+        value = (self._row.get("metadata") or {}).get("job_type")
+        return None if value is None else str(value)
+
+    @property
+    def tags(self) -> list[str]:
+        return [str(t) for t in self._row.get("tags") or []]
+
+    @property
+    def notes(self) -> str | None:
+        value = self._row.get("notes")
+        return None if value is None else str(value)
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(float(self._row.get("created_at") or 0.0), timezone.utc)
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the server last stored data of this run (UTC)."""
+        return datetime.fromtimestamp(float(self._row.get("updated_at") or 0.0), timezone.utc)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self._row.get("config") or {}))
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """As for a local run; NaN and +/-Inf, which JSON carries as the strings `"NaN"`,
+        `"Infinity"` and `"-Infinity"`, come back as floats."""
+        value: dict[str, Any] = _non_finite(dict(self._row.get("summary") or {}))
+        return value
+
+    @property
+    def state(self) -> RunState:
+        state: RunState = self._row["state"]
+        return state
+
+    @property
+    def exit_code(self) -> int | None:
+        value = self._row.get("exit_code")
+        return None if value is None else int(value)
+
+    @property
+    def runtime(self) -> float:
+        return float(self._row.get("runtime") or 0.0)
+
+    @property
+    def last_step(self) -> int | None:
+        if "last_step" in self._row:
+            value = self._row["last_step"]
+            return None if value is None else int(value)
+        return super().last_step  # read from the mirrored log
+
+    @property
+    def log_size(self) -> int:
+        """Bytes of the run log stored on the server."""
+        return int(self._row.get("log_size") or 0)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemoteRun) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    def __repr__(self) -> str:
+        return (
+            f"<fwtrack Run {self.path} on {self._backend.base_url} name={self.name!r} "
+            f"state={self.state}>"
+        )

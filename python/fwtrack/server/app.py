@@ -1,0 +1,313 @@
+"""The ASGI application: context, middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from fwtrack import _core
+from fwtrack.server.auth import Viewer, create_key, hash_key
+from fwtrack.server.blobs import BlobStore, LocalRunsLayout
+from fwtrack.server.config import MAX_JSON_BODY_BYTES, ServerConfig
+from fwtrack.server.db import ApiKey, Database, User, now
+from fwtrack.server.errors import ApiError
+from fwtrack.server.jsonutil import JsonResponse
+
+__all__ = ["AppContext", "bootstrap", "create_app"]
+
+log = logging.getLogger("fwtrack.server")
+
+API_PREFIX = "/api/v1"
+LOCAL_USER = "local"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass
+class AppContext:
+    """What every request handler needs: configuration, database, blob layout."""
+
+    config: ServerConfig
+    db: Database
+    blobs: BlobStore | LocalRunsLayout
+    local_viewer: Viewer | None = None
+    uploads_in_flight: int = 0  # changed on the event loop only
+
+    @property
+    def stale_after(self) -> float | None:
+        return None if self.config.ui_scan_dir is not None else self.config.stale_after
+
+
+def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
+    """Open the database, migrate it (under the start-up lock), and on first start create the
+    admin user. Returns the database and the admin's new API key (None when not created)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(config.database_url)
+    created: str | None = None
+    with db.migration_lock() as connection:
+        db.upgrade(connection)
+        with db.write() as session:
+            if config.ui_scan_dir is not None or not config.auth:
+                if session.scalar(sa.select(User.id).where(User.name == LOCAL_USER)) is None:
+                    session.add(User(name=LOCAL_USER, is_admin=True, created_at=now()))
+                return db, None
+            admin = session.scalar(sa.select(User).where(User.name == "admin"))
+            if session.scalar(sa.select(sa.func.count()).select_from(User)) == 0:
+                admin = User(name="admin", is_admin=True, created_at=now())
+                session.add(admin)
+                session.flush()
+                _, created = create_key(session, admin.id, "first admin key", config.admin_key)
+            elif admin is not None and config.admin_key:
+                known = session.scalar(
+                    sa.select(ApiKey.id).where(ApiKey.key_hash == hash_key(config.admin_key))
+                )
+                if known is None:  # seed the given key (once; a revoked key stays revoked)
+                    create_key(session, admin.id, "FWTRACK_SERVER_ADMIN_KEY", config.admin_key)
+    return db, created
+
+
+class BodyLimitMiddleware:
+    """413 for a body over the limit: by Content-Length up front, and by counting a streamed
+    (chunked) body as it arrives. Uploads (run logs, files) get `max_upload_bytes`, every other
+    request `MAX_JSON_BODY_BYTES`."""
+
+    def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_upload = max_upload_bytes
+        self.max_json = min(MAX_JSON_BODY_BYTES, max_upload_bytes)
+
+    def _limit(self, scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        if path.endswith("/log") or "/files/" in path:
+            return self.max_upload
+        return self.max_json
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await _send_json(send, 400, {"detail": "invalid Content-Length header"})
+                    return
+                if length > limit:
+                    await _send_json(send, 413, _too_large(limit))
+                    return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise StarletteHTTPException(413, _too_large(limit)["detail"])
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _too_large(limit: int) -> dict[str, str]:
+    return {
+        "detail": f"request body larger than {limit} bytes; hint: send smaller batches "
+        "(the server's limit is --max-upload-bytes for uploads)"
+    }
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = JsonResponse(body).body
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = [str(p) for p in error.get("loc", ())]
+        where = " ".join(loc[:1]) + (" " + ".".join(loc[1:]) if len(loc) > 1 else "")
+        parts.append(f"{where.strip() or 'request'}: {error.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JsonResponse:
+        return JsonResponse({"detail": exc.detail, **exc.extra}, exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JsonResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JsonResponse({"detail": str(exc.detail)}, exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JsonResponse:
+        return JsonResponse({"detail": _validation_detail(exc)}, 400)
+
+    @app.exception_handler(OperationalError)
+    async def _db_busy(request: Request, exc: OperationalError) -> JsonResponse:
+        log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+        return JsonResponse(
+            {"detail": "the database is busy or unreachable; retry shortly"},
+            503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_busy(_request: Request, _exc: PoolTimeoutError) -> JsonResponse:
+        return JsonResponse(
+            {"detail": "the server is overloaded; retry shortly"}, 503, headers={"Retry-After": "1"}
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JsonResponse:
+        log.exception("internal error in %s %s", request.method, request.url.path, exc_info=exc)
+        return JsonResponse(
+            {"detail": "internal server error; the server log has the details"}, 500
+        )
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The tracking server app for `config` (migrates the database, creates the first admin)."""
+    from fwtrack.server.routes import meta, projects, runs
+
+    db, _ = bootstrap(config)
+    blobs: BlobStore | LocalRunsLayout
+    local_viewer = None
+    if config.ui_scan_dir is not None:
+        blobs = LocalRunsLayout(config.ui_scan_dir, config.data_dir)
+    else:
+        blobs = BlobStore(config.blob_dir)
+    if not config.auth or config.ui_scan_dir is not None:
+        with db.read() as session:
+            user = session.scalars(sa.select(User).where(User.name == LOCAL_USER)).one()
+            local_viewer = Viewer(user.id, user.name, True)
+    ctx = AppContext(config, db, blobs, local_viewer)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scanner = None
+        if config.ui_scan_dir is not None:
+            from fwtrack.server.scanner import Scanner
+
+            scanner = Scanner(ctx)
+            scanner.start()
+        try:
+            yield
+        finally:
+            if scanner is not None:
+                scanner.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="fwtrack server",
+        version=_core.__version__,
+        description="Stores fwtrack run logs and serves runs, history and files. "
+        "See docs/server.md.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    app.state.ctx = ctx
+    _document_errors_as_400(app)
+    _install_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_upload_bytes=config.max_upload_bytes)
+    for module in (meta, projects, runs):
+        app.include_router(module.router, prefix=API_PREFIX)
+    _mount_dashboard(app)
+    return app
+
+
+def _document_errors_as_400(app: FastAPI) -> None:
+    """Invalid input is answered 400 (see `_invalid`), so the OpenAPI document lists no 422."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            schemas = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    assets = Path(__file__).resolve().parent.parent / "ui"
+    if (assets / "index.html").is_file():
+        from starlette.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=assets, html=True), name="dashboard")
+        return
+
+    @app.get("/", include_in_schema=False)
+    def _index() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><title>fwtrack</title><h1>fwtrack server</h1>"
+            f"<p>The API is at <a href='{API_PREFIX}/docs'>{API_PREFIX}/docs</a>.</p>"
+        )
+
+
+def app_from_env() -> FastAPI:
+    """The app for uvicorn workers: configuration from `_FWTRACK_SERVER_CONFIG` (set by the
+    `fwtrack server` command)."""
+    raw = os.environ.get("_FWTRACK_SERVER_CONFIG")
+    if not raw:
+        raise RuntimeError("start the server with `fwtrack server` (no configuration found)")
+    return create_app(ServerConfig.from_json(raw))

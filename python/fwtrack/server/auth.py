@@ -1,0 +1,200 @@
+"""API keys, passwords, and who may reach which entity.
+
+Keys are `fwk_` + 40 base62 characters; only their SHA-256 and an 8-character prefix are
+stored. Passwords are hashed with scrypt. Access is decided on the entity alone: a user reaches
+their own entity, their teams' entities, and (admins) everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import string
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fwtrack.server.db import ApiKey, Team, TeamMember, User, now
+from fwtrack.server.errors import ApiError
+
+__all__ = [
+    "KEY_PREFIX",
+    "Viewer",
+    "check_password",
+    "create_key",
+    "entity_exists",
+    "generate_key",
+    "hash_key",
+    "hash_password",
+    "is_valid_key",
+    "require_entity",
+    "viewer_for_key",
+]
+
+KEY_PREFIX = "fwk_"
+_KEY_CHARS = string.ascii_letters + string.digits
+_KEY_LEN = 40
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The user a request acts as, with the teams it belongs to."""
+
+    id: int
+    name: str
+    is_admin: bool
+    teams: tuple[str, ...] = field(default=())
+
+    def reaches(self, entity: str) -> bool:
+        """True when this user may read and write the projects of `entity`."""
+        return self.is_admin or entity == self.name or entity in self.teams
+
+
+def generate_key() -> str:
+    """A new random API key."""
+    return KEY_PREFIX + "".join(secrets.choice(_KEY_CHARS) for _ in range(_KEY_LEN))
+
+
+def is_valid_key(key: str) -> bool:
+    """True when `key` has the shape of an API key."""
+    body = key[len(KEY_PREFIX) :]
+    return (
+        key.startswith(KEY_PREFIX) and len(body) == _KEY_LEN and all(c in _KEY_CHARS for c in body)
+    )
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key: its SHA-256, hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(
+    session: Session, user_id: int, description: str = "", key: str | None = None
+) -> tuple[ApiKey, str]:
+    """Store a new key (or `key`, when seeding) for `user_id`; return the row and the key."""
+    key = key or generate_key()
+    if not is_valid_key(key):
+        raise ValueError(
+            f"an API key looks like {KEY_PREFIX}<40 letters or digits>, got one of length "
+            f'{len(key)}; hint: generate one with `python -c "import secrets, string; '
+            "print('fwk_' + ''.join(secrets.choice(string.ascii_letters + string.digits) "
+            'for _ in range(40)))"`'
+        )
+    row = ApiKey(
+        user_id=user_id,
+        key_hash=hash_key(key),
+        prefix=key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8],
+        description=description,
+        created_at=now(),
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def hash_password(password: str) -> str:
+    """`scrypt$N$r$p$<salt b64>$<hash b64>`."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+    return "$".join(
+        [
+            "scrypt",
+            str(_SCRYPT_N),
+            str(_SCRYPT_R),
+            str(_SCRYPT_P),
+            base64.b64encode(salt).decode(),
+            base64.b64encode(digest).decode(),
+        ]
+    )
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    """True when `password` matches the stored scrypt hash (constant-time comparison)."""
+    if not stored:
+        # Spend the same time as a real check, so a missing user is not told apart by timing.
+        hashlib.scrypt(b"x", salt=b"0" * 16, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+        return False
+    try:
+        scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        salt = base64.b64decode(salt_b64)
+        expected = base64.b64decode(digest_b64)
+        digest = hashlib.scrypt(
+            password.encode(), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, expected)
+
+
+def _teams_of(session: Session, user_id: int) -> tuple[str, ...]:
+    rows = session.scalars(
+        sa.select(Team.name)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .where(TeamMember.user_id == user_id)
+        .order_by(Team.name)
+    )
+    return tuple(rows)
+
+
+def viewer_of(session: Session, user: User) -> Viewer:
+    """The viewer for a user row."""
+    return Viewer(user.id, user.name, user.is_admin, _teams_of(session, user.id))
+
+
+def viewer_for_key(session: Session, authorization: str | None) -> Viewer:
+    """The viewer of an `Authorization: Bearer <key>` header; 401 for anything else."""
+    if not authorization:
+        raise ApiError(
+            401,
+            "missing API key: send 'Authorization: Bearer <api key>'; hint: create a key with "
+            "POST /api/v1/login or ask an admin (POST /api/v1/users)",
+            headers=_UNAUTHORIZED_HEADERS,
+        )
+    scheme, _, key = authorization.strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not is_valid_key(key):
+        raise ApiError(
+            401,
+            "malformed Authorization header: expected 'Bearer fwk_<40 letters or digits>'",
+            headers=_UNAUTHORIZED_HEADERS,
+        )
+    row = session.execute(
+        sa.select(ApiKey, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_hash == hash_key(key))
+    ).one_or_none()
+    if row is None or row[0].revoked_at is not None:
+        raise ApiError(
+            401,
+            "unknown or revoked API key; hint: log in again (fwtrack login <url>) or create a "
+            "new key",
+            headers=_UNAUTHORIZED_HEADERS,
+        )
+    return viewer_of(session, row[1])
+
+
+def require_entity(viewer: Viewer, entity: str) -> None:
+    """403 unless `viewer` reaches `entity` (decided on the name alone, before any lookup)."""
+    if not viewer.reaches(entity):
+        raise ApiError(
+            403,
+            f"user {viewer.name!r} cannot reach entity {entity!r}: it is neither your user "
+            "nor one of your teams; hint: ask a team member or an admin to add you",
+        )
+
+
+def entity_exists(session: Session, entity: str) -> bool:
+    """True when a user or a team is named `entity`."""
+    user = session.scalar(sa.select(User.id).where(User.name == entity))
+    if user is not None:
+        return True
+    return session.scalar(sa.select(Team.id).where(Team.name == entity)) is not None

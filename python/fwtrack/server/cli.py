@@ -1,0 +1,191 @@
+"""`fwtrack server` and `fwtrack ui`: argument parsing and start-up.
+
+`add_commands(subparsers)` registers both commands on the `fwtrack` command line. The server's
+own dependencies (FastAPI, uvicorn, SQLAlchemy, ...) are imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from fwtrack.sdk.settings import (
+    FWTRACK_DIR,
+    FWTRACK_SERVER_ADMIN_KEY,
+    FWTRACK_SERVER_DATA,
+    FWTRACK_SERVER_DB,
+)
+
+__all__ = ["add_commands"]
+
+_MISSING_EXTRA = "the server needs its extra: pip install 'fwtrack[server]'"
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add `server` and `ui` to the `fwtrack` command's subparsers."""
+    server = subparsers.add_parser(
+        "server",
+        help="run the tracking server (uploads, API, dashboard)",
+        description="Run the tracking server: stores uploaded runs and serves the API and the "
+        "dashboard. Prints the admin API key on first start.",
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    server.add_argument(
+        "--data",
+        default=None,
+        help="data directory for blobs and the SQLite database "
+        "(default: $FWTRACK_SERVER_DATA or ./fwtrack-server)",
+    )
+    server.add_argument(
+        "--db",
+        default=None,
+        help="database URL, e.g. postgresql://user:pass@host/db "
+        "(default: $FWTRACK_SERVER_DB or SQLite in the data directory)",
+    )
+    server.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the stores (default 1)"
+    )
+    server.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=None,
+        help="largest accepted upload body in bytes (default 32 MiB)",
+    )
+    server.add_argument(
+        "--max-concurrent-uploads",
+        type=int,
+        default=None,
+        help="uploads each worker handles at once; more are answered 429 (default 32)",
+    )
+    server.add_argument("--access-log", action="store_true", help="log every request")
+    server.set_defaults(func=_cmd_server)
+
+    ui = subparsers.add_parser(
+        "ui",
+        help="browse local runs live in the dashboard",
+        description="Serve the dashboard over a local run directory, picking up runs as they "
+        "are written. No authentication: it binds to 127.0.0.1 by default.",
+    )
+    ui.add_argument(
+        "--dir",
+        default=argparse.SUPPRESS,
+        help="run directory (default: $FWTRACK_DIR or ./fwtrack)",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    ui.set_defaults(func=_cmd_ui)
+
+
+def _require_extra() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ModuleNotFoundError(f"{_MISSING_EXTRA} ({exc})", name=exc.name) from exc
+
+
+def _serve(config: Any, *, access_log: bool) -> int:
+    import uvicorn
+
+    os.environ["_FWTRACK_SERVER_CONFIG"] = config.to_json()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "fwtrack.server.app:app_from_env",
+        factory=True,
+        host=config.host,
+        port=config.port,
+        workers=config.workers if config.workers > 1 else None,
+        access_log=access_log,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    _require_extra()
+    from fwtrack.server.app import bootstrap
+    from fwtrack.server.config import (
+        DEFAULT_MAX_CONCURRENT_UPLOADS,
+        DEFAULT_MAX_UPLOAD_BYTES,
+        ServerConfig,
+    )
+
+    admin_key = FWTRACK_SERVER_ADMIN_KEY.get()
+    try:
+        config = ServerConfig(
+            data_dir=Path(args.data or FWTRACK_SERVER_DATA.get() or "fwtrack-server"),
+            db_url=args.db or FWTRACK_SERVER_DB.get(),
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            max_upload_bytes=args.max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES,
+            max_concurrent_uploads=args.max_concurrent_uploads or DEFAULT_MAX_CONCURRENT_UPLOADS,
+            admin_key=admin_key,
+        )
+        _ = config.database_url  # checks the --db URL
+        db, key = bootstrap(config)
+    except ValueError as exc:
+        print(f"fwtrack: error: {exc}", file=sys.stderr)
+        return 2
+    db.dispose()
+    where = config.db_url or str(config.data_dir / "fwtrack.db")
+    print(f"fwtrack server {_url(config.host, config.port)}", flush=True)
+    print(f"  data: {config.data_dir.resolve()}  database: {_hide_password(where)}", flush=True)
+    if key is not None:
+        if admin_key:
+            print("  created user 'admin' with the key from FWTRACK_SERVER_ADMIN_KEY", flush=True)
+        else:
+            print(
+                "  created user 'admin'; its API key (shown once, keep it):\n"
+                f"  admin API key: {key}\n"
+                f"  log in with: fwtrack login {_url(config.host, config.port)}",
+                flush=True,
+            )
+    return _serve(config, access_log=args.access_log)
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    _require_extra()
+    from fwtrack.server.config import ServerConfig
+
+    runs_dir = Path(getattr(args, "dir", None) or FWTRACK_DIR.get() or "fwtrack").resolve()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    config = ServerConfig(
+        data_dir=runs_dir / ".fwtrack-ui",
+        host=args.host,
+        port=args.port,
+        auth=False,
+        ui_scan_dir=runs_dir,
+        stale_after=None,
+    )
+    print(f"fwtrack ui {_url(config.host, config.port)}  (runs in {runs_dir})", flush=True)
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"fwtrack: warning: the ui has no authentication and listens on {config.host}: "
+            "anyone who can reach it can read and delete your runs; hint: use the default "
+            "--host 127.0.0.1, or `fwtrack server` for shared access",
+            file=sys.stderr,
+            flush=True,
+        )
+    return _serve(config, access_log=False)
+
+
+def _hide_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url

@@ -1,0 +1,115 @@
+"""Server configuration: one frozen dataclass, built by the CLI or by tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENT_UPLOADS",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_STALE_AFTER",
+    "ServerConfig",
+]
+
+DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+"""Largest request body the server accepts for uploads (`--max-upload-bytes`)."""
+
+DEFAULT_STALE_AFTER = 300.0
+"""A running run without an upload or heartbeat for this many seconds is reported crashed."""
+
+DEFAULT_MAX_CONCURRENT_UPLOADS = 32
+"""Uploads one server process handles at once; more are answered 429 with Retry-After."""
+
+MAX_JSON_BODY_BYTES = 1024 * 1024
+"""Largest body of a JSON request (everything but run-log and file uploads)."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where the server keeps its stores and how it serves them.
+
+    `data_dir` holds the blobs (and `fwtrack.db` when `db_url` is None). `auth=False` is the
+    local dashboard (`fwtrack ui`): every request acts as the admin user `local`.
+    `ui_scan_dir` makes the server index `<dir>/<project>/<run id>/run.fwlog` in place instead
+    of accepting uploads. `admin_key` seeds the first admin's API key
+    (`FWTRACK_SERVER_ADMIN_KEY`).
+    """
+
+    data_dir: Path = field(default_factory=lambda: Path("fwtrack-server"))
+    db_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    auth: bool = True
+    ui_scan_dir: Path | None = None
+    admin_key: str | None = None
+    stale_after: float | None = DEFAULT_STALE_AFTER
+    scan_interval: float = 1.0
+    max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT_UPLOADS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.ui_scan_dir is not None:
+            object.__setattr__(self, "ui_scan_dir", Path(self.ui_scan_dir))
+        if not 1 <= self.port <= 65535 and self.port != 0:
+            raise ValueError(f"port must be in 1..65535, got {self.port}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.max_concurrent_uploads < 1:
+            raise ValueError(
+                f"max_concurrent_uploads must be >= 1, got {self.max_concurrent_uploads}"
+            )
+        if self.max_upload_bytes < 1024:
+            raise ValueError(f"max_upload_bytes must be at least 1024, got {self.max_upload_bytes}")
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL: `db_url` with `postgresql://` mapped to psycopg 3, or the
+        embedded SQLite database in `data_dir`."""
+        if self.db_url is None:
+            return f"sqlite:///{(self.data_dir / 'fwtrack.db').resolve()}"
+        return normalize_db_url(self.db_url)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def to_json(self) -> str:
+        """Serialize (for handing the configuration to uvicorn worker processes)."""
+        doc = asdict(self)
+        for key, value in doc.items():
+            if isinstance(value, Path):
+                doc[key] = str(value)
+        return json.dumps(doc)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerConfig:
+        doc: dict[str, Any] = json.loads(text)
+        doc["data_dir"] = Path(doc["data_dir"])
+        if doc.get("ui_scan_dir") is not None:
+            doc["ui_scan_dir"] = Path(doc["ui_scan_dir"])
+        return cls(**doc)
+
+
+def normalize_db_url(url: str) -> str:
+    """`postgresql://...` and `postgres://...` → `postgresql+psycopg://...`; SQLite URLs pass.
+
+    Raises ValueError for another scheme, with a hint.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(
+            f"--db {url!r} is not a database URL; hint: use postgresql://user:pass@host/db "
+            "or sqlite:///path/to/fwtrack.db"
+        )
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme == "sqlite":
+        return url
+    raise ValueError(
+        f"--db {url!r}: unsupported database {scheme!r}; hint: use postgresql://... or sqlite:///..."
+    )

@@ -1,0 +1,264 @@
+"""SQL metadata: the ORM models, the engine (SQLite or PostgreSQL) and migrations at start.
+
+The run log in the blob store is the truth about a run; the `runs` row is a cache of what the
+history index knows about it (name, tags, config, summary, state, keys, ...) so that listing and
+filtering runs happens in SQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Database",
+    "Project",
+    "Run",
+    "Team",
+    "TeamMember",
+    "User",
+    "now",
+]
+
+_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_PG_MIGRATION_LOCK = 0x66777472  # "fwtr": the advisory lock id taken while migrating
+
+
+def now() -> float:
+    """The current time as Unix seconds (the API's time format)."""
+    return time.time()
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the server's tables."""
+
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: sa.JSON,
+        list[str]: sa.JSON,
+        float: sa.Double,
+    }
+
+
+class User(Base):
+    """A person (or a service) with API keys; its name is also an entity."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(256), default=None)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[float] = mapped_column(default=now)
+
+
+class Team(Base):
+    """A group of users; its name is an entity that every member reaches."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(default=now)
+
+
+class TeamMember(Base):
+    """Membership of a user in a team."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 (hex) and a short prefix for display are stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    description: Mapped[str] = mapped_column(sa.String(256), default="")
+    created_at: Mapped[float] = mapped_column(default=now)
+    last_used_at: Mapped[float | None] = mapped_column(default=None)
+    revoked_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class Project(Base):
+    """A project of an entity (a user's or a team's name)."""
+
+    __tablename__ = "projects"
+    __table_args__ = (sa.UniqueConstraint("entity", "name", name="uq_projects_entity_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[float] = mapped_column(default=now)
+    last_activity: Mapped[float] = mapped_column(default=now)
+
+
+class Run(Base):
+    """A run: identity, the fields derived from its log, and the user's edits."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "run_id", name="uq_runs_project_run"),
+        sa.Index("ix_runs_project_created", "project_id", "created_at"),
+        sa.Index("ix_runs_project_updated", "project_id", "updated_at"),
+        sa.Index("ix_runs_project_name", "project_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(256), default="")
+    state: Mapped[str] = mapped_column(sa.String(16), default="running")
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    notes: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    created_at: Mapped[float] = mapped_column(default=now)
+    updated_at: Mapped[float] = mapped_column(default=now)
+    heartbeat_at: Mapped[float] = mapped_column(default=now)
+    runtime: Mapped[float] = mapped_column(default=0.0)
+    exit_code: Mapped[int | None] = mapped_column(default=None)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    keys: Mapped[list[str]] = mapped_column(default=list)
+    log_size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # The sequence number the next uploaded frame must start at or above (valid for log_size).
+    next_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Fields the user changed with PATCH (name, tags, notes): the log no longer overrides them.
+    edited: Mapped[list[str]] = mapped_column(default=list)
+
+
+class Database:
+    """One engine per process, sessions for reads and for writes, migrations at start.
+
+    On SQLite (WAL mode, busy timeout) a write session starts with `BEGIN IMMEDIATE`, so two
+    writers queue on the busy timeout instead of failing when one upgrades a read transaction.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = sa.engine.make_url(url).get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(url)
+        elif self.dialect == "postgresql":
+            self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        else:
+            raise ValueError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(fwtrack_write=True), expire_on_commit=False
+        )
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries (committed, i.e. closed, at the end)."""
+        with self._read() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in a write transaction, committed at the end unless it raises."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision, under a lock shared by every process."""
+        with self.migration_lock() as connection:
+            self.upgrade(connection)
+
+    @contextlib.contextmanager
+    def migration_lock(self) -> Iterator[sa.Connection]:
+        """Hold the cross-process start-up lock (`pg_advisory_lock` on PostgreSQL, a file lock
+        beside the database on SQLite) and yield a connection."""
+        if self.dialect == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(
+                    sa.text("SELECT pg_advisory_lock(:id)"), {"id": _PG_MIGRATION_LOCK}
+                )
+                connection.commit()
+                try:
+                    yield connection
+                finally:
+                    connection.rollback()
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _PG_MIGRATION_LOCK}
+                    )
+                    connection.commit()
+            return
+        database = sa.engine.make_url(self.url).database or ""
+        lock_path = f"{database}.lock" if database and database != ":memory:" else None
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644) if lock_path else None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            with self.engine.connect() as connection:
+                yield connection
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def upgrade(self, connection: sa.Connection) -> None:
+        """Run Alembic's `upgrade head` on `connection` (the caller holds the lock)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how a transaction starts (see `_on_begin`).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get("fwtrack_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

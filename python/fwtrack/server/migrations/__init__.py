@@ -1,0 +1,1 @@
+"""Alembic migrations of the server's SQL schema, run at start by `Database.migrate`."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the tracking server, one module per resource."""

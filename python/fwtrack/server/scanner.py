@@ -1,0 +1,144 @@
+"""`fwtrack ui`: index local runs in place, about once a second.
+
+Every cycle the scanner looks for `<dir>/<project>/<run id>/run.fwlog`, indexes each log whose
+size or mtime changed into the ui's own index and SQLite database (entity `local`), and checks
+the lock of every run it believes running: a released lock without a finish record is a crash.
+Runs whose directory disappeared are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from fwtrack import _core
+from fwtrack.server import core
+from fwtrack.server.app import LOCAL_USER, AppContext
+from fwtrack.server.blobs import LOG_FILE_NAME, LocalRunsLayout
+from fwtrack.server.db import Project, Run, now
+from fwtrack.server.ingest import apply_index, get_or_create_project, get_or_create_run
+
+__all__ = ["Scanner"]
+
+log = logging.getLogger("fwtrack.server")
+
+_SAFE = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def _valid(name: str, max_len: int) -> bool:
+    return (
+        1 <= len(name) <= max_len
+        and _SAFE.fullmatch(name) is not None
+        and name not in {".", ".."}
+        and not name.startswith(".")
+    )
+
+
+class Scanner:
+    """A background thread indexing `ctx.config.ui_scan_dir` into the app's stores."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        if ctx.config.ui_scan_dir is None or not isinstance(ctx.blobs, LocalRunsLayout):
+            raise ValueError("the scanner needs a server configured with ui_scan_dir")
+        self.ctx = ctx
+        self.root: Path = ctx.config.ui_scan_dir
+        self.layout: LocalRunsLayout = ctx.blobs
+        self.interval = ctx.config.scan_interval
+        self._stamps: dict[tuple[str, str], tuple[int, int, bool]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="fwtrack-ui-scanner", daemon=True)
+        self._warned: set[tuple[str, str]] = set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.scan_once()
+            except Exception:  # keep scanning: one bad cycle must not stop the dashboard
+                log.exception("scanning %s failed", self.root)
+            self._stop.wait(self.interval)
+
+    def scan_once(self) -> None:
+        """One pass over the run directory."""
+        seen: set[tuple[str, str]] = set()
+        if self.root.is_dir():
+            for project_dir in sorted(self.root.iterdir()):
+                if not _valid(project_dir.name, 128) or not project_dir.is_dir():
+                    continue
+                for run_dir in sorted(project_dir.iterdir()):
+                    if not _valid(run_dir.name, 64):
+                        continue
+                    log_path = run_dir / LOG_FILE_NAME
+                    try:
+                        st = log_path.stat()
+                    except OSError:
+                        continue
+                    key = (project_dir.name, run_dir.name)
+                    seen.add(key)
+                    locked = _core.is_locked(str(run_dir))
+                    stamp = (st.st_size, st.st_mtime_ns, locked)
+                    if self._stamps.get(key) == stamp:
+                        continue
+                    try:
+                        self._index(project_dir.name, run_dir, locked)
+                    except (OSError, ValueError) as exc:
+                        if key not in self._warned:
+                            self._warned.add(key)
+                            log.warning("cannot index %s: %s", log_path, exc)
+                    self._stamps[key] = stamp
+        self._drop_missing(seen)
+
+    def _index(self, project_name: str, run_dir: Path, locked: bool) -> None:
+        paths = self.layout.paths(0, project_name, run_dir.name)
+        result = core.index_update(str(paths.log), str(paths.index))
+        meta: dict[str, Any] = result.get("meta") or {}
+        if meta.get("finish") is None and not locked:
+            # The finish record is durable before the lock is released: read once more.
+            result = core.index_update(str(paths.log), str(paths.index))
+            meta = result.get("meta") or {}
+        project = get_or_create_project(self.ctx.db, LOCAL_USER, project_name)
+        run = get_or_create_run(self.ctx.db, project, run_dir.name)
+        t = now()
+        with self.ctx.db.write() as session:
+            row = session.get(Run, run.id)
+            if row is None:
+                return
+            changed = row.log_size != int(result["log_offset"])
+            apply_index(row, result, int(result["log_offset"]))
+            if meta.get("finish") is None:
+                row.state = "running" if locked else "crashed"
+            if changed:
+                row.updated_at = t
+                row.heartbeat_at = t
+                session.execute(
+                    sa.update(Project).where(Project.id == project.id).values(last_activity=t)
+                )
+
+    def _drop_missing(self, seen: set[tuple[str, str]]) -> None:
+        with self.ctx.db.read() as session:
+            rows = session.execute(
+                sa.select(Run.id, Project.name, Run.run_id).join(
+                    Project, Project.id == Run.project_id
+                )
+            ).all()
+        gone = [(pk, p, r) for pk, p, r in rows if (p, r) not in seen]
+        if not gone:
+            return
+        with self.ctx.db.write() as session:
+            session.execute(sa.delete(Run).where(Run.id.in_([pk for pk, _, _ in gone])))
+        for _, project_name, run_id in gone:
+            self._stamps.pop((project_name, run_id), None)
+            shutil.rmtree(self.layout.paths(0, project_name, run_id).index, ignore_errors=True)

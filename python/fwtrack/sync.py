@@ -1,0 +1,412 @@
+"""`fwtrack sync`: upload local runs to a fwtrack server.
+
+    fwtrack sync [PATH ...] [--all] [--follow] [--base-url URL] [--entity E] [--timeout S]
+
+PATH is a run directory, a project directory or a root directory (every run below it);
+`--all` takes every run under `--dir`/`FWTRACK_DIR`. Each run is uploaded with the same Rust
+uploader online runs use, resuming from its `upload.json`, so re-running is harmless: a run
+whose log is entirely acknowledged (and no longer written) is skipped without a request. A run
+still being written (its lock is held) is uploaded as far as it is written; with `--follow`,
+it is followed until its writer finishes (or dies) and everything is acknowledged.
+
+Exit status: 0 when every run is on the server, 1 when some could not be uploaded (or no run
+was found), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from fwtrack import _core, credentials
+from fwtrack.errors import FwTrackError
+from fwtrack.sdk import names
+from fwtrack.sdk.settings import (
+    FWTRACK_API_KEY,
+    FWTRACK_BASE_URL,
+    FWTRACK_DIR,
+    FWTRACK_ENTITY,
+)
+
+__all__ = ["SyncError", "add_commands", "find_runs", "sync_runs"]
+
+STATE_FILE = "upload.json"
+DEFAULT_STALL_TIMEOUT = 60.0
+_POLL = 0.2
+_PLAIN_EVERY = 5.0
+_ENTITY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class SyncError(FwTrackError):
+    """`fwtrack sync` cannot start: no server, no key, no runs."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The server runs go to."""
+
+    base_url: str
+    api_key: str
+    entity: str | None
+
+
+@dataclass
+class Result:
+    """How one run went."""
+
+    run_dir: Path
+    name: str
+    status: str  # "uploaded" | "up to date" | "failed"
+    size: int = 0
+    message: str = ""
+
+
+# -- finding runs ------------------------------------------------------------------------------
+
+
+def _root_dir(dir_arg: str | None) -> Path:
+    root = dir_arg or FWTRACK_DIR.get() or FWTRACK_DIR.default or "fwtrack"
+    return Path(root).expanduser().resolve()
+
+
+def find_runs(paths: list[str], *, all_runs: bool, root: Path) -> list[Path]:
+    """Run directories named by `paths` (runs, projects or roots) and, with `all_runs`, every
+    run under `root`; sorted, without duplicates. Raises SyncError for a path that does not
+    exist or holds no run."""
+    found: dict[Path, None] = {}
+    sources = [Path(p).expanduser() for p in paths]
+    if all_runs:
+        if not root.is_dir():
+            raise SyncError(
+                f"no runs to sync: {root} does not exist\n"
+                "hint: pass --dir (or set FWTRACK_DIR) to where the runs are"
+            )
+        sources.append(root)
+    for src in sources:
+        if src.is_file() and src.name == _core.LOG_FILE_NAME:
+            src = src.parent
+        if not src.is_dir():
+            raise SyncError(f"{src} is not a directory\nhint: name run or project directories")
+        if (src / _core.LOG_FILE_NAME).is_file():
+            runs = [src]
+        else:
+            logs = list(src.glob(f"*/{_core.LOG_FILE_NAME}"))
+            logs += list(src.glob(f"*/*/{_core.LOG_FILE_NAME}"))
+            runs = sorted(log.parent for log in logs)
+            if not runs:
+                raise SyncError(
+                    f"no runs in {src}: it holds no {_core.LOG_FILE_NAME} at depth 0 to 2\n"
+                    "hint: name a run directory (<dir>/<project>/<run id>), a project "
+                    "directory or the root directory"
+                )
+        for run in runs:
+            found[run.resolve()] = None
+    return list(found)
+
+
+def _identity(run_dir: Path) -> tuple[str, str]:
+    """(project, run id) of the run in `run_dir`: from its run-start record, else from the
+    directory names (`<project>/<run id>`)."""
+    try:
+        starts = _core.RunReader(str(run_dir)).meta().get("starts") or []
+    except OSError:
+        starts = []
+    info = starts[0] if starts and isinstance(starts[0], dict) else {}
+    project, run_id = info.get("project"), info.get("id")
+    if isinstance(project, str) and isinstance(run_id, str):
+        try:
+            return names.check_project(project), names.check_run_id(run_id)
+        except ValueError:
+            pass
+    return names.check_project(run_dir.parent.name), names.check_run_id(run_dir.name)
+
+
+def _up_to_date(run_dir: Path, target: Target) -> dict[str, Any] | None:
+    """The run's upload.json when it shows the whole log acknowledged by this server (for
+    this entity, when one is given) and no writer is adding to the log; else None."""
+    try:
+        state = json.loads((run_dir / STATE_FILE).read_text(encoding="utf-8"))
+        size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    same = credentials.normalize_url(str(state.get("base_url", ""))) == target.base_url
+    entity_ok = target.entity is None or state.get("entity") == target.entity
+    if same and entity_ok and state.get("offset") == size and not _core.is_locked(str(run_dir)):
+        return state
+    return None
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+class _Progress:
+    """One line per run: rewritten in place on a terminal, printed now and then otherwise."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.width = 0
+        self.last_plain = 0.0
+
+    def update(self, name: str, acked: int, size: int, note: str = "") -> None:
+        pct = 100.0 * acked / size if size else 100.0
+        line = f"{name}  {_size(acked)} / {_size(size)}  {pct:3.0f}%{note}"
+        if self.tty:
+            pad = max(0, self.width - len(line))
+            self.out.write(f"\r{line}{' ' * pad}")
+            self.width = len(line)
+            self.out.flush()
+        elif time.monotonic() - self.last_plain >= _PLAIN_EVERY:
+            self.last_plain = time.monotonic()
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def done(self, line: str) -> None:
+        if self.tty:
+            pad = max(0, self.width - len(line))
+            self.out.write(f"\r{line}{' ' * pad}\n")
+        else:
+            self.out.write(line + "\n")
+        self.width = 0
+        self.last_plain = 0.0
+        self.out.flush()
+
+
+# -- uploading ---------------------------------------------------------------------------------
+
+
+def _warn(message: str) -> None:
+    print(f"fwtrack: warning: {message.removeprefix('fwtrack: ')}", file=sys.stderr)
+
+
+def _sync_one(
+    run_dir: Path,
+    target: Target,
+    *,
+    follow: bool,
+    stall_timeout: float,
+    progress: _Progress,
+) -> Result:
+    state = _up_to_date(run_dir, target)
+    if state is not None:
+        size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
+        name = f"{state.get('entity')}/{state.get('project')}/{state.get('run_id')}"
+        progress.done(f"{name}  up to date ({_size(size)})")
+        return Result(run_dir, name, "up to date", size)
+    try:
+        project, run_id = _identity(run_dir)
+    except ValueError as exc:
+        progress.done(f"{run_dir}  FAILED: {exc}")
+        return Result(run_dir, str(run_dir), "failed", message=str(exc))
+    live = _core.is_locked(str(run_dir))
+    uploader = _core.Uploader(
+        target.base_url,
+        target.api_key,
+        project,
+        run_id,
+        str(run_dir),
+        entity=target.entity,
+        follow=follow and live,
+    )
+    if not (follow and live):
+        uploader.complete()
+    name = f"{project}/{run_id}"
+    last_acked = -1
+    last_change = time.monotonic()
+    try:
+        while True:
+            ended = uploader.wait(_POLL)
+            status = uploader.status()
+            for w in uploader.take_warnings():
+                _warn(w)
+            if status["entity"]:
+                name = f"{status['entity']}/{project}/{run_id}"
+            if ended:
+                break
+            acked, size = status["acked"], status["local_size"]
+            note = "  (following the live run)" if follow and live else ""
+            progress.update(name, acked, size, note)
+            if acked != last_acked or acked >= size:
+                last_acked, last_change = acked, time.monotonic()
+            elif time.monotonic() - last_change > stall_timeout:
+                break  # no progress for too long: give up on this run
+    except KeyboardInterrupt:
+        uploader.abort()
+        progress.done(f"{name}  interrupted")
+        raise
+    outcome = uploader.finish(0)
+    for w in uploader.take_warnings():
+        _warn(w)
+    size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
+    if outcome["done"]:
+        tail = outcome["unsent_tail"]
+        note = f" ({_size(tail)} torn tail left out)" if tail else ""
+        progress.done(f"{name}  {_size(outcome['acked'])}  uploaded{note}")
+        return Result(run_dir, name, "uploaded", size)
+    reason = outcome["error"] or uploader.status()["last_error"]
+    if reason is None:
+        reason = f"no progress for {stall_timeout:g} s"
+    reason = reason.removeprefix("fwtrack: ")
+    progress.done(
+        f"{name}  FAILED at {_size(outcome['acked'])} of {_size(size)}: {reason.splitlines()[0]}"
+    )
+    return Result(run_dir, name, "failed", size, reason)
+
+
+def _target(base_url: str | None, entity: str | None) -> Target:
+    url = base_url or FWTRACK_BASE_URL.get() or credentials.default_url()
+    if url is None:
+        raise SyncError(
+            "no server to sync to\n"
+            "hint: pass --base-url URL, set FWTRACK_BASE_URL, or run `fwtrack login URL`"
+        )
+    url = credentials.normalize_url(url)
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise SyncError(
+            f"{url!r} is not a server address\nhint: use http(s)://host[:port], "
+            "e.g. --base-url https://fwtrack.example.com"
+        )
+    key = FWTRACK_API_KEY.get() or credentials.lookup(url)
+    if key is None:
+        raise SyncError(
+            f"no API key for {url}\nhint: run `fwtrack login {url}` (or set FWTRACK_API_KEY)"
+        )
+    entity = entity or FWTRACK_ENTITY.get()
+    return Target(url, key, entity)
+
+
+def sync_runs(
+    run_dirs: list[Path],
+    target: Target,
+    *,
+    follow: bool = False,
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+    out: TextIO | None = None,
+) -> list[Result]:
+    """Upload each run in `run_dirs` (live runs last), printing progress to `out`."""
+    progress = _Progress(out or sys.stdout)
+    ordered = sorted(run_dirs, key=lambda d: _core.is_locked(str(d)))
+    return [
+        _sync_one(d, target, follow=follow, stall_timeout=stall_timeout, progress=progress)
+        for d in ordered
+    ]
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    if not args.paths and not args.all:
+        raise SyncError(
+            "name the runs to sync\nhint: `fwtrack sync <run dir>` (or a project or root "
+            "directory), or `fwtrack sync --all` for every run under --dir/FWTRACK_DIR"
+        )
+    if args.entity is not None and not _ENTITY.fullmatch(args.entity):
+        raise SyncError(
+            f"--entity {args.entity!r} is not a valid entity: use a user or team name of "
+            "1-64 characters of A-Z a-z 0-9 _ . -"
+        )
+    runs = find_runs(args.paths, all_runs=args.all, root=_root_dir(getattr(args, "dir", None)))
+    if not runs:
+        raise SyncError("no runs to sync")
+    target = _target(args.base_url, args.entity)
+    results = sync_runs(runs, target, follow=args.follow, stall_timeout=args.timeout)
+    uploaded = sum(r.status == "uploaded" for r in results)
+    current = sum(r.status == "up to date" for r in results)
+    failed = [r for r in results if r.status == "failed"]
+    plural = "s" if len(results) != 1 else ""
+    print(
+        f"synced {len(results)} run{plural} to {target.base_url}: {uploaded} uploaded, "
+        f"{current} already up to date, {len(failed)} failed"
+    )
+    if failed:
+        dirs = " ".join(shlex.quote(str(r.run_dir)) for r in failed)
+        print(
+            f"fwtrack: error: {len(failed)} run(s) could not be uploaded; fix the cause above "
+            f"and run `fwtrack sync {dirs}` again",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def add_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    parents: list[argparse.ArgumentParser],
+) -> None:
+    """Register `fwtrack sync` and `fwtrack login` on the CLI's subcommands."""
+    from fwtrack import login
+
+    sync = sub.add_parser(
+        "sync",
+        parents=parents,
+        help="upload local runs to a fwtrack server",
+        description=(
+            "Upload local runs to a fwtrack server, resuming where earlier uploads stopped. "
+            "Runs already on the server are skipped; re-running is harmless."
+        ),
+        epilog=(
+            "The server is --base-url, else $FWTRACK_BASE_URL, else the one `fwtrack login` "
+            "made the default; the key is $FWTRACK_API_KEY, else the one stored by "
+            "`fwtrack login`."
+        ),
+    )
+    sync.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="run directories, or project/root directories holding runs",
+    )
+    sync.add_argument(
+        "--all", action="store_true", help="every run under --dir ($FWTRACK_DIR or ./fwtrack)"
+    )
+    sync.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep uploading runs that are still being written until their writers finish",
+    )
+    sync.add_argument("--base-url", default=None, help="the server (default: see below)")
+    sync.add_argument(
+        "--entity",
+        default=None,
+        help="user or team to upload to (default: $FWTRACK_ENTITY, else the key's user)",
+    )
+    sync.add_argument(
+        "--timeout",
+        type=_positive,
+        default=DEFAULT_STALL_TIMEOUT,
+        metavar="SECONDS",
+        help=(
+            f"give up on a run after this long without progress (default {DEFAULT_STALL_TIMEOUT:g})"
+        ),
+    )
+    sync.set_defaults(func=_cmd_sync)
+    login.add_command(sub, parents)

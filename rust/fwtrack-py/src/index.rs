@@ -1,0 +1,130 @@
+//! The history index and downsampling for the server: frame validation of uploads, index
+//! updates, metadata and series reads. All file work runs with the GIL released.
+
+use std::path::PathBuf;
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use fwtrack_core::codec;
+use fwtrack_core::downsample::{self as ds, Series};
+use fwtrack_core::index::{self, IndexUpdate};
+
+use crate::convert::mp_to_py;
+use crate::errors::IntoPy;
+
+/// Check that `data` is whole, valid run-log frames (preceded by the file header when
+/// `at_start`); returns the number of frames, raises ValueError naming the byte offset and
+/// the reason otherwise.
+#[pyfunction]
+pub fn validate_frames(py: Python<'_>, data: &[u8], at_start: bool) -> PyResult<usize> {
+    py.detach(|| codec::validate_frames(data, at_start))
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+fn update_to_py<'py>(py: Python<'py>, u: &IndexUpdate) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("log_offset", u.log_offset)?;
+    d.set_item("rows_added", u.rows_added)?;
+    d.set_item("keys", &u.keys)?;
+    d.set_item("meta", mp_to_py(py, &u.meta.to_mp())?)?;
+    Ok(d)
+}
+
+/// Bring the history index in `index_dir` up to date with the run log at `log_path`.
+#[pyfunction]
+pub fn index_update(
+    py: Python<'_>,
+    log_path: PathBuf,
+    index_dir: PathBuf,
+) -> PyResult<Bound<'_, PyDict>> {
+    let u = py
+        .detach(|| index::index_update(&log_path, &index_dir))
+        .py_err()?;
+    update_to_py(py, &u)
+}
+
+/// The history index in `index_dir` as it is (an empty index when there is none).
+#[pyfunction]
+pub fn index_read_meta(py: Python<'_>, index_dir: PathBuf) -> PyResult<Bound<'_, PyDict>> {
+    let u = py.detach(|| index::index_read_meta(&index_dir)).py_err()?;
+    update_to_py(py, &u)
+}
+
+fn samples_arg(samples: i64) -> PyResult<usize> {
+    usize::try_from(samples).map_err(|_| {
+        PyValueError::new_err(format!(
+            "samples must be >= 0 (0 means full resolution), got {samples}"
+        ))
+    })
+}
+
+fn series_to_py(py: Python<'_>, s: Series) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("step", PyArray1::from_vec(py, s.step))?;
+    d.set_item("value", PyArray1::from_vec(py, s.value))?;
+    d.set_item("timestamp", PyArray1::from_vec(py, s.timestamp))?;
+    if let Some(mn) = s.min {
+        d.set_item("min", PyArray1::from_vec(py, mn))?;
+    }
+    if let Some(mx) = s.max {
+        d.set_item("max", PyArray1::from_vec(py, mx))?;
+    }
+    Ok(d)
+}
+
+/// Series of `keys` (all when None; unknown keys are absent) from the index in
+/// `index_dir`, restricted to `[min_step, max_step]` and downsampled to `samples`.
+#[pyfunction]
+#[pyo3(signature = (index_dir, keys = None, samples = 1000, min_step = None, max_step = None))]
+pub fn read_series(
+    py: Python<'_>,
+    index_dir: PathBuf,
+    keys: Option<Vec<String>>,
+    samples: i64,
+    min_step: Option<f64>,
+    max_step: Option<f64>,
+) -> PyResult<Bound<'_, PyDict>> {
+    let samples = samples_arg(samples)?;
+    let series = py
+        .detach(|| index::read_series(&index_dir, keys.as_deref(), samples, min_step, max_step))
+        .py_err()?;
+    let d = PyDict::new(py);
+    for (k, s) in series {
+        d.set_item(k, series_to_py(py, s)?)?;
+    }
+    Ok(d)
+}
+
+fn as_vec(a: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
+    a.as_array().iter().copied().collect()
+}
+
+/// Min/max-preserving downsampling of one series given as float64 arrays.
+#[pyfunction]
+pub fn downsample<'py>(
+    py: Python<'py>,
+    step: PyReadonlyArray1<'py, f64>,
+    value: PyReadonlyArray1<'py, f64>,
+    timestamp: PyReadonlyArray1<'py, f64>,
+    samples: i64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let samples = samples_arg(samples)?;
+    let (n, nv, nt) = (step.len()?, value.len()?, timestamp.len()?);
+    if n != nv || n != nt {
+        return Err(PyValueError::new_err(format!(
+            "step, value and timestamp must have the same length, got {n}, {nv} and {nt}"
+        )));
+    }
+    let s = if let (Ok(s), Ok(v), Ok(t)) = (step.as_slice(), value.as_slice(), timestamp.as_slice())
+    {
+        py.detach(|| ds::downsample(s, v, t, samples))
+    } else {
+        // Strided arrays are copied first.
+        let (s, v, t) = (as_vec(&step), as_vec(&value), as_vec(&timestamp));
+        py.detach(|| ds::downsample(&s, &v, &t, samples))
+    };
+    series_to_py(py, s)
+}

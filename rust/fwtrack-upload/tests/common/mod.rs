@@ -1,0 +1,370 @@
+//! A small HTTP server (std `TcpListener`) that implements the upload protocol of
+//! docs/server.md in memory, with scripted faults, and helpers that build run logs.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fwtrack_core::codec::{self, HEADER_LEN, Tail};
+use fwtrack_core::record::Record;
+use fwtrack_upload::Config;
+use parking_lot::Mutex;
+
+pub const KEY: &str = "fwk_test";
+pub const USER: &str = "alice";
+
+/// What the server does with the next upload request instead of the protocol.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer with this status and a JSON detail.
+    Status(u16),
+    /// Answer 429 or 503 with `Retry-After: secs`.
+    Busy(u16, u64),
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// One upload request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub offset: u64,
+    pub len: usize,
+    pub at: Instant,
+    pub status: u16,
+}
+
+#[derive(Default)]
+pub struct ServerState {
+    /// Stored logs by "entity/project/run".
+    pub logs: HashMap<String, Vec<u8>>,
+    pub faults: VecDeque<Fault>,
+    pub seen: Vec<Seen>,
+    pub max_body: Option<usize>,
+    pub user_agents: Vec<String>,
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub state: Arc<Mutex<ServerState>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (target, String::new()),
+    };
+    Some(Request {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    })
+}
+
+fn respond(s: &mut TcpStream, status: u16, body: &str, extra: &str) {
+    let reason = match status {
+        200 => "OK",
+        409 => "Conflict",
+        _ => "Error",
+    };
+    let msg = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    let _ = s.write_all(msg.as_bytes());
+}
+
+/// The protocol's decision for an upload of `body` at `n` onto `stored`.
+fn upload(stored: &mut Vec<u8>, n: u64, body: &[u8]) -> (u16, String) {
+    let s = stored.len() as u64;
+    if n > s {
+        return (409, format!(r#"{{"offset": {s}}}"#));
+    }
+    if n + body.len() as u64 <= s {
+        return (200, format!(r#"{{"offset": {s}}}"#));
+    }
+    let new = &body[(s - n) as usize..];
+    let (frames_from, base) = if s == 0 {
+        if new.len() < HEADER_LEN || codec::check_header(new, "upload").is_err() {
+            return (
+                400,
+                r#"{"detail": "the upload does not start with a log header"}"#.into(),
+            );
+        }
+        (&new[HEADER_LEN..], HEADER_LEN as u64)
+    } else {
+        (new, s)
+    };
+    let (_, tail) = codec::scan_frames(frames_from, base);
+    if tail != Tail::Clean {
+        return (
+            400,
+            format!(r#"{{"detail": "not whole frames: {tail:?}"}}"#),
+        );
+    }
+    stored.extend_from_slice(new);
+    (200, format!(r#"{{"offset": {}}}"#, stored.len()))
+}
+
+fn handle(stream: TcpStream, state: &Arc<Mutex<ServerState>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    while let Some(req) = read_request(&mut reader) {
+        if let Some(ua) = req.headers.get("user-agent") {
+            state.lock().user_agents.push(ua.clone());
+        }
+        let auth_ok =
+            req.headers.get("authorization").map(String::as_str) == Some(&format!("Bearer {KEY}"));
+        if !auth_ok {
+            respond(
+                &mut out,
+                401,
+                r#"{"detail": "unknown API key"}"#,
+                "WWW-Authenticate: Bearer\r\n",
+            );
+            continue;
+        }
+        if req.method == "GET" && req.path == "/api/v1/viewer" {
+            respond(&mut out, 200, &format!(r#"{{"name": "{USER}"}}"#), "");
+            continue;
+        }
+        let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        if req.method == "GET" && parts.len() == 8 && parts[6..] == ["log", "offset"] {
+            let key = parts[3..6].join("/");
+            let st = state.lock();
+            match st.logs.get(&key) {
+                Some(log) => respond(
+                    &mut out,
+                    200,
+                    &format!(r#"{{"offset": {}}}"#, log.len()),
+                    "",
+                ),
+                None => respond(&mut out, 404, r#"{"detail": "no such run"}"#, ""),
+            }
+            continue;
+        }
+        if req.method != "POST" || parts.len() != 7 || parts[..3] != ["api", "v1", "runs"] {
+            respond(&mut out, 404, r#"{"detail": "no such route"}"#, "");
+            continue;
+        }
+        let key = parts[3..6].join("/");
+        let offset: u64 = req
+            .query
+            .strip_prefix("offset=")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX);
+        let mut st = state.lock();
+        let fault = if req.body.is_empty() {
+            None
+        } else {
+            st.faults.pop_front()
+        };
+        let (status, body, extra) = match fault {
+            Some(Fault::Drop) => {
+                st.seen.push(Seen {
+                    offset,
+                    len: req.body.len(),
+                    at: Instant::now(),
+                    status: 0,
+                });
+                return;
+            }
+            Some(Fault::Status(code)) => (
+                code,
+                r#"{"detail": "scripted failure"}"#.to_owned(),
+                String::new(),
+            ),
+            Some(Fault::Busy(code, secs)) => (
+                code,
+                r#"{"detail": "busy"}"#.to_owned(),
+                format!("Retry-After: {secs}\r\n"),
+            ),
+            None if st.max_body.is_some_and(|m| req.body.len() > m) => (
+                413,
+                r#"{"detail": "the body is larger than the server accepts"}"#.to_owned(),
+                String::new(),
+            ),
+            None => {
+                let stored = st.logs.entry(key).or_default();
+                let (code, body) = upload(stored, offset, &req.body);
+                (code, body, String::new())
+            }
+        };
+        st.seen.push(Seen {
+            offset,
+            len: req.body.len(),
+            at: Instant::now(),
+            status,
+        });
+        drop(st);
+        respond(&mut out, status, &body, &extra);
+    }
+}
+
+/// Serve the protocol on `listener` until the returned server is dropped.
+pub fn serve_on(listener: TcpListener) -> TestServer {
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let state = Arc::new(Mutex::new(ServerState::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (st, sp) = (state.clone(), stop.clone());
+    std::thread::spawn(move || {
+        while !sp.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    s.set_nonblocking(false).unwrap();
+                    let st = st.clone();
+                    std::thread::spawn(move || handle(s, &st));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    TestServer { url, state, stop }
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        serve_on(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    pub fn stored(&self, project: &str, run: &str) -> Vec<u8> {
+        self.state
+            .lock()
+            .logs
+            .get(&format!("{USER}/{project}/{run}"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().seen.clone()
+    }
+
+    pub fn fault(&self, f: Fault) {
+        self.state.lock().faults.push_back(f);
+    }
+}
+
+/// A free port with nothing listening on it.
+pub fn dead_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    drop(l);
+    url
+}
+
+/// A frame of one record with `len` bytes that do not compress.
+pub fn frame(seq: u64, len: usize) -> Vec<u8> {
+    let mut x = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let body: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut raw = Vec::new();
+    codec::push_record(&mut raw, &Record::Unknown { kind: 99, body });
+    codec::encode_frame(&raw, seq, 1, 1)
+}
+
+/// A run directory whose log holds a header and `n` frames of `len` bytes.
+pub fn run_dir(root: &Path, n: usize, len: usize) -> (PathBuf, Vec<u64>) {
+    let dir = root.join("proj").join("run1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut bytes = codec::header().to_vec();
+    let mut ends = vec![bytes.len() as u64];
+    for i in 0..n {
+        bytes.extend_from_slice(&frame(i as u64, len));
+        ends.push(bytes.len() as u64);
+    }
+    std::fs::write(dir.join("run.fwlog"), &bytes).unwrap();
+    (dir, ends)
+}
+
+/// Append `n` more frames to the run log in `dir`.
+pub fn append(dir: &Path, first: u64, n: usize, len: usize) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("run.fwlog"))
+        .unwrap();
+    for i in 0..n {
+        f.write_all(&frame(first + i as u64, len)).unwrap();
+    }
+}
+
+pub fn config(url: &str, dir: &Path) -> Config {
+    let mut c = Config::new(url, KEY, None, "proj", "run1", dir);
+    c.poll_interval = Duration::from_millis(20);
+    c
+}
+
+pub fn local(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("run.fwlog")).unwrap()
+}
+
+/// Poll `f` every 10 ms for up to 20 s; panics naming `what` when it never holds.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+pub fn saved_offset(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("upload.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("offset")?.as_u64()
+}

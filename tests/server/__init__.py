@@ -1,0 +1,1 @@
+"""Tests of the tracking server: API, storage, reliability under faults."""
