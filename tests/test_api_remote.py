@@ -321,7 +321,7 @@ def test_online_run_reads_the_same_through_the_server(
     assert_same_run(Api(root).run(f"online/{run.id}"), remote)
 
 
-def test_listing_downloads_no_log(server: Server, alice: str, tmp_path: Path, cache: Path) -> None:
+def test_listing_downloads_no_log(server: Server, alice: str, tmp_path: Path) -> None:
     root = tmp_path / "runs"
     run = fwtrack.init(project="list", dir=str(root), config={"a": 1})
     run.log({"loss": 1.0})
@@ -338,9 +338,7 @@ def test_listing_downloads_no_log(server: Server, alice: str, tmp_path: Path, ca
     assert listed.log_path.exists()
 
 
-def test_growing_run_fetches_only_new_bytes(
-    server: Server, alice: str, tmp_path: Path, cache: Path
-) -> None:
+def test_growing_run_fetches_only_new_bytes(server: Server, alice: str, tmp_path: Path) -> None:
     root = tmp_path / "runs"
     run = fwtrack.init(project="grow", dir=str(root))
     run_dir = root / "grow" / run.id
@@ -380,9 +378,7 @@ def test_growing_run_fetches_only_new_bytes(
     pd.testing.assert_frame_equal(Api(root).run(f"grow/{run.id}").history(), remote.history())
 
 
-def test_a_mirror_of_another_log_is_replaced(
-    server: Server, alice: str, tmp_path: Path, cache: Path
-) -> None:
+def test_a_mirror_of_another_log_is_replaced(server: Server, alice: str, tmp_path: Path) -> None:
     root = tmp_path / "runs"
     run = fwtrack.init(project="swap", dir=str(root))
     run.log({"loss": 1.0})
