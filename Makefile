@@ -12,7 +12,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help
 help: ## Show this help
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.stamp-uv:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,35 @@ $(VENV)/.stamp-bench: requirements/bench.txt $(VENV)/.stamp-dev
 .PHONY: venv
 venv: $(VENV)/.stamp-dev ## Create the virtual environment with pinned dependencies
 
+# The dashboard (web/): `npm ci` when the lock file changed, `vite build` when a source changed.
+WEB_DIST := python/fwtrack/ui/dist/index.html
+WEB_DEPS := web/node_modules/.stamp-ci
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json
+
+$(WEB_DEPS): web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js >= 20 (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_DIST): $(WEB_SRC) $(WEB_DEPS)
+	cd web && npm run build --silent
+	touch $@
+
+.PHONY: web
+web: $(WEB_DIST) ## Build the dashboard into python/fwtrack/ui/dist (npm ci + vite build when needed)
+
+.PHONY: chromium
+chromium: ## Install Debian's Chromium when missing (the browser tests drive it)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Chromium is missing: installing Debian's chromium package"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	fi
+
 .PHONY: build
-build: venv ## Build the Rust extension into the virtual environment (release)
+build: venv web ## Build the Rust extension (release) and the dashboard into the virtual environment
 	$(VENV)/bin/maturin develop --release --uv --quiet
 
 .PHONY: lock
@@ -41,17 +68,19 @@ lock: $(VENV)/.stamp-uv ## Re-pin requirements/*.txt from requirements/*.in
 	$(UV) pip compile --quiet --python-version 3.11 requirements/bench.in -o requirements/bench.txt
 
 .PHONY: demo
-demo: build ## Set everything up and run the example training loop
+demo: build ## Set everything up, run the example training loop, open the dashboard on it
 	$(PY) examples/train_torch.py
+	$(PY) scripts/demo_dashboard.py --dir fwtrack --project demo
 
 .PHONY: lint
-lint: venv ## ruff, mypy, rustfmt, clippy
-	$(VENV)/bin/ruff check python tests benches examples integrations
-	$(VENV)/bin/ruff format --check python tests benches examples integrations
+lint: venv $(WEB_DEPS) ## ruff, mypy, rustfmt, clippy, eslint, tsc
+	$(VENV)/bin/ruff check python tests benches examples integrations scripts
+	$(VENV)/bin/ruff format --check python tests benches examples integrations scripts
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(MAKE) build
 	$(VENV)/bin/mypy
+	cd web && npx eslint . && npx tsc --noEmit
 
 .PHONY: pg
 pg: ## Install Debian's PostgreSQL when missing (the server tests start a throw-away cluster)
@@ -63,10 +92,16 @@ pg: ## Install Debian's PostgreSQL when missing (the server tests start a throw-
 	fi
 
 .PHONY: test
-test: lint ## Lint, then run the Rust and Python tests
+test: lint ## Lint, then run the Rust, Python, dashboard and browser tests
 	timeout 900 cargo test --workspace --exclude fwtrack-py --locked  # the timeout guards against a deadlock
 	$(MAKE) pg
 	$(PY) -m pytest -q
+	cd web && npx vitest run
+	$(MAKE) e2e
+
+.PHONY: e2e
+e2e: build chromium ## Browser tests: a real server and `fwtrack ui` with real runs, Debian's Chromium
+	cd web && timeout 600 npx playwright test  # screenshots and traces in web/test-results/
 
 .PHONY: bench
 bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other trackers
@@ -76,4 +111,5 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
-	rm -rf target $(VENV) fwtrack benches/out
+	rm -rf target $(VENV) fwtrack benches/out python/fwtrack/ui/dist web/node_modules \
+		web/test-results web/playwright-report

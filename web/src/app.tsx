@@ -1,7 +1,153 @@
-export function App() {
+// The app shell: top bar, breadcrumbs, viewer, routing, sign-in redirects, error boundary.
+
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { getViewer, hasStoredKey, signOut } from "./api/auth";
+import { ApiError, isAbort, onUnauthorized } from "./api/client";
+import type { Viewer } from "./api/types";
+import { ErrorBoundary } from "./components/ErrorBoundary";
+import { useRoute } from "./lib/hooks";
+import { currentHash, formatRoute, href, navigate, parseRoute, type Route } from "./lib/route";
+import { ComparePage } from "./pages/Compare";
+import { NotFoundPage } from "./pages/NotFound";
+import { ProjectsPage } from "./pages/Projects";
+import { RunPage } from "./pages/Run";
+import { SignInPage } from "./pages/SignIn";
+import { WorkspacePage } from "./pages/Workspace";
+
+/** Where "sign in" should return to: the route asked for, never the sign-in page itself. */
+function safeNext(next: string | undefined): string {
+  if (next === undefined || !next.startsWith("#/")) return "#/";
+  return parseRoute(next).page === "signin" ? "#/" : next;
+}
+
+function Breadcrumbs({ route }: { route: Route }) {
+  const crumbs: { label: string; href?: string }[] = [];
+  if (route.page === "workspace" || route.page === "run" || route.page === "compare") {
+    crumbs.push({ label: "Projects", href: href.projects() });
+    crumbs.push({ label: `${route.entity} / ${route.project}`, href: href.workspace(route.entity, route.project) });
+    if (route.page === "run") crumbs.push({ label: route.runId });
+    if (route.page === "compare") crumbs.push({ label: "Compare" });
+  } else if (route.page === "projects") {
+    crumbs.push({ label: "Projects" });
+  }
+  if (crumbs.length === 0) return null;
   return (
-    <main>
-      <h1>fwtrack</h1>
-    </main>
+    <nav class="breadcrumbs" aria-label="Breadcrumbs" data-testid="breadcrumbs">
+      <ol>
+        {crumbs.map((c, i) => (
+          <li key={i}>
+            {c.href !== undefined && i < crumbs.length - 1 ? <a href={c.href}>{c.label}</a> : <span aria-current="page">{c.label}</span>}
+          </li>
+        ))}
+      </ol>
+    </nav>
+  );
+}
+
+/** The dashboard. */
+export function App() {
+  const route = useRoute();
+  // undefined: still asking; null: not signed in
+  const [viewer, setViewer] = useState<Viewer | null | undefined>(undefined);
+  const [viewerError, setViewerError] = useState<string | null>(null);
+
+  const loadViewer = useCallback((signal?: AbortSignal) => {
+    getViewer(signal)
+      .then((v) => {
+        setViewer(v);
+        setViewerError(null);
+      })
+      .catch((err: unknown) => {
+        if (isAbort(err)) return;
+        if (err instanceof ApiError && err.status === 401) setViewer(null);
+        else setViewerError(err instanceof Error ? err.message : String(err));
+      });
+  }, []);
+
+  useEffect(() => {
+    onUnauthorized(() => {
+      setViewer(null);
+      const here = currentHash();
+      if (parseRoute(here).page !== "signin") navigate(href.signin(here), true);
+    });
+    const controller = new AbortController();
+    loadViewer(controller.signal);
+    return () => {
+      controller.abort();
+      onUnauthorized(null);
+    };
+  }, [loadViewer]);
+
+  const onSignedIn = (v: Viewer): void => {
+    setViewer(v);
+    navigate(safeNext(route.params.next), true);
+  };
+  const doSignOut = (): void => {
+    signOut();
+    setViewer(null);
+    navigate(href.signin(), false);
+  };
+
+  let page;
+  if (route.page === "signin") {
+    page = <SignInPage onSignedIn={onSignedIn} viewer={viewer} />;
+  } else if (viewer === undefined && viewerError === null) {
+    page = null; // the viewer answers fast; avoid a flash of a page that would redirect
+  } else {
+    switch (route.page) {
+      case "projects":
+        page = <ProjectsPage />;
+        break;
+      case "workspace":
+        page = <WorkspacePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} />;
+        break;
+      case "run":
+        page = <RunPage key={`${route.entity}/${route.project}/${route.runId}`} entity={route.entity} project={route.project} runId={route.runId} params={route.params} />;
+        break;
+      case "compare":
+        page = <ComparePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} />;
+        break;
+      case "notfound":
+        page = <NotFoundPage path={route.path} />;
+        break;
+    }
+  }
+
+  return (
+    <div class="app">
+      <a class="skip-link" href="#main" onClick={(e) => {
+        e.preventDefault();
+        document.getElementById("main")?.focus();
+      }}>
+        Skip to content
+      </a>
+      <header class="topbar" data-testid="topbar">
+        <a class="brand" href="#/" aria-label="fwtrack home">
+          <span class="brand-mark" aria-hidden="true" />
+          fwtrack
+        </a>
+        <Breadcrumbs route={route} />
+        <div class="topbar-right">
+          {viewer !== undefined && viewer !== null && (
+            <span class="viewer" data-testid="viewer-name" title={viewer.is_admin ? "administrator" : "user"}>
+              {viewer.name}
+            </span>
+          )}
+          {viewer !== undefined && viewer !== null && hasStoredKey() && (
+            <button type="button" class="btn btn-ghost btn-small" onClick={doSignOut} data-testid="sign-out">
+              Sign out
+            </button>
+          )}
+          {viewer === null && route.page !== "signin" && (
+            <a class="btn btn-small" href={href.signin(currentHash())}>
+              Sign in
+            </a>
+          )}
+        </div>
+      </header>
+      <main id="main" class="main" tabIndex={-1}>
+        <ErrorBoundary resetKey={formatRoute({ ...route, params: {} })}>{page}</ErrorBoundary>
+      </main>
+    </div>
   );
 }

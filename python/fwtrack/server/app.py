@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,7 +214,7 @@ def _install_handlers(app: FastAPI) -> None:
 
 def create_app(config: ServerConfig) -> FastAPI:
     """The tracking server app for `config` (migrates the database, creates the first admin)."""
-    from fwtrack.server.routes import meta, projects, runs
+    from fwtrack.server.routes import dashboard, meta, projects, runs
 
     db, _ = bootstrap(config)
     blobs: BlobStore | LocalRunsLayout
@@ -258,7 +259,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     _document_errors_as_400(app)
     _install_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=config.max_upload_bytes)
-    for module in (meta, projects, runs):
+    for module in (meta, projects, dashboard, runs):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_dashboard(app)
     return app
@@ -288,20 +289,74 @@ def _document_errors_as_400(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "ui" / "dist"
+"""The built dashboard (`make web` writes it; the wheel ships it)."""
+
+_HASHED_ASSET = re.compile(r"-[A-Za-z0-9_-]{8,}\.[A-Za-z0-9]+$")
+_ASSET_PART = re.compile(r"[A-Za-z0-9_.\-]+")
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_NOT_BUILT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>fwtrack: dashboard not built</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;color:#1f2328;max-width:40rem;margin:4rem auto;
+padding:0 1rem}code{background:#f0f1f3;padding:.1rem .3rem;border-radius:3px}</style></head>
+<body><h1>The fwtrack dashboard is not built</h1>
+<p>This server answers the API at <a href="/api/v1/docs">/api/v1/docs</a>, but the dashboard's
+files are missing from <code>fwtrack/ui/dist</code>.</p>
+<p>Build it from a checkout of fwtrack with <code>make web</code> (Node.js and npm needed), then
+reload this page. Installed wheels ship it already.</p></body></html>
+"""
+
+
+def _dashboard_file(root: Path, path: str) -> Path | None:
+    """`root/path` when it is a file inside `root` named by safe parts, else None."""
+    parts = path.split("/")
+    if any(p in {"", ".", ".."} or _ASSET_PART.fullmatch(p) is None for p in parts):
+        return None
+    target = root.joinpath(*parts)
+    return target if target.is_file() else None
+
+
 def _mount_dashboard(app: FastAPI) -> None:
-    assets = Path(__file__).resolve().parent.parent / "ui"
-    if (assets / "index.html").is_file():
-        from starlette.staticfiles import StaticFiles
+    """Serve the built dashboard at `/` without authentication (the app signs in itself):
+    `index.html` is never cached, hashed assets are cached for a year. Without a build, `/`
+    answers a page saying how to build it."""
+    from fastapi.responses import FileResponse, Response
 
-        app.mount("/", StaticFiles(directory=assets, html=True), name="dashboard")
-        return
+    app.state.dashboard_dir = DASHBOARD_DIR
+    page_headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
 
-    @app.get("/", include_in_schema=False)
-    def _index() -> HTMLResponse:
-        return HTMLResponse(
-            "<!doctype html><title>fwtrack</title><h1>fwtrack server</h1>"
-            f"<p>The API is at <a href='{API_PREFIX}/docs'>{API_PREFIX}/docs</a>.</p>"
-        )
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    def _index(request: Request) -> Response:
+        root: Path = request.app.state.dashboard_dir
+        index = root / "index.html"
+        if index.is_file():
+            return FileResponse(index, media_type="text/html", headers=page_headers)
+        return HTMLResponse(_NOT_BUILT, headers=page_headers)
+
+    async def _asset(scope: Scope, receive: Receive, send: Send) -> None:
+        # The router's fallback: API routes (and their 405s) match first; a GET of anything
+        # else is a dashboard file or a JSON 404.
+        path: str = scope.get("path", "")
+        method = scope.get("method")
+        if scope["type"] == "http" and method in ("GET", "HEAD") and not path.startswith("/api"):
+            root: Path = app.state.dashboard_dir
+            target = _dashboard_file(root, path.lstrip("/"))
+            if target is not None:
+                cache = _IMMUTABLE if _HASHED_ASSET.search(target.name) else "no-cache"
+                if target.name == "index.html":
+                    cache = "no-store"
+                response = FileResponse(
+                    target, headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+                )
+                await response(scope, receive, send)
+                return
+        raise StarletteHTTPException(404, "Not Found")
+
+    app.router.default = _asset
 
 
 def app_from_env() -> FastAPI:

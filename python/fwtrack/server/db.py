@@ -29,6 +29,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "User",
+    "Workspace",
     "now",
 ]
 
@@ -129,6 +130,7 @@ class Run(Base):
         sa.Index("ix_runs_project_created", "project_id", "created_at"),
         sa.Index("ix_runs_project_updated", "project_id", "updated_at"),
         sa.Index("ix_runs_project_name", "project_id", "name"),
+        sa.Index("ix_runs_project_fields", "project_id", "field_keys_hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,6 +154,23 @@ class Run(Base):
     next_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     # Fields the user changed with PATCH (name, tags, notes): the log no longer overrides them.
     edited: Mapped[list[str]] = mapped_column(default=list)
+    # The flattened config and summary keys (fwtrack.server.fields) and their hash, so the
+    # dashboard's column picker reads one row per distinct set of keys.
+    field_keys: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    field_keys_hash: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+
+
+class Workspace(Base):
+    """A project's saved dashboard layout: the JSON text exactly as the dashboard sent it."""
+
+    __tablename__ = "workspaces"
+
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    layout: Mapped[str] = mapped_column(sa.Text)
+    updated_at: Mapped[float] = mapped_column(default=now)
+    updated_by: Mapped[str] = mapped_column(sa.String(64), default="")
 
 
 class Database:

@@ -26,6 +26,7 @@ from fwtrack.server import core
 from fwtrack.server.blobs import BlobStore, LocalRunsLayout, RunPaths, fsync_dir
 from fwtrack.server.db import Database, Project, Run, now
 from fwtrack.server.errors import ApiError
+from fwtrack.server.fields import run_field_keys
 from fwtrack.server.jsonutil import clean_text, json_safe
 
 __all__ = [
@@ -408,6 +409,7 @@ def apply_index(row: Run, result: dict[str, Any], log_size: int) -> None:
         row.created_at = float(created)
     row.config = json_safe(meta.get("config") or {})
     row.summary = json_safe(meta.get("summary") or {})
+    row.field_keys, row.field_keys_hash = run_field_keys(row.config, row.summary)
     row.meta = json_safe(first)
     finish = meta.get("finish")
     if isinstance(finish, dict):

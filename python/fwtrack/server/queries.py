@@ -260,6 +260,7 @@ class RunQuery:
     sort: str = "-created_at"
     limit: int = 100
     offset: int = 0
+    ids: tuple[str, ...] = ()
 
 
 def list_runs(
@@ -275,6 +276,8 @@ def list_runs(
     stale_before = None if stale_after is None else now() - stale_after
     conditions: list[ColumnElement[bool]] = [Run.project_id == project.id]
     conditions += parse_filter(query.filter, dialect, stale_before)
+    if query.ids:
+        conditions.append(Run.run_id.in_(query.ids))
     if query.search:
         conditions.append(
             sa.or_(

@@ -171,6 +171,9 @@ impl Shared {
     }
 }
 
+/// The backoff cap while a caller waits for the upload to complete.
+const FINISHING_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
 /// How the thread ended.
 enum End {
     Done,
@@ -449,11 +452,17 @@ impl Worker {
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// The next backoff: full jitter below a cap that doubles per failure.
+    /// The next backoff: full jitter below a cap that doubles per failure. Once the log is
+    /// complete (`finish()` or `fwtrack sync` waits on it), the cap stays at
+    /// `FINISHING_BACKOFF_MAX`, so a server that comes back is noticed within seconds rather
+    /// than after a long backoff built up while it was away.
     fn backoff(&mut self) -> Duration {
         let factor = 2f64.powi(self.attempt.min(40) as i32);
-        let cap = (self.cfg.backoff_initial.as_secs_f64() * factor)
-            .min(self.cfg.backoff_max.as_secs_f64());
+        let mut max = self.cfg.backoff_max;
+        if self.shared.m.lock().complete {
+            max = max.min(FINISHING_BACKOFF_MAX);
+        }
+        let cap = (self.cfg.backoff_initial.as_secs_f64() * factor).min(max.as_secs_f64());
         self.attempt = self.attempt.saturating_add(1);
         Duration::from_secs_f64(cap * self.rand01())
     }

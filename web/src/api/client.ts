@@ -12,17 +12,35 @@ export class ApiError extends Error {
 
 const KEY_STORAGE = "fwtrack.apiKey";
 
+/** The stored API key (local storage; kept in memory only where storage is disabled). */
 export function storedApiKey(): string | null {
   try {
     return localStorage.getItem(KEY_STORAGE);
   } catch {
-    return null;
+    return memoryKey;
   }
 }
 
+let memoryKey: string | null = null;
+
 export function storeApiKey(key: string | null): void {
-  if (key === null) localStorage.removeItem(KEY_STORAGE);
-  else localStorage.setItem(KEY_STORAGE, key);
+  memoryKey = key;
+  try {
+    if (key === null) localStorage.removeItem(KEY_STORAGE);
+    else localStorage.setItem(KEY_STORAGE, key);
+  } catch {
+    // storage disabled (private mode): the key lives as long as the page
+  }
+}
+
+let unauthorized: ((detail: string) => void) | null = null;
+
+/**
+ * Called on every 401 answer (missing, unknown or revoked key), except for requests made with
+ * `auth: false`: the app sends the user to the sign-in page.
+ */
+export function onUnauthorized(handler: ((detail: string) => void) | null): void {
+  unauthorized = handler;
 }
 
 export interface RequestOptions {
@@ -30,10 +48,19 @@ export interface RequestOptions {
   body?: unknown;
   signal?: AbortSignal;
   query?: Record<string, string | number | undefined>;
+  /** `false`: a 401 is only thrown, not reported to the global handler (sign-in checks). */
+  auth?: boolean;
+  /** Use this key instead of the stored one (checking a key before storing it). */
+  apiKey?: string;
 }
 
 /** The API base: the dashboard is served by the server it talks to. */
 export const API = "/api/v1";
+
+/** True for the error of an aborted request (a page left, a poll stopped): not worth showing. */
+export function isAbort(err: unknown): boolean {
+  return err instanceof DOMException && err.name === "AbortError";
+}
 
 export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
   const url = new URL(API + path, window.location.origin);
@@ -41,7 +68,7 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
     if (v !== undefined) url.searchParams.set(k, String(v));
   }
   const headers: Record<string, string> = { Accept: "application/json" };
-  const key = storedApiKey();
+  const key = opts.apiKey ?? storedApiKey();
   if (key !== null) headers.Authorization = `Bearer ${key}`;
   let body: string | undefined;
   if (opts.body !== undefined) {
@@ -51,7 +78,13 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
   const init: RequestInit = { method: opts.method ?? "GET", headers };
   if (body !== undefined) init.body = body;
   if (opts.signal !== undefined) init.signal = opts.signal;
-  const resp = await fetch(url, init);
+  let resp: Response;
+  try {
+    resp = await fetch(url, init);
+  } catch (err) {
+    if (err instanceof DOMException && err.name === "AbortError") throw err;
+    throw new ApiError(0, "cannot reach the server; check that it is running and the network is up");
+  }
   if (!resp.ok) {
     let detail = resp.statusText;
     try {
@@ -60,6 +93,9 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
     } catch {
       // not JSON: keep the status text
     }
+    // a 401 for a key that was replaced meanwhile (signed in again) is no reason to leave
+    const stale = opts.apiKey === undefined && storedApiKey() !== key;
+    if (resp.status === 401 && opts.auth !== false && !stale && unauthorized !== null) unauthorized(detail);
     throw new ApiError(resp.status, detail);
   }
   if (resp.status === 204) return undefined as T;

@@ -57,3 +57,24 @@ export interface RunHistory {
   series: Record<string, Series>;
   downsampled: boolean;
 }
+
+/** Every histogram logged under one key of a run, one entry per step in each list. */
+export interface HistogramSeries {
+  key: string;
+  steps: number[];
+  edges: number[][];
+  counts: number[][];
+  nan: number[];
+  pos_inf: number[];
+  neg_inf: number[];
+}
+
+/** The config and summary keys of a project's runs (for the column picker), `.`-joined paths. */
+export interface RunFields {
+  config: string[];
+  summary: string[];
+}
+
+export interface ProjectList {
+  projects: ProjectInfo[];
+}

@@ -19,7 +19,7 @@ from fwtrack.server.app import AppContext
 from fwtrack.server.auth import entity_exists
 from fwtrack.server.blobs import write_atomic
 from fwtrack.server.db import Project, Run, now
-from fwtrack.server.errors import ApiError, check_file_path
+from fwtrack.server.errors import ApiError, check_file_path, check_run_id
 from fwtrack.server.ingest import delete_run, get_or_create_project, ingest, stored_offset
 from fwtrack.server.jsonutil import JsonResponse, json_safe, series_list
 from fwtrack.server.queries import RunQuery, list_runs, run_json
@@ -41,6 +41,7 @@ RUN = "/runs/{entity}/{project}/{run_id}"
 MAX_KEYS = 1000
 MAX_KEY_LEN = 256
 MAX_RUNS_PER_HISTORY = 100
+MAX_IDS = 1000
 _CHUNK = 1 << 20
 _LOG_HEADER_LEN = 16
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -93,11 +94,20 @@ def runs_list(
     sort: Annotated[str, Query(max_length=300)] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ids: Annotated[str, Query(max_length=66000)] = "",
 ) -> JsonResponse:
-    """Runs of a project: `{"runs": [...], "total"}` (see docs/server.md, "Runs list")."""
+    """Runs of a project: `{"runs": [...], "total"}` (see docs/server.md, "Runs list");
+    `ids=a,b,c` keeps only those runs (the dashboard's comparison and selection)."""
     reach(user, entity, project)
+    wanted = tuple(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
+    if len(wanted) > MAX_IDS:
+        raise ApiError(400, f"ids: at most {MAX_IDS} run ids, got {len(wanted)}")
+    for run_id in wanted:
+        check_run_id(run_id)
     proj = find_project(ctx, entity, project)
-    query = RunQuery(filter=filter, search=search, sort=sort, limit=limit, offset=offset)
+    query = RunQuery(
+        filter=filter, search=search, sort=sort, limit=limit, offset=offset, ids=wanted
+    )
     with ctx.db.read() as session:
         rows, total = list_runs(session, proj, query, ctx.db.dialect, ctx.stale_after)
     return JsonResponse(
@@ -479,6 +489,31 @@ def histograms(
             }
         )
     )
+
+
+@router.get(
+    RUN + "/histograms/keys",
+    tags=["history"],
+    responses=error(409, "The run log cannot be read"),
+)
+def histogram_keys(
+    entity: str, project: str, run_id: str, user: CurrentViewer, ctx: Ctx
+) -> JsonResponse:
+    """The keys the run logged histograms under, sorted: `{"keys": [...]}`."""
+    reach(user, entity, project, run_id)
+    proj, _ = find_run(ctx, entity, project, run_id)
+    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+    try:
+        empty = paths.log.stat().st_size <= _LOG_HEADER_LEN
+    except FileNotFoundError:
+        empty = True
+    if empty:
+        return JsonResponse({"keys": []})
+    try:
+        reader = _core.RunReader(str(paths.log))
+    except _core.CorruptLogError as exc:
+        raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
+    return JsonResponse(json_safe({"keys": sorted(reader.histogram_keys())}))
 
 
 # -- files -----------------------------------------------------------------------------------

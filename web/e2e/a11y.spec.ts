@@ -1,0 +1,55 @@
+// Accessibility basics on every page: labelled controls and readable contrast (axe-core), and
+// every interactive control with an accessible name.
+
+import type { Page } from "@playwright/test";
+import { at, expect, expectAccessible, expectNamedControls, test } from "./util";
+
+async function check(page: Page, what: string): Promise<void> {
+  await page.waitForLoadState("networkidle");
+  await expectNamedControls(page, what);
+  await expectAccessible(page, what);
+}
+
+test("sign-in page", async ({ page, state }) => {
+  await page.goto(at(state, "/"));
+  await expect(page.getByTestId("signin-page")).toBeVisible();
+  await check(page, "the sign-in page");
+});
+
+test("projects page", async ({ admin: page, state }) => {
+  await page.goto(at(state, "/"));
+  await expect(page.getByTestId("project-row").first()).toBeVisible();
+  await check(page, "the projects page");
+});
+
+test("workspace", async ({ admin: page, state }) => {
+  await page.goto(at(state, "/p/admin/e2e"));
+  await expect(page.getByTestId("run-row")).toHaveCount(3);
+  await expect(page.getByTestId("chart-panel").first()).toHaveAttribute("data-state", "ready");
+  await check(page, "the workspace");
+  await page.getByTestId("column-picker-button").click();
+  await expect(page.getByTestId("column-picker")).toBeVisible();
+  await check(page, "the workspace's column picker");
+});
+
+test("run page tabs", async ({ admin: page, state }) => {
+  await page.goto(at(state, "/p/admin/e2e/r/base-a"));
+  await expect(page.getByTestId("run-overview")).toBeVisible();
+  await check(page, "the run overview");
+  for (const tab of ["config", "summary", "charts", "histograms"]) {
+    await page.getByTestId(`tab-${tab}`).click();
+    await check(page, `the run page's ${tab} tab`);
+  }
+});
+
+test("comparison", async ({ admin: page, state }) => {
+  await page.goto(at(state, "/p/admin/e2e/compare?runs=base-a,base-b,wide-c"));
+  await expect(page.getByTestId("compare-run")).toHaveCount(3);
+  await check(page, "the comparison");
+});
+
+test("local dashboard", async ({ page, state }) => {
+  await page.goto(at(state, "/p/local/local-proj", "ui"));
+  await expect(page.getByTestId("run-row")).toHaveCount(2);
+  await check(page, "the local workspace");
+});

@@ -1,0 +1,51 @@
+// Loading, empty and error states: one look everywhere.
+
+import type { ComponentChildren } from "preact";
+import { ApiError } from "../api/client";
+
+/** A quiet spinner with a label (announced to screen readers). */
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <div class="state state-loading" role="status" aria-live="polite" data-testid="loading">
+      <span class="spinner" aria-hidden="true" />
+      <span>{label}</span>
+    </div>
+  );
+}
+
+/** Nothing to show yet, with what to do about it. */
+export function Empty({ title, children }: { title: string; children?: ComponentChildren }) {
+  return (
+    <div class="state state-empty" data-testid="empty">
+      <div class="state-title">{title}</div>
+      {children !== undefined && <div class="state-body">{children}</div>}
+    </div>
+  );
+}
+
+/** Something failed: the server's message and, when given, a retry button. */
+export function ErrorState({ error, onRetry, title = "Something went wrong" }: {
+  error: unknown;
+  onRetry?: () => void;
+  title?: string;
+}) {
+  return (
+    <div class="state state-error" role="alert" data-testid="error">
+      <div class="state-title">{title}</div>
+      <div class="state-body">{errorMessage(error)}</div>
+      {onRetry !== undefined && (
+        <button type="button" class="btn" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** A readable message for any thrown value. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.status === 0 || error.detail !== "" ? error.detail : error.message;
+  if (error instanceof Error) return error.message;
+  if (typeof error === "string") return error;
+  return "unknown error";
+}

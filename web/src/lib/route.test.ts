@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { formatParams, formatRoute, href, intParam, listParam, parseParams, parseRoute, withParams, type Route } from "./route";
+
+describe("parseRoute", () => {
+  it("reads every page of web/README.md", () => {
+    expect(parseRoute("")).toEqual({ page: "projects", params: {} });
+    expect(parseRoute("#/")).toEqual({ page: "projects", params: {} });
+    expect(parseRoute("#/signin?next=%23%2Fp%2Fa%2Fb")).toEqual({ page: "signin", params: { next: "#/p/a/b" } });
+    expect(parseRoute("#/p/alice/mnist?runs=a,b&hidden=c&q=x&sort=-name")).toEqual({
+      page: "workspace",
+      entity: "alice",
+      project: "mnist",
+      params: { runs: "a,b", hidden: "c", q: "x", sort: "-name" },
+    });
+    expect(parseRoute("#/p/alice/mnist/r/abc123?tab=config")).toEqual({
+      page: "run",
+      entity: "alice",
+      project: "mnist",
+      runId: "abc123",
+      params: { tab: "config" },
+    });
+    expect(parseRoute("#/p/alice/mnist/compare?runs=a,b,c")).toEqual({
+      page: "compare",
+      entity: "alice",
+      project: "mnist",
+      params: { runs: "a,b,c" },
+    });
+  });
+
+  it("sends unknown paths to notfound", () => {
+    expect(parseRoute("#/nope").page).toBe("notfound");
+    expect(parseRoute("#/p/alice").page).toBe("notfound");
+    expect(parseRoute("#/p/a/b/r").page).toBe("notfound");
+    expect(parseRoute("#/p/a/b/x/y").page).toBe("notfound");
+    expect(parseRoute("#/p/%E0%A4%A/b").page).toBe("notfound");
+  });
+
+  it("ignores trailing slashes and empty parameters", () => {
+    expect(parseRoute("#/p/a/b/?q=&sort=name")).toEqual({ page: "workspace", entity: "a", project: "b", params: { sort: "name" } });
+  });
+});
+
+describe("formatRoute", () => {
+  it("round-trips every page", () => {
+    const routes: Route[] = [
+      { page: "projects", params: {} },
+      { page: "signin", params: { next: "#/p/a/b?runs=x,y" } },
+      { page: "workspace", entity: "a.b", project: "my-proj_1", params: { q: "loss 2", filter: "config.lr > 0.01 and state = running", cols: "config.lr,summary.train/loss" } },
+      { page: "run", entity: "e", project: "p", runId: "r-1", params: { tab: "summary" } },
+      { page: "compare", entity: "e", project: "p", params: { runs: "a,b,c" } },
+    ];
+    for (const r of routes) expect(parseRoute(formatRoute(r))).toEqual(r);
+  });
+
+  it("keeps commas and slashes readable and drops empty values", () => {
+    expect(formatParams({ runs: "a,b", cols: "summary.train/loss", q: "", x: undefined })).toBe("runs=a,b&cols=summary.train/loss");
+    expect(href.compare("e", "p", ["a", "b"])).toBe("#/p/e/p/compare?runs=a,b");
+    expect(href.workspace("e", "p")).toBe("#/p/e/p");
+    expect(href.run("e", "p", "r", { tab: "config" })).toBe("#/p/e/p/r/r?tab=config");
+  });
+
+  it("escapes what would break the query", () => {
+    const hash = href.workspace("e", "p", { q: "a&b=c#d?" });
+    expect(parseRoute(hash)).toEqual({ page: "workspace", entity: "e", project: "p", params: { q: "a&b=c#d?" } });
+  });
+});
+
+describe("parameter helpers", () => {
+  it("reads lists and integers", () => {
+    const p = parseParams("runs=a,,b&page=3&bad=-1&big=99999999999");
+    expect(listParam(p, "runs")).toEqual(["a", "b"]);
+    expect(listParam(p, "none")).toEqual([]);
+    expect(intParam(p, "page", 1)).toBe(3);
+    expect(intParam(p, "bad", 1)).toBe(1);
+    expect(intParam(p, "big", 1)).toBe(1);
+    expect(intParam(p, "missing", 7)).toBe(7);
+  });
+
+  it("changes parameters without losing the others", () => {
+    expect(withParams({ a: "1", b: "2", x: "_step" }, { a: undefined, b: ["p", "q"], c: "3", d: [] })).toEqual({ b: "p,q", x: "_step", c: "3" });
+  });
+});

@@ -1,0 +1,151 @@
+// Hash routes (web/README.md, "Routes"): everything needed to share a view is in the URL.
+
+/** Query parameters of a route, in their order of appearance. */
+export type Params = Record<string, string>;
+
+export type Route =
+  | { page: "projects"; params: Params }
+  | { page: "signin"; params: Params }
+  | { page: "workspace"; entity: string; project: string; params: Params }
+  | { page: "run"; entity: string; project: string; runId: string; params: Params }
+  | { page: "compare"; entity: string; project: string; params: Params }
+  | { page: "notfound"; path: string; params: Params };
+
+function decode(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
+}
+
+/** Query parameters from `a=1&b=x%2Cy` (the part after `?`); empty values are dropped. */
+export function parseParams(query: string): Params {
+  const out: Params = {};
+  for (const [k, v] of new URLSearchParams(query)) {
+    if (v !== "") out[k] = v;
+  }
+  return out;
+}
+
+/** `a=1&b=x,y`: commas and slashes stay readable, empty and undefined values are left out. */
+export function formatParams(params: Record<string, string | undefined>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === "") continue;
+    const value = encodeURIComponent(v).replace(/%2C/gi, ",").replace(/%2F/gi, "/").replace(/%3A/gi, ":");
+    parts.push(`${encodeURIComponent(k)}=${value}`);
+  }
+  return parts.join("&");
+}
+
+/** The route of a location hash (`#/p/e/p?runs=a`); anything unknown is `notfound`. */
+export function parseRoute(hash: string): Route {
+  let rest = hash.startsWith("#") ? hash.slice(1) : hash;
+  if (rest === "") rest = "/";
+  const q = rest.indexOf("?");
+  const path = q >= 0 ? rest.slice(0, q) : rest;
+  const params = parseParams(q >= 0 ? rest.slice(q + 1) : "");
+  const raw = path.split("/").filter((s) => s !== "");
+  const parts = raw.map(decode);
+  if (parts.some((p) => p === null)) return { page: "notfound", path, params };
+  const seg = parts as string[];
+  if (seg.length === 0) return { page: "projects", params };
+  if (seg.length === 1 && seg[0] === "signin") return { page: "signin", params };
+  if (seg[0] === "p" && seg.length >= 3) {
+    const entity = seg[1] as string;
+    const project = seg[2] as string;
+    if (seg.length === 3) return { page: "workspace", entity, project, params };
+    if (seg.length === 4 && seg[3] === "compare") return { page: "compare", entity, project, params };
+    if (seg.length === 5 && seg[3] === "r") {
+      return { page: "run", entity, project, runId: seg[4] as string, params };
+    }
+  }
+  return { page: "notfound", path, params };
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+/** The hash (with `#`) of a route; parameters with empty values are left out. */
+export function formatRoute(route: Route): string {
+  let path: string;
+  switch (route.page) {
+    case "projects":
+      path = "/";
+      break;
+    case "signin":
+      path = "/signin";
+      break;
+    case "workspace":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}`;
+      break;
+    case "run":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/r/${enc(route.runId)}`;
+      break;
+    case "compare":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/compare`;
+      break;
+    case "notfound":
+      path = route.path;
+      break;
+  }
+  const query = formatParams(route.params);
+  return `#${path}${query === "" ? "" : `?${query}`}`;
+}
+
+/** Hash links for the pages. */
+export const href = {
+  projects: (): string => "#/",
+  signin: (next?: string): string => formatRoute({ page: "signin", params: next === undefined ? {} : { next } }),
+  workspace: (entity: string, project: string, params: Params = {}): string =>
+    formatRoute({ page: "workspace", entity, project, params }),
+  run: (entity: string, project: string, runId: string, params: Params = {}): string =>
+    formatRoute({ page: "run", entity, project, runId, params }),
+  compare: (entity: string, project: string, runs: string[]): string =>
+    formatRoute({ page: "compare", entity, project, params: { runs: runs.join(",") } }),
+};
+
+/** A comma-separated list parameter (`runs=a,b`), without empty items. */
+export function listParam(params: Params, name: string): string[] {
+  const v = params[name];
+  if (v === undefined) return [];
+  return v.split(",").filter((s) => s !== "");
+}
+
+/** A non-negative integer parameter, else `fallback`. */
+export function intParam(params: Params, name: string, fallback: number): number {
+  const v = params[name];
+  if (v === undefined || !/^\d{1,9}$/.test(v)) return fallback;
+  return Number(v);
+}
+
+/** `params` with `changes` applied: `undefined`, "" or [] removes a parameter; others are kept. */
+export function withParams(params: Params, changes: Record<string, string | string[] | undefined>): Params {
+  const out: Params = { ...params };
+  for (const [k, v] of Object.entries(changes)) {
+    const s = Array.isArray(v) ? v.join(",") : v;
+    if (s === undefined || s === "") Reflect.deleteProperty(out, k);
+    else out[k] = s;
+  }
+  return out;
+}
+
+/** The current route's hash, for `next=` after signing in. */
+export function currentHash(): string {
+  return window.location.hash === "" ? "#/" : window.location.hash;
+}
+
+/** Go to a route (adds a history entry) or replace the current one (filters, typing, paging). */
+export function navigate(hash: string, replace = false): void {
+  if (hash === window.location.hash) return;
+  if (replace) {
+    const url = new URL(window.location.href);
+    url.hash = hash;
+    window.history.replaceState(null, "", url);
+    window.dispatchEvent(new HashChangeEvent("hashchange"));
+  } else {
+    window.location.hash = hash;
+  }
+}
