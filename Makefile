@@ -108,6 +108,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/run.py --out benches/out
 	$(PY) benches/lightning_fit.py --reps 3
 	$(PY) benches/server_bench.py --out benches/out/server
+	$(PY) benches/web_bench.py --out benches/out/web  # datasets cached in benches/out/web/data
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment

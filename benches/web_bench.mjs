@@ -242,7 +242,24 @@ async function newPage(browser, viewport, init) {
   await context.addInitScript(benchInit, init);
   const page = await context.newPage();
   page.on("pageerror", (e) => log(`page error: ${String(e).slice(0, 300)}`));
+  // What the page fetched (for the notes: requests and bytes until the charts were drawn).
+  const net = { requests: 0, sizes: [] };
+  page.on("requestfinished", (r) => {
+    net.requests++;
+    net.sizes.push(r.sizes().then((s) => s.responseBodySize, () => 0));
+  });
+  page.__net = net;
   return { context, page };
+}
+
+/** Requests finished so far and their response bytes; resets the count. */
+async function netTake(page) {
+  const net = page.__net;
+  const sizes = await Promise.all(net.sizes);
+  const out = { requests: net.requests, bytes: sizes.reduce((a, b) => a + b, 0) };
+  net.requests = 0;
+  net.sizes = [];
+  return out;
 }
 
 /** Opens `url` in a fresh context and times the first paint: { ok, ms, info } or { ok: false }. */
@@ -252,7 +269,7 @@ async function firstPaint(browser, url, watch, key, viewport) {
     await page.goto(url, { waitUntil: "commit", timeout: watch.timeoutMs });
     await page.waitForFunction(() => window.__bench?.watch !== undefined, null, { timeout: watch.timeoutMs });
     const res = await page.evaluate(() => window.__bench.watch);
-    return { ...res, ms: res.ok ? res.frame : null, page, context };
+    return { ...res, ms: res.ok ? res.frame : null, net: await netTake(page), page, context };
   } catch (e) {
     return { ok: false, err: String(e).slice(0, 500), page, context };
   }
@@ -278,14 +295,17 @@ async function phaseWorkspace(browser) {
   const paint = [];
   const zoom = [];
   const all = [];
-  // A warm-up load, not counted (the server's first reads of the index come from disk).
-  {
-    const w = await firstPaint(browser, base, watch, plan.key, plan.viewport);
-    await w.page.screenshot({ path: path.join(shots, "workspace-warmup.png") });
-    await w.context.close();
-    log(`warm-up: ${w.ok ? w.ms.toFixed(0) + " ms" : "not drawn: " + JSON.stringify(w.state ?? w.err).slice(0, 400)}`);
-  }
   const shownAll = `${base}?shown=${plan.runs.join(",")}`;
+  // Warm-up loads, not counted (right after the server starts, its first reads of the
+  // index may come from disk); reported in the notes.
+  out.warmup = {};
+  for (const [name, url] of [["workspace", base], ["workspace_all", shownAll]]) {
+    if (name === "workspace_all" && !plan.all_runs) continue;
+    const w = await firstPaint(browser, url, watch, plan.key, plan.viewport);
+    await w.context.close();
+    out.warmup[name] = w.ok ? w.ms : null;
+    log(`warm-up ${name}: ${w.ok ? w.ms.toFixed(0) + " ms" : "not drawn: " + JSON.stringify(w.state ?? w.err).slice(0, 400)}`);
+  }
   for (let rep = 0; rep < plan.reps; rep++) {
     // the default view, then a zoom on its first chart
     const r = await firstPaint(browser, base, watch, plan.key, plan.viewport);
@@ -306,9 +326,17 @@ async function phaseWorkspace(browser) {
     );
   }
   const info = paint.find((p) => p.ok)?.info ?? {};
-  out.workspace = { ...summarize("first paint", paint), detail: `${info.inView ?? "?"} of ${info.panels ?? "?"} panels in the viewport` };
+  out.workspace = {
+    ...summarize("first paint", paint),
+    detail: `${info.inView ?? "?"} of ${info.panels ?? "?"} panels in the viewport; ${netText(paint)}`,
+  };
   const infoAll = all.find((p) => p.ok)?.info ?? {};
-  if (plan.all_runs) out.workspace_all = { ...summarize("first paint, every run", all), detail: `${plan.runs.length} runs, ${infoAll.inView ?? "?"} panels in the viewport` };
+  if (plan.all_runs) {
+    out.workspace_all = {
+      ...summarize("first paint, every run", all),
+      detail: `${plan.runs.length} runs, ${infoAll.inView ?? "?"} panels in the viewport; ${netText(all)}`,
+    };
+  }
   if (plan.zoom) {
     const every = zoom.filter((z) => z.ok && z.allMs !== null).map((z) => z.allMs).sort((a, b) => a - b);
     const zi = zoom.find((z) => z.ok)?.info ?? {};
@@ -321,6 +349,14 @@ async function phaseWorkspace(browser) {
     };
   }
   return out;
+}
+
+/** "N requests, X MB" of the median repetition's page load. */
+function netText(reps) {
+  const ok = reps.filter((r) => r.ok && r.net);
+  if (ok.length === 0) return "";
+  const r = [...ok].sort((a, b) => a.ms - b.ms)[Math.floor((ok.length - 1) / 2)];
+  return `${r.net.requests} requests, ${(r.net.bytes / 1e6).toFixed(1)} MB`;
 }
 
 function strip(r) {
@@ -478,11 +514,13 @@ async function phaseCompare(browser) {
   const names = Object.keys(targets);
   const res = Object.fromEntries(names.map((n) => [n, []]));
   // One warm-up load each, not counted.
+  const warmup = {};
   for (const n of names) {
     const t = targets[n];
     const w = await firstPaint(browser, t.url, { name: t.cond, arg, timeoutMs: plan.timeout_ms }, t.key, plan.viewport);
     await w.page.screenshot({ path: path.join(shots, `compare-${n}.png`) });
     await w.context.close();
+    warmup[n] = w.ok ? w.ms : null;
     log(`warm-up ${n}: ${w.ok ? w.ms.toFixed(0) + " ms " + JSON.stringify(w.info) : "not drawn: " + JSON.stringify(w.state ?? w.err).slice(0, 400)}`);
   }
   for (let rep = 0; rep < plan.reps; rep++) {
@@ -497,8 +535,10 @@ async function phaseCompare(browser) {
     }
     log(`rep ${rep + 1}/${plan.reps}: ${line.join(", ")}`);
   }
-  const out = { tools: {} };
-  for (const n of names) out.tools[n] = { ...summarize(n, res[n]), condition: targets[n].condition, url: targets[n].url };
+  const out = { tools: {}, warmup };
+  for (const n of names) {
+    out.tools[n] = { ...summarize(n, res[n]), condition: targets[n].condition, url: targets[n].url, loaded: netText(res[n]) };
+  }
   return out;
 }
 

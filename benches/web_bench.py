@@ -804,12 +804,25 @@ def render(results: dict[str, Any]) -> str:
                     spread(times),
                     status,
                     ratio,
+                    m.get("loaded", ""),
                 ]
             )
             if m.get("errors"):
                 notes.append(f"{tool}: " + "; ".join(sorted(set(m["errors"])))[:600])
         parts.append(
-            table(["UI", "drawn when", "median", "range (ms)", "reps ok", "vs fwtrack"], crow)
+            table(
+                ["UI", "drawn when", "median", "range (ms)", "reps ok", "vs fwtrack", "fetched"],
+                crow,
+            )
+        )
+    warm = {**(ws.get("warmup") or {}), **(cmp_.get("warmup") or {})}
+    if warm:
+        notes.append(
+            "warm-up loads (right after the servers started, not counted): "
+            + ", ".join(
+                f"{name} {'not drawn' if ms is None else f'{num(ms)} ms'}"
+                for name, ms in warm.items()
+            )
         )
     if notes:
         parts.append("Notes:\n\n" + "\n".join(f"- {n}" for n in notes))

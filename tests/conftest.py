@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import fwtrack
+from fwserver import Server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,27 @@ def tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FWTRACK_DIR", str(tmp_path / "fwtrack"))
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A real `fwtrack server` process (tests/fwserver.py) shared by the tests of one module.
+
+    tests/server/ and test_api_remote.py define their own `server`, which takes precedence.
+    """
+    srv = Server(tmp_path_factory.mktemp(request.module.__name__) / "data").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client_dirs(tmp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`tmp_dir`, with credentials in `<tmp_path>/config` (none from the home directory): a
+    client of `server`. `fwserver.client_env(tmp_path)` gives a CLI child process the same."""
+    monkeypatch.setenv("FWTRACK_CONFIG_DIR", str(tmp_dir / "config"))
+    return tmp_dir
 
 
 ScriptRunner = Callable[..., subprocess.CompletedProcess[str]]

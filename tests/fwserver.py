@@ -6,45 +6,28 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
-import socket
-import string
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from server.harness import ServerProcess, child_env, free_port
+from server.harness import new_api_key as new_key
+
+__all__ = ["Server", "child_env", "client_env", "free_port", "new_key", "run_cli"]
+
 START_TIMEOUT = 90.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def new_key() -> str:
-    """A key in the server's format: `fwk_` and 40 base62 characters."""
-    alphabet = string.ascii_letters + string.digits
-    return "fwk_" + "".join(secrets.choice(alphabet) for _ in range(40))
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a child process: no `FWTRACK_*` from ours, the repo's package."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FWTRACK_")}
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p
+def client_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """`child_env` for a client under `tmp_path`, as the `client_dirs` fixture sets ours: runs
+    in `<tmp_path>/fwtrack`, credentials in `<tmp_path>/config`."""
+    return child_env(
+        FWTRACK_DIR=str(tmp_path / "fwtrack"), FWTRACK_CONFIG_DIR=str(tmp_path / "config"), **extra
     )
-    env.update(extra)
-    return env
 
 
 def run_cli(
@@ -62,74 +45,17 @@ def run_cli(
     )
 
 
-class Server:
-    """One server process on a fixed port and data directory (so it can be restarted)."""
+class Server(ServerProcess):
+    """One server process on a fixed port and data directory (so it can be restarted), with
+    the admin key as `key` and the reads a client test checks its uploads with."""
 
     def __init__(self, data: Path, port: int | None = None) -> None:
-        self.data = data
-        self.port = port or free_port()
-        self.key = new_key()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data.parent / f"{data.name}-server.log"
+        super().__init__(data, port=port, start_timeout=START_TIMEOUT)
 
-    def start(self) -> Server:
-        """Start the process and wait until it answers `/api/v1/health`."""
-        self.data.mkdir(parents=True, exist_ok=True)
-        env = child_env(FWTRACK_SERVER_ADMIN_KEY=self.key)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fwtrack",
-                    "server",
-                    "--port",
-                    str(self.port),
-                    "--data",
-                    str(self.data),
-                ],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the server exited at start:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise AssertionError(
-            f"the server did not answer within {START_TIMEOUT} s:\n{self.output()}"
-        )
-
-    def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
-
-    def kill(self) -> None:
-        """`kill -9` the server (no clean shutdown)."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    @property
+    def key(self) -> str:
+        """The admin's API key (seeded through `FWTRACK_SERVER_ADMIN_KEY`)."""
+        return self.admin_key
 
     # -- the API, as a test reads it back -------------------------------------------------
 

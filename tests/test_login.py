@@ -6,36 +6,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import fwtrack
-from fwserver import Server, child_env, free_port, new_key, run_cli
+from fwserver import Server, client_env, free_port, new_key, run_cli
 from fwtrack import credentials
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("login") / "data").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FWTRACK_DIR", str(tmp_path / "fwtrack"))
-    monkeypatch.setenv("FWTRACK_CONFIG_DIR", str(tmp_path / "config"))
-
-
-def _env_for(tmp_path: Path) -> dict[str, str]:
-    return child_env(
-        FWTRACK_DIR=str(tmp_path / "fwtrack"), FWTRACK_CONFIG_DIR=str(tmp_path / "config")
-    )
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("client_dirs")]
 
 
 def _mode(path: Path) -> int:
@@ -43,7 +22,7 @@ def _mode(path: Path) -> int:
 
 
 def test_login_checks_the_key_and_stores_it_owner_only(server: Server, tmp_path: Path) -> None:
-    done = run_cli("login", server.url + "/", stdin=server.key + "\n", env=_env_for(tmp_path))
+    done = run_cli("login", server.url + "/", stdin=server.key + "\n", env=client_env(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"Logged in to {server.url} as admin (admin)" in done.stdout
     path = tmp_path / "config" / "credentials.json"
@@ -58,23 +37,23 @@ def test_login_checks_the_key_and_stores_it_owner_only(server: Server, tmp_path:
 
 
 def test_a_bad_key_is_refused_with_a_clear_message(server: Server, tmp_path: Path) -> None:
-    refused = run_cli("login", server.url, "--key", new_key(), env=_env_for(tmp_path))
+    refused = run_cli("login", server.url, "--key", new_key(), env=client_env(tmp_path))
     assert refused.returncode == 1
     assert f"the server at {server.url} refused the key (401" in refused.stderr
     assert "hint:" in refused.stderr
     assert not (tmp_path / "config" / "credentials.json").exists()
 
-    empty = run_cli("login", server.url, stdin="\n", env=_env_for(tmp_path))
+    empty = run_cli("login", server.url, stdin="\n", env=client_env(tmp_path))
     assert empty.returncode == 1
     assert "the API key is empty" in empty.stderr
 
     down = run_cli(
-        "login", f"http://127.0.0.1:{free_port()}", "--key", new_key(), env=_env_for(tmp_path)
+        "login", f"http://127.0.0.1:{free_port()}", "--key", new_key(), env=client_env(tmp_path)
     )
     assert down.returncode == 1
     assert "is the server running" in down.stderr
 
-    no_url = run_cli("login", "--key", new_key(), env=_env_for(tmp_path))
+    no_url = run_cli("login", "--key", new_key(), env=client_env(tmp_path))
     assert no_url.returncode == 1
     assert "name the server" in no_url.stderr
 
@@ -82,7 +61,7 @@ def test_a_bad_key_is_refused_with_a_clear_message(server: Server, tmp_path: Pat
 def test_the_stored_key_serves_online_runs_and_sync(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    done = run_cli("login", server.url, "--key", server.key, env=_env_for(tmp_path))
+    done = run_cli("login", server.url, "--key", server.key, env=client_env(tmp_path))
     assert done.returncode == 0, done.stderr
     # mode="online" with nothing in the environment: the default server and its stored key.
     online = fwtrack.init(project="stored", mode="online")
@@ -94,7 +73,7 @@ def test_the_stored_key_serves_online_runs_and_sync(
     offline = fwtrack.init(project="stored", mode="offline")
     offline.log({"loss": 2.0})
     offline.finish()
-    synced = run_cli("sync", "--all", env=_env_for(tmp_path))
+    synced = run_cli("sync", "--all", env=client_env(tmp_path))
     assert synced.returncode == 0, synced.stdout + synced.stderr
     assert "1 uploaded, 1 already up to date" in synced.stdout
     local = (Path(offline.dir) / "run.fwlog").read_bytes()

@@ -10,7 +10,6 @@ import os
 import shlex
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,7 @@ import fwtrack
 from fwserver import Server, child_env, free_port, run_cli
 from fwtrack import FwTrackWarning, _core
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("online") / "data").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runs under `tmp_path`, and no credentials from the home directory."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FWTRACK_DIR", str(tmp_path / "fwtrack"))
-    monkeypatch.setenv("FWTRACK_CONFIG_DIR", str(tmp_path / "config"))
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("client_dirs")]
 
 
 def _online(monkeypatch: pytest.MonkeyPatch, srv: Server, timeout: float = 60) -> None:
@@ -188,7 +172,7 @@ def test_server_down_at_finish_returns_in_time_then_sync_completes(
             run.log({"loss": 1.0 / (step + 1)})
         run.flush()
         _wait_uploaded(run)
-        srv.kill()
+        srv.kill9()
         for step in range(50, 300):
             run.log({"loss": 1.0 / (step + 1)})
         with pytest.warns(FwTrackWarning) as record:

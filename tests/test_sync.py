@@ -9,35 +9,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import fwtrack
-from fwserver import Server, child_env, free_port, run_cli
+from fwserver import Server, client_env, free_port, run_cli
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("sync") / "data").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FWTRACK_DIR", str(tmp_path / "fwtrack"))
-    monkeypatch.setenv("FWTRACK_CONFIG_DIR", str(tmp_path / "config"))
-
-
-def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return child_env(
-        FWTRACK_DIR=str(tmp_path / "fwtrack"), FWTRACK_CONFIG_DIR=str(tmp_path / "config"), **extra
-    )
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("client_dirs")]
 
 
 def _offline_run(project: str, steps: int) -> fwtrack.Run:
@@ -59,7 +38,7 @@ def _assert_on_server(srv: Server, run_dir: Path, steps: int) -> None:
 
 def test_offline_runs_sync_and_a_second_sync_sends_nothing(server: Server, tmp_path: Path) -> None:
     runs = [_offline_run("offline", 100 + 50 * i) for i in range(3)]
-    env = _cli_env(tmp_path, FWTRACK_API_KEY=server.key)
+    env = client_env(tmp_path, FWTRACK_API_KEY=server.key)
     first = run_cli(
         "sync", str(tmp_path / "fwtrack" / "offline"), "--base-url", server.url, env=env
     )
@@ -114,12 +93,12 @@ def _first_line(proc: subprocess.Popen[str], timeout: float = 60) -> str:
 def test_a_run_being_written_syncs_as_far_as_written_then_follows(
     server: Server, tmp_path: Path
 ) -> None:
-    env = _cli_env(tmp_path, FWTRACK_API_KEY=server.key, FWTRACK_BASE_URL=server.url)
+    env = client_env(tmp_path, FWTRACK_API_KEY=server.key, FWTRACK_BASE_URL=server.url)
     with (tmp_path / "writer.out").open("w") as out:
         writer = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(WRITER)],
             cwd=tmp_path,
-            env=_cli_env(tmp_path),
+            env=client_env(tmp_path),
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -163,7 +142,7 @@ def test_a_run_being_written_syncs_as_far_as_written_then_follows(
 
 def test_sync_failures_exit_non_zero_with_a_hint(server: Server, tmp_path: Path) -> None:
     run = _offline_run("failing", 10)
-    bare = _cli_env(tmp_path)
+    bare = client_env(tmp_path)
 
     no_server = run_cli("sync", "--all", env=bare)
     assert no_server.returncode == 1
@@ -182,7 +161,7 @@ def test_sync_failures_exit_non_zero_with_a_hint(server: Server, tmp_path: Path)
     assert missing.returncode == 1
     assert "is not a directory" in missing.stderr
 
-    bad_key = _cli_env(tmp_path, FWTRACK_API_KEY="fwk_" + "x" * 40)
+    bad_key = client_env(tmp_path, FWTRACK_API_KEY="fwk_" + "x" * 40)
     refused = run_cli("sync", run.dir, "--base-url", server.url, env=bad_key)
     assert refused.returncode == 1
     assert "FAILED" in refused.stdout

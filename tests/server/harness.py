@@ -63,6 +63,20 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def stop_process_group(
+    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0
+) -> None:
+    """Send `sig` to the process group `proc` leads (started with `start_new_session=True`),
+    then SIGKILL it if `proc` has not exited within `timeout`; nothing if it already exited."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
 def _tail(path: Path, limit: int = 6000) -> str:
     try:
         text = path.read_text(errors="replace")

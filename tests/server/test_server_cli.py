@@ -4,7 +4,6 @@ restart, several processes starting at once (migration lock)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from .apputil import frame_boundaries, make_run
-from .harness import child_env, free_port
+from .harness import child_env, free_port, stop_process_group
 
 START_TIMEOUT = 60.0
 KEY_LINE = re.compile(r"admin API key: (fwk_[A-Za-z0-9]{40})")
@@ -63,13 +62,7 @@ class Proc:
         return match.group(1) if match else None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process_group(self.proc, signal.SIGINT)
 
 
 def request(

@@ -4,7 +4,6 @@ follows the writer (running, finished, crashed)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .harness import child_env, free_port
+from .harness import child_env, free_port, stop_process_group
 
 DEADLINE = 60.0
 
@@ -94,13 +93,7 @@ class Ui:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process_group(self.proc, signal.SIGINT)
 
 
 @pytest.fixture

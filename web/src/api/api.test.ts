@@ -3,7 +3,7 @@ import { signInWithKey, login, signOut } from "./auth";
 import { ApiError, onUnauthorized, request, storeApiKey, storedApiKey } from "./client";
 import { histogramKeys, parseHistogramKeys } from "./histograms";
 import { fieldsOf, getRun, getRuns, listRuns, runFields } from "./runs";
-import type { RunInfo } from "./types";
+import { runInfo } from "./test-utils";
 
 interface Call {
   url: URL;
@@ -34,29 +34,6 @@ afterEach(() => {
 
 function header(call: Call | undefined, name: string): string | undefined {
   return (call?.init.headers as Record<string, string> | undefined)?.[name];
-}
-
-function run(partial: Partial<RunInfo>): RunInfo {
-  return {
-    id: "r",
-    entity: "e",
-    project: "p",
-    name: "r",
-    state: "finished",
-    tags: [],
-    notes: null,
-    created_at: 0,
-    updated_at: 0,
-    heartbeat_at: null,
-    runtime: 0,
-    exit_code: 0,
-    config: {},
-    summary: {},
-    metadata: {},
-    keys: [],
-    log_size: 0,
-    ...partial,
-  };
 }
 
 describe("request", () => {
@@ -107,7 +84,7 @@ describe("runs", () => {
   });
 
   it("derives fields from runs: nested config paths with '.', summary keys whole", () => {
-    const runs = [run({ config: { lr: 1, model: { layers: 2 } }, summary: { "train/loss": 1 } }), run({ config: { opt: "sgd" }, summary: { "gpu.0": 1 } })];
+    const runs = [runInfo({ config: { lr: 1, model: { layers: 2 } }, summary: { "train/loss": 1 } }), runInfo({ config: { opt: "sgd" }, summary: { "gpu.0": 1 } })];
     expect(fieldsOf(runs)).toEqual({ config: ["lr", "model.layers", "opt"], summary: ["gpu.0", "train/loss"] });
   });
 
@@ -116,13 +93,13 @@ describe("runs", () => {
     expect(await runFields("e", "p", [])).toEqual({ config: ["a"], summary: ["b"] });
     expect(calls[0]?.url.pathname).toBe("/api/v1/runs/e/p/fields");
     answer = () => json({ detail: "Not Found" }, 404);
-    expect(await runFields("e", "p", [run({ config: { x: 1 } })])).toEqual({ config: ["x"], summary: [] });
+    expect(await runFields("e", "p", [runInfo({ config: { x: 1 } })])).toEqual({ config: ["x"], summary: [] });
   });
 });
 
 describe("runs by id", () => {
   it("answers the runs of ids in their order, and the missing ones", async () => {
-    answer = () => json({ runs: [run({ id: "b" }), run({ id: "a" })], total: 2 });
+    answer = () => json({ runs: [runInfo({ id: "b" }), runInfo({ id: "a" })], total: 2 });
     const got = await getRuns("e", "p", ["a", "gone", "b"]);
     expect(got.runs.map((r) => r.id)).toEqual(["a", "b"]);
     expect(got.missing).toEqual(["gone"]);
@@ -130,7 +107,7 @@ describe("runs by id", () => {
   });
 
   it("reaches a run with the id 'fields' through the list", async () => {
-    answer = () => json({ runs: [run({ id: "fields" })], total: 1 });
+    answer = () => json({ runs: [runInfo({ id: "fields" })], total: 1 });
     expect((await getRun("e", "p", "fields")).id).toBe("fields");
     expect(calls[0]?.url.pathname).toBe("/api/v1/runs/e/p");
     answer = () => json({ runs: [], total: 0 });
@@ -147,14 +124,14 @@ describe("histograms", () => {
 
   it("lists a run's histogram keys", async () => {
     answer = () => json({ keys: ["a", "b"] });
-    expect(await histogramKeys(run({}))).toEqual(["a", "b"]);
+    expect(await histogramKeys(runInfo({}))).toEqual(["a", "b"]);
     expect(calls[0]?.url.pathname).toBe("/api/v1/runs/e/p/r/histograms/keys");
   });
 
   it("falls back to the key list of the 404 on servers without the keys route", async () => {
     answer = (url) =>
       url.pathname.endsWith("/keys") ? json({ detail: "Not Found" }, 404) : json({ detail: "run 'r' has no histograms under '\\x00'; it has: 'w'" }, 404);
-    expect(await histogramKeys(run({}))).toEqual(["w"]);
+    expect(await histogramKeys(runInfo({}))).toEqual(["w"]);
     expect(calls[1]?.url.pathname).toBe("/api/v1/runs/e/p/r/histograms");
   });
 });

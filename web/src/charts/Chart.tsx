@@ -9,6 +9,7 @@ import type { HistoryResult } from "../api/history";
 import { formatNumber } from "../lib/format";
 import { axisLabel, isMetricAxis, stepRangeForX, X_RELATIVE, X_WALL, type XAxis } from "./align";
 import { buildChartData, type Built, type ChartRun } from "./build";
+import { SmoothingInput, XAxisOptions } from "./controls";
 import { clampSmoothing, type ChartOptions, type PanelSpec } from "./layout";
 import { bandPaths, finiteRange, linePaths, nearestFinite } from "./paths";
 import type { DataState, HistoryStore } from "./store";
@@ -247,12 +248,6 @@ function renderTip(tip: HTMLElement, u: uPlot, built: Built, runs: readonly Char
   tip.replaceChildren(...rows);
   return true;
 }
-
-const X_BUILTINS: { value: XAxis; label: string }[] = [
-  { value: "_step", label: "Step" },
-  { value: X_WALL, label: "Wall time" },
-  { value: X_RELATIVE, label: "Relative time" },
-];
 
 /** One chart panel (see the module comment). */
 export function Chart(props: ChartProps) {
@@ -528,33 +523,12 @@ export function Chart(props: ChartProps) {
           <label>
             X axis
             <select value={options.x} onChange={(e) => { props.onOptions({ x: e.currentTarget.value }); }}>
-              {X_BUILTINS.map((o) => (
-                <option key={o.value} value={o.value}>
-                  {o.label}
-                </option>
-              ))}
-              <optgroup label="Metric">
-                {props.metricKeys
-                  .filter((k) => k !== panel.key)
-                  .map((k) => (
-                    <option key={k} value={k}>
-                      {k}
-                    </option>
-                  ))}
-              </optgroup>
+              <XAxisOptions metricKeys={props.metricKeys.filter((k) => k !== panel.key)} />
             </select>
           </label>
           <label>
             Smoothing
-            <input
-              type="range"
-              min={0}
-              max={0.99}
-              step={0.01}
-              value={options.smoothing}
-              onInput={(e) => { props.onOptions({ smoothing: clampSmoothing(Number(e.currentTarget.value)) }); }}
-            />
-            <output>{options.smoothing.toFixed(2)}</output>
+            <SmoothingInput value={options.smoothing} onChange={(smoothing) => { props.onOptions({ smoothing }); }} />
           </label>
           <label>
             <input type="checkbox" checked={options.log} onChange={(e) => { props.onOptions({ log: e.currentTarget.checked }); }} />

@@ -6,11 +6,11 @@ import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { parseRoute, formatRoute, navigate, withParams, type Params } from "../lib/route";
 import { poll } from "../lib/poll";
-import { X_RELATIVE, X_STEP, X_WALL, type XAxis } from "./align";
+import { X_STEP, type XAxis } from "./align";
 import type { ChartRun } from "./build";
 import { Chart } from "./Chart";
+import { SmoothingInput, XAxisOptions } from "./controls";
 import {
-  clampSmoothing,
   emptyLayout,
   formatPanelsParam,
   movePanel,
@@ -235,29 +235,12 @@ export function PanelGrid(props: PanelGridProps) {
         <label>
           X axis
           <select value={defaults.x} onChange={(e) => { setDefaults({ x: e.currentTarget.value }); }}>
-            <option value={X_STEP}>Step</option>
-            <option value={X_WALL}>Wall time</option>
-            <option value={X_RELATIVE}>Relative time</option>
-            <optgroup label="Metric">
-              {keys.map((k) => (
-                <option key={k} value={k}>
-                  {k}
-                </option>
-              ))}
-            </optgroup>
+            <XAxisOptions metricKeys={keys} />
           </select>
         </label>
         <label>
           Smoothing
-          <input
-            type="range"
-            min={0}
-            max={0.99}
-            step={0.01}
-            value={defaults.smoothing}
-            onInput={(e) => { setDefaults({ smoothing: clampSmoothing(Number(e.currentTarget.value)) }); }}
-          />
-          <output class="pg-num">{defaults.smoothing.toFixed(2)}</output>
+          <SmoothingInput value={defaults.smoothing} onChange={(smoothing) => { setDefaults({ smoothing }); }} outputClass="pg-num" />
         </label>
         <label>
           <input type="checkbox" checked={defaults.log} onChange={(e) => { setDefaults({ log: e.currentTarget.checked }); }} />
@@ -397,18 +380,7 @@ function AddPanelForm(props: { keys: string[]; defaultX: XAxis; onAdd: (key: str
       <label>
         Against
         <select value={x} onChange={(e) => { setX(e.currentTarget.value); }}>
-          <option value={X_STEP}>Step</option>
-          <option value={X_WALL}>Wall time</option>
-          <option value={X_RELATIVE}>Relative time</option>
-          <optgroup label="Metric">
-            {props.keys
-              .filter((k) => k !== key)
-              .map((k) => (
-                <option key={k} value={k}>
-                  {k}
-                </option>
-              ))}
-          </optgroup>
+          <XAxisOptions metricKeys={props.keys.filter((k) => k !== key)} />
         </select>
       </label>
       <button type="submit" class="pg-button pg-primary" disabled={key === ""}>

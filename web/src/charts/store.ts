@@ -5,15 +5,8 @@
 import { fetchHistory, type HistoryResult, type SeriesData, type StepRange } from "../api/history";
 import { lowerBound } from "./align";
 
-export type Fetcher = (
-  entity: string,
-  project: string,
-  runIds: readonly string[],
-  keys: readonly string[],
-  samples: number,
-  range?: StepRange,
-  signal?: AbortSignal,
-) => Promise<HistoryResult>;
+/** How a store fetches history: `fetchHistory`, or a stand-in with its signature in tests. */
+export type Fetcher = typeof fetchHistory;
 
 /** What a chart shows for a key. */
 export type DataState = "loading" | "ready" | "error" | "empty";

@@ -14,6 +14,25 @@ function signInError(err: unknown): string {
   return errorMessage(err);
 }
 
+/** A labelled text input of the password form. */
+function TextField(props: { label: string; type: string; autocomplete: string; value: string; onValue: (value: string) => void; testId: string }) {
+  return (
+    <label class="field">
+      <span class="field-label">{props.label}</span>
+      <input
+        class="input"
+        type={props.type}
+        autocomplete={props.autocomplete}
+        value={props.value}
+        onInput={(e) => {
+          props.onValue(e.currentTarget.value);
+        }}
+        data-testid={props.testId}
+      />
+    </label>
+  );
+}
+
 /** Two small forms; on success `onSignedIn` (the app then goes to `next`). */
 export function SignInPage({ onSignedIn, viewer }: { onSignedIn: (viewer: Viewer) => void; viewer: Viewer | null | undefined }) {
   const [apiKey, setApiKey] = useState("");
@@ -23,28 +42,16 @@ export function SignInPage({ onSignedIn, viewer }: { onSignedIn: (viewer: Viewer
   const [keyError, setKeyError] = useState<string | null>(null);
   const [pwError, setPwError] = useState<string | null>(null);
 
-  const submitKey = async (e: Event): Promise<void> => {
+  /** Sign in one way; a failure shows under that way's form. */
+  const submit = async (e: Event, way: "key" | "password", signIn: () => Promise<Viewer>): Promise<void> => {
     e.preventDefault();
-    setBusy("key");
+    setBusy(way);
     setKeyError(null);
     setPwError(null);
     try {
-      onSignedIn(await signInWithKey(apiKey));
+      onSignedIn(await signIn());
     } catch (err) {
-      setKeyError(signInError(err));
-    } finally {
-      setBusy(null);
-    }
-  };
-  const submitPassword = async (e: Event): Promise<void> => {
-    e.preventDefault();
-    setBusy("password");
-    setKeyError(null);
-    setPwError(null);
-    try {
-      onSignedIn(await login(username, password));
-    } catch (err) {
-      setPwError(signInError(err));
+      (way === "key" ? setKeyError : setPwError)(signInError(err));
     } finally {
       setBusy(null);
     }
@@ -60,7 +67,7 @@ export function SignInPage({ onSignedIn, viewer }: { onSignedIn: (viewer: Viewer
             {hasStoredKey() ? "" : " (this server needs no key)"}. <a href={href.projects()}>Go to the projects</a>
           </p>
         )}
-        <form onSubmit={(e) => void submitKey(e)} class="form" data-testid="signin-key-form">
+        <form onSubmit={(e) => void submit(e, "key", () => signInWithKey(apiKey))} class="form" data-testid="signin-key-form">
           <label class="field">
             <span class="field-label">API key</span>
             <input
@@ -91,33 +98,16 @@ export function SignInPage({ onSignedIn, viewer }: { onSignedIn: (viewer: Viewer
         <div class="divider" role="separator">
           <span>or</span>
         </div>
-        <form onSubmit={(e) => void submitPassword(e)} class="form" data-testid="signin-password-form">
-          <label class="field">
-            <span class="field-label">Username</span>
-            <input
-              class="input"
-              type="text"
-              autocomplete="username"
-              value={username}
-              onInput={(e) => {
-                setUsername(e.currentTarget.value);
-              }}
-              data-testid="signin-username"
-            />
-          </label>
-          <label class="field">
-            <span class="field-label">Password</span>
-            <input
-              class="input"
-              type="password"
-              autocomplete="current-password"
-              value={password}
-              onInput={(e) => {
-                setPassword(e.currentTarget.value);
-              }}
-              data-testid="signin-password"
-            />
-          </label>
+        <form onSubmit={(e) => void submit(e, "password", () => login(username, password))} class="form" data-testid="signin-password-form">
+          <TextField label="Username" type="text" autocomplete="username" value={username} onValue={setUsername} testId="signin-username" />
+          <TextField
+            label="Password"
+            type="password"
+            autocomplete="current-password"
+            value={password}
+            onValue={setPassword}
+            testId="signin-password"
+          />
           {pwError !== null && (
             <div class="field-error" role="alert" data-testid="signin-error">
               {pwError}

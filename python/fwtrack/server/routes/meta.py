@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from fwtrack import _core
+from fwtrack.server.app import AppContext
 from fwtrack.server.auth import (
     check_password,
     create_key,
@@ -174,6 +178,20 @@ def revoke_key(
     return {"id": key_id, "revoked": True}
 
 
+@contextlib.contextmanager
+def _claiming_name(ctx: AppContext, name: str) -> Iterator[Session]:
+    """A write transaction that creates the user or team `name`: 409 when a user or team has
+    the name already, or when a concurrent request takes it first (the unique constraint)."""
+    taken = f"the name {name!r} is taken by a user or team"
+    try:
+        with ctx.db.write() as session:
+            if entity_exists(session, name):
+                raise ApiError(409, taken)
+            yield session
+    except IntegrityError as exc:
+        raise ApiError(409, taken) from exc
+
+
 @router.post(
     "/users",
     response_model=UserCreatedOut,
@@ -184,21 +202,16 @@ def create_user(body: UserCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, 
     """Admin only: create a user (optionally with a password) and its first API key."""
     if not user.is_admin:
         raise ApiError(403, "only admins create users")
-    try:
-        with ctx.db.write() as session:
-            if entity_exists(session, body.name):
-                raise ApiError(409, f"the name {body.name!r} is taken by a user or team")
-            new = User(
-                name=body.name,
-                password_hash=hash_password(body.password) if body.password else None,
-                is_admin=body.is_admin,
-                created_at=now(),
-            )
-            session.add(new)
-            session.flush()
-            _, key = create_key(session, new.id, "first key")
-    except IntegrityError as exc:
-        raise ApiError(409, f"the name {body.name!r} is taken by a user or team") from exc
+    with _claiming_name(ctx, body.name) as session:
+        new = User(
+            name=body.name,
+            password_hash=hash_password(body.password) if body.password else None,
+            is_admin=body.is_admin,
+            created_at=now(),
+        )
+        session.add(new)
+        session.flush()
+        _, key = create_key(session, new.id, "first key")
     return {"name": body.name, "is_admin": body.is_admin, "api_key": key}
 
 
@@ -210,16 +223,11 @@ def create_user(body: UserCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, 
 )
 def create_team(body: TeamCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, Any]:
     """Create a team; its creator becomes its first member."""
-    try:
-        with ctx.db.write() as session:
-            if entity_exists(session, body.name):
-                raise ApiError(409, f"the name {body.name!r} is taken by a user or team")
-            team = Team(name=body.name, created_at=now())
-            session.add(team)
-            session.flush()
-            session.add(TeamMember(team_id=team.id, user_id=user.id))
-    except IntegrityError as exc:
-        raise ApiError(409, f"the name {body.name!r} is taken by a user or team") from exc
+    with _claiming_name(ctx, body.name) as session:
+        team = Team(name=body.name, created_at=now())
+        session.add(team)
+        session.flush()
+        session.add(TeamMember(team_id=team.id, user_id=user.id))
     return {"name": body.name, "members": [user.name]}
 
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from fwtrack import _core
 from fwtrack.server import core
 from fwtrack.server.app import AppContext
-from fwtrack.server.auth import entity_exists
+from fwtrack.server.auth import Viewer, entity_exists
 from fwtrack.server.blobs import write_atomic
 from fwtrack.server.db import Project, Run, now
 from fwtrack.server.errors import ApiError, check_file_path, check_run_id
@@ -443,6 +443,26 @@ def history_many(
     return JsonResponse({"runs": results, "missing": missing})
 
 
+def _stored_reader(
+    ctx: AppContext, user: Viewer, entity: str, project: str, run_id: str
+) -> _core.RunReader | None:
+    """A reader of the run's stored log, or None while the log holds no record yet (404 for
+    an unknown or unreachable run, 409 for a log that cannot be read)."""
+    reach(user, entity, project, run_id)
+    proj, _ = find_run(ctx, entity, project, run_id)
+    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+    try:
+        empty = paths.log.stat().st_size <= _LOG_HEADER_LEN
+    except FileNotFoundError:
+        empty = True
+    if empty:
+        return None
+    try:
+        return _core.RunReader(str(paths.log))
+    except _core.CorruptLogError as exc:
+        raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
+
+
 @router.get(
     RUN + "/histograms",
     tags=["history"],
@@ -458,19 +478,9 @@ def histograms(
 ) -> JsonResponse:
     """Every histogram logged under `key`: `{"key", "steps", "edges", "counts", "nan",
     "pos_inf", "neg_inf"}` with one entry per step."""
-    reach(user, entity, project, run_id)
-    proj, _ = find_run(ctx, entity, project, run_id)
-    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
-    try:
-        empty = paths.log.stat().st_size <= _LOG_HEADER_LEN
-    except FileNotFoundError:
-        empty = True
-    if empty:
+    reader = _stored_reader(ctx, user, entity, project, run_id)
+    if reader is None:
         raise ApiError(404, f"run {run_id!r} has no histograms under {key!r}")
-    try:
-        reader = _core.RunReader(str(paths.log))
-    except _core.CorruptLogError as exc:
-        raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
     available = reader.histogram_keys()
     if key not in available:
         names = ", ".join(repr(k) for k in available[:20]) or "none"
@@ -500,19 +510,9 @@ def histogram_keys(
     entity: str, project: str, run_id: str, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
     """The keys the run logged histograms under, sorted: `{"keys": [...]}`."""
-    reach(user, entity, project, run_id)
-    proj, _ = find_run(ctx, entity, project, run_id)
-    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
-    try:
-        empty = paths.log.stat().st_size <= _LOG_HEADER_LEN
-    except FileNotFoundError:
-        empty = True
-    if empty:
+    reader = _stored_reader(ctx, user, entity, project, run_id)
+    if reader is None:
         return JsonResponse({"keys": []})
-    try:
-        reader = _core.RunReader(str(paths.log))
-    except _core.CorruptLogError as exc:
-        raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
     return JsonResponse(json_safe({"keys": sorted(reader.histogram_keys())}))
 
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { runInfo } from "../../api/test-utils";
 import type { RunInfo } from "../../api/types";
 import { $, click, mount, press } from "../../components/test-utils";
 import { runColor } from "../../lib/colors";
@@ -6,26 +7,8 @@ import { parseColumn, type ExtraColumn } from "./columns";
 import { RunsTable, type RunsTableProps } from "./RunsTable";
 
 function run(id: string, partial: Partial<RunInfo> = {}): RunInfo {
-  return {
-    id,
-    entity: "e",
-    project: "p",
-    name: `name-${id}`,
-    state: "finished",
-    tags: [],
-    notes: null,
-    created_at: 1_700_000_000,
-    updated_at: 1_700_000_000,
-    heartbeat_at: null,
-    runtime: 65,
-    exit_code: 0,
-    config: {},
-    summary: {},
-    metadata: {},
-    keys: [],
-    log_size: 0,
-    ...partial,
-  };
+  const at = 1_700_000_000;
+  return runInfo({ id, name: `name-${id}`, created_at: at, updated_at: at, runtime: 65, ...partial });
 }
 
 let unmount: () => void = () => undefined;
