@@ -64,10 +64,11 @@ function benchInit(opts) {
   B.rowsSig = rowsSig;
 
   // Pixels of a canvas that are clearly coloured (a run's line, not the white background, the
-  // grey grid or black text). drawImage also reads a canvas drawn by an OffscreenCanvas in a
-  // worker (TensorBoard's charts), which getContext cannot.
+  // grey grid or black text), or with `opaque`, every pixel drawn at all (for a canvas that
+  // holds nothing but the lines). drawImage also reads a canvas drawn by an OffscreenCanvas in
+  // a worker (TensorBoard's charts), which getContext cannot.
   const scratch = document.createElement("canvas");
-  B.colored = (cv) => {
+  B.colored = (cv, opaque = false) => {
     if (!cv || cv.width === 0 || cv.height === 0) return 0;
     scratch.width = cv.width;
     scratch.height = cv.height;
@@ -78,6 +79,10 @@ function benchInit(opts) {
     let n = 0;
     for (let k = 0; k < d.length; k += 4) {
       if (d[k + 3] < 128) continue;
+      if (opaque) {
+        n++;
+        continue;
+      }
       const mx = Math.max(d[k], d[k + 1], d[k + 2]);
       const mn = Math.min(d[k], d[k + 1], d[k + 2]);
       if (mx - mn > 60) n++;
@@ -163,8 +168,10 @@ function benchInit(opts) {
         if (n < arg.runs) return null;
         rows += n;
       }
-      // the data is in the cards; the lines are drawn by a worker a few frames later
-      for (const c of cards) if (B.colored(c.querySelector(".series-view canvas")) < MIN_COLORED) return null;
+      // the data is in the cards; the lines are drawn by a worker a few frames later, on a
+      // canvas of their own (transparent but for the lines; the grid and axes are SVG/DOM),
+      // in colours TensorBoard picks per session (some dark grey)
+      for (const c of cards) if (B.colored(c.querySelector(".series-view canvas"), true) < MIN_COLORED) return null;
       return { charts: cards.length, rows };
     },
   };
@@ -345,7 +352,7 @@ async function phaseWorkspace(browser) {
       ...summarize("zoom", zoom),
       detail:
         `the dragged chart, from the mouseup` +
-        (m === null ? "" : `; all ${zi.zoomedInView} zoomed charts in the viewport: ${m.toFixed(0)} ms`),
+        (m === null ? "" : `; every zoomed chart in the viewport (${zi.zoomedInView}): ${m.toFixed(0)} ms`),
     };
   }
   return out;
@@ -475,7 +482,11 @@ async function tableAction(page, events, act) {
   await page.evaluate(([ev, t]) => {
     window.__bench.arm("rowsChanged", ev, t, {});
   }, [events, plan.timeout_ms]);
-  await act();
+  try {
+    await act();
+  } catch (e) {
+    return { ok: false, err: `the action failed: ${String(e).split("\n")[0].slice(0, 300)}` };
+  }
   const res = await page.evaluate(() => window.__bench.pending);
   await page.evaluate((t) => window.__bench.waitFor("fwCharts", {}, t), plan.timeout_ms);
   await page.waitForTimeout(300);

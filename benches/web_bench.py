@@ -617,13 +617,14 @@ class TensorBoardProc:
 
     def wait_loaded(
         self, runs: list[str], keys: list[str], last_step: int, timeout: float
-    ) -> float:
+    ) -> float | None:
+        """Seconds until every series was loaded, None when some were not within `timeout`."""
         t0 = time.monotonic()
         self.proc.wait_http(self.port, "/data/environment", timeout=timeout)
         pending = {(r, k) for r in runs for k in keys}
         while pending:
             if time.monotonic() - t0 > timeout:
-                raise RuntimeError(f"TensorBoard loaded {len(pending)} series only partly")
+                return None
             for run, key in sorted(pending):
                 q = urllib.parse.urlencode({"run": run, "tag": key})
                 with contextlib.suppress(OSError, ValueError):
@@ -663,8 +664,11 @@ def phase_compare(
         tb = TensorBoardProc(dest / "tensorboard", logs)
         stops.append(tb.stop)
         steps = meta["params"]["steps"]
-        tb_load_s = tb.wait_loaded(meta["names"], meta["keys"], steps - 1, timeout=600)
-        print(f"  TensorBoard: every series loaded {tb_load_s:.1f} s after start")
+        tb_load_s = tb.wait_loaded(meta["names"], meta["keys"], steps - 1, timeout=180)
+        if tb_load_s is None:
+            print("  TensorBoard: NOT every series loaded 180 s after start; measuring anyway")
+        else:
+            print(f"  TensorBoard: every series loaded {tb_load_s:.1f} s after start")
         mark_training_experiment(ml.url, meta["mlflow_experiment_id"])
         plan = {
             "phase": "compare",
@@ -899,6 +903,7 @@ def main() -> int:
     args.viewport = {"width": 1600, "height": 1000}
 
     started = time.time()
+    args.out = args.out.resolve()  # the servers run in other directories
     args.out.mkdir(parents=True, exist_ok=True)
     data_root = args.out / "data"
     logs = args.out / "logs"
@@ -972,23 +977,26 @@ def main() -> int:
         results["setup"][name] = {
             k: meta.get(k) for k in ("cached", "setup_s", "built", "log_s", "server_bytes")
         }
-    print(f"setup: {time.monotonic() - t_setup:.0f} s (datasets under {data_root})")
+    print(f"setup: {time.monotonic() - t_setup:.0f} s (datasets under {data_root})", flush=True)
     if args.setup_only:
         return 0
     results["dashboard"] = ensure_dashboard()
 
-    if "big" in metas:
-        print("measuring: workspace first paint and zoom")
-        results["load"].append(("workspace", os.getloadavg()))
-        results["workspace"] = phase_workspace(*metas["big"], args, logs)
-    if "table" in metas:
-        print("measuring: runs table")
-        results["load"].append(("table", os.getloadavg()))
-        results["table"] = phase_table(*metas["table"], args, logs)
-    if "cmp" in metas:
-        print("measuring: fwtrack, MLflow and TensorBoard side by side")
-        results["load"].append(("compare", os.getloadavg()))
-        results["compare"] = phase_compare(*metas["cmp"], args, logs)
+    phases: list[tuple[str, str, Callable[..., dict[str, Any]], str]] = [
+        ("big", "workspace", phase_workspace, "workspace first paint and zoom"),
+        ("table", "table", phase_table, "runs table"),
+        ("cmp", "compare", phase_compare, "fwtrack, MLflow and TensorBoard side by side"),
+    ]
+    for data, phase, run_phase, what in phases:
+        if data not in metas:
+            continue
+        print(f"measuring: {what}", flush=True)
+        results["load"].append((phase, os.getloadavg()))
+        try:
+            results[phase] = run_phase(*metas[data], args, logs)
+        except Exception as exc:  # one phase failing leaves the others' figures
+            print(f"  {phase}: ERROR {exc}")
+            results[phase] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
     results["load"].append(("end", os.getloadavg()))
     results["wall_s"] = time.time() - started
 

@@ -26,6 +26,8 @@ const LIVE_MS = 2000;
 /** Otherwise it is refreshed this often (new runs appear). */
 const IDLE_MS = 15000;
 const DEFAULT_SORT = "-created_at";
+/** Typing in the search box waits this long for the next key before querying. */
+const SEARCH_DEBOUNCE_MS = 10;
 const SPLIT_KEY = "fwtrack.workspace.split";
 
 interface Loaded {
@@ -76,9 +78,11 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
   }, [filter]);
   useEffect(() => {
     if (searchDraft === q) return;
+    // Short: the server answers a search of 10,000 runs in milliseconds, and each new query
+    // aborts the request of the one before; the wait only coalesces a burst (a paste).
     const t = setTimeout(() => {
       setParams({ q: searchDraft, page: undefined });
-    }, 250);
+    }, SEARCH_DEBOUNCE_MS);
     return () => {
       clearTimeout(t);
     };
