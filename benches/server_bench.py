@@ -179,13 +179,23 @@ class Http:
 
 
 class FwServer:
-    """`python -m fwtrack server` with SQLite in `data` (or PostgreSQL at `db_url`)."""
+    """`python -m fwtrack server` with SQLite in `data` (or PostgreSQL at `db_url`). A cached
+    data directory is reopened with the `admin_key` it was first started with; the server's
+    output goes to `log_path` (default: next to `data`)."""
 
-    def __init__(self, data: Path, db_url: str | None = None, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        db_url: str | None = None,
+        workers: int | None = None,
+        *,
+        admin_key: str | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.data = data
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.admin_key = new_key()
+        self.admin_key = admin_key or new_key()
         data.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "fwtrack", "server", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--data", str(data)]
@@ -194,7 +204,9 @@ class FwServer:
         if workers:
             cmd += ["--workers", str(workers)]
         env = child_env(FWTRACK_SERVER_ADMIN_KEY=self.admin_key)
-        self.proc = ServerProc("fwtrack server", cmd, env, data.parent / f"{data.name}.log")
+        log_path = log_path or data.parent / f"{data.name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = ServerProc("fwtrack server", cmd, env, log_path)
         self.proc.wait_http(self.port, "/api/v1/health", timeout=120)
         self.admin = Http(self.port, self.admin_key)
 

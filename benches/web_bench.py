@@ -62,12 +62,12 @@ sys.path.insert(0, str(REPO / "benches"))
 from run import fwtrack_build, num, table  # noqa: E402
 from run import machine as run_machine  # noqa: E402
 from server_bench import (  # noqa: E402
+    FwServer,
     Http,
     MlflowServer,
     ServerProc,
     _tiny_runs,
     _upload_many,
-    child_env,
     free_port,
     new_key,
 )
@@ -151,32 +151,9 @@ def curves(seed: int, steps: int, keys: list[str]) -> Any:
 # Datasets
 
 
-class FwServerAt:
-    """`python -m fwtrack server` on a (cached) data directory, with a known admin key."""
-
-    def __init__(self, data: Path, admin_key: str, logs: Path) -> None:
-        self.data = data
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        data.mkdir(parents=True, exist_ok=True)
-        logs.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "fwtrack", "server", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port), "--data", str(data)]
-        env = child_env(FWTRACK_SERVER_ADMIN_KEY=admin_key)
-        self.proc = ServerProc("fwtrack server", cmd, env, logs / f"server-{data.parent.name}.log")
-        self.proc.wait_http(self.port, "/api/v1/health", timeout=120)
-        self.admin = Http(self.port, admin_key)
-
-    def new_user(self, name: str) -> str:
-        answer = self.admin.json("POST", "/api/v1/users", {"name": name})
-        key = answer.get("api_key") or (answer.get("key") or {}).get("api_key")
-        if not isinstance(key, str):
-            raise RuntimeError(f"POST /users answered {answer!r}")
-        return key
-
-    def stop(self) -> None:
-        self.admin.close()
-        self.proc.stop()
+def fw_server_at(data: Path, admin_key: str, logs: Path) -> FwServer:
+    """`python -m fwtrack server` on a (cached) data directory, with its known admin key."""
+    return FwServer(data, admin_key=admin_key, log_path=logs / f"server-{data.parent.name}.log")
 
 
 def disk_free(path: Path) -> int:
@@ -236,7 +213,7 @@ def _log_fwtrack_runs(conf: dict[str, Any], indices: list[int], done: Any) -> No
 
 
 def log_fwtrack_parallel(
-    server: FwServerAt, key: str, project: str, runs: int, metrics: int, steps: int, work: Path
+    server: FwServer, key: str, project: str, runs: int, metrics: int, steps: int, work: Path
 ) -> int:
     """Log `runs` runs into `server` from two processes (one per core); returns the log bytes."""
     conf = {
@@ -322,7 +299,7 @@ def cached(root: Path, name: str, build: Callable[[Path], dict[str, Any]], rebui
 
 def build_big(dest: Path, runs: int, metrics: int, steps: int, logs: Path) -> dict[str, Any]:
     admin_key = new_key()
-    server = FwServerAt(dest / "server", admin_key, logs)
+    server = fw_server_at(dest / "server", admin_key, logs)
     try:
         key = server.new_user(ENTITY)
         t0 = time.monotonic()
@@ -356,7 +333,7 @@ def build_big(dest: Path, runs: int, metrics: int, steps: int, logs: Path) -> di
 
 def build_table(dest: Path, runs: int, logs: Path) -> dict[str, Any]:
     admin_key = new_key()
-    server = FwServerAt(dest / "server", admin_key, logs)
+    server = fw_server_at(dest / "server", admin_key, logs)
     try:
         key = server.new_user(ENTITY)
         work = dest / "client"
@@ -447,7 +424,7 @@ def build_cmp(dest: Path, runs: int, metrics: int, steps: int, logs: Path) -> di
         "names": [run_name(i) for i in range(runs)],
         "keys": metric_keys(metrics),
     }
-    server = FwServerAt(dest / "server", admin_key, logs)
+    server = fw_server_at(dest / "server", admin_key, logs)
     try:
         key = server.new_user(ENTITY)
         out["key"] = key
@@ -556,8 +533,8 @@ def drive(plan: dict[str, Any], out: Path, timeout: float) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def serving(meta: dict[str, Any], dest: Path, logs: Path) -> Iterator[FwServerAt]:
-    server = FwServerAt(dest / "server", meta["admin_key"], logs)
+def serving(meta: dict[str, Any], dest: Path, logs: Path) -> Iterator[FwServer]:
+    server = fw_server_at(dest / "server", meta["admin_key"], logs)
     try:
         yield server
     finally:
@@ -657,7 +634,7 @@ def phase_compare(
 ) -> dict[str, Any]:
     stops: list[Callable[[], None]] = []
     try:
-        fw = FwServerAt(dest / "server", meta["admin_key"], logs)
+        fw = fw_server_at(dest / "server", meta["admin_key"], logs)
         stops.append(fw.stop)
         ml = MlflowServer(dest / "mlflow")
         stops.append(ml.stop)
