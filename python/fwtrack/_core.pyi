@@ -52,6 +52,12 @@ class RunWriter:
         this call is enqueued. Step rules: see docs/api.md ("Steps")."""
     def log_config(self, config_json: str) -> None:
         """Append a full config snapshot (a JSON object)."""
+    def log_system(self, values: list[tuple[str, float]]) -> None:
+        """Append one system-metrics sample, timed now (a `System` record). Does nothing
+        after `finish`."""
+    def log_console(self, stream: str, lines: list[tuple[float, str]]) -> None:
+        """Append console lines `(unix_time, text)` of `stream` ("stdout" or "stderr") as one
+        `Console` record. Does nothing after `finish`."""
     def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None: ...
     def update_summary(self, values_json: str, delete: list[str]) -> None:
         """Explicit summary values (override computed ones for those keys)."""
@@ -134,6 +140,11 @@ class RunReader:
     def histograms(self, key: str) -> list[tuple[int, Histogram]]:
         """(step, histogram) for each step at which `key` was logged as a histogram."""
     def histogram_keys(self) -> list[str]: ...
+    def system(self) -> dict[str, Any]:
+        """System samples as columns: "_timestamp", "_runtime" and one float64 array per
+        `system/...` key (NaN where a sample lacks it)."""
+    def console(self) -> list[tuple[float, str, str]]:
+        """Console lines in order: (unix_time, stream, text)."""
 
 # -- server side: upload validation, history index, downsampling ------------------------------
 

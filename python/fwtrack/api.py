@@ -38,6 +38,7 @@ from fwtrack._http import (
     ServerError,
 )
 from fwtrack.errors import FwTrackError, FwTrackWarning, RunNotFoundError
+from fwtrack.run_files import RunFile, local_run_files, merge_metadata
 from fwtrack.sdk.settings import FWTRACK_BASE_URL, FWTRACK_DIR
 
 if TYPE_CHECKING:
@@ -48,11 +49,13 @@ __all__ = [
     "Api",
     "AuthenticationError",
     "HistogramEntry",
+    "LogLine",
     "MissingApiKeyError",
     "NotFoundError",
     "PermissionDeniedError",
     "Project",
     "Run",
+    "RunFile",
     "RunNotFoundError",
     "RunState",
     "ServerConnectionError",
@@ -93,6 +96,19 @@ def _open_reader(run_dir: Path) -> _core.RunReader:
         err = _core.CorruptLogError(f"{log}: {exc}")
         err.filename = str(log)
         raise err from exc
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of console output: its Unix time, `"stdout"` or `"stderr"`, and its text
+    (without the line ending; a line redrawn with `\\r` holds its final text)."""
+
+    timestamp: float
+    stream: Literal["stdout", "stderr"]
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -199,8 +215,20 @@ class Run:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """The run-start info written by `fwtrack.init()` (host, pid, program, args, ...)."""
-        return copy.deepcopy(self._start())
+        """The run-start info written by `fwtrack.init()` (host, pid, program, args, ...),
+        with the environment snapshot of `files/metadata.json` (git, entry script, command
+        line, Python, OS, CPU, GPUs, allow-listed environment variables) when it was taken."""
+        snap = self._dir / "files" / "metadata.json"
+        try:
+            raw: bytes | None = snap.read_bytes()
+        except OSError:
+            raw = None
+        return merge_metadata(copy.deepcopy(self._start()), raw)
+
+    def files(self) -> list[RunFile]:
+        """The run's stored files (`metadata.json`, `requirements.txt`, `diff.patch`,
+        `code/<script>`, files added with `run.save()`), sorted by name."""
+        return local_run_files(self._dir)
 
     @property
     def starts(self) -> list[dict[str, Any]]:
@@ -340,6 +368,23 @@ class Run:
             _open_reader(self._dir)  # raises the error under the log's path
             raise
         yield from rows
+
+    # -- system metrics and console -----------------------------------------------------------
+
+    def system_metrics(self) -> pd.DataFrame:
+        """The system metrics as a DataFrame, one row per sample: `_timestamp`, `_runtime`,
+        then one float column per `system/...` key (NaN where a sample lacks it). Samples are
+        on their own time axis, not the history's steps."""
+        frame: pd.DataFrame = pd.DataFrame(self._reader().system())
+        return frame
+
+    def logs(self) -> list[LogLine]:
+        """The console output captured by the run (stdout and stderr), line by line in the
+        order it was recorded."""
+        return [
+            LogLine(timestamp=ts, stream="stderr" if stream == "stderr" else "stdout", text=text)
+            for ts, stream, text in self._reader().console()
+        ]
 
     def histogram_keys(self) -> list[str]:
         """Keys logged as histograms (explicit histograms and large arrays/tensors)."""

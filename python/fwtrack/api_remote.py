@@ -20,7 +20,7 @@ import math
 import os
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,6 +35,7 @@ from fwtrack._http import (
 )
 from fwtrack.api import AmbiguousRunError, Project, Run, RunState
 from fwtrack.errors import FwTrackError, RunNotFoundError
+from fwtrack.run_files import RunFile, merge_metadata
 from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
 
 try:
@@ -378,7 +379,24 @@ class RemoteRun(Run):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return copy.deepcopy(dict(self._row.get("metadata") or {}))
+        """The run-start info the server holds, with the environment snapshot
+        (`metadata.json`) when the run uploaded one."""
+        path = f"/runs/{_quote(self._entity, self._project, self.id)}/files/metadata.json"
+        resp = self._backend.client.request("GET", path, ok=(404,))
+        raw = resp.body if resp.status == 200 else None
+        return merge_metadata(copy.deepcopy(dict(self._row.get("metadata") or {})), raw)
+
+    def files(self) -> list[RunFile]:
+        """The run's files on the server, sorted by name; `read()` and `download()` fetch
+        them."""
+        base = f"/runs/{_quote(self._entity, self._project, self.id)}/files"
+        rows = self._backend.client.get_json(base)["files"]
+        client = self._backend.client
+
+        def fetcher(name: str) -> Callable[[], bytes]:
+            return lambda: client.request("GET", f"{base}/{urllib.parse.quote(name)}").body
+
+        return [RunFile(str(r["path"]), int(r["size"]), fetcher(str(r["path"]))) for r in rows]
 
     @property
     def name(self) -> str:

@@ -7,7 +7,9 @@ PATH is a run directory, a project directory or a root directory (every run belo
 uploader online runs use, resuming from its `upload.json`, so re-running is harmless: a run
 whose log is entirely acknowledged (and no longer written) is skipped without a request. A run
 still being written (its lock is held) is uploaded as far as it is written; with `--follow`,
-it is followed until its writer finishes (or dies) and everything is acknowledged.
+it is followed until its writer finishes (or dies) and everything is acknowledged. The run's
+files (`files/`: code and environment snapshot, `run.save` files) are uploaded after its log,
+those whose size or content differ from what was last sent (also for an up-to-date log).
 
 Exit status: 0 when every run is on the server, 1 when some could not be uploaded (or no run
 was found), 2 on a usage error.
@@ -27,7 +29,7 @@ from typing import Any, TextIO
 
 from fwtrack import _core, credentials
 from fwtrack.errors import FwTrackError
-from fwtrack.sdk import names
+from fwtrack.sdk import names, snapshot
 from fwtrack.sdk.settings import (
     FWTRACK_API_KEY,
     FWTRACK_BASE_URL,
@@ -209,6 +211,11 @@ def _sync_one(
     if state is not None:
         size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
         name = f"{state.get('entity')}/{state.get('project')}/{state.get('run_id')}"
+        entity = str(state.get("entity") or "")
+        if entity and snapshot.files_pending(run_dir, target.base_url, entity):
+            _sync_files(
+                run_dir, target, str(state.get("project")), str(state.get("run_id")), entity
+            )
         progress.done(f"{name}  up to date ({_size(size)})")
         return Result(run_dir, name, "up to date", size)
     try:
@@ -257,6 +264,7 @@ def _sync_one(
         _warn(w)
     size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
     if outcome["done"]:
+        _sync_files(run_dir, target, project, run_id, uploader.status().get("entity"))
         tail = outcome["unsent_tail"]
         note = f" ({_size(tail)} torn tail left out)" if tail else ""
         progress.done(f"{name}  {_size(outcome['acked'])}  uploaded{note}")
@@ -269,6 +277,23 @@ def _sync_one(
         f"{name}  FAILED at {_size(outcome['acked'])} of {_size(size)}: {reason.splitlines()[0]}"
     )
     return Result(run_dir, name, "failed", size, reason)
+
+
+def _sync_files(
+    run_dir: Path, target: Target, project: str, run_id: str, entity: str | None
+) -> None:
+    """Upload the run's files (`files/`) that the server lacks or holds another version of;
+    trouble warns, the log upload stands."""
+    if not (run_dir / snapshot.FILES_DIR).is_dir():
+        return
+    entity = entity or target.entity
+    if not entity:
+        return
+    try:
+        snapshot.upload_files(target.base_url, target.api_key, entity, project, run_id, run_dir)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _warn(f"the files of {entity}/{project}/{run_id} were not uploaded: {first}")
 
 
 def _target(base_url: str | None, entity: str | None) -> Target:

@@ -32,7 +32,7 @@ from fwtrack.errors import (
     RunLockedError,
     RunNotFoundError,
 )
-from fwtrack.sdk import names
+from fwtrack.sdk import console, names, snapshot, system
 from fwtrack.sdk.config import Config, config_items
 from fwtrack.sdk.settings import (
     FWTRACK_DIR,
@@ -158,10 +158,14 @@ class Run:
 
     __slots__ = (
         "_config",
+        "_console",
+        "_file_uploader",
         "_final_summary",
         "_finished",
         "_inner",
+        "_snapshot",
         "_summary",
+        "_system",
         "_uploader",
         "dir",
         "group",
@@ -188,6 +192,10 @@ class Run:
     ) -> None:
         self._inner = inner
         self._uploader: _core.Uploader | None = None
+        self._snapshot: snapshot.Snapshot | None = None
+        self._file_uploader: snapshot.FileUploader | None = None
+        self._system: system.Sampler | None = None
+        self._console: console.Capture | None = None
         self._finished = False
         self.id: str = info["id"]
         """The run id (unique within its project)."""
@@ -282,14 +290,57 @@ class Run:
         with _state.lock:
             if self._finished:
                 return
+            self._stop_capture()
             self._finished = True
             try:
                 self._inner.finish(exit_code)
             finally:
                 if _state.run is self:
                     _state.run = None
+        if self._snapshot is not None:
+            self._snapshot.wait()
         if self._uploader is not None:
             self._finish_upload(self._uploader)
+            if self._file_uploader is not None and self._uploader.outcome()["done"]:
+                # Else the warning of _finish_upload says to `fwtrack sync`, which sends them.
+                self._file_uploader.upload()
+
+    def _start_capture(self) -> None:
+        """Start the system-metrics sampler and the console capture the settings ask for.
+        Trouble here never stops the run: it warns once and goes on without."""
+        writer = self._inner
+        if self.settings.system_interval > 0 and isinstance(writer, _core.RunWriter):
+            try:
+                self._system = system.Sampler(
+                    writer.log_system, interval=self.settings.system_interval, run_dir=self.dir
+                )
+                self._system.start()
+            except Exception as e:
+                self._system = None
+                warn(f"fwtrack: system metrics are off for this run: {e}")
+        if self.settings.console and isinstance(writer, _core.RunWriter):
+            try:
+                self._console = console.Capture(writer.log_console)
+            except OSError as e:
+                warn(f"fwtrack: console output is not captured for this run: {e}")
+
+    def _stop_capture(self) -> None:
+        """The last system sample and console lines, before the finish record."""
+        for part in (self._system, self._console):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as e:  # never in the way of finishing the run
+                    warn(f"fwtrack: stopping {type(part).__name__.lower()} failed: {e}")
+
+    def save(self, path: str | os.PathLike[str], name: str | None = None) -> str:
+        """Copy the file at `path` into the run's files (`<run dir>/files/<name>`, `name`
+        defaulting to the file's base name); an online run uploads it at finish. Returns the
+        path of the copy. A disabled run copies nothing."""
+        self._check_open()
+        if self.mode == "disabled":
+            return os.path.join(self.dir, snapshot.FILES_DIR, name or os.path.basename(path))
+        return str(snapshot.save_file(self.dir, path, name))
 
     def _finish_upload(self, uploader: _core.Uploader) -> None:
         timeout = self.settings.upload_timeout
@@ -661,6 +712,11 @@ def _start_upload(run: Run, settings: Settings) -> str | None:
         )
     except (ValueError, RuntimeError) as exc:
         return f"fwtrack: cannot upload run {run.id!r} ({exc}); it is logged locally in {run.dir}"
+    run._file_uploader = snapshot.FileUploader(
+        base_url, api_key, run.project, run.id, run.dir, run._uploader.status
+    )
+    if run._snapshot is None or run._snapshot.written:
+        run._file_uploader.start_background()
     return None
 
 
@@ -773,10 +829,24 @@ def _start_run(
         warn=warn,
     )
     run = Run(inner, info=info, dir=run_dir, mode=mode, settings=settings, config=prior_config)
+    if settings.save_code or settings.capture_env:
+
+        def written() -> None:
+            if run._file_uploader is not None:
+                run._file_uploader.start_background()
+
+        run._snapshot = snapshot.Snapshot(
+            run_dir,
+            started_at=now,
+            save_code=settings.save_code,
+            capture_env=settings.capture_env,
+            on_written=written,
+        )
     if config:
         try:
             run.config.update(config)
         except BaseException:
             inner.finish(1)
             raise
+    run._start_capture()
     return run

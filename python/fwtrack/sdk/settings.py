@@ -20,7 +20,9 @@ __all__ = [
     "FWTRACK_API_KEY",
     "FWTRACK_BASE_URL",
     "FWTRACK_CACHE_DIR",
+    "FWTRACK_CAPTURE_ENV",
     "FWTRACK_CONFIG_DIR",
+    "FWTRACK_CONSOLE",
     "FWTRACK_DIR",
     "FWTRACK_ENTITY",
     "FWTRACK_FLUSH_INTERVAL",
@@ -28,9 +30,12 @@ __all__ = [
     "FWTRACK_NAME",
     "FWTRACK_PROJECT",
     "FWTRACK_RUN_ID",
+    "FWTRACK_SAVE_CODE",
     "FWTRACK_SERVER_ADMIN_KEY",
     "FWTRACK_SERVER_DATA",
     "FWTRACK_SERVER_DB",
+    "FWTRACK_SYSTEM_INTERVAL",
+    "FWTRACK_SYSTEM_METRICS",
     "FWTRACK_TAGS",
     "FWTRACK_UPLOAD_TIMEOUT",
     "MODES",
@@ -162,6 +167,41 @@ FWTRACK_SERVER_ADMIN_KEY = EnvVar(
     default=None,
 )
 
+FWTRACK_SAVE_CODE = EnvVar(
+    "FWTRACK_SAVE_CODE",
+    "`false` leaves out the copy of the entry script (`files/code/`) and the uncommitted "
+    "changes (`files/diff.patch`); `Settings.save_code` beats it.",
+    default="true",
+    allowed=("true", "false", "1", "0", "yes", "no"),
+)
+FWTRACK_SYSTEM_INTERVAL = EnvVar(
+    "FWTRACK_SYSTEM_INTERVAL",
+    "Seconds between system-metric samples (`system/...`: CPU, memory, disk, network, GPUs); "
+    "at least 1, or 0 to turn sampling off; `Settings.system_interval` beats it.",
+    default="10",
+)
+FWTRACK_SYSTEM_METRICS = EnvVar(
+    "FWTRACK_SYSTEM_METRICS",
+    "`false` turns system-metric sampling off (same as `FWTRACK_SYSTEM_INTERVAL=0`).",
+    default="true",
+    allowed=("true", "false", "1", "0", "yes", "no"),
+)
+FWTRACK_CONSOLE = EnvVar(
+    "FWTRACK_CONSOLE",
+    "`off` leaves the console alone; `on` captures stdout and stderr (file descriptors 1 and 2, "
+    "so C extensions and child processes are caught) into the run log while they still reach "
+    "the terminal; `Settings.console` beats it.",
+    default="on",
+    allowed=("on", "off"),
+)
+FWTRACK_CAPTURE_ENV = EnvVar(
+    "FWTRACK_CAPTURE_ENV",
+    "`false` leaves out the environment snapshot (`files/metadata.json`: git, host, OS, CPU, "
+    "GPUs, allow-listed variables; `files/requirements.txt`); `Settings.capture_env` beats it.",
+    default="true",
+    allowed=("true", "false", "1", "0", "yes", "no"),
+)
+
 ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_DIR,
     FWTRACK_MODE,
@@ -174,6 +214,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_API_KEY,
     FWTRACK_ENTITY,
     FWTRACK_UPLOAD_TIMEOUT,
+    FWTRACK_SAVE_CODE,
+    FWTRACK_CAPTURE_ENV,
+    FWTRACK_SYSTEM_INTERVAL,
+    FWTRACK_SYSTEM_METRICS,
+    FWTRACK_CONSOLE,
     FWTRACK_CONFIG_DIR,
     FWTRACK_CACHE_DIR,
     FWTRACK_SERVER_DATA,
@@ -277,6 +322,51 @@ def _env_upload_timeout() -> float:
     return value
 
 
+def _env_bool(var: EnvVar) -> bool:
+    raw = var.get()
+    return raw is None or raw in ("true", "1", "yes")
+
+
+def _env_save_code() -> bool:
+    return _env_bool(FWTRACK_SAVE_CODE)
+
+
+def _env_capture_env() -> bool:
+    return _env_bool(FWTRACK_CAPTURE_ENV)
+
+
+DEFAULT_SYSTEM_INTERVAL = 10.0
+MIN_SYSTEM_INTERVAL = 1.0
+
+
+def _check_system_interval(value: object, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{source} must be a number of seconds, got {type(value).__name__}")
+    if not (value == 0 or MIN_SYSTEM_INTERVAL <= value < math.inf):
+        raise ValueError(
+            f"{source}={value!r} is not valid: use seconds >= {MIN_SYSTEM_INTERVAL:g} "
+            "(e.g. 10), or 0 to turn system metrics off"
+        )
+    return float(value)
+
+
+def _env_system_interval() -> float:
+    if not _env_bool(FWTRACK_SYSTEM_METRICS):
+        return 0.0
+    raw = FWTRACK_SYSTEM_INTERVAL.get()
+    if raw is None:
+        return DEFAULT_SYSTEM_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    return _check_system_interval(value, f"FWTRACK_SYSTEM_INTERVAL={raw!r}: the interval")
+
+
+def _env_console() -> bool:
+    return FWTRACK_CONSOLE.get() != "off"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Tuning knobs of a run, passed as `fwtrack.init(settings=Settings(...))` or as a dict.
@@ -290,6 +380,16 @@ class Settings:
     `entity` the user or team the run belongs to (default `FWTRACK_ENTITY`, else the key's
     user), `upload_timeout` how long `finish()` waits for the upload (default 30 s, or
     `FWTRACK_UPLOAD_TIMEOUT`).
+
+    Snapshot (files next to the run log, see docs/api.md "Files"): `save_code` keeps a copy of
+    the entry script and the uncommitted git diff (default True, or `FWTRACK_SAVE_CODE`);
+    `capture_env` keeps `metadata.json` and `requirements.txt` (default True, or
+    `FWTRACK_CAPTURE_ENV`).
+
+    Automatic capture (see docs/api.md "System metrics and console"): `system_interval` is the
+    seconds between system-metric samples (default 10, at least 1, 0 turns them off;
+    `FWTRACK_SYSTEM_INTERVAL`, `FWTRACK_SYSTEM_METRICS=false`); `console` captures stdout and
+    stderr into the run log (default True, or `FWTRACK_CONSOLE=on|off`).
     """
 
     flush_interval: float = field(default_factory=_env_flush_interval)
@@ -298,6 +398,10 @@ class Settings:
     api_key: str | None = field(default_factory=_env_api_key, repr=False)
     entity: str | None = field(default_factory=_env_entity)
     upload_timeout: float = field(default_factory=_env_upload_timeout)
+    save_code: bool = field(default_factory=_env_save_code)
+    capture_env: bool = field(default_factory=_env_capture_env)
+    system_interval: float = field(default_factory=_env_system_interval)
+    console: bool = field(default_factory=_env_console)
 
     def __post_init__(self) -> None:
         _check_flush_interval(self.flush_interval, "Settings.flush_interval")
@@ -316,6 +420,16 @@ class Settings:
             "upload_timeout",
             _check_upload_timeout(self.upload_timeout, "Settings.upload_timeout"),
         )
+        object.__setattr__(
+            self,
+            "system_interval",
+            _check_system_interval(self.system_interval, "Settings.system_interval"),
+        )
+        for flag in ("save_code", "capture_env", "console"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(
+                    f"Settings.{flag} must be True or False, got {getattr(self, flag)!r}"
+                )
 
     @classmethod
     def coerce(cls, settings: Settings | Mapping[str, Any] | None) -> Settings:

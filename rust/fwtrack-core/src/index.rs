@@ -711,7 +711,8 @@ impl Manifest {
                 m.runtime = m.runtime.max(f.runtime);
                 m.finish = Some(f);
             }
-            Record::Unknown { .. } => {}
+            // System samples and console lines are not part of the history index.
+            Record::System(_) | Record::Console(_) | Record::Unknown { .. } => {}
         }
         Ok(())
     }

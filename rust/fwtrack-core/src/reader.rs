@@ -5,13 +5,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rmpv::Value as Mp;
 
 use crate::codec::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_FRAME_BODY, Tail};
 use crate::error::{Error, Result};
 use crate::histogram::Hist;
-use crate::record::{Finish, Key, MetricDef, Record, Row, SummarySnapshot, Value};
+use crate::record::{Finish, Key, MetricDef, Record, Row, SummarySnapshot, SystemSample, Value};
 
 /// Everything read from a log file.
 #[derive(Debug)]
@@ -247,6 +248,10 @@ pub struct RunView {
     pub finish: Option<Finish>,
     pub rows: Vec<Row>,
     pub hists: Vec<(u64, Key, Hist)>,
+    /// System-metric samples, in log order.
+    pub system: Vec<SystemSample>,
+    /// Console lines in log order: (Unix time, stream, text).
+    pub console: Vec<(f64, Arc<str>, String)>,
     pub last_step: Option<u64>,
     pub runtime: f64,
     pub records: u64,
@@ -293,10 +298,40 @@ impl RunView {
                     v.runtime = v.runtime.max(f.runtime);
                     v.finish = Some(f);
                 }
+                Record::System(x) => v.system.push(x),
+                Record::Console(c) => {
+                    let stream: Arc<str> = Arc::from(c.stream.as_str());
+                    v.console
+                        .extend(c.lines.into_iter().map(|(t, l)| (t, stream.clone(), l)));
+                }
                 Record::Unknown { .. } => {}
             }
         }
         v
+    }
+
+    /// The system samples as columns: Unix times, run times and one column per key (NaN
+    /// where a sample lacks the key), keys in order of first appearance.
+    pub fn system_columns(&self) -> SystemColumns {
+        let n = self.system.len();
+        let mut out = SystemColumns {
+            timestamp: Vec::with_capacity(n),
+            runtime: Vec::with_capacity(n),
+            columns: Vec::new(),
+        };
+        let mut index: HashMap<Key, usize> = HashMap::new();
+        for (i, s) in self.system.iter().enumerate() {
+            out.timestamp.push(s.timestamp);
+            out.runtime.push(s.runtime);
+            for (k, x) in &s.values {
+                let c = *index.entry(k.clone()).or_insert_with(|| {
+                    out.columns.push((k.clone(), vec![f64::NAN; n]));
+                    out.columns.len() - 1
+                });
+                out.columns[c].1[i] = *x;
+            }
+        }
+        out
     }
 
     /// Read and fold the log of a run directory (or a log file).
@@ -308,6 +343,14 @@ impl RunView {
     pub fn columns(&self, keys: Option<&[String]>) -> Columns {
         Columns::build(&self.rows, keys)
     }
+}
+
+/// The system samples, column by column.
+#[derive(Debug, Default)]
+pub struct SystemColumns {
+    pub timestamp: Vec<f64>,
+    pub runtime: Vec<f64>,
+    pub columns: Vec<(Key, Vec<f64>)>,
 }
 
 /// One metric's column.
@@ -425,6 +468,57 @@ mod tests {
                 .map(|(k, v)| (Key::from(*k), v.clone()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn system_samples_and_console_lines_fold_in_order() {
+        use crate::record::{ConsoleLines, SystemSample};
+        let sample = |t: f64, vals: &[(&str, f64)]| {
+            Record::System(SystemSample {
+                timestamp: t,
+                runtime: t - 100.0,
+                values: vals.iter().map(|(k, v)| (Key::from(*k), *v)).collect(),
+            })
+        };
+        let lines = |stream: &str, ls: &[(f64, &str)]| {
+            Record::Console(ConsoleLines {
+                stream: stream.into(),
+                lines: ls.iter().map(|(t, l)| (*t, (*l).to_owned())).collect(),
+            })
+        };
+        let view = RunView::from_contents(LogContents {
+            records: vec![
+                sample(100.0, &[("system/a", 1.0)]),
+                lines("stdout", &[(100.5, "one"), (100.6, "two")]),
+                sample(101.0, &[("system/b", 2.0), ("system/a", 3.0)]),
+                lines("stderr", &[(101.5, "three")]),
+            ],
+            next_seq: 4,
+            valid_len: 0,
+            tail: Tail::Clean,
+        });
+        assert!(view.rows.is_empty());
+        let cols = view.system_columns();
+        assert_eq!(cols.timestamp, vec![100.0, 101.0]);
+        assert_eq!(cols.runtime, vec![0.0, 1.0]);
+        assert_eq!(&*cols.columns[0].0, "system/a");
+        assert_eq!(cols.columns[0].1, vec![1.0, 3.0]);
+        assert_eq!(&*cols.columns[1].0, "system/b");
+        assert!(cols.columns[1].1[0].is_nan());
+        assert!((cols.columns[1].1[1] - 2.0).abs() < f64::EPSILON);
+        let console: Vec<(f64, &str, &str)> = view
+            .console
+            .iter()
+            .map(|(t, s, l)| (*t, &**s, l.as_str()))
+            .collect();
+        assert_eq!(
+            console,
+            vec![
+                (100.5, "stdout", "one"),
+                (100.6, "stdout", "two"),
+                (101.5, "stderr", "three")
+            ]
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub mod kind {
     pub const SUMMARY: u8 = 5;
     pub const METRIC_DEF: u8 = 6;
     pub const FINISH: u8 = 7;
+    pub const SYSTEM: u8 = 8;
+    pub const CONSOLE: u8 = 9;
 }
 
 /// A scalar value in a history row.
@@ -114,6 +116,22 @@ pub struct SummarySnapshot {
     pub explicit: Vec<String>,
 }
 
+/// One sample of the system metrics (on their own time axis, not the history's steps).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemSample {
+    pub timestamp: f64,
+    pub runtime: f64,
+    pub values: Vec<(Key, f64)>,
+}
+
+/// A batch of console lines of one stream, each with its Unix time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsoleLines {
+    /// `"stdout"` or `"stderr"`.
+    pub stream: String,
+    pub lines: Vec<(f64, String)>,
+}
+
 /// Every kind of record in a run log.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
@@ -126,6 +144,8 @@ pub enum Record {
     Summary(SummarySnapshot),
     MetricDef(MetricDef),
     Finish(Finish),
+    System(SystemSample),
+    Console(ConsoleLines),
     /// A kind this reader does not know; kept as raw bytes.
     Unknown {
         kind: u8,
@@ -178,6 +198,8 @@ impl Record {
             Record::Summary(_) => kind::SUMMARY,
             Record::MetricDef(_) => kind::METRIC_DEF,
             Record::Finish(_) => kind::FINISH,
+            Record::System(_) => kind::SYSTEM,
+            Record::Console(_) => kind::CONSOLE,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -269,13 +291,41 @@ impl Record {
                 write_str(buf, "rt");
                 w(rmp::encode::write_f64(buf, f.runtime));
             }
+            Record::System(x) => {
+                w(rmp::encode::write_map_len(buf, 3));
+                write_str(buf, "ts");
+                w(rmp::encode::write_f64(buf, x.timestamp));
+                write_str(buf, "rt");
+                w(rmp::encode::write_f64(buf, x.runtime));
+                write_str(buf, "values");
+                w(rmp::encode::write_map_len(buf, x.values.len() as u32));
+                for (k, v) in &x.values {
+                    write_str(buf, k);
+                    w(rmp::encode::write_f64(buf, *v));
+                }
+            }
+            Record::Console(c) => {
+                w(rmp::encode::write_map_len(buf, 3));
+                write_str(buf, "stream");
+                write_str(buf, &c.stream);
+                write_str(buf, "ts");
+                w(rmp::encode::write_array_len(buf, c.lines.len() as u32));
+                for (t, _) in &c.lines {
+                    w(rmp::encode::write_f64(buf, *t));
+                }
+                write_str(buf, "lines");
+                w(rmp::encode::write_array_len(buf, c.lines.len() as u32));
+                for (_, l) in &c.lines {
+                    write_str(buf, l);
+                }
+            }
             Record::Unknown { body, .. } => buf.extend_from_slice(body),
         }
     }
 
     /// Decode a record from its kind byte and MessagePack body.
     pub fn decode(kind: u8, body: &[u8]) -> Result<Record> {
-        if !matches!(kind, 1..=7) {
+        if !matches!(kind, 1..=9) {
             return Ok(Record::Unknown {
                 kind,
                 body: body.to_vec(),
@@ -328,6 +378,49 @@ impl Record {
                 step_metric: m.get("step_metric").and_then(Mp::as_str).map(str::to_owned),
                 summary: m.strings("summary"),
             }),
+            kind::SYSTEM => {
+                let mut values = Vec::new();
+                if let Some(Mp::Map(entries)) = m.get("values") {
+                    values.reserve(entries.len());
+                    for (k, v) in entries {
+                        let key = k.as_str().ok_or_else(|| bad(kind, "non-string key"))?;
+                        if let Some(x) = v.as_f64() {
+                            values.push((Key::from(key), x));
+                        }
+                    }
+                }
+                Record::System(SystemSample {
+                    timestamp: m.f64("ts")?,
+                    runtime: m.f64("rt")?,
+                    values,
+                })
+            }
+            kind::CONSOLE => {
+                let ts = m.array("ts")?;
+                let lines = m.array("lines")?;
+                if ts.len() != lines.len() {
+                    return Err(bad(kind, "\"ts\" and \"lines\" differ in length"));
+                }
+                let mut out = Vec::with_capacity(lines.len());
+                for (time, line) in ts.iter().zip(lines) {
+                    let time = time
+                        .as_f64()
+                        .ok_or_else(|| bad(kind, "a line time is not a float"))?;
+                    // Invalid UTF-8 is kept, lossily decoded.
+                    let text = match line {
+                        Mp::String(raw) => match raw.as_str() {
+                            Some(text) => text.to_owned(),
+                            None => String::from_utf8_lossy(raw.as_bytes()).into_owned(),
+                        },
+                        _ => return Err(bad(kind, "a line is not a string")),
+                    };
+                    out.push((time, text));
+                }
+                Record::Console(ConsoleLines {
+                    stream: m.str("stream")?.to_owned(),
+                    lines: out,
+                })
+            }
             _ => Record::Finish(Finish {
                 exit_code: i32::try_from(m.i64("exit_code")?).unwrap_or(i32::MAX),
                 timestamp: m.f64("ts")?,
@@ -457,6 +550,15 @@ mod tests {
                 exit_code: 1,
                 timestamp: 9.0,
                 runtime: 8.0,
+            }),
+            Record::System(SystemSample {
+                timestamp: 4.0,
+                runtime: 1.5,
+                values: vec![(Key::from("system/cpu.percent"), 12.5)],
+            }),
+            Record::Console(ConsoleLines {
+                stream: "stderr".into(),
+                lines: vec![(1.0, "hello".into()), (2.0, String::new())],
             }),
             Record::Unknown {
                 kind: 200,

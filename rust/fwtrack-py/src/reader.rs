@@ -129,6 +129,28 @@ impl PyRunReader {
         keys.into_iter().map(str::to_owned).collect()
     }
 
+    /// The system samples as columns: `_timestamp`, `_runtime` and one float64 array per
+    /// key (NaN where a sample lacks the key).
+    fn system<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let cols = self.view.system_columns();
+        let d = PyDict::new(py);
+        d.set_item("_timestamp", PyArray1::from_vec(py, cols.timestamp))?;
+        d.set_item("_runtime", PyArray1::from_vec(py, cols.runtime))?;
+        for (k, xs) in cols.columns {
+            d.set_item(&*k, PyArray1::from_vec(py, xs))?;
+        }
+        Ok(d)
+    }
+
+    /// The console lines in log order: `(unix_time, stream, text)`.
+    fn console(&self) -> Vec<(f64, String, String)> {
+        self.view
+            .console
+            .iter()
+            .map(|(t, s, l)| (*t, s.to_string(), l.clone()))
+            .collect()
+    }
+
     /// The log file's path for a run directory.
     #[staticmethod]
     fn log_path(path: PathBuf) -> PathBuf {

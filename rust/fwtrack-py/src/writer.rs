@@ -10,7 +10,7 @@ use pyo3::types::PyDict;
 use rmpv::Value as Mp;
 
 use fwtrack_core::lock::fork_generation;
-use fwtrack_core::record::{Finish, MetricDef, Record};
+use fwtrack_core::record::{ConsoleLines, Finish, Key, MetricDef, Record, SystemSample};
 use fwtrack_core::steps::{Outcome, StepState};
 use fwtrack_core::summary::AGGREGATIONS;
 use fwtrack_core::writer::{Writer, WriterOptions};
@@ -223,6 +223,47 @@ impl PyRunWriter {
         }
         self.report_warnings(py);
         Ok(())
+    }
+
+    /// Append one system-metrics sample (`{key: float}`), timed now. Called from the
+    /// sampler thread; after `finish` it does nothing.
+    fn log_system(&self, py: Python<'_>, values: Vec<(String, f64)>) -> PyResult<()> {
+        if self.inert(py) || self.finished.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (timestamp, runtime) = self.clock();
+        let values = values
+            .into_iter()
+            .map(|(k, v)| (Key::from(k.as_str()), v))
+            .collect();
+        self.enqueue(
+            py,
+            vec![Record::System(SystemSample {
+                timestamp,
+                runtime,
+                values,
+            })],
+        )
+    }
+
+    /// Append a batch of console lines, `(unix_time, text)`, of `stream` ("stdout" or
+    /// "stderr"). Called from the capture thread; after `finish` it does nothing.
+    fn log_console(&self, py: Python<'_>, stream: &str, lines: Vec<(f64, String)>) -> PyResult<()> {
+        if !matches!(stream, "stdout" | "stderr") {
+            return Err(PyValueError::new_err(format!(
+                "stream={stream:?} is not a console stream; use \"stdout\" or \"stderr\""
+            )));
+        }
+        if lines.is_empty() || self.inert(py) || self.finished.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.enqueue(
+            py,
+            vec![Record::Console(ConsoleLines {
+                stream: stream.to_owned(),
+                lines,
+            })],
+        )
     }
 
     /// Append a full config snapshot.

@@ -1,0 +1,474 @@
+"""The code and environment snapshot of a run, written into `<run dir>/files/`.
+
+At `init`, a daemon thread (so that `git` and the package scan never delay training) writes:
+
+- `metadata.json`: git commit, branch, remote URL (credentials stripped) and dirty flag; the
+  entry script and command line; Python version and executable; OS, host, CPU model and count;
+  GPU models and driver/CUDA versions (NVML when installed, torch only when already imported);
+  the start time; and environment variables from an allow-list of harmless names, never one
+  whose name contains KEY, TOKEN, SECRET, PASSWORD, PASS, CREDENTIAL or AUTH.
+- `requirements.txt`: the installed distributions as `name==version`, sorted.
+- `diff.patch`: `git diff HEAD` (staged and unstaged changes), only when the tree is dirty.
+- `code/<script name>`: a copy of the entry script.
+
+`Settings.capture_env=False` (`FWTRACK_CAPTURE_ENV=false`) leaves out `metadata.json` and
+`requirements.txt`; `Settings.save_code=False` (`FWTRACK_SAVE_CODE=false`) leaves out the code
+copy and `diff.patch`. `Run.save(path)` adds a user file. Online runs upload the files with
+`PUT /api/v1/runs/{entity}/{project}/{id}/files/{path}`; trouble there warns once, never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FILES_DIR",
+    "FileUploader",
+    "Snapshot",
+    "collect_metadata",
+    "requirements",
+    "safe_env",
+    "strip_credentials",
+    "upload_files",
+]
+
+FILES_DIR = "files"
+UPLOAD_STATE = "files-upload.json"
+"""In the run directory: sha256 and size of each file as last uploaded, per server."""
+GIT_TIMEOUT = 10.0
+WAIT_TIMEOUT = 30.0
+"""Seconds `finish()` waits for the snapshot thread, and the upload thread waits for the run
+to exist on the server."""
+
+ENV_ALLOW = (
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_DEVICE_ORDER",
+    "NVIDIA_VISIBLE_DEVICES",
+    "SLURM_",
+    "PBS_JOBID",
+    "LSB_JOBID",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "RANK",
+    "LOCAL_RANK",
+    "WORLD_SIZE",
+    "LOCAL_WORLD_SIZE",
+    "NODE_RANK",
+    "MASTER_PORT",
+    "CONDA_DEFAULT_ENV",
+    "VIRTUAL_ENV",
+    "PYTHONHASHSEED",
+)
+"""Names (or, ending in `_`, prefixes) of the environment variables `metadata.json` keeps."""
+_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.IGNORECASE)
+_URL_CREDS = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def strip_credentials(url: str) -> str:
+    """`url` without a `user:password@` part (also in scp-like `user@host:path` it keeps
+    only the user, which carries no secret)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urllib.parse.urlunsplit(parts._replace(netloc=host))
+    return _URL_CREDS.sub("", url)
+
+
+def safe_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The allow-listed environment variables, minus any whose name looks like a secret."""
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for name in sorted(env):
+        if _SECRET.search(name):
+            continue
+        if any(name.startswith(p) if p.endswith("_") else name == p for p in ENV_ALLOW):
+            out[name] = strip_credentials(env[name])
+    return out
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def git_info(cwd: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(commit, branch, remote, dirty) of the repository around `cwd`, and `git diff HEAD`
+    when dirty; (None, None) outside a repository or without git."""
+    commit = _git(cwd, "rev-parse", "HEAD")
+    if commit is None:
+        return None, None
+    branch = (_git(cwd, "rev-parse", "--abbrev-ref", "HEAD") or "").strip() or None
+    remote = (_git(cwd, "remote", "get-url", "origin") or "").strip() or None
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    dirty = bool(status and status.strip())
+    info = {
+        "commit": commit.strip(),
+        "branch": branch,
+        "remote": strip_credentials(remote) if remote else None,
+        "dirty": dirty,
+    }
+    diff = _git(cwd, "diff", "HEAD", "--no-color", "--no-ext-diff") if dirty else None
+    return info, diff
+
+
+def _cpu_model() -> str | None:
+    with (
+        contextlib.suppress(OSError),
+        open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f,
+    ):
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def _gpus() -> dict[str, Any]:
+    """GPU models and driver/CUDA versions through NVML, else through torch when the program
+    already imported it; {} when neither knows of a GPU."""
+    out: dict[str, Any] = {}
+    if importlib.util.find_spec("pynvml") is not None:
+        try:
+            import pynvml  # type: ignore[import-not-found,unused-ignore]
+
+            pynvml.nvmlInit()
+            try:
+                count = int(pynvml.nvmlDeviceGetCount())
+                gpus = []
+                for i in range(count):
+                    handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+                    name = pynvml.nvmlDeviceGetName(handle)
+                    mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+                    gpus.append(
+                        {
+                            "name": name.decode() if isinstance(name, bytes) else str(name),
+                            "memory_total": int(mem.total),
+                        }
+                    )
+                driver = pynvml.nvmlSystemGetDriverVersion()
+                out["gpus"] = gpus
+                out["gpu_driver"] = driver.decode() if isinstance(driver, bytes) else str(driver)
+                cuda = int(pynvml.nvmlSystemGetCudaDriverVersion())
+                out["cuda_version"] = f"{cuda // 1000}.{cuda % 1000 // 10}"
+            finally:
+                pynvml.nvmlShutdown()
+        except Exception:  # no driver, no GPU: the GPU part is absent
+            out = {}
+    torch = sys.modules.get("torch")
+    if not out and torch is not None:
+        try:
+            if torch.cuda.is_available():
+                out["gpus"] = [
+                    {"name": str(torch.cuda.get_device_name(i))}
+                    for i in range(int(torch.cuda.device_count()))
+                ]
+                out["cuda_version"] = torch.version.cuda
+        except Exception:
+            out = {}
+    return out
+
+
+def _entry_script() -> str | None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else None)
+    if not path or not os.path.isfile(path):
+        return None
+    return os.path.abspath(path)
+
+
+def collect_metadata(started_at: float, script: str | None) -> tuple[dict[str, Any], str | None]:
+    """The `metadata.json` dict and the git diff (None when clean or not in a repository)."""
+    repo_dir = os.path.dirname(script) if script else os.getcwd()
+    git, diff = git_info(repo_dir)
+    meta: dict[str, Any] = {
+        "git": git,
+        "entry_script": script,
+        "command_line": list(sys.argv),
+        "python_version": platform.python_version(),
+        "python_executable": sys.executable,
+        "os": platform.platform(),
+        "host": socket.gethostname(),
+        "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
+        "started_at": started_at,
+        "env": safe_env(),
+    }
+    meta.update(_gpus())
+    return meta, diff
+
+
+def requirements() -> str:
+    """The installed distributions as `name==version` lines, sorted by name."""
+    import importlib.metadata  # only in the snapshot thread: keeps `import fwtrack` light
+
+    lines: set[str] = set()
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name:
+            lines.add(f"{name}=={dist.version}")
+    return "".join(f"{line}\n" for line in sorted(lines, key=str.lower))
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class Snapshot:
+    """Writes a run's snapshot in a daemon thread; `wait()` joins it (bounded)."""
+
+    def __init__(
+        self,
+        run_dir: str,
+        *,
+        started_at: float,
+        save_code: bool,
+        capture_env: bool,
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
+        self.files_dir = Path(run_dir) / FILES_DIR
+        self._started_at = started_at
+        self._save_code = save_code
+        self._capture_env = capture_env
+        self._on_written = on_written
+        self._script = _entry_script()
+        self._argv = list(sys.argv)
+        self.written = False
+        """True once the files are written (or failed to be)."""
+        self._thread = threading.Thread(target=self._run, name="fwtrack-snapshot", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._write_all()
+        except Exception as exc:  # tracker trouble never reaches the training loop
+            from fwtrack.sdk.values import warn
+
+            warn(f"fwtrack: the code and environment snapshot was not written: {exc}")
+        self.written = True
+        if self._on_written is not None:
+            self._on_written()
+
+    def _write_all(self) -> None:
+        if not (self._save_code or self._capture_env):
+            return
+        meta, diff = collect_metadata(self._started_at, self._script)
+        meta["command_line"] = self._argv
+        if self._capture_env:
+            _write(self.files_dir / "metadata.json", json.dumps(meta, indent=2).encode())
+            _write(self.files_dir / "requirements.txt", requirements().encode())
+        if self._save_code:
+            if diff:
+                _write(self.files_dir / "diff.patch", diff.encode())
+            if self._script is not None:
+                target = self.files_dir / "code" / os.path.basename(self._script)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self._script, target)
+
+    def wait(self, timeout: float = WAIT_TIMEOUT) -> None:
+        self._thread.join(timeout)
+
+
+def save_file(run_dir: str, path: str | os.PathLike[str], name: str | None) -> Path:
+    """Copy `path` into `<run_dir>/files/<name>` (default: its base name); returns the copy."""
+    src = Path(os.fspath(path))
+    if not src.is_file():
+        raise FileNotFoundError(f"run.save({os.fspath(path)!r}): no such file")
+    rel = name if name is not None else src.name
+    if not isinstance(rel, str) or not rel.strip():
+        raise ValueError(f"run.save name must be a non-empty relative path, got {name!r}")
+    parts = Path(rel).parts
+    if Path(rel).is_absolute() or ".." in parts or rel.startswith("."):
+        raise ValueError(
+            f"run.save name {rel!r} must be a relative path inside the run's files, e.g. "
+            "'model/config.yaml'"
+        )
+    target = Path(run_dir) / FILES_DIR / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def local_files(run_dir: Path) -> list[tuple[str, Path]]:
+    """(relative posix name, path) of each file under `<run_dir>/files/`, sorted by name."""
+    root = run_dir / FILES_DIR
+    out: list[tuple[str, Path]] = []
+    if not root.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for filename in filenames:
+            if filename.startswith("."):
+                continue
+            full = Path(dirpath) / filename
+            out.append((full.relative_to(root).as_posix(), full))
+    out.sort()
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_upload_lock = threading.Lock()
+
+
+def upload_files(
+    base_url: str, api_key: str, entity: str, project: str, run_id: str, run_dir: Path
+) -> int:
+    """Upload the run's files whose size or sha256 differ from what the server has (its
+    `GET .../files` sizes and the hashes this client last uploaded); returns how many were
+    sent. Raises the `_http` errors; callers warn."""
+    from fwtrack._http import HttpClient
+
+    client = HttpClient(base_url, api_key)
+    quote = "/".join(urllib.parse.quote(p, safe="") for p in (entity, project, run_id))
+    with _upload_lock:
+        remote = {
+            str(f["path"]): int(f["size"]) for f in client.get_json(f"/runs/{quote}/files")["files"]
+        }
+        state_path = run_dir / UPLOAD_STATE
+        try:
+            state: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+        key = f"{client.base_url}/{entity}"
+        sent_before: dict[str, str] = dict(state.get(key) or {})
+        sent = 0
+        for name, path in local_files(run_dir):
+            digest = _sha256(path)
+            if remote.get(name) == path.stat().st_size and sent_before.get(name) == digest:
+                continue
+            body = path.read_bytes()
+            client.request(
+                "PUT",
+                f"/runs/{quote}/files/{urllib.parse.quote(name)}",
+                body=body,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            sent_before[name] = digest
+            sent += 1
+        state[key] = sent_before
+        _write(state_path, json.dumps(state).encode())
+    return sent
+
+
+def wait_on_server(status: Callable[[], dict[str, Any]], timeout: float = WAIT_TIMEOUT) -> bool:
+    """Wait (bounded) until an uploader's `status()` shows the run on the server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = status()
+        if st.get("entity") and int(st.get("acked") or 0) > 0:
+            return True
+        if st.get("state") == "stopped":
+            return False
+        time.sleep(0.1)
+    return False
+
+
+class FileUploader:
+    """Uploads an online run's files: in the background once the snapshot is written and the
+    run exists on the server (silently), and again at finish (warning once on failure)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        project: str,
+        run_id: str,
+        run_dir: str,
+        status: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._base_url = base_url
+        self._api_key = api_key
+        self._project = project
+        self._run_id = run_id
+        self._run_dir = Path(run_dir)
+        self._status = status
+        self._warned = False
+
+    def start_background(self) -> None:
+        threading.Thread(target=self._background, name="fwtrack-files", daemon=True).start()
+
+    def _background(self) -> None:
+        # An early, best-effort upload: trouble here is silent, since finish() uploads
+        # again (and warns there, in the caller's thread).
+        try:
+            if wait_on_server(self._status):
+                self.upload(quiet=True)
+        except Exception:  # the uploader went away meanwhile: finish() decides
+            return
+
+    def upload(self, *, quiet: bool = False) -> None:
+        """Upload what changed; never raises; warns once per run unless `quiet`."""
+        try:
+            entity = self._status().get("entity")
+            if not entity:
+                raise RuntimeError("the run is not on the server yet")
+            upload_files(
+                self._base_url,
+                self._api_key,
+                str(entity),
+                self._project,
+                self._run_id,
+                self._run_dir,
+            )
+        except Exception as exc:
+            if not quiet and not self._warned:
+                self._warned = True
+                from fwtrack.sdk.values import warn
+
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                warn(
+                    f"fwtrack: the files of run {self._run_id!r} were not uploaded ({first}); "
+                    f"they are in {self._run_dir / FILES_DIR}, and `fwtrack sync "
+                    f"{self._run_dir}` uploads them"
+                )
+
+
+def files_pending(run_dir: Path, base_url: str, entity: str) -> bool:
+    """Whether some file under `files/` differs from what was last uploaded to this server
+    and entity (read from the local upload state only, no request)."""
+    files = local_files(run_dir)
+    if not files:
+        return False
+    try:
+        state = json.loads((run_dir / UPLOAD_STATE).read_text(encoding="utf-8"))
+        sent = dict(state.get(f"{base_url.rstrip('/')}/{entity}") or {})
+    except (OSError, ValueError, AttributeError):
+        return True
+    return any(sent.get(name) != _sha256(path) for name, path in files)
