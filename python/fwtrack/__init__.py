@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fwtrack import _core
-from fwtrack.data_types import Histogram
+from fwtrack.data_types import Audio, Histogram, Html, Image, Table, Video
 from fwtrack.errors import FwTrackError, FwTrackWarning
 from fwtrack.integrations import _import_hooks  # noqa: F401 (report_to="fwtrack" for transformers)
 from fwtrack.sdk import run as _run
@@ -31,11 +31,16 @@ __version__: str = _core.__version__
 
 __all__ = [
     "Api",
+    "Audio",
     "FwTrackError",
     "FwTrackWarning",
     "Histogram",
+    "Html",
+    "Image",
     "Run",
     "Settings",
+    "Table",
+    "Video",
     "__version__",
     "define_metric",
     "finish",

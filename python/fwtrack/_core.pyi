@@ -145,6 +145,16 @@ class RunReader:
         `system/...` key (NaN where a sample lacks it)."""
     def console(self) -> list[tuple[float, str, str]]:
         """Console lines in order: (unix_time, stream, text)."""
+    def media(self, key: str | None = None) -> list[tuple[int, float, str, dict[str, Any]]]:
+        """Media values in log order, (step, unix_time, key, descriptor), of `key` or all."""
+    def media_keys(self) -> list[str]:
+        """Keys logged with media values, sorted."""
+
+class MediaValue:
+    """A stored media value handed to `RunWriter.log`: its descriptor (docs/format.md, kind
+    10). Made by the data types, not by users."""
+    def __init__(self, descriptor: dict[str, Any]) -> None: ...
+    def descriptor(self) -> dict[str, Any]: ...
 
 # -- server side: upload validation, history index, downsampling ------------------------------
 

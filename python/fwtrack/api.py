@@ -344,11 +344,24 @@ class Run:
     def history(self, keys: list[str] | None = None) -> pd.DataFrame:
         """The history as a DataFrame, one row per step: columns `_step`, `_timestamp`,
         `_runtime`, then one per metric (NaN, or None for non-numeric metrics, where a step
-        did not log it). `keys` limits the metric columns; a key never logged is a NaN column.
+        did not log it). Media keys are object columns holding `fwtrack.Image`, `Audio`,
+        `Video`, `Html` or `Table` objects (a list of them for a gallery), whose payloads load
+        on first use. `keys` limits the metric columns; a key never logged is a NaN column.
         """
         wanted = _check_keys(keys)
-        columns = self._reader().history(wanted)
+        reader = self._reader()
+        columns = reader.history(wanted)
         frame: pd.DataFrame = pd.DataFrame(columns)
+        media = self._media_by_key(reader, wanted)
+        if media:
+            steps = frame["_step"].tolist() if "_step" in frame.columns else []
+            at = {int(s): i for i, s in enumerate(steps)}
+            for key, items in media.items():
+                cells: list[Any] = [None] * len(steps)
+                for step, value in items:
+                    if step in at:
+                        cells[at[step]] = value
+                frame[key] = pd.Series(cells, index=frame.index, dtype=object)
         for key in wanted or []:
             if key not in frame.columns:
                 frame[key] = np.nan
@@ -359,15 +372,52 @@ class Run:
 
     def scan_history(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """The history row by row: dicts with `_step`, `_timestamp`, `_runtime` and the metrics
-        logged at that step (absent keys are left out rather than filled with NaN). Rows are
-        streamed from the log one block at a time, so memory stays flat for long runs."""
+        logged at that step (absent keys are left out rather than filled with NaN), media
+        values as objects as in `history()`. Rows are streamed from the log one block at a
+        time, so memory stays flat for long runs."""
         wanted = _check_keys(keys)
+        media: dict[int, dict[str, Any]] = {}
+        for key, items in self._media_by_key(self._reader(), wanted).items():
+            for step, value in items:
+                media.setdefault(step, {})[key] = value
         try:
             rows = _core.scan_rows(str(self._dir), wanted)
         except _core.CorruptLogError:
             _open_reader(self._dir)  # raises the error under the log's path
             raise
-        yield from rows
+        for row in rows:
+            extra = media.get(int(row["_step"])) if media else None
+            if extra:
+                row.update(extra)
+            yield row
+
+    def media_keys(self) -> list[str]:
+        """Keys logged with media values (images, audio, video, html, tables), sorted."""
+        return list(self._reader().media_keys())
+
+    def _media_by_key(
+        self, reader: _core.RunReader, wanted: list[str] | None
+    ) -> dict[str, list[tuple[int, Any]]]:
+        """(step, object) of each media value, by key (of `wanted`, or all)."""
+        items = reader.media()
+        if not items:
+            return {}
+        from fwtrack.data_types import from_descriptor
+
+        keep = None if wanted is None else set(wanted)
+        out: dict[str, list[tuple[int, Any]]] = {}
+        for step, _ts, key, desc in items:
+            if keep is None or key in keep:
+                out.setdefault(key, []).append((step, from_descriptor(desc, self._fetch_file)))
+        return out
+
+    def _fetch_file(self, path: str) -> bytes:
+        """The bytes of a stored run file (`path` relative to the run's `files/`)."""
+        target = (self._dir / "files" / path).resolve()
+        root = (self._dir / "files").resolve()
+        if root not in target.parents:
+            raise ValueError(f"file path {path!r} leaves the run's files directory")
+        return target.read_bytes()
 
     # -- system metrics and console -----------------------------------------------------------
 

@@ -350,6 +350,22 @@ class RemoteRun(Run):
         self._reader()  # bring the mirror up to date first
         yield from super().scan_history(keys)
 
+    def _fetch_file(self, path: str) -> bytes:
+        """A run file from the server; media payloads (named by their content hash) are kept
+        in the local mirror and fetched once."""
+        cached = self._dir / "files" / path
+        immutable = path.startswith("media/")
+        if immutable and cached.is_file():
+            return cached.read_bytes()
+        base = f"/runs/{_quote(self._entity, self._project, self.id)}/files"
+        body = self._backend.client.request("GET", f"{base}/{urllib.parse.quote(path)}").body
+        if immutable:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(f".{cached.name}.tmp")
+            tmp.write_bytes(body)
+            os.replace(tmp, cached)
+        return body
+
     def refresh(self) -> None:
         """Fetch the run's fields from the server again."""
         self._row = self._backend.detail(self._entity, self._project, self.id)

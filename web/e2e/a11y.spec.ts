@@ -42,6 +42,25 @@ test("run page tabs", async ({ admin: page, state }) => {
   }
 });
 
+test("run page system, logs, files and media tabs", async ({ admin: page, state }) => {
+  await page.goto(at(state, "/p/admin/media/r/media-run?tab=system"));
+  await expect(page.getByTestId("system-chart").first()).toHaveAttribute("data-state", "ready");
+  await check(page, "the run page's system tab");
+  await page.getByTestId("tab-logs").click();
+  await expect(page.getByTestId("log-line").first()).toBeVisible();
+  await check(page, "the run page's logs tab");
+  await page.getByTestId("tab-files").click();
+  await page.locator('[data-testid="file-row"][data-path="requirements.txt"]').getByRole("button", { name: "requirements.txt" }).click();
+  await expect(page.getByTestId("file-text")).toBeVisible();
+  await check(page, "the run page's files tab");
+  await page.getByTestId("tab-media").click();
+  await expect(page.getByTestId("media-panel").first()).toBeVisible();
+  await check(page, "the run page's media tab");
+  await page.locator('[data-testid="media-panel"][data-key="examples/big"]').getByTestId("media-table-open").click();
+  await expect(page.getByTestId("table-row").first()).toBeVisible();
+  await check(page, "the table viewer");
+});
+
 test("comparison", async ({ admin: page, state }) => {
   await page.goto(at(state, "/p/admin/e2e/compare?runs=base-a,base-b,wide-c"));
   await expect(page.getByTestId("compare-run")).toHaveCount(3);

@@ -9,7 +9,12 @@ fixtures.py local --dir DIR
     logs two offline runs of project `local-proj` into DIR (for `fwtrack ui`).
 fixtures.py live --url URL --key KEY --seconds S
     keeps logging `train/loss` to the running run `admin/live/live-run` (online), one point
-    every 0.2 s, for S seconds (the browser test watches its chart grow), then finishes.
+    every 0.2 s, for S seconds (the browser test watches its chart grow), printing a console
+    line per point and sampling system metrics every second, then finishes.
+
+The server's `admin/media/media-run` prints console lines (some to stderr), samples system
+metrics every second, and logs images over steps, audio, videos, html, a gallery and tables
+(one of 100,000 rows) for the Run page's System, Logs, Files and Media tabs.
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ E2E_RUNS: dict[str, dict[str, Any]] = {
     },
 }
 ZOOM_STEPS = 20_000
+MEDIA_LINES = 300
+MEDIA_STDERR_EVERY = 25
+MEDIA_IMAGE_STEPS = 3
+BIG_TABLE_ROWS = 100_000
+NEEDLE = "needle-in-the-log"
 
 
 def _request(url: str, key: str, method: str, body: Any) -> Any:
@@ -105,6 +115,79 @@ def _small_run(project: str, run_id: str, spec: dict[str, Any], root: Path) -> d
     return counts
 
 
+def _image(step: int, size: int = 24) -> Any:
+    """A distinct picture per step: a gradient with a bright square moving along the diagonal."""
+    img = np.zeros((size, size, 3), dtype=np.uint8)
+    img[..., 0] = np.linspace(0, 255, size, dtype=np.uint8)[None, :]
+    img[..., 2] = 80 * (step % 3)
+    lo = 2 + step * 5
+    img[lo : lo + 6, lo : lo + 6] = 255
+    return img
+
+
+def _media_run(root: Path) -> dict[str, Any]:
+    """`admin/media/media-run`: console lines, system samples, media over steps, tables."""
+    os.environ["FWTRACK_SYSTEM_INTERVAL"] = "1"
+    try:
+        run = fwtrack.init(
+            project="media", id="media-run", name="media-run", config={"kind": "media"}, dir=root
+        )
+    finally:
+        os.environ.pop("FWTRACK_SYSTEM_INTERVAL", None)
+    started = time.monotonic()
+    stderr = 0
+    for i in range(MEDIA_LINES):
+        if i % MEDIA_STDERR_EVERY == 7:
+            print(f"warning: step {i} is slow", file=sys.stderr, flush=True)
+            stderr += 1
+        elif i == 42:
+            print(f"epoch {i} {NEEDLE}", flush=True)
+        else:
+            print(f"epoch {i} loss {math.exp(-i / 100):.4f}", flush=True)
+    rate = 8000
+    t = np.arange(rate // 2) / rate
+    for step in range(MEDIA_IMAGE_STEPS):
+        row: dict[str, Any] = {
+            "train/loss": 1.0 / (step + 1),
+            "examples/image": fwtrack.Image(_image(step), caption=f"sample at step {step}"),
+        }
+        if step == 0:
+            row["examples/audio"] = fwtrack.Audio(
+                0.4 * np.sin(2 * np.pi * 440 * t), sample_rate=rate, caption="a 440 Hz tone"
+            )
+            frames = np.stack([np.transpose(_image(k, 32), (2, 0, 1)) for k in range(4)])
+            row["examples/clip"] = fwtrack.Video(frames, fps=4, format="gif", caption="gif clip")
+            row["examples/movie"] = fwtrack.Video(frames, fps=4, format="mp4", caption="mp4 clip")
+            row["examples/html"] = fwtrack.Html(
+                "<h1>report</h1><p>all good</p><script>document.title='ran'</script>"
+            )
+            row["examples/gallery"] = [fwtrack.Image(_image(k)) for k in range(3)]
+            preds = fwtrack.Table(columns=["id", "image", "label"])
+            for k in range(5):
+                preds.add_data(k, fwtrack.Image(_image(k, 16)), f"class-{k % 2}")
+            row["examples/preds"] = preds
+            big = fwtrack.Table(
+                columns=["id", "label", "score"],
+                data=[
+                    [k, f"item-{k:06d}", round(((k * 7919) % 100_003) / 100_003, 6)]
+                    for k in range(BIG_TABLE_ROWS)
+                ],
+            )
+            row["examples/big"] = big
+        run.log(row, step=step)
+    # a few system samples (one a second) before the run ends
+    while time.monotonic() - started < 4.5:
+        time.sleep(0.25)
+    run.finish()
+    return {
+        "lines": MEDIA_LINES,
+        "stderr": stderr,
+        "needle": NEEDLE,
+        "image_steps": MEDIA_IMAGE_STEPS,
+        "big_rows": BIG_TABLE_ROWS,
+    }
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     root = Path(args.work) / "client"
     api = f"{args.url}/api/v1"
@@ -134,6 +217,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         run.log({"train/loss": math.sin(i / 300.0) + i / ZOOM_STEPS}, step=i)
     run.finish()
     expected["zoom"] = {"steps": ZOOM_STEPS}
+    expected["media"] = _media_run(root)
     # lab/shared: what alice reaches
     os.environ["FWTRACK_ENTITY"] = "lab"
     spec = {"name": "shared-1", "config": {"lr": 0.1}, "tags": [], "steps": 10}
@@ -153,6 +237,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     _online(args.url, args.key)
+    os.environ["FWTRACK_SYSTEM_INTERVAL"] = "1"
     run = fwtrack.init(
         project="live",
         id="live-run",
@@ -164,6 +249,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     step = 0
     while time.monotonic() < deadline:
         run.log({"train/loss": 1.0 / (step + 1)}, step=step)
+        print(f"live line {step}", flush=True)
         step += 1
         if step % 5 == 0:
             run.flush()

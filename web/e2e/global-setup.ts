@@ -23,7 +23,7 @@ import {
 } from "./harness";
 
 const FIXTURES = join(import.meta.dirname, "fixtures.py");
-const LIVE_SECONDS = 300;
+const LIVE_SECONDS = 540;
 
 export default async function globalSetup(): Promise<void> {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`make build\` first (the tests log runs through the Python API)`);
@@ -50,7 +50,7 @@ export default async function globalSetup(): Promise<void> {
 
     await waitHttp(`${server}/api/v1/health`, srv, join(work, "server.log"));
     const expectedPath = join(work, "expected.json");
-    await runPython(work, "fixtures-server", [FIXTURES, "server", "--url", server, "--key", ADMIN_KEY, "--work", work, "--out", expectedPath], {}, 120_000);
+    await runPython(work, "fixtures-server", [FIXTURES, "server", "--url", server, "--key", ADMIN_KEY, "--work", work, "--out", expectedPath], {}, 240_000);
     const live = startProcess(work, "live", [FIXTURES, "live", "--url", server, "--key", ADMIN_KEY, "--work", work, "--seconds", String(LIVE_SECONDS)]);
     pids.push(live.pid as number);
 

@@ -30,6 +30,8 @@ export interface Expected {
   alice: { name: string; password: string; api_key: string };
   scratch: Record<string, Record<string, number>>;
   zoom: { steps: number };
+  /** `admin/media/media-run`: console lines, system samples, media and tables. */
+  media: { lines: number; stderr: number; needle: string; image_steps: number; big_rows: number };
   shared: Record<string, Record<string, number>>;
 }
 

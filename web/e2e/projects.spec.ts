@@ -13,7 +13,7 @@ test("signs in with an API key and lists the projects with their run counts", as
   await expect(page.getByTestId("projects-page")).toBeVisible();
   const rows = page.getByTestId("project-row");
   await expect(page.locator('[data-testid="project-row"][data-project="admin/e2e"]')).toBeVisible();
-  const expected: Record<string, number> = { "admin/e2e": 3, "admin/scratch": 2, "admin/zoom": 1, "admin/live": 1, "lab/shared": 1 };
+  const expected: Record<string, number> = { "admin/e2e": 3, "admin/scratch": 2, "admin/zoom": 1, "admin/live": 1, "admin/media": 1, "lab/shared": 1 };
   for (const [project, count] of Object.entries(expected)) {
     const row = page.locator(`[data-testid="project-row"][data-project="${project}"]`);
     await expect(row).toContainText(String(count));

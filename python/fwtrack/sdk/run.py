@@ -45,7 +45,7 @@ from fwtrack.sdk.settings import (
     Settings,
 )
 from fwtrack.sdk.summary import Summary
-from fwtrack.sdk.values import convert, user_stacklevel, warn
+from fwtrack.sdk.values import media_converter, user_stacklevel, warn
 
 __all__ = ["Run", "current_run", "define_metric", "finish", "init", "log"]
 
@@ -301,6 +301,8 @@ class Run:
             self._snapshot.wait()
         if self._uploader is not None:
             self._finish_upload(self._uploader)
+            if self._file_uploader is not None:
+                self._file_uploader.stop()
             if self._file_uploader is not None and self._uploader.outcome()["done"]:
                 # Else the warning of _finish_upload says to `fwtrack sync`, which sends them.
                 self._file_uploader.upload()
@@ -825,7 +827,7 @@ def _start_run(
         resume=exists,
         flush_interval=settings.flush_interval,
         queue_capacity=settings.queue_capacity,
-        converter=convert,
+        converter=media_converter(os.path.join(run_dir, snapshot.FILES_DIR)),
         warn=warn,
     )
     run = Run(inner, info=info, dir=run_dir, mode=mode, settings=settings, config=prior_config)

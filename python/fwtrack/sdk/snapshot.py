@@ -51,6 +51,10 @@ __all__ = [
 FILES_DIR = "files"
 UPLOAD_STATE = "files-upload.json"
 """In the run directory: sha256 and size of each file as last uploaded, per server."""
+MEDIA_PREFIX = "media/"
+"""Under `files/`: media payloads, each named `<sha256>.<ext>` (stored once per content)."""
+BACKGROUND_INTERVAL = 10.0
+"""Seconds between uploads of an online run's new files while it runs."""
 GIT_TIMEOUT = 10.0
 WAIT_TIMEOUT = 30.0
 """Seconds `finish()` waits for the snapshot thread, and the upload thread waits for the run
@@ -344,6 +348,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _digest(name: str, path: Path) -> str:
+    """The sha256 of a run file; a media payload is named by it, so it is not read again."""
+    if name.startswith(MEDIA_PREFIX):
+        return name[len(MEDIA_PREFIX) :].split(".", 1)[0]
+    return _sha256(path)
+
+
 _upload_lock = threading.Lock()
 
 
@@ -370,7 +381,7 @@ def upload_files(
         sent_before: dict[str, str] = dict(state.get(key) or {})
         sent = 0
         for name, path in local_files(run_dir):
-            digest = _sha256(path)
+            digest = _digest(name, path)
             if remote.get(name) == path.stat().st_size and sent_before.get(name) == digest:
                 continue
             body = path.read_bytes()
@@ -420,16 +431,31 @@ class FileUploader:
         self._run_dir = Path(run_dir)
         self._status = status
         self._warned = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start_background(self) -> None:
-        threading.Thread(target=self._background, name="fwtrack-files", daemon=True).start()
+        """Upload in a daemon thread once the run is on the server, then every
+        `BACKGROUND_INTERVAL` seconds (media and saved files appear live) until `stop()`."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._background, name="fwtrack-files", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """End the background uploads (one in flight finishes; `upload()` waits for it)."""
+        self._stop.set()
 
     def _background(self) -> None:
-        # An early, best-effort upload: trouble here is silent, since finish() uploads
-        # again (and warns there, in the caller's thread).
+        # Best-effort uploads: trouble here is silent, since finish() uploads again (and
+        # warns there, in the caller's thread).
         try:
-            if wait_on_server(self._status):
+            if not wait_on_server(self._status):
+                return
+            while not self._stop.is_set():
                 self.upload(quiet=True)
+                self._stop.wait(BACKGROUND_INTERVAL)
         except Exception:  # the uploader went away meanwhile: finish() decides
             return
 
@@ -471,4 +497,4 @@ def files_pending(run_dir: Path, base_url: str, entity: str) -> bool:
         sent = dict(state.get(f"{base_url.rstrip('/')}/{entity}") or {})
     except (OSError, ValueError, AttributeError):
         return True
-    return any(sent.get(name) != _sha256(path) for name, path in files)
+    return any(sent.get(name) != _digest(name, path) for name, path in files)

@@ -32,7 +32,15 @@ from fwtrack.errors import FwTrackWarning
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DEFAULT_NUM_BINS", "convert", "jsonable", "record_fields", "user_stacklevel", "warn"]
+__all__ = [
+    "DEFAULT_NUM_BINS",
+    "convert",
+    "jsonable",
+    "media_converter",
+    "record_fields",
+    "user_stacklevel",
+    "warn",
+]
 
 DEFAULT_NUM_BINS = 64
 
@@ -195,6 +203,47 @@ def convert(key: str, value: Any) -> Any:
         handler = _handler_for(key, value)
         _HANDLERS[type(value)] = handler
     return handler(key, value)
+
+
+def _is_media(value: object) -> bool:
+    """Whether `value` is a fwtrack media object (Image, Audio, Video, Html, Table)."""
+    return callable(getattr(type(value), "_store", None))
+
+
+def media_converter(files_dir: str) -> _Handler:
+    """The `converter` of a run whose media payloads go under `files_dir`: a media object, or
+    a non-empty list/tuple of them (a gallery), is stored (payload written once, by content
+    hash) and handed to the writer as a `_core.MediaValue`; anything else goes to `convert`.
+
+    A payload that cannot be written (full disk, permissions) leaves the value out with one
+    warning per run: the training goes on, and what was logged before is kept.
+    """
+    warned = False
+
+    def store(key: str, value: Any) -> Any:
+        nonlocal warned
+        try:
+            if _is_media(value):
+                return _core.MediaValue(value._store(files_dir))
+            items = [item._store(files_dir) for item in value]
+            return _core.MediaValue({"_type": "gallery", "items": items})
+        except OSError as exc:
+            if not warned:
+                warned = True
+                warn(
+                    f"fwtrack: the media logged under {key!r} was not stored ({exc}); it is "
+                    f"left out of the run (free space in {files_dir}, or log less media)"
+                )
+            return None
+
+    def converter(key: str, value: Any) -> Any:
+        if _is_media(value):
+            return store(key, value)
+        if type(value) in (list, tuple) and value and all(_is_media(v) for v in value):
+            return store(key, value)
+        return convert(key, value)
+
+    return converter
 
 
 def jsonable(value: Any, path: str, unserializable: list[str], *, finite: bool = True) -> Any:

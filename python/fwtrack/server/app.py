@@ -214,7 +214,7 @@ def _install_handlers(app: FastAPI) -> None:
 
 def create_app(config: ServerConfig) -> FastAPI:
     """The tracking server app for `config` (migrates the database, creates the first admin)."""
-    from fwtrack.server.routes import dashboard, meta, projects, runs
+    from fwtrack.server.routes import dashboard, meta, projects, run_extras, runs
 
     db, _ = bootstrap(config)
     blobs: BlobStore | LocalRunsLayout
@@ -259,7 +259,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     _document_errors_as_400(app)
     _install_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=config.max_upload_bytes)
-    for module in (meta, projects, dashboard, runs):
+    for module in (meta, projects, dashboard, runs, run_extras):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_dashboard(app)
     return app

@@ -712,7 +712,7 @@ impl Manifest {
                 m.finish = Some(f);
             }
             // System samples and console lines are not part of the history index.
-            Record::System(_) | Record::Console(_) | Record::Unknown { .. } => {}
+            Record::System(_) | Record::Console(_) | Record::Media(_) | Record::Unknown { .. } => {}
         }
         Ok(())
     }

@@ -12,7 +12,9 @@ use rmpv::Value as Mp;
 use crate::codec::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_FRAME_BODY, Tail};
 use crate::error::{Error, Result};
 use crate::histogram::Hist;
-use crate::record::{Finish, Key, MetricDef, Record, Row, SummarySnapshot, SystemSample, Value};
+use crate::record::{
+    Finish, Key, MediaRecord, MetricDef, Record, Row, SummarySnapshot, SystemSample, Value,
+};
 
 /// Everything read from a log file.
 #[derive(Debug)]
@@ -252,6 +254,8 @@ pub struct RunView {
     pub system: Vec<SystemSample>,
     /// Console lines in log order: (Unix time, stream, text).
     pub console: Vec<(f64, Arc<str>, String)>,
+    /// Media values in log order.
+    pub media: Vec<MediaRecord>,
     pub last_step: Option<u64>,
     pub runtime: f64,
     pub records: u64,
@@ -303,6 +307,10 @@ impl RunView {
                     let stream: Arc<str> = Arc::from(c.stream.as_str());
                     v.console
                         .extend(c.lines.into_iter().map(|(t, l)| (t, stream.clone(), l)));
+                }
+                Record::Media(m) => {
+                    v.last_step = Some(v.last_step.map_or(m.step, |s| s.max(m.step)));
+                    v.media.push(m);
                 }
                 Record::Unknown { .. } => {}
             }

@@ -22,6 +22,7 @@ pub mod kind {
     pub const FINISH: u8 = 7;
     pub const SYSTEM: u8 = 8;
     pub const CONSOLE: u8 = 9;
+    pub const MEDIA: u8 = 10;
 }
 
 /// A scalar value in a history row.
@@ -132,6 +133,24 @@ pub struct ConsoleLines {
     pub lines: Vec<(f64, String)>,
 }
 
+/// A media value (image, audio, video, html, table or a gallery of them) logged under a key
+/// at a step. `value` is the descriptor (`docs/format.md`); the payload is a content-addressed
+/// file next to the log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaRecord {
+    pub step: u64,
+    pub timestamp: f64,
+    pub key: Key,
+    pub value: Mp,
+}
+
+/// What a row carries besides its scalar values; each becomes its own record at commit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attachment {
+    Hist(Hist),
+    Media(Mp),
+}
+
 /// Every kind of record in a run log.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
@@ -146,6 +165,7 @@ pub enum Record {
     Finish(Finish),
     System(SystemSample),
     Console(ConsoleLines),
+    Media(MediaRecord),
     /// A kind this reader does not know; kept as raw bytes.
     Unknown {
         kind: u8,
@@ -200,6 +220,7 @@ impl Record {
             Record::Finish(_) => kind::FINISH,
             Record::System(_) => kind::SYSTEM,
             Record::Console(_) => kind::CONSOLE,
+            Record::Media(_) => kind::MEDIA,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -319,13 +340,24 @@ impl Record {
                     write_str(buf, l);
                 }
             }
+            Record::Media(x) => {
+                w(rmp::encode::write_map_len(buf, 4));
+                write_str(buf, "step");
+                w(rmp::encode::write_uint(buf, x.step));
+                write_str(buf, "ts");
+                w(rmp::encode::write_f64(buf, x.timestamp));
+                write_str(buf, "key");
+                write_str(buf, &x.key);
+                write_str(buf, "value");
+                write_mp(buf, &x.value);
+            }
             Record::Unknown { body, .. } => buf.extend_from_slice(body),
         }
     }
 
     /// Decode a record from its kind byte and MessagePack body.
     pub fn decode(kind: u8, body: &[u8]) -> Result<Record> {
-        if !matches!(kind, 1..=9) {
+        if !matches!(kind, 1..=10) {
             return Ok(Record::Unknown {
                 kind,
                 body: body.to_vec(),
@@ -395,6 +427,12 @@ impl Record {
                     values,
                 })
             }
+            kind::MEDIA => Record::Media(MediaRecord {
+                step: m.u64("step")?,
+                timestamp: m.f64("ts")?,
+                key: Key::from(m.str("key")?),
+                value: m.get("value").cloned().unwrap_or(Mp::Nil),
+            }),
             kind::CONSOLE => {
                 let ts = m.array("ts")?;
                 let lines = m.array("lines")?;
@@ -559,6 +597,16 @@ mod tests {
             Record::Console(ConsoleLines {
                 stream: "stderr".into(),
                 lines: vec![(1.0, "hello".into()), (2.0, String::new())],
+            }),
+            Record::Media(MediaRecord {
+                step: 3,
+                timestamp: 5.0,
+                key: Key::from("samples"),
+                value: Mp::Map(vec![
+                    (Mp::from("_type"), Mp::from("image")),
+                    (Mp::from("path"), Mp::from("media/ab.png")),
+                    (Mp::from("width"), Mp::from(256)),
+                ]),
             }),
             Record::Unknown {
                 kind: 200,

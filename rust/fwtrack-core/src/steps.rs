@@ -5,8 +5,7 @@
 //! equal to the current one merges into it; a higher one first commits the pending row; a
 //! lower one is dropped (reported once).
 
-use crate::histogram::Hist;
-use crate::record::{HistRecord, Key, Record, Row, Value};
+use crate::record::{Attachment, HistRecord, Key, MediaRecord, Record, Row, Value};
 
 /// What `StepState::log` did with a call.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,7 +24,7 @@ pub enum Outcome {
 struct Pending {
     step: u64,
     values: Vec<(Key, Value)>,
-    hists: Vec<(Key, Hist)>,
+    attachments: Vec<(Key, Attachment)>,
 }
 
 /// The step counter and the pending (uncommitted) row of a run.
@@ -81,7 +80,7 @@ impl StepState {
     pub fn log(
         &mut self,
         values: Vec<(Key, Value)>,
-        hists: Vec<(Key, Hist)>,
+        attachments: Vec<(Key, Attachment)>,
         step: Option<u64>,
         commit: bool,
         clock: (f64, f64),
@@ -109,12 +108,12 @@ impl StepState {
             step: target,
             ..Pending::default()
         });
-        if pending.values.is_empty() && pending.hists.is_empty() {
+        if pending.values.is_empty() && pending.attachments.is_empty() {
             pending.values = values;
-            pending.hists = hists;
+            pending.attachments = attachments;
         } else {
             merge(&mut pending.values, values);
-            merge(&mut pending.hists, hists);
+            merge(&mut pending.attachments, attachments);
         }
         if commit {
             self.commit(clock, out);
@@ -128,13 +127,21 @@ impl StepState {
             return;
         };
         let (timestamp, runtime) = clock;
-        for (key, hist) in p.hists {
-            out.push(Record::Histogram(HistRecord {
-                step: p.step,
-                timestamp,
-                key,
-                hist,
-            }));
+        for (key, a) in p.attachments {
+            out.push(match a {
+                Attachment::Hist(hist) => Record::Histogram(HistRecord {
+                    step: p.step,
+                    timestamp,
+                    key,
+                    hist,
+                }),
+                Attachment::Media(value) => Record::Media(MediaRecord {
+                    step: p.step,
+                    timestamp,
+                    key,
+                    value,
+                }),
+            });
         }
         out.push(Record::History(Row {
             step: p.step,
@@ -180,6 +187,40 @@ mod tests {
         }
         assert_eq!(steps(&out), vec![0, 1, 2]);
         assert_eq!(s.step(), 3);
+    }
+
+    #[test]
+    fn media_commits_with_its_row_at_the_row_step() {
+        let mut s = StepState::new(None);
+        let mut out = Vec::new();
+        let img = |n: i64| Attachment::Media(rmpv::Value::from(n));
+        s.log(v("a", 1.0), vec![], None, true, (0.0, 0.0), &mut out);
+        s.log(
+            vec![],
+            vec![(Key::from("img"), img(1))],
+            None,
+            false,
+            (0.0, 0.0),
+            &mut out,
+        );
+        s.log(
+            vec![],
+            vec![(Key::from("img"), img(2))],
+            None,
+            true,
+            (7.0, 0.5),
+            &mut out,
+        );
+        assert_eq!(steps(&out), vec![0, 1]);
+        let media: Vec<_> = out
+            .iter()
+            .filter_map(|r| match r {
+                Record::Media(m) => Some((m.step, m.timestamp, m.value.clone())),
+                _ => None,
+            })
+            .collect();
+        // The later value under the same key replaces the pending one.
+        assert_eq!(media, vec![(1, 7.0, rmpv::Value::from(2))]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use common::{eventually, get, map, mp_eq, open, quiet_opts};
 use fwtrack_core::LOG_FILE_NAME;
 use fwtrack_core::histogram;
 use fwtrack_core::reader::{Column, RunView, read_log};
-use fwtrack_core::record::{Key, MetricDef, Record, Value};
+use fwtrack_core::record::{Attachment, Key, MetricDef, Record, Value};
 use fwtrack_core::steps::{Outcome, StepState};
 use fwtrack_core::writer::{Writer, WriterOptions};
 use rmpv::Value as Mp;
@@ -177,7 +177,7 @@ fn histograms_land_at_their_row_step() {
     let mut out = Vec::new();
     steps.log(
         vals(&[("loss", 1.0)]),
-        vec![(Key::from("weights"), h.clone())],
+        vec![(Key::from("weights"), Attachment::Hist(h.clone()))],
         None,
         true,
         (0.0, 0.0),
@@ -185,7 +185,7 @@ fn histograms_land_at_their_row_step() {
     );
     steps.log(
         vec![],
-        vec![(Key::from("weights"), h.clone())],
+        vec![(Key::from("weights"), Attachment::Hist(h.clone()))],
         Some(4),
         true,
         (0.0, 0.0),

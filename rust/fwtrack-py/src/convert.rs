@@ -5,10 +5,31 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use rmpv::Value as Mp;
 
-use fwtrack_core::histogram::Hist;
-use fwtrack_core::record::{Key, Value};
+use fwtrack_core::record::{Attachment, Key, Value};
 
 use crate::hist::PyHistogram;
+
+/// A stored media value as `log()` hands it to the writer: its descriptor (the payload is
+/// already written next to the log). Made by the Python data types, not by users.
+#[pyclass(module = "fwtrack._core", name = "MediaValue", frozen)]
+pub struct PyMediaValue {
+    value: Mp,
+}
+
+#[pymethods]
+impl PyMediaValue {
+    #[new]
+    fn new(descriptor: &Bound<'_, PyDict>) -> PyResult<Self> {
+        Ok(PyMediaValue {
+            value: py_to_mp(descriptor.as_any())?,
+        })
+    }
+
+    /// The descriptor as a dict.
+    fn descriptor<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        mp_to_py(py, &self.value)
+    }
+}
 
 /// Longest key accepted (after flattening).
 pub const MAX_KEY_LEN: usize = 256;
@@ -17,7 +38,8 @@ pub const MAX_KEY_LEN: usize = 256;
 #[derive(Default)]
 pub struct Converted {
     pub values: Vec<(Key, Value)>,
-    pub hists: Vec<(Key, Hist)>,
+    /// Histograms and media, each its own record.
+    pub attachments: Vec<(Key, Attachment)>,
 }
 
 fn check_key(key: &str) -> PyResult<()> {
@@ -111,7 +133,12 @@ fn convert_value(
     } else if let Ok(s) = v.cast::<PyString>() {
         Value::Str(s.to_str()?.to_owned())
     } else if let Ok(h) = v.cast::<PyHistogram>() {
-        out.hists.push((key, h.get().hist.clone()));
+        out.attachments
+            .push((key, Attachment::Hist(h.get().hist.clone())));
+        return Ok(());
+    } else if let Ok(m) = v.cast::<PyMediaValue>() {
+        out.attachments
+            .push((key, Attachment::Media(m.get().value.clone())));
         return Ok(());
     } else if let Ok(f) = v.cast::<PyFloat>() {
         // float subclasses (numpy.float64)

@@ -151,6 +151,31 @@ impl PyRunReader {
             .collect()
     }
 
+    /// Media values in log order, `(step, unix_time, key, descriptor)`, of `key` or of all
+    /// keys.
+    #[pyo3(signature = (key = None))]
+    fn media<'py>(&self, py: Python<'py>, key: Option<&str>) -> PyResult<Vec<MediaItem<'py>>> {
+        self.view
+            .media
+            .iter()
+            .filter(|m| key.is_none_or(|k| &*m.key == k))
+            .map(|m| {
+                Ok((
+                    m.step,
+                    m.timestamp,
+                    m.key.to_string(),
+                    mp_to_py(py, &m.value)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Keys logged with media values, sorted.
+    fn media_keys(&self) -> Vec<String> {
+        let keys: BTreeSet<&str> = self.view.media.iter().map(|m| &*m.key).collect();
+        keys.into_iter().map(str::to_owned).collect()
+    }
+
     /// The log file's path for a run directory.
     #[staticmethod]
     fn log_path(path: PathBuf) -> PathBuf {
@@ -168,6 +193,9 @@ pub fn scan_rows(path: PathBuf, keys: Option<Vec<String>>) -> PyResult<RowIter> 
         keys: keys.map(|k| k.into_iter().collect()),
     })
 }
+
+/// `(step, unix_time, key, descriptor)` of one media value.
+type MediaItem<'py> = (u64, f64, String, Bound<'py, PyAny>);
 
 /// Iterator over the rows of a run log.
 #[pyclass(module = "fwtrack._core", frozen)]

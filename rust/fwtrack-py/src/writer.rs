@@ -188,13 +188,20 @@ impl PyRunWriter {
         };
         let mut row = Converted::default();
         convert_row(data, self.converter.bind(py), &mut row)?;
-        let mut out = Vec::with_capacity(1 + row.hists.len());
+        let mut out = Vec::with_capacity(1 + row.attachments.len());
         let outcome = {
             let mut st = self.lock_steps(py);
             let keys: Option<Vec<String>> = step
                 .filter(|k| st.would_drop(*k))
                 .map(|_| row.values.iter().map(|(k, _)| k.to_string()).collect());
-            let o = st.log(row.values, row.hists, step, commit, self.clock(), &mut out);
+            let o = st.log(
+                row.values,
+                row.attachments,
+                step,
+                commit,
+                self.clock(),
+                &mut out,
+            );
             if !out.is_empty() {
                 // Enqueue under the step lock so rows reach the log in step order.
                 self.enqueue(py, out)?;

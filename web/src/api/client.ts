@@ -62,12 +62,13 @@ export function isAbort(err: unknown): boolean {
   return err instanceof DOMException && err.name === "AbortError";
 }
 
-export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+/** Send a request with the stored key; answers the response of a 2xx, throws ApiError otherwise. */
+async function send(path: string, opts: RequestOptions, accept: string): Promise<Response> {
   const url = new URL(API + path, window.location.origin);
   for (const [k, v] of Object.entries(opts.query ?? {})) {
     if (v !== undefined) url.searchParams.set(k, String(v));
   }
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: accept };
   const key = opts.apiKey ?? storedApiKey();
   if (key !== null) headers.Authorization = `Bearer ${key}`;
   let body: string | undefined;
@@ -98,6 +99,20 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
     if (resp.status === 401 && opts.auth !== false && !stale && unauthorized !== null) unauthorized(detail);
     throw new ApiError(resp.status, detail);
   }
+  return resp;
+}
+
+export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const resp = await send(path, opts, "application/json");
   if (resp.status === 204) return undefined as T;
   return (await resp.json()) as T;
+}
+
+/**
+ * The body of a GET as a Blob (files, media payloads): `<img src>` cannot carry the API key, so
+ * payloads are fetched here and shown through object URLs.
+ */
+export async function requestBlob(path: string, opts: RequestOptions = {}): Promise<Blob> {
+  const resp = await send(path, opts, "*/*");
+  return resp.blob();
 }

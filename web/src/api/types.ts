@@ -78,3 +78,111 @@ export interface RunFields {
 export interface ProjectList {
   projects: ProjectInfo[];
 }
+
+/** `GET RUN/system`: samples of the system metrics, columnar; nulls where a sample lacks a key. */
+export interface SystemAnswer {
+  timestamp: (number | string | null)[];
+  runtime: (number | string | null)[];
+  series: Record<string, (number | string | null)[]>;
+}
+
+/** One console line: `n` is its 0-based number in the whole log. */
+export interface LogLine {
+  n: number;
+  stream: string;
+  ts: number;
+  text: string;
+}
+
+/** `GET RUN/logs`: a page of lines; `total` counts the lines matching the query. */
+export interface LogPage {
+  lines: LogLine[];
+  total: number;
+  next: number | null;
+}
+
+/** `GET RUN/files`: the run's files (paths relative to its `files/`). */
+export interface RunFile {
+  path: string;
+  size: number;
+}
+
+interface MediaBase {
+  path: string;
+  sha256: string;
+  size: number;
+  caption?: string;
+}
+
+export interface ImageDescriptor extends MediaBase {
+  _type: "image";
+  format: string;
+  width: number;
+  height: number;
+  mode?: string;
+}
+
+export interface AudioDescriptor extends MediaBase {
+  _type: "audio";
+  format: string;
+  sample_rate: number;
+  channels?: number;
+  duration?: number;
+}
+
+export interface VideoDescriptor extends MediaBase {
+  _type: "video";
+  format: string;
+  fps: number;
+  width: number;
+  height: number;
+  frames?: number;
+}
+
+export interface HtmlDescriptor extends MediaBase {
+  _type: "html";
+}
+
+export interface TableDescriptor extends MediaBase {
+  _type: "table";
+  columns: string[];
+  nrows: number;
+}
+
+export interface GalleryDescriptor {
+  _type: "gallery";
+  items: MediaDescriptor[];
+  caption?: string;
+}
+
+/** A media value of the run log (record kind 10), as the server answers it. */
+export type MediaDescriptor =
+  | ImageDescriptor
+  | AudioDescriptor
+  | VideoDescriptor
+  | HtmlDescriptor
+  | TableDescriptor
+  | GalleryDescriptor;
+
+export type MediaType = MediaDescriptor["_type"];
+
+export interface MediaKey {
+  key: string;
+  type: MediaType;
+  count: number;
+}
+
+export interface MediaItem {
+  step: number;
+  ts: number;
+  value: MediaDescriptor;
+}
+
+/** `GET RUN/table`: one page of a logged table after filter and sort. */
+export interface TablePage {
+  columns: string[];
+  total: number;
+  offset: number;
+  rows: Json[][];
+  row_ids: number[];
+}

@@ -1,5 +1,5 @@
-// A run: overview with inline edits, charts, config, summary, histograms, and room for
-// system metrics, logs and files. Polls the run every 2 s while it is running.
+// A run: overview with inline edits, charts, config, summary, histograms, system metrics,
+// console logs, files and media. Polls the run every 2 s while it is running.
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
@@ -21,6 +21,11 @@ import { poll } from "../lib/poll";
 import { href, navigate, withParams, type Params } from "../lib/route";
 import { HistogramView } from "../charts/HistogramView";
 import { PanelGrid } from "../charts/PanelGrid";
+import { SystemCharts } from "../charts/SystemCharts";
+import { FilesTab } from "./run/FilesTab";
+import { LogsTab } from "./run/LogsTab";
+import { MediaTab } from "./run/MediaTab";
+import "./run/run.css";
 
 const TABS: readonly TabItem[] = [
   { id: "overview", label: "Overview" },
@@ -31,6 +36,7 @@ const TABS: readonly TabItem[] = [
   { id: "system", label: "System" },
   { id: "logs", label: "Logs" },
   { id: "files", label: "Files" },
+  { id: "media", label: "Media" },
 ];
 
 function str(v: Json | undefined): string | null {
@@ -166,14 +172,6 @@ function Histograms({ run, params, setParam }: { run: RunInfo; params: Params; s
   );
 }
 
-function NotRecorded({ what }: { what: string }) {
-  return (
-    <Empty title={`${what} not recorded for this run yet`}>
-      <p>This fwtrack version does not record {what.toLowerCase()} yet; a later version fills this tab.</p>
-    </Empty>
-  );
-}
-
 /** `#/p/{entity}/{project}/r/{run_id}?tab=...`. */
 export function RunPage({ entity, project, runId, params }: { entity: string; project: string; runId: string; params: Params }) {
   const tab = TABS.some((t) => t.id === params.tab) ? (params.tab as string) : "overview";
@@ -267,18 +265,54 @@ export function RunPage({ entity, project, runId, params }: { entity: string; pr
       panel = <Histograms run={run} params={params} setParam={setParam} />;
       break;
     case "system":
-      panel =
-        systemKeys.length === 0 ? (
-          <NotRecorded what="System metrics" />
-        ) : (
-          <PanelGrid entity={entity} project={project} runs={chartRuns} keys={systemKeys} live={run.state === "running"} layoutScope="run" />
-        );
+      panel = (
+        <SystemCharts
+          entity={entity}
+          project={project}
+          runs={chartRuns}
+          live={run.state === "running"}
+          empty={
+            systemKeys.length === 0 ? (
+              <Empty title="No system metrics recorded for this run">
+                <p>
+                  Runs sample CPU, memory, disk, network and GPUs every <code>FWTRACK_SYSTEM_INTERVAL</code> seconds (10 by default).
+                </p>
+              </Empty>
+            ) : (
+              <PanelGrid entity={entity} project={project} runs={chartRuns} keys={systemKeys} live={run.state === "running"} layoutScope="run" />
+            )
+          }
+        />
+      );
       break;
     case "logs":
-      panel = <NotRecorded what="Console logs" />;
+      panel = <LogsTab key={run.id} entity={entity} project={project} runId={run.id} running={run.state === "running"} />;
+      break;
+    case "files":
+      panel = (
+        <FilesTab
+          entity={entity}
+          project={project}
+          runId={run.id}
+          selected={params.file}
+          onSelect={(f) => {
+            setParam("file", f);
+          }}
+        />
+      );
       break;
     default:
-      panel = <NotRecorded what="Files" />;
+      panel = (
+        <MediaTab
+          entity={entity}
+          project={project}
+          runId={run.id}
+          table={params.table}
+          onTable={(t) => {
+            setParam("table", t);
+          }}
+        />
+      );
   }
 
   return (

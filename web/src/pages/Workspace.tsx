@@ -1,6 +1,7 @@
 // A project's workspace: header, the runs table (left) and the chart grid (right).
 // Everything that defines the view lives in the URL: q, filter, sort, page, cols, runs
-// (selected for Compare), hidden/shown (eye toggles); chart parameters are left untouched.
+// (selected for Compare), hidden/shown (eye toggles), system (the system-metrics section
+// expanded); chart parameters are left untouched.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, isAbort } from "../api/client";
@@ -15,6 +16,7 @@ import { PanelGrid, type ChartRun } from "../charts/PanelGrid";
 import { ColumnPicker } from "./workspace/ColumnPicker";
 import { parseColumn, type ExtraColumn } from "./workspace/columns";
 import { RunsTable } from "./workspace/RunsTable";
+import { SystemSection } from "./workspace/SystemSection";
 import { DEFAULT_VISIBLE, isVisible, toggleVisible, visibleIds, type Visibility } from "./workspace/visibility";
 
 /** Rows per page of the runs table. */
@@ -488,6 +490,18 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
             </Empty>
           ) : (
             <PanelGrid entity={entity} project={project} runs={chartRuns} keys={chartKeys} live={chartsLive} layoutScope="project" />
+          )}
+          {chartRuns.length > 0 && (
+            <SystemSection
+              entity={entity}
+              project={project}
+              runs={chartRuns}
+              live={chartsLive}
+              expanded={params.system === "1"}
+              onToggle={() => {
+                setParams({ system: params.system === "1" ? undefined : "1" });
+              }}
+            />
           )}
         </section>
       </div>

@@ -541,22 +541,91 @@ def files_list(
     return JsonResponse({"files": files})
 
 
+_CONTENT_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "svg": "image/svg+xml",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "html": "text/html",
+    "htm": "text/html",
+    "json": "application/json",
+    "csv": "text/csv",
+    **dict.fromkeys(
+        ("txt", "log", "patch", "diff", "py", "md", "yaml", "yml", "toml", "cfg", "ini"),
+        "text/plain",
+    ),
+}
+_MEDIA_PAYLOAD = re.compile(r"^media/([0-9a-f]{64})\.[a-z0-9.]+$")
+# A run file is the uploader's content: an HTML payload (or SVG) runs sandboxed, in an origin
+# of its own, never as the dashboard's.
+_FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox allow-scripts",
+}
+
+
+def _content_type(path: str) -> str:
+    name = path.rsplit("/", 1)[-1].lower()
+    if name.endswith(".table.json"):
+        return "application/json"
+    ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    return _CONTENT_TYPES.get(ext, "application/octet-stream")
+
+
 @router.get(
     RUN + "/files/{path:path}",
     tags=["files"],
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"*/*": {}}},
+        304: {"description": "Not modified (`If-None-Match` matched the ETag)"},
+    },
 )
 def file_download(
-    entity: str, project: str, run_id: str, path: str, user: CurrentViewer, ctx: Ctx
-) -> FileResponse:
-    """Download one run file."""
+    entity: str,
+    project: str,
+    run_id: str,
+    path: str,
+    request: Request,
+    user: CurrentViewer,
+    ctx: Ctx,
+) -> Response:
+    """Download one run file, with a Content-Type from its extension. Media payloads
+    (`media/<sha256>.<ext>`, content-addressed) carry the sha256 as ETag and are cacheable
+    for good; other files are revalidated (`no-cache`)."""
     reach(user, entity, project, run_id)
     check_file_path(path)
     proj, _ = find_run(ctx, entity, project, run_id)
     target = ctx.blobs.paths(proj.id, proj.name, run_id).file(path)
     if not target.is_file():
         raise ApiError(404, f"run {run_id!r} has no file {path!r}; GET .../files lists them")
-    return FileResponse(target, media_type="application/octet-stream")
+    headers = dict(_FILE_HEADERS)
+    payload = _MEDIA_PAYLOAD.match(path)
+    if payload is not None:
+        headers["ETag"] = f'"{payload.group(1)}"'
+        headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    else:
+        headers["Cache-Control"] = "private, no-cache"
+    response = FileResponse(
+        target, media_type=_content_type(path), headers=headers, stat_result=target.stat()
+    )
+    tags = request.headers.get("if-none-match")
+    if tags and (
+        tags.strip() == "*"
+        or response.headers["etag"] in {t.strip().removeprefix("W/") for t in tags.split(",")}
+    ):
+        keep = ("etag", "cache-control", "last-modified")
+        return Response(
+            status_code=304, headers={k: v for k, v in response.headers.items() if k in keep}
+        )
+    return response
 
 
 @router.put(

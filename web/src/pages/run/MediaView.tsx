@@ -1,0 +1,119 @@
+// One media value drawn: images and gif videos as <img>, audio and video with controls, html in
+// a sandboxed iframe without scripts, tables as a button that opens the table viewer, galleries
+// as a grid. Payloads come through object URLs (the API key cannot ride on a `src`).
+
+import { useEffect, useState } from "preact/hooks";
+import { isAbort } from "../../api/client";
+import { fetchFile } from "../../api/files";
+import { ErrorState } from "../../components/states";
+import { useObjectUrl } from "./blob";
+import type { MediaView } from "./media";
+
+interface RunRef {
+  entity: string;
+  project: string;
+  runId: string;
+}
+
+function HtmlFrame({ entity, project, runId, path, label }: RunRef & { path: string; label: string }) {
+  const [html, setHtml] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    const ctrl = new AbortController();
+    setHtml(null);
+    fetchFile(entity, project, runId, path, ctrl.signal)
+      .then((b) => b.text())
+      .then((t) => {
+        if (!ctrl.signal.aborted) setHtml(t);
+      })
+      .catch((err: unknown) => {
+        if (!isAbort(err)) setError(err);
+      });
+    return () => {
+      ctrl.abort();
+    };
+  }, [entity, project, runId, path]);
+  if (error !== null) return <ErrorState error={error} title="Cannot load the html" />;
+  // sandbox="" : no scripts, no forms, no same-origin access to the dashboard
+  return <iframe class="media-html" sandbox="" srcdoc={html ?? ""} title={label} data-testid="media-html" data-loaded={html !== null} />;
+}
+
+export function MediaElement({ view, entity, project, runId, label, thumb = false, onOpenTable }: RunRef & {
+  view: MediaView;
+  /** Alt text / accessible name (the key and step). */
+  label: string;
+  /** Small, inside a table cell. */
+  thumb?: boolean;
+  onOpenTable?: (path: string) => void;
+}) {
+  const path = view.kind === "image" || view.kind === "audio" || view.kind === "video" ? view.path : null;
+  const mime = view.kind === "image" || view.kind === "audio" || view.kind === "video" ? view.mime : undefined;
+  const obj = useObjectUrl(entity, project, runId, path, mime);
+  const caption = view.kind === "unknown" ? null : view.caption;
+  let body;
+  if (obj.error !== null) body = <ErrorState error={obj.error} title="Cannot load the media" />;
+  else {
+    switch (view.kind) {
+      case "image":
+        body =
+          obj.url === null ? (
+            <div class="media-placeholder" style={view.width !== null && !thumb ? { aspectRatio: `${view.width} / ${view.height ?? view.width}` } : undefined} />
+          ) : (
+            <img
+              class={thumb ? "media-thumb" : "media-image"}
+              src={obj.url}
+              alt={caption ?? label}
+              width={thumb ? undefined : (view.width ?? undefined)}
+              data-testid={thumb ? "table-thumb" : "media-image"}
+              data-path={view.path}
+            />
+          );
+        break;
+      case "audio":
+        body = <audio controls preload="metadata" src={obj.url ?? undefined} aria-label={caption ?? label} data-testid="media-audio" data-path={view.path} />;
+        break;
+      case "video":
+        body = <video controls preload="metadata" src={obj.url ?? undefined} aria-label={caption ?? label} class={thumb ? "media-thumb" : "media-video"} data-testid="media-video" data-path={view.path} />;
+        break;
+      case "html":
+        body = thumb ? <span class="muted">html</span> : <HtmlFrame entity={entity} project={project} runId={runId} path={view.path} label={caption ?? label} />;
+        break;
+      case "table":
+        body = (
+          <button
+            type="button"
+            class="btn btn-small"
+            onClick={() => onOpenTable?.(view.path)}
+            disabled={onOpenTable === undefined}
+            data-testid="media-table-open"
+            data-path={view.path}
+          >
+            Open table ({view.nrows.toLocaleString("en-US")} rows × {view.columns.length} columns)
+          </button>
+        );
+        break;
+      case "gallery":
+        body = (
+          <div class="media-gallery" data-testid="media-gallery" data-count={view.items.length}>
+            {view.items.map((item, i) => (
+              <MediaElement key={i} view={item} entity={entity} project={project} runId={runId} label={`${label}, item ${i + 1}`} thumb={thumb} onOpenTable={onOpenTable} />
+            ))}
+          </div>
+        );
+        break;
+      default:
+        body = <span class="muted">{view.type} values are not shown here yet</span>;
+    }
+  }
+  if (thumb) return body;
+  return (
+    <figure class="media-figure">
+      {body}
+      {caption !== null && view.kind !== "gallery" && (
+        <figcaption class="media-caption" data-testid="media-caption">
+          {caption}
+        </figcaption>
+      )}
+    </figure>
+  );
+}
