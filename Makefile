@@ -109,6 +109,9 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/lightning_fit.py --reps 3
 	$(PY) benches/server_bench.py --out benches/out/server
 	$(PY) benches/web_bench.py --out benches/out/web  # datasets cached in benches/out/web/data
+	$(PY) benches/capture_bench.py --out benches/out/capture
+	$(PY) benches/media_bench.py --out benches/out/media
+	$(PY) benches/table_bench.py --out benches/out/table
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment

@@ -3,10 +3,10 @@
 (Pillow's PNG encoder, a sha256 and a file write).
 
     python benches/media_bench.py                    # 1,000 images, 3 repetitions
-    python benches/media_bench.py --quick            # 200 images, 2 repetitions
+    python benches/media_bench.py --quick            # 100 images, 2 repetitions
 
 Every measurement runs in a fresh process (this file with `--worker`), trackers in an order
-rotated between repetitions. A worker builds `--images` distinct 256x256 RGB uint8 arrays
+rotated between repetitions. A worker builds its distinct 256x256 RGB uint8 arrays
 before the clock starts (a smooth, different pattern per step with a little noise, so that
 PNG finds about what it finds in a photo; `--content noise` for uniform noise, the worst case),
 then times the loop `log({"img": Image(x)})` (the `Image` is built inside the loop, as a
@@ -55,6 +55,9 @@ LABELS = {
     "floor-l6": "floor: Pillow PNG level 6 + sha256 + write",
 }
 CASES = ("distinct", "same")
+# Images per run in a full run. wandb and the floors get fewer (their per-image figures do not
+# depend on the count), so that the whole run stays within minutes; the tables say how many.
+IMAGES = {"fwtrack": 1000, "wandb": 300, "floor-l1": 300, "floor-l6": 300}
 WORKER_ENV = {
     "WANDB_MODE": "offline",
     "WANDB_SILENT": "true",
@@ -222,12 +225,14 @@ def fwtrack_readback(run_dir: str, first: Any) -> dict[str, Any]:
 # The driver
 
 
-def run_worker(tracker: str, case: str, args: argparse.Namespace, workroot: Path) -> dict[str, Any]:
+def run_worker(
+    tracker: str, case: str, images: int, args: argparse.Namespace, workroot: Path
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"{tracker}-{case}-", dir=workroot)).resolve()
     env = {**os.environ, **WORKER_ENV}
     result = workdir / "result.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tracker, "--case", case]
-    cmd += ["--workdir", str(workdir), "--images", str(args.images), "--content", args.content]
+    cmd += ["--workdir", str(workdir), "--images", str(images), "--content", args.content]
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     with open(workdir / "output.txt", "wb") as sink:
@@ -243,7 +248,7 @@ def run_worker(tracker: str, case: str, args: argparse.Namespace, workroot: Path
         res: dict[str, Any] = json.loads(result.read_text())
         if res.get("status") == "ok":
             res["exit_s"] = exited - res["finished_at"]
-            res.update(read_back(tracker, Path(res["run_dir"]), args.content, args.images))
+            res.update(read_back(tracker, Path(res["run_dir"]), args.content, images))
     else:
         tail = (workdir / "output.txt").read_text(errors="replace").strip().splitlines()
         res = {"status": "error", "error": f"exit {code}: {(tail or ['no output'])[-1]}"}
@@ -290,15 +295,17 @@ def aggregate(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
 def render(data: dict[str, Any]) -> str:
     p = data["params"]
     parts = [
-        f"{p['images']:,} images of {SIDE}x{SIDE} RGB uint8 ({p['content']} content), "
-        f"`log()` one per step; medians of {p['reps']} repetitions, each in a fresh process."
+        f"Images of {SIDE}x{SIDE} RGB uint8 ({p['content']} content), one `log()` per step "
+        f"({', '.join(f'{t} {n:,}' for t, n in p['images'].items())} images per run); "
+        f"medians of {p['reps']} repetitions, each in a fresh process."
     ]
     for case, aggs in data["aggregate"].items():
-        fw = aggs.get("fwtrack", {}).get("total_s")
+        fwa = aggs.get("fwtrack", {})
+        fw = fwa["total_s"] / fwa["images"] if fwa.get("total_s") else None
         rows = []
         for t, a in aggs.items():
             if not a["reps"]:
-                rows.append([f"**{t}**", f"error: {a.get('error')}"] + [""] * 11)
+                rows.append([f"**{t}**", f"error: {a.get('error')}"] + [""] * 12)
                 continue
             n = a["images"]
             logged = a.get("logged")
@@ -310,12 +317,13 @@ def render(data: dict[str, Any]) -> str:
                 [
                     f"**{t}**",
                     LABELS[t],
+                    f"{n:,.0f}",
                     num(a["total_s"] / n * 1000),
                     f"{num(lo / n * 1000)}-{num(hi / n * 1000)}",
                     num(a["loop_s"] / n * 1000),
                     num(a["finish_s"] * 1000),
                     num(a["exit_s"] * 1000),
-                    ratio(a["total_s"], fw) if t != "fwtrack" else "",
+                    ratio(a["total_s"] / n, fw) if t != "fwtrack" and fw else "",
                     num(a["payload_bytes"] / a["total_s"] / 1e6),
                     num(n * RAW_BYTES / a["total_s"] / 1e6),
                     f"{a['files']:.0f} / {a['payload_bytes'] / 2**20:,.1f} MiB",
@@ -326,6 +334,7 @@ def render(data: dict[str, Any]) -> str:
         head = [
             "tracker",
             "what",
+            "images",
             "ms per image (loop + finish)",
             "range (ms)",
             "ms per image, loop only",
@@ -351,10 +360,12 @@ def main() -> int:
     ap.add_argument("--worker", choices=TRACKERS, help=argparse.SUPPRESS)
     ap.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--images", type=int, default=None, help="images per run (1,000; 200 quick)")
+    ap.add_argument(
+        "--images", type=int, default=None, help="images per run (1,000, wandb 300; 100 quick)"
+    )
     ap.add_argument("--content", choices=("smooth", "noise"), default="smooth")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (3; 2 with --quick)")
-    ap.add_argument("--quick", action="store_true", help="200 images, 2 repetitions")
+    ap.add_argument("--quick", action="store_true", help="100 images, 2 repetitions")
     ap.add_argument("--trackers", default=",".join(TRACKERS), help="comma list")
     ap.add_argument("--out", type=Path, default=REPO / "benches" / "out" / "media")
     ap.add_argument("--keep", action="store_true", help="keep the workers' directories")
@@ -378,7 +389,7 @@ def main() -> int:
         print(render(json.loads(args.render.read_text())))
         return 0
 
-    args.images = args.images or (200 if args.quick else 1000)
+    images = {t: args.images or (100 if args.quick else IMAGES[t]) for t in TRACKERS}
     args.reps = args.reps or (2 if args.quick else 3)
     trackers = [t for t in TRACKERS if t in args.trackers.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -390,11 +401,11 @@ def main() -> int:
             for c, case in enumerate(CASES):
                 by = (rep + c) % len(trackers)
                 for t in trackers[by:] + trackers[:by]:
-                    res = run_worker(t, case, args, workroot)
+                    res = run_worker(t, case, images[t], args, workroot)
                     res["rep"] = rep
                     results.append(res)
                     state = (
-                        f"{res['total_s'] / args.images * 1000:.2f} ms/image"
+                        f"{res['total_s'] / images[t] * 1000:.2f} ms/image"
                         if res.get("status") == "ok"
                         else res.get("error", "?")
                     )
@@ -411,7 +422,7 @@ def main() -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions,
-        "params": {"images": args.images, "content": args.content, "reps": args.reps},
+        "params": {"images": images, "content": args.content, "reps": args.reps},
         "load_start": load_start,
         "load_end": os.getloadavg(),
         "wall_s": time.time() - start,

@@ -112,11 +112,25 @@ def main() -> int:
                 logits = model(x_eval)
                 metrics["eval/loss"] = loss_fn(logits, y_eval).item()
                 metrics["eval/accuracy"] = (logits.argmax(dim=1) == y_eval).float().mean().item()
+            # The first layer's weights as a picture (a media panel with a step slider).
+            w = model[0].weight.detach()
+            metrics["weights/layer0_image"] = fwtrack.Image(
+                (w - w.min()) / (w.max() - w.min() + 1e-12), caption=f"step {step}"
+            )
+            print(f"step {step}: eval accuracy {metrics['eval/accuracy']:.3f}")
         if step % hist_every == 0 or last:
             # A tensor with more than one element is logged as a histogram.
             for i, layer in enumerate(m for m in model if isinstance(m, nn.Linear)):
                 metrics[f"weights/layer{i}"] = layer.weight.detach()
         run.log(metrics)
+
+    # The predictions on the first eval examples, as a table.
+    with torch.no_grad():
+        probs = torch.softmax(model(x_eval[:200]), dim=1)
+    table = fwtrack.Table(columns=["example", "label", "predicted", "confidence"])
+    for i, (p, y) in enumerate(zip(probs, y_eval[:200], strict=True)):
+        table.add_data(i, int(y), int(p.argmax()), round(float(p.max()), 4))
+    run.log({"eval/predictions": table}, step=args.steps - 1)
 
     run_id = run.id
     run.finish()
@@ -140,6 +154,7 @@ def report(run: fwtrack.api.Run) -> None:
     print(f"  final loss     {final_loss:.4f}  (train/loss)")
     print(f"  best accuracy  {best:.4f}  (eval/accuracy, max)")
     print(f"  histograms     {', '.join(run.histogram_keys())}")
+    print(f"  media          {', '.join(run.media_keys())}")
     print("  config         " + ", ".join(f"{k}={v}" for k, v in run.config.items()))
     print(f"\nSee more: {_fwtrack_command()} show {run.path}")
 

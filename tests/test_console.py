@@ -134,6 +134,79 @@ def test_lines_before_a_kill_9_are_kept(tmp_path: Path) -> None:
     assert [line.text for line in run.logs() if line.stream == "stderr"] == ["READY"]
 
 
+def test_output_just_before_a_crash_still_reaches_the_terminal(run_script: ScriptRunner) -> None:
+    # The last words of a process that dies at once — a print right before kill -9, and
+    # faulthandler's report of a segfault in C code — reach the terminal: the tee process
+    # drains the pipes after the training process is gone.
+    killed = run_script(
+        """
+        import os, signal
+        import fwtrack
+        fwtrack.init(project="c")
+        print("the last line before kill -9", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert killed.stdout == "the last line before kill -9\n"
+    crashed = run_script(
+        """
+        import ctypes, faulthandler
+        import fwtrack
+        faulthandler.enable()
+        fwtrack.init(project="c")
+        print("before the segfault", flush=True)
+        ctypes.string_at(0)
+        """,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGSEGV
+    assert crashed.stdout == "before the segfault\n"
+    assert "Fatal Python error: Segmentation fault" in crashed.stderr
+
+
+def test_ctrl_c_to_the_process_group_keeps_the_tee_until_the_script_ends(tmp_path: Path) -> None:
+    # SIGINT to the whole group (a Ctrl-C in the terminal): the script handles it and goes
+    # on printing; the tee ignored the signal, so those lines still reach the terminal.
+    source = textwrap.dedent(
+        """
+        import signal, sys, time
+        import fwtrack
+        stop = []
+        signal.signal(signal.SIGINT, lambda *a: stop.append(1))
+        fwtrack.init(project="c")
+        print("READY", flush=True)
+        while not stop:
+            time.sleep(0.01)
+        print("after ctrl-c", flush=True)
+        fwtrack.finish()
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FWTRACK_")}
+    env["FWTRACK_DIR"] = str(tmp_path / "fwtrack")
+    env["PYTHONPATH"] = str(REPO / "python")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", source],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "READY\n"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0
+    assert out == "after ctrl-c\n"
+    assert stdout_texts(only_run(tmp_path)) == ["READY", "after ctrl-c"]
+
+
 def test_output_of_a_forked_child_is_captured_and_the_parent_finishes(
     run_script: ScriptRunner, tmp_path: Path
 ) -> None:

@@ -69,6 +69,18 @@ def test_train_torch_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert first[-1].step == STEPS - 1
     assert first[0].total == 16 * 64
 
+    assert run.media_keys() == ["eval/predictions", "weights/layer0_image"]
+    images = history["weights/layer0_image"].dropna()
+    assert images.index.tolist() == evals.index.tolist()
+    assert images.iloc[0].to_numpy().shape == (64, 16)
+    predictions = history["eval/predictions"].iloc[-1].to_pandas()
+    assert predictions.columns.tolist() == ["example", "label", "predicted", "confidence"]
+    assert len(predictions) == 200
+    accuracy = (predictions["label"] == predictions["predicted"]).mean()
+    assert accuracy > 0.5
+    printed = [line for line in run.logs() if line.text.startswith("step ")]
+    assert len(printed) == len(evals)
+
     assert main(["show", f"demo/{run.id}"]) == 0
     shown = capsys.readouterr().out
     assert "eval/accuracy" in shown

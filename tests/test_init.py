@@ -29,11 +29,16 @@ def meta(run_dir: str) -> dict[str, Any]:
 def test_public_names() -> None:
     expected = {
         "Api",
+        "Audio",
         "FwTrackError",
         "FwTrackWarning",
         "Histogram",
+        "Html",
+        "Image",
         "Run",
         "Settings",
+        "Table",
+        "Video",
         "__version__",
         "define_metric",
         "finish",

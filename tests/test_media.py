@@ -376,6 +376,14 @@ def test_video_mp4_round_trip(files: Path, tmp_path: Path) -> None:
     )
 
 
+def test_video_copies_its_input(files: Path) -> None:
+    frames = few_colour_video(4, 8, 8).transpose(0, 2, 3, 1).copy()  # (T, H, W, C)
+    video = fwtrack.Video(frames)
+    expected = frames.copy()
+    frames[:] = 0
+    np.testing.assert_array_equal(round_trip(video, files)[1].to_numpy(), expected)
+
+
 def test_video_encoding_is_deterministic() -> None:
     frames = few_colour_video(4, 16, 16)
     assert fwtrack.Video(frames, format="mp4") == fwtrack.Video(frames.copy(), format="mp4")

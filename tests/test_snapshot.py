@@ -17,7 +17,7 @@ import pytest
 
 import fwtrack
 from fwserver import Server, client_env, run_cli
-from fwtrack.sdk.snapshot import safe_env, strip_credentials
+from fwtrack.sdk.snapshot import safe_argv, safe_env, strip_credentials
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t"
@@ -74,7 +74,7 @@ def _train(repo: Path, tmp_path: Path, **env: str) -> dict[str, str]:
     full = client_env(tmp_path, MY_API_TOKEN=SECRET, CUDA_VISIBLE_DEVICES="0", **env)
     full["GIT_CONFIG_GLOBAL"] = os.devnull
     proc = subprocess.run(
-        [sys.executable, "train.py", "--epochs", "3"],
+        [sys.executable, "train.py", "--epochs", "3", "--api-key", SECRET, f"token={SECRET}"],
         cwd=repo,
         env=full,
         capture_output=True,
@@ -104,7 +104,14 @@ def test_snapshot_captures_code_and_environment_without_secrets(tmp_path: Path) 
     assert git["remote"] == "https://git.example.com/team/model.git"
     assert git["dirty"] is True
     assert meta["entry_script"] == str(repo / "train.py")
-    assert meta["command_line"] == ["train.py", "--epochs", "3"]
+    assert meta["command_line"] == [
+        "train.py",
+        "--epochs",
+        "3",
+        "--api-key",
+        "<redacted>",
+        "token=<redacted>",
+    ]
     assert meta["python_executable"] == sys.executable
     assert meta["cpu"]["count"] == os.cpu_count()
     assert meta["env"]["CUDA_VISIBLE_DEVICES"] == "0"
@@ -144,7 +151,7 @@ def test_snapshot_captures_code_and_environment_without_secrets(tmp_path: Path) 
     assert metadata["git"] == git  # from the snapshot
     assert metadata["pid"] > 0  # from the run start
     assert metadata["program"] == "train.py"
-    assert metadata["args"] == ["--epochs", "3"]
+    assert metadata["args"] == ["--epochs", "3", "--api-key", "<redacted>", "token=<redacted>"]
 
 
 def test_switches_turn_parts_off(tmp_path: Path) -> None:
@@ -189,6 +196,35 @@ def test_env_filter_and_url_credentials() -> None:
     assert safe_env(env) == {"CUDA_VISIBLE_DEVICES": "1", "SLURM_JOB_ID": "42"}
     assert strip_credentials(REMOTE) == "https://git.example.com/team/model.git"
     assert strip_credentials("git@github.com:o/r.git") == "git@github.com:o/r.git"
+
+
+def test_command_line_secrets_are_redacted() -> None:
+    argv = [
+        "train.py",
+        "--lr",
+        "0.1",
+        "--password",
+        "pw",
+        "--hf-token=abc",
+        "AUTH_HEADER=xyz",
+        "--data",
+        "https://u:p@host/data",
+        "--keyboard-layout",  # a secret-looking word only ends up hiding the next value
+        "us",
+    ]
+    assert safe_argv(argv) == [
+        "train.py",
+        "--lr",
+        "0.1",
+        "--password",
+        "<redacted>",
+        "--hf-token=<redacted>",
+        "AUTH_HEADER=<redacted>",
+        "--data",
+        "https://host/data",
+        "--keyboard-layout",
+        "<redacted>",
+    ]
 
 
 @pytest.mark.slow

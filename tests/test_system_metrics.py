@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +81,47 @@ def test_real_samples_are_plausible_and_follow_a_cpu_burn(
     for key in ("disk.read_mb", "disk.write_mb", "network.sent_mb", "network.recv_mb"):
         assert (df[f"system/{key}"] >= 0).all(), key
     gpu = [c for c in df.columns if c.startswith("system/gpu.")]
-    if importlib.util.find_spec("pynvml") is None:
+    if _gpu_count() == 0:
         assert gpu == []
+
+
+def _gpu_count() -> int:
+    """GPUs the real NVML library sees: 0 without a driver or GPU (as on this machine)."""
+    import pynvml
+
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return 0
+    try:
+        return int(pynvml.nvmlDeviceGetCount())
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def test_gpus_are_sampled_through_nvml_where_it_works_and_absent_without() -> None:
+    # The real `pynvml` (nvidia-ml-py) is installed; whether nvmlInit() succeeds depends on
+    # the machine. With a GPU every device reports its fields; without one (no driver, as
+    # here) the sampler holds no handles and adds nothing, silently.
+    from fwtrack.sdk.system import _Gpus
+
+    count = _gpu_count()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gpus = _Gpus()
+        out: list[tuple[str, float]] = []
+        gpus.sample(out)
+        gpus.close()
+    keys = {k for k, _ in out}
+    if count == 0:
+        assert gpus.handles == []
+        assert out == []
+    else:
+        for i in range(count):
+            for field in ("util", "memory.used_mb", "memory.total_mb"):
+                assert f"system/gpu.{i}.{field}" in keys
+        total = dict(out)["system/gpu.0.memory.total_mb"]
+        assert total > 0
 
 
 def test_the_interval_comes_from_the_environment(run_script: ScriptRunner, tmp_path: Path) -> None:

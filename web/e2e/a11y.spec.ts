@@ -50,7 +50,7 @@ test("run page system, logs, files and media tabs", async ({ admin: page, state 
   await expect(page.getByTestId("log-line").first()).toBeVisible();
   await check(page, "the run page's logs tab");
   await page.getByTestId("tab-files").click();
-  await page.locator('[data-testid="file-row"][data-path="requirements.txt"]').getByRole("button", { name: "requirements.txt" }).click();
+  await page.locator('[data-testid="file-row"][data-path="requirements.txt"]').getByTestId("file-open").click();
   await expect(page.getByTestId("file-text")).toBeVisible();
   await check(page, "the run page's files tab");
   await page.getByTestId("tab-media").click();

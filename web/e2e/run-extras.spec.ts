@@ -71,6 +71,14 @@ test("the Logs tab shows the console, marks stderr, searches on the server and r
   await expect(page.getByTestId("logs-empty")).toBeVisible();
   await page.getByTestId("logs-search").fill("");
   await expect(view).toHaveAttribute("data-total", String(total));
+
+  // only stderr: the server filters by stream
+  await page.getByTestId("logs-stream").selectOption("stderr");
+  await expect(view).toHaveAttribute("data-stream", "stderr");
+  await expect.poll(() => numberAttr(view, "data-total")).toBeLessThan(total);
+  expect(await numberAttr(view, "data-total")).toBeGreaterThanOrEqual(media.stderr);
+  await expect(page.getByTestId("log-line").first()).toBeVisible();
+  for (const stream of await page.getByTestId("log-line").evaluateAll((els) => els.map((e) => e.getAttribute("data-stream")))) expect(stream).toBe("stderr");
 });
 
 test("following the console of a running run shows its new lines", async ({ admin: page, state }) => {
@@ -104,7 +112,7 @@ test("the Files tab lists the files, previews requirements.txt and downloads it"
   await expect(list.locator('[data-testid="file-row"][data-path^="media/"]').first()).toBeVisible();
   await page.getByTestId("files-media-toggle").click();
 
-  await row("requirements.txt").getByRole("button", { name: "requirements.txt" }).click();
+  await row("requirements.txt").getByTestId("file-open").click();
   const preview = page.getByTestId("file-preview");
   await expect(preview).toHaveAttribute("data-path", "requirements.txt");
   await expect(preview.getByTestId("file-text")).toContainText("numpy");
@@ -119,7 +127,7 @@ test("the Files tab lists the files, previews requirements.txt and downloads it"
   expect(saved).toBe(await resp.text());
 
   // metadata.json pretty-printed
-  await row("metadata.json").getByRole("button", { name: "metadata.json" }).click();
+  await row("metadata.json").getByTestId("file-open").click();
   await expect(preview).toHaveAttribute("data-path", "metadata.json");
   await expect(preview.getByTestId("file-text")).toContainText('\n  "');
 });

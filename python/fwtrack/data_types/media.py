@@ -363,7 +363,10 @@ class Image(Media):
             raise ValueError(f"Image got a {arr.ndim}-D array of shape {shape}; {accepted}")
         if arr.shape[0] == 0 or arr.shape[1] == 0:
             raise ValueError(f"Image got an empty array of shape {shape}")
-        pixels = np.array(_to_uint8(arr, "Image"), dtype=np.uint8, order="C", copy=True)
+        pixels = _to_uint8(arr, "Image")
+        if np.may_share_memory(pixels, arr) or not pixels.flags.c_contiguous:
+            # Own the pixels: changing the caller's array later must not change this image.
+            pixels = np.array(pixels, order="C", copy=True)
         self.height, self.width = int(pixels.shape[0]), int(pixels.shape[1])
         self.mode = "L" if pixels.ndim == 2 else _MODE_BY_CHANNELS[int(pixels.shape[2])]
         self._array = pixels
@@ -629,7 +632,8 @@ class Video(Media):
 
     `data`: a numpy array or torch tensor of shape (T, C, H, W) with C in 1, 3, 4 (or (T, H, W,
     C) when the second dimension is not 1, 3 or 4), uint8 or floats in [0, 1]; or a path to an
-    MP4 or GIF file (kept byte for byte). `fps`: frames per second. `format`: "gif" or "mp4".
+    MP4 or GIF file (kept byte for byte; its own format and rate are used). `fps`: frames per
+    second. `format`: "gif" or "mp4".
     GIF keeps up to 256 colours per frame; MP4 is lossy but far smaller for long clips. MP4
     frames of odd width or height are padded by one edge pixel (`to_numpy` crops them back).
     """
@@ -699,7 +703,10 @@ class Video(Media):
             frames = np.repeat(frames, 3, axis=-1)
         elif frames.shape[-1] == 4:
             frames = frames[..., :3]
-        self._frames = np.ascontiguousarray(frames)
+        if np.may_share_memory(frames, arr) or not frames.flags.c_contiguous:
+            # Own the frames: changing the caller's array later must not change this video.
+            frames = np.array(frames, order="C", copy=True)
+        self._frames = frames
         self.frames = int(frames.shape[0])
         self.height, self.width = int(frames.shape[1]), int(frames.shape[2])
 

@@ -1,13 +1,21 @@
 """Console capture at the file-descriptor level.
 
 File descriptors 1 and 2 are pointed at pipes (`os.pipe` + `os.dup2`), so output of Python,
-C extensions and child processes is caught alike. One reader thread per stream writes every
-byte on to the original descriptor at once (the terminal still shows everything) and splits
-the bytes into lines for the run log, each with the time its end was read. A carriage return
-without a line feed starts the line over, so a progress bar that redraws itself with `\\r` is
-stored as the final text of its line. At `stop()` (the run's finish, or exit) partial lines
-are flushed and the original descriptors restored. In a forked child nothing is touched: its
-output still reaches the parent's reader through the inherited pipes.
+C extensions and child processes is caught alike. A small tee process (a second Python
+interpreter started with `-S`, no imports beyond the standard library) reads those pipes,
+writes every byte on to the original descriptors at once, and copies it into a second pipe
+per stream, which a reader thread here splits into lines for the run log, each with the time
+its end was read. The terminal side lives outside the training process on purpose: output
+written just before a `kill -9`, a segfault or the OOM killer (faulthandler's traceback
+included) still reaches the terminal, because the tee drains the pipes after the writer is
+gone. The tee ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C to the process group must not
+cut the output short) and exits once every writer of its pipes has closed them.
+
+A carriage return without a line feed starts the line over, so a progress bar that redraws
+itself with `\\r` is stored as the final text of its line. At `stop()` (the run's finish, or
+exit) the original descriptors are restored, the tee drains and exits, and partial lines are
+recorded. In a forked child nothing is touched: its output still goes through the inherited
+pipes.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import codecs
 import contextlib
 import logging
 import os
-import select
+import subprocess
 import sys
 import threading
 import time
@@ -27,12 +35,67 @@ _log = logging.getLogger("fwtrack")
 
 LogConsole = Callable[[str, list[tuple[float, str]]], None]
 
-# How long `stop()` waits for a reader to drain a pipe after the descriptor is restored. A
-# child process that outlives the run keeps the pipe open; its later output still reaches the
-# terminal but no longer the run log.
+# How long `stop()` waits for the tee to drain after the descriptors are restored. A child
+# process that outlives the run keeps the pipes open; its later output still reaches the
+# terminal (the tee runs until it exits) but no longer the run log.
 _DRAIN_TIMEOUT = 2.0
 _READ_SIZE = 65536
-_PIPE_BUF = getattr(select, "PIPE_BUF", 512)
+
+# The tee process. argv: one "source,terminal,copy" triple of descriptor numbers per stream.
+# Bytes go to the terminal in pieces of at most PIPE_BUF ending at a line end where possible
+# (a write that small is atomic on a pipe), then to the copy pipe. A terminal that is gone
+# is dropped and the copy goes on; a copy whose reader is gone is dropped and the terminal
+# goes on.
+_TEE = r"""
+import os, select, signal, sys
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+PIPE_BUF = getattr(select, "PIPE_BUF", 512)
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except InterruptedError:
+            continue
+        except OSError:
+            return False
+    return True
+def tee(fd, data):
+    start = 0
+    while start < len(data):
+        size = len(data) - start
+        if size > PIPE_BUF:
+            cut = data.rfind(b"\n", start, start + PIPE_BUF)
+            size = cut + 1 - start if cut >= 0 else PIPE_BUF
+        if not write_all(fd, data[start:start + size]):
+            return False
+        start += size
+    return True
+streams = {}
+poll = select.poll()
+for arg in sys.argv[1:]:
+    src, out, copy = (int(x) for x in arg.split(","))
+    streams[src] = [out, copy]
+    poll.register(src, select.POLLIN | select.POLLHUP | select.POLLERR)
+while streams:
+    for src, _ in poll.poll():
+        if src not in streams:
+            continue
+        data = os.read(src, 65536)
+        out, copy = streams[src]
+        if not data:
+            poll.unregister(src)
+            del streams[src]
+            os.close(src)
+            if copy is not None:
+                os.close(copy)
+            continue
+        if out is not None and not tee(out, data):
+            streams[src][0] = None
+        if copy is not None and not write_all(copy, data):
+            streams[src][1] = None
+"""
 
 
 class _Lines:
@@ -76,6 +139,9 @@ class _Lines:
 
 
 class _Stream:
+    """One captured descriptor: the pipe its writers now write into, the copy pipe the tee
+    fills, and the thread turning the copy into log lines."""
+
     def __init__(self, fd: int, name: str, log: LogConsole) -> None:
         self.fd = fd
         self.name = name
@@ -83,14 +149,25 @@ class _Stream:
         self._lines = _Lines()
         self._failed = False
         self.saved = os.dup(fd)
-        read, write = os.pipe()
-        self._read = read
-        os.dup2(write, fd)
-        os.close(write)
+        self.source, self.sink = os.pipe()  # writers -> tee
+        self.copy_read, self.copy_write = os.pipe()  # tee -> this process
         self.thread = threading.Thread(
             target=self._run, name=f"fwtrack-console-{name}", daemon=True
         )
+
+    def redirect(self) -> None:
+        """Point the descriptor at the tee's pipe and start reading the copy."""
+        os.dup2(self.sink, self.fd)
+        os.close(self.sink)
+        os.close(self.source)
+        os.close(self.copy_write)
         self.thread.start()
+
+    def close_all(self) -> None:
+        """Undo `__init__` (the tee did not start)."""
+        for fd in (self.saved, self.source, self.sink, self.copy_read, self.copy_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _send(self, lines: list[str]) -> None:
         if not lines:
@@ -103,37 +180,12 @@ class _Stream:
                 self._failed = True
                 _log.debug("fwtrack: console lines were not recorded: %s", e)
 
-    def _tee(self, data: bytes) -> None:
-        # Pieces of at most PIPE_BUF bytes ending at a line end where possible: a write that
-        # small is atomic on a pipe, so a process killed mid-tee never leaves a torn line on
-        # the original descriptor (as a direct `print` would not).
-        view = memoryview(data)
-        while view:
-            size = len(view)
-            if size > _PIPE_BUF:
-                cut = data.rfind(b"\n", len(data) - size, len(data) - size + _PIPE_BUF)
-                size = cut + 1 - (len(data) - size) if cut >= 0 else _PIPE_BUF
-            piece = view[:size]
-            while piece:
-                try:
-                    n = os.write(self.saved, piece)
-                except InterruptedError:
-                    continue
-                except OSError:
-                    return  # the terminal is gone; keep recording
-                piece = piece[n:]
-            view = view[size:]
-
     def _run(self) -> None:
         try:
             while True:
-                try:
-                    data = os.read(self._read, _READ_SIZE)
-                except InterruptedError:
-                    continue
+                data = os.read(self.copy_read, _READ_SIZE)
                 if not data:
                     break
-                self._tee(data)
                 self._send(self._lines.feed(data))
             rest = self._lines.feed(b"", final=True)
             last = self._lines.rest()
@@ -142,20 +194,44 @@ class _Stream:
             _log.debug("fwtrack: console capture of %s stopped: %s", self.name, e)
         finally:
             with contextlib.suppress(OSError):
-                os.close(self._read)
+                os.close(self.copy_read)
 
     def restore(self) -> None:
         os.dup2(self.saved, self.fd)
 
 
 class Capture:
-    """Captures stdout and stderr until `stop()`."""
+    """Captures stdout and stderr until `stop()`. Raises OSError when the tee process cannot
+    start (nothing is redirected then)."""
 
     def __init__(self, log: LogConsole) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         _flush_python_streams()
-        self._streams = [_Stream(1, "stdout", log), _Stream(2, "stderr", log)]
+        streams = [_Stream(1, "stdout", log), _Stream(2, "stderr", log)]
+        out, err = streams
+        try:
+            self._tee = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-S",
+                    "-E",
+                    "-c",
+                    _TEE,
+                    *(f"{s.source},{i + 1},{s.copy_write}" for i, s in enumerate(streams)),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out.saved,
+                stderr=err.saved,
+                pass_fds=[fd for s in streams for fd in (s.source, s.copy_write)],
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            for s in streams:
+                s.close_all()
+            raise OSError(f"the console tee process did not start: {e}") from e
+        for s in streams:
+            s.redirect()
+        self._streams = streams
         self._stopped = False
         atexit.register(self.stop)
 
@@ -171,11 +247,16 @@ class Capture:
         for s in self._streams:
             with contextlib.suppress(OSError):
                 s.restore()
+        deadline = time.monotonic() + _DRAIN_TIMEOUT
         for s in self._streams:
-            s.thread.join(_DRAIN_TIMEOUT)
-            if not s.thread.is_alive():
-                with contextlib.suppress(OSError):
-                    os.close(s.saved)
+            s.thread.join(max(0.0, deadline - time.monotonic()))
+        for s in self._streams:
+            with contextlib.suppress(OSError):
+                os.close(s.saved)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            # Gone once drained, unless a child process still holds the pipes: then it
+            # keeps teeing that child's output to the terminal until the child exits.
+            self._tee.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _flush_python_streams() -> None:

@@ -816,7 +816,7 @@ def _start_run(
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "program": sys.argv[0] if sys.argv else "",
-        "args": list(sys.argv[1:]),
+        "args": snapshot.safe_argv(sys.argv[1:]),
         "python": platform.python_version(),
         "fwtrack_version": _core.__version__,
         "resumed": exists,

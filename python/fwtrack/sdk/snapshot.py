@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "Snapshot",
     "collect_metadata",
     "requirements",
+    "safe_argv",
     "safe_env",
     "strip_credentials",
     "upload_files",
@@ -92,6 +93,31 @@ def strip_credentials(url: str) -> str:
         host = parts.netloc.rsplit("@", 1)[1]
         return urllib.parse.urlunsplit(parts._replace(netloc=host))
     return _URL_CREDS.sub("", url)
+
+
+REDACTED = "<redacted>"
+
+
+def safe_argv(argv: Sequence[str]) -> list[str]:
+    """`argv` with secrets replaced by `<redacted>`: the value of an option whose name looks
+    like a secret (`--api-key VALUE`, `--password=VALUE`, `token=VALUE`) and credentials in
+    URLs."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        name, eq, _value = arg.partition("=")
+        if eq and _SECRET.search(name):
+            out.append(f"{name}={REDACTED}")
+        elif arg.startswith("-") and _SECRET.search(arg):
+            out.append(arg)
+            hide_next = True
+        else:
+            out.append(strip_credentials(arg) if "://" in arg else arg)
+    return out
 
 
 def safe_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -214,7 +240,7 @@ def collect_metadata(started_at: float, script: str | None) -> tuple[dict[str, A
     meta: dict[str, Any] = {
         "git": git,
         "entry_script": script,
-        "command_line": list(sys.argv),
+        "command_line": safe_argv(sys.argv),
         "python_version": platform.python_version(),
         "python_executable": sys.executable,
         "os": platform.platform(),
@@ -285,7 +311,7 @@ class Snapshot:
         if not (self._save_code or self._capture_env):
             return
         meta, diff = collect_metadata(self._started_at, self._script)
-        meta["command_line"] = self._argv
+        meta["command_line"] = safe_argv(self._argv)
         if self._capture_env:
             _write(self.files_dir / "metadata.json", json.dumps(meta, indent=2).encode())
             _write(self.files_dir / "requirements.txt", requirements().encode())

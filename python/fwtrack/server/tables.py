@@ -20,6 +20,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["MAX_TABLE_BYTES", "Table", "TableCache", "TableError"]
 
 MAX_TABLE_BYTES = 256 << 20
@@ -71,6 +73,38 @@ def _sort_key(value: Any) -> Any:
     return (3, _cell_text(value).casefold())
 
 
+_EXACT = float(2**53)
+
+
+def _numeric_order(values: list[Any], desc: bool) -> list[int] | None:
+    """The order of a column of numbers, booleans and nulls (NaN and null last), sorted by
+    numpy; None when the column holds anything else (or integers a float cannot hold)."""
+    for v in values:
+        kind = type(v)
+        if kind is float or kind is bool or v is None:
+            continue
+        if kind is not int or not -_EXACT <= v <= _EXACT:
+            return None
+    arr = np.array(values, dtype=np.float64)  # None -> NaN
+    missing = np.isnan(arr)
+    present = np.flatnonzero(~missing)
+    keys = arr[present]
+    ranked = present[np.argsort(-keys if desc else keys, kind="stable")]
+    return [*ranked.tolist(), *np.flatnonzero(missing).tolist()]
+
+
+def _text_order(values: list[Any], desc: bool) -> list[int] | None:
+    """The order of a column of strings and nulls (case-insensitive, nulls last); None when
+    the column holds anything else."""
+    if any(type(v) is not str and v is not None for v in values):
+        return None
+    present = [i for i, v in enumerate(values) if v is not None]
+    present.sort(key=values.__getitem__, reverse=desc)  # ties of the casefolded text
+    folded = [v.casefold() if v is not None else "" for v in values]
+    present.sort(key=folded.__getitem__, reverse=desc)
+    return present + [i for i, v in enumerate(values) if v is None]
+
+
 class Table:
     """One parsed table with its cached orders and views."""
 
@@ -106,14 +140,24 @@ class Table:
     def _row_texts(self) -> list[str]:
         if self._texts is None:
             self._texts = [
-                "\x1f".join(_cell_text(cell) for cell in row).casefold() for row in self.rows
+                "\x1f".join(
+                    [cell if type(cell) is str else _cell_text(cell) for cell in row]
+                ).casefold()
+                for row in self.rows
             ]
         return self._texts
 
     def _order(self, column: int, desc: bool) -> list[int]:
         order = self._orders.get((column, desc))
         if order is None:
-            keys = [_sort_key(row[column]) for row in self.rows]
+            values = [row[column] for row in self.rows]
+            order = _numeric_order(values, desc)
+            if order is None:
+                order = _text_order(values, desc)
+            if order is not None:
+                self._orders[(column, desc)] = order
+                return order
+            keys = [_sort_key(v) for v in values]
             present = [i for i, k in enumerate(keys) if k is not _NULL]
             missing = [i for i, k in enumerate(keys) if k is _NULL]
             present.sort(key=keys.__getitem__, reverse=desc)  # stable in both directions

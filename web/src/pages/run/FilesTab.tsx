@@ -52,6 +52,7 @@ function FileRow({ file, props }: { file: RunFile; props: Props }) {
           onClick={() => {
             props.onSelect(current ? undefined : file.path);
           }}
+          data-testid="file-open"
         >
           {file.path}
         </button>

@@ -2,13 +2,13 @@
 // view are in the DOM, however long the log), stderr marked, a server-side search and a
 // "follow" toggle that polls for new lines while the run is running and stays at the bottom.
 
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { isAbort } from "../../api/client";
 import { getLogs } from "../../api/logs";
 import type { LogLine } from "../../api/types";
 import { ErrorState } from "../../components/states";
 import { poll } from "../../lib/poll";
-import { LogCache, needsSearch, searchQuery } from "./logState";
+import { LOG_PAGE, LogCache, needsSearch, searchQuery, type LogStream } from "./logState";
 import { visibleRange } from "./paging";
 
 export const LOG_ROW_HEIGHT = 20;
@@ -55,8 +55,9 @@ function Row({ line, index }: { line: LogLine | undefined; index: number }) {
 export function LogsTab({ entity, project, runId, running }: { entity: string; project: string; runId: string; running: boolean }) {
   const [draft, setDraft] = useState("");
   const [applied, setApplied] = useState("");
+  const [stream, setStream] = useState<LogStream>(undefined);
   const [follow, setFollow] = useState(running);
-  const [cache, setCache] = useState(() => new LogCache(""));
+  const [nonce, setNonce] = useState(0);
   const [version, setVersion] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [view, setView] = useState({ top: 0, height: 600 });
@@ -75,16 +76,22 @@ export function LogsTab({ entity, project, runId, running }: { entity: string; p
       clearTimeout(t);
     };
   }, [draft, applied]);
+  // one cache per query (a retry starts a fresh one too)
+  const cache = useMemo(() => new LogCache(applied, LOG_PAGE, stream), [applied, stream, entity, project, runId, nonce]);
+  const firstCache = useRef(true);
   useEffect(() => {
-    setCache(new LogCache(applied));
+    if (firstCache.current) {
+      firstCache.current = false;
+      return;
+    }
     setError(null);
     const el = scrollRef.current;
     if (el !== null) el.scrollTop = 0;
-  }, [applied, entity, project, runId]);
+  }, [cache]);
 
   // fetch the pages of the rows in view (the first page when nothing is known yet)
   const range = cache.known ? visibleRange(view.top, view.height, LOG_ROW_HEIGHT, cache.total) : { start: 0, end: 1 };
-  const wanted = cache.known ? cache.missing(range.start, range.end) : cache.missing(0, 1).length === 0 ? [] : [0];
+  const wanted = cache.wanted(range.start, range.end);
   const wantedKey = wanted.join(",");
   // one abort signal per cache: a new search (or leaving the tab) drops what is in flight,
   // scrolling does not (a page asked for stays wanted by the rows around it)
@@ -101,7 +108,7 @@ export function LogsTab({ entity, project, runId, running }: { entity: string; p
     if (wanted.length === 0 || ctrl === null || ctrl.signal.aborted) return;
     for (const page of wanted) {
       cache.begin(page);
-      getLogs(entity, project, runId, { offset: page * cache.pageSize, limit: cache.pageSize, q: cache.query }, ctrl.signal)
+      getLogs(entity, project, runId, { offset: page * cache.pageSize, limit: cache.pageSize, q: cache.query, stream: cache.stream }, ctrl.signal)
         .then((answer) => {
           cache.put(page, answer);
           bump();
@@ -117,8 +124,10 @@ export function LogsTab({ entity, project, runId, running }: { entity: string; p
   useEffect(() => {
     if (!follow || !running) return;
     return poll(async (signal) => {
+      // the first page is on its way (the rows in view ask for it)
+      if (!cache.known) return;
       const page = Math.floor(cache.tailOffset() / cache.pageSize);
-      const answer = await getLogs(entity, project, runId, { offset: page * cache.pageSize, limit: cache.pageSize, q: cache.query }, signal);
+      const answer = await getLogs(entity, project, runId, { offset: page * cache.pageSize, limit: cache.pageSize, q: cache.query, stream: cache.stream }, signal);
       cache.put(page, answer);
       bump();
     }, FOLLOW_MS);
@@ -152,10 +161,11 @@ export function LogsTab({ entity, project, runId, running }: { entity: string; p
     for (let i = range.start; i < range.end; i++) rows.push(<Row key={i} index={i} line={cache.line(i)} />);
   }
   const total = cache.total;
-  const totalText = !cache.known ? "Loading…" : `${total.toLocaleString("en-US")} ${applied === "" ? (total === 1 ? "line" : "lines") : total === 1 ? "matching line" : "matching lines"}`;
+  const filtered = applied !== "" || stream !== undefined;
+  const totalText = !cache.known ? "Loading…" : `${total.toLocaleString("en-US")} ${filtered ? (total === 1 ? "matching line" : "matching lines") : total === 1 ? "line" : "lines"}`;
 
   return (
-    <div class="logs card" data-testid="logs-view" data-total={cache.known ? total : ""} data-query={applied}>
+    <div class="logs card" data-testid="logs-view" data-total={cache.known ? total : ""} data-query={applied} data-stream={stream ?? ""}>
       <div class="logs-toolbar">
         <input
           class="input input-small search"
@@ -168,6 +178,20 @@ export function LogsTab({ entity, project, runId, running }: { entity: string; p
           }}
           data-testid="logs-search"
         />
+        <select
+          class="input input-small"
+          aria-label="Console stream"
+          value={stream ?? ""}
+          onChange={(e) => {
+            const v = e.currentTarget.value;
+            setStream(v === "stdout" || v === "stderr" ? v : undefined);
+          }}
+          data-testid="logs-stream"
+        >
+          <option value="">stdout and stderr</option>
+          <option value="stdout">stdout only</option>
+          <option value="stderr">stderr only</option>
+        </select>
         <span class="muted" data-testid="logs-total" role="status">
           {totalText}
         </span>
@@ -190,7 +214,7 @@ export function LogsTab({ entity, project, runId, running }: { entity: string; p
           title="Cannot load the console"
           onRetry={() => {
             setError(null);
-            setCache(new LogCache(applied));
+            setNonce((n) => n + 1);
           }}
         />
       )}
@@ -209,7 +233,7 @@ export function LogsTab({ entity, project, runId, running }: { entity: string; p
       >
         {cache.known && total === 0 ? (
           <div class="log-empty" data-testid="logs-empty">
-            {applied === "" ? "No console output recorded for this run." : `No line contains “${applied}”.`}
+            {!filtered ? "No console output recorded for this run." : applied === "" ? `No ${stream ?? ""} output.` : `No line contains “${applied}”.`}
           </div>
         ) : (
           <div class="log-inner" role="list" aria-label="Console lines" style={{ height: total * LOG_ROW_HEIGHT }}>

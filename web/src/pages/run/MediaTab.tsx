@@ -42,31 +42,38 @@ function MediaPanel({ run, mk, onOpenTable }: { run: RunRef; mk: MediaKey; onOpe
         <Empty title="Nothing logged under this key yet" />
       ) : (
         <>
-          <div class="media-steps">
-            <button type="button" class="btn btn-small" aria-label={`Previous step of ${mk.key}`} disabled={index <= 0} onClick={() => { go(index - 1); }} data-testid="media-prev">
-              ‹
-            </button>
-            <input
-              type="range"
-              min={0}
-              max={Math.max(0, n - 1)}
-              step={1}
-              value={index}
-              disabled={n < 2}
-              aria-label={`Step of ${mk.key}`}
-              aria-valuetext={`step ${item.step}`}
-              onInput={(e) => {
-                go(Number(e.currentTarget.value));
-              }}
-              data-testid="media-step"
-            />
-            <button type="button" class="btn btn-small" aria-label={`Next step of ${mk.key}`} disabled={index >= n - 1} onClick={() => { go(index + 1); }} data-testid="media-next">
-              ›
-            </button>
-            <span class="muted media-step-label" data-testid="media-step-label" data-step={item.step}>
-              step {item.step} ({index + 1} of {n})
-            </span>
-          </div>
+          {n > 1 ? (
+            <div class="media-steps">
+              <button type="button" class="btn btn-small" aria-label={`Previous step of ${mk.key}`} disabled={index <= 0} onClick={() => { go(index - 1); }} data-testid="media-prev">
+                ‹
+              </button>
+              <input
+                type="range"
+                min={0}
+                max={n - 1}
+                step={1}
+                value={index}
+                aria-label={`Step of ${mk.key}`}
+                aria-valuetext={`step ${item.step}`}
+                onInput={(e) => {
+                  go(Number(e.currentTarget.value));
+                }}
+                data-testid="media-step"
+              />
+              <button type="button" class="btn btn-small" aria-label={`Next step of ${mk.key}`} disabled={index >= n - 1} onClick={() => { go(index + 1); }} data-testid="media-next">
+                ›
+              </button>
+              <span class="muted media-step-label" data-testid="media-step-label" data-step={item.step}>
+                step {item.step} ({index + 1} of {n})
+              </span>
+            </div>
+          ) : (
+            <div class="media-steps">
+              <span class="muted media-step-label" data-testid="media-step-label" data-step={item.step}>
+                step {item.step}
+              </span>
+            </div>
+          )}
           <MediaElement
             view={mediaView(item.value)}
             entity={run.entity}

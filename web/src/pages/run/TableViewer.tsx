@@ -113,7 +113,7 @@ export function TableViewer({ entity, project, runId, path, title, onClose }: {
                   <tr key={id} data-testid="table-row" data-row-id={id}>
                     <td class="num muted">{id}</td>
                     {row.map((cell, j) => (
-                      <td key={j} data-column={data.columns[j]}>
+                      <td key={j} data-column={data.columns[j]} data-num={typeof cell === "number" ? "" : undefined}>
                         <Cell value={cell} run={run} />
                       </td>
                     ))}

@@ -9,6 +9,15 @@ function page(start: number, count: number, total: number): LogPage {
 }
 
 describe("LogCache", () => {
+  it("asks for the first page while the total is unknown, once", () => {
+    const c = new LogCache("", 100);
+    expect(c.wanted(0, 30)).toEqual([0]);
+    c.begin(0);
+    expect(c.wanted(0, 30)).toEqual([]);
+    c.fail(0);
+    expect(c.wanted(0, 30)).toEqual([0]);
+  });
+
   it("asks for the pages of the rows in view, once", () => {
     const c = new LogCache("", 100);
     expect(c.known).toBe(false);

@@ -5,18 +5,23 @@ import type { LogLine, LogPage } from "../../api/types";
 
 export const LOG_PAGE = 500;
 
+export type LogStream = "stdout" | "stderr" | undefined;
+
 export class LogCache {
   readonly query: string;
   readonly pageSize: number;
+  /** Only the lines of this stream (all when undefined). */
+  readonly stream: LogStream;
   total = 0;
   /** Whether any answer arrived (the total is known). */
   known = false;
   private pages = new Map<number, LogLine[]>();
   private inFlight = new Set<number>();
 
-  constructor(query = "", pageSize = LOG_PAGE) {
+  constructor(query = "", pageSize = LOG_PAGE, stream?: LogStream) {
     this.query = query;
     this.pageSize = pageSize;
+    this.stream = stream;
   }
 
   /** The line at row `i` of the (filtered) log, when loaded. */
@@ -39,6 +44,12 @@ export class LogCache {
       if (!this.complete(p) && !this.inFlight.has(p)) out.push(p);
     }
     return out;
+  }
+
+  /** Pages to ask for rows `[start, end)`: the first page while the total is unknown. */
+  wanted(start: number, end: number): number[] {
+    if (!this.known) return this.inFlight.has(0) ? [] : [0];
+    return this.missing(start, end);
   }
 
   /** Mark a page as requested (so overlapping scrolls don't ask twice). */

@@ -22,7 +22,9 @@ export function SystemSection({ entity, project, runs, live, expanded, onToggle 
             ▸
           </span>
           System metrics
-          <span class="pg-section-count">{runs.length} runs</span>
+          <span class="pg-section-count">
+            {runs.length} {runs.length === 1 ? "run" : "runs"}
+          </span>
         </button>
       </h3>
       {expanded && (
