@@ -37,11 +37,21 @@ TRAIN = textwrap.dedent(
     import sys, time
     import fwtrack
     run = fwtrack.init(project=sys.argv[1], id=sys.argv[2], config={"lr": 0.1})
+    import numpy as np
     for i in range(30):
         print(f"step {i} Loss={1 / (i + 1):.3f}", flush=True)
         if i % 3 == 0:
             print(f"WARNING slow batch {i}", file=sys.stderr, flush=True)
-        fwtrack.log({"loss": 1 / (i + 1)})
+        row = {"loss": 1 / (i + 1)}
+        if i % 10 == 0:
+            pixels = np.full((6, 8, 3), i * 8, dtype=np.uint8)
+            row["samples"] = fwtrack.Image(pixels, caption=f"step {i}")
+            row["grid"] = [fwtrack.Image(pixels[:, :, 0]), fwtrack.Image(255 - pixels)]
+            row["preds"] = fwtrack.Table(columns=["x", "label"], data=[[i, "cat"], [None, "Dog"]])
+            row["page"] = fwtrack.Html(f"<p>step {i}</p>")
+            wave = np.sin(np.arange(800) / 8 + i).astype(np.float32) / 2
+            row["sound"] = fwtrack.Audio(wave, sample_rate=8000)
+        fwtrack.log(row)
         time.sleep(0.1)
     fwtrack.finish()
     """
@@ -417,12 +427,70 @@ def test_table_bad_parameters(http: httpx.Client, table_path: str) -> None:
 # -- media -----------------------------------------------------------------------------------
 
 
-def test_media_of_a_run_without_media(http: httpx.Client) -> None:
-    assert get(http, f"{BASE}/media/keys") == {"keys": []}
-    r = http.get(f"{BASE}/media", params={"key": "samples"})
+MEDIA_TYPES = {
+    "grid": "gallery",
+    "page": "html",
+    "preds": "table",
+    "samples": "image",
+    "sound": "audio",
+}
+
+
+def test_media_keys(http: httpx.Client) -> None:
+    assert get(http, f"{BASE}/media/keys") == {
+        "keys": [{"key": k, "type": t, "count": 3} for k, t in sorted(MEDIA_TYPES.items())]
+    }
+
+
+def test_media_equal_the_local_reader_and_payloads_download(
+    http: httpx.Client, run_dir: Path
+) -> None:
+    reader = _core.RunReader(str(run_dir))
+    for key, kind in MEDIA_TYPES.items():
+        body = get(http, f"{BASE}/media", key=key)
+        local = reader.media(key)
+        assert body["key"] == key
+        assert body["items"] == [{"step": s, "ts": t, "value": d} for s, t, _, d in local]
+        assert [item["step"] for item in body["items"]] == [0, 10, 20]
+        for item in body["items"]:
+            value = item["value"]
+            assert value["_type"] == kind
+            for desc in value["items"] if kind == "gallery" else [value]:
+                r = http.get(f"{BASE}/files/{desc['path']}")
+                assert r.status_code == 200, desc
+                assert hashlib.sha256(r.content).hexdigest() == desc["sha256"]
+                assert r.content == (run_dir / "files" / desc["path"]).read_bytes()
+                assert r.headers["etag"] == f'"{desc["sha256"]}"'
+                assert (
+                    r.headers["content-type"].split(";")[0]
+                    == {
+                        "image": "image/png",
+                        "gallery": "image/png",
+                        "audio": "audio/wav",
+                        "html": "text/html",
+                        "table": "application/json",
+                    }[kind]
+                )
+    # a logged table, paged and sorted by the server
+    preds = get(http, f"{BASE}/media", key="preds")["items"][1]["value"]
+    assert (preds["columns"], preds["nrows"]) == (["x", "label"], 2)
+    table = get(http, f"{BASE}/table", path=preds["path"], sort="x", order="desc")
+    assert table == {
+        "columns": ["x", "label"],
+        "total": 2,
+        "offset": 0,
+        "rows": [[10, "cat"], [None, "Dog"]],
+        "row_ids": [0, 1],
+    }
+    assert get(http, f"{BASE}/table", path=preds["path"], q="dog")["row_ids"] == [1]
+
+
+def test_media_unknown_key(http: httpx.Client) -> None:
+    r = http.get(f"{BASE}/media", params={"key": "nothing"})
     assert r.status_code == 404
-    assert "samples" in r.json()["detail"]
+    assert "'samples'" in r.json()["detail"]  # names the keys the run has
     assert "key" in bad(http, f"{BASE}/media")
+    assert "key" in bad(http, f"{BASE}/media", key="k" * 257)
 
 
 # -- access ----------------------------------------------------------------------------------
@@ -519,6 +587,7 @@ def test_ui_serves_a_run_being_written(ui: Ui, tmp_path: Path) -> None:
         status, body = ui.get(f"{base}/logs?q=FIRST%203")
         assert (status, [x["text"] for x in body["lines"]]) == (200, ["first 3"])
         assert ui.get(base)[1]["state"] == "running"
+        assert ui.get(f"{base}/media/keys") == (200, {"keys": []})
         status, meta = ui.get(f"{base}/metadata")
         assert status == 200
         assert meta["program"].endswith("live.py")

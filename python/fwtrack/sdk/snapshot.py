@@ -186,7 +186,7 @@ def _gpus() -> dict[str, Any]:
     out: dict[str, Any] = {}
     if importlib.util.find_spec("pynvml") is not None:
         try:
-            import pynvml  # type: ignore[import-not-found,unused-ignore]
+            import pynvml
 
             pynvml.nvmlInit()
             try:

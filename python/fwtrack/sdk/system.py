@@ -40,7 +40,7 @@ class _Gpus:
         self.nvml: Any = None
         self.handles: list[Any] = []
         try:
-            import pynvml  # type: ignore[import-not-found,unused-ignore]
+            import pynvml
 
             pynvml.nvmlInit()
             count = pynvml.nvmlDeviceGetCount()

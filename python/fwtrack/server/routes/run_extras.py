@@ -135,10 +135,7 @@ def _read_console(reader: _core.RunReader) -> list[tuple[float, str, str]]:
 
 
 def _read_media(reader: _core.RunReader) -> list[tuple[int, float, str, dict[str, Any]]]:
-    read = getattr(reader, "media", None)  # the extension gains `media()` with issue 6
-    if read is None:
-        return []
-    return [(int(s), float(t), str(k), d) for s, t, k, d in read()]
+    return list(reader.media())
 
 
 def _console_text(decoded: _Decoded | None) -> list[str]:
