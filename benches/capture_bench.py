@@ -554,18 +554,21 @@ def render(data: dict[str, Any]) -> str:
         if a.get("print_median_us") is None or off.get("print_median_us") is None:
             continue
         extra = a["print_median_us"] - off["print_median_us"]
-        share = extra / (p["print_every"] * off["step_us"]) * 100
+        extra_mean = a["in_print_us"] - off["in_print_us"]
+        share = extra_mean / (p["print_every"] * off["step_us"]) * 100
         cpu = a["other_cpu_ms_per_s"] - off["other_cpu_ms_per_s"]
         direct.append(
-            f"`{name}` {num(extra)} µs per line ({share:+.2f} % of the loop), and "
-            f"{num(cpu)} ms of CPU per second on its threads ({cpu / 10:.2f} % of a core)"
+            f"`{name}` {num(extra)} µs per line at the median, {num(extra_mean)} µs on average "
+            f"({share:+.2f} % of the loop), and {num(cpu)} ms of CPU per second on its threads "
+            f"({cpu / 10:.2f} % of a core)"
         )
     if direct:
         lines += [
             "",
-            "Direct costs against `fw-off`, which load on the machine blurs far less than the "
-            "loop time: on the training thread, the median `print()` minus `fw-off`'s, spread "
-            "over the steps between two lines; off it, the CPU time of the process outside the "
+            "Direct costs against `fw-off`, which load on the machine blurs less than the "
+            "loop time: on the training thread, the time in `print()` minus `fw-off`'s (median "
+            "and mean; the mean spread over the steps between two lines gives the share of the "
+            "loop); off it, the CPU time of the process outside the "
             "training thread (the capture threads) minus `fw-off`'s: " + "; ".join(direct),
         ]
     if cost is not None:

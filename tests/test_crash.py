@@ -53,23 +53,28 @@ class Child:
         )
         self._selector = selectors.DefaultSelector()
         assert self.proc.stdout is not None
-        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+        # Read the raw descriptor: several lines may arrive in one read, and a line left in
+        # a file object's buffer would never wake the selector again.
+        self._fd = self.proc.stdout.fileno()
+        self._selector.register(self._fd, selectors.EVENT_READ)
+        self._pending = b""
         self.lines: list[str] = []
 
     def readline(self) -> str:
         """The next stdout line; fails the test on EOF or when the deadline passes."""
-        assert self.proc.stdout is not None
         deadline = time.monotonic() + DEADLINE
-        while True:
+        while b"\n" not in self._pending:
             left = deadline - time.monotonic()
             if left <= 0:
                 pytest.fail(f"child printed nothing for {DEADLINE}s; lines so far: {self.lines}")
             if self._selector.select(timeout=left):
-                line = self.proc.stdout.readline()
-                if not line:
+                data = os.read(self._fd, 65536)
+                if not data:
                     pytest.fail(f"child exited early: {self.stderr_text()}")
-                self.lines.append(line.rstrip("\n"))
-                return self.lines[-1]
+                self._pending += data
+        line, _, self._pending = self._pending.partition(b"\n")
+        self.lines.append(line.decode())
+        return self.lines[-1]
 
     def wait_for(self, prefix: str) -> str:
         while True:
@@ -89,8 +94,11 @@ class Child:
             pytest.fail("child did not exit in time")
 
     def rest_of_stdout(self) -> list[str]:
-        assert self.proc.stdout is not None
-        self.lines.extend(self.proc.stdout.read().splitlines())
+        chunks = [self._pending]
+        while data := os.read(self._fd, 65536):
+            chunks.append(data)
+        self._pending = b""
+        self.lines.extend(b"".join(chunks).decode().splitlines())
         return self.lines
 
     def stderr_text(self) -> str:

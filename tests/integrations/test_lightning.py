@@ -113,6 +113,37 @@ def test_fit_and_test_sequence(tmp_dir: Path) -> None:
     assert best.is_file()
 
 
+class MediaModel(BoringModel):
+    """Logs a gallery, audio and a table from validation, as with `WandbLogger`."""
+
+    def on_validation_epoch_end(self) -> None:
+        logger = self.logger
+        assert isinstance(logger, FwTrackLogger)
+        images = [torch.full((3, 4, 5), 0.5), torch.zeros(4, 5)]
+        logger.log_image("val/samples", images, caption=["half", "black"])
+        logger.log_audio("val/clip", [torch.zeros(160).numpy()], sample_rate=[16000])
+        logger.log_table("val/preds", columns=["x", "y"], data=[[1, "a"], [2, "b"]])
+
+
+def test_log_image_audio_and_table(tmp_dir: Path) -> None:
+    logger = FwTrackLogger(project="media")
+    make_trainer(logger, num_sanity_val_steps=0).fit(MediaModel())
+    run = fwtrack.Api().run(logger.version)
+    assert run.media_keys() == ["val/clip", "val/preds", "val/samples"]
+    history = run.history()
+    (gallery,) = history["val/samples"].dropna()
+    assert [img.caption for img in gallery] == ["half", "black"]
+    assert gallery[0].to_numpy().shape == (4, 5, 3)
+    assert int(gallery[0].to_numpy()[0, 0, 0]) in (127, 128)
+    assert gallery[1].to_numpy().max() == 0
+    (clips,) = history["val/clip"].dropna()
+    assert clips[0].to_numpy()[1] == 16000
+    (table,) = history["val/preds"].dropna()
+    assert table.to_pandas().to_dict("list") == {"x": [1, 2], "y": ["a", "b"]}
+    with pytest.raises(ValueError, match="one entry per item"):
+        logger.log_image("bad", [torch.zeros(2, 2)], caption=["a", "b"])
+
+
 def test_name_version_and_dirs(tmp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     logger = FwTrackLogger()
     assert logger.name == "lightning_logs"

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import os
 from argparse import Namespace
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from multiprocessing import context as _mp_context
 from typing import Any
 
+from fwtrack.data_types import Audio, Image, Table
 from fwtrack.integrations._common import require, to_config
 from fwtrack.sdk import names
 from fwtrack.sdk import run as _run
@@ -217,6 +218,37 @@ class FwTrackFabricLogger(_FabricLogger):
         self._attach().log(row)
 
     @rank_zero_only
+    def log_image(
+        self, key: str, images: list[Any], step: int | None = None, **kwargs: list[Any]
+    ) -> None:
+        """Log a list of images (numpy arrays, tensors, PIL images or paths) under `key` as
+        one gallery, as `WandbLogger.log_image` does; each keyword is a list with one entry
+        per image passed on to `fwtrack.Image` (`caption=[...]`, `mode=[...]`)."""
+        media = _media_list("log_image", images, kwargs, Image)
+        self.log_metrics({key: media}, step)
+
+    @rank_zero_only
+    def log_audio(
+        self, key: str, audios: list[Any], step: int | None = None, **kwargs: list[Any]
+    ) -> None:
+        """Log a list of audio clips under `key`, as `WandbLogger.log_audio` does (keywords
+        per clip, e.g. `sample_rate=[16000, ...]`, `caption=[...]`)."""
+        self.log_metrics({key: _media_list("log_audio", audios, kwargs, Audio)}, step)
+
+    @rank_zero_only
+    def log_table(
+        self,
+        key: str,
+        columns: list[str] | None = None,
+        data: list[list[Any]] | None = None,
+        dataframe: Any = None,
+        step: int | None = None,
+    ) -> None:
+        """Log a `fwtrack.Table` under `key` from `columns` + `data` rows or a pandas
+        `dataframe`, as `WandbLogger.log_table` does."""
+        self.log_metrics({key: Table(columns=columns, data=data, dataframe=dataframe)}, step)
+
+    @rank_zero_only
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
         """Add to the run config: a dict (nested ones stay nested), an `argparse.Namespace`
         or a dataclass. Callables are recorded by name, as Lightning's loggers do. Extra
@@ -260,6 +292,19 @@ class FwTrackFabricLogger(_FabricLogger):
             run.finish()
             self._run = None
         return state
+
+
+def _media_list(
+    method: str, items: list[Any], kwargs: Mapping[str, list[Any]], cls: Callable[..., Any]
+) -> list[Any]:
+    if not isinstance(items, list):
+        raise TypeError(f"{method} expects a list, got {type(items).__name__}; wrap it: [x]")
+    for name, values in kwargs.items():
+        if not isinstance(values, list) or len(values) != len(items):
+            raise ValueError(
+                f"{method}: {name}= must be a list with one entry per item ({len(items)})"
+            )
+    return [cls(item, **{k: v[i] for k, v in kwargs.items()}) for i, item in enumerate(items)]
 
 
 class FwTrackLogger(FwTrackFabricLogger, _TrainerLogger):

@@ -7,10 +7,10 @@ import { formatNumber } from "../lib/format";
 import { alignRuns, sortByX } from "./align";
 import type { ChartRun } from "./build";
 import { formatSeconds } from "./Chart";
-import { finiteRange, linePaths } from "./paths";
+import { finiteRange, linePaths, nearestFinite } from "./paths";
 import "./charts.css";
 
-const HEIGHT = 180;
+const HEIGHT = 200;
 const AXIS_FONT = "11px system-ui, -apple-system, Segoe UI, sans-serif";
 const AXIS_STROKE = "#5f6670";
 const GRID = { stroke: "#eceef1", width: 1 };
@@ -33,6 +33,50 @@ export function alignLines(series: readonly (LineSeries | null)[]): { data: uPlo
   return { data: [aligned.x, ...cols] as uPlot.AlignedData, points, cols };
 }
 
+/** The hover readout: runtime, then each run's value at the cursor (the nearest sample). */
+function showTip(tip: HTMLElement, u: uPlot, runs: readonly ChartRun[], hover: boolean): void {
+  const idx = u.cursor.idx;
+  const x = idx === null || idx === undefined ? undefined : (u.data[0] as unknown as Float64Array)[idx];
+  if (!hover || x === undefined) {
+    tip.style.display = "none";
+    return;
+  }
+  const head = document.createElement("div");
+  head.className = "chart-tip-x";
+  head.textContent = `runtime ${formatSeconds(x)}`;
+  const rows: HTMLElement[] = [head];
+  runs.forEach((run, r) => {
+    const di = u.cursor.idxs?.[r + 1];
+    const v = di === null || di === undefined ? undefined : (u.data[r + 1] as unknown as Float64Array)[di];
+    if (v === undefined || Number.isNaN(v)) return;
+    const row = document.createElement("div");
+    row.className = "chart-tip-row";
+    const sw = document.createElement("span");
+    sw.className = "chart-tip-swatch";
+    sw.style.background = run.color;
+    const name = document.createElement("span");
+    name.className = "chart-tip-name";
+    name.textContent = run.name;
+    const val = document.createElement("span");
+    val.className = "chart-tip-value";
+    val.textContent = formatNumber(v);
+    row.append(sw, name, val);
+    rows.push(row);
+  });
+  if (rows.length === 1) {
+    tip.style.display = "none";
+    return;
+  }
+  tip.replaceChildren(...rows);
+  tip.style.display = "block";
+  const left = u.cursor.left ?? 0;
+  const offX = u.bbox.left / uPlot.pxRatio;
+  const plotW = u.bbox.width / uPlot.pxRatio;
+  const tw = tip.offsetWidth;
+  tip.style.left = `${left + offX + 14 + tw > plotW + offX ? left + offX - tw - 14 : left + offX + 14}px`;
+  tip.style.top = `${Math.max(0, (u.cursor.top ?? 0) - 10)}px`;
+}
+
 export function LineChart({ title, runs, series, syncKey, testid = "system-chart" }: {
   title: string;
   runs: readonly ChartRun[];
@@ -44,6 +88,10 @@ export function LineChart({ title, runs, series, syncKey, testid = "system-chart
   const uRef = useRef<uPlot | null>(null);
   const structRef = useRef("");
   const colsRef = useRef<Float64Array[]>([]);
+  const tipRef = useRef<HTMLDivElement>(null);
+  const hoverRef = useRef(false);
+  const runsRef = useRef(runs);
+  runsRef.current = runs;
   const built = alignLines(series);
   colsRef.current = built.cols;
   const struct = runs.map((r) => `${r.id}:${r.color}`).join(",");
@@ -77,9 +125,31 @@ export function LineChart({ title, runs, series, syncKey, testid = "system-chart
         { scale: "x", font: AXIS_FONT, stroke: AXIS_STROKE, grid: GRID, ticks: TICKS, size: 36, values: (_u, splits) => splits.map((v) => (Number.isFinite(v) ? formatSeconds(v) : "")) },
         { scale: "y", font: AXIS_FONT, stroke: AXIS_STROKE, grid: GRID, ticks: TICKS, size: 54, values: (_u, splits) => splits.map((v) => (Number.isFinite(v) ? formatNumber(v) : "")) },
       ],
-      cursor: { sync: { key: syncKey }, drag: { x: false, y: false }, y: false, points: { size: 6 } },
+      cursor: {
+        sync: { key: syncKey },
+        drag: { x: false, y: false },
+        y: false,
+        points: { size: 6 },
+        dataIdx: (u, si, idx) => nearestFinite(u.data[si] as unknown as Float64Array, idx),
+      },
+      hooks: {
+        setCursor: [
+          (u) => {
+            const tip = tipRef.current;
+            if (tip !== null) showTip(tip, u, runsRef.current, hoverRef.current);
+          },
+        ],
+      },
     };
-    uRef.current = new uPlot(opts, built.data, el);
+    const u = new uPlot(opts, built.data, el);
+    u.over.addEventListener("mouseenter", () => {
+      hoverRef.current = true;
+    });
+    u.over.addEventListener("mouseleave", () => {
+      hoverRef.current = false;
+      if (tipRef.current !== null) tipRef.current.style.display = "none";
+    });
+    uRef.current = u;
     structRef.current = struct;
   });
 
@@ -112,6 +182,7 @@ export function LineChart({ title, runs, series, syncKey, testid = "system-chart
       </div>
       <div class="chart-body">
         <div ref={plotRef} class="chart-plot" />
+        <div ref={tipRef} class="chart-tip" role="status" aria-live="off" />
         {built.points === 0 && <div class="chart-overlay">No samples</div>}
       </div>
     </div>

@@ -92,3 +92,26 @@ export function useStable<T>(value: T): T {
   if (ref.current === null || ref.current.json !== json) ref.current = { json, value };
   return ref.current.value;
 }
+
+/**
+ * Whether the element of `ref` has come within `marginPx` of the viewport (and stays true after):
+ * panels wait for it before fetching. True at once where IntersectionObserver is missing.
+ */
+export function useSeen(ref: { current: Element | null }, marginPx = 200): boolean {
+  const [seen, setSeen] = useState(() => typeof IntersectionObserver === "undefined");
+  useEffect(() => {
+    const el = ref.current;
+    if (seen || el === null || typeof IntersectionObserver === "undefined") return;
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) setSeen(true);
+      },
+      { rootMargin: `${marginPx}px 0px` },
+    );
+    io.observe(el);
+    return () => {
+      io.disconnect();
+    };
+  }, [ref, seen, marginPx]);
+  return seen;
+}

@@ -61,14 +61,15 @@ class _Decoded:
                 try:
                     reader = _core.RunReader(self.path)
                 except FileNotFoundError:
-                    self.parts[name] = decode_empty(name)
+                    self.parts[name] = _empty(name)
                 else:
                     self.parts[name] = decode(reader)
             value: T = self.parts[name]
             return value
 
 
-def decode_empty(name: str) -> Any:
+def _empty(name: str) -> Any:
+    """A part of a log that holds no record yet."""
     return {"system": {}, "console": [], "console_text": [], "media": []}[name]
 
 
@@ -118,7 +119,7 @@ def _decoded(paths: RunPaths) -> _Decoded | None:
 
 def _part(decoded: _Decoded | None, name: str, decode: Callable[[_core.RunReader], T]) -> T:
     if decoded is None:
-        empty: T = decode_empty(name)
+        empty: T = _empty(name)
         return empty
     try:
         return decoded.part(name, decode)

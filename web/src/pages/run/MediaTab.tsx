@@ -1,12 +1,13 @@
 // Media logged by a run (`GET RUN/media/keys`): one panel per key with a step slider (and
-// previous/next) over its values; tables open the table viewer below the panels.
+// previous/next) over its values, fetched once the panel comes into view; tables open the
+// table viewer above the panels.
 
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { ApiError } from "../../api/client";
 import { mediaItems, mediaKeys } from "../../api/media";
 import type { MediaKey } from "../../api/types";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { useAsync } from "../../lib/hooks";
+import { useAsync, useSeen } from "../../lib/hooks";
 import { MediaElement } from "./MediaView";
 import { mediaView } from "./media";
 import { TableViewer } from "./TableViewer";
@@ -18,7 +19,13 @@ interface RunRef {
 }
 
 function MediaPanel({ run, mk, onOpenTable }: { run: RunRef; mk: MediaKey; onOpenTable: (path: string, title: string) => void }) {
-  const items = useAsync((signal) => mediaItems(run.entity, run.project, run.runId, mk.key, signal), [run.entity, run.project, run.runId, mk.key, mk.count]);
+  // panels fetch their values once they come near the viewport (runs may log many keys)
+  const rootRef = useRef<HTMLElement>(null);
+  const seen = useSeen(rootRef);
+  const items = useAsync(
+    (signal) => (seen ? mediaItems(run.entity, run.project, run.runId, mk.key, signal) : new Promise<never>(() => undefined)),
+    [run.entity, run.project, run.runId, mk.key, mk.count, seen],
+  );
   const [picked, setPicked] = useState<number | null>(null);
   const list = items.data ?? [];
   const n = list.length;
@@ -29,7 +36,7 @@ function MediaPanel({ run, mk, onOpenTable }: { run: RunRef; mk: MediaKey; onOpe
     setPicked(Math.min(n - 1, Math.max(0, i)));
   };
   return (
-    <section class="media-panel card" data-testid="media-panel" data-key={mk.key} data-type={mk.type} data-count={n} aria-labelledby={`${id}-h`}>
+    <section ref={rootRef} class="media-panel card" data-testid="media-panel" data-key={mk.key} data-type={mk.type} data-count={n} aria-labelledby={`${id}-h`}>
       <div class="media-head">
         <h3 class="media-title mono" id={`${id}-h`}>
           {mk.key}
