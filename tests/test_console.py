@@ -213,10 +213,13 @@ def test_output_of_a_forked_child_is_captured_and_the_parent_finishes(
     proc = run_script(
         """
         import multiprocessing as mp
+        import os
         import fwtrack
 
         def work(i):
-            print(f"from worker {i}", flush=True)
+            # One write per line: two processes printing at once through print() (text and
+            # line end written apart) interleave on any shared pipe or terminal.
+            os.write(1, f"from worker {i}\\n".encode())
             return i
 
         if __name__ == "__main__":
