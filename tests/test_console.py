@@ -88,6 +88,31 @@ def test_a_carriage_return_progress_bar_is_stored_as_its_final_lines(
     ]
 
 
+def test_a_tqdm_bar_is_stored_as_its_final_line(run_script: ScriptRunner, tmp_path: Path) -> None:
+    # The real tqdm, redrawing on stderr at every step (mininterval=0): thousands of
+    # redraws reach the terminal, one line per bar reaches the log.
+    proc = run_script(
+        """
+        import fwtrack
+        from tqdm import tqdm
+        fwtrack.init(project="c")
+        for epoch in range(2):
+            for _ in tqdm(range(500), desc=f"epoch {epoch}", mininterval=0, ncols=60):
+                pass
+        print("done")
+        fwtrack.finish()
+        """
+    )
+    assert proc.stderr.count("epoch 0:") > 100  # every redraw reached the terminal
+    logs = only_run(tmp_path).logs()
+    bars = [line.text for line in logs if line.stream == "stderr"]
+    assert len(bars) == 2
+    for epoch, bar in enumerate(bars):
+        assert bar.startswith(f"epoch {epoch}: 100%")
+        assert "500/500" in bar
+    assert [line.text for line in logs if line.stream == "stdout"] == ["done"]
+
+
 def test_lines_before_a_kill_9_are_kept(tmp_path: Path) -> None:
     source = textwrap.dedent(
         """
