@@ -21,9 +21,10 @@ over its reference's (capture off for fwtrack's configurations, wandb with its c
 wandb's, no tracker for the capture-off ones) minus 1, then the median over repetitions.
 `fw-off-b` repeats `fw-off` exactly: its paired "overhead" against `fw-off` is the noise of
 the estimate on this machine. The workers also report the CPU time the process spent outside
-the training thread during the loop (the tracker's threads: writer, sampler, console readers),
-which load on the machine does not blur, and read each run back after `finish()` to count the
-system samples and console lines it recorded.
+the training thread during the loop (the tracker's threads: writer, sampler, console readers;
+not child processes such as fwtrack's console tee or wandb's service), which load on the
+machine blurs less, and read each run back after `finish()` to count the system samples and
+console lines it recorded.
 """
 
 from __future__ import annotations
@@ -657,13 +658,13 @@ def main() -> int:
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
     sample = next((r["sample_cost"] for r in results if "sample_cost" in r), None)
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("fwtrack", "wandb", "torch", "psutil"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    data = {
+    data: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions,

@@ -114,6 +114,8 @@ def worker(tracker: str, case: str, n: int, content: str, workdir: Path) -> dict
     out: dict[str, Any] = {"images": n}
     clock = time.perf_counter
     run: Any = None
+    log: Any
+    make: Any
     if tracker == "fwtrack":
         import fwtrack
 
@@ -412,13 +414,13 @@ def main() -> int:
                     print(f"rep {rep + 1}/{args.reps} {case:<8} {t:<9} {state}", flush=True)
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("fwtrack", "wandb", "pillow", "numpy"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    data = {
+    data: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions,

@@ -91,6 +91,8 @@ def log_worker(tracker: str, n: int, workdir: Path) -> dict[str, Any]:
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter
+    run: Any
+    make: Any
     if tracker == "fwtrack":
         import fwtrack
 
@@ -464,7 +466,7 @@ def main() -> int:
                 f"filters {', '.join(f'{v:.0f}' for v in r['filter_ms'].values())} ms",
                 flush=True,
             )
-        browser: dict[str, Any] = {}
+        browser = {}
         if not args.no_browser:
             built = ensure_dashboard()
             print(f"dashboard: {built}", flush=True)
@@ -482,13 +484,13 @@ def main() -> int:
         }
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("fwtrack", "wandb"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    data = {
+    data: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions,

@@ -55,9 +55,10 @@ class RunWriter:
     def log_system(self, values: list[tuple[str, float]]) -> None:
         """Append one system-metrics sample, timed now (a `System` record). Does nothing
         after `finish`."""
-    def log_console(self, stream: str, lines: list[tuple[float, str]]) -> None:
-        """Append console lines `(unix_time, text)` of `stream` ("stdout" or "stderr") as one
-        `Console` record. Does nothing after `finish`."""
+    def read_console(self, stream: str, fd: int) -> ConsoleReader:
+        """Record the output arriving on pipe descriptor `fd` (taken over, closed at its end)
+        as `stream` ("stdout"/"stderr") console lines, in a thread that never takes the GIL;
+        `\\r` redraws fold into the final text of their line."""
     def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None: ...
     def update_summary(self, values_json: str, delete: list[str]) -> None:
         """Explicit summary values (override computed ones for those keys)."""
@@ -149,6 +150,11 @@ class RunReader:
         """Media values in log order, (step, unix_time, key, descriptor), of `key` or all."""
     def media_keys(self) -> list[str]:
         """Keys logged with media values, sorted."""
+
+class ConsoleReader:
+    """The thread recording one console stream."""
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the stream's end; True when it ended."""
 
 class MediaValue:
     """A stored media value handed to `RunWriter.log`: its descriptor (docs/format.md, kind

@@ -4,12 +4,14 @@ File descriptors 1 and 2 are pointed at pipes (`os.pipe` + `os.dup2`), so output
 C extensions and child processes is caught alike. A small tee process (a second Python
 interpreter started with `-S`, no imports beyond the standard library) reads those pipes,
 writes every byte on to the original descriptors at once, and copies it into a second pipe
-per stream, which a reader thread here splits into lines for the run log, each with the time
-its end was read. The terminal side lives outside the training process on purpose: output
-written just before a `kill -9`, a segfault or the OOM killer (faulthandler's traceback
-included) still reaches the terminal, because the tee drains the pipes after the writer is
-gone. The tee ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C to the process group must not
-cut the output short) and exits once every writer of its pipes has closed them.
+per stream, which a reader thread of the Rust core (`RunWriter.read_console`) splits into
+lines for the run log without taking the GIL, each with the time its end was read.
+
+The terminal side lives outside the training process on purpose: output written just before
+a `kill -9`, a segfault or the OOM killer (faulthandler's traceback included) still reaches
+the terminal, because the tee drains the pipes after the writer is gone. The tee ignores
+SIGINT, SIGTERM and SIGHUP (a Ctrl-C to the process group must not cut the output short) and
+exits once every writer of its pipes has closed them.
 
 A carriage return without a line feed starts the line over, so a progress bar that redraws
 itself with `\\r` is stored as the final text of its line. At `stop()` (the run's finish, or
@@ -21,25 +23,24 @@ pipes.
 from __future__ import annotations
 
 import atexit
-import codecs
 import contextlib
-import logging
+import fcntl
 import os
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 
-_log = logging.getLogger("fwtrack")
-
-LogConsole = Callable[[str, list[tuple[float, str]]], None]
+from fwtrack import _core
 
 # How long `stop()` waits for the tee to drain after the descriptors are restored. A child
 # process that outlives the run keeps the pipes open; its later output still reaches the
 # terminal (the tee runs until it exits) but no longer the run log.
 _DRAIN_TIMEOUT = 2.0
-_READ_SIZE = 65536
+
+# Process ids of tees still running after their capture stopped (see `Capture.stop`).
+_LINGERING: list[int] = []
+# Descriptors at or above this are free for the dance in `_spawn_tee`.
+_HIGH_FD = 100
 
 # The tee process. argv: one "source,terminal,copy" triple of descriptor numbers per stream.
 # Bytes go to the terminal in pieces of at most PIPE_BUF ending at a line end where possible
@@ -98,70 +99,25 @@ while streams:
 """
 
 
-class _Lines:
-    """Splits decoded text into lines; `\\r` restarts the current line."""
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._current: list[str] = []
-        self._cr = False  # the last character seen was a `\r`
-
-    def feed(self, data: bytes, final: bool = False) -> list[str]:
-        text = self._decoder.decode(data, final)
-        out: list[str] = []
-        start = 0
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self._current.append(text[start:i])
-                out.append("".join(self._current))
-                self._current = []
-                self._cr = False
-                start = i + 1
-            elif ch == "\r":
-                self._current.append(text[start:i])
-                self._cr = True
-                start = i + 1
-            elif self._cr:
-                # Text after a lone `\r` redraws the line from its start.
-                self._current = []
-                self._cr = False
-                start = i
-        if start < len(text):
-            self._current.append(text[start:])
-        return out
-
-    def rest(self) -> str | None:
-        """The unfinished line, if it holds any text."""
-        text = "".join(self._current)
-        self._current = []
-        self._cr = False
-        return text or None
-
-
 class _Stream:
-    """One captured descriptor: the pipe its writers now write into, the copy pipe the tee
-    fills, and the thread turning the copy into log lines."""
+    """One captured descriptor: the pipe its writers now write into, and the copy pipe the
+    tee fills, which a reader thread in the Rust core turns into log lines (without the GIL,
+    so the training thread is never interrupted for them)."""
 
-    def __init__(self, fd: int, name: str, log: LogConsole) -> None:
+    def __init__(self, fd: int, name: str) -> None:
         self.fd = fd
         self.name = name
-        self._log = log
-        self._lines = _Lines()
-        self._failed = False
         self.saved = os.dup(fd)
         self.source, self.sink = os.pipe()  # writers -> tee
-        self.copy_read, self.copy_write = os.pipe()  # tee -> this process
-        self.thread = threading.Thread(
-            target=self._run, name=f"fwtrack-console-{name}", daemon=True
-        )
+        self.copy_read, self.copy_write = os.pipe()  # tee -> the reader thread
+        self.reader: _core.ConsoleReader | None = None
 
-    def redirect(self) -> None:
-        """Point the descriptor at the tee's pipe and start reading the copy."""
+    def redirect(self, writer: _core.RunWriter) -> None:
+        """Point the descriptor at the tee's pipe and start recording the copy."""
+        self.reader = writer.read_console(self.name, self.copy_read)  # takes copy_read over
         os.dup2(self.sink, self.fd)
-        os.close(self.sink)
-        os.close(self.source)
-        os.close(self.copy_write)
-        self.thread.start()
+        for fd in (self.sink, self.source, self.copy_write):
+            os.close(fd)
 
     def close_all(self) -> None:
         """Undo `__init__` (the tee did not start)."""
@@ -169,74 +125,34 @@ class _Stream:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def _send(self, lines: list[str]) -> None:
-        if not lines:
-            return
-        now = time.time()
-        try:
-            self._log(self.name, [(now, line) for line in lines])
-        except Exception as e:
-            if not self._failed:
-                self._failed = True
-                _log.debug("fwtrack: console lines were not recorded: %s", e)
-
-    def _run(self) -> None:
-        try:
-            while True:
-                data = os.read(self.copy_read, _READ_SIZE)
-                if not data:
-                    break
-                self._send(self._lines.feed(data))
-            rest = self._lines.feed(b"", final=True)
-            last = self._lines.rest()
-            self._send(rest + ([last] if last is not None else []))
-        except OSError as e:
-            _log.debug("fwtrack: console capture of %s stopped: %s", self.name, e)
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(self.copy_read)
-
     def restore(self) -> None:
         os.dup2(self.saved, self.fd)
 
 
 class Capture:
-    """Captures stdout and stderr until `stop()`. Raises OSError when the tee process cannot
-    start (nothing is redirected then)."""
+    """Captures stdout and stderr into `writer`'s run log until `stop()`. Raises OSError when
+    the tee process cannot start (nothing is redirected then)."""
 
-    def __init__(self, log: LogConsole) -> None:
+    def __init__(self, writer: _core.RunWriter) -> None:
+        _LINGERING[:] = [pid for pid in _LINGERING if not _reaped(pid)]
         self._pid = os.getpid()
         self._lock = threading.Lock()
         _flush_python_streams()
-        streams = [_Stream(1, "stdout", log), _Stream(2, "stderr", log)]
-        out, err = streams
+        streams = [_Stream(1, "stdout"), _Stream(2, "stderr")]
         try:
-            self._tee = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-S",
-                    "-E",
-                    "-c",
-                    _TEE,
-                    *(f"{s.source},{i + 1},{s.copy_write}" for i, s in enumerate(streams)),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out.saved,
-                stderr=err.saved,
-                pass_fds=[fd for s in streams for fd in (s.source, s.copy_write)],
-            )
-        except (OSError, subprocess.SubprocessError) as e:
+            self._tee = _spawn_tee(streams)
+        except OSError as e:
             for s in streams:
                 s.close_all()
             raise OSError(f"the console tee process did not start: {e}") from e
         for s in streams:
-            s.redirect()
+            s.redirect(writer)
         self._streams = streams
         self._stopped = False
         atexit.register(self.stop)
 
     def stop(self) -> None:
-        """Flush, restore file descriptors 1 and 2 and record the last partial lines.
+        """Flush, restore file descriptors 1 and 2 and wait (bounded) for the last lines.
         Idempotent; does nothing in a forked child."""
         with self._lock:
             if self._stopped or os.getpid() != self._pid:
@@ -249,14 +165,51 @@ class Capture:
                 s.restore()
         deadline = time.monotonic() + _DRAIN_TIMEOUT
         for s in self._streams:
-            s.thread.join(max(0.0, deadline - time.monotonic()))
+            if s.reader is not None:
+                s.reader.join(max(0.0, deadline - time.monotonic()))
         for s in self._streams:
             with contextlib.suppress(OSError):
                 os.close(s.saved)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            # Gone once drained, unless a child process still holds the pipes: then it
-            # keeps teeing that child's output to the terminal until the child exits.
-            self._tee.wait(max(0.0, deadline - time.monotonic()))
+        while not _reaped(self._tee):
+            if time.monotonic() >= deadline:
+                # Something still holds the pipes (a child process that outlives the run, a
+                # duplicated descriptor): the tee goes on teeing its output to the terminal
+                # until they are closed; it is reaped later (or by init after our exit).
+                _LINGERING.append(self._tee)
+                break
+            time.sleep(0.005)
+
+
+def _spawn_tee(streams: list[_Stream]) -> int:
+    """Start the tee process; its pid. Its stdout/stderr are the original descriptors, and
+    each stream's source and copy pipes are descriptors 3, 4 (stdout) and 5, 6 (stderr).
+    `posix_spawn` leaves no `Popen` object behind to warn about a tee that outlives its
+    capture."""
+    wanted = [streams[0].saved, streams[1].saved]
+    for s in streams:
+        wanted += [s.source, s.copy_write]
+    # Copies above every target first, so that no dup2 below overwrites a source.
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD) for fd in wanted]
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(high, 1)]
+        return os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-S", "-E", "-c", _TEE, "3,1,4", "5,2,6"],
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), *actions],
+        )
+    finally:
+        for fd in high:
+            os.close(fd)
+
+
+def _reaped(pid: int) -> bool:
+    """Whether the process `pid` (a child of ours) has exited; collects its status."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done != 0
 
 
 def _flush_python_streams() -> None:

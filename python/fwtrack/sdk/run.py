@@ -322,7 +322,7 @@ class Run:
                 warn(f"fwtrack: system metrics are off for this run: {e}")
         if self.settings.console and isinstance(writer, _core.RunWriter):
             try:
-                self._console = console.Capture(writer.log_console)
+                self._console = console.Capture(writer)
             except OSError as e:
                 warn(f"fwtrack: console output is not captured for this run: {e}")
 

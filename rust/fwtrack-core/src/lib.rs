@@ -1,12 +1,13 @@
 //! fwtrack's run-log engine.
 //!
 //! Pure Rust, no Python: the record model ([`record`]), the on-disk codec ([`codec`]), the
-//! writer thread ([`writer`]), the reader with tail recovery ([`reader`]), step handling
-//! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), and the server-side
-//! history index ([`index`]) with its downsampling ([`downsample`]). The format is
-//! specified in `docs/format.md`.
+//! writer thread ([`writer`]), console line capture ([`console`]), the reader with tail
+//! recovery ([`reader`]), step handling ([`steps`]), summaries ([`summary`]), histograms
+//! ([`histogram`]), and the server-side history index ([`index`]) with its downsampling
+//! ([`downsample`]). The format is specified in `docs/format.md`.
 
 pub mod codec;
+pub mod console;
 pub mod downsample;
 pub mod error;
 pub mod histogram;

@@ -106,6 +106,27 @@ pub struct Writer {
     closed: AtomicBool,
 }
 
+/// Appends records to a writer from another thread (see [`Writer::sender`]).
+#[derive(Clone)]
+pub struct RecordSender {
+    tx: Sender<Msg>,
+    waker: std::thread::Thread,
+}
+
+impl RecordSender {
+    /// Enqueue records, waiting while the queue is full; an error once the writer is gone.
+    pub fn send_all(&self, rs: Vec<Record>) -> Result<()> {
+        if rs.is_empty() {
+            return Ok(());
+        }
+        self.tx.send(Msg::Records(rs)).map_err(|_| Writer::gone())?;
+        if self.tx.len() >= WAKE_AT {
+            self.waker.unpark();
+        }
+        Ok(())
+    }
+}
+
 struct Thread {
     file: File,
     path: PathBuf,
@@ -245,6 +266,16 @@ impl Writer {
                 Ok(())
             }
             Err(TrySendError::Disconnected(_)) => Err(Self::gone()),
+        }
+    }
+
+    /// A handle another thread can append records through (for instance a console reader),
+    /// without going through the owner of this `Writer`. Its sends fail once the writer has
+    /// closed.
+    pub fn sender(&self) -> RecordSender {
+        RecordSender {
+            tx: self.tx.clone(),
+            waker: self.waker.clone(),
         }
     }
 

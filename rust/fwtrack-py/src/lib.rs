@@ -46,6 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::RowIter>()?;
     m.add_class::<hist::PyHistogram>()?;
     m.add_class::<convert::PyMediaValue>()?;
+    m.add_class::<writer::ConsoleReader>()?;
     m.add_class::<upload::PyUploader>()?;
     m.add_function(wrap_pyfunction!(hist::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(reader::scan_rows, m)?)?;

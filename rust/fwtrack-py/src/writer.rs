@@ -1,6 +1,8 @@
 //! `RunWriter`: the logging side of a run.
 
+use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -9,14 +11,46 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rmpv::Value as Mp;
 
+use fwtrack_core::console;
 use fwtrack_core::lock::fork_generation;
-use fwtrack_core::record::{ConsoleLines, Finish, Key, MetricDef, Record, SystemSample};
+use fwtrack_core::record::{Finish, Key, MetricDef, Record, SystemSample};
 use fwtrack_core::steps::{Outcome, StepState};
 use fwtrack_core::summary::AGGREGATIONS;
 use fwtrack_core::writer::{Writer, WriterOptions};
 
 use crate::convert::{Converted, convert_row, json_or_obj_to_mp, mp_to_py};
 use crate::errors::IntoPy;
+
+/// The thread recording one captured console stream (`RunWriter.read_console`).
+#[pyclass(name = "ConsoleReader", module = "fwtrack._core", frozen)]
+pub struct ConsoleReader {
+    handle: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[pymethods]
+impl ConsoleReader {
+    /// Wait up to `timeout` seconds for the stream to end and its last lines to be queued;
+    /// True when it has.
+    fn join(&self, py: Python<'_>, timeout: f64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+        py.detach(|| {
+            let mut slot = self.handle.lock();
+            loop {
+                match slot.as_ref() {
+                    None => return true,
+                    Some(h) if h.is_finished() => {
+                        if let Some(h) = slot.take() {
+                            let _ = h.join();
+                        }
+                        return true;
+                    }
+                    Some(_) if Instant::now() >= deadline => return false,
+                    Some(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        })
+    }
+}
 
 /// Owns one run log and the writer thread appending to it.
 #[pyclass(name = "RunWriter", module = "fwtrack._core", frozen)]
@@ -253,24 +287,29 @@ impl PyRunWriter {
         )
     }
 
-    /// Append a batch of console lines, `(unix_time, text)`, of `stream` ("stdout" or
-    /// "stderr"). Called from the capture thread; after `finish` it does nothing.
-    fn log_console(&self, py: Python<'_>, stream: &str, lines: Vec<(f64, String)>) -> PyResult<()> {
+    /// Record the console output arriving on the pipe descriptor `fd` (which this call takes
+    /// over and closes at its end) as `stream` ("stdout" or "stderr") lines, in a thread
+    /// that never takes the GIL. The returned handle's `join(timeout)` waits for the pipe's
+    /// end.
+    fn read_console(&self, stream: &str, fd: i32) -> PyResult<ConsoleReader> {
         if !matches!(stream, "stdout" | "stderr") {
             return Err(PyValueError::new_err(format!(
                 "stream={stream:?} is not a console stream; use \"stdout\" or \"stderr\""
             )));
         }
-        if lines.is_empty() || self.inert(py) || self.finished.load(Ordering::Acquire) {
-            return Ok(());
+        if fd < 0 {
+            return Err(PyValueError::new_err(format!(
+                "fd={fd} is not a descriptor"
+            )));
         }
-        self.enqueue(
-            py,
-            vec![Record::Console(ConsoleLines {
-                stream: stream.to_owned(),
-                lines,
-            })],
-        )
+        // SAFETY: the caller hands over an open descriptor it no longer uses; the File owns
+        // it from here on and closes it when the reader thread ends.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        let handle = console::spawn_reader(file, stream.to_owned(), self.writer.sender())
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start a console reader: {e}")))?;
+        Ok(ConsoleReader {
+            handle: Mutex::new(Some(handle)),
+        })
     }
 
     /// Append a full config snapshot.
