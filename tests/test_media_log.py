@@ -195,3 +195,24 @@ def test_online_run_uploads_media_and_remote_api_reads_them(
     assert rate == 8000
     assert len(samples) == 800
     assert hist["t"][3].to_pandas().to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
+
+
+def test_pixels_logged_again_are_hashed_not_encoded_again(tmp_dir: Path) -> None:
+    x = _image(5)
+    run = fwtrack.init(project="media", mode="offline")
+    first, second = fwtrack.Image(x), fwtrack.Image(x.copy(), caption="again")
+    run.log({"img": first})
+    run.log({"img": second})
+    run.finish()
+    assert first._payload is not None  # encoded once ...
+    assert second._payload is None  # ... and recognised by its pixels the second time
+    assert second.sha256 == first.sha256
+    imgs = fwtrack.Api().run(run.id).history()["img"].tolist()
+    assert [i.caption for i in imgs] == [None, "again"]
+    np.testing.assert_array_equal(imgs[1].to_numpy(), x)
+
+    # Another run has its own files: the payload is written there too.
+    other = fwtrack.init(project="media", mode="offline")
+    other.log({"img": fwtrack.Image(x)})
+    other.finish()
+    assert _media_files(other.dir) == [f"{first.sha256}.png"]

@@ -17,6 +17,7 @@ import io
 import os
 import sys
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -43,6 +44,11 @@ PNG_COMPRESS_LEVEL = 1
 natural images (docs/media.md has the measurements)."""
 
 MEDIA_DIR = "media"
+
+# Digest of an image's pixels -> (sha256, size) of its PNG, for the images stored most
+# recently in this process: logging the same pixels again costs a hash, not an encoding.
+_ENCODED: OrderedDict[bytes, tuple[str, int]] = OrderedDict()
+_ENCODED_MAX = 4096
 
 _M = TypeVar("_M", bound="Media")
 
@@ -191,6 +197,7 @@ class Media:
     def _init_media(self, caption: object) -> None:
         self._payload = None
         self._sha = None
+        self._size: int | None = None
         self._fetch = None
         self._path = None
         self._caption = _check_caption(caption)
@@ -238,13 +245,12 @@ class Media:
 
     def _descriptor(self) -> dict[str, Any]:
         """The descriptor of the stored payload (nothing is written)."""
-        payload = self.bytes()
-        path = self.path
+        size = self._size if self._size is not None else len(self.bytes())
         desc: dict[str, Any] = {
             "_type": self._type,
-            "path": path,
+            "path": self.path,
             "sha256": self.sha256,
-            "size": len(payload),
+            "size": size,
         }
         desc.update(self._meta())
         if self._caption is not None:
@@ -412,6 +418,28 @@ class Image(Media):
         self._payload = payload
         self.mode = _plain_mode(im)
         self.width, self.height = im.size
+
+    def _store(self, files_dir: str | os.PathLike[str]) -> dict[str, Any]:
+        """As `Media._store`; pixels already stored in this process (the same array logged
+        again) skip the PNG encoding: their digest maps to the payload's sha256."""
+        if self._payload is not None or self._array is None:
+            return super()._store(files_dir)
+        pixels = self._array
+        h = hashlib.sha256(f"{pixels.shape}{pixels.dtype}{self.mode}".encode())
+        h.update(pixels.data)  # C-contiguous: the array owns its pixels
+        key = h.digest()
+        seen = _ENCODED.get(key)
+        if seen is not None:
+            sha, size = seen
+            if os.path.exists(os.path.join(os.fspath(files_dir), MEDIA_DIR, f"{sha}.png")):
+                _ENCODED.move_to_end(key)
+                self._sha, self._size = sha, size
+                return self._descriptor()
+        desc = super()._store(files_dir)
+        _ENCODED[key] = (self.sha256, int(desc["size"]))
+        if len(_ENCODED) > _ENCODED_MAX:
+            _ENCODED.popitem(last=False)
+        return desc
 
     def _encode(self) -> bytes:
         im = self._pil if self._pil is not None else self._array_to_pil()
