@@ -338,7 +338,7 @@ def render(data: dict[str, Any]) -> str:
         for label, key in (
             ("first page (run page, media tab, table open; a fresh browser context)", "first"),
             ("sort: click on a column header (a different column each time)", "sort"),
-            ("filter: typed into the filter box (includes its 200 ms debounce)", "filter"),
+            ("filter: typed into the filter box (includes its 20 ms debounce)", "filter"),
         ):
             ms = sorted(b[key]["ms"])
             if not ms:
