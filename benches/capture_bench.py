@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,8 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import machine, num, table  # the formatting helpers of benches/run.py
+from run import machine, num, save_results, table  # the helpers of benches/run.py
+from trackers import wandb_records  # the `.wandb` log reader
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "bench"
@@ -259,40 +259,6 @@ def run_block(
     elif cfg.tracker == "wandb":
         res.update(wandb_counts(data))
     return res
-
-
-def wandb_records(path: Path) -> Any:
-    """The protobuf `Record`s of a `.wandb` transaction log: a LevelDB-style log (32 KiB
-    blocks, 7-byte chunk headers `crc32:u32 len:u16 type:u8`) after a 7-byte `:W&B` header
-    (the same reading as `benches/trackers.py`)."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = path.read_bytes()
-    block, pos, pending = 32768, 7, b""
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:
-            pos += block - pos % block
-            continue
-        _crc, length, kind = struct.unpack_from("<IHB", data, pos)
-        pos += 7
-        chunk = data[pos : pos + length]
-        pos += length
-        if kind == 1:  # FULL
-            payload = chunk
-        elif kind == 2:  # FIRST
-            pending = chunk
-            continue
-        elif kind == 3:  # MIDDLE
-            pending += chunk
-            continue
-        elif kind == 4:  # LAST
-            payload, pending = pending + chunk, b""
-        else:  # zero padding at the end of a block
-            pos += -pos % block
-            continue
-        record = pb.Record()
-        record.ParseFromString(payload)
-        yield record
 
 
 def wandb_counts(data: Path) -> dict[str, Any]:
@@ -676,15 +642,7 @@ def main() -> int:
         "aggregate": aggregate(results, configs),
         "results": results,
     }
-    (args.out / "results.json").write_text(json.dumps(data, indent=1))
-    text = render(data)
-    (args.out / "results.md").write_text(text + "\n")
-    print()
-    print(text)
-    print(
-        f"\n{data['wall_s'] / 60:.1f} minutes; 1-minute load {load_start[0]:.2f} at the start, "
-        f"{data['load_end'][0]:.2f} at the end; raw results in {args.out / 'results.json'}"
-    )
+    save_results(data, args.out, render)
     return 0
 
 

@@ -40,8 +40,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from capture_bench import wandb_records  # the `.wandb` log reader
-from run import machine, num, ratio, table  # the formatting helpers of benches/run.py
+from run import machine, num, ratio, save_results, table  # the helpers of benches/run.py
+from trackers import wandb_records  # the `.wandb` log reader
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "bench"
@@ -431,15 +431,7 @@ def main() -> int:
         "aggregate": aggregate(results),
         "results": results,
     }
-    (args.out / "results.json").write_text(json.dumps(data, indent=1))
-    text = render(data)
-    (args.out / "results.md").write_text(text + "\n")
-    print()
-    print(text)
-    print(
-        f"\n{data['wall_s'] / 60:.1f} minutes; 1-minute load {load_start[0]:.2f} at the start, "
-        f"{data['load_end'][0]:.2f} at the end; raw results in {args.out / 'results.json'}"
-    )
+    save_results(data, args.out, render)
     return 0
 
 

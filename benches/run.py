@@ -625,6 +625,20 @@ def render(report: Report, meta: dict[str, Any]) -> str:
 # Machine description
 
 
+def save_results(data: dict[str, Any], out: Path, render: Callable[[dict[str, Any]], str]) -> None:
+    """Write `out/results.json` and the rendered `out/results.md`, and print the tables with
+    the run's duration and load (`data["wall_s"]`, `data["load_start"]`, `data["load_end"]`)."""
+    (out / "results.json").write_text(json.dumps(data, indent=1))
+    text = render(data)
+    (out / "results.md").write_text(text + "\n")
+    print()
+    print(text)
+    print(
+        f"\n{data['wall_s'] / 60:.1f} minutes; 1-minute load {data['load_start'][0]:.2f} at the "
+        f"start, {data['load_end'][0]:.2f} at the end; raw results in {out / 'results.json'}"
+    )
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:

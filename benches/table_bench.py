@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import machine, num, ratio, table  # the formatting helpers of benches/run.py
+from run import machine, num, ratio, save_results, table  # the helpers of benches/run.py
 from server_bench import FwServer, Http  # the server under test and a kept-alive client
 from web_bench import CHROMIUM, ensure_dashboard  # Debian's Chromium, the dashboard build
 
@@ -503,15 +503,7 @@ def main() -> int:
         "queries": queries,
         "browser": browser,
     }
-    (args.out / "results.json").write_text(json.dumps(data, indent=1))
-    text = render(data)
-    (args.out / "results.md").write_text(text + "\n")
-    print()
-    print(text)
-    print(
-        f"\n{data['wall_s'] / 60:.1f} minutes; 1-minute load {load_start[0]:.2f} at the start, "
-        f"{data['load_end'][0]:.2f} at the end; raw results in {args.out / 'results.json'}"
-    )
+    save_results(data, args.out, render)
     return 0
 
 

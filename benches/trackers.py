@@ -157,39 +157,12 @@ class Wandb(Tracker):
         self.run.finish()
 
     def read_back(self) -> int:
-        """Decode the `.wandb` file: a LevelDB-style log (32 KiB blocks, 7-byte chunk headers
-        `crc32:u32 len:u16 type:u8`) after a 7-byte `:W&B` header, of protobuf `Record`s."""
-        from wandb.proto import wandb_internal_pb2 as pb
-
+        """Decode the `.wandb` file (`wandb_records`) and count the logged points."""
         (path,) = glob.glob(str(self.data / "wandb" / "*run-*" / "run-*.wandb"))
-        data = Path(path).read_bytes()
-        if data[:4] != b":W&B":
+        if Path(path).read_bytes()[:4] != b":W&B":
             raise ValueError(f"{path}: not a wandb transaction log")
-        block, pos, pending = 32768, 7, b""
-        record = pb.Record()
         points = 0
-        while pos + 7 <= len(data):
-            if block - pos % block < 7:
-                pos += block - pos % block
-                continue
-            _crc, length, kind = struct.unpack_from("<IHB", data, pos)
-            pos += 7
-            chunk = data[pos : pos + length]
-            pos += length
-            if kind == 1:  # FULL
-                payload = chunk
-            elif kind == 2:  # FIRST
-                pending = chunk
-                continue
-            elif kind == 3:  # MIDDLE
-                pending += chunk
-                continue
-            elif kind == 4:  # LAST
-                payload, pending = pending + chunk, b""
-            else:  # zero padding at the end of a block
-                pos += -pos % block
-                continue
-            record.ParseFromString(payload)
+        for record in wandb_records(Path(path)):
             if record.WhichOneof("record_type") != "history":
                 continue
             for item in record.history.item:
@@ -201,6 +174,40 @@ class Wandb(Tracker):
 
     def histogram(self, arr: Any, num_bins: int) -> Any:
         return self.wandb.Histogram(arr, num_bins=num_bins)
+
+
+def wandb_records(path: Path) -> Any:
+    """The protobuf `Record`s of a `.wandb` transaction log: a LevelDB-style log (32 KiB
+    blocks, 7-byte chunk headers `crc32:u32 len:u16 type:u8`) after a 7-byte `:W&B` header
+    (wandb has no public reader of its offline log)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    block, pos, pending = 32768, 7, b""
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:
+            pos += block - pos % block
+            continue
+        _crc, length, kind = struct.unpack_from("<IHB", data, pos)
+        pos += 7
+        chunk = data[pos : pos + length]
+        pos += length
+        if kind == 1:  # FULL
+            payload = chunk
+        elif kind == 2:  # FIRST
+            pending = chunk
+            continue
+        elif kind == 3:  # MIDDLE
+            pending += chunk
+            continue
+        elif kind == 4:  # LAST
+            payload, pending = pending + chunk, b""
+        else:  # zero padding at the end of a block
+            pos += -pos % block
+            continue
+        record = pb.Record()
+        record.ParseFromString(payload)
+        yield record
 
 
 class _Mlflow(Tracker):

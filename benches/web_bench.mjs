@@ -14,29 +14,10 @@
 // header, Enter in the filter) are timed from their DOM event's timeStamp, so the round trip
 // between this process and the browser is not counted.
 
-import { createRequire } from "node:module";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 
-const require = createRequire(new URL("../web/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
-
-const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const shots = path.join(path.dirname(plan.results), "screenshots");
-mkdirSync(shots, { recursive: true });
-
-function log(msg) {
-  process.stdout.write(`  ${msg}\n`);
-}
+import { FLAGS, chromium, log, plan, shots } from "./browser.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Injected into every page before its own scripts.
