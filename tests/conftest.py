@@ -64,6 +64,25 @@ def client_dirs(tmp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_dir
 
 
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    """An empty `files/` directory, where media payloads are stored (`<files>/media/...`)."""
+    d = tmp_path / "files"
+    d.mkdir()
+    return d
+
+
+def fetcher(files_dir: Path, calls: list[str] | None = None) -> Callable[[str], bytes]:
+    """A media `fetch` reading from `files_dir`, recording each path in `calls` when given."""
+
+    def fetch(path: str) -> bytes:
+        if calls is not None:
+            calls.append(path)
+        return (files_dir / path).read_bytes()
+
+    return fetch
+
+
 ScriptRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 

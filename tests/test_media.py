@@ -17,26 +17,11 @@ import torch
 from PIL import Image as PILImage
 
 import fwtrack
+from conftest import fetcher
 from fwtrack.data_types import Media, from_descriptor
 
 if TYPE_CHECKING:
     from conftest import ScriptRunner
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> Path:
-    d = tmp_path / "files"
-    d.mkdir()
-    return d
-
-
-def fetcher(files_dir: Path, calls: list[str] | None = None) -> Callable[[str], bytes]:
-    def fetch(path: str) -> bytes:
-        if calls is not None:
-            calls.append(path)
-        return (files_dir / path).read_bytes()
-
-    return fetch
 
 
 def round_trip(obj: Media, files_dir: Path) -> tuple[dict[str, Any], Any]:

@@ -15,23 +15,8 @@ import pandas as pd
 import pytest
 
 import fwtrack
+from conftest import fetcher
 from fwtrack.data_types import from_descriptor
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> Path:
-    d = tmp_path / "files"
-    d.mkdir()
-    return d
-
-
-def fetcher(files_dir: Path, calls: list[str] | None = None) -> Callable[[str], bytes]:
-    def fetch(path: str) -> bytes:
-        if calls is not None:
-            calls.append(path)
-        return (files_dir / path).read_bytes()
-
-    return fetch
 
 
 def round_trip(table: fwtrack.Table, files_dir: Path) -> tuple[dict[str, Any], fwtrack.Table]:

@@ -27,15 +27,13 @@ from fwtrack.server.blobs import RunPaths
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe, series_list
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
+from fwtrack.server.routes.runs import MAX_KEY_LEN, MAX_KEYS, RUN
 from fwtrack.server.tables import TableCache, TableError
 
 __all__ = ["router"]
 
 router = APIRouter(responses=ERRORS)
 
-RUN = "/runs/{entity}/{project}/{run_id}"
-MAX_KEYS = 1000
-MAX_KEY_LEN = 256
 MAX_LOG_LINES = 10_000
 MAX_TABLE_ROWS = 1000
 _LOG_HEADER_LEN = 16
