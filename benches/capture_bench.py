@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import machine, num, save_results, table  # the helpers of benches/run.py
+from run import machine, num, save_results, table, worker_main  # the helpers of benches/run.py
 from trackers import wandb_records  # the `.wandb` log reader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -565,17 +565,7 @@ def main() -> int:
     args = ap.parse_args()
 
     if args.worker:
-        os.chdir(args.workdir)
-        try:
-            res = worker(args)
-            res["status"] = "ok"
-        except Exception as exc:
-            import traceback
-
-            traceback.print_exc()
-            res = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-        (args.workdir / "result.json").write_text(json.dumps(res))
-        return 0
+        return worker_main(args.workdir, lambda: worker(args))
 
     if args.render:
         print(render(json.loads(args.render.read_text())))

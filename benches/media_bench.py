@@ -40,7 +40,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import machine, num, ratio, save_results, table  # the helpers of benches/run.py
+from run import (  # the helpers of benches/run.py
+    machine,
+    num,
+    ratio,
+    save_results,
+    table,
+    worker_main,
+)
 from trackers import wandb_records  # the `.wandb` log reader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -375,17 +382,10 @@ def main() -> int:
     args = ap.parse_args()
 
     if args.worker:
-        os.chdir(args.workdir)
-        try:
-            res = worker(args.worker, args.case, args.images, args.content, args.workdir)
-            res["status"] = "ok"
-        except Exception as exc:
-            import traceback
-
-            traceback.print_exc()
-            res = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-        (args.workdir / "result.json").write_text(json.dumps(res))
-        return 0
+        return worker_main(
+            args.workdir,
+            lambda: worker(args.worker, args.case, args.images, args.content, args.workdir),
+        )
 
     if args.render:
         print(render(json.loads(args.render.read_text())))

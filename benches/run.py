@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from importlib import metadata
@@ -623,6 +624,20 @@ def render(report: Report, meta: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------------------------
 # Machine description
+
+
+def worker_main(workdir: Path, work: Callable[[], dict[str, Any]]) -> int:
+    """The body of a benchmark's worker process: run `work()` in `workdir` and write its
+    result (with `"status": "ok"`, or the error) to `workdir/result.json`."""
+    os.chdir(workdir)
+    try:
+        res = work()
+        res["status"] = "ok"
+    except Exception as exc:
+        traceback.print_exc()
+        res = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    (workdir / "result.json").write_text(json.dumps(res))
+    return 0
 
 
 def save_results(data: dict[str, Any], out: Path, render: Callable[[dict[str, Any]], str]) -> None:

@@ -38,7 +38,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import machine, num, ratio, save_results, table  # the helpers of benches/run.py
+from run import (  # the helpers of benches/run.py
+    machine,
+    num,
+    ratio,
+    save_results,
+    table,
+    worker_main,
+)
 from server_bench import FwServer, Http  # the server under test and a kept-alive client
 from web_bench import CHROMIUM, ensure_dashboard  # Debian's Chromium, the dashboard build
 
@@ -402,17 +409,7 @@ def main() -> int:
     args = ap.parse_args()
 
     if args.worker:
-        os.chdir(args.workdir)
-        try:
-            res = log_worker(args.worker, args.rows, args.workdir)
-            res["status"] = "ok"
-        except Exception as exc:
-            import traceback
-
-            traceback.print_exc()
-            res = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-        (args.workdir / "result.json").write_text(json.dumps(res))
-        return 0
+        return worker_main(args.workdir, lambda: log_worker(args.worker, args.rows, args.workdir))
     if args.render:
         print(render(json.loads(args.render.read_text())))
         return 0

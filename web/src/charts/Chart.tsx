@@ -203,6 +203,23 @@ function structureOf(built: Built, runs: readonly ChartRun[], o: ChartOptions): 
   return [runs.map((r) => `${r.id}:${r.color}`).join(","), o.x, o.log, built.hasBand, built.smoothed].join("|");
 }
 
+/** One tooltip row: the run's colour swatch, its name and the value. */
+export function tipRow(run: Pick<ChartRun, "color" | "name">, value: number): HTMLElement {
+  const row = document.createElement("div");
+  row.className = "chart-tip-row";
+  const sw = document.createElement("span");
+  sw.className = "chart-tip-swatch";
+  sw.style.background = run.color;
+  const name = document.createElement("span");
+  name.className = "chart-tip-name";
+  name.textContent = run.name;
+  const val = document.createElement("span");
+  val.className = "chart-tip-value";
+  val.textContent = formatNumber(value);
+  row.append(sw, name, val);
+  return row;
+}
+
 function renderTip(tip: HTMLElement, u: uPlot, built: Built, runs: readonly ChartRun[], x: XAxis): boolean {
   const idx = u.cursor.idx;
   if (idx === null || idx === undefined) return false;
@@ -221,18 +238,7 @@ function renderTip(tip: HTMLElement, u: uPlot, built: Built, runs: readonly Char
     if (di === null || di === undefined) return;
     const v = ys[di];
     if (v === undefined || Number.isNaN(v)) return;
-    const row = document.createElement("div");
-    row.className = "chart-tip-row";
-    const sw = document.createElement("span");
-    sw.className = "chart-tip-swatch";
-    sw.style.background = run.color;
-    const name = document.createElement("span");
-    name.className = "chart-tip-name";
-    name.textContent = run.name;
-    const val = document.createElement("span");
-    val.className = "chart-tip-value";
-    val.textContent = formatNumber(v);
-    row.append(sw, name, val);
+    const row = tipRow(run, v);
     if (slot.raw !== null) {
       const raw = (u.data[slot.raw] as unknown as Float64Array)[di];
       if (raw !== undefined && !Number.isNaN(raw)) {

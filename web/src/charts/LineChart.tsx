@@ -6,7 +6,7 @@ import uPlot from "uplot";
 import { formatNumber } from "../lib/format";
 import { alignRuns, sortByX } from "./align";
 import type { ChartRun } from "./build";
-import { formatSeconds } from "./Chart";
+import { formatSeconds, tipRow } from "./Chart";
 import { finiteRange, linePaths, nearestFinite } from "./paths";
 import "./charts.css";
 
@@ -49,19 +49,7 @@ function showTip(tip: HTMLElement, u: uPlot, runs: readonly ChartRun[], hover: b
     const di = u.cursor.idxs?.[r + 1];
     const v = di === null || di === undefined ? undefined : (u.data[r + 1] as unknown as Float64Array)[di];
     if (v === undefined || Number.isNaN(v)) return;
-    const row = document.createElement("div");
-    row.className = "chart-tip-row";
-    const sw = document.createElement("span");
-    sw.className = "chart-tip-swatch";
-    sw.style.background = run.color;
-    const name = document.createElement("span");
-    name.className = "chart-tip-name";
-    name.textContent = run.name;
-    const val = document.createElement("span");
-    val.className = "chart-tip-value";
-    val.textContent = formatNumber(v);
-    row.append(sw, name, val);
-    rows.push(row);
+    rows.push(tipRow(run, v));
   });
   if (rows.length === 1) {
     tip.style.display = "none";
