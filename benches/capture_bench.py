@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,14 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import machine, num, save_results, table, worker_main  # the helpers of benches/run.py
+from run import (  # the helpers of benches/run.py
+    machine,
+    num,
+    save_results,
+    spawn_worker,
+    table,
+    worker_main,
+)
 from trackers import wandb_records  # the `.wandb` log reader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -314,26 +320,11 @@ def run_worker(
     workdir = Path(tempfile.mkdtemp(prefix=f"{family}-", dir=workroot)).resolve()
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update(WORKER_ENV)
-    result = workdir / "result.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--order", ",".join(order)]
     cmd += ["--workdir", str(workdir), "--block", str(args.block)]
     cmd += ["--print-every", str(args.print_every)]
-    load = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    with open(workdir / "output.txt", "wb") as sink:
-        try:
-            proc = subprocess.run(
-                cmd, cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=900
-            )
-            code: int | str = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = "timeout"
-    if result.exists():
-        res: dict[str, Any] = json.loads(result.read_text())
-    else:
-        tail = (workdir / "output.txt").read_text(errors="replace").strip().splitlines()
-        res = {"status": "error", "error": f"exit {code}: {(tail or ['no output'])[-1]}"}
-    res.update(family=family, load1=load, wall_s=time.perf_counter() - t0)
+    res = spawn_worker(cmd, workdir, env)
+    res["family"] = family
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return res

@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from run import (  # the helpers of benches/run.py
     num,
     ratio,
     save_results,
+    spawn_worker,
     table,
     worker_main,
 )
@@ -239,29 +239,13 @@ def run_worker(
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"{tracker}-{case}-", dir=workroot)).resolve()
     env = {**os.environ, **WORKER_ENV}
-    result = workdir / "result.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tracker, "--case", case]
     cmd += ["--workdir", str(workdir), "--images", str(images), "--content", args.content]
-    load = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    with open(workdir / "output.txt", "wb") as sink:
-        try:
-            proc = subprocess.run(
-                cmd, cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=900
-            )
-            code: int | str = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = "timeout"
-    exited = time.time()
-    if result.exists():
-        res: dict[str, Any] = json.loads(result.read_text())
-        if res.get("status") == "ok":
-            res["exit_s"] = exited - res["finished_at"]
-            res.update(read_back(tracker, Path(res["run_dir"]), args.content, images))
-    else:
-        tail = (workdir / "output.txt").read_text(errors="replace").strip().splitlines()
-        res = {"status": "error", "error": f"exit {code}: {(tail or ['no output'])[-1]}"}
-    res.update(tracker=tracker, case=case, load1=load, wall_s=time.perf_counter() - t0)
+    res = spawn_worker(cmd, workdir, env)
+    if res.get("status") == "ok":
+        res["exit_s"] = res["exited_at"] - res["finished_at"]
+        res.update(read_back(tracker, Path(res["run_dir"]), args.content, images))
+    res.update(tracker=tracker, case=case)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return res

@@ -626,6 +626,32 @@ def render(report: Report, meta: dict[str, Any]) -> str:
 # Machine description
 
 
+def spawn_worker(cmd: list[str], workdir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Run a benchmark's worker process (`worker_main` on its side) in `workdir`, its output in
+    `workdir/output.txt`, and return its result: `result.json`, or an error naming the exit
+    and the output's last line. Adds `load1` (the load at the start), `wall_s` and
+    `exited_at` (Unix time once the process was gone)."""
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    with open(workdir / "output.txt", "wb") as sink:
+        try:
+            proc = subprocess.run(
+                cmd, cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=900
+            )
+            code: int | str = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    exited = time.time()
+    result = workdir / "result.json"
+    if result.exists():
+        res: dict[str, Any] = json.loads(result.read_text())
+    else:
+        tail = (workdir / "output.txt").read_text(errors="replace").strip().splitlines()
+        res = {"status": "error", "error": f"exit {code}: {(tail or ['no output'])[-1]}"}
+    res.update(load1=load, wall_s=time.perf_counter() - t0, exited_at=exited)
+    return res
+
+
 def worker_main(workdir: Path, work: Callable[[], dict[str, Any]]) -> int:
     """The body of a benchmark's worker process: run `work()` in `workdir` and write its
     result (with `"status": "ok"`, or the error) to `workdir/result.json`."""

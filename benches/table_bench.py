@@ -43,6 +43,7 @@ from run import (  # the helpers of benches/run.py
     num,
     ratio,
     save_results,
+    spawn_worker,
     table,
     worker_main,
 )
@@ -136,17 +137,7 @@ def run_log_worker(tracker: str, n: int, workroot: Path) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"log-{tracker}-", dir=workroot)).resolve()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tracker]
     cmd += ["--rows", str(n), "--workdir", str(workdir)]
-    env = {**os.environ, **WORKER_ENV}
-    with open(workdir / "output.txt", "wb") as sink:
-        proc = subprocess.run(
-            cmd, cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=900
-        )
-    result = workdir / "result.json"
-    if result.exists():
-        res: dict[str, Any] = json.loads(result.read_text())
-    else:
-        tail = (workdir / "output.txt").read_text(errors="replace").strip().splitlines()
-        res = {"status": "error", "error": f"exit {proc.returncode}: {(tail or ['?'])[-1]}"}
+    res = spawn_worker(cmd, workdir, {**os.environ, **WORKER_ENV})
     res["tracker"] = tracker
     shutil.rmtree(workdir, ignore_errors=True)
     return res

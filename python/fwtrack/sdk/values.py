@@ -237,9 +237,12 @@ def media_converter(files_dir: str) -> _Handler:
             return None
 
     def converter(key: str, value: Any) -> Any:
-        if _is_media(value):
-            return store(key, value)
-        if type(value) in (list, tuple) and value and all(_is_media(v) for v in value):
+        handler = _HANDLERS.get(type(value))  # numpy scalars, arrays, tensors: as `convert`
+        if handler is not None:
+            return handler(key, value)
+        if _is_media(value) or (
+            type(value) in (list, tuple) and value and all(_is_media(v) for v in value)
+        ):
             return store(key, value)
         return convert(key, value)
 

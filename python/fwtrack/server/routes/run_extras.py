@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -27,7 +26,7 @@ from fwtrack.server.blobs import RunPaths
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe, series_list
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
-from fwtrack.server.routes.runs import MAX_KEY_LEN, MAX_KEYS, RUN
+from fwtrack.server.routes.runs import LOG_HEADER_LEN, MAX_KEY_LEN, RUN, keys_arg
 from fwtrack.server.tables import TableCache, TableError
 
 __all__ = ["router"]
@@ -36,10 +35,7 @@ router = APIRouter(responses=ERRORS)
 
 MAX_LOG_LINES = 10_000
 MAX_TABLE_ROWS = 1000
-_LOG_HEADER_LEN = 16
 _UNREADABLE = error(409, "The run log (or table file) cannot be read")
-
-T = TypeVar("T")
 
 
 # -- decoded logs, cached --------------------------------------------------------------------
@@ -47,28 +43,35 @@ T = TypeVar("T")
 
 @dataclass
 class _Decoded:
-    """The parts of one log (at one size) decoded so far; each is decoded on first use."""
+    """What these routes read from one log (at one size): its system samples, console lines
+    (and their casefolded text, for `q`) and media values, all from one decoding on first use.
+    The rows are not kept: they are large, and the history index serves them."""
 
     path: str
     lock: threading.Lock = field(default_factory=threading.Lock)
-    parts: dict[str, Any] = field(default_factory=dict)
+    _parts: dict[str, Any] | None = None
 
-    def part(self, name: str, decode: Callable[[_core.RunReader], T]) -> T:
+    def part(self, name: str) -> Any:
         with self.lock:
-            if name not in self.parts:
+            if self._parts is None:
                 try:
                     reader = _core.RunReader(self.path)
                 except FileNotFoundError:
-                    self.parts[name] = _empty(name)
+                    self._parts = _empty_parts()
                 else:
-                    self.parts[name] = decode(reader)
-            value: T = self.parts[name]
-            return value
+                    self._parts = {
+                        "system": dict(reader.system()),
+                        "console": list(reader.console()),
+                        "media": list(reader.media()),
+                    }
+            if name == "console_text" and name not in self._parts:
+                self._parts[name] = [text.casefold() for _, _, text in self._parts["console"]]
+            return self._parts[name]
 
 
-def _empty(name: str) -> Any:
-    """A part of a log that holds no record yet."""
-    return {"system": {}, "console": [], "console_text": [], "media": []}[name]
+def _empty_parts() -> dict[str, Any]:
+    """The parts of a log that holds no record yet."""
+    return {"system": {}, "console": [], "console_text": [], "media": []}
 
 
 class _LogCache:
@@ -110,59 +113,22 @@ def _decoded(paths: RunPaths) -> _Decoded | None:
         st = paths.log.stat()
     except FileNotFoundError:
         return None
-    if st.st_size <= _LOG_HEADER_LEN:
+    if st.st_size <= LOG_HEADER_LEN:
         return None
     return _LOGS.get(str(paths.log), st.st_size, st.st_mtime_ns)
 
 
-def _part(decoded: _Decoded | None, name: str, decode: Callable[[_core.RunReader], T]) -> T:
+def _part(decoded: _Decoded | None, name: str) -> Any:
+    """One part of the run's decoded log ("system", "console", "console_text", "media")."""
     if decoded is None:
-        empty: T = _empty(name)
-        return empty
+        return _empty_parts()[name]
     try:
-        return decoded.part(name, decode)
+        return decoded.part(name)
     except _core.CorruptLogError as exc:
         raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
 
 
-def _read_system(reader: _core.RunReader) -> dict[str, Any]:
-    return dict(reader.system())
-
-
-def _read_console(reader: _core.RunReader) -> list[tuple[float, str, str]]:
-    return list(reader.console())
-
-
-def _read_media(reader: _core.RunReader) -> list[tuple[int, float, str, dict[str, Any]]]:
-    return list(reader.media())
-
-
-def _console_text(decoded: _Decoded | None) -> list[str]:
-    """Every console line casefolded, for `q` (computed once per decoded log)."""
-    lines = _part(decoded, "console", _read_console)
-    if decoded is None:
-        return []
-    with decoded.lock:
-        texts: list[str] | None = decoded.parts.get("console_text")
-        if texts is None:
-            texts = decoded.parts["console_text"] = [text.casefold() for _, _, text in lines]
-        return texts
-
-
 # -- system metrics --------------------------------------------------------------------------
-
-
-def _keys_arg(keys: str | None) -> list[str] | None:
-    if keys is None or not keys.strip():
-        return None
-    wanted = [k.strip() for k in keys.split(",") if k.strip()]
-    if len(wanted) > MAX_KEYS or any(len(k) > MAX_KEY_LEN for k in wanted):
-        raise ApiError(
-            400,
-            f"keys: at most {MAX_KEYS} comma-separated keys of at most {MAX_KEY_LEN} "
-            "characters each",
-        )
-    return wanted
 
 
 def _nullable(values: Any) -> list[float | None]:
@@ -188,8 +154,8 @@ def system(
     "downsampled"}` (keys sorted, null where a sample lacks a key); longer than `samples`
     (0 = all), min/max-preserving downsampled with `"min"`/`"max"` per key."""
     _, paths = _run_paths(ctx, user, entity, project, run_id)
-    wanted = _keys_arg(keys)
-    columns = _part(_decoded(paths), "system", _read_system)
+    wanted = keys_arg(keys)
+    columns = _part(_decoded(paths), "system")
     timestamp = np.asarray(columns.get("_timestamp", ()), dtype=np.float64)
     runtime = np.asarray(columns.get("_runtime", ()), dtype=np.float64)
     names = sorted(k for k in columns if not k.startswith("_"))
@@ -240,13 +206,13 @@ def logs(
     `stream` and `q` (case-insensitive text), `next` the offset of the next page or null."""
     _, paths = _run_paths(ctx, user, entity, project, run_id)
     decoded = _decoded(paths)
-    lines = _part(decoded, "console", _read_console)
+    lines = _part(decoded, "console")
     if stream is None and not q:
         total = len(lines)
         numbers: list[int] | range = range(offset, min(offset + limit, total))
     else:
         needle = q.casefold()
-        texts = _console_text(decoded) if needle else []
+        texts = _part(decoded, "console_text") if needle else []
         matching = [
             n
             for n, line in enumerate(lines)
@@ -265,7 +231,7 @@ def logs(
 
 
 def _media(paths: RunPaths) -> list[tuple[int, float, str, dict[str, Any]]]:
-    return _part(_decoded(paths), "media", _read_media)
+    return _part(_decoded(paths), "media")
 
 
 @router.get(RUN + "/media/keys", tags=["media"], responses=_UNREADABLE)

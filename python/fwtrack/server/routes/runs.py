@@ -43,7 +43,7 @@ MAX_KEY_LEN = 256
 MAX_RUNS_PER_HISTORY = 100
 MAX_IDS = 1000
 _CHUNK = 1 << 20
-_LOG_HEADER_LEN = 16
+LOG_HEADER_LEN = 16
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 _OCTET_BODY: dict[str, Any] = {
@@ -376,7 +376,8 @@ def _series_json(series: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return out, downsampled
 
 
-def _keys_arg(keys: str | None) -> list[str] | None:
+def keys_arg(keys: str | None) -> list[str] | None:
+    """The `keys` query parameter (comma-separated) as a list; None when absent or empty."""
     if keys is None or not keys.strip():
         return None
     wanted = [k.strip() for k in keys.split(",") if k.strip()]
@@ -406,7 +407,7 @@ def history(
     """Metric series, min/max-preserving downsampled to about `samples` points (0 = all)."""
     reach(user, entity, project, run_id)
     _check_steps(min_step, max_step)
-    wanted = _keys_arg(keys)
+    wanted = keys_arg(keys)
     proj, _ = find_run(ctx, entity, project, run_id)
     paths = ctx.blobs.paths(proj.id, proj.name, run_id)
     series = core.read_series(str(paths.index), wanted, samples, min_step, max_step)
@@ -452,7 +453,7 @@ def _stored_reader(
     proj, _ = find_run(ctx, entity, project, run_id)
     paths = ctx.blobs.paths(proj.id, proj.name, run_id)
     try:
-        empty = paths.log.stat().st_size <= _LOG_HEADER_LEN
+        empty = paths.log.stat().st_size <= LOG_HEADER_LEN
     except FileNotFoundError:
         empty = True
     if empty:
