@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .harness import FaultProxy, PostgresCluster, ServerProcess
+from .harness import FaultProxy, PostgresCluster, ServerProcess, Ui
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +90,16 @@ def fault_proxy() -> Iterator[ProxyFactory]:
     finally:
         for proxy in reversed(made):
             proxy.stop()
+
+
+@pytest.fixture
+def ui(tmp_path: Path) -> Iterator[Ui]:
+    """A `fwtrack ui` over an empty `<tmp_path>/fwtrack`, ready to answer."""
+    runs_dir = tmp_path / "fwtrack"
+    runs_dir.mkdir()
+    server = Ui(tmp_path, runs_dir)
+    try:
+        server.wait_for("health", lambda: server.get("/health")[0] == 200)
+        yield server
+    finally:
+        server.stop()

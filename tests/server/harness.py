@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import glob
 import http.client
+import json
 import os
 import random
 import secrets
@@ -28,11 +29,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -755,3 +759,62 @@ class FaultProxy:
         )
         with contextlib.suppress(OSError):
             await writer.drain()
+
+
+UI_DEADLINE = 60.0
+"""Seconds `Ui.wait_for` waits."""
+
+
+class Ui:
+    """A real `fwtrack ui` process over `runs_dir` (no auth, read-only, in place)."""
+
+    def __init__(self, tmp_path: Path, runs_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api/v1"
+        self.out = tmp_path / "ui.out"
+        with open(self.out, "wb") as fh:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "fwtrack",
+                    "ui",
+                    "--dir",
+                    str(runs_dir),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                start_new_session=True,
+            )
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, json.loads(exc.read())
+
+    def wait_for(self, what: str, check: Callable[[], Any]) -> Any:
+        deadline = time.monotonic() + UI_DEADLINE
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ui exited:\n{self.out.read_text()}")
+            try:
+                last = check()
+            except (OSError, KeyError, IndexError, AssertionError) as exc:
+                last = exc
+            else:
+                if last:
+                    return last
+            time.sleep(0.1)
+        raise AssertionError(
+            f"timed out waiting for {what}; last: {last!r}\n{self.out.read_text()}"
+        )
+
+    def stop(self) -> None:
+        stop_process_group(self.proc, signal.SIGINT)

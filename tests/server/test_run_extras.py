@@ -23,8 +23,7 @@ import pytest
 import fwtrack
 from fwtrack import _core
 
-from .harness import ServerProcess, child_env
-from .test_ui import Ui
+from .harness import ServerProcess, Ui, child_env
 
 PROJECT = "extras"
 RUN_ID = "env1"
@@ -552,18 +551,6 @@ LIVE = textwrap.dedent(
     fwtrack.finish()
     """
 )
-
-
-@pytest.fixture
-def ui(tmp_path: Path) -> Iterator[Ui]:
-    runs_dir = tmp_path / "fwtrack"
-    runs_dir.mkdir()
-    server = Ui(tmp_path, runs_dir)
-    try:
-        server.wait_for("health", lambda: server.get("/health")[0] == 200)
-        yield server
-    finally:
-        server.stop()
 
 
 def test_ui_serves_a_run_being_written(ui: Ui, tmp_path: Path) -> None:

@@ -3,23 +3,16 @@ follows the writer (running, finished, crashed)."""
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .harness import child_env, free_port, stop_process_group
-
-DEADLINE = 60.0
+from .harness import Ui, child_env
 
 WRITER = textwrap.dedent(
     """
@@ -41,71 +34,6 @@ WRITER = textwrap.dedent(
     fwtrack.finish()
     """
 )
-
-
-class Ui:
-    def __init__(self, tmp_path: Path, runs_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/api/v1"
-        self.out = tmp_path / "ui.out"
-        with open(self.out, "wb") as fh:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fwtrack",
-                    "ui",
-                    "--dir",
-                    str(runs_dir),
-                    "--port",
-                    str(self.port),
-                ],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=child_env(),
-                start_new_session=True,
-            )
-
-    def get(self, path: str) -> tuple[int, Any]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.loads(exc.read())
-
-    def wait_for(self, what: str, check: Callable[[], Any]) -> Any:
-        deadline = time.monotonic() + DEADLINE
-        last: Any = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"ui exited:\n{self.out.read_text()}")
-            try:
-                last = check()
-            except (OSError, KeyError, IndexError, AssertionError) as exc:
-                last = exc
-            else:
-                if last:
-                    return last
-            time.sleep(0.1)
-        raise AssertionError(
-            f"timed out waiting for {what}; last: {last!r}\n{self.out.read_text()}"
-        )
-
-    def stop(self) -> None:
-        stop_process_group(self.proc, signal.SIGINT)
-
-
-@pytest.fixture
-def ui(tmp_path: Path) -> Iterator[Ui]:
-    runs_dir = tmp_path / "fwtrack"
-    runs_dir.mkdir()
-    server = Ui(tmp_path, runs_dir)
-    try:
-        server.wait_for("health", lambda: server.get("/health")[0] == 200)
-        yield server
-    finally:
-        server.stop()
 
 
 def start_writer(tmp_path: Path, run_id: str, mode: str) -> tuple[subprocess.Popen[bytes], Path]:

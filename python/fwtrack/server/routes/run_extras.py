@@ -231,7 +231,8 @@ def logs(
 
 
 def _media(paths: RunPaths) -> list[tuple[int, float, str, dict[str, Any]]]:
-    return _part(_decoded(paths), "media")
+    items: list[tuple[int, float, str, dict[str, Any]]] = _part(_decoded(paths), "media")
+    return items
 
 
 @router.get(RUN + "/media/keys", tags=["media"], responses=_UNREADABLE)
