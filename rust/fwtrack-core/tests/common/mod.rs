@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use fwtrack_core::codec;
 use fwtrack_core::histogram::Hist;
 use fwtrack_core::record::{
-    Finish, HistRecord, Key, MetricDef, Record, Row, SummarySnapshot, Value,
+    ConsoleLines, Finish, HistRecord, Key, MediaRecord, MetricDef, Record, Row, SummarySnapshot,
+    SystemSample, Value,
 };
 use fwtrack_core::writer::{Recovered, Writer, WriterOptions};
 use proptest::prelude::*;
@@ -183,6 +184,29 @@ pub fn record_eq(a: &Record, b: &Record) -> bool {
                 && f_eq(x.timestamp, y.timestamp)
                 && f_eq(x.runtime, y.runtime)
         }
+        (Record::System(x), Record::System(y)) => {
+            f_eq(x.timestamp, y.timestamp)
+                && f_eq(x.runtime, y.runtime)
+                && x.values.len() == y.values.len()
+                && x.values
+                    .iter()
+                    .zip(&y.values)
+                    .all(|((ka, va), (kb, vb))| ka == kb && f_eq(*va, *vb))
+        }
+        (Record::Console(x), Record::Console(y)) => {
+            x.stream == y.stream
+                && x.lines.len() == y.lines.len()
+                && x.lines
+                    .iter()
+                    .zip(&y.lines)
+                    .all(|((ta, la), (tb, lb))| f_eq(*ta, *tb) && la == lb)
+        }
+        (Record::Media(x), Record::Media(y)) => {
+            x.step == y.step
+                && f_eq(x.timestamp, y.timestamp)
+                && x.key == y.key
+                && mp_eq(&x.value, &y.value)
+        }
         _ => a == b,
     }
 }
@@ -316,8 +340,41 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
                 runtime,
             })
         });
+    let system = (
+        arb_f64(),
+        arb_f64(),
+        proptest::collection::vec((arb_string(), arb_f64()), 0..4),
+    )
+        .prop_map(|(timestamp, runtime, values)| {
+            Record::System(SystemSample {
+                timestamp,
+                runtime,
+                values: values.into_iter().map(|(k, x)| (Key::from(k), x)).collect(),
+            })
+        });
+    let console = (
+        prop_oneof![Just("stdout"), Just("stderr")],
+        proptest::collection::vec((arb_f64(), arb_string()), 0..4),
+    )
+        .prop_map(|(stream, lines)| {
+            Record::Console(ConsoleLines {
+                stream: stream.to_owned(),
+                lines,
+            })
+        });
+    let media = (any::<u64>(), arb_f64(), arb_string(), arb_mp_map()).prop_map(
+        |(step, timestamp, key, value)| {
+            Record::Media(MediaRecord {
+                step,
+                timestamp,
+                key: Key::from(key),
+                value,
+            })
+        },
+    );
+    // Kinds no reader knows (1-10 are the known ones).
     let unknown = (
-        prop_oneof![Just(0u8), 8u8..=255],
+        prop_oneof![Just(0u8), 11u8..=255],
         proptest::collection::vec(any::<u8>(), 0..32),
     )
         .prop_map(|(kind, body)| Record::Unknown { kind, body });
@@ -329,6 +386,9 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
         1 => summary,
         1 => metric,
         1 => finish,
+        1 => system,
+        1 => console,
+        1 => media,
         1 => unknown,
     ]
 }
