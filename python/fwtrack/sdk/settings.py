@@ -34,6 +34,7 @@ __all__ = [
     "FWTRACK_SERVER_ADMIN_KEY",
     "FWTRACK_SERVER_DATA",
     "FWTRACK_SERVER_DB",
+    "FWTRACK_SERVER_LOGIN_KEY_TTL",
     "FWTRACK_SYSTEM_INTERVAL",
     "FWTRACK_SYSTEM_METRICS",
     "FWTRACK_TAGS",
@@ -166,6 +167,12 @@ FWTRACK_SERVER_ADMIN_KEY = EnvVar(
     "generated one, for automated deployments.",
     default=None,
 )
+FWTRACK_SERVER_LOGIN_KEY_TTL = EnvVar(
+    "FWTRACK_SERVER_LOGIN_KEY_TTL",
+    "`fwtrack server`: how long API keys made by signing in (`POST /login`, `fwtrack login`) "
+    "work: days, or a number with a unit (`12h`, `90m`, `45s`); `--login-key-ttl` beats it.",
+    default="30",
+)
 
 FWTRACK_SAVE_CODE = EnvVar(
     "FWTRACK_SAVE_CODE",
@@ -224,6 +231,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_SERVER_DATA,
     FWTRACK_SERVER_DB,
     FWTRACK_SERVER_ADMIN_KEY,
+    FWTRACK_SERVER_LOGIN_KEY_TTL,
 )
 
 

@@ -22,10 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from fwtrack import _core
-from fwtrack.server.auth import Viewer, create_key, hash_key
+from fwtrack.server.auth import Viewer, add_user, create_key, hash_key
 from fwtrack.server.blobs import BlobStore, LocalRunsLayout
 from fwtrack.server.config import MAX_JSON_BODY_BYTES, ServerConfig
-from fwtrack.server.db import ApiKey, Database, User, now
+from fwtrack.server.db import ApiKey, Database, User
 from fwtrack.server.errors import ApiError
 from fwtrack.server.jsonutil import JsonResponse
 
@@ -69,13 +69,11 @@ def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
         with db.write() as session:
             if config.ui_scan_dir is not None or not config.auth:
                 if session.scalar(sa.select(User.id).where(User.name == LOCAL_USER)) is None:
-                    session.add(User(name=LOCAL_USER, is_admin=True, created_at=now()))
+                    add_user(session, LOCAL_USER, is_admin=True)
                 return db, None
             admin = session.scalar(sa.select(User).where(User.name == "admin"))
             if session.scalar(sa.select(sa.func.count()).select_from(User)) == 0:
-                admin = User(name="admin", is_admin=True, created_at=now())
-                session.add(admin)
-                session.flush()
+                admin = add_user(session, "admin", is_admin=True)
                 _, created = create_key(session, admin.id, "first admin key", config.admin_key)
             elif admin is not None and config.admin_key:
                 known = session.scalar(
@@ -214,7 +212,16 @@ def _install_handlers(app: FastAPI) -> None:
 
 def create_app(config: ServerConfig) -> FastAPI:
     """The tracking server app for `config` (migrates the database, creates the first admin)."""
-    from fwtrack.server.routes import dashboard, meta, projects, run_extras, runs
+    from fwtrack.server.routes import (
+        dashboard,
+        keys,
+        meta,
+        projects,
+        run_extras,
+        runs,
+        teams,
+        users,
+    )
 
     db, _ = bootstrap(config)
     blobs: BlobStore | LocalRunsLayout
@@ -259,7 +266,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     _document_errors_as_400(app)
     _install_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=config.max_upload_bytes)
-    for module in (meta, projects, dashboard, runs, run_extras):
+    for module in (meta, users, keys, teams, projects, dashboard, runs, run_extras):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_dashboard(app)
     return app

@@ -2,7 +2,9 @@
 
 Keys are `fwk_` + 40 base62 characters; only their SHA-256 and an 8-character prefix are
 stored. Passwords are hashed with scrypt. Access is decided on the entity alone: a user reaches
-their own entity, their teams' entities, and (admins) everything.
+their own entity, their teams' entities, and (admins) everything. A key works while it is not
+revoked, not past its `expires_at`, and its user is not disabled; each is checked on every
+request, so revoking, expiring or disabling takes effect at once.
 """
 
 from __future__ import annotations
@@ -12,27 +14,37 @@ import hashlib
 import hmac
 import secrets
 import string
+import time
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fwtrack.server.db import ApiKey, Team, TeamMember, User, now
+from fwtrack.server.db import ApiKey, Database, EntityName, Team, TeamMember, User, now
 from fwtrack.server.errors import ApiError
 
 __all__ = [
     "KEY_PREFIX",
+    "LAST_USED_RESOLUTION",
     "Viewer",
+    "add_user",
+    "authenticate",
     "check_password",
+    "claim_name",
     "create_key",
+    "disabled_detail",
     "entity_exists",
     "generate_key",
     "hash_key",
     "hash_password",
     "is_valid_key",
+    "name_taken_detail",
     "require_entity",
     "viewer_for_key",
 ]
+
+LAST_USED_RESOLUTION = 60.0
+"""A key's `last_used_at` is written at most once per this many seconds (not per request)."""
 
 KEY_PREFIX = "fwk_"
 _KEY_CHARS = string.ascii_letters + string.digits
@@ -74,9 +86,15 @@ def hash_key(key: str) -> str:
 
 
 def create_key(
-    session: Session, user_id: int, description: str = "", key: str | None = None
+    session: Session,
+    user_id: int,
+    description: str = "",
+    key: str | None = None,
+    *,
+    expires_at: float | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key (or `key`, when seeding) for `user_id`; return the row and the key."""
+    """Store a new key (or `key`, when seeding) for `user_id`, working until `expires_at`
+    (Unix seconds; None: until revoked); return the row and the key."""
     key = key or generate_key()
     if not is_valid_key(key):
         raise ValueError(
@@ -91,6 +109,7 @@ def create_key(
         prefix=key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8],
         description=description,
         created_at=now(),
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
@@ -150,8 +169,17 @@ def viewer_of(session: Session, user: User) -> Viewer:
     return Viewer(user.id, user.name, user.is_admin, _teams_of(session, user.id))
 
 
-def viewer_for_key(session: Session, authorization: str | None) -> Viewer:
-    """The viewer of an `Authorization: Bearer <key>` header; 401 for anything else."""
+def disabled_detail(name: str) -> str:
+    """The answer to a disabled user's key or login."""
+    return (
+        f"user {name!r} is disabled; hint: ask an admin to enable it "
+        f'(PATCH /api/v1/users/{name} with {{"disabled": false}})'
+    )
+
+
+def _key_row(session: Session, authorization: str | None) -> tuple[ApiKey, User]:
+    """The key and user of an `Authorization: Bearer <key>` header that may be used now;
+    401 naming the problem for anything else."""
     if not authorization:
         raise ApiError(
             401,
@@ -179,7 +207,47 @@ def viewer_for_key(session: Session, authorization: str | None) -> Viewer:
             "new key",
             headers=_UNAUTHORIZED_HEADERS,
         )
-    return viewer_of(session, row[1])
+    api_key, user = row[0], row[1]
+    if user.disabled_at is not None:
+        raise ApiError(401, disabled_detail(user.name), headers=_UNAUTHORIZED_HEADERS)
+    if api_key.expires_at is not None and api_key.expires_at <= now():
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(api_key.expires_at))
+        raise ApiError(
+            401,
+            f"API key expired on {when}; hint: log in again (fwtrack login <url>) or create a "
+            "new key",
+            headers=_UNAUTHORIZED_HEADERS,
+        )
+    return api_key, user
+
+
+def viewer_for_key(session: Session, authorization: str | None) -> Viewer:
+    """The viewer of an `Authorization: Bearer <key>` header; 401 for anything else (no key,
+    an unknown, revoked or expired key, a disabled user)."""
+    return viewer_of(session, _key_row(session, authorization)[1])
+
+
+def authenticate(db: Database, authorization: str | None) -> Viewer:
+    """`viewer_for_key` in a read transaction, then the key's `last_used_at` brought up to date
+    when it is older than `LAST_USED_RESOLUTION` (so a busy key costs one write a minute)."""
+    with db.read() as session:
+        api_key, user = _key_row(session, authorization)
+        viewer = viewer_of(session, user)
+    stamp = now()
+    if api_key.last_used_at is None or stamp - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        with db.write() as session:
+            session.execute(
+                sa.update(ApiKey)
+                .where(
+                    ApiKey.id == api_key.id,
+                    sa.or_(
+                        ApiKey.last_used_at.is_(None),
+                        ApiKey.last_used_at < stamp - LAST_USED_RESOLUTION,
+                    ),
+                )
+                .values(last_used_at=stamp)
+            )
+    return viewer
 
 
 def require_entity(viewer: Viewer, entity: str) -> None:
@@ -198,3 +266,38 @@ def entity_exists(session: Session, entity: str) -> bool:
     if user is not None:
         return True
     return session.scalar(sa.select(Team.id).where(Team.name == entity)) is not None
+
+
+def claim_name(session: Session, name: str) -> None:
+    """Reserve `name` for a new user or team in this write transaction: 409 when a user or
+    team holds it already in any case. A concurrent create of the same name fails on the
+    `entity_names` primary key instead (an IntegrityError for the caller to answer 409)."""
+    key = name.lower()
+    if session.get(EntityName, key) is not None:
+        raise ApiError(409, name_taken_detail(name))
+    session.add(EntityName(name_key=key))
+    session.flush()
+
+
+def name_taken_detail(name: str) -> str:
+    """The same answer for a user's and for a team's name, in any case."""
+    return (
+        f"the name {name!r} is taken; hint: user and team names are unique regardless of "
+        "case, pick another"
+    )
+
+
+def add_user(
+    session: Session, name: str, *, password: str | None = None, is_admin: bool = False
+) -> User:
+    """Claim `name` and create the user (flushed, so it has an id)."""
+    claim_name(session, name)
+    user = User(
+        name=name,
+        password_hash=hash_password(password) if password else None,
+        is_admin=is_admin,
+        created_at=now(),
+    )
+    session.add(user)
+    session.flush()
+    return user

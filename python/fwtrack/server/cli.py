@@ -18,6 +18,7 @@ from fwtrack.sdk.settings import (
     FWTRACK_SERVER_ADMIN_KEY,
     FWTRACK_SERVER_DATA,
     FWTRACK_SERVER_DB,
+    FWTRACK_SERVER_LOGIN_KEY_TTL,
 )
 
 __all__ = ["add_commands"]
@@ -61,6 +62,43 @@ def add_commands(subparsers: Any) -> None:
         type=int,
         default=None,
         help="uploads each worker handles at once; more are answered 429 (default 32)",
+    )
+    server.add_argument(
+        "--login-key-ttl",
+        default=None,
+        metavar="DAYS",
+        help="how long keys made by signing in work: days, or with a unit (12h, 90m, 45s) "
+        "(default: $FWTRACK_SERVER_LOGIN_KEY_TTL or 30 days)",
+    )
+    server.add_argument(
+        "--login-window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="failed logins are counted over this many seconds (default 900)",
+    )
+    server.add_argument(
+        "--login-lockout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the first lockout after too many failed logins; it doubles with each further "
+        "one, up to an hour (default 60)",
+    )
+    server.add_argument(
+        "--login-max-failures",
+        type=int,
+        default=None,
+        metavar="N",
+        help="failed logins per username within the window before a lockout (default 5)",
+    )
+    server.add_argument(
+        "--login-max-address-failures",
+        type=int,
+        default=None,
+        metavar="N",
+        help="failed logins per client address within the window before a lockout "
+        "(default 20)",
     )
     server.add_argument("--access-log", action="store_true", help="log every request")
     server.set_defaults(func=_cmd_server)
@@ -117,13 +155,23 @@ def _cmd_server(args: argparse.Namespace) -> int:
     _require_extra()
     from fwtrack.server.app import bootstrap
     from fwtrack.server.config import (
+        DEFAULT_LOGIN_KEY_TTL,
         DEFAULT_MAX_CONCURRENT_UPLOADS,
         DEFAULT_MAX_UPLOAD_BYTES,
         ServerConfig,
+        parse_duration,
     )
 
     admin_key = FWTRACK_SERVER_ADMIN_KEY.get()
     try:
+        ttl = args.login_key_ttl or FWTRACK_SERVER_LOGIN_KEY_TTL.get()
+        login = {
+            "login_key_ttl": parse_duration(ttl) if ttl else DEFAULT_LOGIN_KEY_TTL,
+            "login_window": args.login_window,
+            "login_lockout": args.login_lockout,
+            "login_max_failures": args.login_max_failures,
+            "login_max_address_failures": args.login_max_address_failures,
+        }
         config = ServerConfig(
             data_dir=Path(args.data or FWTRACK_SERVER_DATA.get() or "fwtrack-server"),
             db_url=args.db or FWTRACK_SERVER_DB.get(),
@@ -133,6 +181,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
             max_upload_bytes=args.max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES,
             max_concurrent_uploads=args.max_concurrent_uploads or DEFAULT_MAX_CONCURRENT_UPLOADS,
             admin_key=admin_key,
+            **{k: v for k, v in login.items() if v is not None},
         )
         _ = config.database_url  # checks the --db URL
         db, key = bootstrap(config)

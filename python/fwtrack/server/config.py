@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DEFAULT_LOGIN_KEY_TTL",
+    "DEFAULT_LOGIN_LOCKOUT",
+    "DEFAULT_LOGIN_WINDOW",
     "DEFAULT_MAX_CONCURRENT_UPLOADS",
     "DEFAULT_MAX_UPLOAD_BYTES",
     "DEFAULT_STALE_AFTER",
     "ServerConfig",
+    "parse_duration",
 ]
 
 DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -25,6 +29,23 @@ DEFAULT_MAX_CONCURRENT_UPLOADS = 32
 
 MAX_JSON_BODY_BYTES = 1024 * 1024
 """Largest body of a JSON request (everything but run-log and file uploads)."""
+
+DEFAULT_LOGIN_KEY_TTL = 30 * 86400.0
+"""Seconds an API key made by `POST /login` works (`--login-key-ttl`, 30 days)."""
+
+DEFAULT_LOGIN_WINDOW = 900.0
+"""Failed logins are counted over this many seconds (`--login-window`, 15 minutes)."""
+
+DEFAULT_LOGIN_LOCKOUT = 60.0
+"""The first lockout after too many failed logins, in seconds (`--login-lockout`); each
+further lockout doubles it, up to an hour (or the first lockout, when longer)."""
+
+DEFAULT_LOGIN_MAX_FAILURES = 5
+"""Failed logins for one username within the window before it is locked (from failing
+addresses)."""
+
+DEFAULT_LOGIN_MAX_ADDRESS_FAILURES = 20
+"""Failed logins from one client address within the window before it is locked."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,11 @@ class ServerConfig:
     stale_after: float | None = DEFAULT_STALE_AFTER
     scan_interval: float = 1.0
     max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT_UPLOADS
+    login_key_ttl: float = DEFAULT_LOGIN_KEY_TTL
+    login_window: float = DEFAULT_LOGIN_WINDOW
+    login_lockout: float = DEFAULT_LOGIN_LOCKOUT
+    login_max_failures: int = DEFAULT_LOGIN_MAX_FAILURES
+    login_max_address_failures: int = DEFAULT_LOGIN_MAX_ADDRESS_FAILURES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -65,6 +91,16 @@ class ServerConfig:
             )
         if self.max_upload_bytes < 1024:
             raise ValueError(f"max_upload_bytes must be at least 1024, got {self.max_upload_bytes}")
+        for name in ("login_key_ttl", "login_window", "login_lockout"):
+            value = getattr(self, name)
+            if not 1 <= value <= _TEN_YEARS:
+                raise ValueError(
+                    f"{name} must be 1 second to 10 years, got {value!r} seconds; hint: "
+                    "e.g. --login-key-ttl 30d, 12h, 90m or 45s"
+                )
+        for name in ("login_max_failures", "login_max_address_failures"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
     @property
     def database_url(self) -> str:
@@ -93,6 +129,29 @@ class ServerConfig:
         if doc.get("ui_scan_dir") is not None:
             doc["ui_scan_dir"] = Path(doc["ui_scan_dir"])
         return cls(**doc)
+
+
+_TEN_YEARS = 10 * 365 * 86400.0
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str, default_unit: str = "d") -> float:
+    """Seconds in `30`, `30d`, `12h`, `90m` or `45s` (a bare number is in `default_unit`).
+
+    Raises ValueError with the accepted forms."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS else default_unit
+    number = raw[:-1] if raw[-1:] in _UNITS else raw
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(
+            f"invalid duration {text!r}: use a positive number with an optional unit, "
+            "e.g. 30d, 12h, 90m or 45s"
+        )
+    return value
 
 
 def normalize_db_url(url: str) -> str:

@@ -24,6 +24,8 @@ __all__ = [
     "ApiKey",
     "Base",
     "Database",
+    "EntityName",
+    "LoginThrottle",
     "Project",
     "Run",
     "Team",
@@ -68,6 +70,31 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(256), default=None)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[float] = mapped_column(default=now)
+    # Set while an admin has disabled the user: its keys and password do not work.
+    disabled_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class EntityName(Base):
+    """Every user and team name, lowercased: one primary key makes the names of users and
+    teams unique together and regardless of case, even for concurrent creates."""
+
+    __tablename__ = "entity_names"
+
+    name_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+class LoginThrottle(Base):
+    """Failed `POST /login` attempts of one username (`user:<name lowercased>`) or one client
+    address (`addr:<address>`), shared by every server process (fwtrack.server.throttle)."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[float | None] = mapped_column(default=None)
+    last_failure_at: Mapped[float | None] = mapped_column(default=None)
+    locked_until: Mapped[float | None] = mapped_column(default=None)
+    lockouts: Mapped[int] = mapped_column(default=0)
 
 
 class Team(Base):
@@ -106,6 +133,7 @@ class ApiKey(Base):
     created_at: Mapped[float] = mapped_column(default=now)
     last_used_at: Mapped[float | None] = mapped_column(default=None)
     revoked_at: Mapped[float | None] = mapped_column(default=None)
+    expires_at: Mapped[float | None] = mapped_column(default=None)
 
 
 class Project(Base):

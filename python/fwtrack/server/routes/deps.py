@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fwtrack.server.app import AppContext
-from fwtrack.server.auth import Viewer, require_entity, viewer_for_key
+from fwtrack.server.auth import Viewer, authenticate, require_entity
 from fwtrack.server.db import Project, Run
 from fwtrack.server.errors import ApiError, check_entity, check_project, check_run_id
 
@@ -72,8 +72,7 @@ def get_viewer(
 ) -> Viewer:
     if ctx.local_viewer is not None:
         return ctx.local_viewer
-    with ctx.db.read() as session:
-        return viewer_for_key(session, request.headers.get("authorization"))
+    return authenticate(ctx.db, request.headers.get("authorization"))
 
 
 CurrentViewer = Annotated[Viewer, Depends(get_viewer)]
