@@ -37,11 +37,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fwtrack.run_files import FILES_DIR, open_regular, skipped_message, walk_files
+
 __all__ = [
     "FILES_DIR",
     "FileUploader",
     "Snapshot",
     "collect_metadata",
+    "redact_text",
     "requirements",
     "safe_argv",
     "safe_env",
@@ -49,7 +52,6 @@ __all__ = [
     "upload_files",
 ]
 
-FILES_DIR = "files"
 UPLOAD_STATE = "files-upload.json"
 """In the run directory: sha256 and size of each file as last uploaded, per server."""
 MEDIA_PREFIX = "media/"
@@ -96,27 +98,137 @@ def strip_credentials(url: str) -> str:
 
 
 REDACTED = "<redacted>"
+_MAX_JSON_DEPTH = 64
+"""Deeper JSON in an argument is hidden whole rather than walked."""
+_SECRET_WORDS = r"(?:KEY|TOKEN|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH)"
+_NOT_REDACTED = rf"(?!(?:[A-Za-z][\w-]*\s+)?{re.escape(REDACTED)})"
+_OPTION = re.compile(r"--?[A-Za-z][\w.\-]*")
+"""An option name (`-v`, `--api-key`); `-1` or `-` are values."""
+_KEY_NAME = re.compile(r"[+~]?[\w.\-\[\]/]+")
+"""The key of a `key=value` argument (`db.password`, `+trainer.token`, `auth[0]`)."""
+_AUTH_SCHEME = r"(?:Bearer|Basic|Digest|Token|Negotiate|NTLM|AWS4-HMAC-SHA256)"
+_AUTH_HEADER = re.compile(
+    rf"(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:({_AUTH_SCHEME})\s+)?"
+    rf"{_NOT_REDACTED}[^\"'\r\n]+",
+    re.IGNORECASE,
+)
+"""`Authorization: <scheme> <credentials>` (also `=` or quoted): everything after the scheme."""
+_BEARER = re.compile(
+    rf"\b(Bearer\s+){_NOT_REDACTED}[^\s\"',;]+|\b(Basic\s+)[A-Za-z0-9+/]{{8,}}=*",
+    re.IGNORECASE,
+)
+_KEY_VALUE = re.compile(
+    rf"(?<![\w.\-/:@])(?P<key>[\"']?[\w.\-]*{_SECRET_WORDS}[\w.\-]*[\"']?)(?P<sep>\s*[:=]\s*)"
+    rf"{_NOT_REDACTED}(?P<value>\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,;&}}\]\"']+)",
+    re.IGNORECASE,
+)
+"""`password=S`, `api_key: S`, `"token": "S"` inside a longer text (a query string, YAML,
+JSON that does not parse)."""
+
+
+def _is_option(arg: str) -> bool:
+    return _OPTION.fullmatch(arg.partition("=")[0]) is not None
+
+
+def _redact_json(value: Any, depth: int) -> tuple[Any, bool]:
+    """(`value` with the values under secret-looking keys redacted, whether it changed)."""
+    if depth > _MAX_JSON_DEPTH:
+        return REDACTED, True
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        changed = False
+        for key, item in value.items():
+            if _SECRET.search(key) and not (item is None or isinstance(item, bool)):
+                out[key] = REDACTED
+                changed = changed or item != REDACTED
+            else:
+                out[key], item_changed = _redact_json(item, depth + 1)
+                changed = changed or item_changed
+        return out, changed
+    if isinstance(value, list):
+        items = [_redact_json(item, depth + 1) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    if isinstance(value, str):
+        text = redact_text(value, depth + 1)
+        return text, text != value
+    return value, False
+
+
+def _auth_header(match: re.Match[str]) -> str:
+    scheme = f"{match.group(2)} " if match.group(2) else ""
+    return f"{match.group(1)}{scheme}{REDACTED}"
+
+
+def _bearer(match: re.Match[str]) -> str:
+    return f"{match.group(1) or match.group(2)}{REDACTED}"
+
+
+def _key_value(match: re.Match[str]) -> str:
+    quote = match.group("value")[0]
+    value = f"{quote}{REDACTED}{quote}" if quote in "\"'" else REDACTED
+    return f"{match.group('key')}{match.group('sep')}{value}"
+
+
+def redact_text(text: str, depth: int = 0) -> str:
+    """`text` (one argument, or the value of an option) with its secrets replaced by
+    `<redacted>`: a JSON object or array has the values under secret-looking keys redacted (and
+    is written back compactly); `key=value` with a secret-looking key hides all of the value;
+    otherwise `Authorization:` and `Bearer` credentials, `key=value`/`key: value` pairs with
+    secret-looking keys and `user:password@` in URLs are replaced where they appear."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[") and depth <= _MAX_JSON_DEPTH:
+        try:
+            doc = json.loads(stripped)
+        except (ValueError, RecursionError):
+            doc = None
+        if isinstance(doc, dict | list):
+            redacted, changed = _redact_json(doc, depth + 1)
+            if not changed:
+                return text
+            return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
+    key, eq, value = text.partition("=")
+    if eq and _KEY_NAME.fullmatch(key):
+        if _SECRET.search(key):
+            return f"{key}={REDACTED}"
+        return f"{key}={redact_text(value, depth + 1)}"
+    text = _URL_CREDS.sub("", text)
+    text = _AUTH_HEADER.sub(_auth_header, text)
+    text = _BEARER.sub(_bearer, text)
+    return _KEY_VALUE.sub(_key_value, text)
 
 
 def safe_argv(argv: Sequence[str]) -> list[str]:
-    """`argv` with secrets replaced by `<redacted>`: the value of an option whose name looks
-    like a secret (`--api-key VALUE`, `--password=VALUE`, `token=VALUE`) and credentials in
-    URLs."""
+    """`argv` with secrets replaced by `<redacted>`, one argument for one argument (nothing
+    shifts):
+
+    - `--password=S`, `token=S`: an option or `key=value` whose name looks like a secret;
+    - `--api-key S`: the value after such an option, when it is a value (not an option);
+    - `--set=db.password=S`: by the key inside the value;
+    - `--opt={"api_key": "S"}` and a bare JSON argument: the values under secret-looking
+      keys, at any depth;
+    - `Authorization: Bearer S` (`--header`), `Bearer S`, `password: S` anywhere in an
+      argument, and `user:password@` in URLs.
+    """
     out: list[str] = []
     hide_next = False
     for arg in argv:
-        if hide_next:
+        option = _is_option(arg)
+        if hide_next and not option:
             out.append(REDACTED)
             hide_next = False
             continue
-        name, eq, _value = arg.partition("=")
-        if eq and _SECRET.search(name):
-            out.append(f"{name}={REDACTED}")
-        elif arg.startswith("-") and _SECRET.search(arg):
-            out.append(arg)
-            hide_next = True
+        hide_next = False
+        if option:
+            name, eq, value = arg.partition("=")
+            if not eq:
+                hide_next = _SECRET.search(name) is not None
+                out.append(arg)
+            elif _SECRET.search(name):
+                out.append(f"{name}={REDACTED}")
+            else:
+                out.append(f"{name}={redact_text(value)}")
         else:
-            out.append(strip_credentials(arg) if "://" in arg else arg)
+            out.append(redact_text(arg))
     return out
 
 
@@ -350,25 +462,14 @@ def save_file(run_dir: str, path: str | os.PathLike[str], name: str | None) -> P
 
 
 def local_files(run_dir: Path) -> list[tuple[str, Path]]:
-    """(relative posix name, path) of each file under `<run_dir>/files/`, sorted by name."""
-    root = run_dir / FILES_DIR
-    out: list[tuple[str, Path]] = []
-    if not root.is_dir():
-        return out
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for filename in filenames:
-            if filename.startswith("."):
-                continue
-            full = Path(dirpath) / filename
-            out.append((full.relative_to(root).as_posix(), full))
-    out.sort()
-    return out
+    """(relative posix name, path) of each regular file under `<run_dir>/files/`, sorted by
+    name; symbolic links are left out (`run_files.walk_files`)."""
+    return walk_files(run_dir)[0]
 
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -385,11 +486,19 @@ _upload_lock = threading.Lock()
 
 
 def upload_files(
-    base_url: str, api_key: str, entity: str, project: str, run_id: str, run_dir: Path
+    base_url: str,
+    api_key: str,
+    entity: str,
+    project: str,
+    run_id: str,
+    run_dir: Path,
+    on_skip: Callable[[str], None] | None = None,
 ) -> int:
     """Upload the run's files whose size or sha256 differ from what the server has (its
     `GET .../files` sizes and the hashes this client last uploaded); returns how many were
-    sent. Raises the `_http` errors; callers warn."""
+    sent. Symbolic links (and other entries that are not regular files) are never sent:
+    `on_skip` gets the name of each, relative to `run_dir`, for the caller to warn about.
+    Raises the `_http` errors; callers warn."""
     from fwtrack._http import HttpClient
 
     client = HttpClient(base_url, api_key)
@@ -406,11 +515,21 @@ def upload_files(
         key = f"{client.base_url}/{entity}"
         sent_before: dict[str, str] = dict(state.get(key) or {})
         sent = 0
-        for name, path in local_files(run_dir):
+        files, skipped = walk_files(run_dir)
+        for name in skipped:
+            if on_skip is not None:
+                on_skip(name)
+        for name, path in files:
             digest = _digest(name, path)
             if remote.get(name) == path.stat().st_size and sent_before.get(name) == digest:
                 continue
-            body = path.read_bytes()
+            try:
+                with open_regular(path) as fh:
+                    body = fh.read()
+            except OSError:  # became a link (or went away) since the walk: never follow it
+                if on_skip is not None:
+                    on_skip(f"{FILES_DIR}/{name}")
+                continue
             client.request(
                 "PUT",
                 f"/runs/{quote}/files/{urllib.parse.quote(name)}",
@@ -457,6 +576,8 @@ class FileUploader:
         self._run_dir = Path(run_dir)
         self._status = status
         self._warned = False
+        self._skipped: set[str] = set()
+        self._skips_warned: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -498,6 +619,7 @@ class FileUploader:
                 self._project,
                 self._run_id,
                 self._run_dir,
+                on_skip=self._skipped.add,
             )
         except Exception as exc:
             if not quiet and not self._warned:
@@ -510,6 +632,12 @@ class FileUploader:
                     f"they are in {self._run_dir / FILES_DIR}, and `fwtrack sync "
                     f"{self._run_dir}` uploads them"
                 )
+        if not quiet:  # in the caller's thread, once per left-out link
+            from fwtrack.sdk.values import warn
+
+            for name in sorted(self._skipped - self._skips_warned):
+                self._skips_warned.add(name)
+                warn(f"fwtrack: {skipped_message(self._run_dir, name)}")
 
 
 def files_pending(run_dir: Path, base_url: str, entity: str) -> bool:
