@@ -10,6 +10,11 @@ mirror only ever fetches what is new (`GET .../log` with `Range: bytes=<have>-`)
 
 where `<cache>` is `FWTRACK_CACHE_DIR`, else `$XDG_CACHE_HOME/fwtrack`, else
 `~/.cache/fwtrack`.
+
+Nothing a server answers is trusted as a path: every entity, project, run id and file path in
+its answers (and every media path in a run log) is checked as the server checks the names
+clients send it (`fwtrack.path_names`), and every cache path is resolved and kept under the
+cache. A name that fails raises `UnsafePathError` naming it, before anything is written.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ import copy
 import math
 import os
 import re
+import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fwtrack import _core, credentials
+from fwtrack import _core, credentials, path_names
 from fwtrack._http import (
     HttpClient,
     MissingApiKeyError,
@@ -34,7 +40,7 @@ from fwtrack._http import (
     normalize_base_url,
 )
 from fwtrack.api import AmbiguousRunError, Project, Run, RunState
-from fwtrack.errors import FwTrackError, RunNotFoundError
+from fwtrack.errors import FwTrackError, RunNotFoundError, UnsafePathError
 from fwtrack.run_files import RunFile, merge_metadata
 from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
 
@@ -46,9 +52,13 @@ except ImportError:  # pragma: no cover (Windows: the mirror is then not locked 
 __all__ = ["RemoteBackend", "RemoteRun", "cache_root", "resolve_api_key"]
 
 _PAGE = 1000  # runs per request when listing (the server's maximum `limit`)
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_MAX_LEN = {"entity": 64, "project": 128, "run id": 64}
 _CHUNK = 1 << 20
+_CHECKS: dict[str, Callable[[object], str]] = {
+    "entity": path_names.check_entity,
+    "project": path_names.check_project,
+    "run id": path_names.check_run_id,
+    "file path": path_names.check_file_path,
+}
 
 
 def cache_root() -> Path:
@@ -83,19 +93,42 @@ def resolve_api_key(base_url: str, api_key: str | None) -> str:
 def _host_dir(base_url: str) -> str:
     """A directory name for one server: its host and port (and path prefix, if any)."""
     parts = urllib.parse.urlsplit(base_url)
-    name = parts.netloc + parts.path
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "server"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", parts.netloc + parts.path)
+    return "_" + name if name.startswith(".") else name or "server"
 
 
 def _check_part(value: str, what: str, spec: str) -> str:
     """`value` when it is a valid entity, project or run id name, else ValueError."""
-    limit = _MAX_LEN[what]
-    if not _NAME.match(value) or len(value) > limit:
-        raise ValueError(
-            f"invalid {what} {value!r} in {spec!r}: expected 1-{limit} characters of "
-            "A-Z a-z 0-9 _ . -"
+    try:
+        return _CHECKS[what](value)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (in {spec!r})") from None
+
+
+def _answered(url: str, what: str, value: object, where: str) -> str:
+    """`value`, a name from the server's answer (or a run log) that will name a cache path,
+    when it is a valid `what` ("entity", "project", "run id", "file path"); else
+    UnsafePathError naming it."""
+    try:
+        return _CHECKS[what](value)
+    except ValueError as exc:
+        raise UnsafePathError(
+            f"{url} answered {where} with an {exc}; it was not used and nothing was written\n"
+            "hint: a fwtrack server never answers such a name: check that the base_url is the "
+            "server you mean, and reach it over https:// so nothing on the way can change its "
+            "answers"
+        ) from None
+
+
+def _checked_row(url: str, row: object, where: str) -> dict[str, Any]:
+    """A run row (`entity`, `project`, `id`, ...) whose names are safe as cache paths."""
+    if not isinstance(row, dict):
+        raise UnsafePathError(
+            f"{url} answered {where} with a run that is not a JSON object: {row!r:.80}"
         )
-    return value
+    for what, field in (("entity", "entity"), ("project", "project"), ("run id", "id")):
+        _answered(url, what, row.get(field), where)
+    return row
 
 
 def _quote(*parts: str) -> str:
@@ -117,7 +150,9 @@ class RemoteBackend:
     def viewer(self) -> dict[str, Any]:
         """`GET /viewer`: the key's user (`name`, `is_admin`, `teams`), fetched once."""
         if self._viewer is None:
-            self._viewer = dict(self.client.get_json("/viewer"))
+            viewer = dict(self.client.get_json("/viewer"))
+            _answered(self.base_url, "entity", viewer.get("name"), "GET /viewer")
+            self._viewer = viewer
         return self._viewer
 
     def entity_project(self, project: str) -> tuple[str, str]:
@@ -139,15 +174,18 @@ class RemoteBackend:
     def projects(self) -> list[Project]:
         """Every project the key reaches, sorted by entity then name."""
         rows = self.client.get_json("/projects")["projects"]
-        projects = [
-            Project(
-                name=str(row["name"]),
-                dir=self.cache_dir / str(row["entity"]) / str(row["name"]),
-                run_count=int(row.get("run_count") or 0),
-                entity=str(row["entity"]),
+        projects = []
+        for row in rows:
+            entity = _answered(self.base_url, "entity", row.get("entity"), "GET /projects")
+            name = _answered(self.base_url, "project", row.get("name"), "GET /projects")
+            projects.append(
+                Project(
+                    name=name,
+                    dir=self.cache_dir / entity / name,
+                    run_count=int(row.get("run_count") or 0),
+                    entity=entity,
+                )
             )
-            for row in rows
-        ]
         projects.sort(key=lambda p: (p.entity or "", p.name))
         return projects
 
@@ -160,7 +198,8 @@ class RemoteBackend:
                 {"limit": _PAGE, "offset": offset, "sort": "-created_at"},
             )
             rows = page["runs"]
-            yield from rows
+            where = f"GET /runs/{entity}/{project}"
+            yield from (_checked_row(self.base_url, row, where) for row in rows)
             offset += len(rows)
             if not rows or offset >= int(page.get("total") or 0):
                 return
@@ -177,8 +216,8 @@ class RemoteBackend:
         return runs
 
     def detail(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
-        row: dict[str, Any] = self.client.get_json(f"/runs/{_quote(entity, project, run_id)}")
-        return row
+        path = f"/runs/{_quote(entity, project, run_id)}"
+        return _checked_row(self.base_url, self.client.get_json(path), f"GET {path}")
 
     def run(self, spec: str) -> Run:
         """`"entity/project/run_id"`, `"project/run_id"` (own entity) or a bare `run_id`
@@ -223,7 +262,9 @@ class RemoteBackend:
     # -- the log mirror --------------------------------------------------------------------
 
     def run_cache_dir(self, entity: str, project: str, run_id: str) -> Path:
-        return self.cache_dir / entity / project / run_id
+        """`<cache>/<host>/<entity>/<project>/<run id>`, resolved; UnsafePathError when a
+        name (checked already) or a link on the way would lead out of the cache."""
+        return _in_cache(self.cache_dir, entity, project, run_id)
 
     def sync_log(self, entity: str, project: str, run_id: str) -> int:
         """Bring the mirrored log of a run up to date; returns how many bytes were fetched.
@@ -268,6 +309,17 @@ class RemoteBackend:
             fetched = _copy(resp, out)
         os.replace(tmp, log)
         return max(fetched - have, 0)
+
+
+def _in_cache(root: Path, *parts: str) -> Path:
+    """`root/parts...` resolved, when it stays under `root` (the cache); else UnsafePathError."""
+    try:
+        return path_names.contained(root, *parts)
+    except ValueError as exc:
+        raise UnsafePathError(
+            f"the cache path {exc}; nothing was written\n"
+            f"hint: remove the symbolic link under {root} that leads there"
+        ) from None
 
 
 def _copy(src: StreamResponse, dst: BinaryIO) -> int:
@@ -333,10 +385,11 @@ class RemoteRun(Run):
         # The local Run's state, pointed at the mirror; nothing is downloaded until history,
         # histograms or a field only the log holds is asked for.
         self._backend = backend
-        self._row = row
+        self._row = _checked_row(backend.base_url, row, "a run")
         self._entity = str(row["entity"])
         self._project = str(row["project"])
-        self._dir = backend.run_cache_dir(self._entity, self._project, str(row["id"]))
+        self._id = str(row["id"])
+        self._dir = backend.run_cache_dir(self._entity, self._project, self._id)
         self._meta = {}
         self._stamp = None
         self._rd = None
@@ -352,29 +405,37 @@ class RemoteRun(Run):
 
     def _fetch_file(self, path: str) -> bytes:
         """A run file from the server; media payloads (named by their content hash) are kept
-        in the local mirror and fetched once."""
-        cached = self._dir / "files" / path
+        in the local mirror and fetched once. `path` comes from the run log: it is checked
+        (UnsafePathError) before it names a request or a cache file."""
+        where = f"the run log of {self.path} (a media path)"
+        _answered(self._backend.base_url, "file path", path, where)
         immutable = path.startswith("media/")
+        cached = _in_cache(self._dir, "files", *path.split("/"))
         if immutable and cached.is_file():
             return cached.read_bytes()
         base = f"/runs/{_quote(self._entity, self._project, self.id)}/files"
-        body = self._backend.client.request("GET", f"{base}/{urllib.parse.quote(path)}").body
+        body = self._backend.client.request("GET", f"{base}/{_quote(*path.split('/'))}").body
         if immutable:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_name(f".{cached.name}.tmp")
-            tmp.write_bytes(body)
-            os.replace(tmp, cached)
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(body)
+                os.replace(tmp, cached)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return body
 
     def refresh(self) -> None:
         """Fetch the run's fields from the server again."""
-        self._row = self._backend.detail(self._entity, self._project, self.id)
+        self._row = self._backend.detail(self._entity, self._project, self._id)
 
     # -- identity --------------------------------------------------------------------------
 
     @property
     def id(self) -> str:
-        return str(self._row["id"])
+        return self._id
 
     @property
     def entity(self) -> str:
@@ -410,9 +471,13 @@ class RemoteRun(Run):
         client = self._backend.client
 
         def fetcher(name: str) -> Callable[[], bytes]:
-            return lambda: client.request("GET", f"{base}/{urllib.parse.quote(name)}").body
+            return lambda: client.request("GET", f"{base}/{_quote(*name.split('/'))}").body
 
-        return [RunFile(str(r["path"]), int(r["size"]), fetcher(str(r["path"]))) for r in rows]
+        out = []
+        for row in rows:
+            name = _answered(self._backend.base_url, "file path", row.get("path"), f"GET {base}")
+            out.append(RunFile(name, int(row.get("size") or 0), fetcher(name)))
+        return out
 
     @property
     def name(self) -> str:

@@ -16,6 +16,7 @@ __all__ = [
     "RunFinishedError",
     "RunLockedError",
     "RunNotFoundError",
+    "UnsafePathError",
 ]
 
 
@@ -37,6 +38,13 @@ class RunNotFoundError(FwTrackError):
 
 class RunLockedError(FwTrackError):
     """The run is open for writing in another live process."""
+
+
+class UnsafePathError(FwTrackError, ValueError):
+    """A name from outside that is not safe to use as a local path: an entity, project, run id
+    or file path in a server's answer or a run log (`..`, `/`, an absolute path, NUL, too
+    long), or a path that would lead out of the cache or the download folder. Nothing was
+    written."""
 
 
 class FwTrackWarning(UserWarning):

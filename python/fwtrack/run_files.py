@@ -5,11 +5,35 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import tempfile
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
-__all__ = ["RunFile", "local_run_files", "merge_metadata"]
+from fwtrack.errors import UnsafePathError
+from fwtrack.path_names import contained
+
+__all__ = [
+    "FILES_DIR",
+    "RunFile",
+    "inside",
+    "local_run_files",
+    "merge_metadata",
+    "open_regular",
+    "skipped_message",
+    "walk_files",
+]
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """`root/parts...` resolved, when it stays under `root`; else UnsafePathError."""
+    try:
+        return contained(root, *parts)
+    except ValueError as exc:
+        raise UnsafePathError(
+            f"{exc}; nothing was written\nhint: remove the symbolic link that leads there"
+        ) from None
 
 
 class RunFile:
@@ -28,15 +52,30 @@ class RunFile:
         return self._fetch()
 
     def download(self, root: str | os.PathLike[str] = ".") -> Path:
-        """Write the file to `<root>/<name>` (directories made as needed); returns that path."""
-        rel = PurePosixPath(self.name)
-        if rel.is_absolute() or ".." in rel.parts:
-            raise ValueError(f"run file name {self.name!r} is not a relative path")
-        target = Path(os.fspath(root)).joinpath(*rel.parts)
+        """Write the file to `<root>/<name>` (directories made as needed); returns that path.
+
+        Raises `UnsafePathError` (nothing written) when `name` is absolute, has an empty,
+        `.` or `..` part, a backslash or a NUL, or leads out of `root` through a symbolic
+        link; an existing link at `<root>/<name>` is replaced, never written through."""
+        parts = self.name.split("/")
+        if not self.name or any(p in {"", ".", ".."} or "\\" in p or "\0" in p for p in parts):
+            raise UnsafePathError(
+                f"run file name {self.name[:80]!r} is not a relative path inside the download "
+                "folder; nothing was written\nhint: a run file name is '/'-separated names "
+                "without empty, '.' or '..' parts"
+            )
+        base = Path(os.fspath(root))
+        target = base.joinpath(*parts)
+        inside(base, *parts[:-1])  # before making any directory: no link out on the way
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.download")
-        tmp.write_bytes(self.read())
-        os.replace(tmp, target)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".download")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(self.read())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return target
 
     def __repr__(self) -> str:
@@ -47,12 +86,86 @@ def _copying(path: Path) -> Callable[[], bytes]:
     return path.read_bytes
 
 
-def local_run_files(run_dir: Path) -> list[RunFile]:
-    """The files under `<run_dir>/files/`, sorted by name."""
-    from fwtrack.sdk.snapshot import local_files
+FILES_DIR = "files"
 
+
+def walk_files(run_dir: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """The run's files and what was left out of them.
+
+    Returns `(files, skipped)`: `files` is (relative posix name, path) of each regular file
+    under `<run_dir>/files/`, sorted by name (names starting with `.` are temporary files and
+    left out); `skipped` names (relative to `run_dir`, sorted) each symbolic link found there,
+    file or directory, and each entry that is not a regular file (a FIFO, a socket, a device).
+
+    Symbolic links are never followed, wherever they lead: a link in a run's files to
+    `~/.fwtrack/credentials` must not put the API key on a server, and a link to a file of
+    the run itself is one copy too many. `files/` itself being a link leaves out everything.
+    """
+    root = run_dir / FILES_DIR
+    files: list[tuple[str, Path]] = []
+    skipped: list[str] = []
+    if root.is_symlink():
+        return files, [FILES_DIR]
+    if not root.is_dir():
+        return files, skipped
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        for dirname in list(dirnames):
+            if (here / dirname).is_symlink():  # os.walk lists it, never enters it
+                dirnames.remove(dirname)
+                skipped.append((here / dirname).relative_to(run_dir).as_posix())
+        dirnames.sort()
+        for filename in filenames:
+            if filename.startswith("."):
+                continue
+            full = here / filename
+            try:
+                mode = full.lstat().st_mode
+            except OSError:  # removed meanwhile
+                continue
+            if not stat.S_ISREG(mode):
+                skipped.append(full.relative_to(run_dir).as_posix())
+                continue
+            files.append((full.relative_to(root).as_posix(), full))
+    files.sort()
+    skipped.sort()
+    return files, skipped
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading, when it is a regular file and not a symbolic link (checked
+    on the open file itself, `O_NOFOLLOW`); else OSError. For reading a file `walk_files`
+    listed: a link swapped in since is never followed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def skipped_message(run_dir: Path, name: str) -> str:
+    """The warning for a run-file entry `walk_files` left out."""
+    path = run_dir / name
+    if path.is_symlink():
+        try:
+            to = f" (to {os.readlink(path)})"
+        except OSError:
+            to = ""
+        return (
+            f"{path} is a symbolic link{to}: it was not uploaded, since fwtrack never follows "
+            "links in a run's files\nhint: to keep that file with the run, copy it in "
+            "(`run.save(path)` copies)"
+        )
+    return f"{path} is not a regular file: it was not uploaded"
+
+
+def local_run_files(run_dir: Path) -> list[RunFile]:
+    """The files under `<run_dir>/files/`, sorted by name (symbolic links left out)."""
     return [
-        RunFile(name, path.stat().st_size, _copying(path)) for name, path in local_files(run_dir)
+        RunFile(name, path.stat().st_size, _copying(path)) for name, path in walk_files(run_dir)[0]
     ]
 
 

@@ -11,6 +11,11 @@ it is followed until its writer finishes (or dies) and everything is acknowledge
 files (`files/`: code and environment snapshot, `run.save` files) are uploaded after its log,
 those whose size or content differ from what was last sent (also for an up-to-date log).
 
+Symbolic links are never followed inside a run directory: a link among the run's files (to a
+file or a folder, wherever it leads) is left out with a warning naming it, and a run whose
+`run.fwlog` is a link is not uploaded (it fails with a hint). A run directory named on the
+command line, or found under a root, may itself be reached through a link.
+
 Exit status: 0 when every run is on the server, 1 when some could not be uploaded (or no run
 was found), 2 on a usage error.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
@@ -29,6 +35,7 @@ from typing import Any, TextIO
 
 from fwtrack import _core, credentials
 from fwtrack.errors import FwTrackError
+from fwtrack.run_files import skipped_message
 from fwtrack.sdk import names, snapshot
 from fwtrack.sdk.settings import (
     FWTRACK_API_KEY,
@@ -199,6 +206,21 @@ def _warn(message: str) -> None:
     print(f"fwtrack: warning: {message.removeprefix('fwtrack: ')}", file=sys.stderr)
 
 
+def _linked_log(run_dir: Path) -> str | None:
+    """Why the run's log must not be uploaded (it is a symbolic link), or None."""
+    log = run_dir / _core.LOG_FILE_NAME
+    if not log.is_symlink():
+        return None
+    try:
+        to = f" (to {os.readlink(log)})"
+    except OSError:
+        to = ""
+    return (
+        f"{log} is a symbolic link{to}; fwtrack sync never follows links in a run directory\n"
+        "hint: put the run's own log file there instead of a link"
+    )
+
+
 def _sync_one(
     run_dir: Path,
     target: Target,
@@ -207,6 +229,10 @@ def _sync_one(
     stall_timeout: float,
     progress: _Progress,
 ) -> Result:
+    linked = _linked_log(run_dir)
+    if linked is not None:
+        progress.done(f"{run_dir}  FAILED: {linked}")
+        return Result(run_dir, str(run_dir), "failed", message=linked)
     state = _up_to_date(run_dir, target)
     if state is not None:
         size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
@@ -290,7 +316,15 @@ def _sync_files(
     if not entity:
         return
     try:
-        snapshot.upload_files(target.base_url, target.api_key, entity, project, run_id, run_dir)
+        snapshot.upload_files(
+            target.base_url,
+            target.api_key,
+            entity,
+            project,
+            run_id,
+            run_dir,
+            on_skip=lambda name: _warn(skipped_message(run_dir, name)),
+        )
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _warn(f"the files of {entity}/{project}/{run_id} were not uploaded: {first}")

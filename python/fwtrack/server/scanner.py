@@ -4,20 +4,25 @@ Every cycle the scanner looks for `<dir>/<project>/<run id>/run.fwlog`, indexes 
 size or mtime changed into the ui's own index and SQLite database (entity `local`), and checks
 the lock of every run it believes running: a released lock without a finish record is a crash.
 Runs whose directory disappeared are dropped.
+
+Symbolic links are not followed: a project directory, run directory or `run.fwlog` that is a
+link is skipped (a warning names it once) and, if it was indexed before, dropped.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import os
 import shutil
+import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from fwtrack import _core
+from fwtrack import _core, path_names
 from fwtrack.server import core
 from fwtrack.server.app import LOCAL_USER, AppContext
 from fwtrack.server.blobs import LOG_FILE_NAME, LocalRunsLayout
@@ -28,16 +33,14 @@ __all__ = ["Scanner"]
 
 log = logging.getLogger("fwtrack.server")
 
-_SAFE = re.compile(r"[A-Za-z0-9_.\-]+")
 
-
-def _valid(name: str, max_len: int) -> bool:
-    return (
-        1 <= len(name) <= max_len
-        and _SAFE.fullmatch(name) is not None
-        and name not in {".", ".."}
-        and not name.startswith(".")
-    )
+def _valid(name: str, check: Callable[[object], str]) -> bool:
+    """A project or run directory name the API can name (not hidden, like `.fwtrack-ui`)."""
+    try:
+        check(name)
+    except ValueError:
+        return False
+    return not name.startswith(".")
 
 
 class Scanner:
@@ -54,6 +57,7 @@ class Scanner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fwtrack-ui-scanner", daemon=True)
         self._warned: set[tuple[str, str]] = set()
+        self._links_warned: set[Path] = set()
 
     def start(self) -> None:
         self._thread.start()
@@ -76,15 +80,19 @@ class Scanner:
         seen: set[tuple[str, str]] = set()
         if self.root.is_dir():
             for project_dir in sorted(self.root.iterdir()):
-                if not _valid(project_dir.name, 128) or not project_dir.is_dir():
+                if not _valid(project_dir.name, path_names.check_project):
+                    continue
+                if self._link(project_dir) or not project_dir.is_dir():
                     continue
                 for run_dir in sorted(project_dir.iterdir()):
-                    if not _valid(run_dir.name, 64):
+                    if not _valid(run_dir.name, path_names.check_run_id) or self._link(run_dir):
                         continue
                     log_path = run_dir / LOG_FILE_NAME
                     try:
-                        st = log_path.stat()
+                        st = log_path.lstat()
                     except OSError:
+                        continue
+                    if self._link(log_path) or not stat.S_ISREG(st.st_mode):
                         continue
                     key = (project_dir.name, run_dir.name)
                     seen.add(key)
@@ -100,6 +108,25 @@ class Scanner:
                             log.warning("cannot index %s: %s", log_path, exc)
                     self._stamps[key] = stamp
         self._drop_missing(seen)
+
+    def _link(self, path: Path) -> bool:
+        """Whether `path` is a symbolic link (warned about once): never followed."""
+        if not path.is_symlink():
+            return False
+        if path not in self._links_warned:
+            self._links_warned.add(path)
+            try:
+                to = os.readlink(path)
+            except OSError:
+                to = "?"
+            log.warning(
+                "%s is a symbolic link (to %s); fwtrack ui does not follow links, so it is "
+                "not shown; hint: move the run itself under %s",
+                path,
+                to,
+                self.root,
+            )
+        return True
 
     def _index(self, project_name: str, run_dir: Path, locked: bool) -> None:
         paths = self.layout.paths(0, project_name, run_dir.name)

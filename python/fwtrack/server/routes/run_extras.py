@@ -109,13 +109,14 @@ def _run_paths(
 
 def _decoded(paths: RunPaths) -> _Decoded | None:
     """The run's decoded log, or None while it holds no record yet."""
+    log = paths.stored_log()  # never a symbolic link
     try:
-        st = paths.log.stat()
+        st = log.stat()
     except FileNotFoundError:
         return None
     if st.st_size <= LOG_HEADER_LEN:
         return None
-    return _LOGS.get(str(paths.log), st.st_size, st.st_mtime_ns)
+    return _LOGS.get(str(log), st.st_size, st.st_mtime_ns)
 
 
 def _part(decoded: _Decoded | None, name: str) -> Any:
@@ -338,9 +339,9 @@ def metadata(entity: str, project: str, run_id: str, user: CurrentViewer, ctx: C
     the snapshot `files/metadata.json` (git, command line, OS, CPU, GPUs, ...) it lacks, as
     `run.metadata` gives it; `{}` when neither exists."""
     start, paths = _run_paths(ctx, user, entity, project, run_id)
-    snap = paths.files / "metadata.json"
     try:
+        snap = paths.file("metadata.json")  # never through a symbolic link
         raw: bytes | None = snap.read_bytes() if os.path.isfile(snap) else None
-    except OSError:
+    except (ApiError, OSError):
         raw = None
     return JsonResponse(json_safe(merge_metadata(start, raw)))

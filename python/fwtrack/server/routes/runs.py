@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -327,9 +326,9 @@ def log_download(
     """The stored run log bytes (whole frames as acknowledged); supports `Range: bytes=a-b`."""
     reach(user, entity, project, run_id)
     proj, run = find_run(ctx, entity, project, run_id)
-    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+    log = ctx.blobs.paths(proj.id, proj.name, run_id).stored_log()  # never a symbolic link
     try:
-        actual = paths.log.stat().st_size
+        actual = log.stat().st_size
     except FileNotFoundError:
         actual = 0
     size = actual if ctx.blobs.in_place else min(actual, run.log_size)
@@ -349,7 +348,7 @@ def log_download(
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
     return StreamingResponse(
-        _stream(str(paths.log), start, end) if end > start else iter(()),
+        _stream(str(log), start, end) if end > start else iter(()),
         status_code=status,
         media_type="application/octet-stream",
         headers=headers,
@@ -451,15 +450,15 @@ def _stored_reader(
     an unknown or unreachable run, 409 for a log that cannot be read)."""
     reach(user, entity, project, run_id)
     proj, _ = find_run(ctx, entity, project, run_id)
-    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+    log = ctx.blobs.paths(proj.id, proj.name, run_id).stored_log()  # never a symbolic link
     try:
-        empty = paths.log.stat().st_size <= LOG_HEADER_LEN
+        empty = log.stat().st_size <= LOG_HEADER_LEN
     except FileNotFoundError:
         empty = True
     if empty:
         return None
     try:
-        return _core.RunReader(str(paths.log))
+        return _core.RunReader(str(log))
     except _core.CorruptLogError as exc:
         raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
 
@@ -527,19 +526,8 @@ def files_list(
     """`{"files": [{"path", "size"}]}`, sorted by path."""
     reach(user, entity, project, run_id)
     proj, _ = find_run(ctx, entity, project, run_id)
-    root = ctx.blobs.paths(proj.id, proj.name, run_id).files
-    files = []
-    if root.is_dir():
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames.sort()
-            for filename in filenames:
-                full = os.path.join(dirpath, filename)
-                if filename.startswith(".upload-") or os.path.islink(full):
-                    continue
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                files.append({"path": rel, "size": os.path.getsize(full)})
-    files.sort(key=lambda f: str(f["path"]))
-    return JsonResponse({"files": files})
+    # Symbolic links (a file, a folder, `files/` itself) are left out, wherever they lead.
+    return JsonResponse({"files": ctx.blobs.paths(proj.id, proj.name, run_id).list_files()})
 
 
 _CONTENT_TYPES = {
