@@ -3,7 +3,7 @@ import { App } from "./app";
 import { mount, settle } from "./components/test-utils";
 
 let status = 200;
-const viewer = { name: "ann", is_admin: false, teams: [] };
+let viewer = { name: "ann", is_admin: false, teams: [] as string[] };
 
 function json(body: unknown, s = 200): Response {
   return new Response(JSON.stringify(body), { status: s, headers: { "Content-Type": "application/json" } });
@@ -14,6 +14,7 @@ let unmount: () => void = () => undefined;
 beforeEach(() => {
   localStorage.clear();
   status = 200;
+  viewer = { name: "ann", is_admin: false, teams: [] };
   vi.stubGlobal("fetch", (input: URL | string) => {
     const url = new URL(String(input));
     if (status === 401) return Promise.resolve(json({ detail: "missing API key" }, 401));
@@ -55,6 +56,27 @@ describe("App", () => {
     await open("#/p/ann/mnist?sort=name");
     await settle();
     expect(window.location.hash).toBe("#/signin?next=" + encodeURIComponent("#/p/ann/mnist?sort=name").replace(/%2F/g, "/"));
+  });
+
+  it("links the admin page for an admin of a team server, API keys for every user", async () => {
+    localStorage.setItem("fwtrack.apiKey", "fwk_ann");
+    let c = await open("#/");
+    expect(c.querySelector("[data-testid=nav-admin]")).toBeNull();
+    expect(c.querySelector("[data-testid=nav-keys]")?.getAttribute("href")).toBe("#/keys");
+    unmount();
+    viewer = { name: "root", is_admin: true, teams: [] };
+    c = await open("#/admin");
+    expect(c.querySelector("[data-testid=nav-admin]")?.getAttribute("href")).toBe("#/admin");
+    expect(c.querySelector("[data-testid=nav-admin]")?.getAttribute("aria-current")).toBe("page");
+    expect(c.querySelector("[data-testid=admin-page]")).not.toBeNull();
+  });
+
+  it("hides the admin page on the local dashboard (fwtrack ui)", async () => {
+    viewer = { name: "local", is_admin: true, teams: [] };
+    const c = await open("#/admin");
+    expect(c.querySelector("[data-testid=nav-admin]")).toBeNull();
+    expect(c.querySelector("[data-testid=nav-keys]")).toBeNull();
+    expect(c.querySelector("[data-testid=admin-page] [data-testid=empty]")?.textContent).toMatch(/local dashboard/);
   });
 
   it("answers unknown routes with a 404 page", async () => {

@@ -7,7 +7,10 @@ import type { Viewer } from "./api/types";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { useRoute } from "./lib/hooks";
 import { currentHash, formatRoute, href, navigate, parseRoute, type Route } from "./lib/route";
+import { AdminPage } from "./pages/Admin";
+import { isLocalViewer } from "./pages/admin/access";
 import { ComparePage } from "./pages/Compare";
+import { KeysPage } from "./pages/Keys";
 import { NotFoundPage } from "./pages/NotFound";
 import { ProjectsPage } from "./pages/Projects";
 import { RunPage } from "./pages/Run";
@@ -29,6 +32,10 @@ function Breadcrumbs({ route }: { route: Route }) {
     if (route.page === "compare") crumbs.push({ label: "Compare" });
   } else if (route.page === "projects") {
     crumbs.push({ label: "Projects" });
+  } else if (route.page === "admin") {
+    crumbs.push({ label: "Admin" });
+  } else if (route.page === "keys") {
+    crumbs.push({ label: "API keys" });
   }
   if (crumbs.length === 0) return null;
   return (
@@ -88,6 +95,10 @@ export function App() {
     navigate(href.signin(), false);
   };
 
+  // `fwtrack ui`: one local user, no keys, nothing to administer
+  const local = viewer !== undefined && viewer !== null && isLocalViewer(viewer, hasStoredKey());
+  const team = viewer !== undefined && viewer !== null && !local;
+
   let page;
   if (route.page === "signin") {
     page = <SignInPage onSignedIn={onSignedIn} viewer={viewer} />;
@@ -106,6 +117,12 @@ export function App() {
         break;
       case "compare":
         page = <ComparePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} />;
+        break;
+      case "admin":
+        page = <AdminPage viewer={viewer} local={local} params={route.params} />;
+        break;
+      case "keys":
+        page = <KeysPage viewer={viewer} local={local} />;
         break;
       case "notfound":
         page = <NotFoundPage path={route.path} />;
@@ -128,6 +145,18 @@ export function App() {
         </a>
         <Breadcrumbs route={route} />
         <div class="topbar-right">
+          {team && (
+            <nav class="topbar-nav" aria-label="Account">
+              {viewer.is_admin && (
+                <a class="topbar-link" href={href.admin()} aria-current={route.page === "admin" ? "page" : undefined} data-testid="nav-admin">
+                  Admin
+                </a>
+              )}
+              <a class="topbar-link" href={href.keys()} aria-current={route.page === "keys" ? "page" : undefined} data-testid="nav-keys">
+                API keys
+              </a>
+            </nav>
+          )}
           {viewer !== undefined && viewer !== null && (
             <span class="viewer" data-testid="viewer-name" title={viewer.is_admin ? "administrator" : "user"}>
               {viewer.name}

@@ -25,6 +25,8 @@ describe("parseRoute", () => {
       project: "mnist",
       params: { runs: "a,b,c" },
     });
+    expect(parseRoute("#/admin?user=ann")).toEqual({ page: "admin", params: { user: "ann" } });
+    expect(parseRoute("#/keys")).toEqual({ page: "keys", params: {} });
   });
 
   it("sends unknown paths to notfound", () => {
@@ -48,6 +50,8 @@ describe("formatRoute", () => {
       { page: "workspace", entity: "a.b", project: "my-proj_1", params: { q: "loss 2", filter: "config.lr > 0.01 and state = running", cols: "config.lr,summary.train/loss" } },
       { page: "run", entity: "e", project: "p", runId: "r-1", params: { tab: "summary" } },
       { page: "compare", entity: "e", project: "p", params: { runs: "a,b,c" } },
+      { page: "admin", params: { user: "a.b-c" } },
+      { page: "keys", params: {} },
     ];
     for (const r of routes) expect(parseRoute(formatRoute(r))).toEqual(r);
   });
@@ -56,6 +60,9 @@ describe("formatRoute", () => {
     expect(formatParams({ runs: "a,b", cols: "summary.train/loss", q: "", x: undefined })).toBe("runs=a,b&cols=summary.train/loss");
     expect(href.compare("e", "p", ["a", "b"])).toBe("#/p/e/p/compare?runs=a,b");
     expect(href.workspace("e", "p")).toBe("#/p/e/p");
+    expect(href.admin()).toBe("#/admin");
+    expect(href.admin("ann")).toBe("#/admin?user=ann");
+    expect(href.keys()).toBe("#/keys");
     expect(href.run("e", "p", "r", { tab: "config" })).toBe("#/p/e/p/r/r?tab=config");
   });
 

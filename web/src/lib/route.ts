@@ -6,6 +6,8 @@ export type Params = Record<string, string>;
 export type Route =
   | { page: "projects"; params: Params }
   | { page: "signin"; params: Params }
+  | { page: "admin"; params: Params }
+  | { page: "keys"; params: Params }
   | { page: "workspace"; entity: string; project: string; params: Params }
   | { page: "run"; entity: string; project: string; runId: string; params: Params }
   | { page: "compare"; entity: string; project: string; params: Params }
@@ -52,6 +54,8 @@ export function parseRoute(hash: string): Route {
   const seg = parts as string[];
   if (seg.length === 0) return { page: "projects", params };
   if (seg.length === 1 && seg[0] === "signin") return { page: "signin", params };
+  if (seg.length === 1 && seg[0] === "admin") return { page: "admin", params };
+  if (seg.length === 1 && seg[0] === "keys") return { page: "keys", params };
   if (seg[0] === "p" && seg.length >= 3) {
     const entity = seg[1] as string;
     const project = seg[2] as string;
@@ -78,6 +82,12 @@ export function formatRoute(route: Route): string {
     case "signin":
       path = "/signin";
       break;
+    case "admin":
+      path = "/admin";
+      break;
+    case "keys":
+      path = "/keys";
+      break;
     case "workspace":
       path = `/p/${enc(route.entity)}/${enc(route.project)}`;
       break;
@@ -99,6 +109,9 @@ export function formatRoute(route: Route): string {
 export const href = {
   projects: (): string => "#/",
   signin: (next?: string): string => formatRoute({ page: "signin", params: next === undefined ? {} : { next } }),
+  /** The admin page; with `user`, that user's API keys are shown too. */
+  admin: (user?: string): string => formatRoute({ page: "admin", params: user === undefined ? {} : { user } }),
+  keys: (): string => "#/keys",
   workspace: (entity: string, project: string, params: Params = {}): string =>
     formatRoute({ page: "workspace", entity, project, params }),
   run: (entity: string, project: string, runId: string, params: Params = {}): string =>
