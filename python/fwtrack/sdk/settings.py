@@ -38,6 +38,7 @@ __all__ = [
     "FWTRACK_SYSTEM_INTERVAL",
     "FWTRACK_SYSTEM_METRICS",
     "FWTRACK_TAGS",
+    "FWTRACK_UI_TOKEN",
     "FWTRACK_UPLOAD_TIMEOUT",
     "MODES",
     "EnvVar",
@@ -173,6 +174,13 @@ FWTRACK_SERVER_LOGIN_KEY_TTL = EnvVar(
     "work: days, or a number with a unit (`12h`, `90m`, `45s`); `--login-key-ttl` beats it.",
     default="30",
 )
+FWTRACK_UI_TOKEN = EnvVar(
+    "FWTRACK_UI_TOKEN",
+    "`fwtrack ui`: a fixed access token (16 to 128 letters, digits, `-`, `_`) instead of a "
+    "random one per start; the ui then asks for it even on 127.0.0.1 (open "
+    "`http://HOST:PORT/?token=...`); `--token` beats it.",
+    default=None,
+)
 
 FWTRACK_SAVE_CODE = EnvVar(
     "FWTRACK_SAVE_CODE",
@@ -228,6 +236,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_CONSOLE,
     FWTRACK_CONFIG_DIR,
     FWTRACK_CACHE_DIR,
+    FWTRACK_UI_TOKEN,
     FWTRACK_SERVER_DATA,
     FWTRACK_SERVER_DB,
     FWTRACK_SERVER_ADMIN_KEY,

@@ -27,7 +27,14 @@ from fwtrack.server.blobs import BlobStore, LocalRunsLayout
 from fwtrack.server.config import MAX_JSON_BODY_BYTES, ServerConfig
 from fwtrack.server.db import ApiKey, Database, User
 from fwtrack.server.errors import ApiError
+from fwtrack.server.filemodes import private_dir
 from fwtrack.server.jsonutil import JsonResponse
+from fwtrack.server.security import (
+    SWAGGER_UI_DIR,
+    SecurityHeadersMiddleware,
+    UiAccessMiddleware,
+    docs_page,
+)
 
 __all__ = ["AppContext", "bootstrap", "create_app"]
 
@@ -61,7 +68,9 @@ class AppContext:
 def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
     """Open the database, migrate it (under the start-up lock), and on first start create the
     admin user. Returns the database and the admin's new API key (None when not created)."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
+    if config.ui_scan_dir is None:
+        private_dir(config.blob_dir)
     db = Database(config.database_url)
     created: str | None = None
     with db.migration_lock() as connection:
@@ -257,7 +266,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         description="Stores fwtrack run logs and serves runs, history and files. "
         "See docs/server.md.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by `_mount_docs`, from the package instead of a CDN
         redoc_url=None,
         lifespan=lifespan,
         default_response_class=JsonResponse,
@@ -266,10 +275,30 @@ def create_app(config: ServerConfig) -> FastAPI:
     _document_errors_as_400(app)
     _install_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=config.max_upload_bytes)
+    if not config.auth or config.ui_scan_dir is not None:
+        # No sign-in: only this machine's names (no DNS rebinding), and a token beyond it
+        # (ServerConfig requires one there).
+        app.add_middleware(
+            UiAccessMiddleware, bind_host=config.host, port=config.port, token=config.ui_token
+        )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets the headers
     for module in (meta, users, keys, teams, projects, dashboard, runs, run_extras):
         app.include_router(module.router, prefix=API_PREFIX)
+    _mount_docs(app)
     _mount_dashboard(app)
     return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """The API docs page (Swagger UI) at `/api/v1/docs`, its files from the dashboard build."""
+    from fastapi.responses import Response
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def _docs(request: Request) -> Response:
+        root: Path = request.app.state.dashboard_dir
+        if not (root / SWAGGER_UI_DIR / "swagger-ui-bundle.js").is_file():
+            return HTMLResponse(_NOT_BUILT, headers=_NOT_BUILT_HEADERS)
+        return docs_page(f"{app.title} - API docs", f"{API_PREFIX}/openapi.json")
 
 
 def _document_errors_as_400(app: FastAPI) -> None:
@@ -312,6 +341,12 @@ files are missing from <code>fwtrack/ui/dist</code>.</p>
 <p>Build it from a checkout of fwtrack with <code>make web</code> (Node.js and npm needed), then
 reload this page. Installed wheels ship it already.</p></body></html>
 """
+_NOT_BUILT_HEADERS = {
+    "Cache-Control": "no-store",
+    # Its one inline <style>, nothing else.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+}
 
 
 def _dashboard_file(root: Path, path: str) -> Path | None:
@@ -342,7 +377,7 @@ def _mount_dashboard(app: FastAPI) -> None:
         index = root / "index.html"
         if index.is_file():
             return FileResponse(index, media_type="text/html", headers=page_headers)
-        return HTMLResponse(_NOT_BUILT, headers=page_headers)
+        return HTMLResponse(_NOT_BUILT, headers={**page_headers, **_NOT_BUILT_HEADERS})
 
     async def _asset(scope: Scope, receive: Receive, send: Send) -> None:
         # The router's fallback: API routes (and their 405s) match first; a GET of anything

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from fwtrack.sdk.settings import (
     FWTRACK_SERVER_DATA,
     FWTRACK_SERVER_DB,
     FWTRACK_SERVER_LOGIN_KEY_TTL,
+    FWTRACK_UI_TOKEN,
 )
 
 __all__ = ["add_commands"]
@@ -107,7 +110,9 @@ def add_commands(subparsers: Any) -> None:
         "ui",
         help="browse local runs live in the dashboard",
         description="Serve the dashboard over a local run directory, picking up runs as they "
-        "are written. No authentication: it binds to 127.0.0.1 by default.",
+        "are written. No sign-in: it binds to 127.0.0.1 by default and answers only this "
+        "machine's names (127.0.0.1, localhost, [::1]) and the --host name. Bound beyond "
+        "loopback it asks for an access token, printed in its URL.",
     )
     ui.add_argument(
         "--dir",
@@ -116,6 +121,13 @@ def add_commands(subparsers: Any) -> None:
     )
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    ui.add_argument(
+        "--token",
+        default=None,
+        help="a fixed access token (16-128 letters, digits, '-', '_'), asked for even on "
+        "127.0.0.1 (default: $FWTRACK_UI_TOKEN, else a random one per start when --host is "
+        "beyond loopback); prefer the variable: a command line is visible to other users",
+    )
     ui.set_defaults(func=_cmd_ui)
 
 
@@ -207,24 +219,37 @@ def _cmd_server(args: argparse.Namespace) -> int:
 
 def _cmd_ui(args: argparse.Namespace) -> int:
     _require_extra()
-    from fwtrack.server.config import ServerConfig
+    from fwtrack.server.config import ServerConfig, is_loopback_host
+    from fwtrack.server.security import is_wildcard
 
     runs_dir = Path(getattr(args, "dir", None) or FWTRACK_DIR.get() or "fwtrack").resolve()
+    token = args.token or FWTRACK_UI_TOKEN.get()
+    if token is None and not is_loopback_host(args.host):
+        token = secrets.token_urlsafe(32)  # per start, as Jupyter does
+    try:
+        config = ServerConfig(
+            data_dir=runs_dir / ".fwtrack-ui",
+            host=args.host,
+            port=args.port,
+            auth=False,
+            ui_scan_dir=runs_dir,
+            stale_after=None,
+            ui_token=token,
+        )
+    except ValueError as exc:
+        print(f"fwtrack: error: {exc}", file=sys.stderr)
+        return 2
     runs_dir.mkdir(parents=True, exist_ok=True)
-    config = ServerConfig(
-        data_dir=runs_dir / ".fwtrack-ui",
-        host=args.host,
-        port=args.port,
-        auth=False,
-        ui_scan_dir=runs_dir,
-        stale_after=None,
-    )
-    print(f"fwtrack ui {_url(config.host, config.port)}  (runs in {runs_dir})", flush=True)
-    if config.host not in ("127.0.0.1", "localhost", "::1"):
+    query = f"/?token={token}" if token else ""
+    shown = "127.0.0.1" if is_wildcard(config.host) else config.host
+    print(f"fwtrack ui {_url(shown, config.port)}{query}  (runs in {runs_dir})", flush=True)
+    if is_wildcard(config.host):
+        print(f"  also at {_url(socket.gethostname(), config.port)}{query}", flush=True)
+    if not is_loopback_host(config.host):
         print(
-            f"fwtrack: warning: the ui has no authentication and listens on {config.host}: "
-            "anyone who can reach it can read and delete your runs; hint: use the default "
-            "--host 127.0.0.1, or `fwtrack server` for shared access",
+            f"fwtrack: warning: the ui listens on {config.host}: anyone with the URL above "
+            "(it holds the access token) can read and delete your runs; hint: use the default "
+            "--host 127.0.0.1 to keep it on this machine, or `fwtrack server` for shared access",
             file=sys.stderr,
             flush=True,
         )

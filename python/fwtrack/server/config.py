@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,10 @@ DEFAULT_MAX_CONCURRENT_UPLOADS = 32
 MAX_JSON_BODY_BYTES = 1024 * 1024
 """Largest body of a JSON request (everything but run-log and file uploads)."""
 
+UI_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_\-]{16,128}")
+"""An access token of `fwtrack ui` (`--token`, `FWTRACK_UI_TOKEN`): it rides in URLs and
+cookies, so URL-safe characters only."""
+
 DEFAULT_LOGIN_KEY_TTL = 30 * 86400.0
 """Seconds an API key made by `POST /login` works (`--login-key-ttl`, 30 days)."""
 
@@ -56,7 +62,8 @@ class ServerConfig:
     local dashboard (`fwtrack ui`): every request acts as the admin user `local`.
     `ui_scan_dir` makes the server index `<dir>/<project>/<run id>/run.fwlog` in place instead
     of accepting uploads. `admin_key` seeds the first admin's API key
-    (`FWTRACK_SERVER_ADMIN_KEY`).
+    (`FWTRACK_SERVER_ADMIN_KEY`). `ui_token` is the access token of a server without sign-in
+    (`fwtrack ui`): required when such a server listens beyond loopback.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("fwtrack-server"))
@@ -71,6 +78,7 @@ class ServerConfig:
     stale_after: float | None = DEFAULT_STALE_AFTER
     scan_interval: float = 1.0
     max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT_UPLOADS
+    ui_token: str | None = None
     login_key_ttl: float = DEFAULT_LOGIN_KEY_TTL
     login_window: float = DEFAULT_LOGIN_WINDOW
     login_lockout: float = DEFAULT_LOGIN_LOCKOUT
@@ -91,6 +99,19 @@ class ServerConfig:
             )
         if self.max_upload_bytes < 1024:
             raise ValueError(f"max_upload_bytes must be at least 1024, got {self.max_upload_bytes}")
+        if self.ui_token is not None and UI_TOKEN_PATTERN.fullmatch(self.ui_token) is None:
+            raise ValueError(
+                f"the ui token must be 16 to 128 letters, digits, '-' or '_' "
+                f"(got {len(self.ui_token)} characters); hint: leave --token out for a random "
+                "one, or make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe())'"
+            )
+        no_sign_in = not self.auth or self.ui_scan_dir is not None
+        if no_sign_in and self.ui_token is None and not is_loopback_host(self.host):
+            raise ValueError(
+                f"a server without sign-in (fwtrack ui) listening on {self.host} needs an access "
+                "token; hint: set ui_token (`fwtrack ui` makes one unless --token gives it)"
+            )
         for name in ("login_key_ttl", "login_window", "login_lockout"):
             value = getattr(self, name)
             if not 1 <= value <= _TEN_YEARS:
@@ -152,6 +173,18 @@ def parse_duration(text: str, default_unit: str = "d") -> float:
             "e.g. 30d, 12h, 90m or 45s"
         )
     return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for a bind address reachable only from this machine (`127.0.0.1`, `localhost`,
+    `::1`, ...)."""
+    name = host.strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def normalize_db_url(url: str) -> str:

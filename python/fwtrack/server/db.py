@@ -20,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from fwtrack.server.filemodes import FILE_MODE, private_dir, private_file, tighten
+
 __all__ = [
     "ApiKey",
     "Base",
@@ -260,7 +262,9 @@ class Database:
             return
         database = sa.engine.make_url(self.url).database or ""
         lock_path = f"{database}.lock" if database and database != ":memory:" else None
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644) if lock_path else None
+        if lock_path:
+            private_file(Path(lock_path))
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE) if lock_path else None
         try:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -289,7 +293,14 @@ class Database:
 def _sqlite_engine(url: str) -> Engine:
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Key and password hashes live here: 0600 from the start (SQLite gives its -wal and
+        # -shm files the database's mode), and tightened when an older version left 0644.
+        path = Path(database)
+        if not path.parent.exists():
+            private_dir(path.parent)
+        private_file(path)
+        for suffix in ("-wal", "-shm", ".lock"):
+            tighten(Path(f"{database}{suffix}"), FILE_MODE)
     engine = sa.create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
