@@ -37,7 +37,7 @@ function TeamCard({ team, userNames, onTeam, onError }: {
         <ul class="member-list" aria-label={`Members of ${team.name}`}>
           {team.members.map((m) => (
             <li key={m} class="member" data-testid="team-member" data-member={m}>
-              <span>{m}</span>
+              <span data-testid="team-member-name">{m}</span>
               <button
                 type="button"
                 class="btn btn-small btn-danger-ghost"
