@@ -4,16 +4,66 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from starlette.responses import JSONResponse
 
-__all__ = ["JsonResponse", "clean_text", "json_safe", "series_list"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "JsonDepthError",
+    "JsonResponse",
+    "clean_text",
+    "json_safe",
+    "loads_bounded",
+    "series_list",
+]
 
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-_MAX_DEPTH = 64
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of objects and arrays accepted in JSON from a client."""
+_MAX_DEPTH = MAX_JSON_DEPTH
+
+
+class JsonDepthError(ValueError):
+    """JSON from a client nested deeper than `MAX_JSON_DEPTH`."""
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` levels (iteratively)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def loads_bounded(
+    text: str | bytes,
+    *,
+    max_depth: int = MAX_JSON_DEPTH,
+    parse_constant: Callable[[str], Any] | None = None,
+) -> Any:
+    """`json.loads(text)` for JSON from a client: nesting deeper than `max_depth` levels of
+    objects and arrays raises `JsonDepthError` (never `RecursionError`), other bad JSON
+    `ValueError` as `json.loads` does."""
+    too_deep = JsonDepthError(
+        f"JSON nested deeper than {max_depth} levels of objects and arrays (the limit); "
+        "hint: flatten it"
+    )
+    try:
+        value = json.loads(text, parse_constant=parse_constant)
+    except RecursionError:
+        raise too_deep from None
+    if _too_deep(value, max_depth):
+        raise too_deep
+    return value
 
 
 def _float(value: float) -> float | str:

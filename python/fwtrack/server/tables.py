@@ -12,7 +12,6 @@ filtered view costs one slice per page.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fwtrack.server.jsonutil import loads_bounded
 
 __all__ = ["MAX_TABLE_BYTES", "Table", "TableCache", "TableError"]
 
@@ -121,7 +122,7 @@ class Table:
     def parse(cls, data: bytes) -> Table:
         """The table in `data`; TableError naming what is wrong."""
         try:
-            doc = json.loads(data)
+            doc = loads_bounded(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise TableError(f"not JSON: {exc}") from exc
         if not isinstance(doc, dict):

@@ -3,7 +3,6 @@ and summary fields of its runs (for the column picker)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from fwtrack.server.app import AppContext
 from fwtrack.server.db import Workspace, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.fields import keys_of_project
+from fwtrack.server.jsonutil import MAX_JSON_DEPTH, JsonDepthError, loads_bounded
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_project, reach
 
 __all__ = ["MAX_WORKSPACE_BYTES", "router"]
@@ -55,7 +55,13 @@ def _parse_layout(body: bytes) -> str:
         )
     try:
         text = body.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = loads_bounded(text, parse_constant=_reject_constant)
+    except JsonDepthError as exc:
+        raise ApiError(
+            400,
+            f"workspace layout is nested deeper than {MAX_JSON_DEPTH} levels of objects and "
+            "arrays (the limit); hint: keep panels and settings in it, not deep data",
+        ) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"workspace layout is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -617,11 +619,53 @@ def file_download(
     return response
 
 
+def _file_clash(files: Path, path: str) -> str | None:
+    """Why run file `path` cannot be stored under `files`: a folder on its way is a file, or
+    `path` is a folder of other files; None when it can be."""
+    parts = path.split("/")
+    here = files
+    for i, part in enumerate(parts[:-1]):
+        here = here / part
+        if here.exists() and not here.is_dir():
+            return (
+                f"run file {'/'.join(parts[: i + 1])!r} exists, so {path!r} cannot be stored "
+                "under it; hint: upload it under another name"
+            )
+    target = here / parts[-1]
+    if target.is_dir():
+        inside = sorted(p.name for p in target.iterdir() if not p.name.startswith("."))
+        example = f" (it holds {path}/{inside[0]!s})" if inside else ""
+        return (
+            f"{path!r} is a folder of run files{example}, so a file cannot take its name; "
+            "hint: upload it under another name"
+        )
+    return None
+
+
+def _check_address(path: str, body: bytes) -> None:
+    """A media payload (`media/<sha256>.<ext>`) is served as immutable under its sha256: refuse
+    bytes that do not hash to it (400), so stored content never changes under its address."""
+    payload = _MEDIA_PAYLOAD.match(path)
+    if payload is None:
+        return
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != payload.group(1):
+        raise ApiError(
+            400,
+            f"content does not match its address: {path!r} names sha256 {payload.group(1)}, "
+            f"the {len(body)} bytes sent have sha256 {digest}; hint: a media payload is "
+            "stored as media/<sha256 of its bytes>.<ext> and never replaced by other bytes",
+        )
+
+
 @router.put(
     RUN + "/files/{path:path}",
     tags=["files"],
     openapi_extra=_OCTET_BODY,
-    responses=error(405, "This server (`fwtrack ui`) serves local runs read-only"),
+    responses={
+        **error(405, "This server (`fwtrack ui`) serves local runs read-only"),
+        **error(409, "A file or folder of the run is in the way of this path"),
+    },
 )
 async def file_upload(
     entity: str,
@@ -632,7 +676,9 @@ async def file_upload(
     user: CurrentViewer,
     ctx: Ctx,
 ) -> JsonResponse:
-    """Store one run file (replacing it): `{"path", "size"}`."""
+    """Store one run file (replacing it): `{"path", "size"}`. A media payload
+    (`media/<sha256>.<ext>`) must hash to its name (400 otherwise); a path onto a folder of
+    files or under a file is a 409."""
     reach(user, entity, project, run_id)
     check_file_path(path)
     if ctx.blobs.in_place:
@@ -641,7 +687,18 @@ async def file_upload(
 
     def store() -> None:
         proj, _ = find_run(ctx, entity, project, run_id)
-        write_atomic(ctx.blobs.paths(proj.id, proj.name, run_id).file(path), body)
+        _check_address(path, body)
+        paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+        target = paths.file(path)
+        clash = _file_clash(paths.files, path)
+        if clash is not None:
+            raise ApiError(409, clash)
+        try:
+            write_atomic(target, body)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError):
+            # another upload made the clash meanwhile
+            clash = _file_clash(paths.files, path) or f"{path!r} is in the way; retry"
+            raise ApiError(409, clash) from None
 
     await run_in_threadpool(store)
     return JsonResponse({"path": path, "size": len(body)})
