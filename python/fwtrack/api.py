@@ -37,6 +37,7 @@ from fwtrack._http import (
     ServerConnectionError,
     ServerError,
 )
+from fwtrack.admin import AdminCalls
 from fwtrack.errors import FwTrackError, FwTrackWarning, RunNotFoundError
 from fwtrack.run_files import RunFile, local_run_files, merge_metadata
 from fwtrack.sdk.settings import FWTRACK_BASE_URL, FWTRACK_DIR
@@ -486,7 +487,7 @@ def _check_keys(keys: list[str] | None) -> list[str] | None:
     return [k for k in wanted if k not in _META_COLUMNS] if wanted else []
 
 
-class Api:
+class Api(AdminCalls):
     """Reads runs: those under one run directory (`dir`, else `FWTRACK_DIR`, else
     `./fwtrack`), or those of a fwtrack server (`base_url`, or `FWTRACK_BASE_URL` when no `dir`
     is given), through the same objects.

@@ -40,6 +40,7 @@ class UsersOut(BaseModel):
 
 class UserCreatedOut(UserOut):
     api_key: str
+    key_id: int
 
 
 def _user_answer(ctx: Ctx, name: str) -> dict[str, Any]:
@@ -72,11 +73,11 @@ def create_user(body: UserCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, 
     try:
         with ctx.db.write() as session:
             new = add_user(session, body.name, password=body.password, is_admin=body.is_admin)
-            _, key = create_key(session, new.id, "first key")
-            answer = users_out(session, [new])[0]
+            row, key = create_key(session, new.id, "first key")
+            answer = {**users_out(session, [new])[0], "api_key": key, "key_id": row.id}
     except IntegrityError as exc:  # a concurrent create took the name first
         raise ApiError(409, name_taken_detail(body.name)) from exc
-    return {**answer, "api_key": key}
+    return answer
 
 
 @router.get("/users/{name}", response_model=UserOut, tags=["access"])
