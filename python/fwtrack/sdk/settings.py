@@ -170,8 +170,9 @@ FWTRACK_SERVER_ADMIN_KEY = EnvVar(
 )
 FWTRACK_SERVER_LOGIN_KEY_TTL = EnvVar(
     "FWTRACK_SERVER_LOGIN_KEY_TTL",
-    "`fwtrack server`: how long API keys made by signing in (`POST /login`, `fwtrack login`) "
-    "work: days, or a number with a unit (`12h`, `90m`, `45s`); `--login-key-ttl` beats it.",
+    "`fwtrack server`: how long API keys made by signing in with a password (`POST /login`, "
+    "the dashboard) work: days, or a number with a unit (`12h`, `90m`, `45s`); "
+    "`--login-key-ttl` beats it.",
     default="30",
 )
 FWTRACK_UI_TOKEN = EnvVar(
