@@ -67,6 +67,21 @@ test("comparison", async ({ admin: page, state }) => {
   await check(page, "the comparison");
 });
 
+test("admin page and API keys page", async ({ admin: page, state }) => {
+  await page.goto(at(state, "/admin?user=admin"));
+  await expect(page.getByTestId("user-row").first()).toBeVisible();
+  await expect(page.getByTestId("key-row").first()).toBeVisible();
+  await expect(page.getByTestId("team-card").first()).toBeVisible();
+  await check(page, "the admin page");
+  await page.getByTestId("user-password").first().click();
+  await expect(page.getByRole("alertdialog")).toBeVisible();
+  await check(page, "the admin page's password dialog");
+  await page.getByTestId("confirm-cancel").click();
+  await page.goto(at(state, "/keys"));
+  await expect(page.getByTestId("key-row").first()).toBeVisible();
+  await check(page, "the API keys page");
+});
+
 test("local dashboard", async ({ page, state }) => {
   await page.goto(at(state, "/p/local/local-proj", "ui"));
   await expect(page.getByTestId("run-row")).toHaveCount(2);

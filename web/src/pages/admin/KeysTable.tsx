@@ -51,20 +51,22 @@ export function KeysTable({ owner, keys, onRevoked }: { owner: string; keys: rea
                       {STATUS_LABEL[status]}
                     </span>
                   </td>
-                  <td class="row-actions">
-                    {status !== "revoked" && (
-                      <button
-                        type="button"
-                        class="btn btn-small btn-danger-ghost"
-                        aria-label={`Revoke key ${k.prefix}`}
-                        onClick={() => {
-                          setRevoking(k);
-                        }}
-                        data-testid="key-revoke"
-                      >
-                        Revoke
-                      </button>
-                    )}
+                  <td>
+                    <div class="row-actions">
+                      {status !== "revoked" && (
+                        <button
+                          type="button"
+                          class="btn btn-small btn-danger-ghost"
+                          aria-label={`Revoke key ${k.prefix}`}
+                          onClick={() => {
+                            setRevoking(k);
+                          }}
+                          data-testid="key-revoke"
+                        >
+                          Revoke
+                        </button>
+                      )}
+                    </div>
                   </td>
                 </tr>
               );

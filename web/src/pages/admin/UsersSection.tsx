@@ -241,55 +241,63 @@ export function UsersSection({ viewer, users, onChange, onCreated }: {
                     <td data-testid="user-teams">{u.teams.length === 0 ? <span class="muted">-</span> : u.teams.join(", ")}</td>
                     <td>{u.has_password ? "set" : <span class="muted">none</span>}</td>
                     <td class="nowrap">{formatDate(u.created_at)}</td>
-                    <td class="row-actions">
-                      {u.disabled ? (
-                        <button type="button" class="btn btn-small" aria-label={`Enable ${u.name}`} onClick={() => {
-                          enable(u);
-                        }} data-testid="user-enable">
-                          Enable
-                        </button>
-                      ) : (
+                    <td>
+                      <div class="row-actions">
+                        {u.disabled ? (
+                          <button
+                            type="button"
+                            class="btn btn-small"
+                            aria-label={`Enable ${u.name}`}
+                            onClick={() => {
+                              enable(u);
+                            }}
+                            data-testid="user-enable"
+                          >
+                            Enable
+                          </button>
+                        ) : (
+                          <button
+                            type="button"
+                            class="btn btn-small btn-danger-ghost"
+                            aria-label={`Disable ${u.name}`}
+                            disabled={self}
+                            title={self ? "You cannot disable yourself" : undefined}
+                            onClick={() => {
+                              setPending({ kind: "disable", user: u });
+                            }}
+                            data-testid="user-disable"
+                          >
+                            Disable
+                          </button>
+                        )}
                         <button
                           type="button"
-                          class="btn btn-small btn-danger-ghost"
-                          aria-label={`Disable ${u.name}`}
-                          disabled={self}
-                          title={self ? "You cannot disable yourself" : undefined}
+                          class="btn btn-small"
+                          aria-label={u.is_admin ? `Remove admin rights of ${u.name}` : `Make ${u.name} an admin`}
+                          disabled={self && u.is_admin}
+                          title={self && u.is_admin ? "You cannot remove your own admin rights" : undefined}
                           onClick={() => {
-                            setPending({ kind: "disable", user: u });
+                            setPending({ kind: "admin", user: u });
                           }}
-                          data-testid="user-disable"
+                          data-testid="user-admin"
                         >
-                          Disable
+                          {u.is_admin ? "Remove admin" : "Make admin"}
                         </button>
-                      )}
-                      <button
-                        type="button"
-                        class="btn btn-small"
-                        aria-label={u.is_admin ? `Remove admin rights of ${u.name}` : `Make ${u.name} an admin`}
-                        disabled={self && u.is_admin}
-                        title={self && u.is_admin ? "You cannot remove your own admin rights" : undefined}
-                        onClick={() => {
-                          setPending({ kind: "admin", user: u });
-                        }}
-                        data-testid="user-admin"
-                      >
-                        {u.is_admin ? "Remove admin" : "Make admin"}
-                      </button>
-                      <button
-                        type="button"
-                        class="btn btn-small"
-                        aria-label={`Reset the password of ${u.name}`}
-                        onClick={() => {
-                          setPending({ kind: "password", user: u });
-                        }}
-                        data-testid="user-password"
-                      >
-                        Reset password
-                      </button>
-                      <a class="btn btn-small btn-ghost" href={href.admin(u.name)} aria-label={`API keys of ${u.name}`} data-testid="user-keys">
-                        Keys
-                      </a>
+                        <button
+                          type="button"
+                          class="btn btn-small"
+                          aria-label={`Reset the password of ${u.name}`}
+                          onClick={() => {
+                            setPending({ kind: "password", user: u });
+                          }}
+                          data-testid="user-password"
+                        >
+                          Reset password
+                        </button>
+                        <a class="btn btn-small btn-ghost" href={href.admin(u.name)} aria-label={`API keys of ${u.name}`} data-testid="user-keys">
+                          Keys
+                        </a>
+                      </div>
                     </td>
                   </tr>
                 );
