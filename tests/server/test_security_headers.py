@@ -24,7 +24,7 @@ DASHBOARD_DIRECTIVES = (
     "object-src 'none'",
     "base-uri 'none'",
     "frame-ancestors 'none'",
-    "connect-src 'self'",
+    "connect-src 'self' blob:",
     "img-src 'self' data: blob:",
     "media-src 'self' blob:",
 )

@@ -45,11 +45,13 @@ DASHBOARD_CSP = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        # Inline styles: the dashboard's own (style attributes) and those of HTML media
+        # (srcdoc frames inherit this policy); styles cannot run code.
+        "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",
         "font-src 'self' data:",
-        "connect-src 'self'",
+        "connect-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
