@@ -100,8 +100,7 @@ def add_commands(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="failed logins per client address within the window before a lockout "
-        "(default 20)",
+        help="failed logins per client address within the window before a lockout (default 20)",
     )
     server.add_argument("--access-log", action="store_true", help="log every request")
     server.set_defaults(func=_cmd_server)
