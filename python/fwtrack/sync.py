@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import sys
 import time
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from fwtrack import _core, credentials
+from fwtrack import _core, credentials, path_names
 from fwtrack.errors import FwTrackError
 from fwtrack.run_files import skipped_message
 from fwtrack.sdk import names, snapshot
@@ -50,7 +49,6 @@ STATE_FILE = "upload.json"
 DEFAULT_STALL_TIMEOUT = 60.0
 _POLL = 0.2
 _PLAIN_EVERY = 5.0
-_ENTITY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class SyncError(FwTrackError):
@@ -378,7 +376,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             "name the runs to sync\nhint: `fwtrack sync <run dir>` (or a project or root "
             "directory), or `fwtrack sync --all` for every run under --dir/FWTRACK_DIR"
         )
-    if args.entity is not None and not _ENTITY.fullmatch(args.entity):
+    if args.entity is not None and not _valid_entity(args.entity):
         raise SyncError(
             f"--entity {args.entity!r} is not a valid entity: use a user or team name of "
             "1-64 characters of A-Z a-z 0-9 _ . -"
@@ -405,6 +403,14 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _valid_entity(name: str) -> bool:
+    try:
+        path_names.check_entity(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _positive(text: str) -> float:
