@@ -14,6 +14,7 @@ __all__ = [
     "check_run_id",
 ]
 
+
 class ApiError(Exception):
     """An error answered as `status` with `{"detail": detail}` (plus `extra` fields)."""
 
