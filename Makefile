@@ -74,8 +74,8 @@ demo: build ## Set everything up, run the example training loop, open the dashbo
 
 .PHONY: lint
 lint: venv $(WEB_DEPS) ## ruff, mypy, rustfmt, clippy, eslint, tsc
-	$(VENV)/bin/ruff check python tests benches examples integrations scripts
-	$(VENV)/bin/ruff format --check python tests benches examples integrations scripts
+	$(VENV)/bin/ruff check python tests benches examples integrations scripts web/e2e
+	$(VENV)/bin/ruff format --check python tests benches examples integrations scripts web/e2e
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(MAKE) build
