@@ -112,6 +112,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/capture_bench.py --out benches/out/capture
 	$(PY) benches/media_bench.py --out benches/out/media
 	$(PY) benches/table_bench.py --out benches/out/table
+	$(PY) benches/security_bench.py --out benches/out/security  # against the revision before the checks
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
