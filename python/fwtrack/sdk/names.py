@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
+
+from fwtrack import path_names
 
 __all__ = ["check_project", "check_run_id", "generate_name", "generate_run_id"]
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-_SAFE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 _ADJECTIVES = (
     "amber", "bold", "brisk", "calm", "clever", "crisp", "dapper", "eager", "fancy", "fearless",
@@ -30,24 +30,22 @@ def generate_run_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
-def _check(kind: str, value: object, max_len: int) -> str:
+def _str(kind: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
-    if not 1 <= len(value) <= max_len or _SAFE.fullmatch(value) is None or value in {".", ".."}:
-        raise ValueError(
-            f"invalid {kind} {value!r}: use 1-{max_len} characters of A-Z, a-z, 0-9, '_', '.', '-'"
-        )
     return value
 
 
 def check_run_id(run_id: object) -> str:
-    """`run_id` when it is 1-64 characters of `[A-Za-z0-9_.-]` (not `.` or `..`)."""
-    return _check("run id", run_id, 64)
+    """`run_id` when it is 1-64 characters of `[A-Za-z0-9_.-]` (not `.` or `..`): TypeError
+    for a non-str, ValueError naming it otherwise (the checks of `fwtrack.path_names`)."""
+    return path_names.check_run_id(_str("run id", run_id))
 
 
 def check_project(project: object) -> str:
-    """`project` when it is 1-128 characters of `[A-Za-z0-9_.-]` (not `.` or `..`)."""
-    return _check("project name", project, 128)
+    """`project` when it is 1-128 characters of `[A-Za-z0-9_.-]` (not `.` or `..`): TypeError
+    for a non-str, ValueError naming it otherwise (the checks of `fwtrack.path_names`)."""
+    return path_names.check_project(_str("project name", project))
 
 
 def generate_name(project_dir: str) -> str:
