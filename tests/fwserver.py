@@ -1,6 +1,7 @@
 """A real `python -m fwtrack server` subprocess for the client-side tests (online runs,
 `fwtrack sync`, `fwtrack login`): a free 127.0.0.1 port, a seeded admin key, ready once
-`/api/v1/health` answers; plus a helper that runs the `fwtrack` CLI in a fresh interpreter.
+`/api/v1/health` answers; plus helpers that run the `fwtrack` CLI, or a training program, in
+a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from server.harness import ServerProcess, child_env, free_port
 from server.harness import new_api_key as new_key
 
-__all__ = ["Server", "child_env", "client_env", "free_port", "new_key", "run_cli"]
+__all__ = ["Server", "child_env", "client_env", "free_port", "new_key", "run_cli", "run_program"]
 
 START_TIMEOUT = 90.0
 
@@ -30,12 +31,12 @@ def client_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
 
 
-def run_cli(
-    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 90
+def _python(
+    *argv: str, env: dict[str, str], cwd: Path | None, stdin: str | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m fwtrack ARGS` in a fresh interpreter; a hang fails via TimeoutExpired."""
     return subprocess.run(
-        [sys.executable, "-m", "fwtrack", *args],
+        [sys.executable, *argv],
+        cwd=cwd,
         env=env,
         input=stdin if stdin is not None else "",
         capture_output=True,
@@ -43,6 +44,22 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli(
+    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """`python -m fwtrack ARGS` in a fresh interpreter; a hang fails via TimeoutExpired."""
+    return _python("-m", "fwtrack", *args, env=env, cwd=None, stdin=stdin, timeout=timeout)
+
+
+def run_program(*argv: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> dict[str, Any]:
+    """`python ARGV` in `cwd`, which must succeed; the JSON object of its last stdout line
+    (the programs print what they made, e.g. `{"dir": run.dir, "id": run.id}`)."""
+    proc = _python(*argv, env=env, cwd=cwd, stdin=None, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
 
 
 class Server(ServerProcess):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -185,6 +185,11 @@ class Hostile:
     def files_in_cache(self) -> list[Path]:
         return sorted(p for p in self.cache.rglob("*") if p.is_file())
 
+    def assert_nothing_escaped(self) -> None:
+        """The sentinel is empty and no file was written outside the cache."""
+        assert list(self.sentinel.iterdir()) == []
+        assert self.files_outside_cache() == []
+
 
 @pytest.fixture
 def hostile(
@@ -227,13 +232,14 @@ NAMES = range(8)  # indexes into escaping_names()
 DEPTH = {"entity": 2, "project": 3, "run_id": 4}  # below <cache>/<host>/
 
 
-def assert_refused(hostile: Hostile, exc: pytest.ExceptionInfo[UnsafePathError], bad: str) -> None:
-    """The error names the value, nothing was written anywhere, and the sentinel is empty."""
+def assert_refused(hostile: Hostile, bad: str, read: Callable[[], object]) -> None:
+    """`read()` raises UnsafePathError naming `bad`, and nothing was written anywhere."""
+    with pytest.raises(UnsafePathError) as exc:
+        read()
     assert isinstance(exc.value, FwTrackError)
     assert repr(bad[:80]) in str(exc.value), str(exc.value)
     assert "hint:" in str(exc.value)
-    assert list(hostile.sentinel.iterdir()) == []
-    assert hostile.files_outside_cache() == []
+    hostile.assert_nothing_escaped()
     assert hostile.files_in_cache() == []
 
 
@@ -249,56 +255,43 @@ def test_genuine_answers_are_read_and_cached_inside_the_cache(hostile: Hostile) 
     written = hostile.files_in_cache()
     assert any(p.name == "run.fwlog" for p in written)
     assert all(hostile.cache.resolve() in p.resolve().parents for p in written)
-    assert list(hostile.sentinel.iterdir()) == []
-    assert hostile.files_outside_cache() == []
+    hostile.assert_nothing_escaped()
 
 
 # -- names in JSON answers --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("index", NAMES)
-@pytest.mark.parametrize("field_name", ["entity", "project", "run_id"])
-def test_a_run_listing_with_an_escaping_name_is_refused(
-    hostile: Hostile, field_name: str, index: int
-) -> None:
-    bad = escaping_names(DEPTH[field_name], hostile.sentinel)[index]
-    setattr(hostile.answers, field_name, bad)
-    with pytest.raises(UnsafePathError) as exc:
-        hostile.api().runs(f"{ENTITY}/{PROJECT}")
-    assert_refused(hostile, exc, bad)
+# Where a name comes from: the answer each of these reads.
+READS: dict[str, Callable[[Any], object]] = {
+    "run listing": lambda api: api.runs(f"{ENTITY}/{PROJECT}"),
+    "run detail": lambda api: api.run(f"{ENTITY}/{PROJECT}/{RUN_ID}").history(),
+    "project listing": lambda api: api.runs(),  # lists no run ids
+}
 
 
 @pytest.mark.parametrize("index", NAMES)
-@pytest.mark.parametrize("field_name", ["entity", "project", "run_id"])
-def test_a_run_detail_with_an_escaping_name_is_refused(
-    hostile: Hostile, field_name: str, index: int
+@pytest.mark.parametrize(
+    ("read", "field_name"),
+    [
+        (read, field_name)
+        for read in READS
+        for field_name in ("entity", "project", "run_id")
+        if (read, field_name) != ("project listing", "run_id")
+    ],
+)
+def test_an_answer_with_an_escaping_name_is_refused(
+    hostile: Hostile, read: str, field_name: str, index: int
 ) -> None:
     bad = escaping_names(DEPTH[field_name], hostile.sentinel)[index]
     setattr(hostile.answers, field_name, bad)
-    with pytest.raises(UnsafePathError) as exc:
-        hostile.api().run(f"{ENTITY}/{PROJECT}/{RUN_ID}").history()
-    assert_refused(hostile, exc, bad)
-
-
-@pytest.mark.parametrize("index", NAMES)
-@pytest.mark.parametrize("field_name", ["entity", "project"])
-def test_a_project_listing_with_an_escaping_name_is_refused(
-    hostile: Hostile, field_name: str, index: int
-) -> None:
-    bad = escaping_names(DEPTH[field_name], hostile.sentinel)[index]
-    setattr(hostile.answers, field_name, bad)
-    with pytest.raises(UnsafePathError) as exc:
-        hostile.api().runs()
-    assert_refused(hostile, exc, bad)
+    assert_refused(hostile, bad, lambda: READS[read](hostile.api()))
 
 
 @pytest.mark.parametrize("index", NAMES)
 def test_an_escaping_viewer_name_is_refused(hostile: Hostile, index: int) -> None:
     bad = escaping_names(DEPTH["entity"], hostile.sentinel)[index]
     hostile.answers.viewer = bad
-    with pytest.raises(UnsafePathError) as exc:
-        hostile.api().run(f"{PROJECT}/{RUN_ID}").history()
-    assert_refused(hostile, exc, bad)
+    assert_refused(hostile, bad, lambda: hostile.api().run(f"{PROJECT}/{RUN_ID}").history())
 
 
 def test_a_name_that_is_not_a_string_is_refused(hostile: Hostile) -> None:
@@ -326,9 +319,7 @@ ESCAPING_FILE_PATHS = [
 def test_a_file_listing_with_an_escaping_path_is_refused(hostile: Hostile, bad: str) -> None:
     hostile.answers.file_path = bad
     run = hostile.api().run(f"{ENTITY}/{PROJECT}/{RUN_ID}")
-    with pytest.raises(UnsafePathError) as exc:
-        run.files()
-    assert_refused(hostile, exc, bad)
+    assert_refused(hostile, bad, run.files)
 
 
 @pytest.mark.parametrize("key", FORGED_KEYS)
@@ -340,8 +331,7 @@ def test_a_media_path_from_the_run_log_that_escapes_is_refused(hostile: Hostile,
         media.bytes()
     assert repr(bad[:80]) in str(exc.value)
     assert not Path(bad).is_absolute() or not Path(bad).exists()
-    assert list(hostile.sentinel.iterdir()) == []
-    assert hostile.files_outside_cache() == []
+    hostile.assert_nothing_escaped()
     # Only the mirrored log was written, and the forged path never reached the server.
     assert [p.name for p in hostile.files_in_cache()] == [".sync.lock", "run.fwlog"]
     assert not [r for r in hostile.answers.requests if "/files/" in r]

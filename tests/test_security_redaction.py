@@ -5,15 +5,13 @@ real server. Redaction never shifts: one argument in, one argument out, in place
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import fwtrack
-from fwserver import Server, client_env, run_cli
+from fwserver import Server, client_env, run_cli, run_program
 from fwtrack.sdk.snapshot import REDACTED, safe_argv
 
 PROGRAM = Path(__file__).resolve().parent / "programs" / "secret_args.py"
@@ -21,26 +19,33 @@ R = REDACTED
 
 # Each secret is a distinct string, so a leak names the form that leaked.
 BASIC = "c2VjcmV0LWJhc2ljLWF1dGg="  # base64 of a user:password pair
-SECRET_ARGV = [
-    "--set=db.password=SeCr3t-set",
+# The command line of the real run: each argument as given, beside it as stored when it
+# changes; the others are stored as they are.
+ARGV: list[str | tuple[str, str]] = [
+    ("--set=db.password=SeCr3t-set", f"--set=db.password={R}"),
     "--header",
-    "Authorization: Bearer SeCr3t-header",
-    "--header=Authorization: Bearer SeCr3t-header-eq",
+    ("Authorization: Bearer SeCr3t-header", f"Authorization: Bearer {R}"),
+    ("--header=Authorization: Bearer SeCr3t-header-eq", f"--header=Authorization: Bearer {R}"),
     "-H",
-    f"Authorization: Basic {BASIC}",
-    '--opt={"api_key": "SeCr3t-json", "lr": 0.5}',
-    '{"db": {"user": "me", "password": "SeCr3t-bare-json"}}',
-    "password: SeCr3t-yaml",
-    "--api-key=SeCr3t-eq",
+    (f"Authorization: Basic {BASIC}", f"Authorization: Basic {R}"),
+    ('--opt={"api_key": "SeCr3t-json", "lr": 0.5}', f'--opt={{"api_key":"{R}","lr":0.5}}'),
+    (
+        '{"db": {"user": "me", "password": "SeCr3t-bare-json"}}',
+        f'{{"db":{{"user":"me","password":"{R}"}}}}',
+    ),
+    ("password: SeCr3t-yaml", f"password: {R}"),
+    ("--api-key=SeCr3t-eq", f"--api-key={R}"),
     "--lr",
     "0.1",
     "--data=auth.json",
     "--epochs",
     "3",
     "--token",
-    "SeCr3t-next",
-    "https://alice:SeCr3t-url@data.example.com/set",
+    ("SeCr3t-next", R),
+    ("https://alice:SeCr3t-url@data.example.com/set", "https://data.example.com/set"),
 ]
+SECRET_ARGV = [a if isinstance(a, str) else a[0] for a in ARGV]
+EXPECTED_ARGS = [a if isinstance(a, str) else a[1] for a in ARGV]
 SECRETS = [
     "SeCr3t-set",
     "SeCr3t-header",
@@ -52,26 +57,6 @@ SECRETS = [
     "SeCr3t-eq",
     "SeCr3t-next",
     "SeCr3t-url",
-]
-EXPECTED_ARGS = [
-    f"--set=db.password={R}",
-    "--header",
-    f"Authorization: Bearer {R}",
-    f"--header=Authorization: Bearer {R}",
-    "-H",
-    f"Authorization: Basic {R}",
-    f'--opt={{"api_key":"{R}","lr":0.5}}',
-    f'{{"db":{{"user":"me","password":"{R}"}}}}',
-    f"password: {R}",
-    f"--api-key={R}",
-    "--lr",
-    "0.1",
-    "--data=auth.json",
-    "--epochs",
-    "3",
-    "--token",
-    R,
-    "https://data.example.com/set",
 ]
 
 
@@ -140,17 +125,7 @@ def test_redaction_never_shifts(argv: list[str], expected: list[str]) -> None:
 
 def _secret_run(tmp_path: Path) -> Path:
     """Run tests/programs/secret_args.py offline with `SECRET_ARGV`; its run directory."""
-    proc = subprocess.run(
-        [sys.executable, str(PROGRAM), *SECRET_ARGV],
-        cwd=tmp_path,
-        env=client_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out: dict[str, str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_program(str(PROGRAM), *SECRET_ARGV, cwd=tmp_path, env=client_env(tmp_path))
     return Path(out["dir"])
 
 

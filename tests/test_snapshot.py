@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import fwtrack
-from fwserver import Server, client_env, run_cli
+from fwserver import Server, client_env, run_cli, run_program
 from fwtrack.sdk.snapshot import safe_argv, safe_env, strip_credentials
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,18 +73,8 @@ def _repo(tmp_path: Path) -> Path:
 def _train(repo: Path, tmp_path: Path, **env: str) -> dict[str, str]:
     full = client_env(tmp_path, MY_API_TOKEN=SECRET, CUDA_VISIBLE_DEVICES="0", **env)
     full["GIT_CONFIG_GLOBAL"] = os.devnull
-    proc = subprocess.run(
-        [sys.executable, "train.py", "--epochs", "3", "--api-key", SECRET, f"token={SECRET}"],
-        cwd=repo,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out: dict[str, str] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out
+    argv = ("train.py", "--epochs", "3", "--api-key", SECRET, f"token={SECRET}")
+    return run_program(*argv, cwd=repo, env=full)
 
 
 def _all_bytes(run_dir: Path) -> list[tuple[Path, bytes]]:
