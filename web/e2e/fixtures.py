@@ -65,7 +65,8 @@ BIG_TABLE_ROWS = 100_000
 NEEDLE = "needle-in-the-log"
 
 
-def _request(url: str, key: str, method: str, body: Any) -> Any:
+def request_json(url: str, key: str, method: str, body: Any) -> Any:
+    """`method url` with a JSON body as `key`; the JSON answer (HTTPError on an error status)."""
     req = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -76,7 +77,8 @@ def _request(url: str, key: str, method: str, body: Any) -> Any:
         return json.loads(resp.read())
 
 
-def _online(url: str, key: str, entity: str = "admin") -> None:
+def go_online(url: str, key: str, entity: str = "admin") -> None:
+    """Make the runs this process starts log online to the server at `url` as `key`."""
     os.environ["FWTRACK_BASE_URL"] = url
     os.environ["FWTRACK_API_KEY"] = key
     os.environ["FWTRACK_ENTITY"] = entity
@@ -191,12 +193,12 @@ def _media_run(root: Path) -> dict[str, Any]:
 def cmd_server(args: argparse.Namespace) -> int:
     root = Path(args.work) / "client"
     api = f"{args.url}/api/v1"
-    alice = _request(
+    alice = request_json(
         f"{api}/users", args.key, "POST", {"name": "alice", "password": ALICE_PASSWORD}
     )
-    _request(f"{api}/teams", args.key, "POST", {"name": "lab"})
-    _request(f"{api}/teams/lab/members", args.key, "POST", {"user": "alice"})
-    _online(args.url, args.key)
+    request_json(f"{api}/teams", args.key, "POST", {"name": "lab"})
+    request_json(f"{api}/teams/lab/members", args.key, "POST", {"user": "alice"})
+    go_online(args.url, args.key)
     expected: dict[str, Any] = {"runs": {}, "alice": {"name": "alice", "password": ALICE_PASSWORD}}
     expected["alice"]["api_key"] = alice["api_key"]
     for run_id, spec in E2E_RUNS.items():
@@ -236,7 +238,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    _online(args.url, args.key)
+    go_online(args.url, args.key)
     os.environ["FWTRACK_SYSTEM_INTERVAL"] = "1"
     run = fwtrack.init(
         project="live",

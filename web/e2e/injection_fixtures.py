@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fixtures import go_online, request_json  # beside this script (run as a script)
 
 import fwtrack
 
@@ -42,17 +41,6 @@ MEDIA_IMAGE = f"examples/{SVG}"
 MEDIA_HTML = "examples/html"
 MEDIA_TABLE = f"tables/{IMG}"
 TABLE_COLUMNS = [IMG, SVG, "link", "n"]
-
-
-def _request(url: str, key: str, method: str, body: Any) -> Any:
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
 
 
 def _run(run_id: str, name: str, root: Path, lr: float) -> None:
@@ -122,10 +110,7 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--label", nargs="*", default=[], help="only recorded (command line)")
     args = parser.parse_args()
-    os.environ["FWTRACK_BASE_URL"] = args.url
-    os.environ["FWTRACK_API_KEY"] = args.key
-    os.environ["FWTRACK_ENTITY"] = "admin"
-    os.environ["FWTRACK_MODE"] = "online"
+    go_online(args.url, args.key)
     root = Path(args.work) / "injection-client"
     root.mkdir(parents=True, exist_ok=True)
     runs = {"inj-a": f"run-a {IMG}", "inj-b": f"run-b {SVG}"}
@@ -135,7 +120,7 @@ def main() -> int:
         "version": 1,
         "added": [{"id": "payload-panel", "key": KEY_LEAF, "options": {"x": KEY_BARE}}],
     }
-    _request(
+    request_json(
         f"{args.url}/api/v1/projects/admin/{PROJECT}/workspace", args.key, "PUT", {"charts": layout}
     )
     expected = {
