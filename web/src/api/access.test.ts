@@ -1,41 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError, onUnauthorized, storeApiKey } from "./client";
+import { describe, expect, it } from "vitest";
+import { ApiError, onUnauthorized } from "./client";
 import { createKey, isKey, keyStatus, listKeys, revokeKey, type KeyInfo } from "./keys";
 import { addMember, createTeam, listTeams, removeMember } from "./teams";
+import { json, stubFetch, type FetchCall } from "./test-utils";
 import { createUser, listUsers, updateUser } from "./users";
 
-interface Call {
-  url: URL;
-  init: RequestInit;
-}
+const server = stubFetch("fwk_admin");
 
-let calls: Call[] = [];
-let answer: (url: URL, init: RequestInit) => Response = () => json({});
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-}
-
-function bodyOf(call: Call | undefined): unknown {
+function bodyOf(call: FetchCall | undefined): unknown {
   return JSON.parse(call?.init.body as string);
 }
-
-beforeEach(() => {
-  calls = [];
-  localStorage.clear();
-  storeApiKey("fwk_admin");
-  vi.stubGlobal("fetch", (input: URL | string, init: RequestInit) => {
-    const url = new URL(String(input));
-    calls.push({ url, init });
-    return Promise.resolve(answer(url, init));
-  });
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-  storeApiKey(null);
-  onUnauthorized(null);
-});
 
 function key(partial: Partial<KeyInfo> = {}): KeyInfo {
   return { id: 1, prefix: "fwk_abcd1234", description: "", created_at: 0, last_used_at: null, expires_at: null, revoked: false, expired: false, ...partial };
@@ -44,26 +18,26 @@ function key(partial: Partial<KeyInfo> = {}): KeyInfo {
 describe("users", () => {
   it("lists the users", async () => {
     const ann = { name: "ann", is_admin: false, disabled: false, has_password: true, created_at: 1, teams: ["lab"] };
-    answer = () => json({ users: [ann] });
+    server.answer = () => json({ users: [ann] });
     expect(await listUsers()).toEqual([ann]);
-    expect(calls[0]?.url.pathname).toBe("/api/v1/users");
+    expect(server.calls[0]?.url.pathname).toBe("/api/v1/users");
   });
 
   it("creates a user, leaving out an empty password and a false admin flag", async () => {
-    answer = () => json({ name: "bob", is_admin: false, api_key: "fwk_new" });
+    server.answer = () => json({ name: "bob", is_admin: false, api_key: "fwk_new" });
     expect((await createUser({ name: " bob ", password: "", is_admin: false })).api_key).toBe("fwk_new");
-    expect(calls[0]?.init.method).toBe("POST");
-    expect(bodyOf(calls[0])).toEqual({ name: "bob" });
+    expect(server.calls[0]?.init.method).toBe("POST");
+    expect(bodyOf(server.calls[0])).toEqual({ name: "bob" });
     await createUser({ name: "eve", password: "long enough", is_admin: true });
-    expect(bodyOf(calls[1])).toEqual({ name: "eve", password: "long enough", is_admin: true });
+    expect(bodyOf(server.calls[1])).toEqual({ name: "eve", password: "long enough", is_admin: true });
   });
 
   it("patches a user by escaped name and passes the server's refusal on", async () => {
-    answer = () => json({ detail: "you cannot disable yourself" }, 400);
+    server.answer = () => json({ detail: "you cannot disable yourself" }, 400);
     const err = (await updateUser("a.b c", { disabled: true }).catch((e: unknown) => e)) as ApiError;
-    expect(calls[0]?.init.method).toBe("PATCH");
-    expect(calls[0]?.url.pathname).toBe("/api/v1/users/a.b%20c");
-    expect(bodyOf(calls[0])).toEqual({ disabled: true });
+    expect(server.calls[0]?.init.method).toBe("PATCH");
+    expect(server.calls[0]?.url.pathname).toBe("/api/v1/users/a.b%20c");
+    expect(bodyOf(server.calls[0])).toEqual({ disabled: true });
     expect(err).toBeInstanceOf(ApiError);
     expect(err.detail).toBe("you cannot disable yourself");
   });
@@ -71,7 +45,7 @@ describe("users", () => {
   it("reports a 403 as an error, not as a sign-out", async () => {
     const seen: string[] = [];
     onUnauthorized((d) => seen.push(d));
-    answer = () => json({ detail: "only admins list users" }, 403);
+    server.answer = () => json({ detail: "only admins list users" }, 403);
     await expect(listUsers()).rejects.toMatchObject({ status: 403 });
     expect(seen).toEqual([]);
   });
@@ -79,25 +53,25 @@ describe("users", () => {
 
 describe("keys", () => {
   it("lists the viewer's keys or a user's", async () => {
-    answer = () => json({ keys: [key()] });
+    server.answer = () => json({ keys: [key()] });
     expect((await listKeys())[0]?.prefix).toBe("fwk_abcd1234");
     await listKeys("ann");
-    expect(calls.map((c) => c.url.pathname)).toEqual(["/api/v1/keys", "/api/v1/users/ann/keys"]);
+    expect(server.calls.map((c) => c.url.pathname)).toEqual(["/api/v1/keys", "/api/v1/users/ann/keys"]);
   });
 
   it("creates a key with or without an expiry", async () => {
-    answer = () => json({ id: 3, api_key: "fwk_x", expires_at: null });
+    server.answer = () => json({ id: 3, api_key: "fwk_x", expires_at: null });
     await createKey(" ci ");
     await createKey("tmp", 86400);
-    expect(bodyOf(calls[0])).toEqual({ description: "ci" });
-    expect(bodyOf(calls[1])).toEqual({ description: "tmp", expires_in: 86400 });
+    expect(bodyOf(server.calls[0])).toEqual({ description: "ci" });
+    expect(bodyOf(server.calls[1])).toEqual({ description: "tmp", expires_in: 86400 });
   });
 
   it("revokes a key by id", async () => {
-    answer = () => json({ id: 7, revoked: true });
+    server.answer = () => json({ id: 7, revoked: true });
     expect(await revokeKey(7)).toEqual({ id: 7, revoked: true });
-    expect(calls[0]?.init.method).toBe("DELETE");
-    expect(calls[0]?.url.pathname).toBe("/api/v1/keys/7");
+    expect(server.calls[0]?.init.method).toBe("DELETE");
+    expect(server.calls[0]?.url.pathname).toBe("/api/v1/keys/7");
   });
 
   it("tells a key's status: revoked before expired, expiry checked against now", () => {
@@ -117,19 +91,19 @@ describe("keys", () => {
 
 describe("teams", () => {
   it("lists, creates, adds and removes members", async () => {
-    answer = () => json({ teams: [{ name: "lab", members: ["ann"] }] });
+    server.answer = () => json({ teams: [{ name: "lab", members: ["ann"] }] });
     expect(await listTeams()).toEqual([{ name: "lab", members: ["ann"] }]);
-    answer = () => json({ name: "lab", members: ["admin"] });
+    server.answer = () => json({ name: "lab", members: ["admin"] });
     await createTeam(" lab ");
     await addMember("lab", "ann");
     await removeMember("lab", "a b");
-    expect(calls.map((c) => `${c.init.method ?? "GET"} ${c.url.pathname}`)).toEqual([
+    expect(server.calls.map((c) => `${c.init.method ?? "GET"} ${c.url.pathname}`)).toEqual([
       "GET /api/v1/teams",
       "POST /api/v1/teams",
       "POST /api/v1/teams/lab/members",
       "DELETE /api/v1/teams/lab/members/a%20b",
     ]);
-    expect(bodyOf(calls[1])).toEqual({ name: "lab" });
-    expect(bodyOf(calls[2])).toEqual({ user: "ann" });
+    expect(bodyOf(server.calls[1])).toEqual({ name: "lab" });
+    expect(bodyOf(server.calls[2])).toEqual({ user: "ann" });
   });
 });

@@ -1,62 +1,37 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { signInWithKey, login, signOut } from "./auth";
 import { ApiError, onUnauthorized, request, storeApiKey, storedApiKey } from "./client";
 import { histogramKeys, parseHistogramKeys } from "./histograms";
 import { fieldsOf, getRun, getRuns, listRuns, runFields } from "./runs";
-import { runInfo } from "./test-utils";
+import { json, runInfo, stubFetch, type FetchCall } from "./test-utils";
 
-interface Call {
-  url: URL;
-  init: RequestInit;
-}
+const server = stubFetch();
 
-let calls: Call[] = [];
-let answer: (url: URL, init: RequestInit) => Response = () => json({});
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-}
-
-beforeEach(() => {
-  calls = [];
-  localStorage.clear();
-  vi.stubGlobal("fetch", (input: URL | string, init: RequestInit) => {
-    const url = new URL(String(input));
-    calls.push({ url, init });
-    return Promise.resolve(answer(url, init));
-  });
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-  onUnauthorized(null);
-});
-
-function header(call: Call | undefined, name: string): string | undefined {
+function header(call: FetchCall | undefined, name: string): string | undefined {
   return (call?.init.headers as Record<string, string> | undefined)?.[name];
 }
 
 describe("request", () => {
   it("sends the stored key and reads the server's error detail", async () => {
     storeApiKey("fwk_test");
-    answer = () => json({ detail: "no project 'x'; hint: check the name" }, 404);
+    server.answer = () => json({ detail: "no project 'x'; hint: check the name" }, 404);
     const err = await request("/projects").catch((e: unknown) => e);
-    expect(header(calls[0], "Authorization")).toBe("Bearer fwk_test");
+    expect(header(server.calls[0], "Authorization")).toBe("Bearer fwk_test");
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).status).toBe(404);
     expect((err as ApiError).detail).toBe("no project 'x'; hint: check the name");
   });
 
   it("sends no Authorization header without a key (fwtrack ui)", async () => {
-    answer = () => json({ name: "local", is_admin: true, teams: [] });
+    server.answer = () => json({ name: "local", is_admin: true, teams: [] });
     await request("/viewer");
-    expect(header(calls[0], "Authorization")).toBeUndefined();
+    expect(header(server.calls[0], "Authorization")).toBeUndefined();
   });
 
   it("reports a 401 to the global handler, except for auth: false", async () => {
     const seen: string[] = [];
     onUnauthorized((d) => seen.push(d));
-    answer = () => json({ detail: "unknown API key" }, 401);
+    server.answer = () => json({ detail: "unknown API key" }, 401);
     await expect(request("/projects")).rejects.toBeInstanceOf(ApiError);
     await expect(request("/viewer", { auth: false })).rejects.toBeInstanceOf(ApiError);
     expect(seen).toEqual(["unknown API key"]);
@@ -72,9 +47,9 @@ describe("request", () => {
 
 describe("runs", () => {
   it("builds the list query", async () => {
-    answer = () => json({ runs: [], total: 0 });
+    server.answer = () => json({ runs: [], total: 0 });
     await listRuns("a b", "p", { filter: " config.lr > 0.1 ", search: "", sort: "-name", limit: 50, offset: 100 });
-    const url = calls[0]?.url;
+    const url = server.calls[0]?.url;
     expect(url?.pathname).toBe("/api/v1/runs/a%20b/p");
     expect(url?.searchParams.get("filter")).toBe("config.lr > 0.1");
     expect(url?.searchParams.has("search")).toBe(false);
@@ -89,28 +64,28 @@ describe("runs", () => {
   });
 
   it("uses the fields endpoint, or the loaded runs when the server has none", async () => {
-    answer = () => json({ config: ["a"], summary: ["b"] });
+    server.answer = () => json({ config: ["a"], summary: ["b"] });
     expect(await runFields("e", "p", [])).toEqual({ config: ["a"], summary: ["b"] });
-    expect(calls[0]?.url.pathname).toBe("/api/v1/runs/e/p/fields");
-    answer = () => json({ detail: "Not Found" }, 404);
+    expect(server.calls[0]?.url.pathname).toBe("/api/v1/runs/e/p/fields");
+    server.answer = () => json({ detail: "Not Found" }, 404);
     expect(await runFields("e", "p", [runInfo({ config: { x: 1 } })])).toEqual({ config: ["x"], summary: [] });
   });
 });
 
 describe("runs by id", () => {
   it("answers the runs of ids in their order, and the missing ones", async () => {
-    answer = () => json({ runs: [runInfo({ id: "b" }), runInfo({ id: "a" })], total: 2 });
+    server.answer = () => json({ runs: [runInfo({ id: "b" }), runInfo({ id: "a" })], total: 2 });
     const got = await getRuns("e", "p", ["a", "gone", "b"]);
     expect(got.runs.map((r) => r.id)).toEqual(["a", "b"]);
     expect(got.missing).toEqual(["gone"]);
-    expect(calls[0]?.url.searchParams.get("ids")).toBe("a,gone,b");
+    expect(server.calls[0]?.url.searchParams.get("ids")).toBe("a,gone,b");
   });
 
   it("reaches a run with the id 'fields' through the list", async () => {
-    answer = () => json({ runs: [runInfo({ id: "fields" })], total: 1 });
+    server.answer = () => json({ runs: [runInfo({ id: "fields" })], total: 1 });
     expect((await getRun("e", "p", "fields")).id).toBe("fields");
-    expect(calls[0]?.url.pathname).toBe("/api/v1/runs/e/p");
-    answer = () => json({ runs: [], total: 0 });
+    expect(server.calls[0]?.url.pathname).toBe("/api/v1/runs/e/p");
+    server.answer = () => json({ runs: [], total: 0 });
     await expect(getRun("e", "p", "fields")).rejects.toBeInstanceOf(ApiError);
   });
 });
@@ -123,26 +98,26 @@ describe("histograms", () => {
   });
 
   it("lists a run's histogram keys", async () => {
-    answer = () => json({ keys: ["a", "b"] });
+    server.answer = () => json({ keys: ["a", "b"] });
     expect(await histogramKeys(runInfo({}))).toEqual(["a", "b"]);
-    expect(calls[0]?.url.pathname).toBe("/api/v1/runs/e/p/r/histograms/keys");
+    expect(server.calls[0]?.url.pathname).toBe("/api/v1/runs/e/p/r/histograms/keys");
   });
 
   it("falls back to the key list of the 404 on servers without the keys route", async () => {
-    answer = (url) =>
+    server.answer = (url) =>
       url.pathname.endsWith("/keys") ? json({ detail: "Not Found" }, 404) : json({ detail: "run 'r' has no histograms under '\\x00'; it has: 'w'" }, 404);
     expect(await histogramKeys(runInfo({}))).toEqual(["w"]);
-    expect(calls[1]?.url.pathname).toBe("/api/v1/runs/e/p/r/histograms");
+    expect(server.calls[1]?.url.pathname).toBe("/api/v1/runs/e/p/r/histograms");
   });
 });
 
 describe("auth", () => {
   it("stores a key only after the server accepted it", async () => {
-    answer = () => json({ detail: "unknown API key" }, 401);
+    server.answer = () => json({ detail: "unknown API key" }, 401);
     await expect(signInWithKey("fwk_bad")).rejects.toBeInstanceOf(ApiError);
     expect(storedApiKey()).toBeNull();
-    expect(header(calls[0], "Authorization")).toBe("Bearer fwk_bad");
-    answer = () => json({ name: "ann", is_admin: false, teams: [] });
+    expect(header(server.calls[0], "Authorization")).toBe("Bearer fwk_bad");
+    server.answer = () => json({ name: "ann", is_admin: false, teams: [] });
     expect((await signInWithKey(" fwk_good ")).name).toBe("ann");
     expect(storedApiKey()).toBe("fwk_good");
     signOut();
@@ -150,9 +125,9 @@ describe("auth", () => {
   });
 
   it("logs in with a password and stores the new key", async () => {
-    answer = (url) => (url.pathname.endsWith("/login") ? json({ api_key: "fwk_new" }) : json({ name: "ann", is_admin: false, teams: [] }));
+    server.answer = (url) => (url.pathname.endsWith("/login") ? json({ api_key: "fwk_new" }) : json({ name: "ann", is_admin: false, teams: [] }));
     expect((await login("ann", "pw")).name).toBe("ann");
-    expect(JSON.parse(calls[0]?.init.body as string)).toEqual({ username: "ann", password: "pw" });
+    expect(JSON.parse(server.calls[0]?.init.body as string)).toEqual({ username: "ann", password: "pw" });
     expect(storedApiKey()).toBe("fwk_new");
     await expect(login("", "")).rejects.toBeInstanceOf(ApiError);
   });

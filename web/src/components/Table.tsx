@@ -1,4 +1,4 @@
-// Table pieces: sortable header cells (buttons with aria-sort).
+// Table pieces: sortable header cells (buttons with aria-sort), a table in a card with a column of row actions.
 
 import type { ComponentChildren } from "preact";
 
@@ -41,5 +41,49 @@ export function SortHeader({ field, sort, onSort, children, class: cls, title }:
         </span>
       </button>
     </th>
+  );
+}
+
+/**
+ * A table in a card: a header cell a column and, with `actions`, a last one over the rows'
+ * buttons (named "Actions" for screen readers only), then `children`, the rows.
+ */
+export function CardTable({ columns, actions = false, testId, label, labelledBy, children }: {
+  columns: readonly string[];
+  actions?: boolean;
+  testId: string;
+  label?: string;
+  labelledBy?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="table-wrap card">
+      <table class="table" data-testid={testId} aria-label={label} aria-labelledby={labelledBy}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+            {actions && (
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The last cell of a row of a `CardTable` with `actions`: the row's buttons. */
+export function ActionsCell({ children }: { children: ComponentChildren }) {
+  return (
+    <td>
+      <div class="row-actions">{children}</div>
+    </td>
   );
 }

@@ -2,6 +2,7 @@
 
 import type { ComponentChildren } from "preact";
 import { ApiError } from "../api/client";
+import type { Async } from "../lib/hooks";
 
 /** A quiet spinner with a label (announced to screen readers). */
 export function Loading({ label = "Loading…" }: { label?: string }) {
@@ -40,6 +41,15 @@ export function ErrorState({ error, onRetry, title = "Something went wrong" }: {
       )}
     </div>
   );
+}
+
+/**
+ * `render(data)` once `state` has its data; until then a spinner saying `loading`, or the error
+ * (titled `failed`) with a retry.
+ */
+export function whenLoaded<T>(state: Async<T>, labels: { loading: string; failed?: string }, render: (data: T) => ComponentChildren): ComponentChildren {
+  if (state.data !== undefined) return render(state.data);
+  return state.error !== null ? <ErrorState title={labels.failed} error={state.error} onRetry={state.reload} /> : <Loading label={labels.loading} />;
 }
 
 /** A readable message for any thrown value. */

@@ -7,7 +7,7 @@ import { listKeys } from "../api/keys";
 import { listTeams, type TeamInfo } from "../api/teams";
 import type { Viewer } from "../api/types";
 import { listUsers, type UserInfo } from "../api/users";
-import { Empty, ErrorState, Loading } from "../components/states";
+import { Empty, whenLoaded } from "../components/states";
 import { useAsync } from "../lib/hooks";
 import { currentHash, href, type Params } from "../lib/route";
 import { KeysTable } from "./admin/KeysTable";
@@ -32,12 +32,6 @@ function UserKeys({ user }: { user: string }) {
   useEffect(() => {
     ref.current?.scrollIntoView({ block: "nearest" });
   }, [user]);
-  let body;
-  if (keys.data === undefined) {
-    body = keys.error !== null ? <ErrorState error={keys.error} onRetry={keys.reload} /> : <Loading label="Loading keys…" />;
-  } else {
-    body = <KeysTable owner={user} keys={keys.data} onRevoked={keys.reload} />;
-  }
   return (
     <section class="admin-section" aria-labelledby="user-keys-title" ref={ref} data-testid="user-keys-section" data-user={user}>
       <div class="section-head">
@@ -48,14 +42,15 @@ function UserKeys({ user }: { user: string }) {
           Close
         </a>
       </div>
-      {body}
+      {whenLoaded(keys, { loading: "Loading keys…" }, (data) => (
+        <KeysTable owner={user} keys={data} onRevoked={keys.reload} />
+      ))}
     </section>
   );
 }
 
-function replaceBy<T extends { name: string }>(list: readonly T[] | undefined, item: T): T[] {
-  const all = list ?? [];
-  return all.some((x) => x.name === item.name) ? all.map((x) => (x.name === item.name ? item : x)) : [...all, item];
+function replaceBy<T extends { name: string }>(list: readonly T[], item: T): T[] {
+  return list.some((x) => x.name === item.name) ? list.map((x) => (x.name === item.name ? item : x)) : [...list, item];
 }
 
 function AdminConsole({ viewer, params }: { viewer: Viewer; params: Params }) {
@@ -65,36 +60,26 @@ function AdminConsole({ viewer, params }: { viewer: Viewer; params: Params }) {
 
   if (users.error instanceof ApiError && users.error.status === 403) return <AdminsOnly />;
 
-  let usersBody;
-  if (users.data === undefined) {
-    usersBody = users.error !== null ? <ErrorState title="Could not load the users" error={users.error} onRetry={users.reload} /> : <Loading label="Loading users…" />;
-  } else {
-    usersBody = (
-      <UsersSection
-        viewer={viewer}
-        users={users.data}
-        onChange={(u: UserInfo) => {
-          users.setData(replaceBy(users.data, u));
-        }}
-        onCreated={users.reload}
-      />
-    );
-  }
-  let teamsBody;
-  if (teams.data === undefined) {
-    teamsBody = teams.error !== null ? <ErrorState title="Could not load the teams" error={teams.error} onRetry={teams.reload} /> : <Loading label="Loading teams…" />;
-  } else {
-    teamsBody = (
-      <TeamsSection
-        teams={teams.data}
-        userNames={(users.data ?? []).map((u) => u.name)}
-        onTeam={(t: TeamInfo) => {
-          teams.setData(replaceBy(teams.data, t));
-          users.reload(); // the users table shows each user's teams
-        }}
-      />
-    );
-  }
+  const usersBody = whenLoaded(users, { loading: "Loading users…", failed: "Could not load the users" }, (data) => (
+    <UsersSection
+      viewer={viewer}
+      users={data}
+      onChange={(u: UserInfo) => {
+        users.setData(replaceBy(data, u));
+      }}
+      onCreated={users.reload}
+    />
+  ));
+  const teamsBody = whenLoaded(teams, { loading: "Loading teams…", failed: "Could not load the teams" }, (data) => (
+    <TeamsSection
+      teams={data}
+      userNames={(users.data ?? []).map((u) => u.name)}
+      onTeam={(t: TeamInfo) => {
+        teams.setData(replaceBy(data, t));
+        users.reload(); // the users table shows each user's teams
+      }}
+    />
+  ));
   return (
     <>
       {usersBody}

@@ -3,7 +3,9 @@
 import { useState } from "preact/hooks";
 import { createKey, listKeys, type CreatedKey } from "../api/keys";
 import type { Viewer } from "../api/types";
-import { Empty, ErrorState, Loading, errorMessage } from "../components/states";
+import { FieldError, TextField } from "../components/fields";
+import { Empty, whenLoaded } from "../components/states";
+import { useAction } from "../components/useAction";
 import { useAsync } from "../lib/hooks";
 import { currentHash, href } from "../lib/route";
 import { EXPIRY_CHOICES, expirySeconds } from "./admin/access";
@@ -15,38 +17,19 @@ import "./admin/admin.css";
 function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void }) {
   const [description, setDescription] = useState("");
   const [expiry, setExpiry] = useState("never");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
 
-  const submit = async (e: Event): Promise<void> => {
+  const submit = (e: Event): void => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void action.run(async () => {
       onCreated(await createKey(description, expirySeconds(expiry)));
       setDescription("");
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
-    <form class="inline-form card" onSubmit={(e) => void submit(e)} aria-label="Create an API key" data-testid="create-key-form">
-      <label class="field">
-        <span class="field-label">Description</span>
-        <input
-          class="input"
-          value={description}
-          maxLength={256}
-          placeholder="e.g. CI runner"
-          onInput={(e) => {
-            setDescription(e.currentTarget.value);
-          }}
-          data-testid="create-key-description"
-        />
-      </label>
+    <form class="inline-form card" onSubmit={submit} aria-label="Create an API key" data-testid="create-key-form">
+      <TextField label="Description" value={description} maxLength={256} placeholder="e.g. CI runner" onValue={setDescription} testId="create-key-description" />
       <label class="field">
         <span class="field-label">Expires after</span>
         <select
@@ -64,14 +47,10 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void }) 
           ))}
         </select>
       </label>
-      <button type="submit" class="btn btn-primary" disabled={busy} data-testid="create-key-submit">
-        {busy ? "Creating…" : "Create key"}
+      <button type="submit" class="btn btn-primary" disabled={action.busy} data-testid="create-key-submit">
+        {action.busy ? "Creating…" : "Create key"}
       </button>
-      {error !== null && (
-        <div class="field-error inline-form-error" role="alert">
-          {error}
-        </div>
-      )}
+      <FieldError error={action.error} class="inline-form-error" />
     </form>
   );
 }
@@ -79,12 +58,6 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void }) 
 function OwnKeys({ viewer }: { viewer: Viewer }) {
   const keys = useAsync((signal) => listKeys(undefined, signal), []);
   const [created, setCreated] = useState<CreatedKey | null>(null);
-  let body;
-  if (keys.data === undefined) {
-    body = keys.error !== null ? <ErrorState error={keys.error} onRetry={keys.reload} /> : <Loading label="Loading keys…" />;
-  } else {
-    body = <KeysTable owner={viewer.name} keys={keys.data} onRevoked={keys.reload} />;
-  }
   return (
     <section class="admin-section" aria-label="Your API keys" data-testid="own-keys-section">
       <p class="hint">
@@ -105,7 +78,9 @@ function OwnKeys({ viewer }: { viewer: Viewer }) {
           }}
         />
       )}
-      {body}
+      {whenLoaded(keys, { loading: "Loading keys…" }, (data) => (
+        <KeysTable owner={viewer.name} keys={data} onRevoked={keys.reload} />
+      ))}
     </section>
   );
 }

@@ -4,7 +4,9 @@ import { useState } from "preact/hooks";
 import { hasStoredKey, login, signInWithKey } from "../api/auth";
 import { ApiError } from "../api/client";
 import type { Viewer } from "../api/types";
+import { FieldError, TextField } from "../components/fields";
 import { errorMessage } from "../components/states";
+import { useAction, type Action } from "../components/useAction";
 import { href } from "../lib/route";
 
 function signInError(err: unknown): string {
@@ -14,47 +16,22 @@ function signInError(err: unknown): string {
   return errorMessage(err);
 }
 
-/** A labelled text input of the password form. */
-function TextField(props: { label: string; type: string; autocomplete: string; value: string; onValue: (value: string) => void; testId: string }) {
-  return (
-    <label class="field">
-      <span class="field-label">{props.label}</span>
-      <input
-        class="input"
-        type={props.type}
-        autocomplete={props.autocomplete}
-        value={props.value}
-        onInput={(e) => {
-          props.onValue(e.currentTarget.value);
-        }}
-        data-testid={props.testId}
-      />
-    </label>
-  );
-}
-
 /** Two small forms; on success `onSignedIn` (the app then goes to `next`). */
 export function SignInPage({ onSignedIn, viewer }: { onSignedIn: (viewer: Viewer) => void; viewer: Viewer | null | undefined }) {
   const [apiKey, setApiKey] = useState("");
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState<"key" | "password" | null>(null);
-  const [keyError, setKeyError] = useState<string | null>(null);
-  const [pwError, setPwError] = useState<string | null>(null);
+  const byKey = useAction();
+  const byPassword = useAction();
+  const busy = byKey.busy || byPassword.busy;
 
-  /** Sign in one way; a failure shows under that way's form. */
-  const submit = async (e: Event, way: "key" | "password", signIn: () => Promise<Viewer>): Promise<void> => {
+  /** Sign in one way; a failure shows under that way's form, and the other form's message goes. */
+  const submit = (e: Event, way: Action, other: Action, signIn: () => Promise<Viewer>): void => {
     e.preventDefault();
-    setBusy(way);
-    setKeyError(null);
-    setPwError(null);
-    try {
+    other.setError(null);
+    void way.run(async () => {
       onSignedIn(await signIn());
-    } catch (err) {
-      (way === "key" ? setKeyError : setPwError)(signInError(err));
-    } finally {
-      setBusy(null);
-    }
+    }, signInError);
   };
 
   return (
@@ -67,38 +44,42 @@ export function SignInPage({ onSignedIn, viewer }: { onSignedIn: (viewer: Viewer
             {hasStoredKey() ? "" : " (this server needs no key)"}. <a href={href.projects()}>Go to the projects</a>
           </p>
         )}
-        <form onSubmit={(e) => void submit(e, "key", () => signInWithKey(apiKey))} class="form" data-testid="signin-key-form">
-          <label class="field">
-            <span class="field-label">API key</span>
-            <input
-              class="input mono"
-              type="password"
-              autocomplete="off"
-              spellcheck={false}
-              placeholder="fwk_…"
-              value={apiKey}
-              onInput={(e) => {
-                setApiKey(e.currentTarget.value);
-              }}
-              data-testid="signin-api-key"
-            />
-          </label>
+        <form
+          onSubmit={(e) => {
+            submit(e, byKey, byPassword, () => signInWithKey(apiKey));
+          }}
+          class="form"
+          data-testid="signin-key-form"
+        >
+          <TextField
+            label="API key"
+            mono
+            type="password"
+            autocomplete="off"
+            spellcheck={false}
+            placeholder="fwk_…"
+            value={apiKey}
+            onValue={setApiKey}
+            testId="signin-api-key"
+          />
           <p class="hint">
             <code>fwtrack login</code> and the server's first start print one; an admin can create more.
           </p>
-          {keyError !== null && (
-            <div class="field-error" role="alert" data-testid="signin-error">
-              {keyError}
-            </div>
-          )}
-          <button type="submit" class="btn btn-primary" disabled={busy !== null}>
-            {busy === "key" ? "Checking…" : "Sign in with key"}
+          <FieldError error={byKey.error} testId="signin-error" />
+          <button type="submit" class="btn btn-primary" disabled={busy}>
+            {byKey.busy ? "Checking…" : "Sign in with key"}
           </button>
         </form>
         <div class="divider" role="separator">
           <span>or</span>
         </div>
-        <form onSubmit={(e) => void submit(e, "password", () => login(username, password))} class="form" data-testid="signin-password-form">
+        <form
+          onSubmit={(e) => {
+            submit(e, byPassword, byKey, () => login(username, password));
+          }}
+          class="form"
+          data-testid="signin-password-form"
+        >
           <TextField label="Username" type="text" autocomplete="username" value={username} onValue={setUsername} testId="signin-username" />
           <TextField
             label="Password"
@@ -108,13 +89,9 @@ export function SignInPage({ onSignedIn, viewer }: { onSignedIn: (viewer: Viewer
             onValue={setPassword}
             testId="signin-password"
           />
-          {pwError !== null && (
-            <div class="field-error" role="alert" data-testid="signin-error">
-              {pwError}
-            </div>
-          )}
-          <button type="submit" class="btn" disabled={busy !== null}>
-            {busy === "password" ? "Signing in…" : "Sign in with password"}
+          <FieldError error={byPassword.error} testId="signin-error" />
+          <button type="submit" class="btn" disabled={busy}>
+            {byPassword.busy ? "Signing in…" : "Sign in with password"}
           </button>
         </form>
       </div>

@@ -5,6 +5,7 @@ import { storedApiKey } from "../../api/client";
 import { isKey, keyStatus, revokeKey, type KeyInfo, type KeyStatus } from "../../api/keys";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Empty } from "../../components/states";
+import { ActionsCell, CardTable } from "../../components/Table";
 import { formatDateTime, formatRelative } from "../../lib/format";
 
 const STATUS_LABEL: Record<KeyStatus, string> = { active: "Active", revoked: "Revoked", expired: "Expired" };
@@ -21,59 +22,40 @@ export function KeysTable({ owner, keys, onRevoked }: { owner: string; keys: rea
   const mine = revoking !== null && isKey(revoking, storedApiKey());
   return (
     <>
-      <div class="table-wrap card">
-        <table class="table" data-testid="keys-table" aria-label={`API keys of ${owner}`}>
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Description</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Status</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+      <CardTable columns={["Key", "Description", "Created", "Last used", "Expires", "Status"]} actions testId="keys-table" label={`API keys of ${owner}`}>
+        {keys.map((k) => {
+          const status = keyStatus(k, now);
+          return (
+            <tr key={k.id} data-testid="key-row" data-key-id={k.id} data-prefix={k.prefix} data-status={status}>
+              <td class="mono nowrap">{k.prefix}…</td>
+              <td>{k.description === "" ? <span class="muted">-</span> : k.description}</td>
+              <td class="nowrap">{when(k.created_at, now, "-")}</td>
+              <td class="nowrap">{when(k.last_used_at, now, "never")}</td>
+              <td class="nowrap">{k.expires_at === null ? <span class="muted">never</span> : formatDateTime(k.expires_at)}</td>
+              <td>
+                <span class={`badge badge-key-${status}`} data-testid="key-status">
+                  {STATUS_LABEL[status]}
+                </span>
+              </td>
+              <ActionsCell>
+                {status !== "revoked" && (
+                  <button
+                    type="button"
+                    class="btn btn-small btn-danger-ghost"
+                    aria-label={`Revoke key ${k.prefix}`}
+                    onClick={() => {
+                      setRevoking(k);
+                    }}
+                    data-testid="key-revoke"
+                  >
+                    Revoke
+                  </button>
+                )}
+              </ActionsCell>
             </tr>
-          </thead>
-          <tbody>
-            {keys.map((k) => {
-              const status = keyStatus(k, now);
-              return (
-                <tr key={k.id} data-testid="key-row" data-key-id={k.id} data-prefix={k.prefix} data-status={status}>
-                  <td class="mono nowrap">{k.prefix}…</td>
-                  <td>{k.description === "" ? <span class="muted">-</span> : k.description}</td>
-                  <td class="nowrap">{when(k.created_at, now, "-")}</td>
-                  <td class="nowrap">{when(k.last_used_at, now, "never")}</td>
-                  <td class="nowrap">{k.expires_at === null ? <span class="muted">never</span> : formatDateTime(k.expires_at)}</td>
-                  <td>
-                    <span class={`badge badge-key-${status}`} data-testid="key-status">
-                      {STATUS_LABEL[status]}
-                    </span>
-                  </td>
-                  <td>
-                    <div class="row-actions">
-                      {status !== "revoked" && (
-                        <button
-                          type="button"
-                          class="btn btn-small btn-danger-ghost"
-                          aria-label={`Revoke key ${k.prefix}`}
-                          onClick={() => {
-                            setRevoking(k);
-                          }}
-                          data-testid="key-revoke"
-                        >
-                          Revoke
-                        </button>
-                      )}
-                    </div>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </CardTable>
       {revoking !== null && (
         <ConfirmDialog
           title={`Revoke key ${revoking.prefix}…?`}

@@ -2,7 +2,9 @@
 
 import { useState } from "preact/hooks";
 import { addMember, createTeam, removeMember, type TeamInfo } from "../../api/teams";
+import { FieldError, TextField } from "../../components/fields";
 import { Empty, errorMessage } from "../../components/states";
+import { useAction } from "../../components/useAction";
 
 /** One team: its members, each removable, and a picker of the users to add. */
 function TeamCard({ team, userNames, onTeam, onError }: {
@@ -13,19 +15,16 @@ function TeamCard({ team, userNames, onTeam, onError }: {
 }) {
   const candidates = userNames.filter((n) => !team.members.includes(n));
   const [pick, setPick] = useState("");
-  const [busy, setBusy] = useState(false);
+  const action = useAction(onError);
   const chosen = candidates.includes(pick) ? pick : (candidates[0] ?? "");
 
-  const run = async (what: string, change: () => Promise<TeamInfo>): Promise<void> => {
-    setBusy(true);
-    onError(null);
-    try {
-      onTeam(await change());
-    } catch (err) {
-      onError(`could not ${what}: ${errorMessage(err)}`);
-    } finally {
-      setBusy(false);
-    }
+  const run = (what: string, change: () => Promise<TeamInfo>): void => {
+    void action.run(
+      async () => {
+        onTeam(await change());
+      },
+      (err) => `could not ${what}: ${errorMessage(err)}`,
+    );
   };
 
   return (
@@ -42,8 +41,10 @@ function TeamCard({ team, userNames, onTeam, onError }: {
                 type="button"
                 class="btn btn-small btn-danger-ghost"
                 aria-label={`Remove ${m} from ${team.name}`}
-                disabled={busy}
-                onClick={() => void run(`remove ${m} from ${team.name}`, () => removeMember(team.name, m))}
+                disabled={action.busy}
+                onClick={() => {
+                  run(`remove ${m} from ${team.name}`, () => removeMember(team.name, m));
+                }}
                 data-testid="member-remove"
               >
                 Remove
@@ -56,7 +57,7 @@ function TeamCard({ team, userNames, onTeam, onError }: {
         class="member-add"
         onSubmit={(e) => {
           e.preventDefault();
-          if (chosen !== "") void run(`add ${chosen} to ${team.name}`, () => addMember(team.name, chosen));
+          if (chosen !== "") run(`add ${chosen} to ${team.name}`, () => addMember(team.name, chosen));
         }}
       >
         <select
@@ -76,7 +77,7 @@ function TeamCard({ team, userNames, onTeam, onError }: {
             </option>
           ))}
         </select>
-        <button type="submit" class="btn btn-small" aria-label={`Add to ${team.name}`} disabled={busy || chosen === ""} data-testid="member-add">
+        <button type="submit" class="btn btn-small" aria-label={`Add to ${team.name}`} disabled={action.busy || chosen === ""} data-testid="member-add">
           Add
         </button>
       </form>
@@ -91,25 +92,21 @@ export function TeamsSection({ teams, userNames, onTeam }: {
   onTeam: (team: TeamInfo) => void;
 }) {
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
 
-  const create = async (e: Event): Promise<void> => {
+  const create = (e: Event): void => {
     e.preventDefault();
-    setError(null);
     if (name.trim() === "") {
-      setError("enter a team name (letters, digits, '_', '.', '-'; at most 64)");
+      action.setError("enter a team name (letters, digits, '_', '.', '-'; at most 64)");
       return;
     }
-    setBusy(true);
-    try {
-      onTeam(await createTeam(name));
-      setName("");
-    } catch (err) {
-      setError(`could not create the team: ${errorMessage(err)}`);
-    } finally {
-      setBusy(false);
-    }
+    void action.run(
+      async () => {
+        onTeam(await createTeam(name));
+        setName("");
+      },
+      (err) => `could not create the team: ${errorMessage(err)}`,
+    );
   };
 
   return (
@@ -117,36 +114,20 @@ export function TeamsSection({ teams, userNames, onTeam }: {
       <h2 id="teams-title" class="section-title">
         Teams <span class="muted">{teams.length}</span>
       </h2>
-      <form class="inline-form card" onSubmit={(e) => void create(e)} aria-label="Create a team" data-testid="create-team-form">
-        <label class="field">
-          <span class="field-label">Team name</span>
-          <input
-            class="input"
-            value={name}
-            autocomplete="off"
-            spellcheck={false}
-            onInput={(e) => {
-              setName(e.currentTarget.value);
-            }}
-            data-testid="create-team-name"
-          />
-        </label>
-        <button type="submit" class="btn btn-primary" disabled={busy} data-testid="create-team-submit">
-          {busy ? "Creating…" : "Create team"}
+      <form class="inline-form card" onSubmit={create} aria-label="Create a team" data-testid="create-team-form">
+        <TextField label="Team name" value={name} autocomplete="off" spellcheck={false} onValue={setName} testId="create-team-name" />
+        <button type="submit" class="btn btn-primary" disabled={action.busy} data-testid="create-team-submit">
+          {action.busy ? "Creating…" : "Create team"}
         </button>
         <p class="hint">You become its first member.</p>
       </form>
-      {error !== null && (
-        <div class="field-error" role="alert">
-          {error}
-        </div>
-      )}
+      <FieldError error={action.error} />
       {teams.length === 0 ? (
         <Empty title="No teams yet" />
       ) : (
         <ul class="team-grid">
           {teams.map((t) => (
-            <TeamCard key={t.name} team={t} userNames={userNames} onTeam={onTeam} onError={setError} />
+            <TeamCard key={t.name} team={t} userNames={userNames} onTeam={onTeam} onError={action.setError} />
           ))}
         </ul>
       )}

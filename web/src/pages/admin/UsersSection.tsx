@@ -5,7 +5,10 @@ import { useState } from "preact/hooks";
 import type { Viewer } from "../../api/types";
 import { MIN_PASSWORD, createUser, updateUser, type CreatedUser, type UserInfo, type UserPatch } from "../../api/users";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { FieldError, TextField } from "../../components/fields";
 import { Empty, errorMessage } from "../../components/states";
+import { ActionsCell, CardTable } from "../../components/Table";
+import { useAction } from "../../components/useAction";
 import { formatDate } from "../../lib/format";
 import { href } from "../../lib/route";
 import { passwordProblem } from "./access";
@@ -13,67 +16,41 @@ import { NewKey } from "./NewKey";
 
 type Pending = { kind: "disable" | "admin" | "password"; user: UserInfo };
 
+/** A password being set (browsers offer to generate one, and don't fill in a saved one). */
+function NewPasswordField(props: { label: string; value: string; onValue: (value: string) => void; testId: string }) {
+  return <TextField {...props} type="password" autocomplete="new-password" />;
+}
+
 /** Create a user: name, optional password, admin flag; answers the new user and its key. */
 function CreateUserForm({ onCreated }: { onCreated: (created: CreatedUser) => void }) {
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
   const [admin, setAdmin] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
 
-  const submit = async (e: Event): Promise<void> => {
+  const submit = (e: Event): void => {
     e.preventDefault();
-    setError(null);
     if (name.trim() === "") {
-      setError("enter a name (letters, digits, '_', '.', '-'; at most 64)");
+      action.setError("enter a name (letters, digits, '_', '.', '-'; at most 64)");
       return;
     }
     const problem = password === "" ? null : passwordProblem(password, MIN_PASSWORD);
     if (problem !== null) {
-      setError(`${problem}, or leave it empty for a user with API keys only`);
+      action.setError(`${problem}, or leave it empty for a user with API keys only`);
       return;
     }
-    setBusy(true);
-    try {
+    void action.run(async () => {
       onCreated(await createUser({ name, password, is_admin: admin }));
       setName("");
       setPassword("");
       setAdmin(false);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
-    <form class="inline-form card" onSubmit={(e) => void submit(e)} aria-label="Create a user" data-testid="create-user-form">
-      <label class="field">
-        <span class="field-label">Name</span>
-        <input
-          class="input"
-          value={name}
-          autocomplete="off"
-          spellcheck={false}
-          onInput={(e) => {
-            setName(e.currentTarget.value);
-          }}
-          data-testid="create-user-name"
-        />
-      </label>
-      <label class="field">
-        <span class="field-label">Password (optional)</span>
-        <input
-          class="input"
-          type="password"
-          autocomplete="new-password"
-          value={password}
-          onInput={(e) => {
-            setPassword(e.currentTarget.value);
-          }}
-          data-testid="create-user-password"
-        />
-      </label>
+    <form class="inline-form card" onSubmit={submit} aria-label="Create a user" data-testid="create-user-form">
+      <TextField label="Name" value={name} autocomplete="off" spellcheck={false} onValue={setName} testId="create-user-name" />
+      <NewPasswordField label="Password (optional)" value={password} onValue={setPassword} testId="create-user-password" />
       <label class="check-inline">
         <input
           type="checkbox"
@@ -85,34 +62,11 @@ function CreateUserForm({ onCreated }: { onCreated: (created: CreatedUser) => vo
         />
         Administrator
       </label>
-      <button type="submit" class="btn btn-primary" disabled={busy} data-testid="create-user-submit">
-        {busy ? "Creating…" : "Create user"}
+      <button type="submit" class="btn btn-primary" disabled={action.busy} data-testid="create-user-submit">
+        {action.busy ? "Creating…" : "Create user"}
       </button>
-      {error !== null && (
-        <div class="field-error inline-form-error" role="alert">
-          {error}
-        </div>
-      )}
+      <FieldError error={action.error} class="inline-form-error" />
     </form>
-  );
-}
-
-/** The password field of the reset dialog (the dialog's confirm button submits it). */
-function PasswordField({ value, onValue }: { value: string; onValue: (v: string) => void }) {
-  return (
-    <label class="field">
-      <span class="field-label">New password</span>
-      <input
-        class="input"
-        type="password"
-        autocomplete="new-password"
-        value={value}
-        onInput={(e) => {
-          onValue(e.currentTarget.value);
-        }}
-        data-testid="reset-password-input"
-      />
-    </label>
   );
 }
 
@@ -133,7 +87,7 @@ function ChangeDialog({ pending, onApply, onClose }: { pending: Pending; onApply
         }}
       >
         <p>{user.has_password ? "The old password stops working." : `${user.name} has no password yet.`} Their API keys keep working.</p>
-        <PasswordField value={password} onValue={setPassword} />
+        <NewPasswordField label="New password" value={password} onValue={setPassword} testId="reset-password-input" />
       </ConfirmDialog>
     );
   }
@@ -167,17 +121,17 @@ export function UsersSection({ viewer, users, onChange, onCreated }: {
 }) {
   const [pending, setPending] = useState<Pending | null>(null);
   const [created, setCreated] = useState<CreatedUser | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const enabling = useAction();
 
   const apply = async (user: UserInfo, patch: UserPatch): Promise<void> => {
     const changed = await updateUser(user.name, patch);
     onChange({ ...user, ...changed });
   };
   const enable = (user: UserInfo): void => {
-    setError(null);
-    apply(user, { disabled: false }).catch((err: unknown) => {
-      setError(`could not enable ${user.name}: ${errorMessage(err)}`);
-    });
+    void enabling.run(
+      () => apply(user, { disabled: false }),
+      (err) => `could not enable ${user.name}: ${errorMessage(err)}`,
+    );
   };
 
   return (
@@ -200,111 +154,88 @@ export function UsersSection({ viewer, users, onChange, onCreated }: {
           }}
         />
       )}
-      {error !== null && (
-        <div class="field-error" role="alert">
-          {error}
-        </div>
-      )}
+      <FieldError error={enabling.error} />
       {users.length === 0 ? (
         <Empty title="No users" />
       ) : (
-        <div class="table-wrap card">
-          <table class="table" data-testid="users-table" aria-labelledby="users-title">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">Teams</th>
-                <th scope="col">Password</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
+        <CardTable columns={["Name", "Role", "Status", "Teams", "Password", "Created"]} actions testId="users-table" labelledBy="users-title">
+          {users.map((u) => {
+            const self = u.name === viewer.name;
+            return (
+              <tr key={u.name} data-testid="user-row" data-user={u.name} data-disabled={String(u.disabled)} data-admin={String(u.is_admin)}>
+                <th scope="row">
+                  {u.name}
+                  {self && <span class="muted"> (you)</span>}
                 </th>
+                <td>{u.is_admin ? <span class="badge badge-admin">Admin</span> : "User"}</td>
+                <td>
+                  <span class={u.disabled ? "badge badge-disabled" : "badge badge-key-active"} data-testid="user-status">
+                    {u.disabled ? "Disabled" : "Active"}
+                  </span>
+                </td>
+                <td data-testid="user-teams">{u.teams.length === 0 ? <span class="muted">-</span> : u.teams.join(", ")}</td>
+                <td>{u.has_password ? "set" : <span class="muted">none</span>}</td>
+                <td class="nowrap">{formatDate(u.created_at)}</td>
+                <ActionsCell>
+                  {u.disabled ? (
+                    <button
+                      type="button"
+                      class="btn btn-small"
+                      aria-label={`Enable ${u.name}`}
+                      onClick={() => {
+                        enable(u);
+                      }}
+                      data-testid="user-enable"
+                    >
+                      Enable
+                    </button>
+                  ) : (
+                    <button
+                      type="button"
+                      class="btn btn-small btn-danger-ghost"
+                      aria-label={`Disable ${u.name}`}
+                      disabled={self}
+                      title={self ? "You cannot disable yourself" : undefined}
+                      onClick={() => {
+                        setPending({ kind: "disable", user: u });
+                      }}
+                      data-testid="user-disable"
+                    >
+                      Disable
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    class="btn btn-small"
+                    aria-label={u.is_admin ? `Remove admin rights of ${u.name}` : `Make ${u.name} an admin`}
+                    disabled={self && u.is_admin}
+                    title={self && u.is_admin ? "You cannot remove your own admin rights" : undefined}
+                    onClick={() => {
+                      setPending({ kind: "admin", user: u });
+                    }}
+                    data-testid="user-admin"
+                  >
+                    {u.is_admin ? "Remove admin" : "Make admin"}
+                  </button>
+                  <button
+                    type="button"
+                    class="btn btn-small"
+                    aria-label={`Reset the password of ${u.name}`}
+                    onClick={() => {
+                      setPending({ kind: "password", user: u });
+                    }}
+                    data-testid="user-password"
+                  >
+                    Reset password
+                  </button>
+                  <a class="btn btn-small btn-ghost" href={href.admin(u.name)} aria-label={`API keys of ${u.name}`} data-testid="user-keys">
+                    Keys
+                  </a>
+                </ActionsCell>
               </tr>
-            </thead>
-            <tbody>
-              {users.map((u) => {
-                const self = u.name === viewer.name;
-                return (
-                  <tr key={u.name} data-testid="user-row" data-user={u.name} data-disabled={String(u.disabled)} data-admin={String(u.is_admin)}>
-                    <th scope="row">
-                      {u.name}
-                      {self && <span class="muted"> (you)</span>}
-                    </th>
-                    <td>{u.is_admin ? <span class="badge badge-admin">Admin</span> : "User"}</td>
-                    <td>
-                      <span class={u.disabled ? "badge badge-disabled" : "badge badge-key-active"} data-testid="user-status">
-                        {u.disabled ? "Disabled" : "Active"}
-                      </span>
-                    </td>
-                    <td data-testid="user-teams">{u.teams.length === 0 ? <span class="muted">-</span> : u.teams.join(", ")}</td>
-                    <td>{u.has_password ? "set" : <span class="muted">none</span>}</td>
-                    <td class="nowrap">{formatDate(u.created_at)}</td>
-                    <td>
-                      <div class="row-actions">
-                        {u.disabled ? (
-                          <button
-                            type="button"
-                            class="btn btn-small"
-                            aria-label={`Enable ${u.name}`}
-                            onClick={() => {
-                              enable(u);
-                            }}
-                            data-testid="user-enable"
-                          >
-                            Enable
-                          </button>
-                        ) : (
-                          <button
-                            type="button"
-                            class="btn btn-small btn-danger-ghost"
-                            aria-label={`Disable ${u.name}`}
-                            disabled={self}
-                            title={self ? "You cannot disable yourself" : undefined}
-                            onClick={() => {
-                              setPending({ kind: "disable", user: u });
-                            }}
-                            data-testid="user-disable"
-                          >
-                            Disable
-                          </button>
-                        )}
-                        <button
-                          type="button"
-                          class="btn btn-small"
-                          aria-label={u.is_admin ? `Remove admin rights of ${u.name}` : `Make ${u.name} an admin`}
-                          disabled={self && u.is_admin}
-                          title={self && u.is_admin ? "You cannot remove your own admin rights" : undefined}
-                          onClick={() => {
-                            setPending({ kind: "admin", user: u });
-                          }}
-                          data-testid="user-admin"
-                        >
-                          {u.is_admin ? "Remove admin" : "Make admin"}
-                        </button>
-                        <button
-                          type="button"
-                          class="btn btn-small"
-                          aria-label={`Reset the password of ${u.name}`}
-                          onClick={() => {
-                            setPending({ kind: "password", user: u });
-                          }}
-                          data-testid="user-password"
-                        >
-                          Reset password
-                        </button>
-                        <a class="btn btn-small btn-ghost" href={href.admin(u.name)} aria-label={`API keys of ${u.name}`} data-testid="user-keys">
-                          Keys
-                        </a>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </CardTable>
       )}
       {pending !== null && (
         <ChangeDialog

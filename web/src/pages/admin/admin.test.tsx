@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { storeApiKey } from "../../api/client";
 import type { KeyInfo } from "../../api/keys";
 import type { TeamInfo } from "../../api/teams";
+import { json } from "../../api/test-utils";
 import type { Viewer } from "../../api/types";
 import type { UserInfo } from "../../api/users";
 import { $, click, mount, settle, type } from "../../components/test-utils";
@@ -21,10 +22,6 @@ let calls: Call[] = [];
 let users: UserInfo[] = [];
 let keys: Record<string, KeyInfo[]> = {};
 let teams: TeamInfo[] = [];
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-}
 
 function user(name: string, partial: Partial<UserInfo> = {}): UserInfo {
   return { name, is_admin: false, disabled: false, has_password: false, created_at: 1_700_000_000, teams: [], ...partial };
