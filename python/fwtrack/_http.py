@@ -24,7 +24,9 @@ __all__ = [
     "API_PREFIX",
     "AuthenticationError",
     "HttpClient",
+    "InvalidRequestError",
     "MissingApiKeyError",
+    "NameTakenError",
     "NotFoundError",
     "PermissionDeniedError",
     "Response",
@@ -70,6 +72,15 @@ class NotFoundError(ServerError, RunNotFoundError):
 
 class ServerConnectionError(ServerError, ConnectionError):
     """No answer: the server is down, the address is wrong, or the request timed out."""
+
+
+class InvalidRequestError(ServerError, ValueError):
+    """`400`: the server refused the request as malformed (e.g. an admin disabling
+    themself); `detail` says what to change."""
+
+
+class NameTakenError(ServerError):
+    """`409`: a user or team already has that name (names are unique regardless of case)."""
 
 
 def normalize_base_url(url: str) -> str:

@@ -8,25 +8,26 @@
             api.user("carol").revoke_key(k.id)
     api.team("vision").remove_member("bob")
 
-The calls live in `AdminCalls`, which `fwtrack.Api` inherits; they need a server (`base_url`).
-Times are timezone-aware UTC datetimes. Server answers map to `ServerError` subclasses with the
-server's `detail`: `AuthenticationError` (401), `PermissionDeniedError` (403, e.g. not an
-admin), `NotFoundError` (404), `InvalidRequestError` (400, also a ValueError) and
-`NameTakenError` (409).
+The calls live in `AdminCalls`, which `fwtrack.Api` inherits; they need a server (`base_url`)
+and raise `ServerRequiredError` on an `Api` of a local directory. Times are timezone-aware UTC
+datetimes. Server answers map to `ServerError` subclasses with the server's `detail`:
+`AuthenticationError` (401), `PermissionDeniedError` (403, e.g. not an admin), `NotFoundError`
+(404), `InvalidRequestError` (400, also a ValueError) and `NameTakenError` (409). Users import
+all of these from `fwtrack.api`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fwtrack._http import HttpClient, ServerError
-from fwtrack.errors import FwTrackError
+from fwtrack import path_names
+from fwtrack._http import HttpClient, InvalidRequestError, NameTakenError, ServerError
+from fwtrack.errors import ServerRequiredError
 
 if TYPE_CHECKING:
     from fwtrack.api_remote import RemoteBackend
@@ -34,32 +35,15 @@ if TYPE_CHECKING:
 __all__ = [
     "AdminCalls",
     "ApiKey",
-    "InvalidRequestError",
-    "NameTakenError",
     "NewApiKey",
-    "ServerRequiredError",
     "Team",
     "User",
 ]
 
-_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _MIN_PASSWORD, _MAX_PASSWORD = 8, 1024
 _MIN_EXPIRES_IN, _MAX_EXPIRES_IN = 60, 10 * 365 * 86400
 
 T = TypeVar("T")
-
-
-class ServerRequiredError(FwTrackError, ValueError):
-    """A call that manages a server's users, keys or teams on an `Api` of a local directory."""
-
-
-class InvalidRequestError(ServerError, ValueError):
-    """`400`: the server refused the request as malformed (e.g. an admin disabling
-    themself); `detail` says what to change."""
-
-
-class NameTakenError(ServerError):
-    """`409`: a user or team already has that name (names are unique regardless of case)."""
 
 
 def _time(value: Any) -> datetime | None:
@@ -67,11 +51,14 @@ def _time(value: Any) -> datetime | None:
 
 
 def _check_name(name: object, what: str) -> str:
-    if not isinstance(name, str) or _NAME.fullmatch(name) is None or name in {".", ".."}:
+    """`name` when it is a valid user or team name (`fwtrack.path_names.check_entity`)."""
+    try:
+        return path_names.check_entity(name)
+    except ValueError:
         raise ValueError(
-            f"invalid {what} name {name!r}: use 1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'"
-        )
-    return name
+            f"invalid {what} name {name!r}: use 1-{path_names.MAX_ENTITY} characters of A-Z, "
+            "a-z, 0-9, '_', '.', '-' (not '.' or '..')"
+        ) from None
 
 
 def _check_password(password: object) -> str:
@@ -125,6 +112,16 @@ class _Client:
 
 def _q(name: str) -> str:
     return urllib.parse.quote(name, safe="")
+
+
+def _attached(client: _Client | None, what: str, getter: str) -> _Client:
+    """The server `what` came from; ServerRequiredError when it was made by hand."""
+    if client is None:
+        raise ServerRequiredError(
+            f"{what} is not attached to a server; hint: get it from "
+            f"fwtrack.Api(base_url=...).{getter}"
+        )
+    return client
 
 
 @dataclass
@@ -199,26 +196,20 @@ class User:
         )
 
     def _c(self) -> _Client:
-        if self._client is None:
-            raise ServerRequiredError(
-                f"User({self.name!r}) is not attached to a server; hint: get it from "
-                "fwtrack.Api(base_url=...).user(name)"
-            )
-        return self._client
+        return _attached(self._client, f"User({self.name!r})", "user(name)")
 
-    def _patch(self, **changes: Any) -> User:
-        doc = self._c().call("PATCH", f"/users/{_q(self.name)}", changes)
+    def _update(self, doc: dict[str, Any]) -> User:
         fresh = User._from(doc, self._c())
         self.is_admin, self.disabled = fresh.is_admin, fresh.disabled
         self.has_password, self.teams = fresh.has_password, fresh.teams
         return self
 
+    def _patch(self, **changes: Any) -> User:
+        return self._update(self._c().call("PATCH", f"/users/{_q(self.name)}", changes))
+
     def refresh(self) -> User:
         """Fetch the user again."""
-        fresh = User._from(self._c().call("GET", f"/users/{_q(self.name)}"), self._c())
-        self.is_admin, self.disabled = fresh.is_admin, fresh.disabled
-        self.has_password, self.teams = fresh.has_password, fresh.teams
-        return self
+        return self._update(self._c().call("GET", f"/users/{_q(self.name)}"))
 
     def api_keys(self) -> list[ApiKey]:
         """The user's keys, oldest first (admins, or the user themself)."""
@@ -246,13 +237,13 @@ class User:
 
     def revoke_key(self, key_id: int | ApiKey) -> None:
         """Revoke one of this user's keys; it stops working at once."""
-        kid = key_id.id if isinstance(key_id, ApiKey) else key_id
+        kid = _key_id(key_id)
         if kid not in {k.id for k in self.api_keys()}:
             raise ValueError(
                 f"user {self.name!r} has no API key with id {kid!r}; hint: "
                 "user.api_keys() lists them"
             )
-        _revoke(self._c(), kid)
+        self._c().call("DELETE", f"/keys/{kid}")
 
 
 @dataclass
@@ -263,13 +254,12 @@ class Team:
     members: list[str] = field(default_factory=list)
     _client: _Client | None = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def _from(cls, doc: dict[str, Any], client: _Client) -> Team:
+        return cls(str(doc["name"]), [str(m) for m in doc.get("members") or []], client)
+
     def _c(self) -> _Client:
-        if self._client is None:
-            raise ServerRequiredError(
-                f"Team({self.name!r}) is not attached to a server; hint: get it from "
-                "fwtrack.Api(base_url=...).team(name)"
-            )
-        return self._client
+        return _attached(self._client, f"Team({self.name!r})", "team(name)")
 
     def _update(self, doc: dict[str, Any]) -> Team:
         self.members = [str(m) for m in doc.get("members") or []]
@@ -293,10 +283,13 @@ class Team:
         return self._update(self._c().call("DELETE", f"/teams/{_q(self.name)}/members/{_q(name)}"))
 
 
-def _revoke(client: _Client, key_id: object) -> None:
+def _key_id(key_id: object) -> int:
+    """The id of an `ApiKey`, or `key_id` when it is a positive int."""
+    if isinstance(key_id, ApiKey):
+        return key_id.id
     if isinstance(key_id, bool) or not isinstance(key_id, int) or key_id < 1:
         raise ValueError(f"an API key id is a positive int, got {key_id!r}")
-    client.call("DELETE", f"/keys/{key_id}")
+    return key_id
 
 
 class AdminCalls:
@@ -371,15 +364,12 @@ class AdminCalls:
     def revoke_api_key(self, key_id: int | ApiKey) -> None:
         """Revoke a key: one of your own, or (admins) anyone's. It stops working at once."""
         client = self._admin_client("revoke_api_key")
-        _revoke(client, key_id.id if isinstance(key_id, ApiKey) else key_id)
+        client.call("DELETE", f"/keys/{_key_id(key_id)}")
 
     def teams(self) -> list[Team]:
         """Admins: every team; others: the teams they belong to. Sorted by name."""
         client = self._admin_client("teams")
-        return [
-            Team(str(t["name"]), [str(m) for m in t["members"]], client)
-            for t in client.call("GET", "/teams")["teams"]
-        ]
+        return [Team._from(t, client) for t in client.call("GET", "/teams")["teams"]]
 
     def team(self, name: str) -> Team:
         """One team (admins and its members). `NotFoundError` when unknown."""
@@ -391,4 +381,4 @@ class AdminCalls:
         team has the name in any case."""
         client = self._admin_client("create_team")
         doc = client.call("POST", "/teams", {"name": _check_name(name, "team")})
-        return Team(str(doc["name"]), [str(m) for m in doc["members"]], client)
+        return Team._from(doc, client)

@@ -31,14 +31,22 @@ import pandas as pd
 from fwtrack import _core
 from fwtrack._http import (
     AuthenticationError,
+    InvalidRequestError,
     MissingApiKeyError,
+    NameTakenError,
     NotFoundError,
     PermissionDeniedError,
     ServerConnectionError,
     ServerError,
 )
 from fwtrack.admin import AdminCalls
-from fwtrack.errors import FwTrackError, FwTrackWarning, RunNotFoundError
+from fwtrack.errors import (
+    FwTrackError,
+    FwTrackWarning,
+    RunNotFoundError,
+    ServerRequiredError,
+    UnsafePathError,
+)
 from fwtrack.run_files import RunFile, local_run_files, merge_metadata
 from fwtrack.sdk.settings import FWTRACK_BASE_URL, FWTRACK_DIR
 
@@ -50,8 +58,10 @@ __all__ = [
     "Api",
     "AuthenticationError",
     "HistogramEntry",
+    "InvalidRequestError",
     "LogLine",
     "MissingApiKeyError",
+    "NameTakenError",
     "NotFoundError",
     "PermissionDeniedError",
     "Project",
@@ -61,6 +71,8 @@ __all__ = [
     "RunState",
     "ServerConnectionError",
     "ServerError",
+    "ServerRequiredError",
+    "UnsafePathError",
 ]
 
 RunState = Literal["running", "finished", "failed", "crashed"]

@@ -16,6 +16,7 @@ __all__ = [
     "RunFinishedError",
     "RunLockedError",
     "RunNotFoundError",
+    "ServerRequiredError",
     "UnsafePathError",
 ]
 
@@ -45,6 +46,10 @@ class UnsafePathError(FwTrackError, ValueError):
     or file path in a server's answer or a run log (`..`, `/`, an absolute path, NUL, too
     long), or a path that would lead out of the cache or the download folder. Nothing was
     written."""
+
+
+class ServerRequiredError(FwTrackError, ValueError):
+    """A call that manages a server's users, keys or teams on an `Api` of a local directory."""
 
 
 class FwTrackWarning(UserWarning):

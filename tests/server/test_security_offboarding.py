@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 
 import fwtrack
-from fwtrack.admin import InvalidRequestError, NameTakenError, ServerRequiredError
-from fwtrack.api import AuthenticationError, NotFoundError, PermissionDeniedError
+from fwtrack.api import (
+    AuthenticationError,
+    InvalidRequestError,
+    NameTakenError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerRequiredError,
+)
 
 from .accessutil import Http, admin_http, start_server
 from .apputil import BACKENDS, make_run
