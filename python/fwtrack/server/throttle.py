@@ -59,8 +59,20 @@ def _address_scope(address: str) -> str:
     return f"addr:{address[:190]}"
 
 
-def _retry_after(locked_until: float, now: float) -> str:
-    return str(max(1, math.ceil(locked_until - now)))
+def _wait(row: LoginThrottle | None, now: float) -> str | None:
+    """The `Retry-After` (whole seconds, at least 1) while `row` is locked, else None."""
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return None
+    return str(max(1, math.ceil(row.locked_until - now)))
+
+
+def _refused(wait: str, whose: str, hint: str) -> ApiError:
+    return ApiError(
+        429,
+        f"too many failed logins {whose}; retry after {wait} s (each further lockout doubles "
+        f"the wait, up to an hour); hint: {hint}",
+        headers={"Retry-After": wait},
+    )
 
 
 def check_login_allowed(
@@ -77,31 +89,22 @@ def check_login_allowed(
             )
         }
     by_address = rows.get(address_scope)
-    by_user = rows.get(user_scope)
-    if by_address is not None and (by_address.locked_until or 0) > now:
-        assert by_address.locked_until is not None
-        wait = _retry_after(by_address.locked_until, now)
-        raise ApiError(
-            429,
-            f"too many failed logins from your address; retry after {wait} s (each further "
-            "lockout doubles the wait, up to an hour); hint: check the username and password, "
-            "or ask an admin to set a new password",
-            headers={"Retry-After": wait},
+    if (wait := _wait(by_address, now)) is not None:
+        raise _refused(
+            wait,
+            "from your address",
+            "check the username and password, or ask an admin to set a new password",
         )
     address_failing = (
         by_address is not None
         and by_address.last_failure_at is not None
         and now - by_address.last_failure_at < rules.window
     )
-    if by_user is not None and (by_user.locked_until or 0) > now and address_failing:
-        assert by_user.locked_until is not None
-        wait = _retry_after(by_user.locked_until, now)
-        raise ApiError(
-            429,
-            f"too many failed logins for user {username!r}; retry after {wait} s (each further "
-            "lockout doubles the wait, up to an hour); hint: an admin can set a new password "
-            f"(PATCH /api/v1/users/{username})",
-            headers={"Retry-After": wait},
+    if address_failing and (wait := _wait(rows.get(user_scope), now)) is not None:
+        raise _refused(
+            wait,
+            f"for user {username!r}",
+            f"an admin can set a new password (PATCH /api/v1/users/{username})",
         )
 
 

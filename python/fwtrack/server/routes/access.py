@@ -1,33 +1,45 @@
 """What the access routes (users, keys, teams, login) share: request and answer models, the
-admin check, and the JSON shapes of a user and a key."""
+admin and self checks, issuing a key, claiming a name, and the JSON shapes of a user, a key
+and a team's members."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from fwtrack.server.auth import Viewer
-from fwtrack.server.db import ApiKey, Team, TeamMember, User, now
-from fwtrack.server.errors import ApiError
+from fwtrack.server.auth import Viewer, create_key, name_taken_detail
+from fwtrack.server.db import ApiKey, Database, Team, TeamMember, User, now
+from fwtrack.server.errors import ApiError, check_entity
+from fwtrack.server.routes.deps import error
 
 __all__ = [
     "NAME_PATTERN",
+    "NAME_TAKEN",
     "KeyOut",
     "Strict",
     "TeamOut",
     "UserOut",
+    "claiming",
+    "issue_key",
     "key_out",
+    "no_user",
     "require_admin",
+    "require_self_or_admin",
     "team_members",
     "users_out",
 ]
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 """A user or team name (the entity pattern of fwtrack.server.errors)."""
+
+NAME_TAKEN = error(409, "The name is taken")
+"""The `responses` entry of the routes that create a user or a team."""
 
 
 class Strict(BaseModel):
@@ -71,6 +83,41 @@ def require_admin(viewer: Viewer, what: str) -> None:
         )
 
 
+def require_self_or_admin(viewer: Viewer, name: str, what: str) -> None:
+    """400 for a bad name, 403 unless the viewer is an admin or the user `name`; `what`
+    completes the answer "only admins and 'bob' ..." (e.g. "read the user 'bob'")."""
+    check_entity(name)
+    if not (viewer.is_admin or name == viewer.name):
+        raise ApiError(403, f"only admins and {name!r} {what}")
+
+
+def no_user(name: str) -> ApiError:
+    """The 404 for a user name nobody has."""
+    return ApiError(404, f"no user named {name!r}; hint: GET /api/v1/users lists them")
+
+
+@contextlib.contextmanager
+def claiming(name: str) -> Iterator[None]:
+    """Around the write that creates a user or team named `name`: a concurrent create that
+    took the name first (the IntegrityError of the unique name) answers the same 409 as
+    `claim_name`."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise ApiError(409, name_taken_detail(name)) from exc
+
+
+def issue_key(
+    db: Database, user_id: int, description: str, expires_at: float | None
+) -> dict[str, Any]:
+    """Create a key for `user_id` working until `expires_at` (None: until revoked); the
+    answer, the only one that shows the key."""
+    with db.write() as session:
+        row, key = create_key(session, user_id, description, expires_at=expires_at)
+        key_id = row.id
+    return {"id": key_id, "api_key": key, "expires_at": expires_at}
+
+
 def key_out(row: ApiKey, at: float | None = None) -> dict[str, Any]:
     """The answer for one key (its prefix, never the key)."""
     at = now() if at is None else at
@@ -86,18 +133,33 @@ def key_out(row: ApiKey, at: float | None = None) -> dict[str, Any]:
     }
 
 
+def _memberships(
+    session: Session,
+    ids: Iterable[int],
+    by: InstrumentedAttribute[int],
+    other: type[Team] | type[User],
+    via: InstrumentedAttribute[int],
+) -> dict[int, list[str]]:
+    """For each id of `ids` (a `TeamMember` column `by`), the names (sorted) of the `other`
+    rows it is linked to through the `TeamMember` column `via`; one query for all."""
+    names: dict[int, list[str]] = {i: [] for i in ids}
+    if names:
+        rows = session.execute(
+            sa.select(by, other.name)
+            .join(other, other.id == via)
+            .where(by.in_(list(names)))
+            .order_by(other.name)
+        ).all()
+        for key, name in rows:
+            names[key].append(name)
+    return names
+
+
 def users_out(session: Session, users: Sequence[User]) -> list[dict[str, Any]]:
     """The answers for `users` (one query for all their teams)."""
-    teams: dict[int, list[str]] = {u.id: [] for u in users}
-    if users:
-        rows = session.execute(
-            sa.select(TeamMember.user_id, Team.name)
-            .join(Team, Team.id == TeamMember.team_id)
-            .where(TeamMember.user_id.in_(list(teams)))
-            .order_by(Team.name)
-        ).all()
-        for user_id, team in rows:
-            teams[user_id].append(team)
+    teams = _memberships(
+        session, [u.id for u in users], TeamMember.user_id, Team, TeamMember.team_id
+    )
     return [
         {
             "name": u.name,
@@ -114,14 +176,4 @@ def users_out(session: Session, users: Sequence[User]) -> list[dict[str, Any]]:
 
 def team_members(session: Session, team_ids: Iterable[int]) -> dict[int, list[str]]:
     """Member names (sorted) of each team id."""
-    members: dict[int, list[str]] = {t: [] for t in team_ids}
-    if members:
-        rows = session.execute(
-            sa.select(TeamMember.team_id, User.name)
-            .join(User, User.id == TeamMember.user_id)
-            .where(TeamMember.team_id.in_(list(members)))
-            .order_by(User.name)
-        ).all()
-        for team_id, name in rows:
-            members[team_id].append(name)
-    return members
+    return _memberships(session, team_ids, TeamMember.team_id, User, TeamMember.user_id)

@@ -8,11 +8,17 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from fwtrack.server.auth import create_key
 from fwtrack.server.db import ApiKey, User, now
-from fwtrack.server.errors import ApiError, check_entity
+from fwtrack.server.errors import ApiError
 from fwtrack.server.jsonutil import clean_text
-from fwtrack.server.routes.access import KeyOut, Strict, key_out
+from fwtrack.server.routes.access import (
+    KeyOut,
+    Strict,
+    issue_key,
+    key_out,
+    no_user,
+    require_self_or_admin,
+)
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer
 
 __all__ = ["MAX_KEY_LIFETIME", "MIN_KEY_LIFETIME", "router"]
@@ -66,15 +72,11 @@ def list_user_keys(
     name: Annotated[str, Path(max_length=64)], user: CurrentViewer, ctx: Ctx
 ) -> dict[str, Any]:
     """A user's API keys (prefixes only): admins see anyone's, users their own."""
-    check_entity(name)
-    if not (user.is_admin or name == user.name):
-        raise ApiError(
-            403, f"only admins and {name!r} list the keys of {name!r}; hint: GET /api/v1/keys"
-        )
+    require_self_or_admin(user, name, f"list the keys of {name!r}; hint: GET /api/v1/keys")
     with ctx.db.read() as session:
         user_id = session.scalar(sa.select(User.id).where(User.name == name))
     if user_id is None:
-        raise ApiError(404, f"no user named {name!r}; hint: GET /api/v1/users lists them")
+        raise no_user(name)
     return _keys_of(ctx, user_id)
 
 
@@ -83,10 +85,7 @@ def new_key(body: KeyCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, Any]:
     """Create an API key for the viewer, working for `expires_in` seconds (60 s to 10 years;
     default: until revoked); the key is shown only in this answer."""
     expires_at = None if body.expires_in is None else now() + body.expires_in
-    with ctx.db.write() as session:
-        row, key = create_key(session, user.id, clean_text(body.description), expires_at=expires_at)
-        key_id = row.id
-    return {"id": key_id, "api_key": key, "expires_at": expires_at}
+    return issue_key(ctx.db, user.id, clean_text(body.description), expires_at)
 
 
 @router.delete("/keys/{key_id}", response_model=KeyRevokedOut, tags=["access"])

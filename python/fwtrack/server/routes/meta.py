@@ -12,11 +12,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from fwtrack import _core
-from fwtrack.server.auth import check_password, create_key, disabled_detail
+from fwtrack.server.auth import check_password, disabled_detail
 from fwtrack.server.config import ServerConfig
 from fwtrack.server.db import User, now
 from fwtrack.server.errors import ApiError
-from fwtrack.server.routes.access import NAME_PATTERN, Strict
+from fwtrack.server.routes.access import NAME_PATTERN, Strict, issue_key
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error
 from fwtrack.server.throttle import (
     LoginRules,
@@ -101,8 +101,4 @@ def login(body: LoginIn, request: Request, ctx: Ctx) -> dict[str, Any]:
     if user.disabled_at is not None:
         raise ApiError(401, disabled_detail(user.name), headers={"WWW-Authenticate": "Bearer"})
     record_login_success(ctx.db, body.username)
-    expires_at = now() + ctx.config.login_key_ttl
-    with ctx.db.write() as session:
-        row, key = create_key(session, user.id, "login", expires_at=expires_at)
-        key_id = row.id
-    return {"id": key_id, "api_key": key, "expires_at": expires_at}
+    return issue_key(ctx.db, user.id, "login", now() + ctx.config.login_key_ttl)

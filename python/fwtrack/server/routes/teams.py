@@ -7,14 +7,20 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fwtrack.server.auth import Viewer, claim_name, name_taken_detail
+from fwtrack.server.auth import Viewer, claim_name
 from fwtrack.server.db import Team, TeamMember, User, now
 from fwtrack.server.errors import ApiError, check_entity
-from fwtrack.server.routes.access import NAME_PATTERN, Strict, TeamOut, team_members
-from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error
+from fwtrack.server.routes.access import (
+    NAME_PATTERN,
+    NAME_TAKEN,
+    Strict,
+    TeamOut,
+    claiming,
+    team_members,
+)
+from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer
 
 __all__ = ["router"]
 
@@ -70,24 +76,16 @@ def list_teams(user: CurrentViewer, ctx: Ctx) -> dict[str, Any]:
     return {"teams": [{"name": t.name, "members": members[t.id]} for t in rows]}
 
 
-@router.post(
-    "/teams",
-    response_model=TeamOut,
-    tags=["access"],
-    responses=error(409, "The name is taken"),
-)
+@router.post("/teams", response_model=TeamOut, tags=["access"], responses=NAME_TAKEN)
 def create_team(body: TeamCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, Any]:
     """Create a team; its creator becomes its first member. The name may not be a user's or
     team's name in any case (409)."""
-    try:
-        with ctx.db.write() as session:
-            claim_name(session, body.name)
-            team = Team(name=body.name, created_at=now())
-            session.add(team)
-            session.flush()
-            session.add(TeamMember(team_id=team.id, user_id=user.id))
-    except IntegrityError as exc:  # a concurrent create took the name first
-        raise ApiError(409, name_taken_detail(body.name)) from exc
+    with claiming(body.name), ctx.db.write() as session:
+        claim_name(session, body.name)
+        team = Team(name=body.name, created_at=now())
+        session.add(team)
+        session.flush()
+        session.add(TeamMember(team_id=team.id, user_id=user.id))
     return {"name": body.name, "members": [user.name]}
 
 

@@ -8,13 +8,22 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
-from fwtrack.server.auth import add_user, create_key, hash_password, name_taken_detail
+from fwtrack.server.auth import add_user, create_key, hash_password
 from fwtrack.server.db import User, now
 from fwtrack.server.errors import ApiError, check_entity
-from fwtrack.server.routes.access import NAME_PATTERN, Strict, UserOut, require_admin, users_out
-from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error
+from fwtrack.server.routes.access import (
+    NAME_PATTERN,
+    NAME_TAKEN,
+    Strict,
+    UserOut,
+    claiming,
+    no_user,
+    require_admin,
+    require_self_or_admin,
+    users_out,
+)
+from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer
 from fwtrack.server.throttle import clear_user
 
 __all__ = ["router"]
@@ -47,7 +56,7 @@ def _user_answer(ctx: Ctx, name: str) -> dict[str, Any]:
     with ctx.db.read() as session:
         row = session.scalar(sa.select(User).where(User.name == name))
         if row is None:
-            raise ApiError(404, f"no user named {name!r}; hint: GET /api/v1/users lists them")
+            raise no_user(name)
         return users_out(session, [row])[0]
 
 
@@ -60,23 +69,15 @@ def list_users(user: CurrentViewer, ctx: Ctx) -> dict[str, Any]:
         return {"users": users_out(session, rows)}
 
 
-@router.post(
-    "/users",
-    response_model=UserCreatedOut,
-    tags=["access"],
-    responses=error(409, "The name is taken"),
-)
+@router.post("/users", response_model=UserCreatedOut, tags=["access"], responses=NAME_TAKEN)
 def create_user(body: UserCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, Any]:
     """Admin only: create a user (optionally with a password) and its first API key. The name
     may not be a user's or team's name in any case (409)."""
     require_admin(user, "create users")
-    try:
-        with ctx.db.write() as session:
-            new = add_user(session, body.name, password=body.password, is_admin=body.is_admin)
-            row, key = create_key(session, new.id, "first key")
-            answer = {**users_out(session, [new])[0], "api_key": key, "key_id": row.id}
-    except IntegrityError as exc:  # a concurrent create took the name first
-        raise ApiError(409, name_taken_detail(body.name)) from exc
+    with claiming(body.name), ctx.db.write() as session:
+        new = add_user(session, body.name, password=body.password, is_admin=body.is_admin)
+        row, key = create_key(session, new.id, "first key")
+        answer = {**users_out(session, [new])[0], "api_key": key, "key_id": row.id}
     return answer
 
 
@@ -85,9 +86,7 @@ def get_user(
     name: Annotated[str, Path(max_length=64)], user: CurrentViewer, ctx: Ctx
 ) -> dict[str, Any]:
     """One user: admins read anyone, users themselves."""
-    check_entity(name)
-    if not (user.is_admin or name == user.name):
-        raise ApiError(403, f"only admins and {name!r} read the user {name!r}")
+    require_self_or_admin(user, name, f"read the user {name!r}")
     return _user_answer(ctx, name)
 
 
@@ -113,7 +112,7 @@ def update_user(
     with ctx.db.write() as session:
         row = session.scalar(sa.select(User).where(User.name == name).with_for_update())
         if row is None:
-            raise ApiError(404, f"no user named {name!r}; hint: GET /api/v1/users lists them")
+            raise no_user(name)
         if body.disabled is not None:
             if body.disabled and row.disabled_at is None:
                 row.disabled_at = now()
