@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .apputil import db_url
 from .conftest import ServerFactory
 from .harness import ServerProcess
 
@@ -93,8 +94,7 @@ def start_server(
     workers: int = 1,
 ) -> ServerProcess:
     """A server process on SQLite or a fresh PostgreSQL database, with extra arguments."""
-    db_url = None if backend == "sqlite" else request.getfixturevalue("fresh_postgres_db")
-    return server_factory(db_url=db_url, workers=workers, extra_args=list(args))
+    return server_factory(db_url=db_url(request, backend), workers=workers, extra_args=list(args))
 
 
 def admin_http(server: ServerProcess) -> Iterator[Http]:

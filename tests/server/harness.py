@@ -765,6 +765,26 @@ UI_DEADLINE = 60.0
 """Seconds `Ui.wait_for` waits."""
 
 
+def spawn_ui(
+    runs_dir: Path,
+    port: int,
+    out: Path,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`python -m fwtrack ui --dir runs_dir --port port *args` in a process group of its own,
+    its stdout and stderr in `out`; `env` is added to `child_env()`."""
+    command = [sys.executable, "-m", "fwtrack", "ui", "--dir", str(runs_dir), "--port", str(port)]
+    with open(out, "wb") as fh:
+        return subprocess.Popen(
+            [*command, *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=child_env(**(env or {})),
+            start_new_session=True,
+        )
+
+
 class Ui:
     """A real `fwtrack ui` process over `runs_dir` (no auth, read-only, in place)."""
 
@@ -772,23 +792,7 @@ class Ui:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api/v1"
         self.out = tmp_path / "ui.out"
-        with open(self.out, "wb") as fh:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fwtrack",
-                    "ui",
-                    "--dir",
-                    str(runs_dir),
-                    "--port",
-                    str(self.port),
-                ],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=child_env(),
-                start_new_session=True,
-            )
+        self.proc = spawn_ui(runs_dir, self.port, self.out)
 
     def get(self, path: str) -> tuple[int, Any]:
         try:

@@ -326,10 +326,8 @@ def test_migration_0002_fills_in_the_keys_of_existing_runs(
     """A database made by revision 0001 (runs with config and summary) upgrades to a schema
     whose fields answer covers those runs without a new upload."""
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
 
-    from fwtrack.server.db import _MIGRATIONS_DIR, Database
+    from fwtrack.server.db import Database
     from fwtrack.server.fields import keys_of_project
 
     for backend in BACKENDS:
@@ -337,11 +335,7 @@ def test_migration_0002_fills_in_the_keys_of_existing_runs(
         db = Database(ServerConfig(data_dir=tmp_path, db_url=url).database_url)
         try:
             with db.engine.connect() as connection:
-                cfg = Config()
-                cfg.set_main_option("script_location", str(_MIGRATIONS_DIR))
-                cfg.attributes["connection"] = connection
-                command.upgrade(cfg, "0001")
-                connection.commit()
+                db.upgrade(connection, "0001")
                 connection.execute(
                     sa.text(
                         "INSERT INTO projects (id, entity, name, created_at, last_activity) "

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from .apputil import make_run
-from .harness import child_env, free_port, stop_process_group
+from .harness import child_env, free_port, spawn_ui, stop_process_group
 
 START_TIMEOUT = 60.0
 URL_LINE = re.compile(r"^fwtrack ui (http://\S+)", re.MULTILINE)
@@ -34,24 +34,7 @@ class UiProcess:
         host = args[args.index("--host") + 1] if "--host" in args else "127.0.0.1"
         self.address = "127.0.0.1" if host == "0.0.0.0" else host
         self.out = tmp_path / f"ui-{self.port}.out"
-        with open(self.out, "wb") as fh:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fwtrack",
-                    "ui",
-                    "--dir",
-                    str(runs_dir),
-                    "--port",
-                    str(self.port),
-                    *args,
-                ],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=child_env(**env),
-                start_new_session=True,
-            )
+        self.proc = spawn_ui(runs_dir, self.port, self.out, args, env)
         deadline = time.monotonic() + START_TIMEOUT
         while self.request("GET", "/api/v1/health")[0] != 200:
             if self.proc.poll() is not None or time.monotonic() > deadline:

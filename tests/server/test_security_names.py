@@ -81,10 +81,7 @@ def test_existing_names_migrate_into_the_shared_namespace(
 ) -> None:
     """A database from revision 0002 with names that differ only by case (allowed then) keeps
     them, and no new user or team can take any spelling of them."""
-    from alembic import command
-    from alembic.config import Config
-
-    from fwtrack.server.db import _MIGRATIONS_DIR, Database
+    from fwtrack.server.db import Database
 
     for backend in BACKENDS:
         url = db_url(request, backend) or f"sqlite:///{tmp_path / 'old.db'}"
@@ -92,11 +89,7 @@ def test_existing_names_migrate_into_the_shared_namespace(
         db = Database(config.database_url)
         try:
             with db.engine.connect() as connection:
-                cfg = Config()
-                cfg.set_main_option("script_location", str(_MIGRATIONS_DIR))
-                cfg.attributes["connection"] = connection
-                command.upgrade(cfg, "0002")
-                connection.commit()
+                db.upgrade(connection, "0002")
                 for table, name in (("users", "admin"), ("users", "Alice"), ("teams", "alice")):
                     extra = ", is_admin" if table == "users" else ""
                     value = ", true" if table == "users" else ""

@@ -74,6 +74,18 @@ class Browsed:
         assert isinstance(body, dict)
         return [f["path"] for f in body["files"]]
 
+    def assert_not_found(self, *paths: str) -> None:
+        for path in paths:
+            status, _ = self.fetch(path)
+            assert status == 404, path
+
+    def assert_metadata_without_secret(self, run_id: str) -> None:
+        """The run's metadata answers, without the linked `metadata.json`'s key."""
+        status, metadata = self.json(f"/runs/local/{PROJECT}/{run_id}/metadata")
+        assert status == 200
+        assert isinstance(metadata, dict)
+        assert "api_key" not in metadata
+
 
 @pytest.fixture
 def browsed(tmp_path: Path) -> Iterator[Browsed]:
@@ -125,28 +137,20 @@ def browsed(tmp_path: Path) -> Iterator[Browsed]:
 def test_a_linked_files_folder_lists_nothing_and_serves_nothing(browsed: Browsed) -> None:
     assert "files-linked" in browsed.run_ids()
     assert browsed.files("files-linked") == []
-    for name in ("credentials", "metadata.json"):
-        status, _ = browsed.fetch(f"/runs/local/{PROJECT}/files-linked/files/{name}")
-        assert status == 404
-    status, metadata = browsed.json(f"/runs/local/{PROJECT}/files-linked/metadata")
-    assert status == 200
-    assert isinstance(metadata, dict)
-    assert "api_key" not in metadata
+    base = f"/runs/local/{PROJECT}/files-linked"
+    browsed.assert_not_found(f"{base}/files/credentials", f"{base}/files/metadata.json")
+    browsed.assert_metadata_without_secret("files-linked")
 
 
 def test_links_among_a_runs_files_are_left_out_and_answer_404(browsed: Browsed) -> None:
     assert browsed.files("file-links") == ["notes.txt"]
     base = f"/runs/local/{PROJECT}/file-links"
     assert browsed.fetch(f"{base}/files/notes.txt") == (200, b"kept\n")
-    for name in ("creds", "home/credentials", "same.txt", "metadata.json", "t.table.json"):
-        status, _ = browsed.fetch(f"{base}/files/{name}")
-        assert status == 404, name
-    status, _ = browsed.fetch(f"{base}/table?path=t.table.json")
-    assert status == 404
-    status, metadata = browsed.json(f"{base}/metadata")
-    assert status == 200
-    assert isinstance(metadata, dict)
-    assert "api_key" not in metadata
+    linked = ("creds", "home/credentials", "same.txt", "metadata.json", "t.table.json")
+    browsed.assert_not_found(
+        *(f"{base}/files/{name}" for name in linked), f"{base}/table?path=t.table.json"
+    )
+    browsed.assert_metadata_without_secret("file-links")
 
 
 def test_a_linked_log_run_dir_or_project_dir_is_never_indexed(browsed: Browsed) -> None:
@@ -155,12 +159,14 @@ def test_a_linked_log_run_dir_or_project_dir_is_never_indexed(browsed: Browsed) 
     assert status == 200
     assert isinstance(body, dict)
     assert sorted(p["name"] for p in body["projects"]) == [PROJECT, "zz-last"]
-    for run_id in ("log-linked", "dir-linked"):
-        for tail in ("", "/log", "/files", "/media/keys", "/logs"):
-            status, _ = browsed.fetch(f"/runs/local/{PROJECT}/{run_id}{tail}")
-            assert status == 404, (run_id, tail)
-    status, _ = browsed.fetch("/runs/local/linked-project/genuine/log")
-    assert status == 404
+    browsed.assert_not_found(
+        *(
+            f"/runs/local/{PROJECT}/{run_id}{tail}"
+            for run_id in ("log-linked", "dir-linked")
+            for tail in ("", "/log", "/files", "/media/keys", "/logs")
+        ),
+        "/runs/local/linked-project/genuine/log",
+    )
     assert "is a symbolic link" in browsed.ui.out.read_text()
 
 
@@ -177,8 +183,7 @@ def test_a_log_swapped_for_a_link_stops_being_served_at_once(
     (run_dir / "run.fwlog").unlink()
     (run_dir / "run.fwlog").symlink_to(swapped)
     # Before the next scan notices: the log, and what is decoded from it, answer 404.
-    for tail in ("/log", "/histograms?key=loss", "/logs", "/media/keys", "/system"):
-        status, _ = browsed.fetch(base + tail)
-        assert status == 404, tail
+    tails = ("/log", "/histograms?key=loss", "/logs", "/media/keys", "/system")
+    browsed.assert_not_found(*(base + tail for tail in tails))
     browsed.ui.wait_for("the run to be dropped", lambda: "plain" not in browsed.run_ids())
     assert browsed.fetch(base)[0] == 404

@@ -275,15 +275,16 @@ class Database:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
 
-    def upgrade(self, connection: sa.Connection) -> None:
-        """Run Alembic's `upgrade head` on `connection` (the caller holds the lock)."""
+    def upgrade(self, connection: sa.Connection, revision: str = "head") -> None:
+        """Run Alembic's `upgrade <revision>` on `connection` and commit (the caller holds the
+        lock; tests upgrade to an old revision to build the database an older server left)."""
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS_DIR))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
         connection.commit()
 
     def dispose(self) -> None:
