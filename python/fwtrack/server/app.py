@@ -7,7 +7,6 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from fwtrack import _core
 from fwtrack.server.auth import Viewer, add_user, create_key, hash_key
 from fwtrack.server.blobs import BlobStore, LocalRunsLayout
 from fwtrack.server.config import MAX_JSON_BODY_BYTES, ServerConfig
+from fwtrack.server.context import LOCAL_USER, AppContext
 from fwtrack.server.db import ApiKey, Database, User
 from fwtrack.server.errors import ApiError
 from fwtrack.server.filemodes import private_dir
@@ -36,33 +36,17 @@ from fwtrack.server.security import (
     docs_page,
 )
 
-__all__ = ["AppContext", "bootstrap", "create_app"]
+__all__ = ["bootstrap", "create_app"]
 
 log = logging.getLogger("fwtrack.server")
 
 API_PREFIX = "/api/v1"
-LOCAL_USER = "local"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-@dataclass
-class AppContext:
-    """What every request handler needs: configuration, database, blob layout."""
-
-    config: ServerConfig
-    db: Database
-    blobs: BlobStore | LocalRunsLayout
-    local_viewer: Viewer | None = None
-    uploads_in_flight: int = 0  # changed on the event loop only
-
-    @property
-    def stale_after(self) -> float | None:
-        return None if self.config.ui_scan_dir is not None else self.config.stale_after
 
 
 def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:

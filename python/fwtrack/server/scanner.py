@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from fwtrack import _core, path_names
 from fwtrack.server import core
-from fwtrack.server.app import LOCAL_USER, AppContext
 from fwtrack.server.blobs import LOG_FILE_NAME, LocalRunsLayout
+from fwtrack.server.context import LOCAL_USER, AppContext
 from fwtrack.server.db import Project, Run, now
 from fwtrack.server.ingest import apply_index, get_or_create_project, get_or_create_run
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from fwtrack.server.app import AppContext
+from fwtrack.server.context import AppContext
 from fwtrack.server.db import Workspace, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.fields import keys_of_project

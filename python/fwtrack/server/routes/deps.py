@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from fwtrack.server.app import AppContext
 from fwtrack.server.auth import Viewer, authenticate, require_entity
+from fwtrack.server.context import AppContext
 from fwtrack.server.db import Project, Run
 from fwtrack.server.errors import ApiError, check_entity, check_project, check_run_id
 

@@ -20,9 +20,9 @@ from fastapi import APIRouter, Query
 
 from fwtrack import _core
 from fwtrack.run_files import merge_metadata
-from fwtrack.server.app import AppContext
 from fwtrack.server.auth import Viewer
 from fwtrack.server.blobs import RunPaths
+from fwtrack.server.context import AppContext
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe, series_list
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach

@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from fwtrack import _core
 from fwtrack.server import core
-from fwtrack.server.app import AppContext
 from fwtrack.server.auth import Viewer, entity_exists
 from fwtrack.server.blobs import write_atomic
+from fwtrack.server.context import AppContext
 from fwtrack.server.db import Project, Run, now
 from fwtrack.server.errors import ApiError, check_file_path, check_run_id
 from fwtrack.server.ingest import delete_run, get_or_create_project, ingest, stored_offset
