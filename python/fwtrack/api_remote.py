@@ -24,7 +24,6 @@ import copy
 import math
 import os
 import re
-import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -41,7 +40,7 @@ from fwtrack._http import (
 )
 from fwtrack.api import AmbiguousRunError, Project, Run, RunState
 from fwtrack.errors import FwTrackError, RunNotFoundError, UnsafePathError
-from fwtrack.run_files import RunFile, merge_metadata
+from fwtrack.run_files import RunFile, inside, merge_metadata, write_atomic
 from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
 
 try:
@@ -264,7 +263,7 @@ class RemoteBackend:
     def run_cache_dir(self, entity: str, project: str, run_id: str) -> Path:
         """`<cache>/<host>/<entity>/<project>/<run id>`, resolved; UnsafePathError when a
         name (checked already) or a link on the way would lead out of the cache."""
-        return _in_cache(self.cache_dir, entity, project, run_id)
+        return inside(self.cache_dir, entity, project, run_id)
 
     def sync_log(self, entity: str, project: str, run_id: str) -> int:
         """Bring the mirrored log of a run up to date; returns how many bytes were fetched.
@@ -309,17 +308,6 @@ class RemoteBackend:
             fetched = _copy(resp, out)
         os.replace(tmp, log)
         return max(fetched - have, 0)
-
-
-def _in_cache(root: Path, *parts: str) -> Path:
-    """`root/parts...` resolved, when it stays under `root` (the cache); else UnsafePathError."""
-    try:
-        return path_names.contained(root, *parts)
-    except ValueError as exc:
-        raise UnsafePathError(
-            f"the cache path {exc}; nothing was written\n"
-            f"hint: remove the symbolic link under {root} that leads there"
-        ) from None
 
 
 def _copy(src: StreamResponse, dst: BinaryIO) -> int:
@@ -410,21 +398,14 @@ class RemoteRun(Run):
         where = f"the run log of {self.path} (a media path)"
         _answered(self._backend.base_url, "file path", path, where)
         immutable = path.startswith("media/")
-        cached = _in_cache(self._dir, "files", *path.split("/"))
+        cached = inside(self._dir, "files", *path.split("/"))
         if immutable and cached.is_file():
             return cached.read_bytes()
         base = f"/runs/{_quote(self._entity, self._project, self.id)}/files"
         body = self._backend.client.request("GET", f"{base}/{_quote(*path.split('/'))}").body
         if immutable:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(body)
-                os.replace(tmp, cached)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(cached, body)
         return body
 
     def refresh(self) -> None:

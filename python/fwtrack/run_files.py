@@ -23,6 +23,7 @@ __all__ = [
     "open_regular",
     "skipped_message",
     "walk_files",
+    "write_atomic",
 ]
 
 
@@ -32,8 +33,23 @@ def inside(root: Path, *parts: str) -> Path:
         return contained(root, *parts)
     except ValueError as exc:
         raise UnsafePathError(
-            f"{exc}; nothing was written\nhint: remove the symbolic link that leads there"
+            f"{exc}; nothing was written\n"
+            f"hint: remove the symbolic link under {root} that leads there"
         ) from None
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write `data` to `target` through a temporary file in its directory and `os.replace`:
+    a reader never sees a partial file, and a link at `target` is replaced, not written
+    through."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class RunFile:
@@ -68,14 +84,7 @@ class RunFile:
         target = base.joinpath(*parts)
         inside(base, *parts[:-1])  # before making any directory: no link out on the way
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".download")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(self.read())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, self.read())
         return target
 
     def __repr__(self) -> str:

@@ -11,7 +11,6 @@ the optional extra `pip install 'fwtrack[media]'`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -19,7 +18,10 @@ import sys
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from fwtrack.run_files import write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,17 +68,8 @@ def write_once(files_dir: str | os.PathLike[str], rel_path: str, payload: bytes)
     path = os.path.join(os.fspath(files_dir), rel_path)
     if os.path.exists(path):
         return
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(Path(path), payload)
 
 
 def _is_tensor(value: object) -> bool:

@@ -349,11 +349,8 @@ def _mount_dashboard(app: FastAPI) -> None:
     from fastapi.responses import FileResponse, Response
 
     app.state.dashboard_dir = DASHBOARD_DIR
-    page_headers = {
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
+    # nosniff, Referrer-Policy and the CSP come from SecurityHeadersMiddleware (every answer).
+    page_headers = {"Cache-Control": "no-store"}
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def _index(request: Request) -> Response:
@@ -375,9 +372,7 @@ def _mount_dashboard(app: FastAPI) -> None:
                 cache = _IMMUTABLE if _HASHED_ASSET.search(target.name) else "no-cache"
                 if target.name == "index.html":
                     cache = "no-store"
-                response = FileResponse(
-                    target, headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
-                )
+                response = FileResponse(target, headers={"Cache-Control": cache})
                 await response(scope, receive, send)
                 return
         raise StarletteHTTPException(404, "Not Found")

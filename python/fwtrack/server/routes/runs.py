@@ -557,10 +557,8 @@ _CONTENT_TYPES = {
 _MEDIA_PAYLOAD = re.compile(r"^media/([0-9a-f]{64})\.[a-z0-9.]+$")
 # A run file is the uploader's content: an HTML payload (or SVG) runs sandboxed, in an origin
 # of its own, never as the dashboard's.
-_FILE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "sandbox allow-scripts",
-}
+# (nosniff comes with every answer: SecurityHeadersMiddleware.)
+_FILE_HEADERS = {"Content-Security-Policy": "sandbox allow-scripts"}
 
 
 def _content_type(path: str) -> str:
