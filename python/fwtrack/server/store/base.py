@@ -1,0 +1,185 @@
+"""The store interface: every byte the server keeps goes through it.
+
+Three kinds of bytes, three parts of one `Store`:
+
+- **Blobs**, immutable and content-addressed: run files, media payloads (and artifact files
+  later). A blob is named by a `BlobKey`, its owner (an entity: the user or team whose runs
+  share it) and its address (`blake3:<hex>`). `put` stores bytes under a key (from memory, or
+  from a `Staged` upload the store took in beforehand); `open`, `exists`, `size` and `delete`
+  do what they say. A key's bytes never change once stored, so a backend may cache, replicate
+  or serve them from anywhere; a second `put` of a stored key is harmless.
+- **Run logs**, append-only: one per run (`RunKey`), appended at a byte offset under an
+  exclusive per-run lock (`RunLog.locked` yields a `LogHandle`: size, read, append, truncate),
+  read by range. `RunLog.path` is the local file the Rust core reads (the history index, the
+  decoders of the log routes).
+- **History indexes**: a working directory per run (`Store.index_dir`), written by the Rust
+  core next to its log.
+
+SQL decides what exists: a blob is "stored" when its `blobs` row says so (`stored` is only
+set after `put` succeeded, and cleared before `delete` runs), and a run's files are its rows
+in `run_files` (path → blob). A backend keeps bytes, never metadata. Routes never build a store
+path: they ask `fwtrack.server.blobs` for a run's log, index and files.
+
+A backend for S3-compatible object storage implements the same protocol: `put` of a staged
+file is an upload of that file, `open` a ranged GET, `local_path` None (the routes then stream
+`open`); the run log and the index stay on a local working directory (they are rebuilt from the
+log) and the log's appends are shipped as objects. Nothing above this module changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+__all__ = [
+    "ADDRESS_PATTERN",
+    "BlobKey",
+    "LogHandle",
+    "RunKey",
+    "RunLog",
+    "Staged",
+    "Store",
+]
+
+ADDRESS_PATTERN = re.compile(r"^(blake3|sha256):([0-9a-f]{64})$")
+"""A normalised content address: its algorithm and 64 lowercase hex digits."""
+
+
+@dataclass(frozen=True)
+class BlobKey:
+    """One stored blob: `entity` (the user or team whose runs share it; a validated name)
+    and `address` (normalised, `ADDRESS_PATTERN`)."""
+
+    entity: str
+    address: str
+
+    def __post_init__(self) -> None:
+        if ADDRESS_PATTERN.match(self.address) is None:
+            raise ValueError(
+                f"not a content address: {self.address[:100]!r}; expected blake3:<64 hex>"
+            )
+
+    @property
+    def algorithm(self) -> str:
+        return self.address.partition(":")[0]
+
+    @property
+    def hex(self) -> str:
+        return self.address.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One uploaded run: its project's id (stable across renames) and its id."""
+
+    project_id: int
+    run_id: str
+
+
+class Staged(Protocol):
+    """Bytes being received for a blob (a streamed upload), kept where `Store.put` takes them
+    cheaply (the directory backend: a temporary file on the store's volume, so `put` is a
+    rename). Whatever `put` did not take is removed when the `Store.stage()` block ends."""
+
+    @property
+    def size(self) -> int: ...
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+
+class LogHandle(Protocol):
+    """A run log held under its exclusive lock (`RunLog.locked`)."""
+
+    def size(self) -> int:
+        """The stored length in bytes."""
+        ...
+
+    def read(self, length: int, at: int) -> bytes:
+        """Up to `length` bytes from offset `at`."""
+        ...
+
+    def append(self, data: bytes, at: int) -> None:
+        """Write `data` at offset `at` (the stored length) and make it durable; on failure,
+        cut the log back to `at` and raise OSError."""
+        ...
+
+    def truncate(self, length: int) -> None:
+        """Cut the log to `length` bytes, durably."""
+        ...
+
+
+class RunLog(Protocol):
+    """One run's log."""
+
+    @property
+    def path(self) -> Path:
+        """The local file the Rust core reads (it may not exist yet)."""
+        ...
+
+    def size(self) -> int:
+        """The stored length (0 when there is no log yet); taken without the lock."""
+        ...
+
+    def locked(self, *, create: bool) -> AbstractContextManager[LogHandle]:
+        """Hold the log's exclusive lock (serialising uploads and deletion of one run).
+        FileNotFoundError when it does not exist and not `create`, or was removed meanwhile."""
+        ...
+
+    def lock_if_present(self) -> AbstractContextManager[None]:
+        """Hold the lock while it exists (nothing to hold otherwise): for removing a run."""
+        ...
+
+    def read_range(self, start: int, end: int) -> Iterator[bytes]:
+        """Bytes `[start, end)` in chunks."""
+        ...
+
+
+class Store(Protocol):
+    """Where the server's bytes live (see the module's docstring)."""
+
+    # -- blobs, by content address -----------------------------------------------------------
+
+    def stage(self) -> AbstractContextManager[Staged]:
+        """A place to receive a blob's bytes before they are verified and `put`."""
+        ...
+
+    def put(self, key: BlobKey, src: bytes | memoryview | Staged) -> None:
+        """Store `src` under `key`, atomically (readers see all of it or nothing) and durably.
+        The caller has verified that the bytes hash to the key's address. A staged `src` is
+        taken (moved), not copied."""
+        ...
+
+    def open(self, key: BlobKey) -> BinaryIO:
+        """The blob's bytes (FileNotFoundError when not stored)."""
+        ...
+
+    def exists(self, key: BlobKey) -> bool: ...
+
+    def size(self, key: BlobKey) -> int | None:
+        """The blob's length, None when not stored."""
+        ...
+
+    def delete(self, key: BlobKey) -> None:
+        """Remove the blob (nothing when not stored)."""
+        ...
+
+    def local_path(self, key: BlobKey) -> Path | None:
+        """A local file holding the blob, for zero-copy serving; None when the backend has
+        none (the caller then reads `open`)."""
+        ...
+
+    # -- run logs and history indexes --------------------------------------------------------
+
+    def run_log(self, run: RunKey) -> RunLog: ...
+
+    def index_dir(self, run: RunKey) -> Path:
+        """The run's history index: a local working directory the Rust core writes."""
+        ...
+
+    def delete_run(self, run: RunKey) -> None:
+        """Remove the run's log and index (its blobs are the collector's)."""
+        ...
