@@ -25,11 +25,13 @@ from fwtrack.server.filemodes import FILE_MODE, private_dir, private_file, tight
 __all__ = [
     "ApiKey",
     "Base",
+    "Blob",
     "Database",
     "EntityName",
     "LoginThrottle",
     "Project",
     "Run",
+    "RunFileRow",
     "Team",
     "TeamMember",
     "User",
@@ -188,6 +190,48 @@ class Run(Base):
     # dashboard's column picker reads one row per distinct set of keys.
     field_keys: Mapped[str | None] = mapped_column(sa.Text, default=None)
     field_keys_hash: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: a rowid alias
+
+
+class Blob(Base):
+    """A blob kept for an entity (user or team), shared by its runs: one row per address.
+
+    `stored` is set once the bytes are in the store and cleared by the collector before it
+    removes them. `candidate` marks a blob that may have lost its last reference (new, or
+    released by a deleted run or a replaced file): the collector looks at those only, once
+    `touched_at` (its last upload or `blobs/missing` answer) is older than the grace period.
+    """
+
+    __tablename__ = "blobs"
+    __table_args__ = (
+        sa.UniqueConstraint("entity", "address", name="uq_blobs_entity_address"),
+        sa.Index("ix_blobs_candidate", "candidate", "touched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str] = mapped_column(sa.String(80))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    stored: Mapped[bool] = mapped_column(default=False)
+    candidate: Mapped[bool] = mapped_column(default=True)
+    touched_at: Mapped[float] = mapped_column(default=now)
+
+
+class RunFileRow(Base):
+    """A run's file: its path and the blob holding its bytes (the run's file manifest)."""
+
+    __tablename__ = "run_files"
+
+    run_pk: Mapped[int] = mapped_column(
+        sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(sa.String(512), primary_key=True)
+    blob_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("blobs.id", ondelete="RESTRICT"), index=True
+    )
+    size: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class Workspace(Base):
