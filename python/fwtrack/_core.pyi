@@ -4,11 +4,13 @@ This file is the contract between the Rust core and the Python layer. Python cod
 imports anything else from the extension.
 """
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Buffer
 
 __version__: str
 FORMAT_VERSION: int
@@ -161,6 +163,44 @@ class MediaValue:
     10). Made by the data types, not by users."""
     def __init__(self, descriptor: dict[str, Any]) -> None: ...
     def descriptor(self) -> dict[str, Any]: ...
+
+# -- content addresses: BLAKE3, "blake3:<64 hex>" (docs/format.md, "Content addresses") -----
+
+# What can be hashed in place (numpy's stubs give arrays `__buffer__` only from Python 3.12).
+_Bytes = Buffer | npt.NDArray[Any]
+
+def hash_bytes(buffer: _Bytes) -> str:
+    """The address ("blake3:<hex>") of the bytes of `buffer`: bytes, bytearray, memoryview, a
+    numpy array of any dtype but object (its raw memory) or anything with the buffer
+    protocol; read in place, which must be C-contiguous (else ValueError). Inputs of 128 KiB
+    and more are hashed on several threads. GIL released."""
+
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """The address and size of the regular file at `path` (memory-mapped and hashed on
+    several threads from 1 MiB). A symbolic link at `path` is never followed: OSError, as
+    for anything but a regular file; FileNotFoundError/PermissionError as usual. Messages
+    name the path. GIL released."""
+
+def hash_files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, int] | None]:
+    """`hash_file` of each path, files hashed in parallel, results in order; None for a file
+    that cannot be hashed (missing, unreadable, a symbolic link, not a regular file).
+    GIL released."""
+
+def check_address(address: str) -> str:
+    """`address` ("blake3:<hex>" or, from older logs, "sha256:<hex>"; 64 hex digits of either
+    case) normalised to lowercase hex; ValueError naming the value and the expected form."""
+
+class Hasher:
+    """Incremental BLAKE3: `update()` with pieces gives the address of their concatenation.
+    Safe to share between threads (updates are serialized). GIL released while hashing."""
+    def __init__(self) -> None: ...
+    def update(self, buffer: _Bytes) -> None:
+        """Add the bytes of `buffer` (the same inputs as `hash_bytes`)."""
+    def hexdigest(self) -> str:
+        """The address ("blake3:<hex>") of everything added so far; updates may go on."""
+    @property
+    def size(self) -> int:
+        """The number of bytes added so far."""
 
 # -- server side: upload validation, history index, downsampling ------------------------------
 

@@ -6,6 +6,7 @@
 //! ([`histogram`]), and the server-side history index ([`index`]) with its downsampling
 //! ([`downsample`]). The format is specified in `docs/format.md`.
 
+pub mod address;
 pub mod codec;
 pub mod console;
 pub mod downsample;

@@ -13,19 +13,24 @@ create_exception!(
     "A file that is not a fwtrack run log, or a format version this fwtrack cannot read."
 );
 
+/// The `OSError` subclass of an I/O error's kind, with `msg`.
+fn os_error(kind: std::io::ErrorKind, msg: String) -> PyErr {
+    match kind {
+        std::io::ErrorKind::NotFound => pyo3::exceptions::PyFileNotFoundError::new_err(msg),
+        std::io::ErrorKind::PermissionDenied => pyo3::exceptions::PyPermissionError::new_err(msg),
+        _ => PyOSError::new_err(msg),
+    }
+}
+
+/// An I/O error whose message already names its file (as the core's hashing errors do).
+pub fn io_to_py(e: &std::io::Error) -> PyErr {
+    os_error(e.kind(), e.to_string())
+}
+
 /// Convert a core error into the matching Python exception.
 pub fn to_py(e: Error) -> PyErr {
     match e {
-        Error::Io { path, source } => {
-            let msg = format!("{path}: {source}");
-            match source.kind() {
-                std::io::ErrorKind::NotFound => pyo3::exceptions::PyFileNotFoundError::new_err(msg),
-                std::io::ErrorKind::PermissionDenied => {
-                    pyo3::exceptions::PyPermissionError::new_err(msg)
-                }
-                _ => PyOSError::new_err(msg),
-            }
-        }
+        Error::Io { path, source } => os_error(source.kind(), format!("{path}: {source}")),
         e @ (Error::NotALog { .. } | Error::UnsupportedVersion { .. } | Error::Decode(_)) => {
             CorruptLogError::new_err(e.to_string())
         }

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod address;
 mod convert;
 mod errors;
 mod hist;
@@ -48,6 +49,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<convert::PyMediaValue>()?;
     m.add_class::<writer::ConsoleReader>()?;
     m.add_class::<upload::PyUploader>()?;
+    m.add_class::<address::PyHasher>()?;
     m.add_function(wrap_pyfunction!(hist::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(reader::scan_rows, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_child, m)?)?;
@@ -58,5 +60,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(index::index_read_meta, m)?)?;
     m.add_function(wrap_pyfunction!(index::read_series, m)?)?;
     m.add_function(wrap_pyfunction!(index::downsample, m)?)?;
+    m.add_function(wrap_pyfunction!(address::hash_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(address::hash_file, m)?)?;
+    m.add_function(wrap_pyfunction!(address::hash_files, m)?)?;
+    m.add_function(wrap_pyfunction!(address::check_address, m)?)?;
     Ok(())
 }
