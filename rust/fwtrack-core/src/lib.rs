@@ -1,10 +1,11 @@
 //! fwtrack's run-log engine.
 //!
 //! Pure Rust, no Python: the record model ([`record`]), the on-disk codec ([`codec`]), the
-//! writer thread ([`writer`]), console line capture ([`console`]), the reader with tail
-//! recovery ([`reader`]), step handling ([`steps`]), summaries ([`summary`]), histograms
-//! ([`histogram`]), and the server-side history index ([`index`]) with its downsampling
-//! ([`downsample`]). The format is specified in `docs/format.md`.
+//! writer thread ([`writer`]) and the records it waits for ([`pending`]), console line
+//! capture ([`console`]), the reader with tail recovery ([`reader`]), step handling
+//! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), and the server-side
+//! history index ([`index`]) with its downsampling ([`downsample`]). The format is
+//! specified in `docs/format.md`.
 
 pub mod address;
 pub mod codec;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod histogram;
 pub mod index;
 pub mod lock;
+pub mod pending;
 pub mod reader;
 pub mod record;
 pub mod steps;

@@ -10,6 +10,7 @@ use rmpv::Value as Mp;
 
 use crate::error::{Error, Result};
 use crate::histogram::Hist;
+use crate::pending::PendingValue;
 
 /// Kind bytes of the records.
 pub mod kind {
@@ -149,6 +150,8 @@ pub struct MediaRecord {
 pub enum Attachment {
     Hist(Hist),
     Media(Mp),
+    /// A media descriptor still to come (see [`crate::pending`]).
+    Pending(PendingValue),
 }
 
 /// Every kind of record in a run log.

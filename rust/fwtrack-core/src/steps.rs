@@ -4,7 +4,11 @@
 //! which then increments. `commit = false` accumulates into a pending row. An explicit step
 //! equal to the current one merges into it; a higher one first commits the pending row; a
 //! lower one is dropped (reported once).
+//!
+//! Committed rows come out as writer [`Entry`]s: a media value still being encoded becomes a
+//! [`PendingRecord`] in its place among the records of its step.
 
+use crate::pending::{Entry, PendingRecord};
 use crate::record::{Attachment, HistRecord, Key, MediaRecord, Record, Row, Value};
 
 /// What `StepState::log` did with a call.
@@ -84,7 +88,7 @@ impl StepState {
         step: Option<u64>,
         commit: bool,
         clock: (f64, f64),
-        out: &mut Vec<Record>,
+        out: &mut Vec<Entry>,
     ) -> Outcome {
         if let Some(k) = step {
             let current = match &self.pending {
@@ -122,20 +126,26 @@ impl StepState {
     }
 
     /// Commit the pending row, if any.
-    pub fn commit(&mut self, clock: (f64, f64), out: &mut Vec<Record>) {
+    pub fn commit(&mut self, clock: (f64, f64), out: &mut Vec<Entry>) {
         let Some(p) = self.pending.take() else {
             return;
         };
         let (timestamp, runtime) = clock;
         for (key, a) in p.attachments {
             out.push(match a {
-                Attachment::Hist(hist) => Record::Histogram(HistRecord {
+                Attachment::Hist(hist) => Entry::Record(Record::Histogram(HistRecord {
                     step: p.step,
                     timestamp,
                     key,
                     hist,
-                }),
-                Attachment::Media(value) => Record::Media(MediaRecord {
+                })),
+                Attachment::Media(value) => Entry::Record(Record::Media(MediaRecord {
+                    step: p.step,
+                    timestamp,
+                    key,
+                    value,
+                })),
+                Attachment::Pending(value) => Entry::Pending(PendingRecord {
                     step: p.step,
                     timestamp,
                     key,
@@ -143,12 +153,12 @@ impl StepState {
                 }),
             });
         }
-        out.push(Record::History(Row {
+        out.push(Entry::Record(Record::History(Row {
             step: p.step,
             timestamp,
             runtime,
             values: p.values,
-        }));
+        })));
         self.last_committed = Some(p.step);
         self.next = p.step + 1;
     }
@@ -162,10 +172,10 @@ mod tests {
         vec![(Key::from(k), Value::Float(x))]
     }
 
-    fn steps(out: &[Record]) -> Vec<u64> {
+    fn steps(out: &[Entry]) -> Vec<u64> {
         out.iter()
             .filter_map(|r| match r {
-                Record::History(row) => Some(row.step),
+                Entry::Record(Record::History(row)) => Some(row.step),
                 _ => None,
             })
             .collect()
@@ -215,12 +225,39 @@ mod tests {
         let media: Vec<_> = out
             .iter()
             .filter_map(|r| match r {
-                Record::Media(m) => Some((m.step, m.timestamp, m.value.clone())),
+                Entry::Record(Record::Media(m)) => Some((m.step, m.timestamp, m.value.clone())),
                 _ => None,
             })
             .collect();
         // The later value under the same key replaces the pending one.
         assert_eq!(media, vec![(1, 7.0, rmpv::Value::from(2))]);
+    }
+
+    #[test]
+    fn pending_media_take_their_place_before_their_row() {
+        let (_completer, value) = crate::pending::pending();
+        let mut s = StepState::new(None);
+        let mut out = Vec::new();
+        s.log(v("a", 1.0), vec![], None, true, (0.0, 0.0), &mut out);
+        s.log(
+            v("b", 2.0),
+            vec![(Key::from("img"), Attachment::Pending(value.clone()))],
+            None,
+            true,
+            (3.0, 0.5),
+            &mut out,
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(
+            out[1],
+            Entry::Pending(PendingRecord {
+                step: 1,
+                timestamp: 3.0,
+                key: Key::from("img"),
+                value,
+            })
+        );
+        assert_eq!(steps(&out), vec![0, 1]);
     }
 
     #[test]
@@ -230,7 +267,7 @@ mod tests {
         s.log(v("a", 1.0), vec![], None, false, (0.0, 0.0), &mut out);
         s.log(v("b", 2.0), vec![], None, true, (0.0, 0.0), &mut out);
         assert_eq!(out.len(), 1);
-        let Record::History(row) = &out[0] else {
+        let Entry::Record(Record::History(row)) = &out[0] else {
             panic!("not a row")
         };
         assert_eq!(row.values.len(), 2);

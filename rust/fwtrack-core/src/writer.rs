@@ -5,6 +5,11 @@
 //! and `close` also fsync. When the thread falls behind, `send` blocks on the bounded queue:
 //! memory stays bounded and nothing is dropped. A failed write (disk full) truncates the
 //! partial frame away, keeps the block for the next attempt and reports a warning.
+//!
+//! A record can be queued before its content exists ([`Entry::Pending`], a media value still
+//! being encoded): the thread waits for it where it stands in the queue, so records keep
+//! their order and `flush`/`close` wait for it too. While it waits, what came before it is
+//! still written within `flush_interval`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -21,6 +26,7 @@ use rmpv::Value as Mp;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::lock::DirLock;
+use crate::pending::{Entry, PendingRecord, Settled};
 use crate::reader::{RunView, read_log};
 use crate::record::{MetricDef, Record, SummarySnapshot};
 use crate::summary::SummaryState;
@@ -66,6 +72,7 @@ pub struct Recovered {
 enum Msg {
     Record(Record),
     Records(Vec<Record>),
+    Entries(Vec<Entry>),
     SetSummary(Vec<(String, Mp)>, Vec<String>),
     Summary(Sender<Mp>),
     Flush(Sender<Result<()>>),
@@ -293,6 +300,35 @@ impl Writer {
         }
     }
 
+    /// Enqueue entries (records, and records still to come), waiting while the queue is full.
+    pub fn send_entries(&self, es: Vec<Entry>) -> Result<()> {
+        if es.is_empty() {
+            return Ok(());
+        }
+        self.push(Msg::Entries(es), false)
+    }
+
+    /// Enqueue entries without waiting; gives them back when the queue is full.
+    pub fn try_send_entries(&self, es: Vec<Entry>) -> Result<Option<Vec<Entry>>> {
+        if es.is_empty() {
+            return Ok(None);
+        }
+        match self.tx.try_send(Msg::Entries(es)) {
+            Ok(()) => {
+                self.nudge();
+                Ok(None)
+            }
+            Err(TrySendError::Full(m)) => {
+                self.waker.unpark();
+                match m {
+                    Msg::Entries(es) => Ok(Some(es)),
+                    _ => Err(Self::gone()),
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => Err(Self::gone()),
+        }
+    }
+
     /// Enqueue records without waiting; gives them back when the queue is full.
     pub fn try_send_all(&self, rs: Vec<Record>) -> Result<Option<Vec<Record>>> {
         let msg = if rs.len() == 1 {
@@ -418,6 +454,14 @@ impl Thread {
         match msg {
             Msg::Record(r) => self.add(r),
             Msg::Records(rs) => rs.into_iter().for_each(|r| self.add(r)),
+            Msg::Entries(es) => {
+                for e in es {
+                    match e {
+                        Entry::Record(r) => self.add(r),
+                        Entry::Pending(p) => self.add_pending(p),
+                    }
+                }
+            }
             Msg::SetSummary(values, delete) => {
                 self.summary.set_explicit(values, delete);
                 // The snapshot is due within `flush_interval`, like a record.
@@ -452,6 +496,38 @@ impl Thread {
         codec::push_record(&mut self.raw, &r);
         self.count += 1;
         self.first_pending.get_or_insert_with(Instant::now);
+    }
+
+    /// Wait for a record still to come and add it (or leave it out when cancelled). What is
+    /// already in the block is written when due meanwhile, as when idle.
+    fn add_pending(&mut self, p: PendingRecord) {
+        loop {
+            let wait = match self.first_pending {
+                Some(t) => {
+                    let due = t + self.opts.flush_interval;
+                    if Instant::now() >= due {
+                        self.write_and_report(false);
+                    }
+                    due.saturating_duration_since(Instant::now())
+                        .max(MAX_IDLE)
+                        .min(self.opts.flush_interval)
+                }
+                None => self.opts.flush_interval,
+            };
+            match p.value.wait(wait) {
+                Some(Settled::Done(value)) => {
+                    self.add(p.into_record(value));
+                    return;
+                }
+                Some(Settled::Cancelled(reason)) => {
+                    if let Some(reason) = reason {
+                        self.shared.warn(reason);
+                    }
+                    return;
+                }
+                None => {}
+            }
+        }
     }
 
     fn write_and_report(&mut self, sync: bool) {

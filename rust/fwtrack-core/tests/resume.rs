@@ -99,7 +99,7 @@ fn resume_cuts_a_torn_tail_and_continues() {
         let vals = vec![("loss".into(), Value::Float(x))];
         steps.log(vals, vec![], None, true, (0.0, rec.runtime + 1.0), &mut out);
     }
-    w.send_all(out).unwrap();
+    w.send_entries(out).unwrap();
     let summary = w.summary().unwrap();
     w.close().unwrap();
 

@@ -41,7 +41,7 @@ impl Run {
             (1000.0 + self.clock, self.clock),
             &mut out,
         );
-        self.w.send_all(out).unwrap();
+        self.w.send_entries(out).unwrap();
         o
     }
 }
@@ -191,7 +191,7 @@ fn histograms_land_at_their_row_step() {
         (0.0, 0.0),
         &mut out,
     );
-    w.send_all(out).unwrap();
+    w.send_entries(out).unwrap();
     w.close().unwrap();
     let v = RunView::open(tmp.path()).unwrap();
     assert_eq!(

@@ -8,6 +8,7 @@ use rmpv::Value as Mp;
 use fwtrack_core::record::{Attachment, Key, Value};
 
 use crate::hist::PyHistogram;
+use crate::pending::PyPendingMedia;
 
 /// A stored media value as `log()` hands it to the writer: its descriptor (the payload is
 /// already written next to the log). Made by the Python data types, not by users.
@@ -139,6 +140,10 @@ fn convert_value(
     } else if let Ok(m) = v.cast::<PyMediaValue>() {
         out.attachments
             .push((key, Attachment::Media(m.get().value.clone())));
+        return Ok(());
+    } else if let Ok(p) = v.cast::<PyPendingMedia>() {
+        out.attachments
+            .push((key, Attachment::Pending(p.get().value.clone())));
         return Ok(());
     } else if let Ok(f) = v.cast::<PyFloat>() {
         // float subclasses (numpy.float64)

@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod hist;
 mod index;
+mod pending;
 mod reader;
 mod upload;
 mod writer;
@@ -47,6 +48,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::RowIter>()?;
     m.add_class::<hist::PyHistogram>()?;
     m.add_class::<convert::PyMediaValue>()?;
+    m.add_class::<pending::PyPendingMedia>()?;
     m.add_class::<writer::ConsoleReader>()?;
     m.add_class::<upload::PyUploader>()?;
     m.add_class::<address::PyHasher>()?;

@@ -13,6 +13,7 @@ use rmpv::Value as Mp;
 
 use fwtrack_core::console;
 use fwtrack_core::lock::fork_generation;
+use fwtrack_core::pending::Entry;
 use fwtrack_core::record::{Finish, Key, MetricDef, Record, SystemSample};
 use fwtrack_core::steps::{Outcome, StepState};
 use fwtrack_core::summary::AGGREGATIONS;
@@ -124,11 +125,11 @@ impl PyRunWriter {
         }
     }
 
-    fn enqueue(&self, py: Python<'_>, records: Vec<Record>) -> PyResult<()> {
-        let sent = match self.writer.try_send_all(records) {
+    fn enqueue(&self, py: Python<'_>, entries: Vec<Entry>) -> PyResult<()> {
+        let sent = match self.writer.try_send_entries(entries) {
             Ok(None) => Ok(()),
             // The queue is full: wait for the writer without holding the GIL.
-            Ok(Some(back)) => py.detach(|| self.writer.send_all(back)),
+            Ok(Some(back)) => py.detach(|| self.writer.send_entries(back)),
             Err(e) => Err(e),
         };
         match sent {
@@ -279,11 +280,11 @@ impl PyRunWriter {
             .collect();
         self.enqueue(
             py,
-            vec![Record::System(SystemSample {
+            vec![Entry::Record(Record::System(SystemSample {
                 timestamp,
                 runtime,
                 values,
-            })],
+            }))],
         )
     }
 
@@ -319,7 +320,7 @@ impl PyRunWriter {
         }
         self.check_open()?;
         let cfg = json_or_obj_to_mp(config_json)?;
-        self.enqueue(py, vec![Record::Config(cfg)])
+        self.enqueue(py, vec![Entry::Record(Record::Config(cfg))])
     }
 
     #[pyo3(signature = (name, step_metric = None, summary = Vec::new()))]
@@ -347,11 +348,11 @@ impl PyRunWriter {
         }
         self.enqueue(
             py,
-            vec![Record::MetricDef(MetricDef {
+            vec![Entry::Record(Record::MetricDef(MetricDef {
                 name,
                 step_metric,
                 summary,
-            })],
+            }))],
         )
     }
 
@@ -424,13 +425,13 @@ impl PyRunWriter {
             st.commit(self.clock(), &mut out);
         }
         let (timestamp, runtime) = self.clock();
-        out.push(Record::Finish(Finish {
+        out.push(Entry::Record(Record::Finish(Finish {
             exit_code,
             timestamp,
             runtime,
-        }));
+        })));
         let res = py.detach(|| {
-            self.writer.send_all(out)?;
+            self.writer.send_entries(out)?;
             self.writer.close()
         });
         self.report_warnings(py);
