@@ -15,6 +15,8 @@ from typing_extensions import Buffer
 __version__: str
 FORMAT_VERSION: int
 LOG_FILE_NAME: str  # "run.fwlog"
+LOG_HEADER_LEN: int  # 16: the run log's file header
+FRAME_HEADER_LEN: int  # 28: the header of each frame (docs/format.md)
 
 class CorruptLogError(OSError):
     """A run log whose header is not a fwtrack run log, or whose version is unknown."""
@@ -210,6 +212,19 @@ def validate_frames(data: bytes, at_start: bool) -> int:
     pass its CRC, decompress, and hold records that decode. Returns the number of frames;
     raises ValueError naming the byte offset (from the start of `data`) and the reason.
     GIL released."""
+
+def frame_sequence(data: bytes, at_start: bool, next_seq: int) -> int:
+    """The next record number after the frames of `data` (whole frames that passed
+    `validate_frames`; with `at_start`, after the file header), which must continue a log
+    whose next record is `next_seq`. A frame numbered below `next_seq` (sent again or out of
+    order) raises ValueError naming its byte offset in `data`; a frame numbered above it is
+    accepted (a writer skips the numbers of records it dropped). GIL released."""
+
+def log_next_seq(fd: int, size: int) -> int:
+    """The next record number after the whole frames among the first `size` bytes of the
+    stored run log open on descriptor `fd` (0 when it has none), read from the frame headers
+    with `pread` (the descriptor's position is untouched; frames are not checked again).
+    OSError when the file is shorter than `size`. GIL released."""
 
 def index_update(log_path: str, index_dir: str) -> dict[str, Any]:
     """Bring the history index in `index_dir` (created if missing) up to date with the run log

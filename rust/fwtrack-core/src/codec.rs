@@ -348,3 +348,164 @@ pub fn complete_frames_end(bytes: &[u8], base: u64) -> (u64, Tail) {
         pos += total;
     }
 }
+
+/// A frame numbered below the record the log continues at (see [`frame_sequence`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the frame at byte {offset} starts at record {first_seq}, but the log continues at record {next_seq} (a frame sent again or out of order)"
+)]
+pub struct OutOfSequence {
+    /// Offset of the frame, counted from the start of the checked bytes.
+    pub offset: u64,
+    pub first_seq: u64,
+    pub next_seq: u64,
+}
+
+/// The frame headers in `data` from `pos` on: `(offset, body_len, first_seq, count)` of each
+/// frame whose header is present (its body may be cut short; [`validate_frames`] is what
+/// checks bodies).
+fn frame_headers(data: &[u8], mut pos: usize) -> impl Iterator<Item = (usize, usize, u64, u64)> {
+    std::iter::from_fn(move || {
+        if data.len().saturating_sub(pos) < FRAME_HEADER_LEN {
+            return None;
+        }
+        let at = pos;
+        let body_len = read_u32(data, at) as usize;
+        pos = at.saturating_add(FRAME_HEADER_LEN + body_len);
+        Some((
+            at,
+            body_len,
+            read_u64(data, at + 8),
+            u64::from(read_u32(data, at + 16)),
+        ))
+    })
+}
+
+/// Check that the frames of `data` (whole frames, already checked by [`validate_frames`]; with
+/// `at_start`, after the file header) continue a log whose next record is `next_seq`, and
+/// return the next record number after them.
+///
+/// A frame numbered below the next record repeats or reorders records, and is refused. A
+/// frame numbered above it is accepted: a writer skips the numbers of records it had to drop
+/// after a long write failure (docs/format.md, "Sequence numbers").
+pub fn frame_sequence(
+    data: &[u8],
+    at_start: bool,
+    mut next_seq: u64,
+) -> std::result::Result<u64, OutOfSequence> {
+    let start = if at_start { HEADER_LEN } else { 0 };
+    for (offset, _, first_seq, count) in frame_headers(data, start) {
+        if first_seq < next_seq {
+            return Err(OutOfSequence {
+                offset: offset as u64,
+                first_seq,
+                next_seq,
+            });
+        }
+        next_seq = first_seq.saturating_add(count);
+    }
+    Ok(next_seq)
+}
+
+/// The next record number after the whole frames among the first `size` bytes of a stored
+/// log (0 for a log without frames). Reads the frame headers only (no CRC check, no
+/// decompression): it is for a log whose frames were validated when they were stored.
+pub fn log_next_seq(file: &std::fs::File, size: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; FRAME_HEADER_LEN];
+    let (mut pos, mut next_seq) = (HEADER_LEN as u64, 0u64);
+    while pos + FRAME_HEADER_LEN as u64 <= size {
+        file.read_exact_at(&mut head, pos)?;
+        let end = pos + (FRAME_HEADER_LEN as u64) + u64::from(read_u32(&head, 0));
+        if end > size {
+            break;
+        }
+        next_seq = read_u64(&head, 8).saturating_add(u64::from(read_u32(&head, 16)));
+        pos = end;
+    }
+    Ok(next_seq)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A frame of `count` small records numbered from `first_seq`.
+    fn frame(first_seq: u64, count: u32) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for i in 0..count {
+            let body = vec![i as u8; 40];
+            push_record(&mut raw, &Record::Unknown { kind: 200, body });
+        }
+        encode_frame(&raw, first_seq, count, 3)
+    }
+
+    fn log(frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = header().to_vec();
+        for f in frames {
+            out.extend_from_slice(f);
+        }
+        out
+    }
+
+    #[test]
+    fn frame_sequence_continues_and_allows_gaps() {
+        let data = log(&[frame(0, 3), frame(3, 2), frame(9, 1)]);
+        assert_eq!(validate_frames(&data, true), Ok(3));
+        assert_eq!(frame_sequence(&data, true, 0), Ok(10));
+        let rest = frame(10, 4);
+        assert_eq!(frame_sequence(&rest, false, 10), Ok(14));
+        assert_eq!(frame_sequence(&rest, false, 7), Ok(14));
+        assert_eq!(frame_sequence(b"", false, 5), Ok(5));
+        assert_eq!(frame_sequence(&header(), true, 0), Ok(0));
+    }
+
+    #[test]
+    fn frame_sequence_refuses_a_frame_sent_again() {
+        let (a, b) = (frame(0, 3), frame(3, 2));
+        let mut data = a.clone();
+        data.extend_from_slice(&b);
+        data.extend_from_slice(&b);
+        let e = frame_sequence(&data, false, 0).unwrap_err();
+        let at = (a.len() + b.len()) as u64;
+        assert_eq!(
+            e,
+            OutOfSequence {
+                offset: at,
+                first_seq: 3,
+                next_seq: 5
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the frame at byte {at} starts at record 3, but the log continues at record 5 \
+                 (a frame sent again or out of order)"
+            )
+        );
+        // Offsets count from the start of `data`, the file header included.
+        let e = frame_sequence(&log(&[frame(0, 2)]), true, 1).unwrap_err();
+        assert_eq!(e.offset, HEADER_LEN as u64);
+    }
+
+    #[test]
+    fn log_next_seq_reads_whole_frames_only() {
+        let data = log(&[frame(0, 3), frame(3, 2), frame(7, 5)]);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data).unwrap();
+        let len = data.len() as u64;
+        assert_eq!(log_next_seq(&file, len).unwrap(), 12);
+        // A torn last frame (its header present, its body not) does not count.
+        assert_eq!(log_next_seq(&file, len - 1).unwrap(), 5);
+        let two = (HEADER_LEN + frame(0, 3).len() + frame(3, 2).len()) as u64;
+        assert_eq!(log_next_seq(&file, two).unwrap(), 5);
+        assert_eq!(log_next_seq(&file, two + 10).unwrap(), 5);
+        assert_eq!(log_next_seq(&file, HEADER_LEN as u64).unwrap(), 0);
+        assert_eq!(log_next_seq(&file, 0).unwrap(), 0);
+        // A size beyond the end of the file is an error, not a guess.
+        assert!(log_next_seq(&file, len + 100).is_err());
+    }
+}

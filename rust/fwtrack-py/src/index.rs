@@ -1,6 +1,8 @@
 //! The history index and downsampling for the server: frame validation of uploads, index
 //! updates, metadata and series reads. All file work runs with the GIL released.
 
+use std::fs::File;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::path::PathBuf;
 
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -13,7 +15,7 @@ use fwtrack_core::downsample::{self as ds, Series};
 use fwtrack_core::index::{self, IndexUpdate};
 
 use crate::convert::mp_to_py;
-use crate::errors::IntoPy;
+use crate::errors::{IntoPy, io_to_py};
 
 /// Check that `data` is whole, valid run-log frames (preceded by the file header when
 /// `at_start`); returns the number of frames, raises ValueError naming the byte offset and
@@ -22,6 +24,34 @@ use crate::errors::IntoPy;
 pub fn validate_frames(py: Python<'_>, data: &[u8], at_start: bool) -> PyResult<usize> {
     py.detach(|| codec::validate_frames(data, at_start))
         .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The next record number after the frames of `data` (whole frames, already validated; with
+/// `at_start`, after the file header), which must continue a log whose next record is
+/// `next_seq`; ValueError naming the first frame numbered below it.
+#[pyfunction]
+pub fn frame_sequence(py: Python<'_>, data: &[u8], at_start: bool, next_seq: u64) -> PyResult<u64> {
+    py.detach(|| codec::frame_sequence(data, at_start, next_seq))
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The next record number after the whole frames among the first `size` bytes of the stored
+/// log open on descriptor `fd` (read with `pread`; the descriptor's position is untouched).
+#[pyfunction]
+pub fn log_next_seq(py: Python<'_>, fd: RawFd, size: u64) -> PyResult<u64> {
+    if fd < 0 {
+        return Err(PyValueError::new_err(format!(
+            "{fd} is not a file descriptor"
+        )));
+    }
+    // SAFETY: the descriptor is only duplicated here; an invalid one makes the dup fail.
+    let file = File::from(unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?);
+    py.detach(|| codec::log_next_seq(&file, size)).map_err(|e| {
+        io_to_py(&std::io::Error::new(
+            e.kind(),
+            format!("the run log (descriptor {fd}): {e}"),
+        ))
+    })
 }
 
 fn update_to_py<'py>(py: Python<'py>, u: &IndexUpdate) -> PyResult<Bound<'py, PyDict>> {

@@ -42,6 +42,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", fwtrack_core::VERSION)?;
     m.add("FORMAT_VERSION", fwtrack_core::codec::FORMAT_VERSION)?;
     m.add("LOG_FILE_NAME", fwtrack_core::LOG_FILE_NAME)?;
+    m.add("LOG_HEADER_LEN", fwtrack_core::codec::HEADER_LEN)?;
+    m.add("FRAME_HEADER_LEN", fwtrack_core::codec::FRAME_HEADER_LEN)?;
     m.add("CorruptLogError", py.get_type::<errors::CorruptLogError>())?;
     m.add_class::<writer::PyRunWriter>()?;
     m.add_class::<reader::PyRunReader>()?;
@@ -58,6 +60,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_forked_child, m)?)?;
     m.add_function(wrap_pyfunction!(is_locked, m)?)?;
     m.add_function(wrap_pyfunction!(index::validate_frames, m)?)?;
+    m.add_function(wrap_pyfunction!(index::frame_sequence, m)?)?;
+    m.add_function(wrap_pyfunction!(index::log_next_seq, m)?)?;
     m.add_function(wrap_pyfunction!(index::index_update, m)?)?;
     m.add_function(wrap_pyfunction!(index::index_read_meta, m)?)?;
     m.add_function(wrap_pyfunction!(index::read_series, m)?)?;
