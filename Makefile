@@ -59,7 +59,7 @@ chromium: ## Install Debian's Chromium when missing (the browser tests drive it)
 
 .PHONY: build
 build: venv web ## Build the Rust extension (release) and the dashboard into the virtual environment
-	$(VENV)/bin/maturin develop --release --uv --quiet
+	MATURIN_NO_MISSING_BUILD_BACKEND_WARNING=1 $(VENV)/bin/maturin develop --release --uv --quiet  # build_backend/ wraps maturin's backend
 
 .PHONY: lock
 lock: $(VENV)/.stamp-uv ## Re-pin requirements/*.txt from requirements/*.in
@@ -74,8 +74,8 @@ demo: build ## Set everything up, run the example training loop, open the dashbo
 
 .PHONY: lint
 lint: venv $(WEB_DEPS) ## ruff, mypy, rustfmt, clippy, eslint, tsc
-	$(VENV)/bin/ruff check python tests benches examples integrations scripts web/e2e
-	$(VENV)/bin/ruff format --check python tests benches examples integrations scripts web/e2e
+	$(VENV)/bin/ruff check python tests benches examples integrations scripts web/e2e build_backend
+	$(VENV)/bin/ruff format --check python tests benches examples integrations scripts web/e2e build_backend
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(MAKE) build

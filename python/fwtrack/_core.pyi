@@ -264,13 +264,18 @@ def downsample(
     `samples`, the series comes back whole without "min"/"max". Arrays must have one length.
     GIL released."""
 
-# -- upload: ship a run log to a server (rust/fwtrack-upload) ---------------------------------
+# -- upload: ship a run (its log and its files) to a server (rust/fwtrack-upload) -------------
 
 class Uploader:
-    """Uploads one run log (`<run_dir>/run.fwlog`) to a fwtrack server from a background
-    thread, whole frames at a time, with `POST /api/v1/runs/{entity}/{project}/{run_id}/log`
-    (docs/server.md, "Upload protocol"). The acknowledged offset is kept in
-    `<run_dir>/upload.json`, so a new uploader for the same run resumes there.
+    """Uploads one run to a fwtrack server from background threads: its log
+    (`<run_dir>/run.fwlog`), whole frames at a time, with `POST
+    /api/v1/runs/{entity}/{project}/{run_id}/log`, and its files (`<run_dir>/files/**`,
+    symbolic links left out with a warning) as blobs by content address: only the contents
+    the server lacks are sent (docs/server.md, "Upload protocol"). The files are scanned once
+    the server holds the run, every `files_interval` seconds while it is live, and once more
+    after `complete`/`finish`. The acknowledged offset and the files' addresses are kept in
+    `<run_dir>/upload.json`, so a new uploader for the same run resumes there and sends
+    nothing that is already on the server.
 
     `entity` None uploads as the key's user (`GET /api/v1/viewer`). With `follow=True` the
     uploader keeps tailing while another process holds the run's lock, and ends once the lock
@@ -297,13 +302,19 @@ class Uploader:
         request_timeout: float = 120.0,
         backoff_initial: float = 0.1,
         backoff_max: float = 30.0,
+        files: bool = True,
+        files_interval: float = 10.0,
+        max_pack_bytes: int = 8388608,
     ) -> None: ...
     def notify(self) -> None:
         """The log grew: look at it now rather than at the next poll (every 0.2 s)."""
     def status(self) -> dict[str, Any]:
         """{"acked": bytes acknowledged, "local_size": bytes in the local log, "state":
         "running" | "done" | "stopped", "last_error": str | None, "entity": str | None,
-        "complete": bool}."""
+        "complete": bool, "files_done": bool, "files_total": files found by the last scan,
+        "files_pending": of those, files not on the server as they are now,
+        "files_pending_bytes": int, "files_recorded": files recorded on the server by this
+        uploader, "blobs_sent": contents sent by this uploader, "blob_bytes_sent": int}."""
     def complete(self, timeout: float | None = None) -> None:
         """Declare the log complete: upload to its current end, then stop (giving up after
         `timeout` seconds; None: no limit). Does not wait."""
@@ -313,10 +324,13 @@ class Uploader:
         """Wait until the server has answered once, or the first attempt has failed (at most
         `timeout` s); True when either happened."""
     def finish(self, timeout: float | None = None) -> dict[str, Any]:
-        """The log is complete: upload the rest, waiting at most `timeout` seconds (None: no
-        limit), then stop. Returns {"done": bool, "acked": int, "remaining": bytes not
-        acknowledged, "unsent_tail": bytes of a torn tail never sent, "error": str | None,
-        "timed_out": True when it returned at the deadline}.
+        """The log is complete: upload the rest of it and of the run's files, waiting at most
+        `timeout` seconds (None: no limit), then stop. Returns {"done": bool (log and files),
+        "acked": int, "remaining": log bytes not acknowledged, "unsent_tail": bytes of a torn
+        tail never sent, "error": str | None, "timed_out": True when it returned at the
+        deadline, "files_done": bool, "files_pending": files not on the server,
+        "files_pending_bytes": int, "files_recorded": int, "blobs_sent": int,
+        "blob_bytes_sent": int}.
         Ctrl-C stops the upload and raises KeyboardInterrupt."""
     def outcome(self) -> dict[str, Any]:
         """What `finish` would return now, without waiting."""
@@ -324,4 +338,5 @@ class Uploader:
         """Stop the upload thread as soon as possible, without waiting."""
     def take_warnings(self) -> list[str]:
         """Warnings for the user, each reported once: a refusal that stopped the upload, a
-        corrupt frame, upload.json not writable, and (while it lasts) an unreachable server."""
+        corrupt frame, upload.json not writable, a left-out link among the run's files, a
+        file path the server refused, and (while it lasts) an unreachable server."""

@@ -33,7 +33,7 @@ fn timeout(value: Option<f64>) -> PyResult<Option<Duration>> {
     }
 }
 
-/// Uploads one run log to a fwtrack server from a background thread.
+/// Uploads one run (its log and its files) to a fwtrack server from background threads.
 #[pyclass(name = "Uploader", module = "fwtrack._core", frozen)]
 pub struct PyUploader {
     inner: Uploader,
@@ -69,6 +69,12 @@ fn outcome_dict<'py>(py: Python<'py>, o: &Outcome) -> PyResult<Bound<'py, PyDict
     d.set_item("unsent_tail", o.unsent_tail)?;
     d.set_item("timed_out", o.timed_out)?;
     d.set_item("error", o.error.as_deref())?;
+    d.set_item("files_done", o.files_done)?;
+    d.set_item("files_pending", o.files_pending)?;
+    d.set_item("files_pending_bytes", o.files_pending_bytes)?;
+    d.set_item("files_recorded", o.files_recorded)?;
+    d.set_item("blobs_sent", o.blobs_sent)?;
+    d.set_item("blob_bytes_sent", o.blob_bytes_sent)?;
     Ok(d)
 }
 
@@ -79,7 +85,8 @@ impl PyUploader {
     #[pyo3(signature = (
         base_url, api_key, project, run_id, run_dir, *, entity = None, follow = false,
         max_batch_bytes = 4 << 20, heartbeat = 30.0, poll_interval = 0.2,
-        request_timeout = 120.0, backoff_initial = 0.1, backoff_max = 30.0
+        request_timeout = 120.0, backoff_initial = 0.1, backoff_max = 30.0, files = true,
+        files_interval = 10.0, max_pack_bytes = 8 << 20
     ))]
     fn new(
         base_url: &str,
@@ -95,6 +102,9 @@ impl PyUploader {
         request_timeout: f64,
         backoff_initial: f64,
         backoff_max: f64,
+        files: bool,
+        files_interval: f64,
+        max_pack_bytes: usize,
     ) -> PyResult<Self> {
         let mut cfg = Config::new(base_url, api_key, entity, project, run_id, &run_dir);
         cfg.max_batch_bytes = max_batch_bytes;
@@ -103,6 +113,11 @@ impl PyUploader {
         cfg.request_timeout = seconds("request_timeout", request_timeout)?;
         cfg.backoff_initial = seconds("backoff_initial", backoff_initial)?;
         cfg.backoff_max = seconds("backoff_max", backoff_max)?;
+        cfg.files_interval = seconds("files_interval", files_interval)?;
+        cfg.max_pack_bytes = max_pack_bytes;
+        if !files {
+            cfg.files_dir = None;
+        }
         if follow {
             cfg.follow_lock = Some(run_dir.join(fwtrack_core::LOCK_FILE_NAME));
         }
@@ -118,8 +133,9 @@ impl PyUploader {
         self.inner.notify();
     }
 
-    /// `{"acked", "local_size", "state", "last_error", "entity", "complete"}`. Never waits
-    /// on the network.
+    /// `{"acked", "local_size", "state", "last_error", "entity", "complete", "files_done",
+    /// "files_total", "files_pending", "files_pending_bytes", "files_recorded", "blobs_sent",
+    /// "blob_bytes_sent"}`. Never waits on the network.
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = py.detach(|| self.inner.status());
         let d = PyDict::new(py);
@@ -129,6 +145,13 @@ impl PyUploader {
         d.set_item("last_error", s.last_error)?;
         d.set_item("entity", s.entity)?;
         d.set_item("complete", s.complete)?;
+        d.set_item("files_done", s.files_done)?;
+        d.set_item("files_total", s.files_total)?;
+        d.set_item("files_pending", s.files_pending)?;
+        d.set_item("files_pending_bytes", s.files_pending_bytes)?;
+        d.set_item("files_recorded", s.files_recorded)?;
+        d.set_item("blobs_sent", s.blobs_sent)?;
+        d.set_item("blob_bytes_sent", s.blob_bytes_sent)?;
         Ok(d)
     }
 
@@ -156,10 +179,11 @@ impl PyUploader {
         Ok(py.detach(|| self.inner.wait_ready(t)))
     }
 
-    /// The log is complete: upload the rest, waiting at most `timeout` seconds (None: no
-    /// limit); past it the upload stops. Returns `{"done", "acked", "remaining",
-    /// "unsent_tail", "error", "timed_out"}`. Ctrl-C stops the upload and raises
-    /// KeyboardInterrupt.
+    /// The log is complete: upload the rest of it and of the run's files, waiting at most
+    /// `timeout` seconds (None: no limit); past it the upload stops. Returns `{"done",
+    /// "acked", "remaining", "unsent_tail", "error", "timed_out", "files_done",
+    /// "files_pending", "files_pending_bytes", "files_recorded", "blobs_sent",
+    /// "blob_bytes_sent"}`. Ctrl-C stops the upload and raises KeyboardInterrupt.
     #[pyo3(signature = (timeout = None))]
     fn finish<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
         let t = self::timeout(timeout)?;
@@ -194,10 +218,11 @@ impl PyUploader {
     fn __repr__(&self) -> String {
         let s = self.inner.status();
         format!(
-            "Uploader(state={}, acked={}, local_size={})",
+            "Uploader(state={}, acked={}, local_size={}, files_pending={})",
             s.state.as_str(),
             s.acked,
-            s.local_size
+            s.local_size,
+            s.files_pending
         )
     }
 }

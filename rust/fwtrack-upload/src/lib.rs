@@ -1,22 +1,45 @@
-//! fwtrack's uploader: tails a run log and ships it to a tracking server.
+//! fwtrack's uploader: ships a run to a tracking server — its log and its files — with one
+//! set of guarantees.
 //!
-//! Pure Rust, no Python. An [`Uploader`] owns one background thread that follows
-//! `<run dir>/run.fwlog` as the writer appends to it and sends *whole frames* with
-//! `POST /api/v1/runs/{entity}/{project}/{run_id}/log?offset=N` (docs/server.md, "Upload
-//! protocol"). The server acknowledges byte offsets, so a retry after any failure neither
-//! loses nor duplicates a record; the acknowledged offset is kept in `<run dir>/upload.json`
-//! so a restarted uploader (or `fwtrack sync`) resumes where the last one stopped.
+//! Pure Rust, no Python. An [`Uploader`] owns two background threads (docs/server.md,
+//! "Upload protocol"):
 //!
-//! Failures are sorted by what fixes them: `409` moves to the server's offset; `429`/`503`
-//! wait for `Retry-After`; other 5xx, connection errors and timeouts back off exponentially
-//! with full jitter (0.1 s doubling to 30 s) for as long as the run lives; `400`/`401`/
-//! `403`/`404`/`413` stop the upload with one warning that says how to fix it (the log stays
-//! on disk for `fwtrack sync`).
+//! - the log thread follows `<run dir>/run.fwlog` as the writer appends to it and sends
+//!   *whole frames* with `POST /api/v1/runs/{entity}/{project}/{run_id}/log?offset=N`. The
+//!   server acknowledges byte offsets, so a retry after any failure neither loses nor
+//!   duplicates a record.
+//! - the files thread ships `<run dir>/files/**` (media payloads, `run.save` files, the code
+//!   and environment snapshot) as blobs by content address (BLAKE3,
+//!   `fwtrack_core::address`): once the server holds the run, every
+//!   [`Config::files_interval`] while the run is live, and once more after the log is
+//!   declared complete, it hashes the files whose size or modification time changed, asks
+//!   the server which addresses it lacks (`POST .../blobs/missing`), sends those (packs of up
+//!   to [`Config::max_pack_bytes`] with `POST .../blobs`, a larger blob alone and streamed
+//!   with `PUT .../blobs/{address}`), and records the paths (`POST .../files`). Symbolic
+//!   links are never followed: they are left out with a warning naming them. The bytes of a
+//!   blob are checked against its address as they are packed, and a file that changed while
+//!   it was hashed or sent waits for the next pass, so no blob goes under another content's
+//!   address.
+//!
+//! Both record what the server holds in `<run dir>/upload.json` (the acknowledged offset, and
+//! each file's size, modification time, address and whether the server's manifest has it),
+//! for one server, entity and run, so a restarted uploader (or `fwtrack sync`) resumes where
+//! the last one stopped, and one over an unchanged run sends nothing.
+//!
+//! Failures are sorted by what fixes them: `409` moves to the server's offset (or, for the
+//! manifest, sends the blobs it names as missing); `429`/`503` wait for `Retry-After`; other
+//! 5xx, connection errors and timeouts back off exponentially with full jitter (0.1 s
+//! doubling to 30 s) for as long as the run lives; `400`/`401`/`403`/`404`/`413` stop the
+//! upload with one warning that says how to fix it (the run stays on disk for `fwtrack
+//! sync`). A refusal of the files alone (a server without the blob routes) stops only the
+//! files; a path the server refuses (a file/folder clash) is named once and left out.
 //!
 //! The caller is never blocked, except in [`Uploader::finish`] and the `wait*` methods,
-//! which wait on purpose. After `fork()` the thread does not exist in the child: every call
-//! on an uploader created before the fork is a no-op there.
+//! which wait on purpose (for the log and the files). After `fork()` the threads do not
+//! exist in the child: every call on an uploader created before the fork is a no-op there.
 
+mod blobs;
+mod files;
 mod frames;
 mod net;
 mod state;
@@ -29,10 +52,13 @@ use std::time::{Duration, Instant};
 
 use fwtrack_core::lock::fork_generation;
 
+use crate::files::FilesWorker;
 use crate::worker::{Shared, Worker};
 
 /// The file name of the upload state inside a run directory.
 pub const STATE_FILE_NAME: &str = "upload.json";
+/// The folder of a run's files inside its run directory.
+pub const FILES_DIR_NAME: &str = "files";
 
 /// How an uploader talks to its server and what it uploads.
 #[derive(Clone, Debug)]
@@ -48,7 +74,8 @@ pub struct Config {
     pub run_id: String,
     /// The run log to tail (`<run dir>/run.fwlog`).
     pub log_path: PathBuf,
-    /// Where the acknowledged offset is recorded (`<run dir>/upload.json`).
+    /// Where the acknowledged offset and the files' addresses are recorded
+    /// (`<run dir>/upload.json`).
     pub state_path: PathBuf,
     /// Largest request body; a single larger frame still goes alone.
     pub max_batch_bytes: usize,
@@ -65,6 +92,13 @@ pub struct Config {
     /// Follow a run another process is writing: while this lock file is held, keep tailing;
     /// once it is released (the writer finished or died), upload the rest and end.
     pub follow_lock: Option<PathBuf>,
+    /// The run's files to upload (`<run dir>/files`); `None` uploads the log only.
+    pub files_dir: Option<PathBuf>,
+    /// How often the run's files are scanned while the run is live (they are always
+    /// scanned once more after the log is declared complete).
+    pub files_interval: Duration,
+    /// Largest pack of blobs per request; a larger blob goes alone, streamed (`PUT`).
+    pub max_pack_bytes: usize,
 }
 
 impl Config {
@@ -94,6 +128,9 @@ impl Config {
             backoff_max: Duration::from_secs(30),
             user_agent: format!("fwtrack/{}", fwtrack_core::VERSION),
             follow_lock: None,
+            files_dir: Some(run_dir.join(FILES_DIR_NAME)),
+            files_interval: Duration::from_secs(10),
+            max_pack_bytes: 8 << 20,
         }
     }
 
@@ -117,6 +154,13 @@ impl Config {
                 "the entity is empty. hint: leave it unset to upload as the key's user".into(),
             ));
         }
+        if self.max_pack_bytes == 0 {
+            return Err(Error::Config(
+                "max_pack_bytes is 0; use at least one byte (a blob larger than the limit is \
+                 sent alone)"
+                    .into(),
+            ));
+        }
         if self.max_batch_bytes == 0 {
             return Err(Error::Config(
                 "max_batch_bytes is 0; use at least one byte (a frame larger than the limit \
@@ -128,6 +172,7 @@ impl Config {
             ("heartbeat", self.heartbeat),
             ("poll_interval", self.poll_interval),
             ("request_timeout", self.request_timeout),
+            ("files_interval", self.files_interval),
         ];
         if let Some((what, _)) = positive.iter().find(|(_, d)| d.is_zero()) {
             return Err(Error::Config(format!(
@@ -150,11 +195,12 @@ pub enum Error {
 /// Where an uploader is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
-    /// The thread is uploading (or waiting for more to upload, or for the server).
+    /// The threads are uploading (or waiting for more to upload, or for the server).
     Running,
-    /// Everything up to the end of the complete log is acknowledged; the thread ended.
+    /// Everything up to the end of the complete log is acknowledged and the run's files are
+    /// on the server; the threads ended.
     Done,
-    /// The thread ended before that: refused by the server, given up at a deadline, or
+    /// The threads ended before that: refused by the server, given up at a deadline, or
     /// inherited through `fork()`.
     Stopped,
 }
@@ -184,12 +230,26 @@ pub struct Status {
     /// Whether the log was declared complete ([`Uploader::complete`], `finish`, or the
     /// followed writer ended).
     pub complete: bool,
+    /// The run's files are on the server as they were at the last scan after the log was
+    /// declared complete (also true when files are not uploaded).
+    pub files_done: bool,
+    /// Regular files found under `files/` by the last scan.
+    pub files_total: u64,
+    /// Of those, the files the server does not hold as they are now, and their bytes.
+    pub files_pending: u64,
+    pub files_pending_bytes: u64,
+    /// Files recorded in the server's manifest by this uploader.
+    pub files_recorded: u64,
+    /// Blobs (file contents the server lacked) sent by this uploader, and their bytes.
+    pub blobs_sent: u64,
+    pub blob_bytes_sent: u64,
 }
 
 /// What [`Uploader::finish`] achieved.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// Everything up to the end of the complete log is acknowledged.
+    /// Everything up to the end of the complete log is acknowledged, and the run's files
+    /// are on the server.
     pub done: bool,
     pub acked: u64,
     /// Bytes of the log not acknowledged (0 when done).
@@ -201,9 +261,20 @@ pub struct Outcome {
     /// server refused it.
     pub timed_out: bool,
     pub error: Option<String>,
+    /// The run's files are on the server (see [`Status::files_done`]).
+    pub files_done: bool,
+    /// Files not on the server yet, and their bytes (0 when `files_done`).
+    pub files_pending: u64,
+    pub files_pending_bytes: u64,
+    /// Files recorded in the server's manifest by this uploader.
+    pub files_recorded: u64,
+    /// Blobs sent by this uploader, and their bytes.
+    pub blobs_sent: u64,
+    pub blob_bytes_sent: u64,
 }
 
-/// Uploads one run log in a background thread. See the crate documentation.
+/// Uploads one run (its log and its files) in background threads. See the crate
+/// documentation.
 pub struct Uploader {
     shared: Arc<Shared>,
     generation: u64,
@@ -211,17 +282,34 @@ pub struct Uploader {
 }
 
 impl Uploader {
-    /// Check the settings and start the upload thread. Nothing is sent before the thread
-    /// runs; this never waits for the network.
+    /// Check the settings and start the upload threads. Nothing is sent before they run;
+    /// this never waits for the network.
     pub fn start(config: Config) -> Result<Uploader, Error> {
         config.check()?;
-        let shared = Arc::new(Shared::new(config.entity.clone()));
+        let shared = Arc::new(Shared::new(
+            config.entity.clone(),
+            config.state_path.clone(),
+            config.files_dir.is_some(),
+        ));
         let log_path = config.log_path.clone();
+        let files = config
+            .files_dir
+            .clone()
+            .map(|root| FilesWorker::new(config.clone(), root, shared.clone()));
         let worker = Worker::new(config, shared.clone());
         std::thread::Builder::new()
             .name("fwtrack-upload".into())
             .spawn(move || worker.run())
             .map_err(Error::Spawn)?;
+        if let Some(files) = files {
+            let spawned = std::thread::Builder::new()
+                .name("fwtrack-upload-files".into())
+                .spawn(move || files.run());
+            if let Err(e) = spawned {
+                shared.abort();
+                return Err(Error::Spawn(e));
+            }
+        }
         Ok(Uploader {
             shared,
             generation: fork_generation(),
@@ -251,21 +339,29 @@ impl Uploader {
                 last_error: Some(FORKED.to_owned()),
                 entity: None,
                 complete: false,
+                files_done: false,
+                files_total: 0,
+                files_pending: 0,
+                files_pending_bytes: 0,
+                files_recorded: 0,
+                blobs_sent: 0,
+                blob_bytes_sent: 0,
             };
         }
         self.shared.status()
     }
 
-    /// Declare the log complete: upload up to its current end, then end the thread, giving
-    /// up after `timeout` (`None`: no limit). Does not wait (see [`Uploader::wait`]).
+    /// Declare the log complete: upload up to its current end (and the run's files as they
+    /// are now), then end the threads, giving up after `timeout` (`None`: no limit). Does not
+    /// wait (see [`Uploader::wait`]).
     pub fn complete(&self, timeout: Option<Duration>) {
         if self.live() {
             self.shared.complete(timeout.map(|t| Instant::now() + t));
         }
     }
 
-    /// Wait until the thread has ended, at most `timeout` (`None`: no limit). True when it
-    /// has ended.
+    /// Wait until the threads have ended, at most `timeout` (`None`: no limit). True when
+    /// they have.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         if !self.live() {
             return true;
@@ -282,9 +378,9 @@ impl Uploader {
         self.shared.wait_ready(Instant::now() + timeout)
     }
 
-    /// The log is complete: upload until everything is acknowledged, giving up after
-    /// `timeout` (`None`: no limit). The thread ends either way. Returns at the deadline
-    /// even when a request is still in flight.
+    /// The log is complete: upload until everything (the log and the run's files) is on the
+    /// server, giving up after `timeout` (`None`: no limit). The threads end either way.
+    /// Returns at the deadline even when a request is still in flight.
     pub fn finish(&self, timeout: Option<Duration>) -> Outcome {
         if !self.live() {
             return self.outcome();
@@ -307,13 +403,19 @@ impl Uploader {
                 unsent_tail: 0,
                 timed_out: false,
                 error: Some(FORKED.to_owned()),
+                files_done: false,
+                files_pending: 0,
+                files_pending_bytes: 0,
+                files_recorded: 0,
+                blobs_sent: 0,
+                blob_bytes_sent: 0,
             };
         }
         let size = fs::metadata(&self.log_path).map_or(0, |m| m.len());
         self.shared.outcome(size)
     }
 
-    /// Stop the thread as soon as possible, without waiting for it.
+    /// Stop the threads as soon as possible, without waiting for them.
     pub fn abort(&self) {
         if self.live() {
             self.shared.abort();
@@ -321,8 +423,9 @@ impl Uploader {
     }
 
     /// Warnings to show the user, each at most once: a refusal that stopped the upload, a
-    /// corrupt frame, trouble recording `upload.json`, and (only while it lasts) a server
-    /// that cannot be reached.
+    /// corrupt frame, trouble recording `upload.json`, a link left out of the run's files, a
+    /// file path the server refused, and (only while it lasts) a server that cannot be
+    /// reached.
     pub fn take_warnings(&self) -> Vec<String> {
         if !self.live() {
             return Vec::new();

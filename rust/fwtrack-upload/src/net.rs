@@ -22,6 +22,22 @@ pub(crate) enum Reply {
     Refused(u16, String),
 }
 
+/// What a JSON exchange of the blob protocol came to (`blobs/missing`, `blobs`, `files`).
+#[derive(Debug)]
+pub(crate) enum JsonReply {
+    /// `200` with a JSON body.
+    Ok(Value),
+    /// `400`, `409` or `413`: the request as sent cannot succeed; the caller looks at the
+    /// body (`refused`, `missing`) and decides. (status, body, the server's detail).
+    Rejected(u16, Value, String),
+    /// `429`/`503`: overloaded; wait `Retry-After` (when given), then retry.
+    Busy(Option<Duration>, String),
+    /// A 5xx, a connection error, a timeout or a `200` that is not JSON.
+    Transient(String),
+    /// Another 4xx (`401`, `403`, `404`, `405`, ...): (status, the server's detail).
+    Refused(u16, String),
+}
+
 /// The longest `Retry-After` honoured; a larger value is taken as this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
@@ -174,6 +190,100 @@ impl Client {
         }
     }
 
+    fn classify_json(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> JsonReply {
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => return JsonReply::Transient(transport_error(&e)),
+        };
+        let code = resp.status().as_u16();
+        let wait = retry_after(&resp);
+        let body = match resp.body_mut().read_to_string() {
+            Ok(b) => b,
+            Err(e) => return JsonReply::Transient(format!("reading the answer failed: {e}")),
+        };
+        match code {
+            200 => match serde_json::from_str::<Value>(&body) {
+                Ok(v) => JsonReply::Ok(v),
+                Err(_) => JsonReply::Transient(format!(
+                    "the server answered 200 OK without JSON ({}); is the base URL a fwtrack \
+                     server?",
+                    excerpt(&body)
+                )),
+            },
+            400 | 409 | 413 => {
+                let value = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
+                JsonReply::Rejected(code, value, detail_of(&body))
+            }
+            429 | 503 => JsonReply::Busy(
+                wait,
+                format!(
+                    "the server is busy ({}): {}",
+                    describe_status(code),
+                    detail_of(&body)
+                ),
+            ),
+            500..=599 => JsonReply::Transient(format!(
+                "the server answered {}: {}",
+                describe_status(code),
+                detail_of(&body)
+            )),
+            400..=499 => JsonReply::Refused(code, detail_of(&body)),
+            other => JsonReply::Transient(format!(
+                "unexpected answer {other} from the server: {}",
+                excerpt(&body)
+            )),
+        }
+    }
+
+    /// `POST {url}` with a JSON body.
+    pub(crate) fn post_json(&self, url: &str, body: &Value, timeout: Duration) -> JsonReply {
+        let mut req = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json");
+        if let Some(auth) = &self.auth {
+            req = req.header("Authorization", auth);
+        }
+        let req = req.config().timeout_global(Some(timeout)).build();
+        Self::classify_json(req.send(body.to_string().as_bytes()))
+    }
+
+    /// `POST .../blobs` with a pack of blobs (`application/x-fwtrack-blobs`).
+    pub(crate) fn post_pack(&self, run: &RunPath, pack: &[u8], timeout: Duration) -> JsonReply {
+        let mut req = self
+            .agent
+            .post(&run.blobs)
+            .header("Content-Type", PACK_CONTENT_TYPE);
+        if let Some(auth) = &self.auth {
+            req = req.header("Authorization", auth);
+        }
+        let req = req.config().timeout_global(Some(timeout)).build();
+        Self::classify_json(req.send(pack))
+    }
+
+    /// `PUT .../blobs/{address}` with `size` bytes read from `body` (streamed, never held
+    /// in memory whole).
+    pub(crate) fn put_blob(
+        &self,
+        run: &RunPath,
+        address: &str,
+        size: u64,
+        body: &mut dyn std::io::Read,
+        timeout: Duration,
+    ) -> JsonReply {
+        let url = format!("{}/{address}", run.blobs);
+        let mut req = self
+            .agent
+            .put(&url)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", size.to_string());
+        if let Some(auth) = &self.auth {
+            req = req.header("Authorization", auth);
+        }
+        let req = req.config().timeout_global(Some(timeout)).build();
+        Self::classify_json(req.send(ureq::SendBody::from_reader(body)))
+    }
+
     /// `POST /api/v1/runs/{entity}/{project}/{run_id}/log?offset=N` with `body` (empty: a
     /// heartbeat).
     pub(crate) fn post_log(
@@ -183,7 +293,7 @@ impl Client {
         body: &[u8],
         timeout: Duration,
     ) -> Reply {
-        let url = format!("{}?offset={offset}", run.log_url);
+        let url = format!("{}?offset={offset}", run.log);
         let mut req = self
             .agent
             .post(&url)
@@ -197,7 +307,7 @@ impl Client {
 
     /// `GET .../log/offset`: how much of the run the server holds.
     pub(crate) fn log_offset(&self, run: &RunPath, timeout: Duration) -> Reply {
-        let url = format!("{}/offset", run.log_url);
+        let url = format!("{}/offset", run.log);
         let mut req = self.agent.get(&url);
         if let Some(auth) = &self.auth {
             req = req.header("Authorization", auth);
@@ -250,20 +360,34 @@ impl Client {
     }
 }
 
-/// The upload URL of one run.
+/// The content type of a pack of blobs (`POST .../blobs`).
+pub(crate) const PACK_CONTENT_TYPE: &str = "application/x-fwtrack-blobs";
+
+/// The upload URLs of one run.
 pub(crate) struct RunPath {
-    pub log_url: String,
+    /// `.../log`: the run log.
+    pub log: String,
+    /// `.../blobs`: packs (`POST`), one blob (`PUT .../blobs/{address}`).
+    pub blobs: String,
+    /// `.../blobs/missing`: which addresses the server lacks.
+    pub missing: String,
+    /// `.../files`: the run's file manifest.
+    pub files: String,
 }
 
 impl RunPath {
     pub(crate) fn new(base_url: &str, entity: &str, project: &str, run_id: &str) -> RunPath {
+        let run = format!(
+            "{base_url}/api/v1/runs/{}/{}/{}",
+            segment(entity),
+            segment(project),
+            segment(run_id)
+        );
         RunPath {
-            log_url: format!(
-                "{base_url}/api/v1/runs/{}/{}/{}/log",
-                segment(entity),
-                segment(project),
-                segment(run_id)
-            ),
+            log: format!("{run}/log"),
+            blobs: format!("{run}/blobs"),
+            missing: format!("{run}/blobs/missing"),
+            files: format!("{run}/files"),
         }
     }
 }

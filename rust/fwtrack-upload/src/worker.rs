@@ -1,8 +1,11 @@
-//! The upload thread and the state it shares with the [`crate::Uploader`] handle.
+//! The log thread and the state the upload threads share with the [`crate::Uploader`]
+//! handle.
 //!
-//! The handle and the thread meet in one mutex-guarded [`Inner`]; the thread never holds the
-//! mutex while it does I/O, so `status()` and `notify()` return at once. One condition
-//! variable carries every change both ways (commands to the thread, progress to waiters).
+//! The handle and the threads (this one for the log, [`crate::files`] for the run's files)
+//! meet in one mutex-guarded [`Inner`]; a thread never holds that mutex while it does I/O,
+//! so `status()` and `notify()` return at once. One condition variable carries every change
+//! both ways (commands to the threads, progress to waiters). `upload.json` is written under
+//! its own mutex ([`Persist`]), shared by both threads.
 
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,48 +17,88 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::frames::{self, Batch, Stop};
 use crate::net::{Client, Reply, RunPath, describe_status};
-use crate::state::{self, Target};
+use crate::state::{Persist, Target};
 use crate::{Config, Outcome, State, Status};
+
+/// Progress of the run files' part.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FilesProgress {
+    /// Regular files found by the last scan of `files/`.
+    pub total: u64,
+    /// Of those, files the server's manifest does not hold (as they are now).
+    pub pending: u64,
+    pub pending_bytes: u64,
+    /// Files recorded in the server's manifest by this uploader.
+    pub recorded: u64,
+    /// Blobs sent by this uploader, and their bytes.
+    pub blobs_sent: u64,
+    pub blob_bytes_sent: u64,
+}
 
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // flags of one state, guarded together
 pub(crate) struct Inner {
-    acked: u64,
-    local_size: u64,
-    state: State,
-    last_error: Option<String>,
-    entity: Option<String>,
+    pub(crate) acked: u64,
+    pub(crate) local_size: u64,
+    pub(crate) state: State,
+    pub(crate) last_error: Option<String>,
+    pub(crate) entity: Option<String>,
     /// Requests (or connection attempts) that concluded, either way.
-    exchanges: u64,
+    pub(crate) exchanges: u64,
     /// The last exchange failed in a way that is retried.
-    failing: bool,
-    warnings: Vec<String>,
+    pub(crate) failing: bool,
+    pub(crate) warnings: Vec<String>,
     /// The "cannot reach the server" warning, shown only while the failure lasts.
-    pending_transient: Option<String>,
-    transient_reported: bool,
+    pub(crate) pending_transient: Option<String>,
+    pub(crate) transient_reported: bool,
     // Commands to the thread.
-    wake: bool,
-    complete: bool,
-    deadline: Option<Instant>,
-    abort: bool,
+    pub(crate) wake: bool,
+    pub(crate) complete: bool,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) abort: bool,
     /// Bumped on every command other than `wake`.
-    commands: u64,
+    pub(crate) commands: u64,
     /// The log's size when it was declared complete.
-    target: Option<u64>,
-    unsent_tail: u64,
-    /// The thread ended at the deadline (or on abort) rather than done or refused.
-    gave_up: bool,
-    ended: bool,
+    pub(crate) target: Option<u64>,
+    pub(crate) unsent_tail: u64,
+    /// A thread ended at the deadline (or on abort) rather than done or refused.
+    pub(crate) gave_up: bool,
+    /// A refusal that ends both parts (a bad key, no right to write) was reported.
+    pub(crate) halt: bool,
+    /// The server answered a log request of this uploader with the run's offset.
+    pub(crate) confirmed: bool,
+    pub(crate) log_ended: bool,
+    pub(crate) log_done: bool,
+    pub(crate) files_ended: bool,
+    pub(crate) files_done: bool,
+    pub(crate) files: FilesProgress,
+    /// Both threads ended.
+    pub(crate) ended: bool,
+}
+
+/// Which thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    Log,
+    Files,
 }
 
 pub(crate) struct Shared {
-    m: Mutex<Inner>,
-    cv: Condvar,
+    pub(crate) m: Mutex<Inner>,
+    pub(crate) cv: Condvar,
+    /// `upload.json`, written by both threads.
+    pub(crate) persist: Mutex<Persist>,
 }
 
 impl Shared {
-    pub(crate) fn new(entity: Option<String>) -> Shared {
+    /// `files`: whether the run's files are uploaded too (else that part is done at once).
+    pub(crate) fn new(
+        entity: Option<String>,
+        state_path: std::path::PathBuf,
+        files: bool,
+    ) -> Shared {
         Shared {
+            persist: Mutex::new(Persist::new(state_path)),
             m: Mutex::new(Inner {
                 acked: 0,
                 local_size: 0,
@@ -75,6 +118,13 @@ impl Shared {
                 target: None,
                 unsent_tail: 0,
                 gave_up: false,
+                halt: false,
+                confirmed: false,
+                log_ended: false,
+                log_done: false,
+                files_ended: !files,
+                files_done: !files,
+                files: FilesProgress::default(),
                 ended: false,
             }),
             cv: Condvar::new(),
@@ -95,6 +145,13 @@ impl Shared {
             last_error: g.last_error.clone(),
             entity: g.entity.clone(),
             complete: g.complete,
+            files_done: g.files_done && g.files_ended,
+            files_total: g.files.total,
+            files_pending: g.files.pending,
+            files_pending_bytes: g.files.pending_bytes,
+            files_recorded: g.files.recorded,
+            blobs_sent: g.files.blobs_sent,
+            blob_bytes_sent: g.files.blob_bytes_sent,
         }
     }
 
@@ -151,11 +208,138 @@ impl Shared {
         Outcome {
             done,
             acked: g.acked,
-            remaining: if done { 0 } else { end.saturating_sub(g.acked) },
+            remaining: if g.log_done {
+                0
+            } else {
+                end.saturating_sub(g.acked)
+            },
             unsent_tail: g.unsent_tail,
             timed_out: !done && (g.state == State::Running || g.gave_up),
             error: g.last_error.clone(),
+            files_done: g.files_done && g.files_ended,
+            files_pending: if g.files_done { 0 } else { g.files.pending },
+            files_pending_bytes: if g.files_done {
+                0
+            } else {
+                g.files.pending_bytes
+            },
+            files_recorded: g.files.recorded,
+            blobs_sent: g.files.blobs_sent,
+            blob_bytes_sent: g.files.blob_bytes_sent,
         }
+    }
+
+    /// Why a thread must stop now: abort or the deadline (`GaveUp`), or a refusal that the
+    /// other thread met (`Halted`).
+    pub(crate) fn stop_reason(&self) -> Option<End> {
+        let g = self.m.lock();
+        if g.abort || g.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(End::GaveUp)
+        } else if g.halt {
+            Some(End::Halted)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.m.lock().complete
+    }
+
+    /// The timeout of the next request: `t`, cut at the deadline.
+    pub(crate) fn request_timeout(&self, t: Duration) -> Duration {
+        match self.m.lock().deadline {
+            Some(d) => t
+                .min(d.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(1)),
+            None => t,
+        }
+    }
+
+    /// Record how `part` ended; once both have, the upload's state is final.
+    pub(crate) fn end(&self, part: Part, end: End) {
+        let mut g = self.m.lock();
+        let done = matches!(end, End::Done);
+        match end {
+            End::Done | End::Halted => {}
+            End::GaveUp => g.gave_up = true,
+            End::Fatal(msg) => {
+                if !g.halt {
+                    g.warnings.push(msg.clone());
+                }
+                g.halt = true;
+                g.last_error = Some(msg);
+            }
+            End::Off(msg) => {
+                g.warnings.push(msg.clone());
+                g.last_error = Some(msg);
+            }
+        }
+        match part {
+            Part::Log => (g.log_ended, g.log_done) = (true, done),
+            Part::Files => (g.files_ended, g.files_done) = (true, done),
+        }
+        if g.log_ended && g.files_ended {
+            g.state = if g.log_done && g.files_done {
+                State::Done
+            } else {
+                State::Stopped
+            };
+            g.ended = true;
+        }
+        drop(g);
+        self.cv.notify_all();
+    }
+
+    /// A warning for the user (shown once, by `take_warnings`).
+    pub(crate) fn warn(&self, msg: String) {
+        self.m.lock().warnings.push(msg);
+    }
+
+    /// Sleep `dur`, waking early on abort, the deadline, a halt, and what `on` adds.
+    pub(crate) fn sleep(&self, dur: Duration, on: WakeOn) {
+        let until = Instant::now() + dur;
+        let mut g = self.m.lock();
+        let seen = g.commands;
+        loop {
+            let now = Instant::now();
+            if g.abort || g.halt || g.deadline.is_some_and(|d| now >= d) || now >= until {
+                return;
+            }
+            if on == WakeOn::Notify && g.wake {
+                g.wake = false;
+                return;
+            }
+            if on != WakeOn::Abort && g.commands != seen {
+                return;
+            }
+            let wake_at = g.deadline.map_or(until, |d| d.min(until));
+            self.cv.wait_until(&mut g, wake_at);
+        }
+    }
+
+    /// An exchange with the server concluded well.
+    pub(crate) fn contact_ok(&self) {
+        let mut g = self.m.lock();
+        g.exchanges += 1;
+        g.failing = false;
+        g.last_error = None;
+        drop(g);
+        self.cv.notify_all();
+    }
+
+    /// An exchange failed in a way that is retried: `msg` is the cause, `warning` what the
+    /// user sees (once, while the failure lasts).
+    pub(crate) fn failure(&self, msg: String, warning: String) {
+        let mut g = self.m.lock();
+        g.exchanges += 1;
+        g.failing = true;
+        g.last_error = Some(msg);
+        if !g.transient_reported {
+            g.pending_transient = Some(warning);
+        }
+        drop(g);
+        self.cv.notify_all();
     }
 
     pub(crate) fn take_warnings(&self) -> Vec<String> {
@@ -174,16 +358,75 @@ impl Shared {
 /// The backoff cap while a caller waits for the upload to complete.
 const FINISHING_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// How the thread ended.
-enum End {
+/// How a thread ended.
+pub(crate) enum End {
     Done,
+    /// At the deadline, or aborted.
     GaveUp,
+    /// Refused in a way that ends the whole upload (warned once).
     Fatal(String),
+    /// The other thread met such a refusal.
+    Halted,
+    /// The files part stopped (warned); the log goes on.
+    Off(String),
+}
+
+/// Exponential backoff with full jitter.
+pub(crate) struct Backoff {
+    attempt: u32,
+    rng: u64,
+    initial: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(cfg: &Config, salt: u64) -> Backoff {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()).rotate_left(32)
+            ^ salt;
+        Backoff {
+            attempt: 0,
+            rng: seed | 1,
+            initial: cfg.backoff_initial,
+            max: cfg.backoff_max,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    fn rand01(&mut self) -> f64 {
+        // xorshift64*: jitter needs no better randomness.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The next backoff: full jitter below a cap that doubles per failure. Once the upload
+    /// is `complete` (`finish()` or `fwtrack sync` waits on it), the cap stays at
+    /// `FINISHING_BACKOFF_MAX`, so a server that comes back is noticed within seconds rather
+    /// than after a long backoff built up while it was away.
+    pub(crate) fn next(&mut self, complete: bool) -> Duration {
+        let factor = 2f64.powi(self.attempt.min(40) as i32);
+        let mut max = self.max;
+        if complete {
+            max = max.min(FINISHING_BACKOFF_MAX);
+        }
+        let cap = (self.initial.as_secs_f64() * factor).min(max.as_secs_f64());
+        self.attempt = self.attempt.saturating_add(1);
+        Duration::from_secs_f64(cap * self.rand01())
+    }
 }
 
 /// What may cut a sleep short.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum WakeOn {
+pub(crate) enum WakeOn {
     /// `notify()`, a command, the deadline.
     Notify,
     /// A command (complete, abort), the deadline: a backoff ends early when the run ends.
@@ -203,9 +446,8 @@ pub(crate) struct Worker {
     saved: Option<u64>,
     buf: Vec<u8>,
     batch_limit: usize,
-    attempt: u32,
+    backoff: Backoff,
     last_request: Instant,
-    rng: u64,
     run_dir: String,
     save_warned: bool,
 }
@@ -213,11 +455,7 @@ pub(crate) struct Worker {
 impl Worker {
     pub(crate) fn new(cfg: Config, shared: Arc<Shared>) -> Worker {
         let client = Client::new(&cfg.base_url, &cfg.api_key, &cfg.user_agent);
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id()).rotate_left(32)
-            ^ (Arc::as_ptr(&shared) as u64);
+        let backoff = Backoff::new(&cfg, Arc::as_ptr(&shared) as u64);
         let run_dir = cfg
             .log_path
             .parent()
@@ -235,9 +473,8 @@ impl Worker {
             offset: 0,
             saved: None,
             buf: Vec::new(),
-            attempt: 0,
+            backoff,
             last_request: Instant::now(),
-            rng: seed | 1,
             run_dir,
             save_warned: false,
         }
@@ -253,30 +490,15 @@ impl Worker {
                     .to_owned(),
             )
         });
-        let mut g = shared.m.lock();
-        match end {
-            End::Done => g.state = State::Done,
-            End::GaveUp => {
-                g.state = State::Stopped;
-                g.gave_up = true;
-            }
-            End::Fatal(msg) => {
-                g.state = State::Stopped;
-                g.last_error = Some(msg.clone());
-                g.warnings.push(msg);
-            }
-        }
-        g.ended = true;
-        drop(g);
-        shared.cv.notify_all();
+        shared.end(Part::Log, end);
     }
 
-    fn target(&self) -> Target<'_> {
+    fn target(&self) -> Target {
         Target {
-            base_url: &self.cfg.base_url,
-            entity: &self.entity,
-            project: &self.cfg.project,
-            run_id: &self.cfg.run_id,
+            base_url: self.cfg.base_url.clone(),
+            entity: self.entity.clone(),
+            project: self.cfg.project.clone(),
+            run_id: self.cfg.run_id.clone(),
         }
     }
 
@@ -304,7 +526,7 @@ impl Worker {
             &self.cfg.project,
             &self.cfg.run_id,
         ));
-        self.saved = state::load(&self.cfg.state_path, &self.target());
+        self.saved = self.shared.persist.lock().load(self.target());
         if let Some(s) = self.saved {
             // Resume there if it is a frame boundary of this log; otherwise start over and
             // let the server's answer put us right.
@@ -325,6 +547,7 @@ impl Worker {
             match reply {
                 Reply::Stored(s) => {
                     self.contact_ok();
+                    self.shared.m.lock().confirmed = true;
                     if let Err(msg) = self.move_to(s, None) {
                         return End::Fatal(msg);
                     }
@@ -335,11 +558,12 @@ impl Worker {
             }
         }
         self.shared.m.lock().acked = self.offset;
+        self.shared.cv.notify_all();
         loop {
-            let (complete, stop) = self.commands();
-            if stop {
-                return End::GaveUp;
+            if let Some(end) = self.shared.stop_reason() {
+                return end;
             }
+            let complete = self.shared.is_complete();
             let size = self.file_len();
             let complete = complete || self.follow_ended();
             let limit = if complete { self.freeze(size) } else { size };
@@ -389,13 +613,6 @@ impl Worker {
         }
     }
 
-    /// (complete, stop now).
-    fn commands(&self) -> (bool, bool) {
-        let g = self.shared.m.lock();
-        let past = g.deadline.is_some_and(|d| Instant::now() >= d);
-        (g.complete, g.abort || past)
-    }
-
     /// In follow mode, true once the writer's lock is released.
     fn follow_ended(&self) -> bool {
         match &self.cfg.follow_lock {
@@ -442,91 +659,28 @@ impl Worker {
         size
     }
 
-    fn rand01(&mut self) -> f64 {
-        // xorshift64*: jitter needs no better randomness.
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// The next backoff: full jitter below a cap that doubles per failure. Once the log is
-    /// complete (`finish()` or `fwtrack sync` waits on it), the cap stays at
-    /// `FINISHING_BACKOFF_MAX`, so a server that comes back is noticed within seconds rather
-    /// than after a long backoff built up while it was away.
     fn backoff(&mut self) -> Duration {
-        let factor = 2f64.powi(self.attempt.min(40) as i32);
-        let mut max = self.cfg.backoff_max;
-        if self.shared.m.lock().complete {
-            max = max.min(FINISHING_BACKOFF_MAX);
-        }
-        let cap = (self.cfg.backoff_initial.as_secs_f64() * factor).min(max.as_secs_f64());
-        self.attempt = self.attempt.saturating_add(1);
-        Duration::from_secs_f64(cap * self.rand01())
+        let complete = self.shared.is_complete();
+        self.backoff.next(complete)
     }
 
     /// The timeout of the next request: the configured one, cut at the deadline.
     fn request_timeout(&self) -> Duration {
-        let deadline = self.shared.m.lock().deadline;
-        let t = self.cfg.request_timeout;
-        match deadline {
-            Some(d) => t
-                .min(d.saturating_duration_since(Instant::now()))
-                .max(Duration::from_millis(1)),
-            None => t,
-        }
+        self.shared.request_timeout(self.cfg.request_timeout)
     }
 
     fn sleep(&self, dur: Duration, on: WakeOn) {
-        let until = Instant::now() + dur;
-        let mut g = self.shared.m.lock();
-        let seen = g.commands;
-        loop {
-            let now = Instant::now();
-            if g.abort || g.deadline.is_some_and(|d| now >= d) || now >= until {
-                return;
-            }
-            if on == WakeOn::Notify && g.wake {
-                g.wake = false;
-                return;
-            }
-            if on != WakeOn::Abort && g.commands != seen {
-                return;
-            }
-            let wake_at = g.deadline.map_or(until, |d| d.min(until));
-            self.shared.cv.wait_until(&mut g, wake_at);
-        }
+        self.shared.sleep(dur, on);
     }
 
     fn contact_ok(&mut self) {
-        self.attempt = 0;
-        let mut g = self.shared.m.lock();
-        g.exchanges += 1;
-        g.failing = false;
-        g.last_error = None;
-        drop(g);
-        self.shared.cv.notify_all();
+        self.backoff.reset();
+        self.shared.contact_ok();
     }
 
     fn failure(&mut self, msg: String) {
-        let warning = format!(
-            "fwtrack: cannot upload run {} to {}: {msg}; retrying in the background (the run \
-             is logged locally in {} and nothing is lost)",
-            self.run_name(),
-            self.cfg.base_url,
-            self.run_dir
-        );
-        let mut g = self.shared.m.lock();
-        g.exchanges += 1;
-        g.failing = true;
-        g.last_error = Some(msg);
-        if !g.transient_reported {
-            g.pending_transient = Some(warning);
-        }
-        drop(g);
-        self.shared.cv.notify_all();
+        let warning = transient_warning(&self.cfg, &self.run_name(), &self.run_dir, &msg);
+        self.shared.failure(msg, warning);
     }
 
     fn resolve_entity(&mut self) -> Result<String, End> {
@@ -534,8 +688,8 @@ impl Worker {
             return Ok(e.clone());
         }
         loop {
-            if self.commands().1 {
-                return Err(End::GaveUp);
+            if let Some(end) = self.shared.stop_reason() {
+                return Err(end);
             }
             match self.client.viewer(self.request_timeout()) {
                 Ok(name) => {
@@ -574,6 +728,7 @@ impl Worker {
         match reply {
             Reply::Stored(s) | Reply::Conflict(s) => {
                 self.contact_ok();
+                self.shared.m.lock().confirmed = true;
                 self.move_to(s, batch.map(|b| b.end)).err().map(End::Fatal)
             }
             Reply::Busy(wait, msg) => {
@@ -604,40 +759,13 @@ impl Worker {
     }
 
     fn refusal(&self, code: u16, detail: &str) -> String {
-        let sync = self.sync_command();
-        let hint = match code {
-            401 => format!(
-                "check the API key: run `fwtrack login {}` (or set FWTRACK_API_KEY), then \
-                 `{sync}`",
-                self.cfg.base_url
-            ),
-            403 => format!(
-                "the key's user cannot write to entity '{}': set FWTRACK_ENTITY to your user \
-                 name or one of your teams, then `{sync} --entity <name>`",
-                self.entity
-            ),
-            404 => format!(
-                "check the base URL (FWTRACK_BASE_URL={}): it must be the address of a \
-                 fwtrack server, then `{sync}`",
-                self.cfg.base_url
-            ),
-            413 => format!(
-                "one frame of this log is larger than the server accepts: raise the server's \
-                 --max-upload-bytes, then `{sync}`"
-            ),
-            400 => format!(
-                "the server found the log invalid; check it with `fwtrack show {}`",
-                self.run_dir
-            ),
-            _ => format!("fix the cause above, then `{sync}`"),
-        };
-        format!(
-            "fwtrack: the server at {} refused the upload of run {} ({}: {detail}); uploading \
-             stopped and the run stays logged locally in {}. hint: {hint}",
-            self.cfg.base_url,
-            self.run_name(),
-            describe_status(code),
-            self.run_dir
+        refusal(
+            &self.cfg,
+            &self.entity,
+            &self.run_name(),
+            &self.run_dir,
+            code,
+            detail,
         )
     }
 
@@ -677,7 +805,8 @@ impl Worker {
         self.shared.m.lock().acked = s;
         self.shared.cv.notify_all();
         if self.saved != Some(s) {
-            match state::save(&self.cfg.state_path, &self.target(), s) {
+            let saved = self.shared.persist.lock().set_offset(s);
+            match saved {
                 Ok(()) => self.saved = Some(s),
                 Err(e) if !self.save_warned => {
                     self.save_warned = true;
@@ -692,4 +821,56 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// The warning shown (once, while it lasts) for a failure that is retried.
+pub(crate) fn transient_warning(cfg: &Config, run_name: &str, run_dir: &str, msg: &str) -> String {
+    format!(
+        "fwtrack: cannot upload run {run_name} to {}: {msg}; retrying in the background (the \
+         run is logged locally in {run_dir} and nothing is lost)",
+        cfg.base_url
+    )
+}
+
+/// The warning for a refusal that stops the upload: the status, the server's detail and
+/// how to fix it.
+pub(crate) fn refusal(
+    cfg: &Config,
+    entity: &str,
+    run_name: &str,
+    run_dir: &str,
+    code: u16,
+    detail: &str,
+) -> String {
+    let sync = format!("fwtrack sync {run_dir}");
+    let hint = match code {
+        401 => format!(
+            "check the API key: run `fwtrack login {}` (or set FWTRACK_API_KEY), then \
+                 `{sync}`",
+            cfg.base_url
+        ),
+        403 => format!(
+            "the key's user cannot write to entity '{entity}': set FWTRACK_ENTITY to your \
+             user name or one of your teams, then `{sync} --entity <name>`"
+        ),
+        404 => format!(
+            "check the base URL (FWTRACK_BASE_URL={}): it must be the address of a \
+                 fwtrack server, then `{sync}`",
+            cfg.base_url
+        ),
+        413 => format!(
+            "one frame of this log is larger than the server accepts: raise the server's \
+                 --max-upload-bytes, then `{sync}`"
+        ),
+        400 => format!("the server found the log invalid; check it with `fwtrack show {run_dir}`"),
+        _ => format!("fix the cause above, then `{sync}`"),
+    };
+    format!(
+        "fwtrack: the server at {} refused the upload of run {} ({}: {detail}); uploading \
+             stopped and the run stays logged locally in {}. hint: {hint}",
+        cfg.base_url,
+        run_name,
+        describe_status(code),
+        run_dir
+    )
 }

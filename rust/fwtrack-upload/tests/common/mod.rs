@@ -1,9 +1,10 @@
 //! A small HTTP server (std `TcpListener`) that implements the upload protocol of
-//! docs/server.md in memory, with scripted faults, and helpers that build run logs.
+//! docs/server.md in memory (the log by offset, blobs by content address, the run's file
+//! manifest), with scripted faults, and helpers that build run logs.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use fwtrack_core::address::{Address, verify};
 use fwtrack_core::codec::{self, HEADER_LEN, Tail};
 use fwtrack_core::record::Record;
 use fwtrack_upload::Config;
@@ -30,6 +32,17 @@ pub enum Fault {
     Drop,
 }
 
+/// One request to a blob route (`blobs/missing`, `blobs`, `blobs/{address}`, `files`).
+#[derive(Clone, Debug)]
+pub struct BlobSeen {
+    pub method: String,
+    /// "missing", "pack", "put" or "files".
+    pub kind: &'static str,
+    pub len: usize,
+    pub at: Instant,
+    pub status: u16,
+}
+
 /// One upload request as the server saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -47,6 +60,20 @@ pub struct ServerState {
     pub seen: Vec<Seen>,
     pub max_body: Option<usize>,
     pub user_agents: Vec<String>,
+    /// Stored blobs by (entity, address).
+    pub blobs: HashMap<(String, String), Vec<u8>>,
+    /// How often each (entity, address) was stored (a second store of the same bytes counts).
+    pub stores: HashMap<(String, String), u32>,
+    /// The file manifest of each run ("entity/project/run"): path -> (address, size).
+    pub manifests: HashMap<String, BTreeMap<String, (String, u64)>>,
+    pub blob_faults: VecDeque<Fault>,
+    pub blob_seen: Vec<BlobSeen>,
+    /// Answer every blob route 404, as a server without them would.
+    pub no_blob_routes: bool,
+    /// Answer the next packs 200 without storing them.
+    pub lose_packs: u32,
+    /// Refuse these addresses once each (in a pack or a `PUT`) as not matching their bytes.
+    pub refuse_once: std::collections::HashSet<String>,
 }
 
 pub struct TestServer {
@@ -152,6 +179,163 @@ fn upload(stored: &mut Vec<u8>, n: u64, body: &[u8]) -> (u16, String) {
     (200, format!(r#"{{"offset": {}}}"#, stored.len()))
 }
 
+fn json_list(v: &serde_json::Value, key: &str) -> Vec<serde_json::Value> {
+    v.get(key)
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The blob routes: (status, JSON body, extra headers), or `None` to drop the connection.
+fn blob_route(
+    st: &mut ServerState,
+    req: &Request,
+    run: &str,
+    entity: &str,
+    rest: &[&str],
+) -> Option<(u16, String, String)> {
+    let kind = match (req.method.as_str(), rest) {
+        ("POST", ["blobs", "missing"]) => "missing",
+        ("POST", ["blobs"]) => "pack",
+        ("PUT", ["blobs", _]) => "put",
+        ("POST", ["files"]) => "files",
+        _ => return Some((404, r#"{"detail": "no such route"}"#.into(), String::new())),
+    };
+    let fault = st.blob_faults.pop_front();
+    let reply = match fault {
+        _ if st.no_blob_routes => Some((404, r#"{"detail": "Not Found"}"#.into(), String::new())),
+        Some(Fault::Drop) => None,
+        Some(Fault::Status(code)) => Some((
+            code,
+            r#"{"detail": "scripted failure"}"#.into(),
+            String::new(),
+        )),
+        Some(Fault::Busy(code, secs)) => Some((
+            code,
+            r#"{"detail": "busy"}"#.into(),
+            format!("Retry-After: {secs}\r\n"),
+        )),
+        None => Some(blob_protocol(st, req, run, entity, kind)),
+    };
+    st.blob_seen.push(BlobSeen {
+        method: req.method.clone(),
+        kind,
+        len: req.body.len(),
+        at: Instant::now(),
+        status: reply.as_ref().map_or(0, |r| r.0),
+    });
+    reply
+}
+
+fn blob_protocol(
+    st: &mut ServerState,
+    req: &Request,
+    run: &str,
+    entity: &str,
+    kind: &str,
+) -> (u16, String, String) {
+    let ok = |body: serde_json::Value| (200, body.to_string(), String::new());
+    let bad = |code: u16, body: serde_json::Value| (code, body.to_string(), String::new());
+    let has = |st: &ServerState, a: &str| st.blobs.contains_key(&(entity.to_owned(), a.to_owned()));
+    let store = |st: &mut ServerState, a: &str, data: &[u8]| {
+        let key = (entity.to_owned(), a.to_owned());
+        *st.stores.entry(key.clone()).or_default() += 1;
+        st.blobs.insert(key, data.to_vec());
+    };
+    match kind {
+        "missing" => {
+            let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let missing: Vec<String> = json_list(&v, "addresses")
+                .iter()
+                .filter_map(|a| a.as_str())
+                .filter(|a| !has(st, a))
+                .map(str::to_owned)
+                .collect();
+            ok(serde_json::json!({ "missing": missing }))
+        }
+        "pack" => {
+            let lose = st.lose_packs > 0;
+            st.lose_packs = st.lose_packs.saturating_sub(1);
+            let mut pos = 0;
+            let b = &req.body;
+            let mut stored = Vec::new();
+            while pos < b.len() {
+                let alen = u16::from_le_bytes([b[pos], b[pos + 1]]) as usize;
+                let addr = String::from_utf8(b[pos + 2..pos + 2 + alen].to_vec()).unwrap();
+                pos += 2 + alen;
+                let size = u64::from_le_bytes(b[pos..pos + 8].try_into().unwrap()) as usize;
+                pos += 8;
+                let data = &b[pos..pos + size];
+                pos += size;
+                let matches = Address::parse(&addr).is_ok_and(|a| verify(&a, data));
+                if !matches || st.refuse_once.remove(&addr) {
+                    return bad(
+                        400,
+                        serde_json::json!({
+                            "detail": format!("content does not match its address: {addr}"),
+                            "refused": [addr],
+                        }),
+                    );
+                }
+                if !lose {
+                    store(st, &addr, data);
+                }
+                stored.push(addr);
+            }
+            ok(serde_json::json!({ "stored": stored }))
+        }
+        "put" => {
+            let addr = req.path.rsplit('/').next().unwrap().replace("%3A", ":");
+            let matches = Address::parse(&addr).is_ok_and(|a| verify(&a, &req.body));
+            if !matches || st.refuse_once.remove(&addr) {
+                return bad(
+                    400,
+                    serde_json::json!({"detail": "content does not match its address"}),
+                );
+            }
+            store(st, &addr, &req.body);
+            ok(serde_json::json!({"address": addr, "size": req.body.len()}))
+        }
+        _ => {
+            let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let entries = json_list(&v, "files");
+            let mut missing: Vec<String> = entries
+                .iter()
+                .filter_map(|e| e.get("address")?.as_str())
+                .filter(|a| !has(st, a))
+                .map(str::to_owned)
+                .collect();
+            missing.sort();
+            missing.dedup();
+            if !missing.is_empty() {
+                return bad(
+                    409,
+                    serde_json::json!({"detail": "blobs missing", "missing": missing}),
+                );
+            }
+            let manifest = st.manifests.entry(run.to_owned()).or_default();
+            for e in &entries {
+                let path = e.get("path").and_then(|p| p.as_str()).unwrap_or_default();
+                let clash = manifest.keys().any(|p| {
+                    p.starts_with(&format!("{path}/")) || path.starts_with(&format!("{p}/"))
+                });
+                if clash {
+                    return bad(
+                        409,
+                        serde_json::json!({"detail": format!("{path} clashes with a file or folder")}),
+                    );
+                }
+            }
+            for e in &entries {
+                let path = e["path"].as_str().unwrap_or_default().to_owned();
+                let addr = e["address"].as_str().unwrap_or_default().to_owned();
+                manifest.insert(path, (addr, e["size"].as_u64().unwrap_or(0)));
+            }
+            ok(serde_json::json!({"recorded": entries.len()}))
+        }
+    }
+}
+
 fn handle(stream: TcpStream, state: &Arc<Mutex<ServerState>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
@@ -186,6 +370,17 @@ fn handle(stream: TcpStream, state: &Arc<Mutex<ServerState>>) {
                     "",
                 ),
                 None => respond(&mut out, 404, r#"{"detail": "no such run"}"#, ""),
+            }
+            continue;
+        }
+        if parts.len() >= 7 && parts[..3] == ["api", "v1", "runs"] && parts[6] != "log" {
+            let run = parts[3..6].join("/");
+            let mut st = state.lock();
+            let reply = blob_route(&mut st, &req, &run, parts[3], &parts[6..]);
+            drop(st);
+            match reply {
+                Some((code, body, extra)) => respond(&mut out, code, &body, &extra),
+                None => return,
             }
             continue;
         }
@@ -289,6 +484,33 @@ impl TestServer {
 
     pub fn fault(&self, f: Fault) {
         self.state.lock().faults.push_back(f);
+    }
+
+    pub fn blob_fault(&self, f: Fault) {
+        self.state.lock().blob_faults.push_back(f);
+    }
+
+    pub fn blob_seen(&self) -> Vec<BlobSeen> {
+        self.state.lock().blob_seen.clone()
+    }
+
+    /// The file manifest of `USER/project/run`.
+    pub fn manifest(&self, project: &str, run: &str) -> BTreeMap<String, (String, u64)> {
+        self.state
+            .lock()
+            .manifests
+            .get(&format!("{USER}/{project}/{run}"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The bytes stored for `USER` under `address`.
+    pub fn blob(&self, address: &str) -> Option<Vec<u8>> {
+        self.state
+            .lock()
+            .blobs
+            .get(&(USER.to_owned(), address.to_owned()))
+            .cloned()
     }
 }
 

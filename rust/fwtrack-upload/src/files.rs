@@ -1,0 +1,713 @@
+//! The files thread: ships `<run dir>/files/**` (media payloads, `run.save` files, the code
+//! and environment snapshot) as blobs by content address (docs/server.md, "Upload protocol").
+//!
+//! A pass scans `files/` (never following a symbolic link), hashes the files whose size or
+//! modification time changed since `upload.json` last saw them, asks the server which of
+//! the addresses it lacks (`POST .../blobs/missing`), sends those (packed up to
+//! `max_pack_bytes` per `POST .../blobs`; a larger blob alone, streamed, with `PUT`), then
+//! records the paths (`POST .../files`). Passes run once the server has acknowledged the
+//! log (the run then exists there), every `files_interval` while the run is live, and once
+//! more after the log is declared complete; that last pass decides whether the files part is
+//! done. A pass with nothing new sends nothing.
+//!
+//! The bytes of a blob are read and checked against its address right before they are
+//! packed, and a file that changed while it was hashed or sent is left for the next pass, so
+//! a blob is never sent under another content's address (and if one were, the server would
+//! refuse it: the file is then hashed again). Failures are retried as the log's are: `429`/
+//! `503` after `Retry-After`, 5xx and connection errors with backoff and jitter; `401`/`403`
+//! stop the whole upload with one warning; other refusals stop only the files part, with one
+//! warning saying how to fix it.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::io::{self, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::Config;
+use crate::blobs::{self, entry_overhead, open_regular, push_entry, read_verified};
+use crate::net::{Client, JsonReply, RunPath, describe_status};
+use crate::state::Files;
+use crate::worker::{Backoff, End, Part, Shared, WakeOn, refusal, transient_warning};
+
+/// At most this many addresses (or manifest entries) per JSON request (the server's limit).
+const MAX_PER_REQUEST: usize = 10_000;
+/// Sending the blobs a `409` named as missing, then recording again, at most this often.
+const MISSING_ROUNDS: u32 = 3;
+/// After the log is complete, files still changing are tried again this many times...
+const FINAL_TRIES: u32 = 5;
+/// ... this long apart.
+const UNSETTLED_WAIT: Duration = Duration::from_millis(500);
+/// Individual warnings about refused paths per uploader; the rest are counted.
+const MAX_PATH_WARNINGS: u32 = 5;
+/// A streamed blob may take this much longer per MiB than the request timeout.
+const PER_MIB: Duration = Duration::from_secs(1);
+
+/// One blob to send: where its bytes are and how many.
+#[derive(Clone, Debug)]
+struct Source {
+    path: PathBuf,
+    size: u64,
+}
+
+/// Counts what it reads, so that a streamed body cut short is told apart from the network.
+struct Counting<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+pub(crate) struct FilesWorker {
+    cfg: Config,
+    root: PathBuf,
+    shared: Arc<Shared>,
+    client: Client,
+    run: Option<RunPath>,
+    entity: String,
+    files: Files,
+    /// Sizes of the files found by the current pass's scan.
+    sizes: BTreeMap<String, u64>,
+    backoff: Backoff,
+    pack_limit: usize,
+    per_request: usize,
+    warned: HashSet<PathBuf>,
+    path_warnings: u32,
+    run_dir: String,
+    save_warned: bool,
+    /// `files` differs from what `upload.json` holds (beyond modification times that became
+    /// trusted: those are written with the next change, so that a pass with nothing new
+    /// writes nothing).
+    dirty: bool,
+}
+
+impl FilesWorker {
+    pub(crate) fn new(cfg: Config, root: PathBuf, shared: Arc<Shared>) -> FilesWorker {
+        let client = Client::new(&cfg.base_url, &cfg.api_key, &cfg.user_agent);
+        let backoff = Backoff::new(&cfg, (Arc::as_ptr(&shared) as u64).rotate_left(17));
+        let run_dir = root
+            .parent()
+            .unwrap_or(Path::new("."))
+            .display()
+            .to_string();
+        FilesWorker {
+            pack_limit: cfg.max_pack_bytes,
+            per_request: MAX_PER_REQUEST,
+            cfg,
+            root,
+            shared,
+            client,
+            run: None,
+            entity: String::new(),
+            files: Files::new(),
+            sizes: BTreeMap::new(),
+            backoff,
+            warned: HashSet::new(),
+            path_warnings: 0,
+            run_dir,
+            save_warned: false,
+            dirty: false,
+        }
+    }
+
+    /// The thread's body: upload, then publish how it ended. Never unwinds.
+    pub(crate) fn run(mut self) {
+        let shared = self.shared.clone();
+        let end = catch_unwind(AssertUnwindSafe(|| self.main())).unwrap_or_else(|_| {
+            End::Off(format!(
+                "fwtrack: uploading the files of the run failed unexpectedly; they are kept \
+                 locally in {}. hint: upload them with `fwtrack sync {}`",
+                self.root.display(),
+                self.run_dir
+            ))
+        });
+        shared.end(Part::Files, end);
+    }
+
+    fn run_name(&self) -> String {
+        format!("{}/{}/{}", self.entity, self.cfg.project, self.cfg.run_id)
+    }
+
+    fn main(&mut self) -> End {
+        match self.wait_for_run() {
+            Ok(entity) => self.entity = entity,
+            Err(end) => return end,
+        }
+        self.run = Some(RunPath::new(
+            &self.cfg.base_url,
+            &self.entity,
+            &self.cfg.project,
+            &self.cfg.run_id,
+        ));
+        self.files = self.shared.persist.lock().files();
+        let mut final_tries = 0;
+        loop {
+            if let Some(end) = self.shared.stop_reason() {
+                return end;
+            }
+            // Only a pass that starts after the log is complete sees every file.
+            let complete = self.shared.is_complete();
+            let unsettled = match self.pass() {
+                Ok(u) => u,
+                Err(end) => return end,
+            };
+            if complete {
+                if unsettled.is_empty() {
+                    return End::Done;
+                }
+                final_tries += 1;
+                if final_tries >= FINAL_TRIES {
+                    for name in &unsettled {
+                        self.shared.warn(format!(
+                            "fwtrack: {} kept changing while it was uploaded, so it was not \
+                             uploaded. hint: once nothing writes to it, run `fwtrack sync {}`",
+                            self.root.join(name).display(),
+                            self.run_dir
+                        ));
+                    }
+                    return End::Done;
+                }
+                self.shared.sleep(UNSETTLED_WAIT, WakeOn::Abort);
+                continue;
+            }
+            self.shared.sleep(self.cfg.files_interval, WakeOn::Command);
+        }
+    }
+
+    /// Wait until the run exists on the server (the log thread has an acknowledged offset)
+    /// and its entity is known; the entity.
+    fn wait_for_run(&self) -> Result<String, End> {
+        loop {
+            if let Some(end) = self.shared.stop_reason() {
+                return Err(end);
+            }
+            let mut g = self.shared.m.lock();
+            if g.log_ended && !g.log_done {
+                return Err(End::Halted);
+            }
+            if g.acked > 0 {
+                if let Some(e) = &g.entity {
+                    return Ok(e.clone());
+                }
+            }
+            match g.deadline {
+                Some(d) => {
+                    self.shared.cv.wait_until(&mut g, d);
+                }
+                None => self.shared.cv.wait(&mut g),
+            }
+        }
+    }
+
+    /// Publish the progress: `total` files found (when scanned now), and what is pending.
+    fn publish(&self, total: Option<u64>, unsettled: &BTreeSet<String>) {
+        let (mut pending, mut bytes) = (0u64, 0u64);
+        for e in self.files.values() {
+            if !e.recorded && !e.refused {
+                pending += 1;
+                bytes += e.size;
+            }
+        }
+        for name in unsettled {
+            if !self.files.contains_key(name) {
+                pending += 1;
+                bytes += self.sizes.get(name).copied().unwrap_or(0);
+            }
+        }
+        let mut g = self.shared.m.lock();
+        if let Some(t) = total {
+            g.files.total = t;
+        }
+        g.files.pending = pending;
+        g.files.pending_bytes = bytes;
+        drop(g);
+        self.shared.cv.notify_all();
+    }
+
+    fn save(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let res = self.shared.persist.lock().set_files(&self.files);
+        if let Err(e) = res {
+            if !self.save_warned {
+                self.save_warned = true;
+                self.shared.warn(format!(
+                    "fwtrack: cannot record the upload progress in {} ({e}); an interrupted \
+                     upload hashes the run's files again",
+                    self.cfg.state_path.display()
+                ));
+            }
+        }
+    }
+
+    /// One pass over the run's files; the names left for the next pass (they changed while
+    /// they were hashed or sent).
+    fn pass(&mut self) -> Result<BTreeSet<String>, End> {
+        let scan = blobs::scan(&self.root);
+        for (path, msg) in &scan.skipped {
+            if self.warned.insert(path.clone()) {
+                self.shared.warn(msg.clone());
+            }
+        }
+        let hashed = blobs::update(&mut self.files, &scan);
+        let mut unsettled: BTreeSet<String> = hashed.unsettled.into_iter().collect();
+        self.sizes = scan
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.size))
+            .collect();
+        self.publish(Some(scan.files.len() as u64), &unsettled);
+        if hashed.changed {
+            self.dirty = true;
+            self.save();
+        }
+        let want: Vec<String> = self
+            .files
+            .iter()
+            .filter(|(_, e)| !e.recorded && !e.refused)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if want.is_empty() {
+            return Ok(unsettled);
+        }
+        // One source per address (the first file holding it).
+        let mut sources: BTreeMap<String, Source> = BTreeMap::new();
+        for name in &want {
+            if let Some(e) = self.files.get(name) {
+                sources.entry(e.address.clone()).or_insert_with(|| Source {
+                    path: self.root.join(name),
+                    size: e.size,
+                });
+            }
+        }
+        let addresses: Vec<String> = sources.keys().cloned().collect();
+        let missing = self.ask_missing(&addresses)?;
+        let bad = self.send(missing, &sources)?;
+        let mut names = Vec::with_capacity(want.len());
+        for name in want {
+            let stale = self
+                .files
+                .get(&name)
+                .is_none_or(|e| bad.contains(&e.address));
+            if stale {
+                self.files.remove(&name);
+                self.dirty = true;
+                unsettled.insert(name);
+            } else {
+                names.push(name);
+            }
+        }
+        self.record(names, &sources, &mut unsettled)?;
+        self.save();
+        self.publish(None, &unsettled);
+        Ok(unsettled)
+    }
+
+    /// Send one request, retrying what is retried. `attempt` returns `None` when the request
+    /// cannot be made as planned (the file behind a blob changed): no retry then.
+    fn call(
+        &mut self,
+        mut attempt: impl FnMut(&Client, &RunPath, Duration) -> Option<JsonReply>,
+        extra_time: Duration,
+    ) -> Result<Option<JsonReply>, End> {
+        loop {
+            if let Some(end) = self.shared.stop_reason() {
+                return Err(end);
+            }
+            let Some(run) = self.run.as_ref() else {
+                return Err(End::Halted);
+            };
+            let timeout = self
+                .shared
+                .request_timeout(self.cfg.request_timeout + extra_time);
+            let Some(reply) = attempt(&self.client, run, timeout) else {
+                return Ok(None);
+            };
+            match reply {
+                JsonReply::Ok(_) | JsonReply::Rejected(..) => {
+                    self.backoff.reset();
+                    self.shared.contact_ok();
+                    return Ok(Some(reply));
+                }
+                JsonReply::Busy(wait, msg) => {
+                    self.failure(msg);
+                    match wait {
+                        Some(d) => self.shared.sleep(d, WakeOn::Abort),
+                        None => self.back_off(),
+                    }
+                }
+                JsonReply::Transient(msg) => {
+                    self.failure(msg);
+                    self.back_off();
+                }
+                JsonReply::Refused(code @ (401 | 403), detail) => {
+                    return Err(End::Fatal(refusal(
+                        &self.cfg,
+                        &self.entity,
+                        &self.run_name(),
+                        &self.run_dir,
+                        code,
+                        &detail,
+                    )));
+                }
+                JsonReply::Refused(code, detail) => {
+                    // A 404 before the server confirmed the run may be a run it does not
+                    // have yet (upload.json from before the server lost it): the log thread
+                    // is on it.
+                    let waiting = {
+                        let g = self.shared.m.lock();
+                        code == 404 && !g.confirmed && !g.log_ended
+                    };
+                    if waiting {
+                        self.failure(format!("{}: {detail}", describe_status(code)));
+                        self.back_off();
+                        continue;
+                    }
+                    return Err(End::Off(self.files_refusal(code, &detail)));
+                }
+            }
+        }
+    }
+
+    fn back_off(&mut self) {
+        let d = self.backoff.next(self.shared.is_complete());
+        self.shared.sleep(d, WakeOn::Command);
+    }
+
+    fn failure(&self, msg: String) {
+        let warning = transient_warning(&self.cfg, &self.run_name(), &self.run_dir, &msg);
+        self.shared.failure(msg, warning);
+    }
+
+    fn files_refusal(&self, code: u16, detail: &str) -> String {
+        let sync = format!("fwtrack sync {}", self.run_dir);
+        let hint = match code {
+            404 | 405 => format!(
+                "the server at {} may be older than this client (it does not take run files \
+                 by content address): upgrade it, then `{sync}`",
+                self.cfg.base_url
+            ),
+            _ => format!("fix the cause above, then `{sync}`"),
+        };
+        format!(
+            "fwtrack: the server at {} refused the files of run {} ({}: {detail}); they were \
+             not uploaded and stay in {}. hint: {hint}",
+            self.cfg.base_url,
+            self.run_name(),
+            describe_status(code),
+            self.root.display()
+        )
+    }
+
+    fn unexpected(&self, what: &str, answer: &Value) -> End {
+        let mut text = answer.to_string();
+        text.truncate(300);
+        End::Off(format!(
+            "fwtrack: the server at {} answered {what} unexpectedly ({text}); the files of run \
+             {} were not uploaded and stay in {}. hint: check that the base URL is a fwtrack \
+             server of this version, then `fwtrack sync {}`",
+            self.cfg.base_url,
+            self.run_name(),
+            self.root.display(),
+            self.run_dir
+        ))
+    }
+
+    /// `POST .../blobs/missing` for `addresses`, in chunks: the ones the server lacks.
+    fn ask_missing(&mut self, addresses: &[String]) -> Result<Vec<String>, End> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < addresses.len() {
+            let part = &addresses[i..addresses.len().min(i + self.per_request)];
+            let body = json!({ "addresses": part });
+            let reply = self.call(
+                |c, run, t| Some(c.post_json(&run.missing, &body, t)),
+                Duration::ZERO,
+            )?;
+            match reply {
+                Some(JsonReply::Ok(v)) => {
+                    let Some(list) = v.get("missing").and_then(Value::as_array) else {
+                        return Err(self.unexpected("POST blobs/missing", &v));
+                    };
+                    out.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+                    i += part.len();
+                }
+                Some(JsonReply::Rejected(413, ..)) if part.len() > 1 => {
+                    self.per_request = (part.len() / 2).max(1);
+                }
+                Some(JsonReply::Rejected(code, _, detail)) => {
+                    return Err(End::Off(self.files_refusal(code, &detail)));
+                }
+                _ => return Err(End::Halted),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Send the blobs of `missing`: packed, or alone when larger than a pack. Returns the
+    /// addresses whose files changed since they were hashed (or that the server refused as
+    /// not matching): their files are hashed again.
+    fn send(
+        &mut self,
+        missing: Vec<String>,
+        sources: &BTreeMap<String, Source>,
+    ) -> Result<BTreeSet<String>, End> {
+        let mut bad = BTreeSet::new();
+        // In the order of their paths: neighbours on disk are read together.
+        let mut queue: Vec<(&Source, String)> = missing
+            .into_iter()
+            .filter_map(|a| sources.get(&a).map(|s| (s, a)))
+            .collect();
+        queue.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        let mut queue: VecDeque<(&Source, String)> = queue.into();
+        let mut pack = Vec::new();
+        let mut in_pack: Vec<(&Source, String)> = Vec::new();
+        loop {
+            while let Some((src, address)) = queue.pop_front() {
+                let need = entry_overhead(&address) + src.size as usize;
+                if need > self.pack_limit {
+                    self.put(&address, src, &mut bad)?;
+                    continue;
+                }
+                if !in_pack.is_empty() && pack.len() + need > self.pack_limit {
+                    let back = self.post_pack(&mut pack, &mut in_pack, &mut bad)?;
+                    requeue(&mut queue, back);
+                }
+                match read_verified(&src.path, src.size, &address) {
+                    Some(data) => {
+                        push_entry(&mut pack, &address, &data);
+                        in_pack.push((src, address));
+                    }
+                    None => {
+                        bad.insert(address);
+                    }
+                }
+            }
+            if in_pack.is_empty() {
+                break;
+            }
+            // After a 413 the entries come back, to go in smaller packs.
+            let back = self.post_pack(&mut pack, &mut in_pack, &mut bad)?;
+            if back.is_empty() {
+                break;
+            }
+            requeue(&mut queue, back);
+        }
+        Ok(bad)
+    }
+
+    /// `POST .../blobs` with the pack; clears it. Returns the entries to send again (in
+    /// smaller packs, after a `413`).
+    fn post_pack<'s>(
+        &mut self,
+        pack: &mut Vec<u8>,
+        in_pack: &mut Vec<(&'s Source, String)>,
+        bad: &mut BTreeSet<String>,
+    ) -> Result<Vec<(&'s Source, String)>, End> {
+        let body = std::mem::take(pack);
+        let entries = std::mem::take(in_pack);
+        let reply = self.call(|c, run, t| Some(c.post_pack(run, &body, t)), Duration::ZERO)?;
+        match reply {
+            Some(JsonReply::Ok(v)) => {
+                let stored = v
+                    .get("stored")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                let bytes: u64 = entries.iter().map(|(s, _)| s.size).sum();
+                let mut g = self.shared.m.lock();
+                g.files.blobs_sent += stored.max(entries.len()) as u64;
+                g.files.blob_bytes_sent += bytes;
+                Ok(Vec::new())
+            }
+            Some(JsonReply::Rejected(400, v, detail)) => {
+                // Entries before the refused one may be stored; the manifest's 409 names
+                // whatever is still missing.
+                let Some(refused) = v.get("refused").and_then(Value::as_array) else {
+                    return Err(End::Off(self.files_refusal(400, &detail)));
+                };
+                bad.extend(refused.iter().filter_map(Value::as_str).map(str::to_owned));
+                Ok(Vec::new())
+            }
+            Some(JsonReply::Rejected(413, ..)) => {
+                self.pack_limit = (body.len() / 2).max(1);
+                Ok(entries)
+            }
+            Some(JsonReply::Rejected(code, _, detail)) => {
+                Err(End::Off(self.files_refusal(code, &detail)))
+            }
+            _ => Err(End::Halted),
+        }
+    }
+
+    /// `PUT .../blobs/{address}`, the body streamed from the file.
+    fn put(&mut self, address: &str, src: &Source, bad: &mut BTreeSet<String>) -> Result<(), End> {
+        let size = src.size;
+        let extra = PER_MIB * (size >> 20) as u32;
+        let reply = self.call(
+            |c, run, t| {
+                let (file, len) = open_regular(&src.path).ok()?;
+                if len != size {
+                    return None;
+                }
+                let mut body = Counting {
+                    inner: file.take(size),
+                    n: 0,
+                };
+                let reply = c.put_blob(run, address, size, &mut body, t);
+                if body.n < size && matches!(reply, JsonReply::Transient(_)) {
+                    // Cut short: the file may have shrunk meanwhile.
+                    let now = std::fs::symlink_metadata(&src.path).map(|m| m.len()).ok();
+                    if now != Some(size) {
+                        return None;
+                    }
+                }
+                Some(reply)
+            },
+            extra,
+        )?;
+        match reply {
+            None | Some(JsonReply::Rejected(400, ..)) => {
+                bad.insert(address.to_owned());
+                Ok(())
+            }
+            Some(JsonReply::Ok(_)) => {
+                let mut g = self.shared.m.lock();
+                g.files.blobs_sent += 1;
+                g.files.blob_bytes_sent += size;
+                Ok(())
+            }
+            Some(JsonReply::Rejected(code, _, detail)) => {
+                Err(End::Off(self.files_refusal(code, &detail)))
+            }
+            Some(_) => Err(End::Halted),
+        }
+    }
+
+    /// `POST .../files` for `names`, in chunks. A `409` naming missing blobs sends them and
+    /// tries again; a path the server refuses (a file/folder clash, a name it does not take)
+    /// is isolated by halving, warned about and not tried again until it changes.
+    fn record(
+        &mut self,
+        names: Vec<String>,
+        sources: &BTreeMap<String, Source>,
+        unsettled: &mut BTreeSet<String>,
+    ) -> Result<(), End> {
+        let mut work: Vec<Vec<String>> = names
+            .chunks(self.per_request.max(1))
+            .rev()
+            .map(<[String]>::to_vec)
+            .collect();
+        while let Some(mut chunk) = work.pop() {
+            let mut rounds = 0;
+            loop {
+                if chunk.is_empty() {
+                    break;
+                }
+                let entries: Vec<Value> = chunk
+                    .iter()
+                    .filter_map(|n| {
+                        let e = self.files.get(n)?;
+                        Some(json!({"path": n, "address": e.address, "size": e.size}))
+                    })
+                    .collect();
+                let body = json!({ "files": entries });
+                let reply = self.call(
+                    |c, run, t| Some(c.post_json(&run.files, &body, t)),
+                    Duration::ZERO,
+                )?;
+                let (code, v, detail) = match reply {
+                    Some(JsonReply::Ok(_)) => {
+                        for n in &chunk {
+                            if let Some(e) = self.files.get_mut(n) {
+                                e.recorded = true;
+                            }
+                        }
+                        self.shared.m.lock().files.recorded += chunk.len() as u64;
+                        self.dirty = true;
+                        self.save();
+                        self.publish(None, unsettled);
+                        break;
+                    }
+                    Some(JsonReply::Rejected(code, v, detail)) => (code, v, detail),
+                    _ => return Err(End::Halted),
+                };
+                let missing: Option<Vec<String>> = (code == 409)
+                    .then(|| v.get("missing").and_then(Value::as_array))
+                    .flatten()
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    });
+                if let Some(missing) = missing.filter(|m| !m.is_empty()) {
+                    rounds += 1;
+                    if rounds > MISSING_ROUNDS {
+                        unsettled.extend(chunk);
+                        break;
+                    }
+                    let bad = self.send(missing, sources)?;
+                    if !bad.is_empty() {
+                        let files = &mut self.files;
+                        chunk.retain(|n| {
+                            let stale = files.get(n).is_none_or(|e| bad.contains(&e.address));
+                            if stale {
+                                files.remove(n);
+                                self.dirty = true;
+                                unsettled.insert(n.clone());
+                            }
+                            !stale
+                        });
+                    }
+                    continue;
+                }
+                if chunk.len() > 1 {
+                    let back = chunk.split_off(chunk.len() / 2);
+                    work.push(back);
+                    work.push(chunk);
+                    break;
+                }
+                self.refuse_path(&chunk[0], code, &detail);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn refuse_path(&mut self, name: &str, code: u16, detail: &str) {
+        if let Some(e) = self.files.get_mut(name) {
+            e.refused = true;
+        }
+        self.dirty = true;
+        self.save();
+        self.path_warnings += 1;
+        if self.path_warnings <= MAX_PATH_WARNINGS {
+            self.shared.warn(format!(
+                "fwtrack: the server at {} refused the run file {} ({}: {detail}); it was not \
+                 uploaded (the other files were). hint: a file and a folder cannot share a \
+                 name: rename it, then `fwtrack sync {}`",
+                self.cfg.base_url,
+                self.root.join(name).display(),
+                describe_status(code),
+                self.run_dir
+            ));
+        }
+    }
+}
+
+fn requeue<'s>(queue: &mut VecDeque<(&'s Source, String)>, back: Vec<(&'s Source, String)>) {
+    for item in back.into_iter().rev() {
+        queue.push_front(item);
+    }
+}
