@@ -21,7 +21,7 @@ VECTORS = {
     1025: "d00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444",
     102400: "bc3e3d41a1146b069abffad3c0d44860cf664390afce4d9661f7902e7943e085",
 }
-BIG = 3 * 2**20 + 5  # above the thresholds for threads (128 KiB) and memory-mapping (1 MiB)
+BIG = 3 * 2**20 + 5  # above the thresholds for threads (128 KiB) and block reads (1 MiB)
 
 
 def vector_input(n: int) -> bytes:

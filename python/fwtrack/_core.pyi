@@ -178,8 +178,8 @@ def hash_bytes(buffer: _Bytes) -> str:
     and more are hashed on several threads. GIL released."""
 
 def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """The address and size of the regular file at `path` (memory-mapped and hashed on
-    several threads from 1 MiB). A symbolic link at `path` is never followed: OSError, as
+    """The address and size of the regular file at `path` (from 1 MiB, read in 1 MiB blocks
+    hashed on several threads). A symbolic link at `path` is never followed: OSError, as
     for anything but a regular file; FileNotFoundError/PermissionError as usual. Messages
     name the path. GIL released."""
 

@@ -3,7 +3,7 @@
 //!
 //! BLAKE3 is the one algorithm new data is hashed with. `sha256:<hex>` addresses (media of
 //! older logs) are parsed and verified, never produced. Large inputs are hashed on the rayon
-//! pool; files are never followed through a symbolic link.
+//! pool; files are read (never mapped) and never followed through a symbolic link.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -21,11 +21,13 @@ pub const BLAKE3_PREFIX: &str = "blake3:";
 pub const SHA256_PREFIX: &str = "sha256:";
 /// Inputs at least this long are hashed on several threads.
 pub const PARALLEL_MIN: usize = 128 << 10;
-/// Files at least this long are memory-mapped rather than read.
-pub const MMAP_MIN: u64 = 1 << 20;
+/// Files at least this long are read in blocks of this size, each hashed on several threads
+/// while the next one is read.
+pub const LARGE_FILE_MIN: u64 = 1 << 20;
 
 const HEX_LEN: usize = 64;
 const READ_BUF: usize = 64 << 10;
+const BLOCK: usize = LARGE_FILE_MIN as usize;
 
 /// The hash function an address was computed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -233,20 +235,49 @@ fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     Ok((file, meta.len()))
 }
 
-/// The BLAKE3 address and size of the file at `path`. Files of 1 MiB and more are
-/// memory-mapped and hashed on several threads; smaller ones are read. A symbolic link is
-/// refused (`O_NOFOLLOW`), as is anything but a regular file; errors name the path.
+/// Read into `buf` until it is full or the file ends; the number of bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The BLAKE3 address and size of the file at `path`. Files of 1 MiB and more are read in
+/// 1 MiB blocks, each hashed on several threads while the next is read; smaller ones are
+/// read and hashed on the calling thread. A symbolic link is refused (`O_NOFOLLOW`), as is
+/// anything but a regular file; errors name the path.
+///
+/// Files are read, not memory-mapped: a mapped file cut shorter by its writer meanwhile (a
+/// user rewriting a file in the run's folder) kills the process with SIGBUS, where a read
+/// just ends early. A file that changes while it is hashed gets an address that does not
+/// match its bytes, which every reader of a blob checks.
 pub fn hash_file(path: &Path) -> io::Result<(Address, u64)> {
     let (mut file, size) = open_regular(path)?;
     let mut hasher = blake3::Hasher::new();
-    if size >= MMAP_MIN {
-        // SAFETY: the map is read only and dropped before returning. A file changed while it
-        // is hashed gives an address that does not match its bytes, which every reader of a
-        // blob checks; a file cut shorter meanwhile is the one hazard of mapping a file,
-        // accepted for the files of a run, which a writer replaces by rename.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| named(path, &e))?;
-        hasher.update_rayon(&map);
-        return Ok((Address::blake3(hasher.finalize()), map.len() as u64));
+    if size >= LARGE_FILE_MIN {
+        let (mut cur, mut next) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
+        let mut n = fill(&mut file, &mut cur).map_err(|e| named(path, &e))?;
+        let mut total = n as u64;
+        while n == BLOCK {
+            let ((), read) = rayon::join(
+                || {
+                    hasher.update_rayon(&cur[..n]);
+                },
+                || fill(&mut file, &mut next),
+            );
+            std::mem::swap(&mut cur, &mut next);
+            n = read.map_err(|e| named(path, &e))?;
+            total += n as u64;
+        }
+        hasher.update_rayon(&cur[..n]);
+        return Ok((Address::blake3(hasher.finalize()), total));
     }
     let mut buf = vec![0u8; READ_BUF];
     let mut total = 0u64;
@@ -396,9 +427,11 @@ mod tests {
             0,
             1,
             READ_BUF + 1,
-            MMAP_MIN as usize - 1,
-            MMAP_MIN as usize,
-            3 << 20,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 1,
+            3 * BLOCK,
+            (3 << 20) + 12_345,
         ] {
             let data = vector_input(len);
             let p = dir.path().join(format!("f{len}"));
