@@ -113,6 +113,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/media_bench.py --out benches/out/media
 	$(PY) benches/table_bench.py --out benches/out/table
 	$(PY) benches/security_bench.py --out benches/out/security  # against the revision before the checks
+	$(PY) benches/hash_bench.py --out benches/out/hash  # b3sum installed into benches/out/tools when missing
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
