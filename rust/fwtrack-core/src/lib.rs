@@ -3,9 +3,9 @@
 //! Pure Rust, no Python: the record model ([`record`]), the on-disk codec ([`codec`]), the
 //! writer thread ([`writer`]) and the records it waits for ([`pending`]), console line
 //! capture ([`console`]), the reader with tail recovery ([`reader`]), step handling
-//! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), and the server-side
-//! history index ([`index`]) with its downsampling ([`downsample`]). The format is
-//! specified in `docs/format.md`.
+//! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), content addresses of
+//! blobs ([`address`]), and the server-side history index ([`index`]) with its downsampling
+//! ([`downsample`]). The format is specified in `docs/format.md`.
 
 pub mod address;
 pub mod codec;
