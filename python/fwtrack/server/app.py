@@ -206,13 +206,18 @@ def _install_handlers(app: FastAPI) -> None:
 def create_app(config: ServerConfig) -> FastAPI:
     """The tracking server app for `config` (migrates the database, creates the first admin)."""
     from fwtrack.server.routes import (
+        console,
         dashboard,
+        files,
+        history,
         keys,
+        media,
         meta,
         projects,
-        run_extras,
         runs,
+        system,
         teams,
+        upload,
         users,
     )
 
@@ -266,7 +271,21 @@ def create_app(config: ServerConfig) -> FastAPI:
             UiAccessMiddleware, bind_host=config.host, port=config.port, token=config.ui_token
         )
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets the headers
-    for module in (meta, users, keys, teams, projects, dashboard, runs, run_extras):
+    for module in (
+        meta,
+        users,
+        keys,
+        teams,
+        projects,
+        dashboard,
+        runs,
+        upload,
+        history,
+        files,
+        system,
+        console,
+        media,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_docs(app)
     _mount_dashboard(app)

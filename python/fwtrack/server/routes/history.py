@@ -1,0 +1,197 @@
+"""Metric history (one run, or several of a project) and histograms."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from fwtrack import _core
+from fwtrack.server import core
+from fwtrack.server.auth import Viewer
+from fwtrack.server.context import AppContext
+from fwtrack.server.db import Run
+from fwtrack.server.errors import ApiError
+from fwtrack.server.jsonutil import JsonResponse, json_safe, series_list
+from fwtrack.server.routes.deps import (
+    ERRORS,
+    Ctx,
+    CurrentViewer,
+    error,
+    find_project,
+    find_run,
+    reach,
+)
+from fwtrack.server.routes.log_cache import LOG_HEADER_LEN
+from fwtrack.server.routes.run_request import MAX_KEY_LEN, MAX_KEYS, RUN, keys_arg
+
+__all__ = ["router"]
+
+router = APIRouter(responses=ERRORS)
+
+MAX_RUNS_PER_HISTORY = 100
+
+
+class MultiHistoryIn(BaseModel):
+    """Many runs' series in one request."""
+
+    model_config = ConfigDict(extra="forbid")
+    runs: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]] = Field(
+        min_length=1, max_length=MAX_RUNS_PER_HISTORY
+    )
+    keys: list[Annotated[str, Field(min_length=1, max_length=MAX_KEY_LEN)]] | None = Field(
+        default=None, max_length=MAX_KEYS
+    )
+    samples: int = Field(default=1000, ge=0, le=1_000_000)
+    min_step: float | None = None
+    max_step: float | None = None
+
+
+def _series_json(series: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    out: dict[str, Any] = {}
+    downsampled = False
+    for key, columns in series.items():
+        item = {
+            "step": series_list(columns["step"], integral=True),
+            "value": series_list(columns["value"]),
+            "timestamp": series_list(columns["timestamp"]),
+        }
+        if "min" in columns and "max" in columns:
+            downsampled = True
+            item["min"] = series_list(columns["min"])
+            item["max"] = series_list(columns["max"])
+        out[key] = item
+    return out, downsampled
+
+
+def _check_steps(min_step: float | None, max_step: float | None) -> None:
+    for name, value in (("min_step", min_step), ("max_step", max_step)):
+        if value is not None and value != value:
+            raise ApiError(400, f"{name} must be a number, got NaN")
+
+
+@router.get(RUN + "/history", tags=["history"])
+def history(
+    entity: str,
+    project: str,
+    run_id: str,
+    user: CurrentViewer,
+    ctx: Ctx,
+    keys: Annotated[str | None, Query(max_length=65536)] = None,
+    samples: Annotated[int, Query(ge=0, le=1_000_000)] = 1000,
+    min_step: float | None = None,
+    max_step: float | None = None,
+) -> JsonResponse:
+    """Metric series, min/max-preserving downsampled to about `samples` points (0 = all)."""
+    reach(user, entity, project, run_id)
+    _check_steps(min_step, max_step)
+    wanted = keys_arg(keys)
+    proj, _ = find_run(ctx, entity, project, run_id)
+    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+    series = core.read_series(str(paths.index), wanted, samples, min_step, max_step)
+    out, downsampled = _series_json(series)
+    return JsonResponse({"run": run_id, "series": out, "downsampled": downsampled})
+
+
+@router.post("/history/{entity}/{project}", tags=["history"])
+def history_many(
+    entity: str, project: str, body: MultiHistoryIn, user: CurrentViewer, ctx: Ctx
+) -> JsonResponse:
+    """Series of several runs of one project: `{"runs": [{"run", "series", "downsampled"}],
+    "missing": [run ids not found]}`."""
+    reach(user, entity, project)
+    _check_steps(body.min_step, body.max_step)
+    proj = find_project(ctx, entity, project)
+    with ctx.db.read() as session:
+        found = set(
+            session.scalars(
+                sa.select(Run.run_id).where(Run.project_id == proj.id, Run.run_id.in_(body.runs))
+            )
+        )
+    results = []
+    for run_id in dict.fromkeys(body.runs):
+        if run_id not in found:
+            continue
+        paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+        series = core.read_series(
+            str(paths.index), body.keys, body.samples, body.min_step, body.max_step
+        )
+        out, downsampled = _series_json(series)
+        results.append({"run": run_id, "series": out, "downsampled": downsampled})
+    missing = [r for r in dict.fromkeys(body.runs) if r not in found]
+    return JsonResponse({"runs": results, "missing": missing})
+
+
+def _stored_reader(
+    ctx: AppContext, user: Viewer, entity: str, project: str, run_id: str
+) -> _core.RunReader | None:
+    """A reader of the run's stored log, or None while the log holds no record yet (404 for
+    an unknown or unreachable run, 409 for a log that cannot be read)."""
+    reach(user, entity, project, run_id)
+    proj, _ = find_run(ctx, entity, project, run_id)
+    log = ctx.blobs.paths(proj.id, proj.name, run_id).stored_log()  # never a symbolic link
+    try:
+        empty = log.stat().st_size <= LOG_HEADER_LEN
+    except FileNotFoundError:
+        empty = True
+    if empty:
+        return None
+    try:
+        return _core.RunReader(str(log))
+    except _core.CorruptLogError as exc:
+        raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
+
+
+@router.get(
+    RUN + "/histograms",
+    tags=["history"],
+    responses=error(409, "The run log cannot be read"),
+)
+def histograms(
+    entity: str,
+    project: str,
+    run_id: str,
+    user: CurrentViewer,
+    ctx: Ctx,
+    key: Annotated[str, Query(min_length=1, max_length=MAX_KEY_LEN)],
+) -> JsonResponse:
+    """Every histogram logged under `key`: `{"key", "steps", "edges", "counts", "nan",
+    "pos_inf", "neg_inf"}` with one entry per step."""
+    reader = _stored_reader(ctx, user, entity, project, run_id)
+    if reader is None:
+        raise ApiError(404, f"run {run_id!r} has no histograms under {key!r}")
+    available = reader.histogram_keys()
+    if key not in available:
+        names = ", ".join(repr(k) for k in available[:20]) or "none"
+        raise ApiError(404, f"run {run_id!r} has no histograms under {key!r}; it has: {names}")
+    entries = reader.histograms(key)
+    return JsonResponse(
+        json_safe(
+            {
+                "key": key,
+                "steps": [int(step) for step, _ in entries],
+                "edges": [h.edges.tolist() for _, h in entries],
+                "counts": [h.counts.tolist() for _, h in entries],
+                "nan": [h.nan_count for _, h in entries],
+                "pos_inf": [h.pos_inf_count for _, h in entries],
+                "neg_inf": [h.neg_inf_count for _, h in entries],
+            }
+        )
+    )
+
+
+@router.get(
+    RUN + "/histograms/keys",
+    tags=["history"],
+    responses=error(409, "The run log cannot be read"),
+)
+def histogram_keys(
+    entity: str, project: str, run_id: str, user: CurrentViewer, ctx: Ctx
+) -> JsonResponse:
+    """The keys the run logged histograms under, sorted: `{"keys": [...]}`."""
+    reader = _stored_reader(ctx, user, entity, project, run_id)
+    if reader is None:
+        return JsonResponse({"keys": []})
+    return JsonResponse(json_safe({"keys": sorted(reader.histogram_keys())}))

@@ -1,0 +1,127 @@
+"""Media a run logged (its keys, the values under one key) and pages of its logged tables.
+
+Media values are read from the stored run log (see `log_cache`); their payloads are run
+files (`GET .../files/{path}`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from fwtrack.server.blobs import RunPaths
+from fwtrack.server.errors import ApiError, check_file_path
+from fwtrack.server.jsonutil import JsonResponse, json_safe
+from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer
+from fwtrack.server.routes.log_cache import UNREADABLE, decoded, part
+from fwtrack.server.routes.run_request import MAX_KEY_LEN, RUN, run_paths
+from fwtrack.server.tables import TableCache, TableError
+
+__all__ = ["router"]
+
+router = APIRouter(responses=ERRORS)
+
+MAX_TABLE_ROWS = 1000
+_TABLES = TableCache()
+
+# -- media -----------------------------------------------------------------------------------
+
+
+def _media(paths: RunPaths) -> list[tuple[int, float, str, dict[str, Any]]]:
+    items: list[tuple[int, float, str, dict[str, Any]]] = part(decoded(paths), "media")
+    return items
+
+
+@router.get(RUN + "/media/keys", tags=["media"], responses=UNREADABLE)
+def media_keys(
+    entity: str, project: str, run_id: str, user: CurrentViewer, ctx: Ctx
+) -> JsonResponse:
+    """The keys the run logged media under, sorted: `{"keys": [{"key", "type", "count"}]}`
+    (`type` of the newest value: image, audio, video, html, table or gallery)."""
+    _, paths = run_paths(ctx, user, entity, project, run_id)
+    found: dict[str, dict[str, Any]] = {}
+    for _, _, key, desc in _media(paths):
+        entry = found.setdefault(key, {"key": key, "type": None, "count": 0})
+        entry["type"] = desc.get("_type") if isinstance(desc, dict) else None
+        entry["count"] += 1
+    return JsonResponse(json_safe({"keys": [found[k] for k in sorted(found)]}))
+
+
+@router.get(RUN + "/media", tags=["media"], responses=UNREADABLE)
+def media(
+    entity: str,
+    project: str,
+    run_id: str,
+    user: CurrentViewer,
+    ctx: Ctx,
+    key: Annotated[str, Query(min_length=1, max_length=MAX_KEY_LEN)],
+) -> JsonResponse:
+    """Every value logged under media `key`, in log order: `{"key", "items": [{"step", "ts",
+    "value": descriptor}]}`; payloads come from `GET .../files/{value.path}`."""
+    _, paths = run_paths(ctx, user, entity, project, run_id)
+    records = _media(paths)
+    items = [{"step": s, "ts": t, "value": d} for s, t, k, d in records if k == key]
+    if not items:
+        names = ", ".join(repr(k) for k in sorted({k for _, _, k, _ in records})[:20]) or "none"
+        raise ApiError(404, f"run {run_id!r} has no media under {key!r}; it has: {names}")
+    return JsonResponse(json_safe({"key": key, "items": items}))
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+
+@router.get(RUN + "/table", tags=["media"], responses=UNREADABLE)
+def table(
+    entity: str,
+    project: str,
+    run_id: str,
+    user: CurrentViewer,
+    ctx: Ctx,
+    path: Annotated[str, Query(min_length=1, max_length=512)],
+    offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_TABLE_ROWS)] = 50,
+    sort: Annotated[str | None, Query(max_length=1024)] = None,
+    order: Literal["asc", "desc"] = "asc",
+    q: Annotated[str, Query(max_length=1024)] = "",
+) -> JsonResponse:
+    """A page of a logged table (`path` = a descriptor's `path`, e.g.
+    `media/<sha256>.table.json`): `{"columns", "total", "offset", "rows", "row_ids"}` where
+    `total` counts the rows matching `q` (case-insensitive text of any cell), sorted by column
+    `sort` (numbers numerically, text case-insensitively, nulls last in either `order`)."""
+    _, paths = run_paths(ctx, user, entity, project, run_id)
+    if not path.endswith(".table.json"):
+        raise ApiError(
+            400,
+            f"path {path[:80]!r} is not a table file: pass the `path` of a table's descriptor "
+            "(media/<sha256>.table.json)",
+        )
+    check_file_path(path)
+    target = paths.file(path)
+    try:
+        parsed = _TABLES.get(target)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ApiError(
+            404, f"run {run_id!r} has no file {path!r}; GET .../files lists them"
+        ) from None
+    except TableError as exc:
+        raise ApiError(409, f"{path!r} cannot be read as a table: {exc}") from exc
+    column: int | None = None
+    if sort is not None and sort != "":
+        if sort not in parsed.columns:
+            names = ", ".join(repr(c) for c in parsed.columns[:50])
+            raise ApiError(400, f"sort: the table has no column {sort!r}; use one of: {names}")
+        column = parsed.columns.index(sort)
+    ids = parsed.view(column, order == "desc", q.casefold())
+    page = ids[offset : offset + limit]
+    return JsonResponse(
+        json_safe(
+            {
+                "columns": parsed.columns,
+                "total": len(ids),
+                "offset": offset,
+                "rows": [parsed.rows[i] for i in page],
+                "row_ids": page,
+            }
+        )
+    )
