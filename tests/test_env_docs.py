@@ -1,4 +1,5 @@
-"""docs/env.md is generated from the declarations in fwtrack.sdk.settings."""
+"""docs/env.md is generated from the declarations in fwtrack.sdk.settings and
+fwtrack.server.env."""
 
 from __future__ import annotations
 
@@ -30,6 +31,22 @@ def test_regenerate_command_prints_the_docs() -> None:
         timeout=60,
     )
     assert out.stdout == render_env_docs()
+
+
+def test_docs_need_none_of_the_server_dependencies() -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    program = REPO / "tests" / "programs" / "envdocs_without_server.py"
+    out = subprocess.run(
+        [sys.executable, "-W", "error", str(program)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == render_env_docs()
+    assert "| `FWTRACK_SERVER_DATA` |" in out.stdout
 
 
 def test_every_variable_is_declared_once_and_documented() -> None:

@@ -1,19 +1,22 @@
 """Run settings and the `FWTRACK_*` environment variables.
 
-Each environment variable is declared once, in `ENV_VARS`, with a doc line; `docs/env.md` is
-generated from these declarations (`python -m fwtrack.sdk.envdocs > docs/env.md`).
+Each environment variable is declared once, with a doc line: the client's here, the server's
+in `fwtrack.server.env`. `ENV_VARS` lists them all; `docs/env.md` is generated from it
+(`python -m fwtrack.sdk.envdocs > docs/env.md`).
 Arguments to `fwtrack.init` beat the environment, which beats the defaults.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from fwtrack.envvar import EnvVar
+from fwtrack.server.env import ENV_VARS as SERVER_ENV_VARS
 
 __all__ = [
     "ENV_VARS",
@@ -31,14 +34,9 @@ __all__ = [
     "FWTRACK_PROJECT",
     "FWTRACK_RUN_ID",
     "FWTRACK_SAVE_CODE",
-    "FWTRACK_SERVER_ADMIN_KEY",
-    "FWTRACK_SERVER_DATA",
-    "FWTRACK_SERVER_DB",
-    "FWTRACK_SERVER_LOGIN_KEY_TTL",
     "FWTRACK_SYSTEM_INTERVAL",
     "FWTRACK_SYSTEM_METRICS",
     "FWTRACK_TAGS",
-    "FWTRACK_UI_TOKEN",
     "FWTRACK_UPLOAD_TIMEOUT",
     "MODES",
     "EnvVar",
@@ -52,30 +50,6 @@ MODES = ("offline", "online", "disabled")
 DEFAULT_FLUSH_INTERVAL = 1.0
 MAX_FLUSH_INTERVAL = 3600.0
 DEFAULT_QUEUE_CAPACITY = 65536
-
-
-@dataclass(frozen=True)
-class EnvVar:
-    """One `FWTRACK_*` environment variable: its name, a doc line and its default."""
-
-    name: str
-    doc: str
-    default: str | None = None
-    allowed: tuple[str, ...] | None = None
-
-    def get(self) -> str | None:
-        """The variable's value, or None when it is unset or blank.
-
-        A value outside `allowed` raises ValueError naming the variable and the allowed values.
-        """
-        raw = os.environ.get(self.name)
-        if raw is None or not raw.strip():
-            return None
-        value = raw.strip()
-        if self.allowed is not None and value not in self.allowed:
-            allowed = ", ".join(repr(a) for a in self.allowed)
-            raise ValueError(f"{self.name}={raw!r} is not valid: allowed values are {allowed}")
-        return value
 
 
 FWTRACK_DIR = EnvVar(
@@ -151,38 +125,6 @@ FWTRACK_CACHE_DIR = EnvVar(
     "(`<cache>/<host>/<entity>/<project>/<run id>/run.fwlog`); else `$XDG_CACHE_HOME/fwtrack`.",
     default="~/.cache/fwtrack",
 )
-FWTRACK_SERVER_DATA = EnvVar(
-    "FWTRACK_SERVER_DATA",
-    "`fwtrack server`: data directory for blobs (and the SQLite database); `--data` beats it.",
-    default="./fwtrack-server",
-)
-FWTRACK_SERVER_DB = EnvVar(
-    "FWTRACK_SERVER_DB",
-    "`fwtrack server`: metadata database URL, `postgresql://user:pass@host/db` or "
-    "`sqlite:///path`; `--db` beats it.",
-    default="SQLite in the data directory",
-)
-FWTRACK_SERVER_ADMIN_KEY = EnvVar(
-    "FWTRACK_SERVER_ADMIN_KEY",
-    "`fwtrack server`: the first admin's API key (`fwk_` + 40 letters or digits) instead of a "
-    "generated one, for automated deployments.",
-    default=None,
-)
-FWTRACK_SERVER_LOGIN_KEY_TTL = EnvVar(
-    "FWTRACK_SERVER_LOGIN_KEY_TTL",
-    "`fwtrack server`: how long API keys made by signing in with a password (`POST /login`, "
-    "the dashboard) work: days, or a number with a unit (`12h`, `90m`, `45s`); "
-    "`--login-key-ttl` beats it.",
-    default="30",
-)
-FWTRACK_UI_TOKEN = EnvVar(
-    "FWTRACK_UI_TOKEN",
-    "`fwtrack ui`: a fixed access token (16 to 128 letters, digits, `-`, `_`) instead of a "
-    "random one per start; the ui then asks for it even on 127.0.0.1 (open "
-    "`http://HOST:PORT/?token=...`); `--token` beats it.",
-    default=None,
-)
-
 FWTRACK_SAVE_CODE = EnvVar(
     "FWTRACK_SAVE_CODE",
     "`false` leaves out the copy of the entry script (`files/code/`) and the uncommitted "
@@ -218,7 +160,7 @@ FWTRACK_CAPTURE_ENV = EnvVar(
     allowed=("true", "false", "1", "0", "yes", "no"),
 )
 
-ENV_VARS: tuple[EnvVar, ...] = (
+ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_DIR,
     FWTRACK_MODE,
     FWTRACK_PROJECT,
@@ -237,11 +179,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_CONSOLE,
     FWTRACK_CONFIG_DIR,
     FWTRACK_CACHE_DIR,
-    FWTRACK_UI_TOKEN,
-    FWTRACK_SERVER_DATA,
-    FWTRACK_SERVER_DB,
-    FWTRACK_SERVER_ADMIN_KEY,
-    FWTRACK_SERVER_LOGIN_KEY_TTL,
+    *SERVER_ENV_VARS,
 )
 
 
@@ -473,8 +411,8 @@ def render_env_docs() -> str:
     lines = [
         "# Environment variables",
         "",
-        "<!-- Generated from python/fwtrack/sdk/settings.py by",
-        "     `python -m fwtrack.sdk.envdocs > docs/env.md`; do not edit by hand. -->",
+        "<!-- Generated from python/fwtrack/sdk/settings.py and python/fwtrack/server/env.py",
+        "     by `python -m fwtrack.sdk.envdocs > docs/env.md`; do not edit by hand. -->",
         "",
         "Arguments to `fwtrack.init` beat these variables, which beat the defaults. A blank",
         "variable counts as unset; a bad value raises `ValueError` naming the variable.",

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fwtrack.sdk.settings import (
-    FWTRACK_DIR,
+from fwtrack.sdk.settings import FWTRACK_DIR
+from fwtrack.server.env import (
     FWTRACK_SERVER_ADMIN_KEY,
     FWTRACK_SERVER_DATA,
     FWTRACK_SERVER_DB,
