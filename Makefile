@@ -95,13 +95,17 @@ pg: ## Install Debian's PostgreSQL when missing (the server tests start a throw-
 test: lint ## Lint, then run the Rust, Python, dashboard and browser tests
 	timeout 900 cargo test --workspace --exclude fwtrack-py --locked  # the timeout guards against a deadlock
 	$(MAKE) pg
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/test_packaging.py
 	cd web && npx vitest run
-	$(MAKE) e2e
+	$(MAKE) -j2 --output-sync=target e2e packaging  # side by side, each output shown when it ends
 
 .PHONY: e2e
 e2e: build chromium ## Browser tests: a real server and `fwtrack ui` with real runs, Debian's Chromium
 	cd web && timeout 600 npx playwright test  # screenshots and traces in web/test-results/
+
+.PHONY: packaging
+packaging: build ## Wheel, sdist and `pip install .` from a clean clone: each installed serves the dashboard
+	nice -n 10 $(PY) -m pytest -q tests/test_packaging.py  # niced: the browser tests run beside it
 
 .PHONY: bench
 bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other trackers
