@@ -117,6 +117,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/media_bench.py --out benches/out/media
 	$(PY) benches/table_bench.py --out benches/out/table
 	$(PY) benches/security_bench.py --out benches/out/security  # against the revision before the checks
+	$(PY) benches/upload_bench.py --out benches/out/upload  # 10,000 files x 40 kB; against the revision before the blob uploader
 	$(PY) benches/hash_bench.py --out benches/out/hash  # b3sum installed into benches/out/tools when missing
 
 .PHONY: clean

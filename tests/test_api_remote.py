@@ -36,7 +36,6 @@ from fwtrack.api import (
     RunNotFoundError,
     ServerConnectionError,
 )
-from fwtrack.sdk.snapshot import upload_files
 
 REPO = Path(__file__).resolve().parent.parent
 _BASE62 = string.ascii_letters + string.digits
@@ -273,7 +272,8 @@ def test_remote_runs_read_the_same_as_local(
     ids = log_runs(root)
     for run_id in ids:
         upload(server, alice, root / "cmp" / run_id, "alice", "cmp")
-        upload_files(server.url, alice, "alice", "cmp", run_id, root / "cmp" / run_id)
+        files = _core.Uploader(server.url, alice, "cmp", run_id, str(root / "cmp" / run_id))
+        assert files.finish(60)["files_done"]
 
     local, remote = Api(root), Api(base_url=server.url, api_key=alice)
     assert repr(remote) == f"Api(base_url={server.url!r})"

@@ -76,13 +76,16 @@ def test_online_run_lands_on_the_server_with_every_point(
     # finish() returned only after the upload: everything is there, without waiting here.
     _assert_on_server(server, run, 500)
     state = _upload_state(run)
-    assert state == {
+    assert {k: v for k, v in state.items() if k != "files"} == {
         "base_url": server.url,
         "entity": "admin",
         "project": "online",
         "run_id": run.id,
         "offset": len(_local(run)),
     }
+    # The run's files (its environment snapshot) are recorded under the same target.
+    assert "requirements.txt" in state["files"]
+    assert all(f["recorded"] for f in state["files"].values())
     detail = server.get(f"/runs/admin/online/{run.id}")
     assert detail["config"] == {"lr": 0.1}
 

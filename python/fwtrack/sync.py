@@ -5,11 +5,13 @@
 PATH is a run directory, a project directory or a root directory (every run below it);
 `--all` takes every run under `--dir`/`FWTRACK_DIR`. Each run is uploaded with the same Rust
 uploader online runs use, resuming from its `upload.json`, so re-running is harmless: a run
-whose log is entirely acknowledged (and no longer written) is skipped without a request. A run
-still being written (its lock is held) is uploaded as far as it is written; with `--follow`,
-it is followed until its writer finishes (or dies) and everything is acknowledged. The run's
-files (`files/`: code and environment snapshot, `run.save` files) are uploaded after its log,
-those whose size or content differ from what was last sent (also for an up-to-date log).
+whose log is entirely acknowledged (and no longer written) and whose files are unchanged is
+skipped without a request. A run still being written (its lock is held) is uploaded as far as
+it is written; with `--follow`, it is followed until its writer finishes (or dies) and
+everything is acknowledged. The run's files (`files/`: media, code and environment snapshot,
+`run.save` files) go up by content address once the server holds the run: only the files
+whose size or modification time changed since the last upload are hashed again, and only the
+contents the server lacks are sent (also for an up-to-date log).
 
 Symbolic links are never followed inside a run directory: a link among the run's files (to a
 file or a folder, wherever it leads) is left out with a warning naming it, and a run whose
@@ -34,8 +36,7 @@ from typing import Any, TextIO
 
 from fwtrack import _core, credentials, path_names
 from fwtrack.errors import FwTrackError
-from fwtrack.run_files import skipped_message
-from fwtrack.sdk import names, snapshot
+from fwtrack.sdk import names
 from fwtrack.sdk.settings import (
     FWTRACK_API_KEY,
     FWTRACK_BASE_URL,
@@ -46,6 +47,8 @@ from fwtrack.sdk.settings import (
 __all__ = ["SyncError", "add_commands", "find_runs", "sync_runs"]
 
 STATE_FILE = "upload.json"
+LEGACY_FILES_STATE = "files-upload.json"
+"""What an earlier client kept of the files it uploaded; `upload.json` holds that now."""
 DEFAULT_STALL_TIMEOUT = 60.0
 _POLL = 0.2
 _PLAIN_EVERY = 5.0
@@ -219,6 +222,18 @@ def _linked_log(run_dir: Path) -> str | None:
     )
 
 
+def _files_note(status: dict[str, Any]) -> str:
+    """`, 6 files (2 new, 40.1 KiB sent)`: the run's files and what this upload did."""
+    total = int(status["files_total"])
+    if not total:
+        return ""
+    plural = "s" if total != 1 else ""
+    recorded, sent = int(status["files_recorded"]), int(status["blob_bytes_sent"])
+    if not recorded and not sent:
+        return f", {total} file{plural}"
+    return f", {total} file{plural} ({recorded} new, {_size(sent)} sent)"
+
+
 def _sync_one(
     run_dir: Path,
     target: Target,
@@ -232,21 +247,18 @@ def _sync_one(
         progress.done(f"{run_dir}  FAILED: {linked}")
         return Result(run_dir, str(run_dir), "failed", message=linked)
     state = _up_to_date(run_dir, target)
+    entity = target.entity
     if state is not None:
-        size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
-        name = f"{state.get('entity')}/{state.get('project')}/{state.get('run_id')}"
-        entity = str(state.get("entity") or "")
-        if entity and snapshot.files_pending(run_dir, target.base_url, entity):
-            _sync_files(
-                run_dir, target, str(state.get("project")), str(state.get("run_id")), entity
-            )
-        progress.done(f"{name}  up to date ({_size(size)})")
-        return Result(run_dir, name, "up to date", size)
-    try:
-        project, run_id = _identity(run_dir)
-    except ValueError as exc:
-        progress.done(f"{run_dir}  FAILED: {exc}")
-        return Result(run_dir, str(run_dir), "failed", message=str(exc))
+        # The log is on the server: only files can be new, checked without a request when
+        # they are unchanged.
+        project, run_id = str(state.get("project")), str(state.get("run_id"))
+        entity = str(state.get("entity") or "") or entity
+    else:
+        try:
+            project, run_id = _identity(run_dir)
+        except ValueError as exc:
+            progress.done(f"{run_dir}  FAILED: {exc}")
+            return Result(run_dir, str(run_dir), "failed", message=str(exc))
     live = _core.is_locked(str(run_dir))
     uploader = _core.Uploader(
         target.base_url,
@@ -254,13 +266,13 @@ def _sync_one(
         project,
         run_id,
         str(run_dir),
-        entity=target.entity,
+        entity=entity,
         follow=follow and live,
     )
     if not (follow and live):
         uploader.complete()
-    name = f"{project}/{run_id}"
-    last_acked = -1
+    name = f"{entity}/{project}/{run_id}" if entity else f"{project}/{run_id}"
+    last_moved: tuple[int, ...] = ()
     last_change = time.monotonic()
     try:
         while True:
@@ -274,9 +286,14 @@ def _sync_one(
                 break
             acked, size = status["acked"], status["local_size"]
             note = "  (following the live run)" if follow and live else ""
+            if status["files_total"]:
+                done = status["files_total"] - status["files_pending"]
+                note = f"  files {done}/{status['files_total']}{note}"
             progress.update(name, acked, size, note)
-            if acked != last_acked or acked >= size:
-                last_acked, last_change = acked, time.monotonic()
+            moved = (acked, status["files_recorded"], status["blob_bytes_sent"])
+            waiting = follow and live and acked >= size and not status["complete"]
+            if moved != last_moved or waiting:
+                last_moved, last_change = moved, time.monotonic()
             elif time.monotonic() - last_change > stall_timeout:
                 break  # no progress for too long: give up on this run
     except KeyboardInterrupt:
@@ -286,46 +303,28 @@ def _sync_one(
     outcome = uploader.finish(0)
     for w in uploader.take_warnings():
         _warn(w)
+    status = uploader.status()
     size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
+    files = _files_note(status)
     if outcome["done"]:
-        _sync_files(run_dir, target, project, run_id, uploader.status().get("entity"))
+        (run_dir / LEGACY_FILES_STATE).unlink(missing_ok=True)
+        sent = status["files_recorded"] or status["blobs_sent"]
+        if state is not None and not sent:
+            progress.done(f"{name}  up to date ({_size(size)}{files})")
+            return Result(run_dir, name, "up to date", size)
         tail = outcome["unsent_tail"]
         note = f" ({_size(tail)} torn tail left out)" if tail else ""
-        progress.done(f"{name}  {_size(outcome['acked'])}  uploaded{note}")
+        progress.done(f"{name}  {_size(outcome['acked'])}  uploaded{note}{files}")
         return Result(run_dir, name, "uploaded", size)
-    reason = outcome["error"] or uploader.status()["last_error"]
+    reason = outcome["error"] or status["last_error"]
     if reason is None:
         reason = f"no progress for {stall_timeout:g} s"
     reason = reason.removeprefix("fwtrack: ")
-    progress.done(
-        f"{name}  FAILED at {_size(outcome['acked'])} of {_size(size)}: {reason.splitlines()[0]}"
-    )
+    where = f"{_size(outcome['acked'])} of {_size(size)}"
+    if outcome["remaining"] == 0 and outcome["files_pending"]:
+        where = f"{outcome['files_pending']} of {status['files_total']} files"
+    progress.done(f"{name}  FAILED at {where}: {reason.splitlines()[0]}")
     return Result(run_dir, name, "failed", size, reason)
-
-
-def _sync_files(
-    run_dir: Path, target: Target, project: str, run_id: str, entity: str | None
-) -> None:
-    """Upload the run's files (`files/`) that the server lacks or holds another version of;
-    trouble warns, the log upload stands."""
-    if not (run_dir / snapshot.FILES_DIR).is_dir():
-        return
-    entity = entity or target.entity
-    if not entity:
-        return
-    try:
-        snapshot.upload_files(
-            target.base_url,
-            target.api_key,
-            entity,
-            project,
-            run_id,
-            run_dir,
-            on_skip=lambda name: _warn(skipped_message(run_dir, name)),
-        )
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        _warn(f"the files of {entity}/{project}/{run_id} were not uploaded: {first}")
 
 
 def _target(base_url: str | None, entity: str | None) -> Target:

@@ -159,7 +159,6 @@ class Run:
     __slots__ = (
         "_config",
         "_console",
-        "_file_uploader",
         "_final_summary",
         "_finished",
         "_inner",
@@ -193,7 +192,6 @@ class Run:
         self._inner = inner
         self._uploader: _core.Uploader | None = None
         self._snapshot: snapshot.Snapshot | None = None
-        self._file_uploader: snapshot.FileUploader | None = None
         self._system: system.Sampler | None = None
         self._console: console.Capture | None = None
         self._finished = False
@@ -301,11 +299,6 @@ class Run:
             self._snapshot.wait()
         if self._uploader is not None:
             self._finish_upload(self._uploader)
-            if self._file_uploader is not None:
-                self._file_uploader.stop()
-            if self._file_uploader is not None and self._uploader.outcome()["done"]:
-                # Else the warning of _finish_upload says to `fwtrack sync`, which sends them.
-                self._file_uploader.upload()
 
     def _start_capture(self) -> None:
         """Start the system-metrics sampler and the console capture the settings ask for.
@@ -337,8 +330,9 @@ class Run:
 
     def save(self, path: str | os.PathLike[str], name: str | None = None) -> str:
         """Copy the file at `path` into the run's files (`<run dir>/files/<name>`, `name`
-        defaulting to the file's base name); an online run uploads it at finish. Returns the
-        path of the copy. A disabled run copies nothing."""
+        defaulting to the file's base name); an online run uploads it in the background
+        (within about 10 s) and at finish at the latest. Returns the path of the copy. A
+        disabled run copies nothing."""
         self._check_open()
         if self.mode == "disabled":
             return os.path.join(self.dir, snapshot.FILES_DIR, name or os.path.basename(path))
@@ -361,10 +355,14 @@ class Run:
             return
         error = outcome["error"]
         reason = f" (last error: {error})" if error else ""
+        missing = [f"{outcome['remaining']} bytes of its log"] if outcome["remaining"] else []
+        if files := outcome["files_pending"]:
+            plural = "s" if files != 1 else ""
+            missing.append(f"{files} file{plural} ({outcome['files_pending_bytes']} bytes)")
         warn(
             f"fwtrack: the upload of run {self.id!r} did not complete within {timeout:g} s: "
-            f"{outcome['remaining']} bytes are not on the server yet{reason}. The run is "
-            f"complete locally in {self.dir}; finish the upload with:\n    {sync}"
+            f"{' and '.join(missing) or 'some of it'} are not on the server yet{reason}. The "
+            f"run is complete locally in {self.dir}; finish the upload with:\n    {sync}"
         )
 
     # -- state ---------------------------------------------------------------------------
@@ -714,11 +712,6 @@ def _start_upload(run: Run, settings: Settings) -> str | None:
         )
     except (ValueError, RuntimeError) as exc:
         return f"fwtrack: cannot upload run {run.id!r} ({exc}); it is logged locally in {run.dir}"
-    run._file_uploader = snapshot.FileUploader(
-        base_url, api_key, run.project, run.id, run.dir, run._uploader.status
-    )
-    if run._snapshot is None or run._snapshot.written:
-        run._file_uploader.start_background()
     return None
 
 
@@ -832,17 +825,11 @@ def _start_run(
     )
     run = Run(inner, info=info, dir=run_dir, mode=mode, settings=settings, config=prior_config)
     if settings.save_code or settings.capture_env:
-
-        def written() -> None:
-            if run._file_uploader is not None:
-                run._file_uploader.start_background()
-
         run._snapshot = snapshot.Snapshot(
             run_dir,
             started_at=now,
             save_code=settings.save_code,
             capture_env=settings.capture_env,
-            on_written=written,
         )
     if config:
         try:

@@ -13,14 +13,14 @@ At `init`, a daemon thread (so that `git` and the package scan never delay train
 
 `Settings.capture_env=False` (`FWTRACK_CAPTURE_ENV=false`) leaves out `metadata.json` and
 `requirements.txt`; `Settings.save_code=False` (`FWTRACK_SAVE_CODE=false`) leaves out the code
-copy and `diff.patch`. `Run.save(path)` adds a user file. Online runs upload the files with
-`PUT /api/v1/runs/{entity}/{project}/{id}/files/{path}`; trouble there warns once, never raises.
+copy and `diff.patch`. `Run.save(path)` adds a user file. An online run's uploader (the Rust
+`_core.Uploader`, which also ships the log) uploads the files by content address, as `fwtrack
+sync` does; trouble there warns once, never raises.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -31,17 +31,15 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwtrack.run_files import FILES_DIR, open_regular, skipped_message, walk_files
+from fwtrack.run_files import FILES_DIR
 
 __all__ = [
     "FILES_DIR",
-    "FileUploader",
     "Snapshot",
     "collect_metadata",
     "redact_text",
@@ -49,19 +47,11 @@ __all__ = [
     "safe_argv",
     "safe_env",
     "strip_credentials",
-    "upload_files",
 ]
 
-UPLOAD_STATE = "files-upload.json"
-"""In the run directory: sha256 and size of each file as last uploaded, per server."""
-MEDIA_PREFIX = "media/"
-"""Under `files/`: media payloads, each named `<sha256>.<ext>` (stored once per content)."""
-BACKGROUND_INTERVAL = 10.0
-"""Seconds between uploads of an online run's new files while it runs."""
 GIT_TIMEOUT = 10.0
 WAIT_TIMEOUT = 30.0
-"""Seconds `finish()` waits for the snapshot thread, and the upload thread waits for the run
-to exist on the server."""
+"""Seconds `finish()` waits for the snapshot thread."""
 
 ENV_ALLOW = (
     "CUDA_VISIBLE_DEVICES",
@@ -459,196 +449,3 @@ def save_file(run_dir: str, path: str | os.PathLike[str], name: str | None) -> P
     shutil.copyfile(src, tmp)
     os.replace(tmp, target)
     return target
-
-
-def local_files(run_dir: Path) -> list[tuple[str, Path]]:
-    """(relative posix name, path) of each regular file under `<run_dir>/files/`, sorted by
-    name; symbolic links are left out (`run_files.walk_files`)."""
-    return walk_files(run_dir)[0]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open_regular(path) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _digest(name: str, path: Path) -> str:
-    """The sha256 of a run file; a media payload is named by it, so it is not read again."""
-    if name.startswith(MEDIA_PREFIX):
-        return name[len(MEDIA_PREFIX) :].split(".", 1)[0]
-    return _sha256(path)
-
-
-_upload_lock = threading.Lock()
-
-
-def upload_files(
-    base_url: str,
-    api_key: str,
-    entity: str,
-    project: str,
-    run_id: str,
-    run_dir: Path,
-    on_skip: Callable[[str], None] | None = None,
-) -> int:
-    """Upload the run's files whose size or sha256 differ from what the server has (its
-    `GET .../files` sizes and the hashes this client last uploaded); returns how many were
-    sent. Symbolic links (and other entries that are not regular files) are never sent:
-    `on_skip` gets the name of each, relative to `run_dir`, for the caller to warn about.
-    Raises the `_http` errors; callers warn."""
-    from fwtrack._http import HttpClient
-
-    client = HttpClient(base_url, api_key)
-    quote = "/".join(urllib.parse.quote(p, safe="") for p in (entity, project, run_id))
-    with _upload_lock:
-        remote = {
-            str(f["path"]): int(f["size"]) for f in client.get_json(f"/runs/{quote}/files")["files"]
-        }
-        state_path = run_dir / UPLOAD_STATE
-        try:
-            state: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            state = {}
-        key = f"{client.base_url}/{entity}"
-        sent_before: dict[str, str] = dict(state.get(key) or {})
-        sent = 0
-        files, skipped = walk_files(run_dir)
-        for name in skipped:
-            if on_skip is not None:
-                on_skip(name)
-        for name, path in files:
-            digest = _digest(name, path)
-            if remote.get(name) == path.stat().st_size and sent_before.get(name) == digest:
-                continue
-            try:
-                with open_regular(path) as fh:
-                    body = fh.read()
-            except OSError:  # became a link (or went away) since the walk: never follow it
-                if on_skip is not None:
-                    on_skip(f"{FILES_DIR}/{name}")
-                continue
-            client.request(
-                "PUT",
-                f"/runs/{quote}/files/{urllib.parse.quote(name)}",
-                body=body,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-            sent_before[name] = digest
-            sent += 1
-        state[key] = sent_before
-        _write(state_path, json.dumps(state).encode())
-    return sent
-
-
-def wait_on_server(status: Callable[[], dict[str, Any]], timeout: float = WAIT_TIMEOUT) -> bool:
-    """Wait (bounded) until an uploader's `status()` shows the run on the server."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = status()
-        if st.get("entity") and int(st.get("acked") or 0) > 0:
-            return True
-        if st.get("state") == "stopped":
-            return False
-        time.sleep(0.1)
-    return False
-
-
-class FileUploader:
-    """Uploads an online run's files: in the background once the snapshot is written and the
-    run exists on the server (silently), and again at finish (warning once on failure)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        project: str,
-        run_id: str,
-        run_dir: str,
-        status: Callable[[], dict[str, Any]],
-    ) -> None:
-        self._base_url = base_url
-        self._api_key = api_key
-        self._project = project
-        self._run_id = run_id
-        self._run_dir = Path(run_dir)
-        self._status = status
-        self._warned = False
-        self._skipped: set[str] = set()
-        self._skips_warned: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start_background(self) -> None:
-        """Upload in a daemon thread once the run is on the server, then every
-        `BACKGROUND_INTERVAL` seconds (media and saved files appear live) until `stop()`."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._background, name="fwtrack-files", daemon=True
-            )
-            self._thread.start()
-
-    def stop(self) -> None:
-        """End the background uploads (one in flight finishes; `upload()` waits for it)."""
-        self._stop.set()
-
-    def _background(self) -> None:
-        # Best-effort uploads: trouble here is silent, since finish() uploads again (and
-        # warns there, in the caller's thread).
-        try:
-            if not wait_on_server(self._status):
-                return
-            while not self._stop.is_set():
-                self.upload(quiet=True)
-                self._stop.wait(BACKGROUND_INTERVAL)
-        except Exception:  # the uploader went away meanwhile: finish() decides
-            return
-
-    def upload(self, *, quiet: bool = False) -> None:
-        """Upload what changed; never raises; warns once per run unless `quiet`."""
-        try:
-            entity = self._status().get("entity")
-            if not entity:
-                raise RuntimeError("the run is not on the server yet")
-            upload_files(
-                self._base_url,
-                self._api_key,
-                str(entity),
-                self._project,
-                self._run_id,
-                self._run_dir,
-                on_skip=self._skipped.add,
-            )
-        except Exception as exc:
-            if not quiet and not self._warned:
-                self._warned = True
-                from fwtrack.sdk.values import warn
-
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                warn(
-                    f"fwtrack: the files of run {self._run_id!r} were not uploaded ({first}); "
-                    f"they are in {self._run_dir / FILES_DIR}, and `fwtrack sync "
-                    f"{self._run_dir}` uploads them"
-                )
-        if not quiet:  # in the caller's thread, once per left-out link
-            from fwtrack.sdk.values import warn
-
-            for name in sorted(self._skipped - self._skips_warned):
-                self._skips_warned.add(name)
-                warn(f"fwtrack: {skipped_message(self._run_dir, name)}")
-
-
-def files_pending(run_dir: Path, base_url: str, entity: str) -> bool:
-    """Whether some file under `files/` differs from what was last uploaded to this server
-    and entity (read from the local upload state only, no request)."""
-    files = local_files(run_dir)
-    if not files:
-        return False
-    try:
-        state = json.loads((run_dir / UPLOAD_STATE).read_text(encoding="utf-8"))
-        sent = dict(state.get(f"{base_url.rstrip('/')}/{entity}") or {})
-    except (OSError, ValueError, AttributeError):
-        return True
-    return any(sent.get(name) != _digest(name, path) for name, path in files)

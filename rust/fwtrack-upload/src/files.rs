@@ -82,6 +82,8 @@ pub(crate) struct FilesWorker {
     per_request: usize,
     warned: HashSet<PathBuf>,
     path_warnings: u32,
+    /// Refused paths past `MAX_PATH_WARNINGS` already counted in a warning.
+    path_warnings_told: u32,
     run_dir: String,
     save_warned: bool,
     /// `files` differs from what `upload.json` holds (beyond modification times that became
@@ -113,6 +115,7 @@ impl FilesWorker {
             backoff,
             warned: HashSet::new(),
             path_warnings: 0,
+            path_warnings_told: MAX_PATH_WARNINGS,
             run_dir,
             save_warned: false,
             dirty: false,
@@ -309,6 +312,17 @@ impl FilesWorker {
             }
         }
         self.record(names, &sources, &mut unsettled)?;
+        if self.path_warnings > self.path_warnings_told {
+            self.shared.warn(format!(
+                "fwtrack: the server at {} refused {} more files of run {}; they are marked \
+                 \"refused\" in {}",
+                self.cfg.base_url,
+                self.path_warnings - self.path_warnings_told,
+                self.run_name(),
+                self.cfg.state_path.display()
+            ));
+            self.path_warnings_told = self.path_warnings;
+        }
         self.save();
         self.publish(None, &unsettled);
         Ok(unsettled)
@@ -393,10 +407,14 @@ impl FilesWorker {
     fn files_refusal(&self, code: u16, detail: &str) -> String {
         let sync = format!("fwtrack sync {}", self.run_dir);
         let hint = match code {
-            404 | 405 => format!(
+            404 => format!(
                 "the server at {} may be older than this client (it does not take run files \
                  by content address): upgrade it, then `{sync}`",
                 self.cfg.base_url
+            ),
+            405 => format!(
+                "this server does not take uploads: upload the run to a `fwtrack server` with \
+                 `{sync} --base-url URL`"
             ),
             _ => format!("fix the cause above, then `{sync}`"),
         };
@@ -693,10 +711,14 @@ impl FilesWorker {
         self.save();
         self.path_warnings += 1;
         if self.path_warnings <= MAX_PATH_WARNINGS {
+            let why = match code {
+                409 => "a file and a folder of a run cannot share a name: rename it",
+                400 => "the server does not take this name for a run file: rename it",
+                _ => "fix the cause above",
+            };
             self.shared.warn(format!(
                 "fwtrack: the server at {} refused the run file {} ({}: {detail}); it was not \
-                 uploaded (the other files were). hint: a file and a folder cannot share a \
-                 name: rename it, then `fwtrack sync {}`",
+                 uploaded (the other files were). hint: {why}, then `fwtrack sync {}`",
                 self.cfg.base_url,
                 self.root.join(name).display(),
                 describe_status(code),
