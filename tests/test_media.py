@@ -18,6 +18,7 @@ from PIL import Image as PILImage
 
 import fwtrack
 from conftest import fetcher
+from fwtrack import _core
 from fwtrack.data_types import Media, from_descriptor
 
 if TYPE_CHECKING:
@@ -33,9 +34,11 @@ def round_trip(obj: Media, files_dir: Path) -> tuple[dict[str, Any], Any]:
 
 def check_stored(desc: dict[str, Any], files_dir: Path, ext: str) -> bytes:
     payload: bytes = (files_dir / desc["path"]).read_bytes()
-    sha = hashlib.sha256(payload).hexdigest()
-    assert desc["path"] == f"media/{sha}.{ext}"
-    assert desc["sha256"] == sha
+    address = _core.hash_bytes(payload)
+    assert address.startswith("blake3:")
+    assert desc["path"] == f"media/{address.removeprefix('blake3:')}.{ext}"
+    assert desc["address"] == address
+    assert "sha256" not in desc  # new descriptors carry the address only
     assert desc["size"] == len(payload)
     return payload
 
@@ -413,7 +416,7 @@ def test_html_round_trip(files: Path, tmp_path: Path) -> None:
     assert desc == {
         "_type": "html",
         "path": desc["path"],
-        "sha256": desc["sha256"],
+        "address": desc["address"],
         "size": len(payload),
     }
     assert back.html == html.html
@@ -437,7 +440,7 @@ def test_payloads_are_read_lazily(files: Path) -> None:
     desc = fwtrack.Image(RGB)._store(files)
     calls: list[str] = []
     back = from_descriptor(desc, fetcher(files, calls))
-    assert (back.width, back.height, back.sha256) == (20, 12, desc["sha256"])
+    assert (back.width, back.height, back.address) == (20, 12, desc["address"])
     assert calls == []
     back.to_numpy()
     back.to_numpy()
@@ -450,6 +453,39 @@ def test_gallery_and_unknown_descriptors(files: Path) -> None:
     assert [type(g) for g in got] == [fwtrack.Image, fwtrack.Html]
     with pytest.raises(ValueError, match="not a media descriptor: _type is 'model'"):
         from_descriptor({"_type": "model"}, fetcher(files))
+
+
+def test_address_names_the_payload_and_sha256_is_still_there(files: Path) -> None:
+    img = fwtrack.Image(RGB)
+    payload = img.bytes()
+    assert img.address == _core.hash_bytes(payload)
+    assert img.path == f"media/{img.address.removeprefix('blake3:')}.png"
+    assert img.sha256 == hashlib.sha256(payload).hexdigest()
+    # Equal by kind and content, whatever the caption; a different payload differs.
+    same = fwtrack.Image(RGB.copy(), caption="another caption")
+    assert same == img
+    assert hash(same) == hash(img)
+    assert fwtrack.Image(GRAY) != img
+    assert fwtrack.Html("<p>x</p>") != fwtrack.Html("<p>y</p>")
+    back = from_descriptor(img._store(files), fetcher(files))
+    assert back == img
+    assert back.address == img.address
+
+
+def test_media_types_import_from_their_modules_and_the_old_one() -> None:
+    from fwtrack.data_types import audio, html, image, media, video
+
+    assert (image.Image, audio.Audio, video.Video, html.Html) == (
+        fwtrack.Image,
+        fwtrack.Audio,
+        fwtrack.Video,
+        fwtrack.Html,
+    )
+    assert media.Image is fwtrack.Image
+    assert media.Video is fwtrack.Video
+    assert media.PNG_COMPRESS_LEVEL == image.PNG_COMPRESS_LEVEL
+    with pytest.raises(AttributeError, match="no attribute 'Model'"):
+        media.Model  # noqa: B018
 
 
 def test_store_is_atomic_and_idempotent(files: Path) -> None:

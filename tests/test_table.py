@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import pytest
 
 import fwtrack
 from conftest import fetcher
+from fwtrack import _core
 from fwtrack.data_types import from_descriptor
 
 
@@ -40,11 +40,11 @@ def test_columns_default_and_rows(files: Path) -> None:
 
     desc, back = round_trip(table, files)
     payload = (files / desc["path"]).read_bytes()
-    sha = hashlib.sha256(payload).hexdigest()
+    address = _core.hash_bytes(payload)
     assert desc == {
         "_type": "table",
-        "path": f"media/{sha}.table.json",
-        "sha256": sha,
+        "path": f"media/{address.removeprefix('blake3:')}.table.json",
+        "address": address,
         "size": len(payload),
         "columns": ["col0", "col1", "col2", "score"],
         "nrows": 3,
@@ -186,7 +186,7 @@ def test_changing_a_table_changes_its_payload(files: Path) -> None:
     first = table._store(files)
     table.add_data(2)
     second = table._store(files)
-    assert first["sha256"] != second["sha256"]
+    assert first["address"] != second["address"]
     assert second["nrows"] == 2
     # A table read back can be extended and logged again.
     back = from_descriptor(second, fetcher(files))

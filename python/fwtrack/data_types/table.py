@@ -1,6 +1,6 @@
 """`fwtrack.Table`: rows of plain values and media, logged as one content-addressed JSON file.
 
-The file, `<run dir>/files/media/<sha256>.table.json`, is UTF-8 JSON
+The file, `<run dir>/files/media/<blake3 hex>.table.json`, is UTF-8 JSON
 `{"columns": [...], "data": [[cell, ...], ...]}`: a cell is null, a bool, a number, a string
 (NaN and +/-Infinity as the JSON tokens `NaN`, `Infinity`, `-Infinity`), or the descriptor of
 an `Image`, `Audio`, `Video` or `Html` whose payload is a media file of its own.
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fwtrack.data_types.media import MEDIA_DIR, Media, from_descriptor
+from fwtrack.data_types.media import Media, from_descriptor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -205,7 +205,9 @@ class Table(Media):
 
     def _changed(self) -> None:
         self._payload = None
+        self._address = None
         self._sha = None
+        self._size = None
         self._fetch = None
         self._path = None
 
@@ -313,6 +315,40 @@ class Table(Media):
         )
         return text.encode("utf-8")
 
+    def _prepare(self) -> None:
+        if self._rows is not None:
+            for i in self._media_rows:
+                for c in self._rows[i]:
+                    if isinstance(c, Media):
+                        c._prepare()
+
+    def _snapshot(self) -> Table:
+        """A copy of the rows as they are now (cells themselves are immutable or shared
+        media): `log()` hands it to the media worker, so changing this table afterwards
+        changes nothing that was logged."""
+        if self._rows is None:
+            return self  # read back and not loaded: nothing can have changed it
+        snap = Table.__new__(Table)
+        snap._init_media(None)
+        snap._ext = self._ext
+        snap._columns = list(self._columns)
+        snap._rows = [list(row) for row in self._rows]
+        snap._nrows = self._nrows
+        snap._media_rows = set(self._media_rows)
+        return snap
+
+    def _source_bytes(self) -> int:
+        if self._rows is None:
+            return super()._source_bytes()
+        cells = self._nrows * max(len(self._columns), 1)
+        media = sum(
+            c._source_bytes()
+            for i in self._media_rows
+            for c in self._rows[i]
+            if isinstance(c, Media)
+        )
+        return 16 * cells + media
+
     def _store(self, files_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """Write the media cells, then the table file; return the table's descriptor."""
         rows = self._loaded()
@@ -330,10 +366,6 @@ class Table(Media):
         self._media_rows = set()
         self._columns = [str(c) for c in desc.get("columns", [])]
         self._nrows = int(desc.get("nrows", 0))
-
-    @property
-    def path(self) -> str:
-        return f"{MEDIA_DIR}/{self.sha256}.table.json"
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 

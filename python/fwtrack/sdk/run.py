@@ -34,6 +34,7 @@ from fwtrack.errors import (
 )
 from fwtrack.sdk import console, names, snapshot, system
 from fwtrack.sdk.config import Config, config_items
+from fwtrack.sdk.media_worker import MediaWorker
 from fwtrack.sdk.settings import (
     FWTRACK_DIR,
     FWTRACK_MODE,
@@ -162,6 +163,7 @@ class Run:
         "_final_summary",
         "_finished",
         "_inner",
+        "_media",
         "_snapshot",
         "_summary",
         "_system",
@@ -190,6 +192,7 @@ class Run:
         config: dict[str, Any],
     ) -> None:
         self._inner = inner
+        self._media: MediaWorker | None = None
         self._uploader: _core.Uploader | None = None
         self._snapshot: snapshot.Snapshot | None = None
         self._system: system.Sampler | None = None
@@ -270,6 +273,8 @@ class Run:
         """Return when everything logged so far is durably on disk (fsynced). An online run
         then also looks for new data to upload at once (without waiting for it)."""
         if not self._finished:
+            if self._media is not None:
+                self._media.settle()  # the writer waits for pending media; bounded here
             self._inner.flush()
             if self._uploader is not None:
                 self._uploader.notify()
@@ -291,10 +296,15 @@ class Run:
             self._stop_capture()
             self._finished = True
             try:
-                self._inner.finish(exit_code)
+                if self._media is not None:
+                    # Pending media are stored first (bounded; Ctrl-C leaves them out).
+                    self._media.close()
             finally:
-                if _state.run is self:
-                    _state.run = None
+                try:
+                    self._inner.finish(exit_code)
+                finally:
+                    if _state.run is self:
+                        _state.run = None
         if self._snapshot is not None:
             self._snapshot.wait()
         if self._uploader is not None:
@@ -814,16 +824,18 @@ def _start_run(
         "fwtrack_version": _core.__version__,
         "resumed": exists,
     }
+    media = MediaWorker(os.path.join(run_dir, snapshot.FILES_DIR))
     inner = _core.RunWriter(
         run_dir,
         json.dumps(info, allow_nan=False),
         resume=exists,
         flush_interval=settings.flush_interval,
         queue_capacity=settings.queue_capacity,
-        converter=media_converter(os.path.join(run_dir, snapshot.FILES_DIR)),
+        converter=media_converter(media),
         warn=warn,
     )
     run = Run(inner, info=info, dir=run_dir, mode=mode, settings=settings, config=prior_config)
+    run._media = media
     if settings.save_code or settings.capture_env:
         run._snapshot = snapshot.Snapshot(
             run_dir,

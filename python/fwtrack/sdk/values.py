@@ -32,6 +32,8 @@ from fwtrack.errors import FwTrackWarning
 if TYPE_CHECKING:
     import numpy as np
 
+    from fwtrack.sdk.media_worker import MediaWorker
+
 __all__ = [
     "DEFAULT_NUM_BINS",
     "convert",
@@ -210,31 +212,16 @@ def _is_media(value: object) -> bool:
     return callable(getattr(type(value), "_store", None))
 
 
-def media_converter(files_dir: str) -> _Handler:
-    """The `converter` of a run whose media payloads go under `files_dir`: a media object, or
-    a non-empty list/tuple of them (a gallery), is stored (payload written once, by content
-    hash) and handed to the writer as a `_core.MediaValue`; anything else goes to `convert`.
+def media_converter(worker: MediaWorker) -> _Handler:
+    """The `converter` of a run whose media `worker` stores the payloads: a media object, or a
+    non-empty list/tuple of them (a gallery), is queued on the worker and handed to the
+    writer as a `_core.PendingMedia` (its record waits in its place until the payload is
+    written); anything else goes to `convert`. The calling thread neither encodes nor hashes.
 
     A payload that cannot be written (full disk, permissions) leaves the value out with one
-    warning per run: the training goes on, and what was logged before is kept.
+    warning per run (see `fwtrack.sdk.media_worker`): the training goes on, and what was
+    logged before is kept.
     """
-    warned = False
-
-    def store(key: str, value: Any) -> Any:
-        nonlocal warned
-        try:
-            if _is_media(value):
-                return _core.MediaValue(value._store(files_dir))
-            items = [item._store(files_dir) for item in value]
-            return _core.MediaValue({"_type": "gallery", "items": items})
-        except OSError as exc:
-            if not warned:
-                warned = True
-                warn(
-                    f"fwtrack: the media logged under {key!r} was not stored ({exc}); it is "
-                    f"left out of the run (free space in {files_dir}, or log less media)"
-                )
-            return None
 
     def converter(key: str, value: Any) -> Any:
         handler = _HANDLERS.get(type(value))  # numpy scalars, arrays, tensors: as `convert`
@@ -243,7 +230,7 @@ def media_converter(files_dir: str) -> _Handler:
         if _is_media(value) or (
             type(value) in (list, tuple) and value and all(_is_media(v) for v in value)
         ):
-            return store(key, value)
+            return worker.submit(key, value)
         return convert(key, value)
 
     return converter
