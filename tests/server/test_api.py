@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import fwtrack
+from fwtrack._core import hash_bytes
 
 from .apputil import BACKENDS, open_client, upload
 
@@ -175,8 +176,8 @@ def test_files(api: TestClient) -> None:
     api.put(f"{BASE}/small/files/requirements.txt", content=b"numpy\npandas\n")  # replaced
     assert api.get(f"{BASE}/small/files").json() == {
         "files": [
-            {"path": "media/images/a.png", "size": len(payload)},
-            {"path": "requirements.txt", "size": 13},
+            {"path": "media/images/a.png", "size": len(payload), "address": hash_bytes(payload)},
+            {"path": "requirements.txt", "size": 13, "address": hash_bytes(b"numpy\npandas\n")},
         ]
     }
     assert api.get(f"{BASE}/small/files/media/images/a.png").content == payload

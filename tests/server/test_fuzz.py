@@ -28,6 +28,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import fwtrack
+from fwtrack import _core
+from fwtrack.server.pack import encode_pack
+from fwtrack.server.routes.blobs import PACK_MEDIA_TYPE
 
 from .harness import ServerProcess
 
@@ -356,6 +359,22 @@ API_CHECKS = [
     "response_schema_conformance",
 ]
 API_EXAMPLES = 20
+
+
+def _packs() -> st.SearchStrategy[bytes]:
+    """Bodies for `POST .../blobs` (`application/x-fwtrack-blobs`): packs of blobs whose
+    addresses match their bytes or not, and bytes that are no pack at all."""
+
+    def named(data: bytes) -> st.SearchStrategy[tuple[str, bytes]]:
+        right, wrong = _core.hash_bytes(data), _core.hash_bytes(b"x" + data)
+        return st.sampled_from([(right, data), (wrong, data)])
+
+    entry = st.binary(max_size=512).flatmap(named)
+    return st.one_of(st.lists(entry, max_size=4).map(encode_pack), st.binary(max_size=256))
+
+
+schemathesis.openapi.media_type(PACK_MEDIA_TYPE, _packs())
+
 # Revoking keys by guessed id could revoke the admin key every other request uses.
 API_EXCLUDED = {("DELETE", f"{API}/keys/{{key_id}}"), ("DELETE", f"{API}/keys/{{id}}")}
 

@@ -47,7 +47,7 @@ def post(api: TestClient, run_id: str, offset: int, body: bytes) -> tuple[int, d
 
 def blob_log(api: TestClient, run_id: str) -> Path:
     ctx = api.app.state.ctx  # type: ignore[attr-defined]
-    blobs = list((ctx.config.blob_dir).glob(f"*/{run_id}/run.fwlog"))
+    blobs = list((ctx.config.store_dir / "runs").glob(f"*/{run_id}/run.fwlog"))
     assert len(blobs) == 1
     path: Path = blobs[0]
     return path

@@ -252,11 +252,11 @@ def test_bad_patch_is_400(api: TestClient, body: dict[str, Any]) -> None:
 
 def test_delete(api: TestClient, logs: dict[str, bytes]) -> None:
     ctx = api.app.state.ctx  # type: ignore[attr-defined]
-    assert len(list(ctx.config.blob_dir.glob("*/r-b/run.fwlog"))) == 1
+    assert len(list((ctx.config.store_dir / "runs").glob("*/r-b/run.fwlog"))) == 1
     assert api.delete(f"{BASE}/r-b").json() == {"id": "r-b", "deleted": True}
     assert api.get(f"{BASE}/r-b").status_code == 404
     assert api.delete(f"{BASE}/r-b").status_code == 404
-    assert list(ctx.config.blob_dir.glob("*/r-b")) == []
+    assert list((ctx.config.store_dir / "runs").glob("*/r-b")) == []
     assert api.get(BASE).json()["total"] == 3
     projects = api.get("/api/v1/projects").json()["projects"]
     assert [(p["name"], p["run_count"]) for p in projects] == [(PROJECT, 3)]

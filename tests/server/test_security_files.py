@@ -41,7 +41,7 @@ def test_a_new_data_dir_and_database_are_private_under_any_umask(
     assert srv.proc.poll() is None
     assert mode(data) == "0o700"
     assert mode(data.parent) == "0o700"
-    assert mode(data / "blobs") == "0o700"
+    assert mode(data / "store") == "0o700"
     for name in DB_FILES:
         assert mode(data / name) == "0o600", name
     # The server works in its private directory.
@@ -57,13 +57,13 @@ def test_an_older_looser_data_dir_is_tightened_at_start(
     srv.stop()
     # What an older version left: 0755 directories, a 0644 database.
     os.chmod(srv.data_dir, 0o755)
-    os.chmod(srv.data_dir / "blobs", 0o755)
+    os.chmod(srv.data_dir / "store", 0o755)
     for name in DB_FILES:
         if (srv.data_dir / name).exists():
             os.chmod(srv.data_dir / name, 0o644)
     srv.start()
     assert mode(srv.data_dir) == "0o700"
-    assert mode(srv.data_dir / "blobs") == "0o700"
+    assert mode(srv.data_dir / "store") == "0o700"
     for name in DB_FILES:
         assert mode(srv.data_dir / name) == "0o600", name
     # It says what it changed.

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from fwtrack._core import hash_bytes
+
 from .apputil import make_run
 from .harness import ServerProcess
 
@@ -122,7 +124,7 @@ def test_a_media_payload_must_match_its_address(http: httpx.Client) -> None:
     assert http.put(url, content=original).status_code == 200
     first = http.get(url)
     etag = first.headers["etag"]
-    assert etag == f'"{sha}"'
+    assert etag == f'"{hash_bytes(original)}"'  # its content address
     assert "immutable" in first.headers["cache-control"]
 
     swapped = http.put(url, content=b"\x89PNG\r\n\x1a\nother pixels")

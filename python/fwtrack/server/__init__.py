@@ -1,5 +1,6 @@
 """The fwtrack tracking server (`fwtrack server`, `fwtrack ui`): FastAPI on uvicorn,
-SQLAlchemy 2 for metadata (SQLite or PostgreSQL), run logs and files in a blob directory.
+SQLAlchemy 2 for metadata (SQLite or PostgreSQL), run logs, history indexes and blobs in a
+store (`fwtrack.server.store`; a directory by default).
 
 Install with `pip install 'fwtrack[server]'`. The HTTP contract is docs/server.md.
 `create_app(ServerConfig(...))` builds the ASGI app.

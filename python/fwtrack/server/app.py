@@ -23,18 +23,22 @@ from starlette.routing import Match
 from fwtrack import _core
 from fwtrack.server.auth import Viewer, add_user, create_key, hash_key
 from fwtrack.server.blobs import BlobStore, LocalRunsLayout
+from fwtrack.server.collector import Collector
 from fwtrack.server.config import MAX_JSON_BODY_BYTES, ServerConfig
 from fwtrack.server.context import LOCAL_USER, AppContext
 from fwtrack.server.db import ApiKey, Database, User
 from fwtrack.server.errors import ApiError
 from fwtrack.server.filemodes import private_dir
 from fwtrack.server.jsonutil import JsonResponse
+from fwtrack.server.legacy import import_legacy_runs
+from fwtrack.server.pack import MAX_PACK_BYTES
 from fwtrack.server.security import (
     SWAGGER_UI_DIR,
     SecurityHeadersMiddleware,
     UiAccessMiddleware,
     docs_page,
 )
+from fwtrack.server.store.directory import DirectoryStore
 
 __all__ = ["bootstrap", "create_app"]
 
@@ -54,11 +58,14 @@ def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
     admin user. Returns the database and the admin's new API key (None when not created)."""
     private_dir(config.data_dir)
     if config.ui_scan_dir is None:
-        private_dir(config.blob_dir)
+        private_dir(config.store_dir)
     db = Database(config.database_url)
     created: str | None = None
     with db.migration_lock() as connection:
         db.upgrade(connection)
+        if config.ui_scan_dir is None:
+            # runs an older version kept outside the store move in, before any request
+            import_legacy_runs(db, DirectoryStore(config.store_dir), config.blob_dir)
         with db.write() as session:
             if config.ui_scan_dir is not None or not config.auth:
                 if session.scalar(sa.select(User.id).where(User.name == LOCAL_USER)) is None:
@@ -77,18 +84,34 @@ def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
     return db, created
 
 
+_RUN_PATH = r"^/api/v1/runs/[^/]+/[^/]+/[^/]+"
+_BLOB_PUT = re.compile(_RUN_PATH + r"/blobs/[^/]+$")
+_BLOB_PACK = re.compile(_RUN_PATH + r"/blobs$")
+_MANIFEST = re.compile(_RUN_PATH + r"/files$")
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024
+"""Largest `POST .../files` body (10,000 paths of up to 512 characters with their addresses)."""
+
+
 class BodyLimitMiddleware:
     """413 for a body over the limit: by Content-Length up front, and by counting a streamed
-    (chunked) body as it arrives. Uploads (run logs, files) get `max_upload_bytes`, every other
-    request `MAX_JSON_BODY_BYTES`."""
+    (chunked) body as it arrives. Uploads (run logs, files) get `max_upload_bytes`, a pack of
+    blobs 64 MiB, a manifest 8 MiB, every other request `MAX_JSON_BODY_BYTES`; a blob streamed
+    with `PUT .../blobs/{address}` is not limited (it goes to a file while it is hashed)."""
 
     def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
         self.app = app
         self.max_upload = max_upload_bytes
         self.max_json = min(MAX_JSON_BODY_BYTES, max_upload_bytes)
 
-    def _limit(self, scope: Scope) -> int:
+    def _limit(self, scope: Scope) -> int | None:
         path: str = scope.get("path", "")
+        method = scope.get("method")
+        if method == "PUT" and _BLOB_PUT.match(path):
+            return None
+        if method == "POST" and _BLOB_PACK.match(path):
+            return MAX_PACK_BYTES
+        if method == "POST" and _MANIFEST.match(path):
+            return MAX_MANIFEST_BYTES
         if path.endswith("/log") or "/files/" in path:
             return self.max_upload
         return self.max_json
@@ -98,6 +121,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope)
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -206,6 +232,9 @@ def _install_handlers(app: FastAPI) -> None:
 def create_app(config: ServerConfig) -> FastAPI:
     """The tracking server app for `config` (migrates the database, creates the first admin)."""
     from fwtrack.server.routes import (
+        blobs as blob_routes,
+    )
+    from fwtrack.server.routes import (
         console,
         dashboard,
         files,
@@ -227,7 +256,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     if config.ui_scan_dir is not None:
         blobs = LocalRunsLayout(config.ui_scan_dir, config.data_dir)
     else:
-        blobs = BlobStore(config.blob_dir)
+        blobs = BlobStore(DirectoryStore(config.store_dir), db)
     if not config.auth or config.ui_scan_dir is not None:
         with db.read() as session:
             user = session.scalars(sa.select(User).where(User.name == LOCAL_USER)).one()
@@ -242,11 +271,18 @@ def create_app(config: ServerConfig) -> FastAPI:
 
             scanner = Scanner(ctx)
             scanner.start()
+        collector = None
+        if isinstance(blobs, BlobStore):
+            collector = Collector(db, blobs.store, config.blob_grace)
+            blobs.on_release = collector.wake
+            collector.start()
         try:
             yield
         finally:
             if scanner is not None:
                 scanner.stop()
+            if collector is not None:
+                collector.stop()
             db.dispose()
 
     app = FastAPI(
@@ -285,6 +321,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         system,
         console,
         media,
+        blob_routes,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_docs(app)

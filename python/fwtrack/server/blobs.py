@@ -1,9 +1,16 @@
-"""Where a run's bytes live: its log, its history index and its files.
+"""Where a run's bytes live, for the routes: its log, its history index and its files, over
+two layouts behind one interface.
 
-Uploaded runs live under `<data>/blobs/<project id>/<run id>/`; in `fwtrack ui` the log is the
-client's own `<dir>/<project>/<run id>/run.fwlog`, read in place, and the index lives under
-`<dir>/.fwtrack-ui/index/`. Every path is built from validated names, and file paths from the
-API are checked part by part, then resolved and checked to stay inside the run's files folder.
+- Uploaded runs (`BlobStore`): everything is in the server's store (`fwtrack.server.store`):
+  the log and the index under the run's key, its files as blobs of the run's entity, named by
+  the run's manifest in SQL (`fwtrack.server.manifest`).
+- `fwtrack ui` (`LocalRunsLayout`): the log is the client's own
+  `<dir>/<project>/<run id>/run.fwlog`, read in place; the index lives under
+  `<dir>/.fwtrack-ui/index/`; files are read from the run's own `files/` folder (there is no
+  manifest). Every path is built from validated names, and file paths from the API are checked
+  part by part, then resolved and checked to stay inside the run's files folder.
+
+Routes read files through `RunFiles` (`list`, `get` → `StoredFile`) whatever the layout.
 
 Symbolic links are never followed below the store's root (`fwtrack ui`: its `--dir`): a run
 file, the run's `files/` folder, its log, its run or project directory that is a link is as
@@ -15,53 +22,37 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
+from fwtrack.server import manifest
+from fwtrack.server.db import Database, Project, Run
 from fwtrack.server.errors import ApiError, check_file_path
+from fwtrack.server.store.base import BlobKey, RunKey, RunLog, Store
+from fwtrack.server.store.directory import LOG_FILE_NAME, DirectoryStore, linked
 
-__all__ = ["BlobStore", "LocalRunsLayout", "RunPaths", "linked", "write_atomic"]
-
-LOG_FILE_NAME = "run.fwlog"
-
-
-def linked(root: Path, target: Path) -> Path | None:
-    """The first path from `root` (excluded) down to `target` that is a symbolic link, or None
-    (a missing part ends the walk: nothing below it exists to be a link)."""
-    here = root
-    for part in target.relative_to(root).parts:
-        here = here / part
-        try:
-            if stat.S_ISLNK(os.lstat(here).st_mode):
-                return here
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-    return None
+__all__ = [
+    "LOG_FILE_NAME",
+    "BlobStore",
+    "LocalRunsLayout",
+    "RunFiles",
+    "RunPaths",
+    "StoredFile",
+    "linked",
+]
 
 
 @dataclass(frozen=True)
 class RunPaths:
-    """The places of one run's bytes; `root` is the store's root, below which no symbolic
-    link is followed."""
+    """The places of one run's log and index; `root` is the store's root (`fwtrack ui`: its
+    run directory), below which no symbolic link is followed."""
 
     run_dir: Path
     log: Path
     index: Path
-    files: Path
     root: Path
-
-    def file(self, path: str) -> Path:
-        """The stored location of run file `path` (validated; never outside `files`, never
-        through a symbolic link: 404 as for a missing file)."""
-        check_file_path(path)
-        if linked(self.root, self.files / path) is not None:
-            raise ApiError(404, f"run file {path!r} is missing (a symbolic link is not followed)")
-        target = (self.files / path).resolve()
-        root = self.files.resolve()
-        if root != target and root not in target.parents:
-            raise ApiError(400, f"file path {path[:80]!r} leaves the run's files folder")
-        return target
 
     def stored_log(self) -> Path:
         """The run log, unless it (or its run or project directory) is a symbolic link: then
@@ -74,47 +65,170 @@ class RunPaths:
             )
         return self.log
 
-    def list_files(self) -> list[dict[str, object]]:
-        """`[{"path", "size"}]` of the run's regular files, sorted by path; symbolic links
-        (files or folders, and `files/` itself) and upload temporaries are left out."""
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One run file as the routes serve it: its `size`, its content `address` (None in
+    `fwtrack ui`, which reads files in place without hashing them), a `local` file holding
+    its bytes when the store has one (zero-copy serving), and `open()`."""
+
+    path: str
+    size: int
+    address: str | None
+    local: Path | None
+    opener: Callable[[], BinaryIO]
+
+    def open(self) -> BinaryIO:
+        return self.opener()
+
+    def read(self) -> bytes:
+        with self.opener() as fh:
+            return fh.read()
+
+    @property
+    def cache_key(self) -> tuple[str, int, int]:
+        """What identifies these bytes for a cache: the address (content never changes under
+        it), else the local file's path, size and mtime."""
+        if self.address is not None:
+            return (self.address, self.size, 0)
+        assert self.local is not None
+        st = os.stat(self.local)
+        return (str(self.local), st.st_size, st.st_mtime_ns)
+
+
+class RunFiles(Protocol):
+    """A run's files, as the routes read them."""
+
+    def list(self) -> list[dict[str, object]]:
+        """`[{"path", "size", "address"}]`, sorted by path."""
+        ...
+
+    def get(self, path: str) -> StoredFile:
+        """Run file `path` (validated; 404 when the run has none)."""
+        ...
+
+
+def _missing(path: str) -> ApiError:
+    return ApiError(404, f"the run has no file {path!r}; GET .../files lists them")
+
+
+class _ManifestFiles:
+    """An uploaded run's files: its manifest rows and the entity's blobs."""
+
+    def __init__(self, db: Database, store: Store, run_pk: int) -> None:
+        self.db = db
+        self.store = store
+        self.run_pk = run_pk
+
+    def list(self) -> list[dict[str, object]]:
+        return manifest.list_files(self.db, self.run_pk)
+
+    def get(self, path: str) -> StoredFile:
+        check_file_path(path)
+        found = manifest.find_file(self.db, self.run_pk, path)
+        if found is None:
+            raise _missing(path)
+        entity, address, size = found
+        key = BlobKey(entity, address)
+        local = self.store.local_path(key)
+        if local is None and not self.store.exists(key):
+            raise ApiError(404, f"run file {path!r} is recorded but its blob {address} is missing")
+        return StoredFile(path, size, address, local, lambda: self.store.open(key))
+
+
+class _FolderFiles:
+    """`fwtrack ui`: the files of a local run's own `files/` folder, read in place."""
+
+    def __init__(self, files: Path, root: Path) -> None:
+        self.files = files
+        self.root = root
+
+    def _target(self, path: str) -> Path:
+        """The file's location (never outside `files`, never through a symbolic link: 404
+        as for a missing file)."""
+        check_file_path(path)
+        if linked(self.root, self.files / path) is not None:
+            raise ApiError(404, f"run file {path!r} is missing (a symbolic link is not followed)")
+        target = (self.files / path).resolve()
+        root = self.files.resolve()
+        if root != target and root not in target.parents:
+            raise ApiError(400, f"file path {path[:80]!r} leaves the run's files folder")
+        return target
+
+    def get(self, path: str) -> StoredFile:
+        target = self._target(path)
+        try:
+            st = os.stat(target)
+        except (FileNotFoundError, NotADirectoryError):
+            raise _missing(path) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise _missing(path)
+
+        def opener() -> BinaryIO:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+            return os.fdopen(fd, "rb")
+
+        return StoredFile(path, st.st_size, None, target, opener)
+
+    def list(self) -> list[dict[str, object]]:
+        """The run's regular files; symbolic links (files or folders, and `files/` itself)
+        and temporaries (names starting with `.`) are left out."""
         out: list[dict[str, object]] = []
         if linked(self.root, self.files) is not None or not self.files.is_dir():
             return out
         for dirpath, dirnames, filenames in os.walk(self.files, followlinks=False):
             dirnames.sort()
             for filename in filenames:
-                full = os.path.join(dirpath, filename)
-                if filename.startswith(".upload-"):
+                if filename.startswith("."):
                     continue
+                full = os.path.join(dirpath, filename)
                 try:
                     st = os.lstat(full)
                 except OSError:
                     continue
                 if stat.S_ISREG(st.st_mode):
                     rel = os.path.relpath(full, self.files).replace(os.sep, "/")
-                    out.append({"path": rel, "size": st.st_size})
+                    out.append({"path": rel, "size": st.st_size, "address": None})
         out.sort(key=lambda f: str(f["path"]))
         return out
 
 
 class BlobStore:
-    """Uploaded runs: `<root>/<project id>/<run id>/{run.fwlog,index/,files/}`."""
+    """Uploaded runs, in the server's store (see the module docstring)."""
 
     in_place = False
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, store: DirectoryStore, db: Database) -> None:
+        self.store = store
+        self.db = db
+        self.on_release: Callable[[], None] | None = None  # wakes the collector
 
     def paths(self, project_id: int, project_name: str, run_id: str) -> RunPaths:
-        del project_name  # blobs are keyed by the project's id, stable across renames
-        run_dir = self.root / str(project_id) / run_id
+        del project_name  # keyed by the project's id, stable across renames
+        key = RunKey(project_id, run_id)
         return RunPaths(
-            run_dir, run_dir / LOG_FILE_NAME, run_dir / "index", run_dir / "files", self.root
+            self.store.run_dir(key),
+            self.store.run_log(key).path,
+            self.store.index_dir(key),
+            self.store.root,
         )
 
-    def delete(self, paths: RunPaths) -> None:
-        """Remove everything stored for a run."""
-        shutil.rmtree(paths.run_dir, ignore_errors=True)
+    def log(self, project_id: int, run_id: str) -> RunLog:
+        return self.store.run_log(RunKey(project_id, run_id))
+
+    def files(self, project: Project, run: Run) -> RunFiles:
+        del project
+        return _ManifestFiles(self.db, self.store, run.id)
+
+    def delete(self, project_id: int, run_id: str) -> None:
+        """Remove the run's log and index (its blobs go to the collector: `released`)."""
+        self.store.delete_run(RunKey(project_id, run_id))
+
+    def released(self, blob_ids: list[int]) -> None:
+        """Blobs a deleted run referenced: mark them for the collector and wake it."""
+        manifest.release(self.db, blob_ids)
+        if self.on_release is not None:
+            self.on_release()
 
 
 class LocalRunsLayout:
@@ -130,39 +244,13 @@ class LocalRunsLayout:
         del project_id
         run_dir = self.runs_dir / project_name / run_id
         return RunPaths(
-            run_dir,
-            run_dir / LOG_FILE_NAME,
-            self.index_root / project_name / run_id,
-            run_dir / "files",
-            self.runs_dir,
+            run_dir, run_dir / LOG_FILE_NAME, self.index_root / project_name / run_id, self.runs_dir
         )
 
-    def delete(self, paths: RunPaths) -> None:
+    def files(self, project: Project, run: Run) -> RunFiles:
+        return _FolderFiles(self.runs_dir / project.name / run.run_id / "files", self.runs_dir)
+
+    def remove(self, paths: RunPaths) -> None:
         """Remove the run's index and its directory (the caller checked it is not running)."""
         shutil.rmtree(paths.index, ignore_errors=True)
         shutil.rmtree(paths.run_dir, ignore_errors=True)
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write `data` to `target` through a temporary file, fsync, rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory, so a new or renamed entry in it is durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

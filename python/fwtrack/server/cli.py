@@ -18,6 +18,7 @@ from typing import Any
 from fwtrack.sdk.settings import FWTRACK_DIR
 from fwtrack.server.env import (
     FWTRACK_SERVER_ADMIN_KEY,
+    FWTRACK_SERVER_BLOB_GRACE,
     FWTRACK_SERVER_DATA,
     FWTRACK_SERVER_DB,
     FWTRACK_SERVER_LOGIN_KEY_TTL,
@@ -102,6 +103,13 @@ def add_commands(subparsers: Any) -> None:
         metavar="N",
         help="failed logins per client address within the window before a lockout (default 20)",
     )
+    server.add_argument(
+        "--blob-grace",
+        default=None,
+        metavar="SECONDS",
+        help="keep a blob no run references this long after its last upload, then remove it "
+        "(default: $FWTRACK_SERVER_BLOB_GRACE or 3600)",
+    )
     server.add_argument("--access-log", action="store_true", help="log every request")
     server.set_defaults(func=_cmd_server)
 
@@ -166,6 +174,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     _require_extra()
     from fwtrack.server.app import bootstrap
     from fwtrack.server.config import (
+        DEFAULT_BLOB_GRACE,
         DEFAULT_LOGIN_KEY_TTL,
         DEFAULT_MAX_CONCURRENT_UPLOADS,
         DEFAULT_MAX_UPLOAD_BYTES,
@@ -183,6 +192,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
             "login_max_failures": args.login_max_failures,
             "login_max_address_failures": args.login_max_address_failures,
         }
+        grace = args.blob_grace or FWTRACK_SERVER_BLOB_GRACE.get()
         config = ServerConfig(
             data_dir=Path(args.data or FWTRACK_SERVER_DATA.get() or "fwtrack-server"),
             db_url=args.db or FWTRACK_SERVER_DB.get(),
@@ -192,6 +202,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
             max_upload_bytes=args.max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES,
             max_concurrent_uploads=args.max_concurrent_uploads or DEFAULT_MAX_CONCURRENT_UPLOADS,
             admin_key=admin_key,
+            blob_grace=DEFAULT_BLOB_GRACE if grace is None else _seconds("--blob-grace", grace),
             **{k: v for k, v in login.items() if v is not None},
         )
         _ = config.database_url  # checks the --db URL
@@ -253,6 +264,17 @@ def _cmd_ui(args: argparse.Namespace) -> int:
             flush=True,
         )
     return _serve(config, access_log=False)
+
+
+def _seconds(option: str, text: str) -> float:
+    """A number of seconds (`0` or more) from the command line or the environment."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{option} {text!r}: expected a number of seconds, e.g. 3600 or 0")
+    return value
 
 
 def _hide_password(url: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DEFAULT_BLOB_GRACE",
     "DEFAULT_LOGIN_KEY_TTL",
     "DEFAULT_LOGIN_LOCKOUT",
     "DEFAULT_LOGIN_WINDOW",
@@ -35,6 +36,10 @@ MAX_JSON_BODY_BYTES = 1024 * 1024
 UI_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 """An access token of `fwtrack ui` (`--token`, `FWTRACK_UI_TOKEN`): it rides in URLs and
 cookies, so URL-safe characters only."""
+
+DEFAULT_BLOB_GRACE = 3600.0
+"""Seconds a blob no run references is kept after its last upload or `blobs/missing` answer
+(`--blob-grace`), so that a client can reference what the server told it it has."""
 
 DEFAULT_LOGIN_KEY_TTL = 30 * 86400.0
 """Seconds an API key made by `POST /login` works (`--login-key-ttl`, 30 days)."""
@@ -84,6 +89,7 @@ class ServerConfig:
     login_lockout: float = DEFAULT_LOGIN_LOCKOUT
     login_max_failures: int = DEFAULT_LOGIN_MAX_FAILURES
     login_max_address_failures: int = DEFAULT_LOGIN_MAX_ADDRESS_FAILURES
+    blob_grace: float = DEFAULT_BLOB_GRACE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -122,6 +128,11 @@ class ServerConfig:
         for name in ("login_max_failures", "login_max_address_failures"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.blob_grace <= _TEN_YEARS:
+            raise ValueError(
+                f"blob_grace must be 0 seconds to 10 years, got {self.blob_grace!r}; hint: "
+                "--blob-grace 3600 keeps unreferenced blobs for an hour"
+            )
 
     @property
     def database_url(self) -> str:
@@ -132,7 +143,13 @@ class ServerConfig:
         return normalize_db_url(self.db_url)
 
     @property
+    def store_dir(self) -> Path:
+        """The directory store: run logs, history indexes and blobs (`fwtrack.server.store`)."""
+        return self.data_dir / "store"
+
+    @property
     def blob_dir(self) -> Path:
+        """Where versions before the store kept runs (moved into the store at start)."""
         return self.data_dir / "blobs"
 
     def to_json(self) -> str:

@@ -11,6 +11,7 @@ from fwtrack.envvar import EnvVar
 __all__ = [
     "ENV_VARS",
     "FWTRACK_SERVER_ADMIN_KEY",
+    "FWTRACK_SERVER_BLOB_GRACE",
     "FWTRACK_SERVER_DATA",
     "FWTRACK_SERVER_DB",
     "FWTRACK_SERVER_LOGIN_KEY_TTL",
@@ -41,6 +42,13 @@ FWTRACK_SERVER_LOGIN_KEY_TTL = EnvVar(
     "`--login-key-ttl` beats it.",
     default="30",
 )
+FWTRACK_SERVER_BLOB_GRACE = EnvVar(
+    "FWTRACK_SERVER_BLOB_GRACE",
+    "`fwtrack server`: seconds a blob (run file, media payload) that no run references is kept "
+    "after its last upload or `blobs/missing` answer, before the collector removes it; "
+    "`--blob-grace` beats it.",
+    default="3600",
+)
 FWTRACK_UI_TOKEN = EnvVar(
     "FWTRACK_UI_TOKEN",
     "`fwtrack ui`: a fixed access token (16 to 128 letters, digits, `-`, `_`) instead of a "
@@ -55,5 +63,6 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_SERVER_DB,
     FWTRACK_SERVER_ADMIN_KEY,
     FWTRACK_SERVER_LOGIN_KEY_TTL,
+    FWTRACK_SERVER_BLOB_GRACE,
 )
 """The server's variables, in the order `docs/env.md` lists them."""

@@ -1,10 +1,11 @@
 """The upload protocol: append whole frames to a run's stored log, idempotent by offset.
 
-Per run, requests are serialized by an exclusive `flock` on the stored log (and, on
-PostgreSQL, a row lock on the run). The log file is the truth: its size is the stored offset
-`S` on every request. A crash between the append and the SQL update is healed on the next
-request by re-running `index_update` (its manifest knows how far it got) and, should the
-crash have left a partly written frame, by cutting the file back to its last whole frame.
+Per run, requests are serialized by the store's exclusive lock on the run's log (`RunLog.locked`:
+a `flock` in the directory backend) and, on PostgreSQL, a row lock on the run. The stored log
+is the truth: its size is the stored offset `S` on every request. A crash between the append
+and the SQL update is healed on the next request by re-running `index_update` (its manifest
+knows how far it got) and, should the crash have left a partly written frame, by cutting the
+log back to its last whole frame.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -23,11 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fwtrack.server import core
-from fwtrack.server.blobs import BlobStore, LocalRunsLayout, RunPaths, fsync_dir
-from fwtrack.server.db import Database, Project, Run, now
+from fwtrack.server.blobs import BlobStore, LocalRunsLayout
+from fwtrack.server.db import Database, Project, Run, RunFileRow, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.fields import run_field_keys
 from fwtrack.server.jsonutil import clean_text, json_safe
+from fwtrack.server.store.base import LogHandle, RunLog
 
 __all__ = [
     "IngestResult",
@@ -42,8 +43,6 @@ __all__ = [
 log = logging.getLogger("fwtrack.server")
 
 _T = TypeVar("_T")
-HEADER_LEN = 16
-FRAME_HEADER_LEN = 28
 _MAX_NAME = 256
 _MAX_TAGS = 256
 
@@ -118,36 +117,6 @@ def get_or_create_run(db: Database, project: Project, run_id: str) -> Run:
 _DELETED = "the run was deleted during this request; upload it again"
 
 
-@contextlib.contextmanager
-def locked_log(path: Path, *, create: bool) -> Iterator[int]:
-    """An fd on the stored log, holding an exclusive flock on it. The fd is checked to still
-    be the file at `path` once locked (a delete may have removed it meanwhile)."""
-    flags = os.O_RDWR | (os.O_CREAT if create else 0)
-    for _ in range(3):
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            if not create:
-                raise
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                same = os.stat(path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                yield fd
-                return
-        finally:
-            os.close(fd)  # releases the lock
-        if not create:
-            raise FileNotFoundError(2, "the run log was removed", str(path))
-    raise ApiError(404, _DELETED)
-
-
 def _row_update(
     db: Database, run_pk: int, work: Callable[[], _T], update: Callable[[Session, Run, _T], None]
 ) -> _T:
@@ -171,73 +140,27 @@ def _row_update(
     return result
 
 
-def _heal(fd: int, paths: RunPaths, size: int) -> tuple[int, dict[str, Any]]:
+def _heal(handle: LogHandle, runlog: RunLog, index: str, size: int) -> tuple[int, dict[str, Any]]:
     """Index everything stored; cut a partly written last frame (left by a crash) off."""
-    result = core.index_update(str(paths.log), str(paths.index))
+    result = core.index_update(str(runlog.path), index)
     good = int(result["log_offset"])
     if good < size:
         log.warning(
             "%s: cutting %d byte(s) of a partly written frame at offset %d (left by a crash)",
-            paths.log,
+            runlog.path,
             size - good,
             good,
         )
-        os.ftruncate(fd, good)
-        os.fsync(fd)
+        handle.truncate(good)
         size = good
-        result = core.index_update(str(paths.log), str(paths.index))
+        result = core.index_update(str(runlog.path), index)
     return size, result
 
 
-def _check_sequence(data: bytes, at_start: bool, next_seq: int) -> int:
-    """Check that the frames in `data` (already validated) continue the stored log's sequence
-    numbers; return the next sequence number after them. A frame numbered below the next
-    record repeats or reorders records (the client sent the wrong bytes for this offset). A
-    frame numbered above it is accepted: the writer skips the numbers of records it had to
-    drop after a long write failure (docs/format.md, "Sequence numbers")."""
-    pos = HEADER_LEN if at_start else 0
-    while pos + FRAME_HEADER_LEN <= len(data):
-        body_len, first_seq, count = (
-            int.from_bytes(data[pos : pos + 4], "little"),
-            int.from_bytes(data[pos + 8 : pos + 16], "little"),
-            int.from_bytes(data[pos + 16 : pos + 20], "little"),
-        )
-        if first_seq < next_seq:
-            raise ValueError(
-                f"the frame at byte {pos} starts at record {first_seq}, but the log continues "
-                f"at record {next_seq} (a frame sent again or out of order)"
-            )
-        next_seq = first_seq + count
-        pos += FRAME_HEADER_LEN + body_len
-    return next_seq
-
-
-def _scan_next_seq(fd: int, size: int) -> int:
-    """The next sequence number after the whole frames of a stored log (read from the frame
-    headers; used only when the SQL row lags the file after a crash)."""
-    pos, next_seq = HEADER_LEN, 0
-    while pos + FRAME_HEADER_LEN <= size:
-        head = os.pread(fd, FRAME_HEADER_LEN, pos)
-        if len(head) < FRAME_HEADER_LEN:
-            break
-        body_len = int.from_bytes(head[0:4], "little")
-        next_seq = int.from_bytes(head[8:16], "little") + int.from_bytes(head[16:20], "little")
-        pos += FRAME_HEADER_LEN + body_len
-    return next_seq
-
-
-def _append(fd: int, data: bytes, at: int) -> None:
-    view = memoryview(data)
-    pos = at
+def _append(handle: LogHandle, data: bytes, at: int) -> None:
     try:
-        while view:
-            written = os.pwrite(fd, view, pos)
-            view = view[written:]
-            pos += written
-        os.fsync(fd)
+        handle.append(data, at)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, at)
         log.error("append to stored log failed: %s", exc)
         raise ApiError(
             503,
@@ -255,22 +178,23 @@ def ingest(
     body: bytes,
 ) -> IngestResult:
     """Apply one `POST .../log?offset=N` (see docs/server.md, "Upload protocol")."""
-    if blobs.in_place:
+    if isinstance(blobs, LocalRunsLayout):
         raise ApiError(405, "this server indexes local runs in place; uploads are not accepted")
     if offset < 0:
         raise ApiError(400, f"offset must be >= 0, got {offset}")
     run = get_or_create_run(db, project, run_id)
-    paths = blobs.paths(project.id, project.name, run_id)
+    runlog = blobs.log(project.id, run_id)
+    index = str(blobs.paths(project.id, project.name, run_id).index)
     known_size, known_seq = run.log_size, run.next_seq
 
     def work() -> tuple[IngestResult, dict[str, Any] | None, int]:
-        with locked_log(paths.log, create=True) as fd:
-            size = os.fstat(fd).st_size
+        with runlog.locked(create=True) as handle:
+            size = handle.size()
             result: dict[str, Any] | None = None
             next_seq = known_seq
             if size != known_size:
-                size, result = _heal(fd, paths, size)
-                next_seq = _scan_next_seq(fd, size)
+                size, result = _heal(handle, runlog, index, size)
+                next_seq = core.log_next_seq(handle.fileno(), size)
             if offset > size:
                 return IngestResult(409, size), result, next_seq
             if not body or offset + len(body) <= size:
@@ -278,17 +202,15 @@ def ingest(
             new = body[size - offset :]
             try:
                 core.validate_frames(new, size == 0)
-                next_seq = _check_sequence(new, size == 0, next_seq)
+                next_seq = core.frame_sequence(new, size == 0, next_seq)
             except ValueError as exc:
                 raise ApiError(
                     400,
                     f"bytes from offset {size} are not whole run-log frames: {exc}; hint: "
                     "send whole frames, starting at a frame boundary",
                 ) from exc
-            _append(fd, new, size)
-            if size == 0:
-                fsync_dir(paths.run_dir)
-            result = core.index_update(str(paths.log), str(paths.index))
+            _append(handle, new, size)
+            result = core.index_update(str(runlog.path), index)
             return IngestResult(200, size + len(new)), result, next_seq
 
     def update(
@@ -329,48 +251,62 @@ def _lock_if_present(path: os.PathLike[str] | str) -> Iterator[None]:
 def delete_run(
     db: Database, blobs: BlobStore | LocalRunsLayout, project: Project, run: Run
 ) -> None:
-    """Delete a run's row and everything stored for it, serialized with its uploads (same lock
-    order as `ingest`: the row lock, then the log's flock, on PostgreSQL; the flock, then the
-    write transaction, on SQLite)."""
-    paths = blobs.paths(project.id, project.name, run.run_id)
+    """Delete a run's row, its manifest and everything stored for it, serialized with its
+    uploads (same lock order as `ingest`: the row lock, then the log's lock, on PostgreSQL;
+    the log's lock, then the write transaction, on SQLite). The blobs its manifest named are
+    then the collector's (kept while another run references them)."""
     missing = ApiError(404, f"no run {run.run_id!r} in project {project.entity}/{project.name}")
+    if isinstance(blobs, LocalRunsLayout):
+        paths = blobs.paths(project.id, project.name, run.run_id)
+        with _lock_if_present(paths.log), db.write() as session:
+            if session.get(Run, run.id) is None:
+                raise missing
+            session.execute(sa.delete(Run).where(Run.id == run.id))
+            blobs.remove(paths)
+        return
+    runlog = blobs.log(project.id, run.run_id)
+    named = sa.select(RunFileRow.blob_id).where(RunFileRow.run_pk == run.id)
     if db.dialect == "postgresql":
         with db.write() as session:
             row = session.scalar(sa.select(Run).where(Run.id == run.id).with_for_update())
             if row is None:
                 raise missing
-            with _lock_if_present(paths.log):
-                session.delete(row)
+            released = list(session.scalars(named))
+            with runlog.lock_if_present():
+                session.delete(row)  # its manifest rows go with it (ON DELETE CASCADE)
                 session.flush()
-                blobs.delete(paths)
-        return
-    with _lock_if_present(paths.log), db.write() as session:
-        if session.get(Run, run.id) is None:
-            raise missing
-        session.execute(sa.delete(Run).where(Run.id == run.id))
-        blobs.delete(paths)
+                blobs.delete(project.id, run.run_id)
+    else:
+        with runlog.lock_if_present(), db.write() as session:
+            if session.get(Run, run.id) is None:
+                raise missing
+            released = list(session.scalars(named))
+            session.execute(sa.delete(Run).where(Run.id == run.id))
+            blobs.delete(project.id, run.run_id)
+    blobs.released(released)
 
 
 def stored_offset(
     db: Database, blobs: BlobStore | LocalRunsLayout, project: Project, run: Run
 ) -> int:
     """The stored size of a run's log, healing a crash first (`GET .../log/offset`)."""
-    paths = blobs.paths(project.id, project.name, run.run_id)
-    if blobs.in_place:
+    if isinstance(blobs, LocalRunsLayout):
         try:
-            return paths.log.stat().st_size
+            return blobs.paths(project.id, project.name, run.run_id).log.stat().st_size
         except FileNotFoundError:
             return 0
-    if not paths.log.exists():
+    runlog = blobs.log(project.id, run.run_id)
+    index = str(blobs.paths(project.id, project.name, run.run_id).index)
+    if not runlog.path.exists():
         return 0
 
     def work() -> tuple[int, dict[str, Any] | None, int]:
-        with locked_log(paths.log, create=False) as fd:
-            size = os.fstat(fd).st_size
+        with runlog.locked(create=False) as handle:
+            size = handle.size()
             if size == run.log_size:
                 return size, None, run.next_seq
-            size, result = _heal(fd, paths, size)
-            return size, result, _scan_next_seq(fd, size)
+            size, result = _heal(handle, runlog, index, size)
+            return size, result, core.log_next_seq(handle.fileno(), size)
 
     def update(_session: Session, row: Run, out: tuple[int, dict[str, Any] | None, int]) -> None:
         size, result, next_seq = out

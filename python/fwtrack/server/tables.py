@@ -3,20 +3,19 @@ in memory for `GET .../table`.
 
 A table file is UTF-8 JSON `{"columns": [str...], "data": [[cell...]...]}` whose cells are
 null, booleans, numbers, strings or media descriptors (`NaN`/`Infinity` tokens allowed).
-Parsed tables are kept in a small LRU keyed by the file's path, size and mtime (a payload is
-content-addressed, so a stored table never changes; keying by the file rather than by the
-sha256 in its name means a file uploaded under another table's name is never answered with
-that table's rows). Each table keeps the orders it computed, so paging through a sorted,
-filtered view costs one slice per page.
+Parsed tables are kept in a small LRU keyed by what identifies the file's bytes: its content
+address (verified by the server when it was stored), or in `fwtrack ui` its path, size and
+mtime; never by the hash in its name, so a file uploaded under another table's name is never
+answered with that table's rows. Each table keeps the orders it computed, so paging through a
+sorted, filtered view costs one slice per page.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections import OrderedDict
-from pathlib import Path
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -191,31 +190,29 @@ class Table:
 
 
 class TableCache:
-    """A bounded LRU of parsed tables, keyed by `(path, size, mtime)`: at most `max_tables`
-    tables and about `max_bytes` of table files (the newest table is always kept)."""
+    """A bounded LRU of parsed tables, keyed by what identifies a table file's bytes: at most
+    `max_tables` tables and about `max_bytes` of table files (the newest table is always
+    kept)."""
 
     def __init__(self, max_tables: int = 8, max_bytes: int = 128 << 20) -> None:
         self.max_tables = max_tables
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._tables: OrderedDict[tuple[str, int, int], Table] = OrderedDict()
+        self._tables: OrderedDict[Hashable, Table] = OrderedDict()
 
-    def get(self, path: Path) -> Table:
-        """The table stored at `path` (FileNotFoundError when absent, TableError when it is
-        not a table or is larger than `MAX_TABLE_BYTES`)."""
-        st = os.stat(path)
-        key = (str(path), st.st_size, st.st_mtime_ns)
+    def get(self, key: Hashable, size: int, load: Callable[[], bytes]) -> Table:
+        """The table of `size` bytes identified by `key`, parsed from `load()` when not cached
+        (TableError when it is not a table or is larger than `MAX_TABLE_BYTES`)."""
         with self._lock:
             table = self._tables.get(key)
             if table is not None:
                 self._tables.move_to_end(key)
                 return table
-        if st.st_size > MAX_TABLE_BYTES:
+        if size > MAX_TABLE_BYTES:
             raise TableError(
-                f"the table file is {st.st_size} bytes, over the {MAX_TABLE_BYTES} bytes the "
-                "server pages"
+                f"the table file is {size} bytes, over the {MAX_TABLE_BYTES} bytes the server pages"
             )
-        table = Table.parse(Path(path).read_bytes())
+        table = Table.parse(load())
         with self._lock:
             self._tables[key] = table
             self._tables.move_to_end(key)

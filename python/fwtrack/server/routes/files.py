@@ -1,22 +1,27 @@
-"""Run files: the list, one file's bytes, storing one, and the run's environment snapshot."""
+"""Run files: the list, one file's bytes, storing one, and the run's environment snapshot.
+
+They are read through `fwtrack.server.blobs` (`RunFiles`): an uploaded run's from the store,
+through its manifest; a local run's (`fwtrack ui`) from its own `files/` folder."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
-from pathlib import Path
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from fwtrack.run_files import merge_metadata
-from fwtrack.server.blobs import write_atomic
+from fwtrack.server import manifest
+from fwtrack.server.addresses import address_of
+from fwtrack.server.blobs import BlobStore, StoredFile
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
-from fwtrack.server.routes.run_request import OCTET_BODY, RUN, run_paths
+from fwtrack.server.routes.run_request import OCTET_BODY, RUN
 
 __all__ = ["router"]
 
@@ -27,11 +32,12 @@ router = APIRouter(responses=ERRORS)
 def files_list(
     entity: str, project: str, run_id: str, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
-    """`{"files": [{"path", "size"}]}`, sorted by path."""
+    """`{"files": [{"path", "size", "address"}]}`, sorted by path (`address` is the file's
+    content address; null in `fwtrack ui`, which reads local runs in place)."""
     reach(user, entity, project, run_id)
-    proj, _ = find_run(ctx, entity, project, run_id)
-    # Symbolic links (a file, a folder, `files/` itself) are left out, wherever they lead.
-    return JsonResponse({"files": ctx.blobs.paths(proj.id, proj.name, run_id).list_files()})
+    proj, run = find_run(ctx, entity, project, run_id)
+    # fwtrack ui: symbolic links (a file, a folder, `files/` itself) are left out.
+    return JsonResponse({"files": ctx.blobs.files(proj, run).list()})
 
 
 _CONTENT_TYPES = {
@@ -57,6 +63,7 @@ _CONTENT_TYPES = {
     ),
 }
 _MEDIA_PAYLOAD = re.compile(r"^media/([0-9a-f]{64})\.[a-z0-9.]+$")
+_IMMUTABLE = "private, max-age=31536000, immutable"
 # A run file is the uploader's content: an HTML payload (or SVG) runs sandboxed, in an origin
 # of its own, never as the dashboard's.
 # (nosniff comes with every answer: SecurityHeadersMiddleware.)
@@ -88,29 +95,37 @@ def file_download(
     user: CurrentViewer,
     ctx: Ctx,
 ) -> Response:
-    """Download one run file, with a Content-Type from its extension. Media payloads
-    (`media/<sha256>.<ext>`, content-addressed) carry the sha256 as ETag and are cacheable
-    for good; other files are revalidated (`no-cache`)."""
+    """Download one run file, with a Content-Type from its extension. Its ETag is its content
+    address; media payloads (`media/<hex>.<ext>`, content-addressed by name) are cacheable
+    for good, other files are revalidated (`no-cache`)."""
     reach(user, entity, project, run_id)
     check_file_path(path)
-    proj, _ = find_run(ctx, entity, project, run_id)
-    target = ctx.blobs.paths(proj.id, proj.name, run_id).file(path)
-    if not target.is_file():
-        raise ApiError(404, f"run {run_id!r} has no file {path!r}; GET .../files lists them")
+    proj, run = find_run(ctx, entity, project, run_id)
+    stored = ctx.blobs.files(proj, run).get(path)
     headers = dict(_FILE_HEADERS)
     payload = _MEDIA_PAYLOAD.match(path)
-    if payload is not None:
+    headers["Cache-Control"] = _IMMUTABLE if payload is not None else "private, no-cache"
+    if stored.address is not None:
+        headers["ETag"] = f'"{stored.address}"'
+    elif payload is not None:  # fwtrack ui: named by its hash
         headers["ETag"] = f'"{payload.group(1)}"'
-        headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    media_type = _content_type(path)
+    if stored.local is not None:
+        try:
+            st = os.stat(stored.local)
+        except FileNotFoundError:
+            raise ApiError(404, f"run {run_id!r} has no file {path!r}") from None
+        response: Response = FileResponse(
+            stored.local, media_type=media_type, headers=headers, stat_result=st
+        )
     else:
-        headers["Cache-Control"] = "private, no-cache"
-    response = FileResponse(
-        target, media_type=_content_type(path), headers=headers, stat_result=target.stat()
-    )
+        headers["Content-Length"] = str(stored.size)
+        response = StreamingResponse(_chunks(stored), media_type=media_type, headers=headers)
     tags = request.headers.get("if-none-match")
+    etag = response.headers.get("etag")
     if tags and (
         tags.strip() == "*"
-        or response.headers["etag"] in {t.strip().removeprefix("W/") for t in tags.split(",")}
+        or (etag is not None and etag in {t.strip().removeprefix("W/") for t in tags.split(",")})
     ):
         keep = ("etag", "cache-control", "last-modified")
         return Response(
@@ -119,43 +134,28 @@ def file_download(
     return response
 
 
-def _file_clash(files: Path, path: str) -> str | None:
-    """Why run file `path` cannot be stored under `files`: a folder on its way is a file, or
-    `path` is a folder of other files; None when it can be."""
-    parts = path.split("/")
-    here = files
-    for i, part in enumerate(parts[:-1]):
-        here = here / part
-        if here.exists() and not here.is_dir():
-            return (
-                f"run file {'/'.join(parts[: i + 1])!r} exists, so {path!r} cannot be stored "
-                "under it; hint: upload it under another name"
-            )
-    target = here / parts[-1]
-    if target.is_dir():
-        inside = sorted(p.name for p in target.iterdir() if not p.name.startswith("."))
-        example = f" (it holds {path}/{inside[0]!s})" if inside else ""
-        return (
-            f"{path!r} is a folder of run files{example}, so a file cannot take its name; "
-            "hint: upload it under another name"
-        )
-    return None
+def _chunks(stored: StoredFile) -> Iterator[bytes]:
+    with stored.open() as fh:
+        while chunk := fh.read(1 << 20):
+            yield chunk
 
 
-def _check_address(path: str, body: bytes) -> None:
-    """A media payload (`media/<sha256>.<ext>`) is served as immutable under its sha256: refuse
-    bytes that do not hash to it (400), so stored content never changes under its address."""
+def _check_name(path: str, address: str, body: bytes) -> None:
+    """A media payload (`media/<hex>.<ext>`) is served as immutable under its name: refuse
+    bytes that do not hash to it (400), so content never changes under a name. The hex is
+    BLAKE3 (new clients) or SHA-256 (older ones)."""
     payload = _MEDIA_PAYLOAD.match(path)
     if payload is None:
         return
-    digest = hashlib.sha256(body).hexdigest()
-    if digest != payload.group(1):
-        raise ApiError(
-            400,
-            f"content does not match its address: {path!r} names sha256 {payload.group(1)}, "
-            f"the {len(body)} bytes sent have sha256 {digest}; hint: a media payload is "
-            "stored as media/<sha256 of its bytes>.<ext> and never replaced by other bytes",
-        )
+    named = payload.group(1)
+    if address.partition(":")[2] == named or hashlib.sha256(body).hexdigest() == named:
+        return
+    raise ApiError(
+        400,
+        f"content does not match its address: {path!r} names {named}, the {len(body)} bytes "
+        f"sent hash to {address}; hint: a media payload is stored as media/<hash of its "
+        "bytes>.<ext> and never replaced by other bytes",
+    )
 
 
 @router.put(
@@ -176,31 +176,32 @@ async def file_upload(
     user: CurrentViewer,
     ctx: Ctx,
 ) -> JsonResponse:
-    """Store one run file (replacing it): `{"path", "size"}`. A media payload
-    (`media/<sha256>.<ext>`) must hash to its name (400 otherwise); a path onto a folder of
-    files or under a file is a 409."""
+    """Store one run file (replacing it): `{"path", "size"}`. The body is kept as a
+    blob of the run's entity and `path` names it in the run's manifest. A media payload
+    (`media/<hex>.<ext>`) must hash to its name (400 otherwise); a path onto a folder of files
+    or under a file is a 409."""
     reach(user, entity, project, run_id)
     check_file_path(path)
-    if ctx.blobs.in_place:
+    if not isinstance(ctx.blobs, BlobStore):
         raise ApiError(405, "`fwtrack ui` serves local runs read-only")
+    store = ctx.blobs.store
     body = await request.body()
 
-    def store() -> None:
-        proj, _ = find_run(ctx, entity, project, run_id)
-        _check_address(path, body)
-        paths = ctx.blobs.paths(proj.id, proj.name, run_id)
-        target = paths.file(path)
-        clash = _file_clash(paths.files, path)
-        if clash is not None:
-            raise ApiError(409, clash)
+    def keep() -> None:
+        _, run = find_run(ctx, entity, project, run_id)
+        address = address_of(body)
+        _check_name(path, address, body)
         try:
-            write_atomic(target, body)
-        except (IsADirectoryError, NotADirectoryError, FileExistsError):
-            # another upload made the clash meanwhile
-            clash = _file_clash(paths.files, path) or f"{path!r} is in the way; retry"
-            raise ApiError(409, clash) from None
+            manifest.keep(ctx.db, store, entity, [(address, len(body), body)])
+        except OSError as exc:
+            raise ApiError(
+                503,
+                f"the server could not store the file ({exc.strerror or exc}); retry later",
+                headers={"Retry-After": "5"},
+            ) from exc
+        manifest.record_files(ctx.db, entity, run.id, [(path, address, len(body))])
 
-    await run_in_threadpool(store)
+    await run_in_threadpool(keep)
     return JsonResponse({"path": path, "size": len(body)})
 
 
@@ -212,10 +213,11 @@ def metadata(entity: str, project: str, run_id: str, user: CurrentViewer, ctx: C
     """The run's environment: its start info (host, program, python, ...) with the keys of
     the snapshot `files/metadata.json` (git, command line, OS, CPU, GPUs, ...) it lacks, as
     `run.metadata` gives it; `{}` when neither exists."""
-    start, paths = run_paths(ctx, user, entity, project, run_id)
+    reach(user, entity, project, run_id)
+    proj, run = find_run(ctx, entity, project, run_id)
     try:
-        snap = paths.file("metadata.json")  # never through a symbolic link
-        raw: bytes | None = snap.read_bytes() if os.path.isfile(snap) else None
-    except (ApiError, OSError):
+        raw: bytes | None = ctx.blobs.files(proj, run).get("metadata.json").read()
+    except (ApiError, OSError):  # none (fwtrack ui: a symbolic link is none either)
         raw = None
+    start = dict(run.meta or {})
     return JsonResponse(json_safe(merge_metadata(start, raw)))

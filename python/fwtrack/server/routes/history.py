@@ -24,7 +24,6 @@ from fwtrack.server.routes.deps import (
     find_run,
     reach,
 )
-from fwtrack.server.routes.log_cache import LOG_HEADER_LEN
 from fwtrack.server.routes.run_request import MAX_KEY_LEN, MAX_KEYS, RUN, keys_arg
 
 __all__ = ["router"]
@@ -133,7 +132,7 @@ def _stored_reader(
     proj, _ = find_run(ctx, entity, project, run_id)
     log = ctx.blobs.paths(proj.id, proj.name, run_id).stored_log()  # never a symbolic link
     try:
-        empty = log.stat().st_size <= LOG_HEADER_LEN
+        empty = log.stat().st_size <= core.LOG_HEADER_LEN
     except FileNotFoundError:
         empty = True
     if empty:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fwtrack import _core
+from fwtrack.server import core
 from fwtrack.server.blobs import RunPaths
 from fwtrack.server.errors import ApiError
 from fwtrack.server.routes.deps import error
 
-__all__ = ["LOG_HEADER_LEN", "UNREADABLE", "Decoded", "decoded", "part"]
+__all__ = ["UNREADABLE", "Decoded", "decoded", "part"]
 
-LOG_HEADER_LEN = 16
 UNREADABLE = error(409, "The run log (or table file) cannot be read")
 """The `responses` entry of a route that reads the run log (or a table file)."""
 
@@ -88,7 +88,7 @@ def decoded(paths: RunPaths) -> Decoded | None:
         st = log.stat()
     except FileNotFoundError:
         return None
-    if st.st_size <= LOG_HEADER_LEN:
+    if st.st_size <= core.LOG_HEADER_LEN:
         return None
     return _LOGS.get(str(log), st.st_size, st.st_mtime_ns)
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fwtrack.server.blobs import RunPaths
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe
-from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer
+from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, find_run, reach
 from fwtrack.server.routes.log_cache import UNREADABLE, decoded, part
 from fwtrack.server.routes.run_request import MAX_KEY_LEN, RUN, run_paths
 from fwtrack.server.tables import TableCache, TableError
@@ -89,7 +89,8 @@ def table(
     `media/<sha256>.table.json`): `{"columns", "total", "offset", "rows", "row_ids"}` where
     `total` counts the rows matching `q` (case-insensitive text of any cell), sorted by column
     `sort` (numbers numerically, text case-insensitively, nulls last in either `order`)."""
-    _, paths = run_paths(ctx, user, entity, project, run_id)
+    reach(user, entity, project, run_id)
+    proj, run = find_run(ctx, entity, project, run_id)
     if not path.endswith(".table.json"):
         raise ApiError(
             400,
@@ -97,9 +98,9 @@ def table(
             "(media/<sha256>.table.json)",
         )
     check_file_path(path)
-    target = paths.file(path)
+    stored = ctx.blobs.files(proj, run).get(path)
     try:
-        parsed = _TABLES.get(target)
+        parsed = _TABLES.get(stored.cache_key, stored.size, stored.read)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ApiError(
             404, f"run {run_id!r} has no file {path!r}; GET .../files lists them"

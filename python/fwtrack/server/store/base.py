@@ -111,6 +111,10 @@ class LogHandle(Protocol):
         """Cut the log to `length` bytes, durably."""
         ...
 
+    def fileno(self) -> int:
+        """A descriptor of the local file (`RunLog.path`), for the Rust core's readers."""
+        ...
+
 
 class RunLog(Protocol):
     """One run's log."""

@@ -134,6 +134,9 @@ class _LockedLog:
         os.ftruncate(self.fd, length)
         os.fsync(self.fd)
 
+    def fileno(self) -> int:
+        return self.fd
+
 
 class _DirectoryRunLog:
     """A run log at `<root>/runs/<project id>/<run id>/run.fwlog` (`RunLog`)."""
@@ -383,6 +386,20 @@ class DirectoryStore:
 
     def index_dir(self, run: RunKey) -> Path:
         return self.run_dir(run) / "index"
+
+    def adopt_run(self, run: RunKey, log: Path | None, index: Path | None) -> None:
+        """Move a run's log and history index from an older layout (on the store's volume)
+        into the store; an index already there wins over `index` (which is removed)."""
+        folder = self.run_dir(run)
+        _make_dirs(self.root, folder)
+        if log is not None:
+            os.replace(log, folder / LOG_FILE_NAME)
+        if index is not None:
+            if self.index_dir(run).exists():
+                shutil.rmtree(index)
+            else:
+                os.replace(index, self.index_dir(run))
+        fsync_dir(folder)
 
     def delete_run(self, run: RunKey) -> None:
         path = self.run_dir(run)

@@ -1,0 +1,348 @@
+"""Blobs by content address: which ones the server lacks, packs of small ones, one large one,
+and the run's file manifest naming them (docs/server.md, "Blob protocol").
+
+Every route is run-scoped: the caller must reach the run's entity (as for the log upload) and
+the run must exist (its first log upload creates it). Blobs are kept once per entity and
+address; the server hashes every byte it receives and stores nothing whose hash is not its
+address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from fwtrack.server import manifest
+from fwtrack.server.addresses import Digest, address_of, check_address
+from fwtrack.server.blobs import BlobStore
+from fwtrack.server.context import AppContext
+from fwtrack.server.db import Project, Run
+from fwtrack.server.errors import ApiError, check_file_path
+from fwtrack.server.pack import MAX_ADDRESS_LEN, PackError, PackReader
+from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
+from fwtrack.server.routes.run_request import RUN
+from fwtrack.server.store.base import Staged, Store
+
+__all__ = ["PACK_MEDIA_TYPE", "router"]
+
+router = APIRouter(responses=ERRORS)
+
+PACK_MEDIA_TYPE = "application/x-fwtrack-blobs"
+_BATCH_BYTES = 8 << 20  # verified and stored together
+_WRITE_BYTES = 1 << 20  # a streamed blob is hashed and written in pieces of about this
+
+_PACK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {PACK_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        "description": "Entries back to back: u16 LE address length, the address (ASCII), "
+        "u64 LE size, then the bytes. At most 64 MiB.",
+    }
+}
+_RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+_READ_ONLY = error(405, "This server (`fwtrack ui`) serves local runs read-only")
+_BUSY = error(429, "Too many uploads at once; retry after Retry-After seconds")
+_MISMATCH: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "Malformed request, or content that does not match its address "
+        "(`refused` lists those addresses; nothing of them was stored)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "refused": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required": ["detail"],
+                }
+            }
+        },
+    }
+}
+_MISSING: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "A blob the manifest names is not stored (`missing` lists them; send "
+        "them and post again), or a path clashes with another file (no `missing`). Nothing "
+        "was recorded.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "missing": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required": ["detail"],
+                }
+            }
+        },
+    }
+}
+
+Address = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS_LEN)]
+
+
+class MissingIn(BaseModel):
+    """Addresses the client is about to reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    addresses: list[Address] = Field(max_length=manifest.MAX_ADDRESSES)
+
+
+class MissingOut(BaseModel):
+    missing: list[str] = Field(description="The addresses the entity has not stored")
+
+
+class StoredOut(BaseModel):
+    stored: list[str] = Field(description="The addresses of the pack, all stored now")
+
+
+class BlobOut(BaseModel):
+    address: str
+    size: int
+
+
+class FileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=512)
+    address: Address
+    size: int = Field(ge=0, le=2**62)
+
+
+class FilesIn(BaseModel):
+    """The run's files: each path names a stored blob."""
+
+    model_config = ConfigDict(extra="forbid")
+    files: list[FileIn] = Field(max_length=manifest.MAX_ADDRESSES)
+
+
+class RecordedOut(BaseModel):
+    recorded: int = Field(description="The number of paths recorded")
+
+
+def _address(value: str) -> str:
+    try:
+        return check_address(value)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _writable_run(ctx: AppContext, entity: str, project: str, run_id: str) -> tuple[Project, Run]:
+    """The run, which must exist; 405 on `fwtrack ui`. (The caller checked `reach`.)"""
+    _store(ctx)
+    return find_run(ctx, entity, project, run_id)
+
+
+def _store(ctx: AppContext) -> Store:
+    if not isinstance(ctx.blobs, BlobStore):
+        raise ApiError(405, "`fwtrack ui` serves local runs read-only")
+    return ctx.blobs.store
+
+
+@contextlib.asynccontextmanager
+async def _upload_slot(ctx: AppContext) -> AsyncIterator[None]:
+    """One of the process's `--max-concurrent-uploads` upload slots, or 429."""
+    if ctx.uploads_in_flight >= ctx.config.max_concurrent_uploads:
+        raise ApiError(
+            429,
+            f"the server is handling {ctx.uploads_in_flight} uploads; retry after 1 s",
+            headers={"Retry-After": "1"},
+        )
+    ctx.uploads_in_flight += 1
+    try:
+        yield
+    finally:
+        ctx.uploads_in_flight -= 1
+
+
+def _unavailable(exc: OSError) -> ApiError:
+    return ApiError(
+        503,
+        f"the server could not store the blob ({exc.strerror or exc}); retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
+@router.post(
+    RUN + "/blobs/missing",
+    tags=["blobs"],
+    response_model=MissingOut,
+    responses={**_READ_ONLY},
+)
+def blobs_missing(
+    entity: str, project: str, run_id: str, body: MissingIn, user: CurrentViewer, ctx: Ctx
+) -> MissingOut:
+    """Which of `addresses` the run's entity has not stored (at most 10,000). The stored ones
+    are touched: they stay for the grace period even if no run references them."""
+    reach(user, entity, project, run_id)
+    _writable_run(ctx, entity, project, run_id)
+    wanted = list(dict.fromkeys(_address(a) for a in body.addresses))
+    present = manifest.touch(ctx.db, entity, wanted)
+    return MissingOut(missing=[a for a in wanted if a not in present])
+
+
+def _verify_and_keep(
+    ctx: AppContext, entity: str, entries: list[tuple[str, bytes]]
+) -> tuple[list[str], list[str]]:
+    """Hash each entry; keep those whose bytes match their address. Returns (stored,
+    refused)."""
+    good: list[tuple[str, int, bytes | memoryview | Staged]] = []
+    refused: list[str] = []
+    for address, data in entries:
+        if address_of(data, address.partition(":")[0]) == address:
+            good.append((address, len(data), data))
+        else:
+            refused.append(address)
+    try:
+        manifest.keep(ctx.db, _store(ctx), entity, good)
+    except OSError as exc:
+        raise _unavailable(exc) from exc
+    return [a for a, _, _ in good], refused
+
+
+@router.post(
+    RUN + "/blobs",
+    tags=["blobs"],
+    response_model=StoredOut,
+    openapi_extra=_PACK_BODY,
+    responses={**_MISMATCH, **_READ_ONLY, **_BUSY},
+)
+async def blobs_pack(
+    entity: str, project: str, run_id: str, request: Request, user: CurrentViewer, ctx: Ctx
+) -> StoredOut:
+    """Store a pack of blobs (body `application/x-fwtrack-blobs`, at most 64 MiB): each
+    entry is hashed, and one whose bytes do not match its address is not stored (the answer
+    is then 400 with `refused`; the entries that matched are kept)."""
+    reach(user, entity, project, run_id)
+    await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
+    stored: list[str] = []
+    refused: list[str] = []
+    async with _upload_slot(ctx):
+        reader = PackReader()
+        batch: list[tuple[str, bytes]] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                for entry in reader.feed(chunk):
+                    batch.append(entry)
+                    size += len(entry[1])
+                    if size >= _BATCH_BYTES:
+                        kept, bad = await run_in_threadpool(_verify_and_keep, ctx, entity, batch)
+                        stored += kept
+                        refused += bad
+                        batch, size = [], 0
+            reader.finish()
+        except PackError as exc:
+            raise ApiError(
+                400,
+                f"not a blob pack: {exc}",
+                extra={"refused": refused} if refused else None,
+            ) from None
+        if batch:
+            kept, bad = await run_in_threadpool(_verify_and_keep, ctx, entity, batch)
+            stored += kept
+            refused += bad
+    if refused:
+        raise ApiError(
+            400,
+            f"content does not match its address: {len(refused)} blob(s) (e.g. {refused[0]}) "
+            "were not stored; hint: an address is the hash of the blob's bytes "
+            "(blake3:<hex>); hash the file again and resend",
+            extra={"refused": refused},
+        )
+    return StoredOut(stored=list(dict.fromkeys(stored)))
+
+
+def _write(staged: Staged, digest: Digest, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        digest.update(piece)
+        staged.write(piece)
+
+
+@router.put(
+    RUN + "/blobs/{address}",
+    tags=["blobs"],
+    response_model=BlobOut,
+    openapi_extra=_RAW_BODY,
+    responses={**_MISMATCH, **_READ_ONLY, **_BUSY},
+)
+async def blob_put(
+    entity: str,
+    project: str,
+    run_id: str,
+    address: Annotated[str, Path(max_length=MAX_ADDRESS_LEN)],
+    request: Request,
+    user: CurrentViewer,
+    ctx: Ctx,
+) -> BlobOut:
+    """Store one blob of any size, streamed (the client sends blobs over 8 MiB this way):
+    hashed while it arrives, and stored only when it matches `address` (400 otherwise,
+    nothing kept)."""
+    reach(user, entity, project, run_id)
+    address = _address(address)
+    await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
+    store = _store(ctx)
+    async with _upload_slot(ctx):
+        with store.stage() as staged:
+            digest = Digest(address.partition(":")[0])
+            pieces: list[bytes] = []
+            pending = 0
+            async for chunk in request.stream():
+                pieces.append(chunk)
+                pending += len(chunk)
+                if pending >= _WRITE_BYTES:
+                    await run_in_threadpool(_write, staged, digest, pieces)
+                    pieces, pending = [], 0
+            if pieces:
+                await run_in_threadpool(_write, staged, digest, pieces)
+            actual = digest.address()
+            if actual != address:
+                raise ApiError(
+                    400,
+                    f"content does not match its address: the {digest.size} bytes sent hash "
+                    f"to {actual}, not {address}; nothing was stored",
+                    extra={"refused": [address]},
+                )
+            size = digest.size
+            try:
+                await run_in_threadpool(
+                    manifest.keep, ctx.db, store, entity, [(address, size, staged)]
+                )
+            except OSError as exc:
+                raise _unavailable(exc) from exc
+    return BlobOut(address=address, size=size)
+
+
+@router.post(
+    RUN + "/files",
+    tags=["blobs"],
+    response_model=RecordedOut,
+    responses={**_MISSING, **_READ_ONLY},
+)
+def files_record(
+    entity: str, project: str, run_id: str, body: FilesIn, user: CurrentViewer, ctx: Ctx
+) -> RecordedOut:
+    """Record the run's files (at most 10,000 per request): each `path` now names the stored
+    blob `address` (a path already recorded is pointed at it). All or nothing: 409 with
+    `missing` when a blob is not stored, 409 for a path onto a folder of files or under a
+    file."""
+    reach(user, entity, project, run_id)
+    files: dict[str, tuple[str, str, int]] = {}
+    for item in body.files:
+        path = check_file_path(item.path)
+        entry = (path, _address(item.address), item.size)
+        if files.setdefault(path, entry) != entry:
+            raise ApiError(400, f"{path!r} is listed twice with different blobs")
+    _, run = _writable_run(ctx, entity, project, run_id)
+    return RecordedOut(recorded=manifest.record_files(ctx.db, entity, run.id, list(files.values())))
