@@ -117,19 +117,21 @@ def keep(
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=["entity", "address"])
             )
+        locked: list[Blob] = []
         for chunk in _chunks(addresses):
-            for row in session.scalars(
+            locked += session.scalars(
                 sa.select(Blob)
                 .where(Blob.entity == entity, Blob.address.in_(chunk))
                 .order_by(Blob.address)
                 .with_for_update()
-            ):
-                size, src = by_address[row.address]
-                if not row.stored:
-                    store.put(BlobKey(entity, row.address), src)
-                    row.stored = True
-                    row.size = size
-                row.touched_at = t
+            )
+        new = [row for row in locked if not row.stored]
+        store.put_many([(BlobKey(entity, r.address), by_address[r.address][1]) for r in new])
+        for row in locked:
+            if not row.stored:
+                row.stored = True
+                row.size = by_address[row.address][0]
+            row.touched_at = t
 
 
 def adopt(db: Database, entity: str, blobs: Sequence[tuple[str, int]]) -> None:

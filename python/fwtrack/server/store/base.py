@@ -29,7 +29,7 @@ log) and the log's appends are shipped as objects. Nothing above this module cha
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +155,10 @@ class Store(Protocol):
         """Store `src` under `key`, atomically (readers see all of it or nothing) and durably.
         The caller has verified that the bytes hash to the key's address. A staged `src` is
         taken (moved), not copied."""
+        ...
+
+    def put_many(self, items: Sequence[tuple[BlobKey, bytes | memoryview | Staged]]) -> None:
+        """`put` of several blobs at once (a backend may write them concurrently)."""
         ...
 
     def open(self, key: BlobKey) -> BinaryIO:

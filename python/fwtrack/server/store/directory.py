@@ -25,9 +25,10 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from fwtrack.server.filemodes import DIR_MODE, FILE_MODE, private_dir
 from fwtrack.server.store.base import BlobKey, RunKey, Staged
@@ -35,6 +36,8 @@ from fwtrack.server.store.base import BlobKey, RunKey, Staged
 __all__ = ["LOG_FILE_NAME", "DirectoryStore", "fsync_dir", "linked"]
 
 log = logging.getLogger("fwtrack.server")
+
+_T = TypeVar("_T")
 
 LOG_FILE_NAME = "run.fwlog"
 _CHUNK = 1 << 20
@@ -55,6 +58,21 @@ def linked(root: Path, target: Path) -> Path | None:
         except (FileNotFoundError, NotADirectoryError):
             return None
     return None
+
+
+_SYNC_THREADS = 16
+
+
+def _parallel(work: Callable[[_T], object], items: Sequence[_T]) -> None:
+    """`work(item)` for each item, on several threads when there are several (fsync releases
+    the GIL); the first error is raised once all are done."""
+    if len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(_SYNC_THREADS, len(items))) as pool:
+        for future in [pool.submit(work, item) for item in items]:
+            future.result()
 
 
 def fsync_dir(path: Path) -> None:
@@ -298,21 +316,32 @@ class DirectoryStore:
             staged.discard()
 
     def put(self, key: BlobKey, src: bytes | memoryview | Staged) -> None:
-        target = self.blob_path(key)
-        _make_dirs(self.root, target.parent)
-        if isinstance(src, bytes | memoryview):
-            with self.stage() as staged:
-                staged.write(src)
-                self._place(staged, target)
-            return
-        if not isinstance(src, _StagedFile):
-            raise TypeError(f"put takes bytes or a blob staged by this store, not {type(src)}")
-        self._place(src, target)
+        self.put_many([(key, src)])
 
-    def _place(self, staged: _StagedFile, target: Path) -> None:
-        staged.seal()
-        os.replace(staged.path, target)  # a link at `target` is replaced, never followed
-        fsync_dir(target.parent)
+    def put_many(self, items: Sequence[tuple[BlobKey, bytes | memoryview | Staged]]) -> None:
+        """`put` of several blobs: the bytes are written and fsynced on several threads
+        (the disk takes the flushes together), then renamed into place, and each folder
+        that got a new entry is fsynced once."""
+        for _, src in items:
+            if not isinstance(src, bytes | memoryview | _StagedFile):
+                raise TypeError(f"put takes bytes or a blob staged by this store, not {type(src)}")
+        targets = [self.blob_path(key) for key, _ in items]
+        for folder in dict.fromkeys(t.parent for t in targets):
+            _make_dirs(self.root, folder)
+        with contextlib.ExitStack() as stack:
+            staged: list[_StagedFile] = []
+            for _, src in items:
+                if isinstance(src, bytes | memoryview):
+                    fresh = stack.enter_context(self.stage())
+                    fresh.write(src)
+                    staged.append(fresh)
+                else:
+                    assert isinstance(src, _StagedFile)
+                    staged.append(src)
+            _parallel(lambda s: s.seal(), staged)
+            for one, target in zip(staged, targets, strict=True):
+                os.replace(one.path, target)  # a link at `target` is replaced, not followed
+            _parallel(fsync_dir, list(dict.fromkeys(t.parent for t in targets)))
 
     def open(self, key: BlobKey) -> BinaryIO:
         path = self._readable(key)
@@ -371,7 +400,7 @@ class DirectoryStore:
             tmp.unlink(missing_ok=True)
             with self.stage() as staged, open(source, "rb") as fh:
                 shutil.copyfileobj(fh, staged)
-                self._place(staged, target)
+                self.put(key, staged)
             return
         os.replace(tmp, target)
         fsync_dir(target.parent)
