@@ -315,6 +315,7 @@ async def blob_put(
                     extra={"refused": [address]},
                 )
             size = digest.size
+            await run_in_threadpool(staged.seal)  # durable before the row says stored
             try:
                 await run_in_threadpool(
                     manifest.keep, ctx.db, store, entity, [(address, size, staged)]

@@ -90,6 +90,11 @@ class Staged(Protocol):
 
     def write(self, data: bytes | memoryview) -> None: ...
 
+    def seal(self) -> None:
+        """Make the bytes received so far durable (before they are verified and put, so that
+        `put` has little left to do); nothing may be written after."""
+        ...
+
 
 class LogHandle(Protocol):
     """A run log held under its exclusive lock (`RunLog.locked`)."""
