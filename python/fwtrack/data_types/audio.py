@@ -130,8 +130,10 @@ class Audio(Media):
     def _drop_source(self) -> None:
         self._samples = None
 
-    def _prepare(self) -> None:
+    def _queued(self) -> tuple[Media, int]:
         import wave  # noqa: F401  (the encoder, imported here rather than by the worker)
+
+        return super()._queued()
 
     def _source_bytes(self) -> int:
         if self._samples is not None:

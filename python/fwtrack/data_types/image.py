@@ -191,7 +191,9 @@ class Image(Media):
         if arr.shape[0] == 0 or arr.shape[1] == 0:
             raise ValueError(f"Image got an empty array of shape {shape}")
         pixels = _to_uint8(arr, "Image")
-        if np.may_share_memory(pixels, arr) or not pixels.flags.c_contiguous:
+        # `_to_uint8` gives uint8 input back as it is (a view of the caller's array, maybe)
+        # and anything else as a new array.
+        if pixels is arr or not pixels.flags.c_contiguous:
             # Own the pixels: changing the caller's array later must not change this image.
             pixels = _owned_copy(pixels)
         self.height, self.width = int(pixels.shape[0]), int(pixels.shape[1])
@@ -271,9 +273,14 @@ class Image(Media):
                 _ENCODED.popitem(last=False)
         return desc
 
-    def _prepare(self) -> None:
+    def _queued(self) -> tuple[Media, int]:
         if self._payload is None:
-            _load_png_encoder()
+            if not _png_encoder_loaded:
+                _load_png_encoder()
+            pixels = self._array
+            if pixels is not None:
+                return self, pixels.nbytes
+        return self, self._source_bytes()
 
     def _source_bytes(self) -> int:
         if self._payload is not None:

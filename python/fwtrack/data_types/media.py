@@ -68,18 +68,26 @@ def write_once(files_dir: str | os.PathLike[str], rel_path: str, payload: bytes)
         raise
 
 
-# Pixel and frame buffers of values already encoded, kept for the next value of the same shape:
-# a fresh 200 KB array costs page faults (about 0.1 ms) that a recycled one does not.
-_POOL: dict[tuple[tuple[int, ...], str], list[npt.NDArray[Any]]] = {}
+# Buffers of pixels and frames already encoded, by size, kept for the next value of the same
+# size: fresh memory costs page faults (about 0.1 ms for 200 KB) that a recycled buffer does
+# not.
+_POOL: dict[int, list[bytearray]] = {}
 _POOL_MAX_BYTES = 64 << 20
 _pool_bytes = 0
 _pool_lock = threading.Lock()
 
 
+# A value is encoded once, by whichever thread asks first (the media worker, or the user's
+# thread reading `.bytes()` meanwhile); values share these locks by their id. Reentrant: a
+# table encodes its cells' descriptors while encoding itself.
+_ENCODE_LOCKS = [threading.RLock() for _ in range(16)]
+
+
 def _after_fork_in_child() -> None:
-    # A media worker of the parent may have held the lock at fork time.
-    global _pool_lock
+    # A media worker of the parent may have held a lock at fork time.
+    global _pool_lock, _ENCODE_LOCKS
     _pool_lock = threading.Lock()
+    _ENCODE_LOCKS = [threading.RLock() for _ in range(16)]
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -87,36 +95,44 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def _owned_copy(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """A C-contiguous copy of `arr` that nothing else references, in a recycled buffer when
-    one of its shape and dtype is free."""
+    one of its size is free. A contiguous `arr` is copied with the GIL held: numpy lets it go
+    while copying a large array, which hands it to a media worker that the caller must then
+    wait for to get it back."""
     global _pool_bytes
     import numpy as np
 
-    key = (arr.shape, arr.dtype.str)
+    size = arr.nbytes
     buf = None
     with _pool_lock:
-        free = _POOL.get(key)
+        free = _POOL.get(size)
         if free:
             buf = free.pop()
-            _pool_bytes -= buf.nbytes
+            _pool_bytes -= size
     if buf is None:
-        return np.array(arr, order="C", copy=True)
-    np.copyto(buf, arr)
-    return buf
+        buf = bytearray(size)
+    out: npt.NDArray[Any] = np.ndarray(arr.shape, arr.dtype, buffer=buf)
+    if arr.flags.c_contiguous and size:
+        memoryview(buf)[:] = arr.data.cast("B")
+    else:
+        np.copyto(out, arr)
+    return out
 
 
 def _recycle(arr: npt.NDArray[Any] | None) -> None:
-    """Keep `arr` for `_owned_copy` when nothing else references it (the caller's name for it
-    aside) and it owns its memory."""
+    """Keep the buffer of `arr` (made by `_owned_copy`) for the next copy, when nothing but
+    the caller's variable references `arr` or its buffer."""
     global _pool_bytes
-    # References: the caller's variable, this parameter and getrefcount's argument.
-    if arr is None or sys.getrefcount(arr) > 3:
+    if arr is None:
         return
-    if not (arr.flags.owndata and arr.flags.c_contiguous and arr.flags.writeable):
+    buf = arr.base
+    # References: the caller's variable, this parameter and getrefcount's argument; to the
+    # buffer: `buf`, the array's base and getrefcount's argument.
+    if type(buf) is not bytearray or sys.getrefcount(arr) > 3 or sys.getrefcount(buf) > 3:
         return
     with _pool_lock:
-        if _pool_bytes + arr.nbytes <= _POOL_MAX_BYTES:
-            _POOL.setdefault((arr.shape, arr.dtype.str), []).append(arr)
-            _pool_bytes += arr.nbytes
+        if _pool_bytes + len(buf) <= _POOL_MAX_BYTES:
+            _POOL.setdefault(len(buf), []).append(buf)
+            _pool_bytes += len(buf)
 
 
 def _release_pool() -> None:
@@ -230,7 +246,6 @@ class Media:
     _fetch: Fetch | None
     _path: str | None
     _caption: str | None
-    _lock: threading.Lock
 
     def _init_media(self, caption: object) -> None:
         self._payload = None
@@ -240,7 +255,6 @@ class Media:
         self._fetch = None
         self._path = None
         self._caption = _check_caption(caption)
-        self._lock = threading.Lock()
 
     def _encode(self) -> bytes:
         raise NotImplementedError
@@ -253,21 +267,19 @@ class Media:
         queue counts against its budget)."""
         return len(self._payload) if self._payload is not None else 0
 
-    def _prepare(self) -> None:
-        """Import, on the logging thread, what storing this value needs (the encoder's
-        modules): the media worker never imports, because a `fork()` while another thread
-        imports leaves that module locked for good in the child."""
-
-    def _snapshot(self) -> Media:
-        """What `log()` hands the media worker: this value, which no later call changes (a
-        `Table`, which `add_data` changes, gives a copy)."""
-        return self
+    def _queued(self) -> tuple[Media, int]:
+        """What `log()` hands the media worker, on the logging thread: the value to store
+        (this one, which nothing changes later; a `Table`, which `add_data` changes, gives a
+        copy) and about how many bytes it holds until stored. Subclasses first import what
+        encoding them needs: the worker never imports, because a `fork()` while another
+        thread imports leaves that module locked for good in the child."""
+        return self, self._source_bytes()
 
     def bytes(self) -> bytes:
         """The encoded payload (fetched on first use for a value read back from a run)."""
         payload = self._payload
         if payload is None:
-            with self._lock:
+            with _ENCODE_LOCKS[id(self) % len(_ENCODE_LOCKS)]:
                 payload = self._payload
                 if payload is None:
                     if self._fetch is not None and self._path is not None:

@@ -315,19 +315,20 @@ class Table(Media):
         )
         return text.encode("utf-8")
 
-    def _prepare(self) -> None:
-        if self._rows is not None:
-            for i in self._media_rows:
-                for c in self._rows[i]:
-                    if isinstance(c, Media):
-                        c._prepare()
+    def _queued(self) -> tuple[Media, int]:
+        """A copy of the rows as they are now (cells themselves are immutable media or plain
+        values): changing this table after `log()` changes nothing that was logged."""
+        if self._rows is None:
+            return self, 0  # read back and not loaded: nothing can have changed it
+        held = 16 * self._nrows * max(len(self._columns), 1)
+        for i in self._media_rows:
+            for c in self._rows[i]:
+                if isinstance(c, Media):
+                    held += c._queued()[1]  # imports the cell's encoder here, too
+        return self._snapshot(), held
 
     def _snapshot(self) -> Table:
-        """A copy of the rows as they are now (cells themselves are immutable or shared
-        media): `log()` hands it to the media worker, so changing this table afterwards
-        changes nothing that was logged."""
-        if self._rows is None:
-            return self  # read back and not loaded: nothing can have changed it
+        assert self._rows is not None
         snap = Table.__new__(Table)
         snap._init_media(None)
         snap._ext = self._ext
@@ -336,18 +337,6 @@ class Table(Media):
         snap._nrows = self._nrows
         snap._media_rows = set(self._media_rows)
         return snap
-
-    def _source_bytes(self) -> int:
-        if self._rows is None:
-            return super()._source_bytes()
-        cells = self._nrows * max(len(self._columns), 1)
-        media = sum(
-            c._source_bytes()
-            for i in self._media_rows
-            for c in self._rows[i]
-            if isinstance(c, Media)
-        )
-        return 16 * cells + media
 
     def _store(self, files_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """Write the media cells, then the table file; return the table's descriptor."""

@@ -158,12 +158,13 @@ class Video(Media):
         frames, self._frames = self._frames, None
         _recycle(frames)
 
-    def _prepare(self) -> None:
+    def _queued(self) -> tuple[Media, int]:
         if self._payload is None and self.format == "gif":
             from PIL import Image as PILImage
 
             frame = PILImage.new("RGB", (1, 1))
             frame.save(io.BytesIO(), format="GIF", save_all=True, append_images=[frame])
+        return super()._queued()
 
     def _source_bytes(self) -> int:
         if self._frames is not None:

@@ -51,9 +51,10 @@ def _after_fork_in_child() -> None:
     global _generation
     _generation += 1
     for worker in list(_workers):
-        # The parent's thread is gone and may have held the lock; the queued handles belong
-        # to the parent's writer (dropping them here does nothing, see `PendingMedia`).
-        worker._cond = threading.Condition(threading.Lock())
+        # The parent's thread is gone and may have held these; the queued handles belong to
+        # the parent's writer (dropping them here does nothing, see `PendingMedia`).
+        worker._lock = threading.Lock()
+        worker._progress = threading.Condition()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -61,33 +62,35 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 class _Job(NamedTuple):
     key: str
-    value: Any  # a Media (snapshot), or a list of them for a gallery
+    value: Any  # a Media (what its `_queued` gave), or a list of them for a gallery
     gallery: bool
     handle: _core.PendingMedia
     nbytes: int
 
 
-def _source_bytes(value: Any) -> int:
-    size = getattr(value, "_source_bytes", None)
-    return int(size()) if size is not None else 0
-
-
-def _snapshot(value: Any) -> Any:
-    prepare = getattr(value, "_prepare", None)
-    if prepare is not None:
-        prepare()
-    snap = getattr(value, "_snapshot", None)
-    return snap() if snap is not None else value
+def _queued(value: Any) -> tuple[Any, int]:
+    queued = getattr(value, "_queued", None)
+    return queued() if queued is not None else (value, 0)
 
 
 class MediaWorker:
-    """Stores the media values of one run (its `files/` directory) on a daemon thread."""
+    """Stores the media values of one run (its `files/` directory) on a daemon thread.
+
+    The logging side only appends to a deque and, when the thread sleeps, releases the lock it
+    sleeps on: no condition variable on the hot path (a Python-level one costs tens of
+    microseconds there once the training step has evicted the caches). `_progress` is for
+    whoever waits for the thread: `settle`, and `submit` once the budget is spent.
+    """
 
     def __init__(self, files_dir: str) -> None:
         self.files_dir = files_dir
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # guards _jobs' ends, _bytes, _idle
+        self._wake = threading.Lock()  # held while the thread may sleep on it
+        self._wake.acquire()
+        self._progress = threading.Condition()  # reentrant: `settle` may `_abandon`
         self._jobs: deque[_Job] = deque()
         self._bytes = 0
+        self._idle = False
         self._done = 0
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -100,33 +103,42 @@ class MediaWorker:
     def submit(self, key: str, value: Any) -> _core.PendingMedia:
         """Queue one media value (or a list of them, a gallery) logged under `key`; returns
         the pending record for the writer. Waits only while the queue's budget is spent."""
-        gallery = isinstance(value, list | tuple)
-        if gallery:
-            item: Any = [_snapshot(v) for v in value]
-            nbytes = sum(_source_bytes(v) for v in item)
+        if type(value) is list or type(value) is tuple:
+            items = [_queued(v) for v in value]
+            job_value: Any = [v for v, _ in items]
+            nbytes = sum(n for _, n in items)
+            gallery = True
         else:
-            item = _snapshot(value)
-            nbytes = _source_bytes(item)
+            job_value, nbytes = _queued(value)
+            gallery = False
         handle = _core.PendingMedia()
         if self._generation != _generation or self._closed:
             # A forked child (its run is inert) or a finished run: nothing waits for it.
             handle.cancel()
             return handle
-        job = _Job(key, item, gallery, handle, nbytes)
-        with self._cond:
-            while self._jobs and self._bytes + nbytes > MAX_PENDING_BYTES:
-                self._cond.wait()
+        if self._bytes + nbytes > MAX_PENDING_BYTES and self._jobs:
+            self._wait_for_room(nbytes)
+        job = _Job(key, job_value, gallery, handle, nbytes)
+        with self._lock:
             self._jobs.append(job)
             self._bytes += nbytes
+            wake = self._idle
+            self._idle = False
+            thread = None
             if self._thread is None:
-                self._start()
-            elif len(self._jobs) == 1:
-                self._cond.notify_all()
+                thread = self._thread = threading.Thread(
+                    target=self._run, name="fwtrack-media", daemon=True
+                )
+        if wake:
+            self._wake.release()
+        elif thread is not None:
+            thread.start()
         return handle
 
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="fwtrack-media", daemon=True)
-        self._thread.start()
+    def _wait_for_room(self, nbytes: int) -> None:
+        with self._progress:
+            while self._jobs and self._bytes + nbytes > MAX_PENDING_BYTES:
+                self._progress.wait(1.0)
 
     def pending(self) -> int:
         """Values queued and not yet stored (or left out)."""
@@ -140,10 +152,10 @@ class MediaWorker:
         if self._generation != _generation:
             return
         limit = STALL_TIMEOUT if stall is None else stall
-        with self._cond:
+        with self._progress:
             done, since = self._done, time.monotonic()
             while self._jobs:
-                self._cond.wait(timeout=min(1.0, limit))
+                self._progress.wait(timeout=min(1.0, limit))
                 if self._done != done:
                     done, since = self._done, time.monotonic()
                 elif time.monotonic() - since >= limit:
@@ -154,61 +166,70 @@ class MediaWorker:
                     return
 
     def close(self, stall: float | None = None) -> None:
-        """`settle`, then refuse new values. A `KeyboardInterrupt` (or any exception) while
-        waiting leaves out what is still queued, so that the run can still finish, and is
-        raised again."""
+        """`settle`, then refuse new values and let the thread end. A `KeyboardInterrupt`
+        (or any exception) while waiting leaves out what is still queued, so that the run
+        can still finish, and is raised again."""
+        if self._generation != _generation:
+            return
         try:
             self.settle(stall)
         except BaseException:
-            with self._cond:
-                self._abandon(
-                    f"fwtrack: finishing was interrupted; the {len(self._jobs)} media value(s) "
-                    "still waiting to be stored are left out of the run"
-                )
+            self._abandon(
+                f"fwtrack: finishing was interrupted; the {len(self._jobs)} media value(s) "
+                "still waiting to be stored are left out of the run"
+            )
             raise
         finally:
             self._closed = True
-            with self._cond:
-                self._cond.notify_all()
+            with self._lock:
+                wake = self._idle
+                self._idle = False
+            if wake:
+                self._wake.release()
             _release_pool()
 
     def _abandon(self, message: str) -> None:
-        """Cancel every queued record (the lock held). The one being stored may still
-        complete: its record is then left out too (cancelled first)."""
-        first = True
-        for job in self._jobs:
-            job.handle.cancel(message if first and not self._warned else None)
-            first = False
+        """Cancel every queued record. The one being stored may still complete: its record
+        is then left out too (cancelled first)."""
+        with self._lock:
+            jobs = list(self._jobs)
+            if jobs:
+                # Keep the one the thread works on: the thread pops it when done with it.
+                self._jobs.clear()
+                self._jobs.append(jobs[0])
+                self._bytes = jobs[0].nbytes
+        for i, job in enumerate(jobs):
+            job.handle.cancel(message if i == 0 and not self._warned else None)
         self._warned = True
-        if self._jobs:
-            current = self._jobs.popleft()
-            self._jobs.clear()
-            self._jobs.append(current)  # the thread pops it when it is done with it
-            self._bytes = current.nbytes
-        self._cond.notify_all()
+        with self._progress:
+            self._progress.notify_all()
 
     # -- the worker's side -----------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._jobs:
+            with self._lock:
+                job = self._jobs[0] if self._jobs else None
+                if job is None:
                     if self._closed:
                         self._thread = None
                         return
-                    self._cond.wait()
-                job = self._jobs[0]
+                    self._idle = True
+            if job is None:
+                self._wake.acquire()  # until `submit` or `close` releases it
+                continue
             try:
                 self._store(job)
             finally:
                 # Whatever happened, the record is settled now: completed, or left out.
                 job.handle.cancel()
-                with self._cond:
+                with self._lock:
                     if self._jobs and self._jobs[0] is job:
                         self._jobs.popleft()
                         self._bytes -= job.nbytes
+                with self._progress:
                     self._done += 1
-                    self._cond.notify_all()
+                    self._progress.notify_all()
 
     def _store(self, job: _Job) -> None:
         try:
