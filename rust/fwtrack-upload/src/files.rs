@@ -18,13 +18,14 @@
 //! stop the whole upload with one warning; other refusals stop only the files part, with one
 //! warning saying how to fix it.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use crate::Config;
@@ -45,6 +46,10 @@ const UNSETTLED_WAIT: Duration = Duration::from_millis(500);
 const MAX_PATH_WARNINGS: u32 = 5;
 /// A streamed blob may take this much longer per MiB than the request timeout.
 const PER_MIB: Duration = Duration::from_secs(1);
+/// Packs in flight at once: the next pack is read and checked while the server stores the
+/// last one. (More did not help against a server on two cores, whose cost is the fsync of
+/// every blob it stores.)
+const PARALLEL_PACKS: usize = 2;
 
 /// One blob to send: where its bytes are and how many.
 #[derive(Clone, Debug)]
@@ -64,6 +69,250 @@ impl<R: Read> Read for Counting<R> {
         let n = self.inner.read(buf)?;
         self.n += n as u64;
         Ok(n)
+    }
+}
+
+/// What a request needs: borrowed from the [`FilesWorker`], shared by the threads that send
+/// packs at once.
+struct Link<'a> {
+    cfg: &'a Config,
+    shared: &'a Shared,
+    client: &'a Client,
+    run: Option<&'a RunPath>,
+    entity: &'a str,
+    run_dir: &'a str,
+    root: &'a Path,
+}
+
+/// A `Link` from a worker's fields (borrowed one by one, so that its backoff stays free).
+macro_rules! link {
+    ($w:expr) => {
+        Link {
+            cfg: &$w.cfg,
+            shared: &$w.shared,
+            client: &$w.client,
+            run: $w.run.as_ref(),
+            entity: &$w.entity,
+            run_dir: &$w.run_dir,
+            root: &$w.root,
+        }
+    };
+}
+
+/// A pack of blobs and what it holds (to be sent).
+type PackJob<'q> = (Vec<u8>, Vec<(&'q Source, String)>);
+
+/// What became of a pack.
+enum Packed {
+    Sent,
+    /// The server refused these addresses as not matching their bytes.
+    Refused(Vec<String>),
+    /// `413`: the server takes smaller bodies.
+    TooLarge,
+}
+
+impl Link<'_> {
+    fn run_name(&self) -> String {
+        format!("{}/{}/{}", self.entity, self.cfg.project, self.cfg.run_id)
+    }
+
+    /// Send one request, retrying what is retried. `attempt` returns `None` when the request
+    /// cannot be made as planned (the file behind a blob changed): no retry then.
+    fn call(
+        &self,
+        backoff: &mut Backoff,
+        mut attempt: impl FnMut(&Client, &RunPath, Duration) -> Option<JsonReply>,
+        extra_time: Duration,
+    ) -> Result<Option<JsonReply>, End> {
+        let Some(run) = self.run else {
+            return Err(End::Halted);
+        };
+        loop {
+            if let Some(end) = self.shared.stop_reason() {
+                return Err(end);
+            }
+            let timeout = self
+                .shared
+                .request_timeout(self.cfg.request_timeout + extra_time);
+            let Some(reply) = attempt(self.client, run, timeout) else {
+                return Ok(None);
+            };
+            match reply {
+                JsonReply::Ok(_) | JsonReply::Rejected(..) => {
+                    backoff.reset();
+                    self.shared.contact_ok();
+                    return Ok(Some(reply));
+                }
+                JsonReply::Busy(wait, msg) => {
+                    self.failure(msg);
+                    match wait {
+                        Some(d) => self.shared.sleep(d, WakeOn::Abort),
+                        None => self.back_off(backoff),
+                    }
+                }
+                JsonReply::Transient(msg) => {
+                    self.failure(msg);
+                    self.back_off(backoff);
+                }
+                JsonReply::Refused(code @ (401 | 403), detail) => {
+                    return Err(End::Fatal(refusal(
+                        self.cfg,
+                        self.entity,
+                        &self.run_name(),
+                        self.run_dir,
+                        code,
+                        &detail,
+                    )));
+                }
+                JsonReply::Refused(code, detail) => {
+                    // A 404 before the server confirmed the run may be a run it does not
+                    // have yet (upload.json from before the server lost it): the log thread
+                    // is on it.
+                    let waiting = {
+                        let g = self.shared.m.lock();
+                        code == 404 && !g.confirmed && !g.log_ended
+                    };
+                    if waiting {
+                        self.failure(format!("{}: {detail}", describe_status(code)));
+                        self.back_off(backoff);
+                        continue;
+                    }
+                    return Err(End::Off(self.files_refusal(code, &detail)));
+                }
+            }
+        }
+    }
+
+    fn back_off(&self, backoff: &mut Backoff) {
+        let d = backoff.next(self.shared.is_complete());
+        self.shared.sleep(d, WakeOn::Command);
+    }
+
+    fn failure(&self, msg: String) {
+        let warning = transient_warning(self.cfg, &self.run_name(), self.run_dir, &msg);
+        self.shared.failure(msg, warning);
+    }
+
+    fn files_refusal(&self, code: u16, detail: &str) -> String {
+        let sync = format!("fwtrack sync {}", self.run_dir);
+        let hint = match code {
+            404 => format!(
+                "the server at {} may be older than this client (it does not take run files \
+                 by content address): upgrade it, then `{sync}`",
+                self.cfg.base_url
+            ),
+            405 => format!(
+                "this server does not take uploads: upload the run to a `fwtrack server` with \
+                 `{sync} --base-url URL`"
+            ),
+            _ => format!("fix the cause above, then `{sync}`"),
+        };
+        format!(
+            "fwtrack: the server at {} refused the files of run {} ({}: {detail}); they were \
+             not uploaded and stay in {}. hint: {hint}",
+            self.cfg.base_url,
+            self.run_name(),
+            describe_status(code),
+            self.root.display()
+        )
+    }
+
+    fn unexpected(&self, what: &str, answer: &Value) -> End {
+        let mut text = answer.to_string();
+        text.truncate(300);
+        End::Off(format!(
+            "fwtrack: the server at {} answered {what} unexpectedly ({text}); the files of run \
+             {} were not uploaded and stay in {}. hint: check that the base URL is a fwtrack \
+             server of this version, then `fwtrack sync {}`",
+            self.cfg.base_url,
+            self.run_name(),
+            self.root.display(),
+            self.run_dir
+        ))
+    }
+
+    /// `POST .../blobs` with a pack of `entries`.
+    fn post_pack(
+        &self,
+        backoff: &mut Backoff,
+        body: &[u8],
+        entries: &[(&Source, String)],
+    ) -> Result<Packed, End> {
+        let reply = self.call(
+            backoff,
+            |c, run, t| Some(c.post_pack(run, body, t)),
+            Duration::ZERO,
+        )?;
+        match reply {
+            Some(JsonReply::Ok(v)) => {
+                let stored = v
+                    .get("stored")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                let bytes: u64 = entries.iter().map(|(s, _)| s.size).sum();
+                let mut g = self.shared.m.lock();
+                g.files.blobs_sent += stored.max(entries.len()) as u64;
+                g.files.blob_bytes_sent += bytes;
+                Ok(Packed::Sent)
+            }
+            Some(JsonReply::Rejected(400, v, detail)) => {
+                // Entries before the refused one may be stored; the manifest's 409 names
+                // whatever is still missing.
+                let Some(refused) = v.get("refused").and_then(Value::as_array) else {
+                    return Err(End::Off(self.files_refusal(400, &detail)));
+                };
+                let list = refused.iter().filter_map(Value::as_str);
+                Ok(Packed::Refused(list.map(str::to_owned).collect()))
+            }
+            Some(JsonReply::Rejected(413, ..)) => Ok(Packed::TooLarge),
+            Some(JsonReply::Rejected(code, _, detail)) => {
+                Err(End::Off(self.files_refusal(code, &detail)))
+            }
+            _ => Err(End::Halted),
+        }
+    }
+
+    /// `PUT .../blobs/{address}`, the body streamed from the file. False when the file
+    /// changed (or the server found its bytes not matching the address).
+    fn put(&self, backoff: &mut Backoff, address: &str, src: &Source) -> Result<bool, End> {
+        let size = src.size;
+        let extra = PER_MIB * (size >> 20) as u32;
+        let reply = self.call(
+            backoff,
+            |c, run, t| {
+                let (file, len) = open_regular(&src.path).ok()?;
+                if len != size {
+                    return None;
+                }
+                let mut body = Counting {
+                    inner: file.take(size),
+                    n: 0,
+                };
+                let reply = c.put_blob(run, address, size, &mut body, t);
+                if body.n < size && matches!(reply, JsonReply::Transient(_)) {
+                    // Cut short: the file may have shrunk meanwhile.
+                    let now = std::fs::symlink_metadata(&src.path).map(|m| m.len()).ok();
+                    if now != Some(size) {
+                        return None;
+                    }
+                }
+                Some(reply)
+            },
+            extra,
+        )?;
+        match reply {
+            None | Some(JsonReply::Rejected(400, ..)) => Ok(false),
+            Some(JsonReply::Ok(_)) => {
+                let mut g = self.shared.m.lock();
+                g.files.blobs_sent += 1;
+                g.files.blob_bytes_sent += size;
+                Ok(true)
+            }
+            Some(JsonReply::Rejected(code, _, detail)) => {
+                Err(End::Off(self.files_refusal(code, &detail)))
+            }
+            Some(_) => Err(End::Halted),
+        }
     }
 }
 
@@ -137,7 +386,7 @@ impl FilesWorker {
     }
 
     fn run_name(&self) -> String {
-        format!("{}/{}/{}", self.entity, self.cfg.project, self.cfg.run_id)
+        link!(self).run_name()
     }
 
     fn main(&mut self) -> End {
@@ -182,7 +431,9 @@ impl FilesWorker {
                 self.shared.sleep(UNSETTLED_WAIT, WakeOn::Abort);
                 continue;
             }
-            self.shared.sleep(self.cfg.files_interval, WakeOn::Command);
+            // The next pass, after the interval or as soon as the log is complete (perhaps
+            // declared while this pass ran).
+            self.shared.sleep(self.cfg.files_interval, WakeOn::Complete);
         }
     }
 
@@ -328,118 +579,13 @@ impl FilesWorker {
         Ok(unsettled)
     }
 
-    /// Send one request, retrying what is retried. `attempt` returns `None` when the request
-    /// cannot be made as planned (the file behind a blob changed): no retry then.
+    /// Send one request, retrying what is retried (see [`Link::call`]).
     fn call(
         &mut self,
-        mut attempt: impl FnMut(&Client, &RunPath, Duration) -> Option<JsonReply>,
+        attempt: impl FnMut(&Client, &RunPath, Duration) -> Option<JsonReply>,
         extra_time: Duration,
     ) -> Result<Option<JsonReply>, End> {
-        loop {
-            if let Some(end) = self.shared.stop_reason() {
-                return Err(end);
-            }
-            let Some(run) = self.run.as_ref() else {
-                return Err(End::Halted);
-            };
-            let timeout = self
-                .shared
-                .request_timeout(self.cfg.request_timeout + extra_time);
-            let Some(reply) = attempt(&self.client, run, timeout) else {
-                return Ok(None);
-            };
-            match reply {
-                JsonReply::Ok(_) | JsonReply::Rejected(..) => {
-                    self.backoff.reset();
-                    self.shared.contact_ok();
-                    return Ok(Some(reply));
-                }
-                JsonReply::Busy(wait, msg) => {
-                    self.failure(msg);
-                    match wait {
-                        Some(d) => self.shared.sleep(d, WakeOn::Abort),
-                        None => self.back_off(),
-                    }
-                }
-                JsonReply::Transient(msg) => {
-                    self.failure(msg);
-                    self.back_off();
-                }
-                JsonReply::Refused(code @ (401 | 403), detail) => {
-                    return Err(End::Fatal(refusal(
-                        &self.cfg,
-                        &self.entity,
-                        &self.run_name(),
-                        &self.run_dir,
-                        code,
-                        &detail,
-                    )));
-                }
-                JsonReply::Refused(code, detail) => {
-                    // A 404 before the server confirmed the run may be a run it does not
-                    // have yet (upload.json from before the server lost it): the log thread
-                    // is on it.
-                    let waiting = {
-                        let g = self.shared.m.lock();
-                        code == 404 && !g.confirmed && !g.log_ended
-                    };
-                    if waiting {
-                        self.failure(format!("{}: {detail}", describe_status(code)));
-                        self.back_off();
-                        continue;
-                    }
-                    return Err(End::Off(self.files_refusal(code, &detail)));
-                }
-            }
-        }
-    }
-
-    fn back_off(&mut self) {
-        let d = self.backoff.next(self.shared.is_complete());
-        self.shared.sleep(d, WakeOn::Command);
-    }
-
-    fn failure(&self, msg: String) {
-        let warning = transient_warning(&self.cfg, &self.run_name(), &self.run_dir, &msg);
-        self.shared.failure(msg, warning);
-    }
-
-    fn files_refusal(&self, code: u16, detail: &str) -> String {
-        let sync = format!("fwtrack sync {}", self.run_dir);
-        let hint = match code {
-            404 => format!(
-                "the server at {} may be older than this client (it does not take run files \
-                 by content address): upgrade it, then `{sync}`",
-                self.cfg.base_url
-            ),
-            405 => format!(
-                "this server does not take uploads: upload the run to a `fwtrack server` with \
-                 `{sync} --base-url URL`"
-            ),
-            _ => format!("fix the cause above, then `{sync}`"),
-        };
-        format!(
-            "fwtrack: the server at {} refused the files of run {} ({}: {detail}); they were \
-             not uploaded and stay in {}. hint: {hint}",
-            self.cfg.base_url,
-            self.run_name(),
-            describe_status(code),
-            self.root.display()
-        )
-    }
-
-    fn unexpected(&self, what: &str, answer: &Value) -> End {
-        let mut text = answer.to_string();
-        text.truncate(300);
-        End::Off(format!(
-            "fwtrack: the server at {} answered {what} unexpectedly ({text}); the files of run \
-             {} were not uploaded and stay in {}. hint: check that the base URL is a fwtrack \
-             server of this version, then `fwtrack sync {}`",
-            self.cfg.base_url,
-            self.run_name(),
-            self.root.display(),
-            self.run_dir
-        ))
+        link!(self).call(&mut self.backoff, attempt, extra_time)
     }
 
     /// `POST .../blobs/missing` for `addresses`, in chunks: the ones the server lacks.
@@ -456,7 +602,7 @@ impl FilesWorker {
             match reply {
                 Some(JsonReply::Ok(v)) => {
                     let Some(list) = v.get("missing").and_then(Value::as_array) else {
-                        return Err(self.unexpected("POST blobs/missing", &v));
+                        return Err(link!(self).unexpected("POST blobs/missing", &v));
                     };
                     out.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
                     i += part.len();
@@ -465,7 +611,7 @@ impl FilesWorker {
                     self.per_request = (part.len() / 2).max(1);
                 }
                 Some(JsonReply::Rejected(code, _, detail)) => {
-                    return Err(End::Off(self.files_refusal(code, &detail)));
+                    return Err(End::Off(link!(self).files_refusal(code, &detail)));
                 }
                 _ => return Err(End::Halted),
             }
@@ -473,34 +619,79 @@ impl FilesWorker {
         Ok(out)
     }
 
-    /// Send the blobs of `missing`: packed, or alone when larger than a pack. Returns the
-    /// addresses whose files changed since they were hashed (or that the server refused as
-    /// not matching): their files are hashed again.
+    /// Send the blobs of `missing`: packed, up to `PARALLEL_PACKS` packs in flight at once
+    /// (the server verifies and stores each while the next arrives), or alone and streamed
+    /// when larger than a pack. Returns the addresses whose files changed since they were
+    /// hashed (or that the server refused as not matching): their files are hashed again.
     fn send(
         &mut self,
         missing: Vec<String>,
         sources: &BTreeMap<String, Source>,
     ) -> Result<BTreeSet<String>, End> {
-        let mut bad = BTreeSet::new();
         // In the order of their paths: neighbours on disk are read together.
         let mut queue: Vec<(&Source, String)> = missing
             .into_iter()
             .filter_map(|a| sources.get(&a).map(|s| (s, a)))
             .collect();
         queue.sort_by(|a, b| a.0.path.cmp(&b.0.path));
-        let mut queue: VecDeque<(&Source, String)> = queue.into();
-        let mut pack = Vec::new();
-        let mut in_pack: Vec<(&Source, String)> = Vec::new();
-        loop {
-            while let Some((src, address)) = queue.pop_front() {
+        let limit = self.pack_limit;
+        let bad = Mutex::new(BTreeSet::new());
+        let back: Mutex<Vec<(&Source, String)>> = Mutex::new(Vec::new());
+        let failed: Mutex<Option<End>> = Mutex::new(None);
+        let link = link!(self);
+        let backoff = &mut self.backoff;
+        // A rendezvous: the next pack is built while up to PARALLEL_PACKS are sent.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<PackJob<'_>>(0);
+        let rx = Mutex::new(rx);
+        std::thread::scope(|scope| {
+            let tx = tx; // dropped when the last pack is handed over: the senders end
+            for i in 0..PARALLEL_PACKS {
+                let (rx, link, bad, back, failed) = (&rx, &link, &bad, &back, &failed);
+                scope.spawn(move || {
+                    let mut backoff = Backoff::new(link.cfg, i as u64);
+                    loop {
+                        let job = rx.lock().recv();
+                        let Ok((body, entries)) = job else {
+                            break;
+                        };
+                        if failed.lock().is_some() {
+                            continue;
+                        }
+                        match link.post_pack(&mut backoff, &body, &entries) {
+                            Ok(Packed::Sent) => {}
+                            Ok(Packed::Refused(list)) => bad.lock().extend(list),
+                            Ok(Packed::TooLarge) => back.lock().extend(entries),
+                            Err(end) => {
+                                failed.lock().get_or_insert(end);
+                            }
+                        }
+                    }
+                });
+            }
+            let mut pack = Vec::new();
+            let mut in_pack: Vec<(&Source, String)> = Vec::new();
+            for (src, address) in queue {
+                if failed.lock().is_some() {
+                    break;
+                }
                 let need = entry_overhead(&address) + src.size as usize;
-                if need > self.pack_limit {
-                    self.put(&address, src, &mut bad)?;
+                if need > limit {
+                    match link.put(backoff, &address, src) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            bad.lock().insert(address);
+                        }
+                        Err(end) => {
+                            failed.lock().get_or_insert(end);
+                        }
+                    }
                     continue;
                 }
-                if !in_pack.is_empty() && pack.len() + need > self.pack_limit {
-                    let back = self.post_pack(&mut pack, &mut in_pack, &mut bad)?;
-                    requeue(&mut queue, back);
+                if !in_pack.is_empty() && pack.len() + need > limit {
+                    let job = (std::mem::take(&mut pack), std::mem::take(&mut in_pack));
+                    if tx.send(job).is_err() {
+                        break;
+                    }
                 }
                 match read_verified(&src.path, src.size, &address) {
                     Some(data) => {
@@ -508,108 +699,27 @@ impl FilesWorker {
                         in_pack.push((src, address));
                     }
                     None => {
-                        bad.insert(address);
+                        bad.lock().insert(address);
                     }
                 }
             }
-            if in_pack.is_empty() {
-                break;
+            if !in_pack.is_empty() && failed.lock().is_none() {
+                let _ = tx.send((pack, in_pack));
             }
-            // After a 413 the entries come back, to go in smaller packs.
-            let back = self.post_pack(&mut pack, &mut in_pack, &mut bad)?;
-            if back.is_empty() {
-                break;
-            }
-            requeue(&mut queue, back);
+        });
+        if let Some(end) = failed.into_inner() {
+            return Err(end);
+        }
+        let mut bad = bad.into_inner();
+        let back = back.into_inner();
+        if !back.is_empty() {
+            // The server takes smaller bodies than ours: send those again in packs half as
+            // large (down to one blob each, then streamed).
+            self.pack_limit = (limit / 2).max(1);
+            let again = back.into_iter().map(|(_, a)| a).collect();
+            bad.extend(self.send(again, sources)?);
         }
         Ok(bad)
-    }
-
-    /// `POST .../blobs` with the pack; clears it. Returns the entries to send again (in
-    /// smaller packs, after a `413`).
-    fn post_pack<'s>(
-        &mut self,
-        pack: &mut Vec<u8>,
-        in_pack: &mut Vec<(&'s Source, String)>,
-        bad: &mut BTreeSet<String>,
-    ) -> Result<Vec<(&'s Source, String)>, End> {
-        let body = std::mem::take(pack);
-        let entries = std::mem::take(in_pack);
-        let reply = self.call(|c, run, t| Some(c.post_pack(run, &body, t)), Duration::ZERO)?;
-        match reply {
-            Some(JsonReply::Ok(v)) => {
-                let stored = v
-                    .get("stored")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len);
-                let bytes: u64 = entries.iter().map(|(s, _)| s.size).sum();
-                let mut g = self.shared.m.lock();
-                g.files.blobs_sent += stored.max(entries.len()) as u64;
-                g.files.blob_bytes_sent += bytes;
-                Ok(Vec::new())
-            }
-            Some(JsonReply::Rejected(400, v, detail)) => {
-                // Entries before the refused one may be stored; the manifest's 409 names
-                // whatever is still missing.
-                let Some(refused) = v.get("refused").and_then(Value::as_array) else {
-                    return Err(End::Off(self.files_refusal(400, &detail)));
-                };
-                bad.extend(refused.iter().filter_map(Value::as_str).map(str::to_owned));
-                Ok(Vec::new())
-            }
-            Some(JsonReply::Rejected(413, ..)) => {
-                self.pack_limit = (body.len() / 2).max(1);
-                Ok(entries)
-            }
-            Some(JsonReply::Rejected(code, _, detail)) => {
-                Err(End::Off(self.files_refusal(code, &detail)))
-            }
-            _ => Err(End::Halted),
-        }
-    }
-
-    /// `PUT .../blobs/{address}`, the body streamed from the file.
-    fn put(&mut self, address: &str, src: &Source, bad: &mut BTreeSet<String>) -> Result<(), End> {
-        let size = src.size;
-        let extra = PER_MIB * (size >> 20) as u32;
-        let reply = self.call(
-            |c, run, t| {
-                let (file, len) = open_regular(&src.path).ok()?;
-                if len != size {
-                    return None;
-                }
-                let mut body = Counting {
-                    inner: file.take(size),
-                    n: 0,
-                };
-                let reply = c.put_blob(run, address, size, &mut body, t);
-                if body.n < size && matches!(reply, JsonReply::Transient(_)) {
-                    // Cut short: the file may have shrunk meanwhile.
-                    let now = std::fs::symlink_metadata(&src.path).map(|m| m.len()).ok();
-                    if now != Some(size) {
-                        return None;
-                    }
-                }
-                Some(reply)
-            },
-            extra,
-        )?;
-        match reply {
-            None | Some(JsonReply::Rejected(400, ..)) => {
-                bad.insert(address.to_owned());
-                Ok(())
-            }
-            Some(JsonReply::Ok(_)) => {
-                let mut g = self.shared.m.lock();
-                g.files.blobs_sent += 1;
-                g.files.blob_bytes_sent += size;
-                Ok(())
-            }
-            Some(JsonReply::Rejected(code, _, detail)) => {
-                Err(End::Off(self.files_refusal(code, &detail)))
-            }
-            Some(_) => Err(End::Halted),
-        }
     }
 
     /// `POST .../files` for `names`, in chunks. A `409` naming missing blobs sends them and
@@ -725,11 +835,5 @@ impl FilesWorker {
                 self.run_dir
             ));
         }
-    }
-}
-
-fn requeue<'s>(queue: &mut VecDeque<(&'s Source, String)>, back: Vec<(&'s Source, String)>) {
-    for item in back.into_iter().rev() {
-        queue.push_front(item);
     }
 }

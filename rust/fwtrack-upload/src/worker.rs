@@ -313,6 +313,9 @@ impl Shared {
             if on != WakeOn::Abort && g.commands != seen {
                 return;
             }
+            if on == WakeOn::Complete && g.complete {
+                return;
+            }
             let wake_at = g.deadline.map_or(until, |d| d.min(until));
             self.cv.wait_until(&mut g, wake_at);
         }
@@ -433,6 +436,9 @@ pub(crate) enum WakeOn {
     Command,
     /// Only abort and the deadline: `Retry-After` is honoured.
     Abort,
+    /// A command, or the upload being complete already (declared before the sleep began):
+    /// the pause between two scans of the run's files.
+    Complete,
 }
 
 pub(crate) struct Worker {

@@ -208,6 +208,27 @@ fn files_written_while_the_run_lives_go_up_before_it_ends() {
 }
 
 #[test]
+fn finish_during_a_pass_starts_the_last_pass_at_once() {
+    let server = TestServer::start();
+    server.state.lock().blob_delay = Duration::from_millis(300);
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _) = run_dir(tmp.path(), 1, 100);
+    put(&dir, "early.txt", b"early");
+    let mut cfg = files_config(&server.url, &dir);
+    cfg.files_interval = Duration::from_secs(3600);
+    let up = Uploader::start(cfg).unwrap();
+    eventually("the first pass is under way", || {
+        !server.blob_seen().is_empty()
+    });
+    put(&dir, "late.txt", b"late");
+    // Declared complete while the first pass runs: the last pass follows it without waiting
+    // for the interval.
+    let out = up.finish(LONG);
+    assert!(out.done, "{out:?}");
+    assert_all_on_server(&server, &dir);
+}
+
+#[test]
 fn blobs_the_server_lost_are_sent_again_when_the_manifest_names_them() {
     let server = TestServer::start();
     server.state.lock().lose_packs = 1;
@@ -257,6 +278,29 @@ fn a_blob_refused_as_not_matching_is_hashed_again_and_sent_right() {
         "{seen:?}"
     );
     assert!(up.take_warnings().is_empty());
+}
+
+#[test]
+fn packs_too_large_for_the_server_are_split() {
+    let server = TestServer::start();
+    server.state.lock().max_pack = Some(20_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _) = run_dir(tmp.path(), 1, 100);
+    for i in 0..30u64 {
+        put(&dir, &format!("f{i:02}.bin"), &noise(i, 5000));
+    }
+    put(&dir, "big.bin", &noise(99, 30_000)); // over the server's limit alone: streamed
+    let up = Uploader::start(files_config(&server.url, &dir)).unwrap();
+    let out = up.finish(LONG);
+    assert!(out.done, "{out:?}");
+    assert_all_on_server(&server, &dir);
+    let seen = server.blob_seen();
+    assert!(seen.iter().any(|s| s.status == 413), "{seen:?}");
+    assert!(
+        seen.iter()
+            .filter(|s| s.kind == "pack" && s.status == 200)
+            .all(|s| s.len <= 20_000)
+    );
 }
 
 #[test]

@@ -74,6 +74,10 @@ pub struct ServerState {
     pub lose_packs: u32,
     /// Refuse these addresses once each (in a pack or a `PUT`) as not matching their bytes.
     pub refuse_once: std::collections::HashSet<String>,
+    /// Wait this long before answering a blob route.
+    pub blob_delay: Duration,
+    /// Answer a larger pack `413`.
+    pub max_pack: Option<usize>,
 }
 
 pub struct TestServer {
@@ -253,6 +257,10 @@ fn blob_protocol(
                 .collect();
             ok(serde_json::json!({ "missing": missing }))
         }
+        "pack" if st.max_pack.is_some_and(|m| req.body.len() > m) => bad(
+            413,
+            serde_json::json!({"detail": "the body is larger than the server accepts"}),
+        ),
         "pack" => {
             let lose = st.lose_packs > 0;
             st.lose_packs = st.lose_packs.saturating_sub(1);
@@ -374,6 +382,8 @@ fn handle(stream: TcpStream, state: &Arc<Mutex<ServerState>>) {
             continue;
         }
         if parts.len() >= 7 && parts[..3] == ["api", "v1", "runs"] && parts[6] != "log" {
+            let delay = state.lock().blob_delay;
+            std::thread::sleep(delay);
             let run = parts[3..6].join("/");
             let mut st = state.lock();
             let reply = blob_route(&mut st, &req, &run, parts[3], &parts[6..]);
