@@ -9,7 +9,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from fwtrack.errors import UnsafePathError
 from fwtrack.path_names import contained
@@ -20,8 +20,6 @@ __all__ = [
     "inside",
     "local_run_files",
     "merge_metadata",
-    "open_regular",
-    "skipped_message",
     "walk_files",
     "write_atomic",
 ]
@@ -139,36 +137,6 @@ def walk_files(run_dir: Path) -> tuple[list[tuple[str, Path]], list[str]]:
     files.sort()
     skipped.sort()
     return files, skipped
-
-
-def open_regular(path: Path) -> BinaryIO:
-    """`path` opened for reading, when it is a regular file and not a symbolic link (checked
-    on the open file itself, `O_NOFOLLOW`); else OSError. For reading a file `walk_files`
-    listed: a link swapped in since is never followed."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def skipped_message(run_dir: Path, name: str) -> str:
-    """The warning for a run-file entry `walk_files` left out."""
-    path = run_dir / name
-    if path.is_symlink():
-        try:
-            to = f" (to {os.readlink(path)})"
-        except OSError:
-            to = ""
-        return (
-            f"{path} is a symbolic link{to}: it was not uploaded, since fwtrack never follows "
-            "links in a run's files\nhint: to keep that file with the run, copy it in "
-            "(`run.save(path)` copies)"
-        )
-    return f"{path} is not a regular file: it was not uploaded"
 
 
 def local_run_files(run_dir: Path) -> list[RunFile]:

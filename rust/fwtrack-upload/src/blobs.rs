@@ -43,8 +43,8 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .saturating_add(meta.mtime_nsec())
 }
 
-/// The warning for an entry of a run's files that is left out (the same words as the
-/// Python side's `skipped_message`).
+/// The warning for an entry of a run's files that is left out: a symbolic link (naming
+/// where it leads), or something that is not a regular file.
 pub(crate) fn skipped_message(path: &Path, is_link: bool) -> String {
     if is_link {
         let to = std::fs::read_link(path)

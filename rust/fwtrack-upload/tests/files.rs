@@ -124,7 +124,7 @@ fn files_land_once_by_address_and_a_second_uploader_sends_nothing() {
     }
     assert_eq!(seen.iter().filter(|s| s.kind == "put").count(), 1);
     assert!(seen.iter().filter(|s| s.kind == "pack").count() >= 4);
-    // The link is named once, in the words of the Python side.
+    // The link is named once, with where it leads.
     let warnings = up.take_warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     let link = dir.join("files").join("creds.json");
