@@ -177,6 +177,11 @@ class PendingMedia:
     @property
     def settled(self) -> bool: ...
 
+def store_payload(dir: str | os.PathLike[str], ext: str, payload: bytes) -> tuple[str, int]:
+    """Hash `payload` (BLAKE3) and, unless `<dir>/<hex>.<ext>` exists, write it there through
+    a fsynced temporary file renamed into place, with the GIL released; `(address, size)`.
+    OSError naming the file when it cannot be written."""
+
 # -- content addresses: BLAKE3, "blake3:<64 hex>" (docs/format.md, "Content addresses") -----
 
 # What can be hashed in place (numpy's stubs give arrays `__buffer__` only from Python 3.12).

@@ -38,7 +38,7 @@ natural images (docs/media.md has the measurements)."""
 # BLAKE3 of an image's pixels -> (address, size) of its PNG, for the images stored most
 # recently in this process: logging the same pixels again costs a hash, not an encoding.
 # Media workers of several runs may share it, hence the lock.
-_ENCODED: OrderedDict[str, tuple[str, int]] = OrderedDict()
+_ENCODED: OrderedDict[tuple[Any, ...], tuple[str, int]] = OrderedDict()
 _ENCODED_MAX = 4096
 _ENCODED_LOCK = threading.Lock()
 
@@ -249,7 +249,7 @@ class Image(Media):
         if self._payload is not None or self._address is not None or pixels is None:
             return super()._store(files_dir)
         # C-contiguous: the array owns its pixels.
-        key = _content_address(f"{pixels.shape}{pixels.dtype}{self.mode}".encode(), pixels)
+        key = (pixels.shape, pixels.dtype.str, self.mode, _content_address(pixels))
         del pixels  # encoding frees (recycles) the pixels: no reference may stay here
         with _ENCODED_LOCK:
             seen = _ENCODED.get(key)

@@ -13,12 +13,10 @@ numpy, Pillow and PyAV are imported on first use, never by `import fwtrack`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -34,7 +32,6 @@ __all__ = [
     "Fetch",
     "Media",
     "from_descriptor",
-    "write_once",
 ]
 
 Fetch = Callable[[str], bytes]
@@ -43,29 +40,6 @@ Fetch = Callable[[str], bytes]
 MEDIA_DIR = "media"
 
 _M = TypeVar("_M", bound="Media")
-
-
-def write_once(files_dir: str | os.PathLike[str], rel_path: str, payload: bytes) -> None:
-    """Write `payload` to `files_dir/rel_path` unless that file exists: through a temporary
-    file in the same directory (fsynced, its name starting with `.` so that uploads skip it)
-    renamed into place, so a reader never sees a partial file and a file that exists holds
-    all of its bytes."""
-    path = os.path.join(os.fspath(files_dir), rel_path)
-    if os.path.exists(path):
-        return
-    folder, name = os.path.split(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 # Buffers of pixels and frames already encoded, by size, kept for the next value of the same
@@ -146,20 +120,16 @@ def _release_pool() -> None:
 _HASH_PIECE = 64 << 10
 
 
-def _content_address(*parts: Any) -> str:
-    """The address of the bytes of `parts` (buffers) one after the other. In a forked child
-    the buffers go to the hasher in pieces small enough to hash on this thread: the parent's
-    hashing threads do not exist there."""
-    if len(parts) == 1 and not _core.is_forked_child():
-        return _core.hash_bytes(parts[0])
+def _content_address(data: Any) -> str:
+    """The address of the bytes of the buffer `data`. In a forked child they go to the
+    hasher in pieces small enough to hash on this thread: the parent's hashing threads do not
+    exist there."""
+    if not _core.is_forked_child():
+        return _core.hash_bytes(data)
     hasher = _core.Hasher()
-    for part in parts:
-        if _core.is_forked_child():
-            view = memoryview(part).cast("B")
-            for start in range(0, len(view), _HASH_PIECE):
-                hasher.update(view[start : start + _HASH_PIECE])
-        else:
-            hasher.update(part)
+    view = memoryview(data).cast("B")
+    for start in range(0, len(view), _HASH_PIECE):
+        hasher.update(view[start : start + _HASH_PIECE])
     return hasher.hexdigest()
 
 
@@ -329,14 +299,16 @@ class Media:
         return {}
 
     def _store(self, files_dir: str | os.PathLike[str]) -> dict[str, Any]:
-        """Write the payload to `files_dir/media/<hex>.<ext>` (once: a value whose address is
-        known and whose file exists is not encoded again) and return the descriptor the run
-        log keeps. Runs on the media worker's thread."""
-        if self._address is None or not os.path.exists(
-            os.path.join(os.fspath(files_dir), self._stored_path())
-        ):
+        """Write the payload to `files_dir/media/<hex>.<ext>` and return the descriptor the run
+        log keeps. Runs on the media worker's thread. The payload is hashed and written in
+        one call outside the GIL (`_core.store_payload`: once, through a fsynced temporary
+        file renamed into place); a value whose address is known and whose file exists is
+        not encoded again."""
+        files = os.fspath(files_dir)
+        if self._address is None or not os.path.exists(os.path.join(files, self._stored_path())):
             payload = self.bytes()
-            write_once(files_dir, self._stored_path(), payload)
+            media = os.path.join(files, MEDIA_DIR)
+            self._address, self._size = _core.store_payload(media, self._ext, payload)
         return self._descriptor()
 
     def _descriptor(self) -> dict[str, Any]:

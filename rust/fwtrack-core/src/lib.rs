@@ -15,6 +15,7 @@ pub mod error;
 pub mod histogram;
 pub mod index;
 pub mod lock;
+pub mod payload;
 pub mod pending;
 pub mod reader;
 pub mod record;

@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod hist;
 mod index;
+mod payload;
 mod pending;
 mod reader;
 mod upload;
@@ -51,6 +52,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hist::PyHistogram>()?;
     m.add_class::<convert::PyMediaValue>()?;
     m.add_class::<pending::PyPendingMedia>()?;
+    m.add_function(wrap_pyfunction!(payload::store_payload, m)?)?;
     m.add_class::<writer::ConsoleReader>()?;
     m.add_class::<upload::PyUploader>()?;
     m.add_class::<address::PyHasher>()?;
