@@ -115,6 +115,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/web_bench.py --out benches/out/web  # datasets cached in benches/out/web/data
 	$(PY) benches/capture_bench.py --out benches/out/capture
 	$(PY) benches/media_bench.py --out benches/out/media
+	$(PY) benches/media_log_bench.py --out benches/out/media_log  # against the revision before media moved off log()
 	$(PY) benches/table_bench.py --out benches/out/table
 	$(PY) benches/security_bench.py --out benches/out/security  # against the revision before the checks
 	$(PY) benches/upload_bench.py --out benches/out/upload  # 10,000 files x 40 kB; against the revision before the blob uploader
