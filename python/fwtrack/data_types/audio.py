@@ -6,7 +6,7 @@ import io
 import os
 from typing import TYPE_CHECKING, Any
 
-from fwtrack.data_types.media import Media, _is_path, _is_tensor, _read_path, _tensor_to_numpy
+from fwtrack.data_types.media import Media, _as_array, _is_path, _read_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,17 +45,7 @@ class Audio(Media):
         if _is_path(data):
             self._from_file(_read_path("Audio", data), os.fspath(data), sample_rate)
             return
-        if _is_tensor(data):
-            arr = _tensor_to_numpy(data)
-        else:
-            import numpy as np
-
-            if not isinstance(data, np.ndarray):
-                raise TypeError(
-                    f"Audio takes a numpy array, a torch tensor or a WAV file path, "
-                    f"got {type(data).__name__}"
-                )
-            arr = data
+        arr = _as_array(data, "Audio takes a numpy array, a torch tensor or a WAV file path")
         if sample_rate is None:
             raise ValueError(
                 "Audio from an array needs sample_rate= (samples per second), "

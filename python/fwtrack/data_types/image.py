@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 from fwtrack.data_types.media import (
     MEDIA_DIR,
     Media,
+    _as_array,
     _content_address,
     _is_path,
-    _is_tensor,
     _owned_copy,
     _read_path,
     _recycle,
-    _tensor_to_numpy,
     _to_uint8,
 )
 
@@ -153,17 +152,9 @@ class Image(Media):
         if pil_image is not None and isinstance(data, pil_image):
             self._from_pil(data, mode)
             return
-        if _is_tensor(data):
-            arr = _tensor_to_numpy(data)
-        else:
-            import numpy as np
-
-            if not isinstance(data, np.ndarray):
-                raise TypeError(
-                    f"Image takes a numpy array, a torch tensor, a PIL image or a file path, "
-                    f"got {type(data).__name__}"
-                )
-            arr = data
+        arr = _as_array(
+            data, "Image takes a numpy array, a torch tensor, a PIL image or a file path"
+        )
         self._from_array(arr, mode)
 
     def _from_array(self, arr: npt.NDArray[Any], mode: str | None) -> None:

@@ -147,6 +147,18 @@ def _tensor_to_numpy(t: Any) -> npt.NDArray[Any]:
     return t.numpy()  # type: ignore[no-any-return]
 
 
+def _as_array(data: object, accepted: str) -> npt.NDArray[Any]:
+    """`data` (a numpy array or a torch tensor) as a numpy array; a TypeError naming what the
+    type `accepted` (e.g. "Audio takes a numpy array, ...") otherwise."""
+    if _is_tensor(data):
+        return _tensor_to_numpy(data)
+    import numpy as np
+
+    if not isinstance(data, np.ndarray):
+        raise TypeError(f"{accepted}, got {type(data).__name__}")
+    return data
+
+
 def _is_path(data: object) -> bool:
     return isinstance(data, str | os.PathLike)
 

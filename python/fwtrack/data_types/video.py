@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from fwtrack.data_types.media import (
     Media,
+    _as_array,
     _is_path,
-    _is_tensor,
     _owned_copy,
     _read_path,
     _recycle,
-    _tensor_to_numpy,
     _to_uint8,
 )
 
@@ -78,17 +77,7 @@ class Video(Media):
         self.format = format
         self._ext = format
         self.fps = float(fps)
-        if _is_tensor(data):
-            arr = _tensor_to_numpy(data)
-        else:
-            import numpy as np
-
-            if not isinstance(data, np.ndarray):
-                raise TypeError(
-                    f"Video takes a numpy array, a torch tensor or an MP4/GIF file path, "
-                    f"got {type(data).__name__}"
-                )
-            arr = data
+        arr = _as_array(data, "Video takes a numpy array, a torch tensor or an MP4/GIF file path")
         self._from_array(arr)
 
     def _from_array(self, arr: npt.NDArray[Any]) -> None:

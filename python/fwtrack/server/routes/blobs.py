@@ -9,8 +9,6 @@ address.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -25,7 +23,7 @@ from fwtrack.server.db import Project, Run
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.pack import MAX_ADDRESS_LEN, PackError, PackReader
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
-from fwtrack.server.routes.run_request import RUN
+from fwtrack.server.routes.run_request import RUN, upload_slot
 from fwtrack.server.store.base import Staged, Store
 
 __all__ = ["PACK_MEDIA_TYPE", "router"]
@@ -52,43 +50,34 @@ _RAW_BODY = {
 }
 _READ_ONLY = error(405, "This server (`fwtrack ui`) serves local runs read-only")
 _BUSY = error(429, "Too many uploads at once; retry after Retry-After seconds")
-_MISMATCH: dict[int | str, dict[str, Any]] = {
-    400: {
-        "description": "Malformed request, or content that does not match its address "
-        "(`refused` lists those addresses; nothing of them was stored)",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "detail": {"type": "string"},
-                        "refused": {"type": "array", "items": {"type": "string"}},
-                    },
-                    "required": ["detail"],
-                }
-            }
+
+
+def _listing_error(code: int, description: str, listed: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI of an error answer `{"detail", listed: [addresses]}`."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            listed: {"type": "array", "items": {"type": "string"}},
         },
+        "required": ["detail"],
     }
-}
-_MISSING: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "A blob the manifest names is not stored (`missing` lists them; send "
-        "them and post again), or a path clashes with another file (no `missing`). Nothing "
-        "was recorded.",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "detail": {"type": "string"},
-                        "missing": {"type": "array", "items": {"type": "string"}},
-                    },
-                    "required": ["detail"],
-                }
-            }
-        },
-    }
-}
+    return {code: {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+_MISMATCH = _listing_error(
+    400,
+    "Malformed request, or content that does not match its address "
+    "(`refused` lists those addresses; nothing of them was stored)",
+    "refused",
+)
+_MISSING = _listing_error(
+    409,
+    "A blob the manifest names is not stored (`missing` lists them; send "
+    "them and post again), or a path clashes with another file (no `missing`). Nothing "
+    "was recorded.",
+    "missing",
+)
 
 Address = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS_LEN)]
 
@@ -148,22 +137,6 @@ def _store(ctx: AppContext) -> Store:
     if not isinstance(ctx.blobs, BlobStore):
         raise ApiError(405, "`fwtrack ui` serves local runs read-only")
     return ctx.blobs.store
-
-
-@contextlib.asynccontextmanager
-async def _upload_slot(ctx: AppContext) -> AsyncIterator[None]:
-    """One of the process's `--max-concurrent-uploads` upload slots, or 429."""
-    if ctx.uploads_in_flight >= ctx.config.max_concurrent_uploads:
-        raise ApiError(
-            429,
-            f"the server is handling {ctx.uploads_in_flight} uploads; retry after 1 s",
-            headers={"Retry-After": "1"},
-        )
-    ctx.uploads_in_flight += 1
-    try:
-        yield
-    finally:
-        ctx.uploads_in_flight -= 1
 
 
 def _unavailable(exc: OSError) -> ApiError:
@@ -228,7 +201,7 @@ async def blobs_pack(
     await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
     stored: list[str] = []
     refused: list[str] = []
-    async with _upload_slot(ctx):
+    async with upload_slot(ctx):
         reader = PackReader()
         batch: list[tuple[str, bytes]] = []
         size = 0
@@ -293,7 +266,7 @@ async def blob_put(
     address = _address(address)
     await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
     store = _store(ctx)
-    async with _upload_slot(ctx):
+    async with upload_slot(ctx):
         with store.stage() as staged:
             digest = Digest(address.partition(":")[0])
             pieces: list[bytes] = []

@@ -1,9 +1,11 @@
 """What the run routes read from a request: the run's URL, the run it names (after the access
-check) and where its bytes live, the `keys` list, a `Range` header."""
+check) and where its bytes live, the `keys` list, a `Range` header, an upload slot."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fwtrack.server.auth import Viewer
@@ -20,6 +22,7 @@ __all__ = [
     "keys_arg",
     "parse_range",
     "run_paths",
+    "upload_slot",
 ]
 
 RUN = "/runs/{entity}/{project}/{run_id}"
@@ -71,3 +74,20 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start >= size or end <= start:
         return None
     return start, end
+
+
+@contextlib.asynccontextmanager
+async def upload_slot(ctx: AppContext) -> AsyncIterator[None]:
+    """One of the process's `--max-concurrent-uploads` upload slots (log frames or blobs), or
+    429 with `Retry-After` when they are all taken."""
+    if ctx.uploads_in_flight >= ctx.config.max_concurrent_uploads:
+        raise ApiError(
+            429,
+            f"the server is handling {ctx.uploads_in_flight} uploads; retry after 1 s",
+            headers={"Retry-After": "1"},
+        )
+    ctx.uploads_in_flight += 1
+    try:
+        yield
+    finally:
+        ctx.uploads_in_flight -= 1

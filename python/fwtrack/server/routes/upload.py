@@ -18,7 +18,7 @@ from fwtrack.server.errors import ApiError
 from fwtrack.server.ingest import get_or_create_project, ingest, stored_offset
 from fwtrack.server.jsonutil import JsonResponse
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
-from fwtrack.server.routes.run_request import OCTET_BODY, RUN, parse_range
+from fwtrack.server.routes.run_request import OCTET_BODY, RUN, parse_range, upload_slot
 
 __all__ = ["router"]
 
@@ -108,20 +108,11 @@ async def log_upload(
     frames; 413 too large. An empty body is a heartbeat.
     """
     reach(user, entity, project, run_id)
-    if ctx.uploads_in_flight >= ctx.config.max_concurrent_uploads:
-        raise ApiError(
-            429,
-            f"the server is handling {ctx.uploads_in_flight} uploads; retry after 1 s",
-            headers={"Retry-After": "1"},
-        )
-    ctx.uploads_in_flight += 1
-    try:
+    async with upload_slot(ctx):
         body = await request.body()
         response: JsonResponse = await run_in_threadpool(
             _upload, ctx, entity, project, run_id, offset, body
         )
-    finally:
-        ctx.uploads_in_flight -= 1
     return response
 
 
