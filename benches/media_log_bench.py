@@ -49,7 +49,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benches"))
 
-from run import machine, num, table  # noqa: E402
+from run import machine, num, table, worktree  # noqa: E402
 
 SIDE = 256
 EVERY = 10  # training steps per logged image
@@ -203,18 +203,6 @@ def worker(case: str, images: int, steps: int, workdir: Path) -> dict[str, Any]:
 # The driver
 
 
-def _worktree(rev: str, where: Path) -> Path:
-    """A checkout of `rev` at `where`, with this checkout's compiled core copied in."""
-    subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(where), rev],
-        check=True,
-        capture_output=True,
-    )
-    for lib in (REPO / "python" / "fwtrack").glob("_core*.so"):
-        shutil.copy2(lib, where / "python" / "fwtrack" / lib.name)
-    return where
-
-
 def _spawn(tree: Path, case: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"{case}-", dir=work))
     env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(tree / "python")}
@@ -336,7 +324,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="fwtrack-media-log-bench-"))
     load_start = os.getloadavg()[0]
     try:
-        trees = {"this": REPO, "base": _worktree(args.base, work / "base")}
+        trees = {"this": REPO, "base": worktree(args.base, work / "base")}
         raw: dict[str, dict[str, list[dict[str, Any]]]] = {
             side: {case: [] for case in args.cases.split(",")} for side in trees
         }

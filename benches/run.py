@@ -864,5 +864,22 @@ def write(
     print(f"wrote {out / 'results.md'} and {out / 'results.json'}", file=sys.stderr)
 
 
+def worktree(rev: str, where: Path) -> Path:
+    """A checkout of `rev` at `where` (a `git worktree`), with this checkout's compiled core and
+    built dashboard copied in: the base revision of a before/after benchmark."""
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "--detach", str(where), rev],
+        check=True,
+        capture_output=True,
+    )
+    for lib in (repo / "python" / "fwtrack").glob("_core*.so"):
+        shutil.copy2(lib, where / "python" / "fwtrack" / lib.name)
+    dist = repo / "python" / "fwtrack" / "ui" / "dist"
+    if dist.is_dir():
+        shutil.copytree(dist, where / "python" / "fwtrack" / "ui" / "dist", dirs_exist_ok=True)
+    return where
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

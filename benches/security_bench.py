@@ -39,25 +39,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benches"))
 
-from run import num, table  # noqa: E402
+from run import num, table, worktree  # noqa: E402
 from server_bench import Http, ServerProc, child_env, free_port, new_key  # noqa: E402
 
 PROJECT = "bench-security"
-
-
-def _worktree(rev: str, where: Path) -> Path:
-    """A checkout of `rev` at `where`, with this checkout's compiled core copied in."""
-    subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(where), rev],
-        check=True,
-        capture_output=True,
-    )
-    for lib in (REPO / "python" / "fwtrack").glob("_core*.so"):
-        shutil.copy2(lib, where / "python" / "fwtrack" / lib.name)
-    dist = REPO / "python" / "fwtrack" / "ui" / "dist"
-    if dist.is_dir():
-        shutil.copytree(dist, where / "python" / "fwtrack" / "ui" / "dist", dirs_exist_ok=True)
-    return where
 
 
 def _make_runs(root: Path, n: int) -> None:
@@ -146,7 +131,7 @@ def main() -> int:
     servers: list[Server] = []
     base_tree = work / "base"
     try:
-        _worktree(args.base, base_tree)
+        worktree(args.base, base_tree)
         runs = work / "runs"
         _make_runs(runs, 20)
         for label, tree in (("this", REPO), ("base", base_tree)):

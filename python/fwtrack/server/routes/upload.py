@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -19,12 +18,12 @@ from fwtrack.server.ingest import get_or_create_project, ingest, stored_offset
 from fwtrack.server.jsonutil import JsonResponse
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
 from fwtrack.server.routes.run_request import OCTET_BODY, RUN, parse_range, upload_slot
+from fwtrack.server.store.directory import read_range
 
 __all__ = ["router"]
 
 router = APIRouter(responses=ERRORS)
 
-_CHUNK = 1 << 20
 
 
 def _upload(
@@ -133,18 +132,6 @@ def log_offset(
     return JsonResponse({"offset": stored_offset(ctx.db, ctx.blobs, row[0], row[1])})
 
 
-def _stream(path: str, start: int, end: int) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        left = end - start
-        while left > 0:
-            chunk = fh.read(min(_CHUNK, left))
-            if not chunk:
-                break
-            left -= len(chunk)
-            yield chunk
-
-
 @router.get(
     RUN + "/log",
     tags=["upload"],
@@ -182,7 +169,7 @@ def log_download(
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
     return StreamingResponse(
-        _stream(str(log), start, end) if end > start else iter(()),
+        read_range(log, start, end) if end > start else iter(()),
         status_code=status,
         media_type="application/octet-stream",
         headers=headers,

@@ -75,6 +75,21 @@ def _parallel(work: Callable[[_T], object], items: Sequence[_T]) -> None:
             future.result()
 
 
+def read_range(path: Path | str, start: int, end: int) -> Iterator[bytes]:
+    """Bytes `[start, end)` of the file at `path` (never through a symbolic link), in chunks;
+    fewer when the file is shorter."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        fh.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = fh.read(min(_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+
+
 def fsync_dir(path: Path) -> None:
     """fsync a directory, so a new or renamed entry in it is durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -224,16 +239,7 @@ class _DirectoryRunLog:
 
     def read_range(self, start: int, end: int) -> Iterator[bytes]:
         self._check()
-        fd = os.open(self._path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            fh.seek(start)
-            left = end - start
-            while left > 0:
-                chunk = fh.read(min(_CHUNK, left))
-                if not chunk:
-                    break
-                left -= len(chunk)
-                yield chunk
+        return read_range(self._path, start, end)
 
 
 def _make_dirs(root: Path, folder: Path) -> None:
