@@ -25,7 +25,6 @@ __all__ = ["router"]
 router = APIRouter(responses=ERRORS)
 
 
-
 def _upload(
     ctx: AppContext, entity: str, project: str, run_id: str, offset: int, body: bytes
 ) -> JsonResponse:
