@@ -18,6 +18,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import fwtrack
 from fwserver import Server
+from seaweed import Seaweed
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,19 @@ def server(
     srv = Server(tmp_path_factory.mktemp(request.module.__name__) / "data").start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[Seaweed]:
+    """A real S3-compatible object store (SeaweedFS `weed mini`, tests/seaweed.py) for the whole
+    session (one per xdist worker); stopped at the end, even on failure. Tests take a fresh
+    bucket each with `seaweed.new_bucket()`."""
+    store = Seaweed()
+    try:
+        store.start()
+        yield store
+    finally:
+        store.stop()
 
 
 @pytest.fixture
