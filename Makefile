@@ -120,6 +120,8 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/security_bench.py --out benches/out/security  # against the revision before the checks
 	$(PY) benches/upload_bench.py --out benches/out/upload  # 10,000 files x 40 kB; against the revision before the blob uploader
 	$(PY) benches/hash_bench.py --out benches/out/hash  # b3sum installed into benches/out/tools when missing
+	$(PY) benches/s3_bench.py --out benches/out/s3  # SeaweedFS (weed mini): fwtrack server --store s3:// against boto3
+	$(PY) benches/replica_bench.py --out benches/out/replica  # PostgreSQL + SeaweedFS: one replica against two
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
