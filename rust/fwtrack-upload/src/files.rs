@@ -4,8 +4,15 @@
 //! A pass scans `files/` (never following a symbolic link), hashes the files whose size or
 //! modification time changed since `upload.json` last saw them, asks the server which of
 //! the addresses it lacks (`POST .../blobs/missing`), sends those (packed up to
-//! `max_pack_bytes` per `POST .../blobs`; a larger blob alone, streamed, with `PUT`), then
-//! records the paths (`POST .../files`). Passes run once the server has acknowledged the
+//! `max_pack_bytes` per `POST .../blobs`; a larger blob alone), then records the paths
+//! (`POST .../files`). A blob sent alone first asks `POST .../blobs/uploads`: the server
+//! answers that it has it, that it takes it itself (`PUT .../blobs/{address}`, streamed), or
+//! with presigned URLs of the parts the object store lacks, which are `PUT` straight there
+//! (no `Authorization` header, up to `PARALLEL_PARTS` at once) before the upload is completed
+//! (`POST .../blobs/uploads/{upload}/complete`: the server verifies it). An expired URL, or
+//! a part the store does not hold when completing, asks again; asking again is also how an
+//! interrupted upload resumes (the server lists what the store holds). A server without the
+//! route (`404`/`405`) gets today's `PUT`. Passes run once the server has acknowledged the
 //! log (the run then exists there), every `files_interval` while the run is live, and once
 //! more after the log is declared complete; that last pass decides whether the files part is
 //! done. A pass with nothing new sends nothing.
@@ -18,11 +25,12 @@
 //! stop the whole upload with one warning; other refusals stop only the files part, with one
 //! warning saying how to fix it.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{self, Read};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -30,7 +38,7 @@ use serde_json::{Value, json};
 
 use crate::Config;
 use crate::blobs::{self, entry_overhead, open_regular, push_entry, read_verified};
-use crate::net::{Client, JsonReply, RunPath, describe_status};
+use crate::net::{Client, JsonReply, PartReply, RunPath, describe_status, segment};
 use crate::state::Files;
 use crate::worker::{Backoff, End, Part, Shared, WakeOn, refusal, transient_warning};
 
@@ -50,6 +58,11 @@ const PER_MIB: Duration = Duration::from_secs(1);
 /// last one. (More did not help against a server on two cores, whose cost is the fsync of
 /// every blob it stores.)
 const PARALLEL_PACKS: usize = 2;
+/// Parts of one large blob sent at once to their presigned URLs.
+const PARALLEL_PARTS: usize = 4;
+/// A large blob's upload is asked for at most this often in one go (each answer lists only
+/// the parts the object store lacks, with fresh URLs); then it goes through the server.
+const UPLOAD_ROUNDS: u32 = 8;
 
 /// One blob to send: where its bytes are and how many.
 #[derive(Clone, Debug)]
@@ -72,6 +85,37 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// One part of a large blob to send to its presigned URL.
+#[derive(Debug)]
+struct PartJob {
+    number: u64,
+    offset: u64,
+    size: u64,
+    url: String,
+}
+
+/// What became of a large blob's parts.
+enum Parts {
+    /// Every listed part is in the object store: (number, ETag) of each.
+    Sent(Vec<(u64, String)>),
+    /// A URL expired (or the store refused a part: why): ask the server again.
+    Expired(String),
+    /// The file changed: hash it again.
+    Changed,
+}
+
+/// What became of a large blob sent through `POST .../blobs/uploads`.
+enum Large {
+    /// The server holds it (it had it, or the upload completed and verified).
+    Stored,
+    /// Send it to the server itself (`PUT .../blobs/{address}`).
+    Server,
+    /// The server has no such route (an older one): `PUT`, and do not ask again.
+    NoRoute,
+    /// The file changed, or the server found the bytes not matching the address.
+    Changed,
+}
+
 /// What a request needs: borrowed from the [`FilesWorker`], shared by the threads that send
 /// packs at once.
 struct Link<'a> {
@@ -82,6 +126,8 @@ struct Link<'a> {
     entity: &'a str,
     run_dir: &'a str,
     root: &'a Path,
+    /// The server may have `POST .../blobs/uploads` (false once it answered 404/405).
+    uploads: &'a AtomicBool,
 }
 
 /// A `Link` from a worker's fields (borrowed one by one, so that its backoff stays free).
@@ -95,6 +141,7 @@ macro_rules! link {
             entity: &$w.entity,
             run_dir: &$w.run_dir,
             root: &$w.root,
+            uploads: &$w.uploads,
         }
     };
 }
@@ -121,8 +168,19 @@ impl Link<'_> {
     fn call(
         &self,
         backoff: &mut Backoff,
+        attempt: impl FnMut(&Client, &RunPath, Duration) -> Option<JsonReply>,
+        extra_time: Duration,
+    ) -> Result<Option<JsonReply>, End> {
+        self.call_allowing(backoff, attempt, extra_time, &[])
+    }
+
+    /// [`Link::call`], but refusals with a status in `allowed` are answers for the caller.
+    fn call_allowing(
+        &self,
+        backoff: &mut Backoff,
         mut attempt: impl FnMut(&Client, &RunPath, Duration) -> Option<JsonReply>,
         extra_time: Duration,
+        allowed: &[u16],
     ) -> Result<Option<JsonReply>, End> {
         let Some(run) = self.run else {
             return Err(End::Halted);
@@ -153,6 +211,11 @@ impl Link<'_> {
                 JsonReply::Transient(msg) => {
                     self.failure(msg);
                     self.back_off(backoff);
+                }
+                JsonReply::Refused(code, detail) if allowed.contains(&code) => {
+                    backoff.reset();
+                    self.shared.contact_ok();
+                    return Ok(Some(JsonReply::Refused(code, detail)));
                 }
                 JsonReply::Refused(code @ (401 | 403), detail) => {
                     return Err(End::Fatal(refusal(
@@ -314,6 +377,222 @@ impl Link<'_> {
             Some(_) => Err(End::Halted),
         }
     }
+
+    /// Send one blob alone: through the object store when the server offers it (see the
+    /// module docstring), else streamed to the server. False when the file changed (or the
+    /// server found its bytes not matching the address).
+    fn put_large(&self, backoff: &mut Backoff, address: &str, src: &Source) -> Result<bool, End> {
+        if self.uploads.load(Ordering::Relaxed) {
+            match self.presigned(backoff, address, src)? {
+                Large::Stored => return Ok(true),
+                Large::Changed => return Ok(false),
+                Large::NoRoute => self.uploads.store(false, Ordering::Relaxed),
+                Large::Server => {}
+            }
+        }
+        self.put(backoff, address, src)
+    }
+
+    /// `POST .../blobs/uploads`, the parts it lists to their URLs, then `complete`; asked
+    /// again (resuming) after an expired URL or a part the store lacks.
+    fn presigned(&self, backoff: &mut Backoff, address: &str, src: &Source) -> Result<Large, End> {
+        let ask = json!({"address": address, "size": src.size});
+        let mut refused = None;
+        for _ in 0..UPLOAD_ROUNDS {
+            let reply = self.call_allowing(
+                backoff,
+                |c, run, t| Some(c.post_json(&run.uploads, &ask, t)),
+                Duration::ZERO,
+                &[404, 405],
+            )?;
+            let v = match reply {
+                Some(JsonReply::Ok(v)) => v,
+                Some(JsonReply::Refused(..)) => return Ok(Large::NoRoute),
+                Some(JsonReply::Rejected(code, _, detail)) => {
+                    return Err(End::Off(self.files_refusal(code, &detail)));
+                }
+                _ => return Err(End::Halted),
+            };
+            match v.get("mode").and_then(Value::as_str) {
+                Some("stored") => return Ok(Large::Stored),
+                Some("server") => return Ok(Large::Server),
+                Some("presigned") => {}
+                _ => return Err(self.unexpected("POST blobs/uploads", &v)),
+            }
+            let (Some(upload), Some(jobs)) = (
+                v.get("upload").and_then(Value::as_str),
+                part_jobs(&v, src.size),
+            ) else {
+                return Err(self.unexpected("POST blobs/uploads", &v));
+            };
+            let sent = match self.send_parts(jobs, src)? {
+                Parts::Sent(sent) => sent,
+                Parts::Expired(why) => {
+                    refused = Some(why);
+                    continue;
+                }
+                Parts::Changed => return Ok(Large::Changed),
+            };
+            let body = json!({
+                "parts": sent
+                    .iter()
+                    .map(|(number, etag)| json!({"number": number, "etag": etag}))
+                    .collect::<Vec<_>>(),
+            });
+            // The server reads the whole blob back to verify it.
+            let extra = PER_MIB * u32::try_from(src.size >> 20).unwrap_or(u32::MAX);
+            let reply = self.call_allowing(
+                backoff,
+                |c, run, t| {
+                    let url = format!("{}/{}/complete", run.uploads, segment(upload));
+                    Some(c.post_json(&url, &body, t))
+                },
+                extra,
+                &[404],
+            )?;
+            match reply {
+                Some(JsonReply::Ok(_)) => {
+                    self.shared.m.lock().files.blobs_sent += 1;
+                    return Ok(Large::Stored);
+                }
+                Some(JsonReply::Rejected(400, ..)) => return Ok(Large::Changed),
+                // Parts the store lacks, or the upload is gone (aborted): ask again.
+                Some(JsonReply::Rejected(409, ..) | JsonReply::Refused(404, _)) => {}
+                Some(JsonReply::Rejected(code, _, detail)) => {
+                    return Err(End::Off(self.files_refusal(code, &detail)));
+                }
+                _ => return Err(End::Halted),
+            }
+        }
+        if let Some(why) = refused {
+            self.shared.warn(format!(
+                "fwtrack: the object store kept refusing the presigned URLs of {} ({why}); it \
+                 goes through the server at {} instead. hint: check the server's \
+                 --s3-public-endpoint (clients must reach it under that name)",
+                src.path.display(),
+                self.cfg.base_url
+            ));
+        }
+        Ok(Large::Server)
+    }
+
+    /// Send `jobs` to their URLs, `PARALLEL_PARTS` at a time.
+    fn send_parts(&self, jobs: Vec<PartJob>, src: &Source) -> Result<Parts, End> {
+        let threads = PARALLEL_PARTS.min(jobs.len());
+        let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
+        let sent: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+        let stopped: Mutex<Option<Result<Parts, End>>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for i in 0..threads {
+                let (queue, sent, stopped) = (&queue, &sent, &stopped);
+                scope.spawn(move || {
+                    let mut backoff = Backoff::new(self.cfg, 0x5057 + i as u64);
+                    loop {
+                        if stopped.lock().is_some() {
+                            break;
+                        }
+                        let Some(job) = queue.lock().pop_front() else {
+                            break;
+                        };
+                        match self.send_part(&mut backoff, &job, src) {
+                            Ok(Some(etag)) => sent.lock().push((job.number, etag)),
+                            Ok(None) => {
+                                stopped.lock().get_or_insert(Ok(Parts::Changed));
+                            }
+                            Err(Ok(end)) => {
+                                stopped.lock().get_or_insert(Err(end));
+                            }
+                            Err(Err(why)) => {
+                                stopped.lock().get_or_insert(Ok(Parts::Expired(why)));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(outcome) = stopped.into_inner() {
+            return outcome;
+        }
+        let mut sent = sent.into_inner();
+        sent.sort_unstable();
+        Ok(Parts::Sent(sent))
+    }
+
+    /// One part, retried through transient failures: its ETag; `Ok(None)` when the file
+    /// changed; `Err(Err(why))` when the URL no longer works (ask again), `Err(Ok(end))`
+    /// when the upload stops.
+    fn send_part(
+        &self,
+        backoff: &mut Backoff,
+        job: &PartJob,
+        src: &Source,
+    ) -> Result<Option<String>, Result<End, String>> {
+        let extra = PER_MIB * u32::try_from(job.size >> 20).unwrap_or(u32::MAX);
+        loop {
+            if let Some(end) = self.shared.stop_reason() {
+                return Err(Ok(end));
+            }
+            let Ok((mut file, len)) = open_regular(&src.path) else {
+                return Ok(None);
+            };
+            if len != src.size || file.seek(SeekFrom::Start(job.offset)).is_err() {
+                return Ok(None);
+            }
+            let mut body = Counting {
+                inner: file.take(job.size),
+                n: 0,
+            };
+            let timeout = self
+                .shared
+                .request_timeout(self.cfg.request_timeout + extra);
+            match self.client.put_part(&job.url, job.size, &mut body, timeout) {
+                PartReply::Stored(etag) => {
+                    backoff.reset();
+                    self.shared.m.lock().files.blob_bytes_sent += job.size;
+                    return Ok(Some(etag));
+                }
+                PartReply::Expired(code, text) => {
+                    return Err(Err(format!("{}: {text}", describe_status(code))));
+                }
+                PartReply::Transient(msg) => {
+                    if body.n < job.size {
+                        let now = std::fs::symlink_metadata(&src.path).map(|m| m.len()).ok();
+                        if now != Some(src.size) {
+                            return Ok(None);
+                        }
+                    }
+                    self.failure(msg);
+                    self.back_off(backoff);
+                }
+            }
+        }
+    }
+}
+
+/// The parts a `presigned` answer lists, each checked to lie inside a blob of `size` bytes.
+fn part_jobs(v: &Value, size: u64) -> Option<Vec<PartJob>> {
+    let part_size = v.get("part_size")?.as_u64().filter(|&p| p > 0)?;
+    let mut jobs = Vec::new();
+    for part in v.get("parts")?.as_array()? {
+        let number = part.get("number")?.as_u64().filter(|&n| n >= 1)?;
+        let offset = (number - 1).checked_mul(part_size)?;
+        let len = part.get("size")?.as_u64()?;
+        if len > part_size || offset.checked_add(len)? > size {
+            return None;
+        }
+        let url = part.get("url")?.as_str()?;
+        let ok_scheme = url.starts_with("http://") || url.starts_with("https://");
+        if !ok_scheme {
+            return None;
+        }
+        jobs.push(PartJob {
+            number,
+            offset,
+            size: len,
+            url: url.to_owned(),
+        });
+    }
+    Some(jobs)
 }
 
 pub(crate) struct FilesWorker {
@@ -339,6 +618,8 @@ pub(crate) struct FilesWorker {
     /// trusted: those are written with the next change, so that a pass with nothing new
     /// writes nothing).
     dirty: bool,
+    /// The server may have `POST .../blobs/uploads` (false once it answered 404/405).
+    uploads: AtomicBool,
 }
 
 impl FilesWorker {
@@ -368,6 +649,7 @@ impl FilesWorker {
             run_dir,
             save_warned: false,
             dirty: false,
+            uploads: AtomicBool::new(true),
         }
     }
 
@@ -676,7 +958,7 @@ impl FilesWorker {
                 }
                 let need = entry_overhead(&address) + src.size as usize;
                 if need > limit {
-                    match link.put(backoff, &address, src) {
+                    match link.put_large(backoff, &address, src) {
                         Ok(true) => {}
                         Ok(false) => {
                             bad.lock().insert(address);

@@ -38,6 +38,19 @@ pub(crate) enum JsonReply {
     Refused(u16, String),
 }
 
+/// What became of one part of a large blob sent to its presigned URL (straight to the
+/// object store, not to the server).
+#[derive(Debug)]
+pub(crate) enum PartReply {
+    /// `2xx` with the part's `ETag`.
+    Stored(String),
+    /// A `4xx`: the URL expired (`403`) or the store refused it; the server is asked for
+    /// fresh URLs. (status, the store's answer).
+    Expired(u16, String),
+    /// A 5xx, a connection error, a timeout, or a `2xx` without an `ETag`.
+    Transient(String),
+}
+
 /// The longest `Retry-After` honoured; a larger value is taken as this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
@@ -48,7 +61,7 @@ pub(crate) struct Client {
 }
 
 /// Percent-encode one URL path segment (entity, project and run ids are plain already).
-fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -284,6 +297,49 @@ impl Client {
         Self::classify_json(req.send(ureq::SendBody::from_reader(body)))
     }
 
+    /// `PUT {url}` of one part of a large blob, `size` bytes read from `body`, to a presigned
+    /// URL of the object store: without the `Authorization` header (the URL carries its own
+    /// signature, and the API key never leaves for another host).
+    pub(crate) fn put_part(
+        &self,
+        url: &str,
+        size: u64,
+        body: &mut dyn std::io::Read,
+        timeout: Duration,
+    ) -> PartReply {
+        let req = self
+            .agent
+            .put(url)
+            .header("Content-Length", size.to_string())
+            .config()
+            .timeout_global(Some(timeout))
+            .build();
+        let mut resp = match req.send(ureq::SendBody::from_reader(body)) {
+            Ok(r) => r,
+            Err(e) => return PartReply::Transient(transport_error(&e)),
+        };
+        let code = resp.status().as_u16();
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        match (code, etag) {
+            (200..=299, Some(etag)) if !etag.is_empty() => PartReply::Stored(etag),
+            (200..=299, _) => PartReply::Transient(format!(
+                "the object store answered {code} without an ETag for a part ({})",
+                excerpt(&text)
+            )),
+            (400..=499, _) => PartReply::Expired(code, excerpt(&text)),
+            _ => PartReply::Transient(format!(
+                "the object store answered {} to a part: {}",
+                describe_status(code),
+                excerpt(&text)
+            )),
+        }
+    }
+
     /// `POST /api/v1/runs/{entity}/{project}/{run_id}/log?offset=N` with `body` (empty: a
     /// heartbeat).
     pub(crate) fn post_log(
@@ -371,6 +427,9 @@ pub(crate) struct RunPath {
     pub blobs: String,
     /// `.../blobs/missing`: which addresses the server lacks.
     pub missing: String,
+    /// `.../blobs/uploads`: how to send a large blob (straight to the object store), and
+    /// `.../blobs/uploads/{upload}/complete`.
+    pub uploads: String,
     /// `.../files`: the run's file manifest.
     pub files: String,
 }
@@ -387,6 +446,7 @@ impl RunPath {
             log: format!("{run}/log"),
             blobs: format!("{run}/blobs"),
             missing: format!("{run}/blobs/missing"),
+            uploads: format!("{run}/blobs/uploads"),
             files: format!("{run}/files"),
         }
     }

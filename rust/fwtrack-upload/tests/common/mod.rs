@@ -1,6 +1,8 @@
 //! A small HTTP server (std `TcpListener`) that implements the upload protocol of
 //! docs/server.md in memory (the log by offset, blobs by content address, the run's file
-//! manifest), with scripted faults, and helpers that build run logs.
+//! manifest, and, when `presign` is set, large blobs through "presigned" part URLs of an
+//! in-memory bucket served under `/bucket/`), with scripted faults, and helpers that build
+//! run logs.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -52,8 +54,37 @@ pub struct Seen {
     pub status: u16,
 }
 
+/// How the server offers presigned uploads.
+#[derive(Clone, Copy, Debug)]
+pub struct Presign {
+    pub threshold: u64,
+    pub part_size: u64,
+}
+
+/// A multipart upload of the in-memory bucket.
+#[derive(Clone, Debug, Default)]
+pub struct MockUpload {
+    pub entity: String,
+    pub address: String,
+    pub size: u64,
+    pub parts: BTreeMap<u64, Vec<u8>>,
+}
+
+/// One request to the bucket.
+#[derive(Clone, Debug)]
+pub struct PartSeen {
+    pub upload: String,
+    pub number: u64,
+    pub len: usize,
+    /// It carried an `Authorization` header (it must not).
+    pub authorized: bool,
+    pub status: u16,
+}
+
 #[derive(Default)]
 pub struct ServerState {
+    /// The server's base URL (for the part URLs it hands out).
+    pub url: String,
     /// Stored logs by "entity/project/run".
     pub logs: HashMap<String, Vec<u8>>,
     pub faults: VecDeque<Fault>,
@@ -78,6 +109,23 @@ pub struct ServerState {
     pub blob_delay: Duration,
     /// Answer a larger pack `413`.
     pub max_pack: Option<usize>,
+    /// Offer `POST .../blobs/uploads` (a server on an object store): blobs over
+    /// `threshold` go in parts of `part_size` to `/bucket/<upload>/<number>`. `None`: the
+    /// route is missing (an older server: 404).
+    pub presign: Option<Presign>,
+    /// The multipart uploads under way, by id.
+    pub uploads: BTreeMap<String, MockUpload>,
+    /// Every request to the bucket.
+    pub bucket_seen: Vec<PartSeen>,
+    /// Answer the next part requests `403` (an expired URL).
+    pub expire_parts: u32,
+    /// Answer the next part requests `500`.
+    pub fail_parts: u32,
+    /// Part requests being answered right now, and the most at once.
+    pub parts_in_flight: u32,
+    pub max_parts_in_flight: u32,
+    /// Wait this long in each part request.
+    pub part_delay: Duration,
 }
 
 pub struct TestServer {
@@ -203,6 +251,8 @@ fn blob_route(
         ("POST", ["blobs"]) => "pack",
         ("PUT", ["blobs", _]) => "put",
         ("POST", ["files"]) => "files",
+        ("POST", ["blobs", "uploads"]) if st.presign.is_some() => "uploads",
+        ("POST", ["blobs", "uploads", _, "complete"]) if st.presign.is_some() => "complete",
         _ => return Some((404, r#"{"detail": "no such route"}"#.into(), String::new())),
     };
     let fault = st.blob_faults.pop_front();
@@ -247,6 +297,82 @@ fn blob_protocol(
         st.blobs.insert(key, data.to_vec());
     };
     match kind {
+        "uploads" => {
+            let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let addr = v["address"].as_str().unwrap_or_default().to_owned();
+            let size = v["size"].as_u64().unwrap_or(0);
+            let presign = st.presign.unwrap();
+            if has(st, &addr) {
+                return ok(serde_json::json!({"mode": "stored"}));
+            }
+            if size <= presign.threshold {
+                return ok(serde_json::json!({"mode": "server"}));
+            }
+            let found = st
+                .uploads
+                .iter()
+                .find(|(_, u)| u.entity == entity && u.address == addr && u.size == size)
+                .map(|(id, _)| id.clone());
+            let id = if let Some(id) = found {
+                id
+            } else {
+                let id = format!("up-{}", st.blob_seen.len());
+                let upload = MockUpload {
+                    entity: entity.to_owned(),
+                    address: addr.clone(),
+                    size,
+                    parts: BTreeMap::new(),
+                };
+                st.uploads.insert(id.clone(), upload);
+                id
+            };
+            let upload = &st.uploads[&id];
+            let count = size.div_ceil(presign.part_size);
+            let parts: Vec<serde_json::Value> = (1..=count)
+                .filter(|n| !upload.parts.contains_key(n))
+                .map(|n| {
+                    let len = presign.part_size.min(size - (n - 1) * presign.part_size);
+                    serde_json::json!({
+                        "number": n,
+                        "size": len,
+                        "url": format!("{}/bucket/{id}/{n}?X-Amz-Signature=fake", st.url),
+                    })
+                })
+                .collect();
+            ok(serde_json::json!({
+                "mode": "presigned", "upload": id, "part_size": presign.part_size,
+                "parts": parts, "expires_in": 3600,
+            }))
+        }
+        "complete" => {
+            let id = req.path.rsplit('/').nth(1).unwrap().to_owned();
+            let presign = st.presign.unwrap();
+            let Some(upload) = st.uploads.get(&id).cloned() else {
+                return bad(404, serde_json::json!({"detail": "no such upload"}));
+            };
+            let count = upload.size.div_ceil(presign.part_size);
+            let missing: Vec<u64> = (1..=count)
+                .filter(|n| !upload.parts.contains_key(n))
+                .collect();
+            if !missing.is_empty() {
+                return bad(
+                    409,
+                    serde_json::json!({"detail": "parts missing", "missing_parts": missing}),
+                );
+            }
+            let data: Vec<u8> = upload.parts.values().flatten().copied().collect();
+            st.uploads.remove(&id);
+            let matches = Address::parse(&upload.address).is_ok_and(|a| verify(&a, &data));
+            if !matches || data.len() as u64 != upload.size {
+                return bad(
+                    400,
+                    serde_json::json!({"detail": "content does not match its address",
+                                       "refused": [upload.address]}),
+                );
+            }
+            store(st, &upload.address, &data);
+            ok(serde_json::json!({"address": upload.address, "size": upload.size}))
+        }
         "missing" => {
             let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
             let missing: Vec<String> = json_list(&v, "addresses")
@@ -344,12 +470,57 @@ fn blob_protocol(
     }
 }
 
+/// `PUT /bucket/<upload>/<number>`: one part into the in-memory bucket, `ETag` answered.
+fn bucket(state: &Arc<Mutex<ServerState>>, req: &Request) -> (u16, String) {
+    let mut it = req.path.trim_start_matches("/bucket/").split('/');
+    let upload = it.next().unwrap_or_default().to_owned();
+    let number: u64 = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let authorized = req.headers.contains_key("authorization");
+    let delay = {
+        let mut st = state.lock();
+        st.parts_in_flight += 1;
+        st.max_parts_in_flight = st.max_parts_in_flight.max(st.parts_in_flight);
+        st.part_delay
+    };
+    std::thread::sleep(delay);
+    let mut st = state.lock();
+    st.parts_in_flight -= 1;
+    let status = if authorized || req.method != "PUT" || !req.query.contains("X-Amz-Signature") {
+        400
+    } else if st.expire_parts > 0 {
+        st.expire_parts -= 1;
+        403
+    } else if st.fail_parts > 0 {
+        st.fail_parts -= 1;
+        500
+    } else if let Some(u) = st.uploads.get_mut(&upload) {
+        u.parts.insert(number, req.body.clone());
+        200
+    } else {
+        404
+    };
+    st.bucket_seen.push(PartSeen {
+        upload,
+        number,
+        len: req.body.len(),
+        authorized,
+        status,
+    });
+    let etag = format!("ETag: \"etag-{number}-{}\"\r\n", req.body.len());
+    (status, if status == 200 { etag } else { String::new() })
+}
+
 fn handle(stream: TcpStream, state: &Arc<Mutex<ServerState>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
     while let Some(req) = read_request(&mut reader) {
         if let Some(ua) = req.headers.get("user-agent") {
             state.lock().user_agents.push(ua.clone());
+        }
+        if req.path.starts_with("/bucket/") {
+            let (code, extra) = bucket(state, &req);
+            respond(&mut out, code, "", &extra);
+            continue;
         }
         let auth_ok =
             req.headers.get("authorization").map(String::as_str) == Some(&format!("Bearer {KEY}"));
@@ -456,7 +627,10 @@ fn handle(stream: TcpStream, state: &Arc<Mutex<ServerState>>) {
 pub fn serve_on(listener: TcpListener) -> TestServer {
     let url = format!("http://{}", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
-    let state = Arc::new(Mutex::new(ServerState::default()));
+    let state = Arc::new(Mutex::new(ServerState {
+        url: url.clone(),
+        ..ServerState::default()
+    }));
     let stop = Arc::new(AtomicBool::new(false));
     let (st, sp) = (state.clone(), stop.clone());
     std::thread::spawn(move || {
