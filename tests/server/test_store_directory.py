@@ -156,7 +156,7 @@ def test_no_symbolic_link_is_followed(tmp_path: Path) -> None:
     assert secret.read_bytes() == b"not the store's"
 
     # a run's folder that is a link
-    run = RunKey(1, "r1")
+    run = RunKey(1, "r1", 1)
     runs = root / "runs" / "1"
     runs.mkdir()
     (outside / "r1").mkdir()
@@ -199,7 +199,7 @@ def test_a_killed_upload_leaves_a_temporary_that_the_next_start_removes(tmp_path
 
 def test_run_log_append_read_truncate(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "store")
-    log = store.run_log(RunKey(7, "r1"))
+    log = store.run_log(RunKey(7, "r1", 70))
     assert log.size() == 0
     with pytest.raises(FileNotFoundError), log.locked(create=False):
         pass
@@ -213,10 +213,10 @@ def test_run_log_append_read_truncate(tmp_path: Path) -> None:
     assert log.size() == 16
     assert b"".join(log.read_range(8, 16)) == b"frame-1;"
     assert mode(log.path) == 0o600
-    assert log.path.parent == store.run_dir(RunKey(7, "r1"))
-    index = store.index_dir(RunKey(7, "r1"))
+    assert log.path.parent == store.run_dir(RunKey(7, "r1", 70))
+    index = store.index_dir(RunKey(7, "r1", 70))
     index.mkdir()
-    store.delete_run(RunKey(7, "r1"))
+    store.delete_run(RunKey(7, "r1", 70))
     assert not log.path.exists()
     assert not index.exists()
     with pytest.raises(FileNotFoundError), log.locked(create=False):

@@ -38,6 +38,7 @@ from fwtrack.server.security import (
     UiAccessMiddleware,
     docs_page,
 )
+from fwtrack.server.store import open_store
 from fwtrack.server.store.directory import DirectoryStore
 
 __all__ = ["bootstrap", "create_app"]
@@ -57,15 +58,23 @@ def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
     """Open the database, migrate it (under the start-up lock), and on first start create the
     admin user. Returns the database and the admin's new API key (None when not created)."""
     private_dir(config.data_dir)
-    if config.ui_scan_dir is None:
-        private_dir(config.store_dir)
+    where = config.store_location
+    if config.ui_scan_dir is None and isinstance(where, Path):
+        private_dir(where)
     db = Database(config.database_url)
     created: str | None = None
     with db.migration_lock() as connection:
         db.upgrade(connection)
-        if config.ui_scan_dir is None:
+        if config.ui_scan_dir is None and isinstance(where, Path):
             # runs an older version kept outside the store move in, before any request
-            import_legacy_runs(db, DirectoryStore(config.store_dir), config.blob_dir)
+            import_legacy_runs(db, DirectoryStore(where), config.blob_dir)
+        elif config.ui_scan_dir is None and config.blob_dir.is_dir():
+            log.warning(
+                "%s holds runs stored by an older version; they are not moved into %s "
+                "(hint: start once with the directory store to import them)",
+                config.blob_dir,
+                config.store_url,
+            )
         with db.write() as session:
             if config.ui_scan_dir is not None or not config.auth:
                 if session.scalar(sa.select(User.id).where(User.name == LOCAL_USER)) is None:
@@ -256,7 +265,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     if config.ui_scan_dir is not None:
         blobs = LocalRunsLayout(config.ui_scan_dir, config.data_dir)
     else:
-        blobs = BlobStore(DirectoryStore(config.store_dir), db)
+        blobs = BlobStore(open_store(config), db)
     if not config.auth or config.ui_scan_dir is not None:
         with db.read() as session:
             user = session.scalars(sa.select(User).where(User.name == LOCAL_USER)).one()

@@ -1,9 +1,11 @@
 """Where a run's bytes live, for the routes: its log, its history index and its files, over
 two layouts behind one interface.
 
-- Uploaded runs (`BlobStore`): everything is in the server's store (`fwtrack.server.store`):
-  the log and the index under the run's key, its files as blobs of the run's entity, named by
-  the run's manifest in SQL (`fwtrack.server.manifest`).
+- Uploaded runs (`BlobStore`): everything is in the server's store (`fwtrack.server.store`,
+  a directory or S3): the log and the index under the run's key, its files as blobs of the
+  run's entity, named by the run's manifest in SQL (`fwtrack.server.manifest`). The read
+  routes take `BlobStore.current(project, run)`, which first brings the run's local log and
+  index up to the size its row names (on the S3 store another replica may have appended).
 - `fwtrack ui` (`LocalRunsLayout`): the log is the client's own
   `<dir>/<project>/<run id>/run.fwlog`, read in place; the index lives under
   `<dir>/.fwtrack-ui/index/`; files are read from the run's own `files/` folder (there is no
@@ -31,7 +33,7 @@ from fwtrack.server import manifest
 from fwtrack.server.db import Database, Project, Run
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.store.base import BlobKey, RunKey, RunLog, Store
-from fwtrack.server.store.directory import LOG_FILE_NAME, DirectoryStore, linked
+from fwtrack.server.store.directory import LOG_FILE_NAME, linked
 
 __all__ = [
     "LOG_FILE_NAME",
@@ -194,18 +196,25 @@ class _FolderFiles:
 
 
 class BlobStore:
-    """Uploaded runs, in the server's store (see the module docstring)."""
+    """Uploaded runs, in the server's store (see the module docstring): the directory store
+    or the S3 store, behind the `Store` protocol."""
 
     in_place = False
 
-    def __init__(self, store: DirectoryStore, db: Database) -> None:
+    def __init__(self, store: Store, db: Database) -> None:
         self.store = store
         self.db = db
         self.on_release: Callable[[], None] | None = None  # wakes the collector
 
-    def paths(self, project_id: int, project_name: str, run_id: str) -> RunPaths:
-        del project_name  # keyed by the project's id, stable across renames
-        key = RunKey(project_id, run_id)
+    @staticmethod
+    def key(project: Project, run: Run) -> RunKey:
+        """The store's key of `run` (its project's id, its id and its row's primary key)."""
+        return RunKey(project.id, run.run_id, run.id)
+
+    def paths(self, project: Project, run: Run) -> RunPaths:
+        """Where the run's log and index are on this machine (as they are now: the read
+        routes take `current`)."""
+        key = self.key(project, run)
         return RunPaths(
             self.store.run_dir(key),
             self.store.run_log(key).path,
@@ -213,16 +222,31 @@ class BlobStore:
             self.store.root,
         )
 
-    def log(self, project_id: int, run_id: str) -> RunLog:
-        return self.store.run_log(RunKey(project_id, run_id))
+    def current(self, project: Project, run: Run) -> RunPaths:
+        """`paths`, with the local log holding at least the `log_size` bytes the run's row
+        names and the index over them: the S3 store fetches what another replica (or
+        another life of this one) appended; the directory store has nothing to do. 503 when
+        the object store cannot be read."""
+        try:
+            self.store.sync_run(self.key(project, run), run.log_size)
+        except OSError as exc:
+            raise ApiError(
+                503,
+                f"the server could not read the run's log from its store ({exc}); retry later",
+                headers={"Retry-After": "5"},
+            ) from exc
+        return self.paths(project, run)
+
+    def log(self, project: Project, run: Run) -> RunLog:
+        return self.store.run_log(self.key(project, run))
 
     def files(self, project: Project, run: Run) -> RunFiles:
         del project
         return _ManifestFiles(self.db, self.store, run.id)
 
-    def delete(self, project_id: int, run_id: str) -> None:
+    def delete(self, project: Project, run: Run) -> None:
         """Remove the run's log and index (its blobs go to the collector: `released`)."""
-        self.store.delete_run(RunKey(project_id, run_id))
+        self.store.delete_run(self.key(project, run))
 
     def released(self, blob_ids: list[int]) -> None:
         """Blobs a deleted run referenced: mark them for the collector and wake it."""
@@ -240,8 +264,14 @@ class LocalRunsLayout:
         self.runs_dir = runs_dir
         self.index_root = state_dir / "index"
 
-    def paths(self, project_id: int, project_name: str, run_id: str) -> RunPaths:
-        del project_id
+    def paths(self, project: Project, run: Run) -> RunPaths:
+        return self.run_paths(project.name, run.run_id)
+
+    def current(self, project: Project, run: Run) -> RunPaths:
+        """`paths`: the local run's log is read in place (the scanner keeps its index)."""
+        return self.paths(project, run)
+
+    def run_paths(self, project_name: str, run_id: str) -> RunPaths:
         run_dir = self.runs_dir / project_name / run_id
         return RunPaths(
             run_dir, run_dir / LOG_FILE_NAME, self.index_root / project_name / run_id, self.runs_dir

@@ -19,9 +19,12 @@ from fwtrack.sdk.settings import FWTRACK_DIR
 from fwtrack.server.env import (
     FWTRACK_SERVER_ADMIN_KEY,
     FWTRACK_SERVER_BLOB_GRACE,
+    FWTRACK_SERVER_CACHE_DIR,
     FWTRACK_SERVER_DATA,
     FWTRACK_SERVER_DB,
     FWTRACK_SERVER_LOGIN_KEY_TTL,
+    FWTRACK_SERVER_PRESIGN_THRESHOLD,
+    FWTRACK_SERVER_STORE,
     FWTRACK_UI_TOKEN,
 )
 
@@ -51,6 +54,47 @@ def add_commands(subparsers: Any) -> None:
         default=None,
         help="database URL, e.g. postgresql://user:pass@host/db "
         "(default: $FWTRACK_SERVER_DB or SQLite in the data directory)",
+    )
+    server.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="where run logs, indexes and blobs live: s3://bucket/prefix (S3-compatible; "
+        "credentials from the AWS_* variables or profiles) or a directory "
+        "(default: $FWTRACK_SERVER_STORE or store/ in the data directory)",
+    )
+    server.add_argument(
+        "--s3-endpoint",
+        default=None,
+        metavar="URL",
+        help="the S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO or SeaweedFS "
+        "(default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+    server.add_argument(
+        "--s3-region",
+        default=None,
+        metavar="REGION",
+        help="the bucket's region (default: $AWS_REGION, else us-east-1)",
+    )
+    server.add_argument(
+        "--s3-public-endpoint",
+        default=None,
+        metavar="URL",
+        help="the S3 endpoint as clients reach it, for presigned URLs (default: --s3-endpoint)",
+    )
+    server.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="the S3 store's local caches, safe to delete while stopped "
+        "(default: $FWTRACK_SERVER_CACHE_DIR or cache/ in the data directory)",
+    )
+    server.add_argument(
+        "--presign-threshold",
+        default=None,
+        metavar="BYTES",
+        help="blobs larger than this go client<->bucket through presigned URLs on an S3 store "
+        "(default: $FWTRACK_SERVER_PRESIGN_THRESHOLD or 8388608)",
     )
     server.add_argument(
         "--workers", type=int, default=1, help="worker processes sharing the stores (default 1)"
@@ -178,9 +222,11 @@ def _cmd_server(args: argparse.Namespace) -> int:
         DEFAULT_LOGIN_KEY_TTL,
         DEFAULT_MAX_CONCURRENT_UPLOADS,
         DEFAULT_MAX_UPLOAD_BYTES,
+        DEFAULT_PRESIGN_THRESHOLD,
         ServerConfig,
         parse_duration,
     )
+    from fwtrack.server.store import open_store
 
     admin_key = FWTRACK_SERVER_ADMIN_KEY.get()
     try:
@@ -193,6 +239,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
             "login_max_address_failures": args.login_max_address_failures,
         }
         grace = args.blob_grace or FWTRACK_SERVER_BLOB_GRACE.get()
+        threshold = args.presign_threshold or FWTRACK_SERVER_PRESIGN_THRESHOLD.get()
+        cache_dir = args.cache_dir or FWTRACK_SERVER_CACHE_DIR.get()
         config = ServerConfig(
             data_dir=Path(args.data or FWTRACK_SERVER_DATA.get() or "fwtrack-server"),
             db_url=args.db or FWTRACK_SERVER_DB.get(),
@@ -203,9 +251,20 @@ def _cmd_server(args: argparse.Namespace) -> int:
             max_concurrent_uploads=args.max_concurrent_uploads or DEFAULT_MAX_CONCURRENT_UPLOADS,
             admin_key=admin_key,
             blob_grace=DEFAULT_BLOB_GRACE if grace is None else _seconds("--blob-grace", grace),
+            store_url=args.store or FWTRACK_SERVER_STORE.get(),
+            s3_endpoint=args.s3_endpoint,
+            s3_region=args.s3_region,
+            s3_public_endpoint=args.s3_public_endpoint,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            presign_threshold=(
+                DEFAULT_PRESIGN_THRESHOLD
+                if threshold is None
+                else _bytes("--presign-threshold", threshold)
+            ),
             **{k: v for k, v in login.items() if v is not None},
         )
         _ = config.database_url  # checks the --db URL
+        open_store(config)  # a bad bucket, endpoint or credentials fail here, with a hint
         db, key = bootstrap(config)
     except ValueError as exc:
         print(f"fwtrack: error: {exc}", file=sys.stderr)
@@ -214,6 +273,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
     where = config.db_url or str(config.data_dir / "fwtrack.db")
     print(f"fwtrack server {_url(config.host, config.port)}", flush=True)
     print(f"  data: {config.data_dir.resolve()}  database: {_hide_password(where)}", flush=True)
+    if config.store_url is not None:
+        print(f"  store: {config.store_url}  cache: {config.cache_path.resolve()}", flush=True)
     if key is not None:
         if admin_key:
             print("  created user 'admin' with the key from FWTRACK_SERVER_ADMIN_KEY", flush=True)
@@ -274,6 +335,17 @@ def _seconds(option: str, text: str) -> float:
         value = float("nan")
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"{option} {text!r}: expected a number of seconds, e.g. 3600 or 0")
+    return value
+
+
+def _bytes(option: str, text: str) -> int:
+    """A number of bytes (`0` or more) from the command line or the environment."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{option} {text!r}: expected a number of bytes, e.g. 8388608 (8 MiB)")
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,9 +17,12 @@ __all__ = [
     "DEFAULT_LOGIN_WINDOW",
     "DEFAULT_MAX_CONCURRENT_UPLOADS",
     "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_PRESIGN_THRESHOLD",
     "DEFAULT_STALE_AFTER",
+    "S3Location",
     "ServerConfig",
     "parse_duration",
+    "parse_store_url",
 ]
 
 DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -58,12 +62,62 @@ addresses)."""
 DEFAULT_LOGIN_MAX_ADDRESS_FAILURES = 20
 """Failed logins from one client address within the window before it is locked."""
 
+DEFAULT_PRESIGN_THRESHOLD = 8 * 1024 * 1024
+"""Blobs larger than this go between client and bucket through presigned URLs, on a store
+that can sign them (`--presign-threshold`)."""
+
+DEFAULT_S3_REGION = "us-east-1"
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where an S3 store keeps its objects: a bucket and a key prefix (`''` or ending in
+    `/`)."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+
+def parse_store_url(url: str) -> S3Location | Path:
+    """`s3://bucket[/prefix]` as an `S3Location`, anything else as a directory path.
+
+    Raises ValueError (with a hint) for a malformed `s3://` URL or another scheme."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        if not url.strip():
+            raise ValueError("--store is empty; hint: use s3://bucket/prefix or a directory")
+        return Path(url)
+    if scheme != "s3":
+        raise ValueError(
+            f"--store {url!r}: unsupported scheme {scheme!r}; hint: use s3://bucket/prefix "
+            "(S3, MinIO, SeaweedFS, ... with --s3-endpoint) or a directory path"
+        )
+    bucket, _, prefix = rest.partition("/")
+    if _BUCKET.match(bucket) is None or ".." in bucket:
+        raise ValueError(
+            f"--store {url!r}: {bucket!r} is not a bucket name (3 to 63 lowercase letters, "
+            "digits, '.' or '-'); hint: use s3://bucket/prefix"
+        )
+    parts = [p for p in prefix.split("/") if p]
+    if any(p in {".", ".."} or "\0" in p for p in parts) or len(prefix) > 512:
+        raise ValueError(f"--store {url!r}: not a usable key prefix; hint: s3://bucket/a/b")
+    return S3Location(bucket, "".join(f"{p}/" for p in parts))
+
 
 @dataclass(frozen=True)
 class ServerConfig:
     """Where the server keeps its stores and how it serves them.
 
-    `data_dir` holds the blobs (and `fwtrack.db` when `db_url` is None). `auth=False` is the
+    `data_dir` holds the store (and `fwtrack.db` when `db_url` is None). `store_url` puts the
+    store elsewhere: `s3://bucket/prefix` (S3-compatible object storage at `s3_endpoint`,
+    credentials from the standard AWS chain; its local caches in `cache_dir`) or a directory.
+    `auth=False` is the
     local dashboard (`fwtrack ui`): every request acts as the admin user `local`.
     `ui_scan_dir` makes the server index `<dir>/<project>/<run id>/run.fwlog` in place instead
     of accepting uploads. `admin_key` seeds the first admin's API key
@@ -90,9 +144,31 @@ class ServerConfig:
     login_max_failures: int = DEFAULT_LOGIN_MAX_FAILURES
     login_max_address_failures: int = DEFAULT_LOGIN_MAX_ADDRESS_FAILURES
     blob_grace: float = DEFAULT_BLOB_GRACE
+    store_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_public_endpoint: str | None = None
+    cache_dir: Path | None = None
+    presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        if self.store_url is not None:
+            parse_store_url(self.store_url)
+        for name in ("s3_endpoint", "s3_public_endpoint"):
+            value = getattr(self, name)
+            if value is not None and not re.match(r"^https?://[^/\s]+", value):
+                raise ValueError(
+                    f"{name.replace('_', '-')} {value!r} is not an http(s) URL; hint: e.g. "
+                    "--s3-endpoint http://127.0.0.1:9000"
+                )
+        if self.presign_threshold < 0:
+            raise ValueError(
+                f"presign_threshold must be >= 0 bytes, got {self.presign_threshold}; hint: "
+                "--presign-threshold 8388608 (8 MiB) is the default"
+            )
         if self.ui_scan_dir is not None:
             object.__setattr__(self, "ui_scan_dir", Path(self.ui_scan_dir))
         if not 1 <= self.port <= 65535 and self.port != 0:
@@ -143,9 +219,39 @@ class ServerConfig:
         return normalize_db_url(self.db_url)
 
     @property
+    def store_location(self) -> S3Location | Path:
+        """Where the store lives: an `S3Location`, or the directory store's folder."""
+        if self.store_url is None:
+            return self.data_dir / "store"
+        return parse_store_url(self.store_url)
+
+    @property
     def store_dir(self) -> Path:
-        """The directory store: run logs, history indexes and blobs (`fwtrack.server.store`)."""
-        return self.data_dir / "store"
+        """The directory store's folder (`data_dir/store` unless `store_url` names another):
+        run logs, history indexes and blobs (`fwtrack.server.store`)."""
+        where = self.store_location
+        return where if isinstance(where, Path) else self.data_dir / "store"
+
+    @property
+    def cache_path(self) -> Path:
+        """The S3 store's local caches (run-log copies, history indexes, staged uploads):
+        `cache_dir`, else `data_dir/cache`."""
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
+
+    @property
+    def s3_endpoint_url(self) -> str | None:
+        """`s3_endpoint`, else `$AWS_ENDPOINT_URL`, else None (AWS itself)."""
+        return self.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+
+    @property
+    def s3_region_name(self) -> str:
+        """`s3_region`, else `$AWS_REGION` (or `$AWS_DEFAULT_REGION`), else us-east-1."""
+        return (
+            self.s3_region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or DEFAULT_S3_REGION
+        )
 
     @property
     def blob_dir(self) -> Path:
@@ -164,8 +270,9 @@ class ServerConfig:
     def from_json(cls, text: str) -> ServerConfig:
         doc: dict[str, Any] = json.loads(text)
         doc["data_dir"] = Path(doc["data_dir"])
-        if doc.get("ui_scan_dir") is not None:
-            doc["ui_scan_dir"] = Path(doc["ui_scan_dir"])
+        for name in ("ui_scan_dir", "cache_dir"):
+            if doc.get(name) is not None:
+                doc[name] = Path(doc[name])
         return cls(**doc)
 
 

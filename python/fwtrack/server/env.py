@@ -12,9 +12,12 @@ __all__ = [
     "ENV_VARS",
     "FWTRACK_SERVER_ADMIN_KEY",
     "FWTRACK_SERVER_BLOB_GRACE",
+    "FWTRACK_SERVER_CACHE_DIR",
     "FWTRACK_SERVER_DATA",
     "FWTRACK_SERVER_DB",
     "FWTRACK_SERVER_LOGIN_KEY_TTL",
+    "FWTRACK_SERVER_PRESIGN_THRESHOLD",
+    "FWTRACK_SERVER_STORE",
     "FWTRACK_UI_TOKEN",
 ]
 
@@ -49,6 +52,27 @@ FWTRACK_SERVER_BLOB_GRACE = EnvVar(
     "`--blob-grace` beats it.",
     default="3600",
 )
+FWTRACK_SERVER_STORE = EnvVar(
+    "FWTRACK_SERVER_STORE",
+    "`fwtrack server`: where run logs, history indexes and blobs are kept: "
+    "`s3://bucket/prefix` (S3-compatible object storage; endpoint and credentials from the "
+    "standard `AWS_*` variables: `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, "
+    "`AWS_SECRET_ACCESS_KEY`) or a directory; `--store` beats it.",
+    default="`store/` in the data directory",
+)
+FWTRACK_SERVER_CACHE_DIR = EnvVar(
+    "FWTRACK_SERVER_CACHE_DIR",
+    "`fwtrack server`: the S3 store's local caches (run-log copies, history indexes, uploads "
+    "being received); safe to delete while the server is stopped; `--cache-dir` beats it.",
+    default="`cache/` in the data directory",
+)
+FWTRACK_SERVER_PRESIGN_THRESHOLD = EnvVar(
+    "FWTRACK_SERVER_PRESIGN_THRESHOLD",
+    "`fwtrack server` with an S3 store: blobs larger than this many bytes go between client "
+    "and bucket through presigned URLs instead of through the server; "
+    "`--presign-threshold` beats it.",
+    default="8388608",
+)
 FWTRACK_UI_TOKEN = EnvVar(
     "FWTRACK_UI_TOKEN",
     "`fwtrack ui`: a fixed access token (16 to 128 letters, digits, `-`, `_`) instead of a "
@@ -64,5 +88,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_SERVER_ADMIN_KEY,
     FWTRACK_SERVER_LOGIN_KEY_TTL,
     FWTRACK_SERVER_BLOB_GRACE,
+    FWTRACK_SERVER_STORE,
+    FWTRACK_SERVER_CACHE_DIR,
+    FWTRACK_SERVER_PRESIGN_THRESHOLD,
 )
 """The server's variables, in the order `docs/env.md` lists them."""

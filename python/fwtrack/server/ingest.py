@@ -1,7 +1,10 @@
 """The upload protocol: append whole frames to a run's stored log, idempotent by offset.
 
 Per run, requests are serialized by the store's exclusive lock on the run's log (`RunLog.locked`:
-a `flock` in the directory backend) and, on PostgreSQL, a row lock on the run. The stored log
+a `flock` in the directory backend, a per-process lock and a `flock` on the cache file in the S3
+backend) and, on PostgreSQL, a row lock on the run (`SELECT ... FOR UPDATE`, `_row_update`):
+that row lock is what orders one run's uploads ACROSS server replicas sharing one database and
+one S3 store (SQLite serves one server process, whose locks are enough). The stored log
 is the truth: its size is the stored offset `S` on every request. A crash between the append
 and the SQL update is healed on the next request by re-running `index_update` (its manifest
 knows how far it got) and, should the crash have left a partly written frame, by cutting the
@@ -183,8 +186,8 @@ def ingest(
     if offset < 0:
         raise ApiError(400, f"offset must be >= 0, got {offset}")
     run = get_or_create_run(db, project, run_id)
-    runlog = blobs.log(project.id, run_id)
-    index = str(blobs.paths(project.id, project.name, run_id).index)
+    runlog = blobs.log(project, run)
+    index = str(blobs.paths(project, run).index)
     known_size, known_seq = run.log_size, run.next_seq
 
     def work() -> tuple[IngestResult, dict[str, Any] | None, int]:
@@ -257,14 +260,14 @@ def delete_run(
     then the collector's (kept while another run references them)."""
     missing = ApiError(404, f"no run {run.run_id!r} in project {project.entity}/{project.name}")
     if isinstance(blobs, LocalRunsLayout):
-        paths = blobs.paths(project.id, project.name, run.run_id)
+        paths = blobs.paths(project, run)
         with _lock_if_present(paths.log), db.write() as session:
             if session.get(Run, run.id) is None:
                 raise missing
             session.execute(sa.delete(Run).where(Run.id == run.id))
             blobs.remove(paths)
         return
-    runlog = blobs.log(project.id, run.run_id)
+    runlog = blobs.log(project, run)
     named = sa.select(RunFileRow.blob_id).where(RunFileRow.run_pk == run.id)
     if db.dialect == "postgresql":
         with db.write() as session:
@@ -275,14 +278,14 @@ def delete_run(
             with runlog.lock_if_present():
                 session.delete(row)  # its manifest rows go with it (ON DELETE CASCADE)
                 session.flush()
-                blobs.delete(project.id, run.run_id)
+                blobs.delete(project, run)
     else:
         with runlog.lock_if_present(), db.write() as session:
             if session.get(Run, run.id) is None:
                 raise missing
             released = list(session.scalars(named))
             session.execute(sa.delete(Run).where(Run.id == run.id))
-            blobs.delete(project.id, run.run_id)
+            blobs.delete(project, run)
     blobs.released(released)
 
 
@@ -292,12 +295,12 @@ def stored_offset(
     """The stored size of a run's log, healing a crash first (`GET .../log/offset`)."""
     if isinstance(blobs, LocalRunsLayout):
         try:
-            return blobs.paths(project.id, project.name, run.run_id).log.stat().st_size
+            return blobs.paths(project, run).log.stat().st_size
         except FileNotFoundError:
             return 0
-    runlog = blobs.log(project.id, run.run_id)
-    index = str(blobs.paths(project.id, project.name, run.run_id).index)
-    if not runlog.path.exists():
+    runlog = blobs.log(project, run)
+    index = str(blobs.paths(project, run).index)
+    if runlog.size() == 0:  # the stored log, not the local file (a cache on the S3 store)
         return 0
 
     def work() -> tuple[int, dict[str, Any] | None, int]:

@@ -90,7 +90,7 @@ def _import_run(db: Database, store: DirectoryStore, project_id: int, run_dir: P
     old_log = run_dir / LOG_FILE_NAME
     old_index = run_dir / "index"
     store.adopt_run(
-        RunKey(project_id, run_dir.name),
+        RunKey(project_id, run_dir.name, run_pk),
         old_log if old_log.is_file() and not old_log.is_symlink() else None,
         old_index if old_index.is_dir() and not old_index.is_symlink() else None,
     )

@@ -129,7 +129,7 @@ class Scanner:
         return True
 
     def _index(self, project_name: str, run_dir: Path, locked: bool) -> None:
-        paths = self.layout.paths(0, project_name, run_dir.name)
+        paths = self.layout.run_paths(project_name, run_dir.name)
         result = core.index_update(str(paths.log), str(paths.index))
         meta: dict[str, Any] = result.get("meta") or {}
         if meta.get("finish") is None and not locked:
@@ -168,4 +168,4 @@ class Scanner:
             session.execute(sa.delete(Run).where(Run.id.in_([pk for pk, _, _ in gone])))
         for _, project_name, run_id in gone:
             self._stamps.pop((project_name, run_id), None)
-            shutil.rmtree(self.layout.paths(0, project_name, run_id).index, ignore_errors=True)
+            shutil.rmtree(self.layout.run_paths(project_name, run_id).index, ignore_errors=True)

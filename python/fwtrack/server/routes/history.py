@@ -87,8 +87,8 @@ def history(
     reach(user, entity, project, run_id)
     _check_steps(min_step, max_step)
     wanted = keys_arg(keys)
-    proj, _ = find_run(ctx, entity, project, run_id)
-    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+    proj, run = find_run(ctx, entity, project, run_id)
+    paths = ctx.blobs.current(proj, run)
     series = core.read_series(str(paths.index), wanted, samples, min_step, max_step)
     out, downsampled = _series_json(series)
     return JsonResponse({"run": run_id, "series": out, "downsampled": downsampled})
@@ -104,16 +104,17 @@ def history_many(
     _check_steps(body.min_step, body.max_step)
     proj = find_project(ctx, entity, project)
     with ctx.db.read() as session:
-        found = set(
-            session.scalars(
-                sa.select(Run.run_id).where(Run.project_id == proj.id, Run.run_id.in_(body.runs))
+        found = {
+            row.run_id: row
+            for row in session.scalars(
+                sa.select(Run).where(Run.project_id == proj.id, Run.run_id.in_(body.runs))
             )
-        )
+        }
     results = []
     for run_id in dict.fromkeys(body.runs):
         if run_id not in found:
             continue
-        paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+        paths = ctx.blobs.current(proj, found[run_id])
         series = core.read_series(
             str(paths.index), body.keys, body.samples, body.min_step, body.max_step
         )
@@ -129,8 +130,8 @@ def _stored_reader(
     """A reader of the run's stored log, or None while the log holds no record yet (404 for
     an unknown or unreachable run, 409 for a log that cannot be read)."""
     reach(user, entity, project, run_id)
-    proj, _ = find_run(ctx, entity, project, run_id)
-    log = ctx.blobs.paths(proj.id, proj.name, run_id).stored_log()  # never a symbolic link
+    proj, run = find_run(ctx, entity, project, run_id)
+    log = ctx.blobs.current(proj, run).stored_log()  # never a symbolic link
     try:
         empty = log.stat().st_size <= core.LOG_HEADER_LEN
     except FileNotFoundError:

@@ -42,10 +42,11 @@ OCTET_BODY: dict[str, Any] = {
 def run_paths(
     ctx: AppContext, user: Viewer, entity: str, project: str, run_id: str
 ) -> tuple[dict[str, Any], RunPaths]:
-    """The run's start info (as stored in SQL) and where its bytes live (400/403/404 first)."""
+    """The run's start info (as stored in SQL) and where its bytes live, brought up to date
+    (`BlobStore.current`; 400/403/404 first)."""
     reach(user, entity, project, run_id)
     proj, run = find_run(ctx, entity, project, run_id)
-    return dict(run.meta or {}), ctx.blobs.paths(proj.id, proj.name, run_id)
+    return dict(run.meta or {}), ctx.blobs.current(proj, run)
 
 
 def keys_arg(keys: str | None) -> list[str] | None:

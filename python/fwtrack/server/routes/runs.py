@@ -116,7 +116,7 @@ def run_delete(
     """Delete a run: its row and everything stored for it."""
     reach(user, entity, project, run_id)
     proj, run = find_run(ctx, entity, project, run_id)
-    paths = ctx.blobs.paths(proj.id, proj.name, run_id)
+    paths = ctx.blobs.paths(proj, run)
     if ctx.blobs.in_place and paths.run_dir.exists() and _core.is_locked(str(paths.run_dir)):
         raise ApiError(409, f"run {run_id!r} is still being written; finish it first")
     delete_run(ctx.db, ctx.blobs, proj, run)

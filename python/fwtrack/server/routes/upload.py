@@ -146,7 +146,7 @@ def log_download(
     """The stored run log bytes (whole frames as acknowledged); supports `Range: bytes=a-b`."""
     reach(user, entity, project, run_id)
     proj, run = find_run(ctx, entity, project, run_id)
-    log = ctx.blobs.paths(proj.id, proj.name, run_id).stored_log()  # never a symbolic link
+    log = ctx.blobs.current(proj, run).stored_log()  # never a symbolic link
     try:
         actual = log.stat().st_size
     except FileNotFoundError:

@@ -10,20 +10,32 @@ Three kinds of bytes, three parts of one `Store`:
   or serve them from anywhere; a second `put` of a stored key is harmless.
 - **Run logs**, append-only: one per run (`RunKey`), appended at a byte offset under an
   exclusive per-run lock (`RunLog.locked` yields a `LogHandle`: size, read, append, truncate),
-  read by range. `RunLog.path` is the local file the Rust core reads (the history index, the
+  read by range. `RunLog.path` is a local file the Rust core reads (the history index, the
   decoders of the log routes).
-- **History indexes**: a working directory per run (`Store.index_dir`), written by the Rust
-  core next to its log.
+- **History indexes**: a local working directory per run (`Store.index_dir`), written by the
+  Rust core from the run's local log.
 
 SQL decides what exists: a blob is "stored" when its `blobs` row says so (`stored` is only
 set after `put` succeeded, and cleared before `delete` runs), and a run's files are its rows
-in `run_files` (path → blob). A backend keeps bytes, never metadata. Routes never build a store
-path: they ask `fwtrack.server.blobs` for a run's log, index and files.
+in `run_files` (path -> blob). A backend keeps bytes, never metadata. Routes never build a
+store path: they ask `fwtrack.server.blobs` for a run's log, index and files.
 
-A backend for S3-compatible object storage implements the same protocol: `put` of a staged
-file is an upload of that file, `open` a ranged GET, `local_path` None (the routes then stream
-`open`); the run log and the index stay on a local working directory (they are rebuilt from the
-log) and the log's appends are shipped as objects. Nothing above this module changes.
+Two backends (`fwtrack.server.store.open_store` picks one from `--store`):
+
+- `DirectoryStore` (the default, `<data dir>/store`): everything in one local folder; the run
+  log file is the stored log itself and `local_path` serves blobs zero-copy.
+- `S3Store` (`--store s3://bucket/prefix`): every byte in S3-compatible object storage.
+  Blobs are objects (`put` uploads, `open` a streaming GET, `local_path` None: the routes
+  stream `open`). A run log is a chain of immutable segment objects (`store.segments`); its
+  `RunLog.path` is a local cache file that always holds a prefix of the stored log, and the
+  history index is a local cache rebuilt from it (or fetched from a snapshot in the bucket).
+  Everything the S3 store keeps on disk (`--cache-dir`) is a cache: it may be deleted while
+  the server is stopped. `sync_run` brings a run's caches up to the size its SQL row names
+  (a replica reading what another appended).
+
+Runs are keyed by `RunKey`: the directory store places them by project id and run id, the
+S3 store by the `runs` row's primary key (`pk`), so a run id deleted and uploaded again never
+meets the leftovers of the deleted run.
 """
 
 from __future__ import annotations
@@ -74,10 +86,12 @@ class BlobKey:
 
 @dataclass(frozen=True)
 class RunKey:
-    """One uploaded run: its project's id (stable across renames) and its id."""
+    """One uploaded run: its project's id (stable across renames), its id, and the primary
+    key of its `runs` row (`pk`; a run deleted and created again gets a new one)."""
 
     project_id: int
     run_id: str
+    pk: int
 
 
 class Staged(Protocol):
@@ -150,6 +164,12 @@ class RunLog(Protocol):
 class Store(Protocol):
     """Where the server's bytes live (see the module's docstring)."""
 
+    @property
+    def root(self) -> Path:
+        """The local folder of the store's own files (the directory store: all of them; the S3
+        store: its caches). No symbolic link below it is followed."""
+        ...
+
     # -- blobs, by content address -----------------------------------------------------------
 
     def stage(self) -> AbstractContextManager[Staged]:
@@ -187,12 +207,22 @@ class Store(Protocol):
 
     # -- run logs and history indexes --------------------------------------------------------
 
+    def run_dir(self, run: RunKey) -> Path:
+        """The local folder of the run's log file and index."""
+        ...
+
     def run_log(self, run: RunKey) -> RunLog: ...
 
     def index_dir(self, run: RunKey) -> Path:
         """The run's history index: a local working directory the Rust core writes."""
         ...
 
+    def sync_run(self, run: RunKey, size: int) -> None:
+        """Make the run's local log (`RunLog.path`) hold at least its first `size` bytes and
+        its index cover them (`size`: the stored size its SQL row names). Nothing to do for
+        the directory store, whose local log is the stored one."""
+        ...
+
     def delete_run(self, run: RunKey) -> None:
-        """Remove the run's log and index (its blobs are the collector's)."""
+        """Remove the run's log and index, and their caches (its blobs are the collector's)."""
         ...

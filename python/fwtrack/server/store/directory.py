@@ -33,7 +33,7 @@ from typing import BinaryIO, TypeVar
 from fwtrack.server.filemodes import DIR_MODE, FILE_MODE, private_dir
 from fwtrack.server.store.base import BlobKey, RunKey, Staged
 
-__all__ = ["LOG_FILE_NAME", "DirectoryStore", "fsync_dir", "linked"]
+__all__ = ["LOG_FILE_NAME", "DirectoryStore", "clear_stale_stages", "fsync_dir", "linked"]
 
 log = logging.getLogger("fwtrack.server")
 
@@ -263,6 +263,30 @@ def _make_dirs(root: Path, folder: Path) -> None:
         raise OSError(f"{link} is a symbolic link; the store does not write through links")
 
 
+def clear_stale_stages(folder: Path, stale_after: float) -> None:
+    """Remove uploads a crash left half-received in `folder`: temporary files unchanged for
+    `stale_after` seconds (an hour) that no process holds (a receiving upload holds a flock on
+    its file)."""
+    horizon = time.time() - stale_after
+    for entry in folder.iterdir():
+        if not entry.name.startswith(_STAGE_PREFIX):
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            if os.fstat(fd).st_ctime > horizon:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # in use
+        else:
+            entry.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+
 class DirectoryStore:
     """The store in a local directory (`Store`); see the module docstring for the layout."""
 
@@ -276,27 +300,7 @@ class DirectoryStore:
         self._clear_tmp()
 
     def _clear_tmp(self) -> None:
-        """Remove uploads a crash left half-received: temporary files unchanged for
-        `stale_after` seconds (an hour) that no process holds (a receiving upload holds a
-        flock on its file)."""
-        horizon = time.time() - self._stale_after
-        for entry in self._tmp.iterdir():
-            if not entry.name.startswith(_STAGE_PREFIX):
-                continue
-            try:
-                fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
-            except OSError:
-                continue
-            try:
-                if os.fstat(fd).st_ctime > horizon:
-                    continue
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue  # in use
-            else:
-                entry.unlink(missing_ok=True)
-            finally:
-                os.close(fd)
+        clear_stale_stages(self._tmp, self._stale_after)
 
     # -- blobs -------------------------------------------------------------------------------
 
@@ -421,6 +425,10 @@ class DirectoryStore:
 
     def index_dir(self, run: RunKey) -> Path:
         return self.run_dir(run) / "index"
+
+    def sync_run(self, run: RunKey, size: int) -> None:
+        """Nothing: the run's local log is the stored log."""
+        del run, size
 
     def adopt_run(self, run: RunKey, log: Path | None, index: Path | None) -> None:
         """Move a run's log and history index from an older layout (on the store's volume)
