@@ -3,6 +3,10 @@
 Standard library only (`urllib`): JSON and raw bytes, `Authorization: Bearer <key>`, a timeout
 per request, a few retries on `429`/`503` (honouring `Retry-After`), and every failure mapped to
 a `ServerError` subclass carrying the server's `detail` and a `hint:` on what to do about it.
+
+Redirects of a `GET` are followed (a large file is answered `307` to a presigned URL of the
+server's object store); the API key goes only to the server's own origin, never to another
+(a presigned URL carries its own credentials).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ __all__ = [
 API_PREFIX = "/api/v1"
 
 _RETRY_STATUSES = (429, 503)
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
 _MAX_RETRIES = 4
 _MAX_RETRY_WAIT = 10.0
 
@@ -188,11 +194,30 @@ class HttpClient:
         if self._api_key:
             all_headers["Authorization"] = f"Bearer {self._api_key}"
         all_headers.update(headers or {})
-        for attempt in range(_MAX_RETRIES + 1):
+        home = _origin(url)
+        hops = 0
+        attempt = 0
+        while True:
             req = urllib.request.Request(url, data=body, headers=all_headers, method=method)
             try:
-                resp = urllib.request.urlopen(req, timeout=self.timeout)
+                resp = _OPENER.open(req, timeout=self.timeout)
             except urllib.error.HTTPError as exc:
+                location = exc.headers.get("Location") if exc.headers is not None else None
+                if (
+                    exc.code in _REDIRECTS
+                    and location
+                    and method in ("GET", "HEAD")
+                    and hops < _MAX_REDIRECTS
+                ):
+                    with exc:
+                        exc.read()
+                    hops += 1
+                    url = urllib.parse.urljoin(url, location)
+                    if _origin(url) != home:  # e.g. a presigned URL of the object store
+                        all_headers = {
+                            k: v for k, v in all_headers.items() if k.lower() != "authorization"
+                        }
+                    continue
                 if exc.code in ok:
                     with exc:
                         yield StreamResponse(exc.code, exc.headers, exc)
@@ -201,6 +226,7 @@ class HttpClient:
                     payload = exc.read()
                 if exc.code in _RETRY_STATUSES and attempt < _MAX_RETRIES:
                     time.sleep(_retry_after(exc.headers, attempt))
+                    attempt += 1
                     continue
                 raise _error(method, url, exc.code, payload) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -208,7 +234,6 @@ class HttpClient:
             with resp:
                 yield StreamResponse(resp.status, resp.headers, resp)
             return
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _unreachable(self, method: str, url: str, exc: BaseException) -> ServerConnectionError:
         reason = getattr(exc, "reason", exc)
@@ -219,6 +244,21 @@ class HttpClient:
             f"(now {self.timeout:g} s)",
             url=url,
         )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hand redirects back to `HttpClient.stream`, which decides what they may carry."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _retry_after(headers: Message, attempt: int) -> float:

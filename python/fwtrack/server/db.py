@@ -26,6 +26,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Blob",
+    "BlobUpload",
     "Database",
     "EntityName",
     "LoginThrottle",
@@ -217,6 +218,30 @@ class Blob(Base):
     stored: Mapped[bool] = mapped_column(default=False)
     candidate: Mapped[bool] = mapped_column(default=True)
     touched_at: Mapped[float] = mapped_column(default=now)
+
+
+class BlobUpload(Base):
+    """A large blob on its way straight into the bucket: the one multipart upload under way
+    for an entity's address (`fwtrack.server.store.presign`). `id` names it in the API;
+    `upload_id` is the bucket's. Removed when it completes (or is refused), or by the
+    collector once untouched for a day."""
+
+    __tablename__ = "blob_uploads"
+    __table_args__ = (
+        sa.UniqueConstraint("entity", "address", name="uq_blob_uploads_entity_address"),
+        sa.Index("ix_blob_uploads_touched_at", "touched_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str] = mapped_column(sa.String(80))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    part_size: Mapped[int] = mapped_column(sa.BigInteger)
+    upload_id: Mapped[str] = mapped_column(sa.String(1024))
+    created_at: Mapped[float] = mapped_column(default=now)
+    touched_at: Mapped[float] = mapped_column(default=now)
+    # Set while one request completes and verifies it (a second one is told to retry).
+    completing_at: Mapped[float | None] = mapped_column(default=None)
 
 
 class RunFileRow(Base):
