@@ -308,9 +308,10 @@ def test_the_server_command_refuses_a_missing_bucket(seaweed: Seaweed, tmp_path:
 # -- the headline: nothing on the server's disk but its database -------------------------------
 
 
-def _s3_server(tmp_path: Path, seaweed: Seaweed, bucket: str) -> ServerProcess:
+def _s3_server(tmp_path: Path, seaweed: Seaweed, bucket: str, db_url: str | None) -> ServerProcess:
     return ServerProcess(
         tmp_path / "data",
+        db_url,
         extra_args=["--store", f"s3://{bucket}/fwtrack"],
         env=seaweed.env(),
         start_timeout=90,
@@ -373,11 +374,15 @@ def _everything(srv: ServerProcess, runs: list[str]) -> dict[str, bytes]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-def test_a_server_keeps_nothing_on_disk_but_its_database(seaweed: Seaweed, tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_server_keeps_nothing_on_disk_but_its_database(
+    seaweed: Seaweed, tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
     from fwtrack import _core
 
+    db_url = request.getfixturevalue("fresh_postgres_db") if database == "postgresql" else None
     bucket = seaweed.new_bucket()
-    srv = _s3_server(tmp_path, seaweed, bucket).start()
+    srv = _s3_server(tmp_path, seaweed, bucket, db_url).start()
     try:
         made = [_train(tmp_path, srv, files) for files in (3, 5)]
         runs = [m["id"] for m in made]
@@ -400,13 +405,15 @@ def test_a_server_keeps_nothing_on_disk_but_its_database(seaweed: Seaweed, tmp_p
     keys = seaweed.keys(bucket, "fwtrack/")
     assert any(k.startswith("fwtrack/blobs/admin/") for k in keys)
     assert any("/log/" in k for k in keys)
+    assert sum(k.endswith("/index/manifest.json") for k in keys) == 2  # finished: snapshots
 
-    # everything in the data dir but the database goes
+    # everything in the data dir but the database (SQLite's file) goes
     data = tmp_path / "data"
+    assert (data / "cache" / "runs").is_dir()
     for entry in data.iterdir():
         if entry.name != "fwtrack.db":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    assert [p.name for p in data.iterdir()] == ["fwtrack.db"]
+    assert [p.name for p in data.iterdir()] == (["fwtrack.db"] if db_url is None else [])
 
     srv.start()
     try:

@@ -160,6 +160,21 @@ def _heal(handle: LogHandle, runlog: RunLog, index: str, size: int) -> tuple[int
     return size, result
 
 
+def _snapshot_index(blobs: BlobStore, project: Project, run: Run) -> None:
+    """Keep a copy of a run's history index in the store once its finish record is indexed
+    (the S3 store: a server without the index fetches it instead of indexing the whole log);
+    a failure costs only that, so it is logged, not answered."""
+    try:
+        blobs.store.snapshot_index(blobs.key(project, run))
+    except OSError as exc:
+        log.warning(
+            "run %s: its history index snapshot was not stored (%s); a server without the "
+            "index rebuilds it from the log",
+            run.run_id,
+            exc,
+        )
+
+
 def _append(handle: LogHandle, data: bytes, at: int) -> None:
     try:
         handle.append(data, at)
@@ -214,6 +229,8 @@ def ingest(
                 ) from exc
             _append(handle, new, size)
             result = core.index_update(str(runlog.path), index)
+            if run.state == "running" and (result.get("meta") or {}).get("finish") is not None:
+                _snapshot_index(blobs, project, run)  # under the lock: the index holds still
             return IngestResult(200, size + len(new)), result, next_seq
 
     def update(

@@ -223,6 +223,12 @@ class Store(Protocol):
         the directory store, whose local log is the stored one."""
         ...
 
+    def snapshot_index(self, run: RunKey) -> None:
+        """Keep a copy of the run's index with its log (the S3 store: `runs/<pk>/index/`,
+        fetched by `sync_run` when there is no local index); called under the log's lock when
+        a finish record was indexed. Nothing for the directory store (its index is kept)."""
+        ...
+
     def delete_run(self, run: RunKey) -> None:
         """Remove the run's log and index, and their caches (its blobs are the collector's)."""
         ...

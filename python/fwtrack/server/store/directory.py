@@ -430,6 +430,10 @@ class DirectoryStore:
         """Nothing: the run's local log is the stored log."""
         del run, size
 
+    def snapshot_index(self, run: RunKey) -> None:
+        """Nothing: the index is kept where it is."""
+        del run
+
     def adopt_run(self, run: RunKey, log: Path | None, index: Path | None) -> None:
         """Move a run's log and history index from an older layout (on the store's volume)
         into the store; an index already there wins over `index` (which is removed)."""

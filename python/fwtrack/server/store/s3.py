@@ -414,6 +414,13 @@ class S3Store:
         except FileNotFoundError:
             return  # the run's log was removed meanwhile (the run is being deleted)
 
+    def snapshot_index(self, run: RunKey) -> None:
+        """Upload a snapshot of the run's history index to `runs/<pk>/index/` (the caller
+        holds the run's lock, so the index holds still)."""
+        from fwtrack.server.store.segments import publish_index
+
+        publish_index(self, run, self.index_dir(run))
+
     def delete_run(self, run: RunKey) -> None:
         """Remove the run's objects (log segments, index snapshot) and its caches."""
         from botocore.exceptions import BotoCoreError, ClientError
