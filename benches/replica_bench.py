@@ -6,8 +6,9 @@ PostgreSQL and one SeaweedFS bucket, the same clients each time.
 
 A throw-away PostgreSQL cluster (the server tests' `PostgresCluster`: fsync off) and a SeaweedFS
 (`weed mini`, the tests' `Seaweed`) run on this machine. Before the clock, `--clients` offline
-runs each write a run log of `--rows` rows of `--metrics` random scalars, flushed every
-`--flush-every` rows (one frame per flush). Then, per measurement, a fresh database and a fresh
+runs each write a run log of `--metrics` random scalars per row, flushed every `--flush-every`
+rows (one frame per flush): `--rows` rows for the frames workload, `--batch-rows` for the
+batches workload. Then, per measurement, a fresh database and a fresh
 bucket, and one or two `fwtrack server --db postgresql://… --store s3://<bucket>/fwtrack`
 processes (one uvicorn worker each, each with its own cache directory). `--clients` client
 processes (forked, released together) each upload their log, request after request, as the
@@ -15,8 +16,8 @@ upload protocol has it (`POST …/log?offset=N`, whole frames; a 429 is retried 
 Retry-After), in one of two request sizes:
 
 - **frames**: one frame per request (about 15 kB: what an online run sends every second or so);
-- **batches**: whole frames up to `--batch-bytes` per request (the uploader's 4 MiB at most,
-  what a run catching up or `fwtrack sync` sends).
+- **batches**: whole frames up to `--batch-bytes` per request (4 MiB, the uploader's largest
+  request: what a run catching up or `fwtrack sync` sends).
 
 Which replica serves a request:
 
@@ -74,6 +75,7 @@ CONFIGS = {
     "2-alternating": (2, "alternating", "2 replicas, alternating request by request"),
 }
 WORKLOADS = ("frames", "batches")
+PARAMS = ("clients", "rows", "batch_rows", "metrics", "flush_every", "batch_bytes", "reps")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -184,7 +186,6 @@ def _client(conf: dict[str, Any], idx: int, ready: Any, go: Any, results: Any) -
         done = time.time()
         for c in conns.values():
             c.close()
-        latencies.sort()
         results.put(
             {
                 "idx": idx,
@@ -193,8 +194,7 @@ def _client(conf: dict[str, Any], idx: int, ready: Any, go: Any, results: Any) -
                 "requests": sent,
                 "retried": retried,
                 "bytes": len(data),
-                "latency_median_s": statistics.median(latencies),
-                "latency_p90_s": latencies[int(0.9 * (len(latencies) - 1))],
+                "latencies": latencies,
             }
         )
     except BaseException as exc:
@@ -216,7 +216,7 @@ def measure(
     store: Seaweed,
     cluster: PostgresCluster,
     work: Path,
-    logs: list[bytes],
+    logs: dict[str, list[bytes]],
     config: str,
     workload: str,
     args: argparse.Namespace,
@@ -236,7 +236,7 @@ def measure(
         entity = servers[0].entity
         run_ids = [f"{tag}-c{i}" for i in range(args.clients)]
         conf = {
-            "logs": logs,
+            "logs": logs[workload],
             "batch": 0 if workload == "frames" else args.batch_bytes,
             "ports": [s.port for s in servers],
             "mode": mode,
@@ -262,7 +262,7 @@ def measure(
         seconds = max(r["done"] for r in got) - t_go
         # Every run's stored log, through every replica, is the client's bytes.
         for i, run_id in enumerate(run_ids):
-            want = logs[i % len(logs)]
+            want = logs[workload][i % len(logs[workload])]
             for s in servers:
                 status, stored = s.http.request(
                     "GET", f"/api/v1/runs/{entity}/{PROJECT}/{run_id}/log"
@@ -274,6 +274,7 @@ def measure(
                         + (" (different bytes)" if len(stored) == len(want) else "")
                     )
         total = sum(r["bytes"] for r in got)
+        latencies = sorted(x for r in got for x in r["latencies"])
         requests = sum(r["requests"] for r in got)
         res: dict[str, Any] = {
             "seconds": seconds,
@@ -282,8 +283,8 @@ def measure(
             "retried": sum(r["retried"] for r in got),
             "mb_per_s": total / seconds / 1e6,
             "requests_per_s": requests / seconds,
-            "latency_median_s": statistics.median(r["latency_median_s"] for r in got),
-            "latency_p90_s": statistics.median(r["latency_p90_s"] for r in got),
+            "latency_median_s": statistics.median(latencies),
+            "latency_p90_s": latencies[int(0.9 * (len(latencies) - 1))],
             "servers_cpu_s": sum(v for k, v in cpu.items() if k.startswith("replica")),
             "s3_cpu_s": cpu["s3_cpu_s"],
             "pg_cpu_s": cpu["pg_cpu_s"],
@@ -312,10 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "fwtrack": fwtrack_build(),
-        "params": {
-            k: getattr(args, k)
-            for k in ("clients", "rows", "metrics", "flush_every", "batch_bytes", "reps")
-        },
+        "params": {k: getattr(args, k) for k in PARAMS},
         "results": {w: {c: [] for c in args.configs} for w in args.workloads},
         "load_start": os.getloadavg(),
     }
@@ -324,21 +322,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         store.start()
         cluster.start()
         results["postgres"] = cluster.bin_dir.parent.name
-        logs = []
-        for i in range(args.clients):
-            sizes = (args.rows, args.metrics, args.flush_every, i)
-            proc = subprocess.run(
-                [sys.executable, __file__, "--make-log", str(work / "runs" / str(i))]
-                + [str(v) for v in sizes],
-                env={**os.environ, "PYTHONPATH": str(REPO / "python")},
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            path = Path(json.loads(proc.stdout.strip().splitlines()[-1])["log"])
-            logs.append(path.read_bytes())
-        results["params"]["log_bytes"] = [len(b) for b in logs]
-        results["params"]["frames"] = [len(frame_ends(b)) for b in logs]
+        logs: dict[str, list[bytes]] = {}
+        for workload in args.workloads:
+            rows = args.rows if workload == "frames" else args.batch_rows
+            logs[workload] = []
+            for i in range(args.clients):
+                sizes = (rows, args.metrics, args.flush_every, i)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--make-log", str(work / workload / str(i))]
+                    + [str(v) for v in sizes],
+                    env={**os.environ, "PYTHONPATH": str(REPO / "python")},
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                path = Path(json.loads(proc.stdout.strip().splitlines()[-1])["log"])
+                logs[workload].append(path.read_bytes())
+            results["params"][f"{workload}_log_bytes"] = [len(b) for b in logs[workload]]
+            results["params"][f"{workload}_frames"] = [len(frame_ends(b)) for b in logs[workload]]
         jobs = [(w, c) for w in args.workloads for c in args.configs]
         n = 0
         for rep in range(args.reps):
@@ -372,15 +373,13 @@ def _med(rows: list[dict[str, Any]], key: str) -> float | None:
 def render(data: dict[str, Any]) -> str:
     p, m = data["params"], data["machine"]
     loads = [r["load1"] for w in data["results"].values() for rows in w.values() for r in rows]
-    sizes = p.get("log_bytes") or [0]
-    frames = p.get("frames") or [0]
     parts = [
         f"{data['date']}; {m['cpu']}, {m['cores']} cores, Python {m['python']}; fwtrack "
         f"{data['fwtrack']['commit']} (native module built {data['fwtrack']['native_module_built']}"
         f"), PostgreSQL {data.get('postgres', '?')} (throw-away cluster, fsync off), SeaweedFS "
-        f"`weed mini`, all on 127.0.0.1. {p['clients']} clients, each a run log of "
-        f"{statistics.mean(sizes) / 1e6:.1f} MB in {statistics.mean(frames):,.0f} frames "
-        f"({p['rows']:,} rows of {p['metrics']} scalars); medians of {p['reps']} repetitions, "
+        f"`weed mini`, all on 127.0.0.1. {p['clients']} clients, each uploading a run log of "
+        f"rows of {p['metrics']} random scalars, a frame every {p['flush_every']} rows; "
+        f"medians of {p['reps']} repetitions, "
         "configurations in rotating order; 1-minute load "
         + (f"{min(loads):.1f}-{max(loads):.1f}" if loads else "—")
         + " at the start of the measurements."
@@ -388,10 +387,16 @@ def render(data: dict[str, Any]) -> str:
     for workload, res in data["results"].items():
         if not any(res.values()):
             continue
+        sizes = p.get(f"{workload}_log_bytes") or [0]
+        frames = p.get(f"{workload}_frames") or [0]
+        rows_ = p["rows"] if workload == "frames" else p["batch_rows"]
         what = (
             "one frame per request"
             if workload == "frames"
             else f"whole frames up to {p['batch_bytes'] / 2**20:g} MiB per request"
+        ) + (
+            f"; each client's log {statistics.mean(sizes) / 1e6:.1f} MB in "
+            f"{statistics.mean(frames):,.0f} frames ({rows_:,} rows)"
         )
         base = _med(res.get("1", []), "seconds")
         rows = []
@@ -436,23 +441,25 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--rows", type=int, default=50_000, help="rows per client's run")
+    ap.add_argument("--rows", type=int, help="rows per client's run, frames (15,000)")
+    ap.add_argument("--batch-rows", type=int, help="rows per client's run, batches (120,000)")
     ap.add_argument("--metrics", type=int, default=20, help="scalars per row")
     ap.add_argument("--flush-every", type=int, default=100, help="rows per frame")
     ap.add_argument("--batch-bytes", type=int, default=4 << 20, help="request size (batches)")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, help="repetitions (3)")
     ap.add_argument("--configs", nargs="+", choices=tuple(CONFIGS), default=list(CONFIGS))
     ap.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
     ap.add_argument("--timeout", type=float, default=900.0, help="per measurement, seconds")
-    ap.add_argument("--quick", action="store_true", help="10,000 rows per client, 1 repetition")
+    ap.add_argument("--quick", action="store_true", help="5,000 / 30,000 rows, 1 repetition")
     ap.add_argument("--out", type=Path, default=REPO / "benches" / "out" / "replica")
     ap.add_argument("--render", metavar="JSON", help="print the tables of a saved run")
     args = ap.parse_args()
     if args.render:
         print(render(json.loads(Path(args.render).read_text())))
         return 0
-    if args.quick:
-        args.rows, args.reps = 10_000, 1
+    args.rows = args.rows or (5_000 if args.quick else 15_000)
+    args.batch_rows = args.batch_rows or (30_000 if args.quick else 120_000)
+    args.reps = args.reps or (1 if args.quick else 3)
     try:
         results = run(args)
     except RuntimeError as exc:

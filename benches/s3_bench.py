@@ -191,12 +191,13 @@ class S3Server:
         data: Path,
         db_url: str | None = None,
         admin_key: str | None = None,
+        log: bool = False,
     ) -> None:
         self.process = ServerProcess(
             data,
             db_url,
             admin_key=admin_key,
-            extra_args=["--store", f"s3://{bucket}/{PREFIX}"],
+            extra_args=["--store", f"s3://{bucket}/{PREFIX}", *(["--access-log"] if log else [])],
             env=store.env(),
             start_timeout=120,
         )
@@ -230,6 +231,17 @@ class S3Server:
         # bucket is dropped (its unfinished uploads aborted) after the measurement.
         return str(json.loads(data).get("mode"))
 
+    def requests(self) -> dict[str, int]:
+        """The requests of the blob upload routes in the access log (`log=True`), by kind."""
+        kinds = {
+            "presigned_start": "/blobs/uploads HTTP/",
+            "presigned_complete": "/complete HTTP/",
+            "streamed_put": '"PUT ',
+            "packs": "/blobs HTTP/",
+        }
+        text = self.process.log_text()
+        return {k: sum(1 for ln in text.splitlines() if pat in ln) for k, pat in kinds.items()}
+
     def stop(self) -> None:
         self.http.close()
         self.process.stop()
@@ -262,7 +274,7 @@ def bench_fwtrack(
     with fresh_bucket(store) as bucket:
         data = work / "server-data"
         shutil.rmtree(data, ignore_errors=True)
-        server = S3Server(store, bucket, data)
+        server = S3Server(store, bucket, data, log=True)
         try:
             meter = CpuMeter({"server": server.pid, "s3": store.proc.pid if store.proc else None})
             os.sync()
@@ -283,12 +295,14 @@ def bench_fwtrack(
                 raise RuntimeError(f"the bucket holds {stored} bytes, less than the files")
             res["objects"] = len(objects)
             res["bucket_bytes"] = stored
+            res["requests"] = server.requests()  # before the probe below
             res["again_s"], _ = sync_once(run_dir, server)
             big = max(expect.values())
             res["upload_mode"] = server.upload_mode(run_id, big)
         finally:
             server.stop()
             shutil.rmtree(data, ignore_errors=True)
+            server.process.log_path.unlink(missing_ok=True)
             shutil.rmtree(run_dir.parent, ignore_errors=True)
     return res
 
@@ -439,6 +453,16 @@ def _range(rows: list[dict[str, Any]], key: str = "seconds") -> str:
     return f"{num(min(vals))}-{num(max(vals))}" if vals else "—"
 
 
+def upload_path(res: dict[str, Any]) -> str:
+    """How `fwtrack sync` sent the big file, from the server's access log."""
+    seen = res.get("requests") or {}
+    if seen.get("presigned_complete"):
+        return "presigned multipart, client → bucket"
+    if seen.get("streamed_put"):
+        return "streamed `PUT` through the server"
+    return "unknown"
+
+
 def render(data: dict[str, Any]) -> str:
     p, m = data["params"], data["machine"]
     loads = [r["load1"] for w in ("files", "big") for rows in data[w].values() for r in rows]
@@ -505,14 +529,14 @@ def render(data: dict[str, Any]) -> str:
         res = data["big"]
         size = p["big_bytes"]
         med = {k: _med(v, "seconds") for k, v in res.items()}
-        modes = sorted({str(r.get("upload_mode")) for r in res["fwtrack"]})
+        paths = sorted({upload_path(r) for r in res["fwtrack"]})
         rows = []
         for k, label in BIG_METHODS.items():
             s = med[k]
             if s is None:
                 continue
             if k == "fwtrack":
-                label += f" (the server's answer for this size: {', '.join(modes)})"
+                label += f": {', '.join(paths)}"
             rows.append(
                 [
                     label,
@@ -563,10 +587,10 @@ def render(data: dict[str, Any]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--files", type=int, default=10_000)
+    ap.add_argument("--files", type=int, help="number of small files (10,000)")
     ap.add_argument("--size", type=int, default=40_000, help="bytes per small file")
-    ap.add_argument("--big-mib", type=int, default=1024, help="size of the big file in MiB")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--big-mib", type=int, help="size of the big file in MiB (1024)")
+    ap.add_argument("--reps", type=int, help="repetitions (3)")
     ap.add_argument(
         "--workloads", nargs="+", choices=("files", "big"), default=["files", "big"]
     )  # fmt: skip
@@ -580,8 +604,10 @@ def main() -> int:
     if args.render:
         print(render(json.loads(Path(args.render).read_text())))
         return 0
-    if args.quick:
-        args.files, args.big_mib, args.reps = 2_000, 256, 1
+    quick = args.quick
+    args.files = args.files or (2_000 if quick else 10_000)
+    args.big_mib = args.big_mib or (256 if quick else 1024)
+    args.reps = args.reps or (1 if quick else 3)
     args.out.mkdir(parents=True, exist_ok=True)
     save_results(run(args), args.out, render)
     return 0
