@@ -199,6 +199,45 @@ def test_delete_run_removes_its_objects_and_caches_only(seaweed: Seaweed, tmp_pa
     store.delete_run(doomed)  # again: nothing left, no error
 
 
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize("snapshot", [False, True], ids=["from-the-log", "from-a-snapshot"])
+def test_a_second_server_reads_what_another_appended(
+    seaweed: Seaweed, tmp_path: Path, snapshot: bool
+) -> None:
+    import numpy as np
+
+    from fwtrack.server import core
+
+    from .apputil import make_run
+
+    data = make_run(tmp_path / "client", "p", "r1", steps=60).read_bytes()
+    location = S3Location(seaweed.new_bucket(), "x/")
+    one, two = (
+        S3Store(location, tmp_path / name, endpoint=seaweed.endpoint, region=REGION)
+        for name in ("one", "two")
+    )
+    run = RunKey(1, "r1", 5)
+    cut = len(data) // 2
+    for start, end in ((0, cut), (cut, len(data))):
+        with one.run_log(run).locked(create=True) as handle:
+            handle.append(data[start:end], start)
+            core.index_update(str(one.run_log(run).path), str(one.index_dir(run)))
+            if snapshot and start == 0:
+                one.snapshot_index(run)  # the index of the first half only
+    snapshots = [k for k in seaweed.keys(location.bucket) if k.endswith("/index/manifest.json")]
+    assert snapshots == (["x/runs/5/index/manifest.json"] if snapshot else [])
+    two.sync_run(run, len(data))
+    assert two.run_log(run).path.read_bytes() == data
+    got = core.read_series(str(two.index_dir(run)), None, 0, None, None)
+    want = core.read_series(str(one.index_dir(run)), None, 0, None, None)
+    assert sorted(got) == sorted(want)
+    assert want
+    for key, columns in want.items():
+        for name, values in columns.items():
+            assert np.array_equal(got[key][name], values, equal_nan=True), (key, name)
+    two.sync_run(run, len(data))  # up to date: nothing to do
+
+
 # -- configuration and start-up ----------------------------------------------------------------
 
 
