@@ -15,7 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from server.harness import ServerProcess, child_env, free_port
+from seaweed import Seaweed
+from server.harness import ServerProcess, StoreChoice, child_env, free_port
 from server.harness import new_api_key as new_key
 
 __all__ = ["Server", "child_env", "client_env", "free_port", "new_key", "run_cli", "run_program"]
@@ -64,10 +65,18 @@ def run_program(*argv: str, cwd: Path, env: dict[str, str], timeout: float = 120
 
 class Server(ServerProcess):
     """One server process on a fixed port and data directory (so it can be restarted), with
-    the admin key as `key` and the reads a client test checks its uploads with."""
+    the admin key as `key` and the reads a client test checks its uploads with. `store` and
+    `seaweed` choose where it keeps its bytes, as for `ServerProcess` ("s3": a fresh bucket)."""
 
-    def __init__(self, data: Path, port: int | None = None) -> None:
-        super().__init__(data, port=port, start_timeout=START_TIMEOUT)
+    def __init__(
+        self,
+        data: Path,
+        port: int | None = None,
+        *,
+        store: str | StoreChoice = "directory",
+        seaweed: Seaweed | None = None,
+    ) -> None:
+        super().__init__(data, port=port, start_timeout=START_TIMEOUT, store=store, seaweed=seaweed)
 
     @property
     def key(self) -> str:

@@ -4,7 +4,8 @@ real `fwtrack server` processes, a request-counting proxy in front of them
 
 - A server killed (and restarted on its data dir and port) while an online run's blobs upload:
   after `finish()` every payload the log references is on the server, its bytes hash to its
-  address, and each address is stored once.
+  address, and each address is stored once; on the directory store and on S3 (a real
+  SeaweedFS: its bucket holds each payload once, read back from the bucket).
 - `fwtrack sync` of an offline run with media and files, twice: the second sends no request.
 - A client killed while its blobs upload: `fwtrack sync` completes the upload, sending only
   what the server lacks.
@@ -31,6 +32,7 @@ import fwtrack
 from counting_proxy import CountingProxy
 from fwserver import Server, client_env, run_cli, run_program
 from fwtrack import _core
+from server.harness import STORES, StoreChoice
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("client_dirs")]
 
@@ -84,20 +86,23 @@ def _assert_on_server(srv: Server, run_dir: Path, project: str, run_id: str) -> 
 
 
 def _stored(srv: Server, entity: str = "admin") -> Counter[str]:
-    """How many blob files the server's store holds per address, for `entity`."""
-    root = srv.data_dir / "store" / "blobs" / entity
+    """How many blobs the server's store holds per address, for `entity` (files of the
+    directory store, objects of the bucket); each one's bytes hash to its address."""
     found: Counter[str] = Counter()
-    for p in root.rglob("*"):
-        if p.is_file():
-            algorithm, _, hex_ = p.name.partition("-")
-            found[f"{algorithm}:{hex_}"] += 1
+    for name in srv.stored_blob_names(entity):
+        algorithm, _, hex_ = name.partition("-")
+        found[f"{algorithm}:{hex_}"] += 1
+    for address, data in srv.stored_blobs(entity).items():
+        assert _core.hash_bytes(data) == address, address
     return found
 
 
+@pytest.mark.parametrize("store", STORES)
 def test_server_killed_while_blobs_upload_ends_with_every_payload_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
 ) -> None:
-    srv = Server(tmp_path / "data").start()
+    seaweed = request.getfixturevalue("seaweed") if store == "s3" else None
+    srv = Server(tmp_path / "data", store=StoreChoice(store, seaweed)).start()
     proxy = CountingProxy(srv.port, hold=_holding).start()
     try:
         monkeypatch.setenv("FWTRACK_BASE_URL", proxy.url)

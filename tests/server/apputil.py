@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,52 @@ from fastapi.testclient import TestClient
 import fwtrack
 from fwtrack.server import ServerConfig, create_app
 
+from .harness import StoreChoice
+
 ADMIN_KEY = "fwk_" + "A1b2C3d4E5" * 4
 BACKENDS = ["sqlite", "postgresql"]
+
+MATRIX = ["directory-sqlite", "directory-postgresql", "s3-sqlite", "s3-postgresql"]
+"""Every store on every SQL backend (`<store>-<backend>`): for the tests of what the store
+keeps (the log's appends, blobs, the collector), where each combination behaves differently."""
+REPRESENTATIVE = ["directory-sqlite", "s3-postgresql"]
+"""The default and the other store on the other backend: for suites whose store matters less
+than their time (a module's server, a client that trains)."""
+S3_SQLITE = ["directory-sqlite", "s3-sqlite"]
+"""Both stores on SQLite: for suites that look into the data dir's database file."""
+
+
+def split(combination: str) -> tuple[str, str]:
+    """`"s3-postgresql"` -> `("s3", "postgresql")`."""
+    store, _, backend = combination.partition("-")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown combination {combination!r}; hint: <store>-<sqlite|postgresql>")
+    return store, backend
+
+
+def store_choice(request: pytest.FixtureRequest, kind: str) -> StoreChoice:
+    """The store `kind` names: the directory store, or a fresh bucket of the session's
+    SeaweedFS (started on first use). Never a skip: a store that cannot be had fails."""
+    seaweed = request.getfixturevalue("seaweed") if kind == "s3" else None
+    return StoreChoice(kind, seaweed)
+
+
+@contextmanager
+def database(request: pytest.FixtureRequest, backend: str) -> Iterator[str | None]:
+    """None (SQLite in the data dir) or a new PostgreSQL database of the session's cluster,
+    dropped at the end: usable from fixtures of any scope."""
+    if backend == "sqlite":
+        yield None
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = f"fwtrack_{uuid.uuid4().hex[:16]}"
+    url: str = cluster.create_database(name)
+    try:
+        yield url
+    finally:
+        cluster.drop_database(name)
+
+
 HEADER_LEN = 16
 FRAME_HEADER_LEN = 28
 
@@ -28,15 +74,29 @@ def db_url(request: pytest.FixtureRequest, backend: str) -> str | None:
 
 
 def open_client(
-    request: pytest.FixtureRequest, tmp_path: Path, backend: str, **config: Any
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    backend: str,
+    store: StoreChoice | None = None,
+    **config: Any,
 ) -> Iterator[TestClient]:
-    """A TestClient (lifespan started) on a new app, authenticated as the admin."""
+    """A TestClient (lifespan started) on a new app, authenticated as the admin; on `store`
+    (default: the directory store), whose AWS variables are set for the test."""
+    store = store or StoreChoice()
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    for name, value in store.env().items():
+        monkeypatch.setenv(name, value)
     cfg = ServerConfig(
-        data_dir=tmp_path / "server", db_url=db_url(request, backend), admin_key=ADMIN_KEY, **config
+        data_dir=tmp_path / "server",
+        db_url=db_url(request, backend),
+        admin_key=ADMIN_KEY,
+        **store.config(),
+        **config,
     )
     app = create_app(cfg)
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+        client.app.state.test_store = store  # type: ignore[attr-defined]
         yield client
 
 

@@ -3,7 +3,8 @@
 - `PostgresCluster`: a throw-away PostgreSQL cluster (Debian's binaries, `initdb` + `pg_ctl`)
   in a temp dir on a free 127.0.0.1 port.
 - `ServerProcess`: `python -m fwtrack server` in its own process group, with `kill9()` and
-  `restart()` on the same port and data dir.
+  `restart()` on the same port and data dir, on the directory store or in a fresh bucket of a
+  real S3-compatible store (`StoreChoice`).
 - `FaultProxy`: an HTTP/1.1-aware TCP proxy in a background thread that, by seeded random
   choice per request, passes through, delays, drops the connection before or after forwarding,
   resets it, or answers `500`/`429` itself.
@@ -36,7 +37,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seaweed import Seaweed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -223,6 +227,151 @@ class PostgresCluster:
 
 
 # --------------------------------------------------------------------------------------------
+# Where a server keeps its bytes
+
+STORES = ("directory", "s3")
+"""The stores a test server runs on: `directory` (the default, `<data dir>/store`) and `s3`
+(a fresh bucket of a SeaweedFS, `tests/seaweed.py`)."""
+
+S3_PREFIX = "fwtrack"
+"""The key prefix a test server's bucket is used under (`s3://<bucket>/fwtrack`): a server
+must keep to its prefix, so tests never use the bucket's root."""
+
+
+class StoreChoice:
+    """Where a test server keeps its bytes, and how a test looks at them afterwards.
+
+    `StoreChoice("directory")` is the directory store under the server's data dir;
+    `StoreChoice("s3", seaweed)` takes a fresh bucket of `seaweed` and gives the server
+    `--store s3://<bucket>/fwtrack` and the AWS variables of `seaweed.env()`. A choice that
+    cannot be made (an unknown kind, `s3` without a `Seaweed`) raises: a parametrized test
+    that cannot run on its store fails, it is never skipped.
+
+    `keys(data_dir, under)` lists the stored objects by their key relative to the store's root
+    (`blobs/<entity>/<hex[:2]>/<algorithm>-<hex>`, `runs/...`) the same way on both stores, and
+    `read(data_dir, key)` returns one; `run_log(...)` reads a run's stored log back from the
+    bytes the store holds (the directory store's file, or the chain of S3 log segments).
+    """
+
+    def __init__(self, kind: str = "directory", seaweed: Seaweed | None = None) -> None:
+        if kind not in STORES:
+            raise ValueError(f"unknown store {kind!r}; hint: use one of {STORES}")
+        if kind == "s3" and seaweed is None:
+            raise ValueError("store 's3' needs a Seaweed (the `seaweed` fixture)")
+        self.kind = kind
+        self.seaweed = seaweed if kind == "s3" else None
+        self.bucket = seaweed.new_bucket() if seaweed is not None and kind == "s3" else None
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"StoreChoice({self.kind!r}{f', bucket={self.bucket!r}' if self.bucket else ''})"
+
+    @property
+    def is_s3(self) -> bool:
+        return self.kind == "s3"
+
+    @property
+    def url(self) -> str | None:
+        """The `--store` URL (None: the default directory store)."""
+        return f"s3://{self.bucket}/{S3_PREFIX}" if self.is_s3 else None
+
+    def args(self) -> list[str]:
+        """Command-line arguments of `fwtrack server` for this store."""
+        return ["--store", self.url] if self.url else []
+
+    def env(self) -> dict[str, str]:
+        """Environment variables a server on this store needs (the AWS ones for S3)."""
+        return self.seaweed.env() if self.seaweed is not None else {}
+
+    def config(self) -> dict[str, Any]:
+        """`ServerConfig` keyword arguments for an in-process app on this store (the AWS
+        credentials come from the environment: see `env()`)."""
+        if not self.is_s3:
+            return {}
+        assert self.seaweed is not None
+        return {"store_url": self.url, "s3_endpoint": self.seaweed.endpoint}
+
+    def client(self) -> Any:
+        """A boto3 client of the bucket (S3 only)."""
+        if self.seaweed is None:
+            raise RuntimeError("the directory store has no S3 client")
+        if self._client is None:
+            self._client = self.seaweed.client()
+        return self._client
+
+    def staging_dir(self, data_dir: Path) -> Path:
+        """Where the server stages uploads (empty between requests)."""
+        return data_dir / ("cache" if self.is_s3 else "store") / "tmp"
+
+    def keys(self, data_dir: Path, under: str = "") -> list[str]:
+        """Every stored object whose key (relative to the store's root) starts with `under`,
+        sorted. Temporary files of the directory store (`tmp/`) are not objects."""
+        if self.is_s3:
+            prefix = f"{S3_PREFIX}/"
+            assert self.seaweed is not None
+            assert self.bucket is not None
+            return [k[len(prefix) :] for k in self.seaweed.keys(self.bucket, prefix + under)]
+        root = data_dir / "store"
+        if not root.exists():
+            return []
+        found = (
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not p.relative_to(root).as_posix().startswith("tmp/")
+        )
+        return sorted(k for k in found if k.startswith(under))
+
+    def read(self, data_dir: Path, key: str) -> bytes:
+        """The bytes of one stored object (a key as `keys()` lists it)."""
+        if self.is_s3:
+            got = self.client().get_object(Bucket=self.bucket, Key=f"{S3_PREFIX}/{key}")
+            with contextlib.closing(got["Body"]) as body:
+                data: bytes = body.read()
+            return data
+        return (data_dir / "store" / key).read_bytes()
+
+    def blobs(self, data_dir: Path, entity: str = "") -> dict[str, bytes]:
+        """The stored blobs (of `entity`, or all) by address (`blake3:<hex>`)."""
+        out: dict[str, bytes] = {}
+        for key in self.keys(data_dir, f"blobs/{entity}/" if entity else "blobs/"):
+            algorithm, _, hex_ = key.rsplit("/", 1)[-1].partition("-")
+            out[f"{algorithm}:{hex_}"] = self.read(data_dir, key)
+        return out
+
+    def blob_names(self, data_dir: Path, entity: str = "") -> list[str]:
+        """The stored blobs' object names (`<algorithm>-<hex>`), sorted, one per object."""
+        under = f"blobs/{entity}/" if entity else "blobs/"
+        return sorted(k.rsplit("/", 1)[-1] for k in self.keys(data_dir, under))
+
+    def run_log(self, data_dir: Path, project_id: int, run_id: str, pk: int) -> bytes:
+        """A run's stored log as the store holds it: the directory store's
+        `runs/<project id>/<run id>/run.fwlog`, or on S3 the chain of immutable segments
+        `runs/<pk>/log/<start:016x>-<end:016x>` from offset 0 (at each offset the segment
+        reaching furthest; docs/server.md). b"" when nothing is stored."""
+        if not self.is_s3:
+            path = data_dir / "store" / "runs" / str(project_id) / run_id / "run.fwlog"
+            return path.read_bytes() if path.exists() else b""
+        reach: dict[int, tuple[int, str]] = {}
+        for key in self.keys(data_dir, f"runs/{pk}/log/"):
+            start_hex, _, end_hex = key.rsplit("/", 1)[-1].partition("-")
+            start, end = int(start_hex, 16), int(end_hex, 16)
+            if end > reach.get(start, (-1, ""))[0]:
+                reach[start] = (end, key)
+        out = bytearray()
+        while len(out) in reach:
+            end, key = reach[len(out)]
+            out += self.read(data_dir, key)
+            assert len(out) == end, f"segment {key} holds {len(out)} bytes up to its end"
+        return bytes(out)
+
+    def put_log_segment(self, pk: int, start: int, data: bytes) -> None:
+        """Store one log segment behind the server's back (S3 only): what a server that died
+        after storing an append, before recording it in SQL, leaves."""
+        key = f"{S3_PREFIX}/runs/{pk}/log/{start:016x}-{start + len(data):016x}"
+        self.client().put_object(Bucket=self.bucket, Key=key, Body=data)
+
+
+# --------------------------------------------------------------------------------------------
 # Server processes
 
 
@@ -231,6 +380,9 @@ class ServerProcess:
 
     The process runs in its own process group, so `kill9()` also kills uvicorn's worker
     processes. Output goes to `log_path` (appended across restarts); a failed start shows it.
+    `store` is where it keeps its bytes: "directory" (the default), "s3" (with `seaweed`: a
+    fresh bucket of it) or a `StoreChoice`; `stored_keys()`, `stored_blobs()` and
+    `staging_dir` look at them the same way on every store.
     """
 
     def __init__(
@@ -244,7 +396,10 @@ class ServerProcess:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
+        store: str | StoreChoice = "directory",
+        seaweed: Seaweed | None = None,
     ) -> None:
+        self.store = store if isinstance(store, StoreChoice) else StoreChoice(store, seaweed)
         self.data_dir = Path(data_dir)
         self.db_url = db_url
         self.port = port or free_port()
@@ -277,7 +432,7 @@ class ServerProcess:
             cmd += ["--db", self.db_url]
         if self.workers != 1:
             cmd += ["--workers", str(self.workers)]
-        return cmd + self.extra_args
+        return cmd + self.store.args() + self.extra_args
 
     def log_text(self) -> str:
         """The server's output so far (all starts)."""
@@ -297,7 +452,13 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=child_env(FWTRACK_SERVER_ADMIN_KEY=self.admin_key, **self.env),
+                env=child_env(
+                    **{
+                        **self.store.env(),
+                        **self.env,
+                        "FWTRACK_SERVER_ADMIN_KEY": self.admin_key,
+                    }
+                ),
                 cwd=self.data_dir.parent,
                 start_new_session=True,
             )
@@ -378,6 +539,25 @@ class ServerProcess:
                 self.proc.wait(timeout=30)
         self._killpg(signal.SIGKILL)  # leftover workers, if any
         self._wait_port_free()
+
+    # -- the stored bytes, on whichever store ----------------------------------------------
+
+    def stored_keys(self, under: str = "") -> list[str]:
+        """The store's objects under `under` (keys relative to its root; `StoreChoice.keys`)."""
+        return self.store.keys(self.data_dir, under)
+
+    def stored_blobs(self, entity: str = "") -> dict[str, bytes]:
+        """The stored blobs (of `entity`, or all) by address."""
+        return self.store.blobs(self.data_dir, entity)
+
+    def stored_blob_names(self, entity: str = "") -> list[str]:
+        """The stored blobs' object names (`<algorithm>-<hex>`), one per object, sorted."""
+        return self.store.blob_names(self.data_dir, entity)
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where the server stages uploads (empty between requests)."""
+        return self.store.staging_dir(self.data_dir)
 
     @property
     def running(self) -> bool:

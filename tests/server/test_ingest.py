@@ -1,7 +1,8 @@
 """The upload protocol: idempotent by byte offset, whole frames only, crash healing.
 
 Real run logs written by `fwtrack.init/log/finish`, uploaded in chunks at frame boundaries,
-against SQLite and PostgreSQL.
+on the directory store and on S3 (a real SeaweedFS), against SQLite and PostgreSQL. What the
+store holds is read back from its bytes (the directory store's file, the bucket's segments).
 """
 
 from __future__ import annotations
@@ -13,20 +14,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from fwtrack import _core
 from fwtrack.server.ingest import get_or_create_project, ingest
 
-from .apputil import BACKENDS, frame_boundaries, make_run, open_client, stored_log, upload
+from .apputil import (
+    MATRIX,
+    frame_boundaries,
+    make_run,
+    open_client,
+    split,
+    store_choice,
+    stored_log,
+    upload,
+)
+from .harness import StoreChoice
 
 PROJECT = "ingest"
 BASE = "/api/v1/runs/admin/ingest"
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=MATRIX)
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
-    yield from open_client(request, tmp_path, request.param, max_upload_bytes=256 * 1024)
+    store, backend = split(request.param)
+    yield from open_client(
+        request, tmp_path, backend, store_choice(request, store), max_upload_bytes=256 * 1024
+    )
 
 
 @pytest.fixture
@@ -45,12 +60,67 @@ def post(api: TestClient, run_id: str, offset: int, body: bytes) -> tuple[int, d
     return r.status_code, r.json()
 
 
-def blob_log(api: TestClient, run_id: str) -> Path:
+def store_of(api: TestClient) -> StoreChoice:
+    store: StoreChoice = api.app.state.test_store  # type: ignore[attr-defined]
+    return store
+
+
+def run_row(api: TestClient, run_id: str) -> tuple[int, int]:
+    """(the run's primary key, its project's id)."""
     ctx = api.app.state.ctx  # type: ignore[attr-defined]
-    blobs = list((ctx.config.store_dir / "runs").glob(f"*/{run_id}/run.fwlog"))
-    assert len(blobs) == 1
-    path: Path = blobs[0]
-    return path
+    with ctx.db.engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "SELECT runs.id, runs.project_id FROM runs JOIN projects "
+                "ON projects.id = runs.project_id "
+                "WHERE projects.entity = 'admin' AND projects.name = :project "
+                "AND runs.run_id = :run"
+            ),
+            {"project": PROJECT, "run": run_id},
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+def blob_log(api: TestClient, run_id: str) -> bytes:
+    """The run's log as the store holds it (read from its bytes, not through the server)."""
+    ctx = api.app.state.ctx  # type: ignore[attr-defined]
+    pk, project_id = run_row(api, run_id)
+    return store_of(api).run_log(Path(ctx.config.data_dir), project_id, run_id, pk)
+
+
+def append_behind(api: TestClient, run_id: str, at: int, data: bytes) -> None:
+    """Store `data` at `at` as an append whose SQL update never happened (the server died in
+    between): the directory store's file grows; S3 gets the append's segment."""
+    ctx = api.app.state.ctx  # type: ignore[attr-defined]
+    pk, project_id = run_row(api, run_id)
+    store = store_of(api)
+    if store.is_s3:
+        store.put_log_segment(pk, at, data)
+        return
+    path = Path(ctx.config.data_dir) / "store" / "runs" / str(project_id) / run_id / "run.fwlog"
+    assert path.stat().st_size == at
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+def torn_behind(api: TestClient, run_id: str, data: bytes) -> None:
+    """A partly written frame after the stored end (the server died during a write): only
+    the directory store can hold one (an S3 object is written whole or not at all)."""
+    ctx = api.app.state.ctx  # type: ignore[attr-defined]
+    if store_of(api).is_s3:
+        return
+    _, project_id = run_row(api, run_id)
+    path = Path(ctx.config.data_dir) / "store" / "runs" / str(project_id) / run_id / "run.fwlog"
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+def read_meta(data: bytes, tmp: Path) -> dict[str, object]:
+    """The Rust reader's view of a stored log."""
+    path = tmp / f"stored-{len(data)}.fwlog"
+    path.write_bytes(data)
+    meta: dict[str, object] = _core.RunReader(str(path)).meta()
+    return meta
 
 
 def test_chunked_upload_stores_the_exact_bytes(api: TestClient, log_bytes: bytes) -> None:
@@ -80,7 +150,7 @@ def test_resending_chunks_never_duplicates(api: TestClient, log_bytes: bytes) ->
     assert post(api, "r1", start, log_bytes[start:]) == (200, {"offset": len(log_bytes)})
     assert post(api, "r1", start, log_bytes[start:]) == (200, {"offset": len(log_bytes)})
     assert stored_log(api, "admin", PROJECT, "r1") == log_bytes
-    assert blob_log(api, "r1").read_bytes() == log_bytes
+    assert blob_log(api, "r1") == log_bytes
     history = api.get(f"{BASE}/r1/history", params={"samples": 0}).json()
     assert history["series"]["loss"]["step"] == list(range(120))
 
@@ -124,7 +194,7 @@ def test_invalid_bytes_are_400_and_nothing_is_stored(
     else:
         assert status == 400, body
         assert "frame" in str(body["detail"]) or "header" in str(body["detail"])
-    assert blob_log(api, "r1").read_bytes() == log_bytes[: bounds[2]]
+    assert blob_log(api, "r1") == log_bytes[: bounds[2]]
     assert api.get(f"{BASE}/r1/log/offset").json() == {"offset": bounds[2]}
     assert post(api, "r1", bounds[2], log_bytes[bounds[2] :])[0] == 200
     assert stored_log(api, "admin", PROJECT, "r1") == log_bytes
@@ -191,23 +261,21 @@ def test_crash_after_append_is_healed(api: TestClient, log_bytes: bytes) -> None
     the next request; a partly written frame (a crash during the write) is cut off."""
     bounds = frame_boundaries(log_bytes)
     assert post(api, "r1", 0, log_bytes[: bounds[2]])[0] == 200
-    path = blob_log(api, "r1")
-    with open(path, "ab") as fh:  # as if the server died after append + fsync
-        fh.write(log_bytes[bounds[2] : bounds[6]])
+    # as if the server died after append + fsync
+    append_behind(api, "r1", bounds[2], log_bytes[bounds[2] : bounds[6]])
     assert api.get(f"{BASE}/r1/log/offset").json() == {"offset": bounds[6]}
     assert api.get(f"{BASE}/r1").json()["log_size"] == bounds[6]
-    with open(path, "ab") as fh:  # as if it died in the middle of a write
-        fh.write(log_bytes[bounds[6] : bounds[7] - 5])
+    torn_behind(api, "r1", log_bytes[bounds[6] : bounds[7] - 5])  # died in the middle of a write
     status, body = post(api, "r1", bounds[7], log_bytes[bounds[7] :])
     assert (status, body["offset"]) == (409, bounds[6])
     assert post(api, "r1", bounds[6], log_bytes[bounds[6] :]) == (200, {"offset": len(log_bytes)})
-    assert path.read_bytes() == log_bytes
+    assert blob_log(api, "r1") == log_bytes
     history = api.get(f"{BASE}/r1/history", params={"samples": 0, "keys": "loss"}).json()
     assert history["series"]["loss"]["step"] == list(range(120))
 
 
 def test_concurrent_overlapping_uploads_store_each_byte_once(
-    api: TestClient, log_bytes: bytes
+    api: TestClient, log_bytes: bytes, tmp_path: Path
 ) -> None:
     ctx = api.app.state.ctx  # type: ignore[attr-defined]
     project = get_or_create_project(ctx.db, "admin", PROJECT)
@@ -237,9 +305,8 @@ def test_concurrent_overlapping_uploads_store_each_byte_once(
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
-    assert blob_log(api, "race").read_bytes() == log_bytes
-    reader_meta = _core.RunReader(str(blob_log(api, "race"))).meta()
-    assert reader_meta["tail_error"] is None
+    assert blob_log(api, "race") == log_bytes
+    assert read_meta(blob_log(api, "race"), tmp_path)["tail_error"] is None
     run = api.get(f"{BASE}/race").json()
     assert run["log_size"] == len(log_bytes)
     assert run["state"] == "finished"
@@ -259,18 +326,19 @@ def test_frames_must_continue_the_sequence(api: TestClient, log_bytes: bytes) ->
         status, answer = post(api, "r1", bounds[3], body)
         assert status == 400, label
         assert "starts at record" in str(answer["detail"]), label
-    assert blob_log(api, "r1").read_bytes() == log_bytes[: bounds[3]]
+    assert blob_log(api, "r1") == log_bytes[: bounds[3]]
     assert post(api, "r1", bounds[3], frame[3] + frame[4])[0] == 200
-    # after a crash that the SQL row did not see, the sequence is read back from the file
-    with open(blob_log(api, "r1"), "ab") as fh:
-        fh.write(frame[5])
+    # after a crash that the SQL row did not see, the sequence is read back from the store
+    append_behind(api, "r1", bounds[5], frame[5])
     assert post(api, "r1", bounds[6], frame[5])[0] == 400
     assert post(api, "r1", bounds[6], frame[6])[0] == 200
     assert post(api, "r1", bounds[7], log_bytes[bounds[7] :])[0] == 200
     assert stored_log(api, "admin", PROJECT, "r1") == log_bytes
 
 
-def test_a_log_with_a_gap_in_its_sequence_uploads_whole(api: TestClient, log_bytes: bytes) -> None:
+def test_a_log_with_a_gap_in_its_sequence_uploads_whole(
+    api: TestClient, log_bytes: bytes, tmp_path: Path
+) -> None:
     """A writer that had to drop records after a long write failure skips their sequence
     numbers (docs/format.md); such a log is stored whole and reads back like the client's."""
     bounds = frame_boundaries(log_bytes)
@@ -280,7 +348,7 @@ def test_a_log_with_a_gap_in_its_sequence_uploads_whole(api: TestClient, log_byt
     assert status == 200, answer
     assert answer == {"offset": len(gapped)}
     assert stored_log(api, "admin", PROJECT, "gap") == gapped
-    assert _core.RunReader(str(blob_log(api, "gap"))).meta()["tail_error"] is None
+    assert read_meta(blob_log(api, "gap"), tmp_path)["tail_error"] is None
 
 
 def test_delete_during_uploads_neither_deadlocks_nor_fails(
@@ -339,7 +407,9 @@ def test_too_many_uploads_at_once_is_429(request: pytest.FixtureRequest, tmp_pat
         assert post(api, "busy", 0, data[:16]) == (200, {"offset": 16})
         ctx = api.app.state.ctx  # type: ignore[attr-defined]
         answers: list[tuple[int, dict[str, object]]] = []
-        with open(blob_log(api, "busy"), "rb") as held:
+        _, project_id = run_row(api, "busy")
+        held_log = tmp_path / "server" / "store" / "runs" / str(project_id) / "busy" / "run.fwlog"
+        with open(held_log, "rb") as held:  # the directory store's lock: its log file
             fcntl.flock(held.fileno(), fcntl.LOCK_EX)
             first = threading.Thread(
                 target=lambda: answers.append(post(api, "busy", 16, data[16:]))

@@ -1,6 +1,8 @@
 """System samples, console lines, media, tables and the environment snapshot over the API,
 against real server processes with runs logged online by the real SDK (and read in place by
-`fwtrack ui` while one is still being written); answers are compared with the local reader."""
+`fwtrack ui` while one is still being written); answers are compared with the local reader.
+The server runs on the directory store with SQLite and on S3 (a real SeaweedFS) with
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import pytest
 import fwtrack
 from fwtrack import _core
 
+from .apputil import REPRESENTATIVE, database, split, store_choice
 from .harness import ServerProcess, Ui, child_env
 
 PROJECT = "extras"
@@ -70,12 +73,20 @@ def run_script(script: str, tmp: Path, *args: str, **env: str) -> None:
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
+@pytest.fixture(scope="module", params=REPRESENTATIVE)
+def online(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServerProcess, Path]]:
     """A server holding one run logged online (console lines, system samples every second,
     the environment snapshot); and the client's run directory."""
     tmp = tmp_path_factory.mktemp("extras")
-    server = ServerProcess(tmp / "server")
+    store, backend = split(request.param)
+    with database(request, backend) as db_url:
+        server = ServerProcess(tmp / "server", db_url=db_url, store=store_choice(request, store))
+        yield from _online(server, tmp)
+
+
+def _online(server: ServerProcess, tmp: Path) -> Iterator[tuple[ServerProcess, Path]]:
     server.start()
     try:
         client = tmp / "client"

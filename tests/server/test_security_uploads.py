@@ -2,7 +2,8 @@
 real server process: a file onto a folder or under a file (409), JSON nested too deep (400,
 never a RecursionError), a media payload whose bytes do not match its address (400, the
 original still served under its ETag); and secrets at rest (no plaintext key or password in
-any file of the data directory)."""
+any file of the data directory, nor in any object of its bucket). On the directory store and
+on S3 (a real SeaweedFS), both on SQLite (whose database file is checked for secrets)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from fwtrack._core import hash_bytes
 
-from .apputil import make_run
+from .apputil import S3_SQLITE, make_run, split, store_choice
 from .harness import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -26,12 +27,15 @@ BASE = f"/api/v1/runs/admin/{PROJECT}/{RUN_ID}"
 WORKSPACE = f"/api/v1/projects/admin/{PROJECT}/workspace"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=S3_SQLITE)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """A server (SQLite) holding one uploaded run, `admin/uploads/r1`."""
     tmp = tmp_path_factory.mktemp("security-uploads")
     log = make_run(tmp / "client", PROJECT, RUN_ID, steps=5).read_bytes()
-    srv = ServerProcess(tmp / "server")
+    store, _ = split(request.param)
+    srv = ServerProcess(tmp / "server", store=store_choice(request, store))
     srv.start()
     try:
         r = httpx.post(
@@ -169,3 +173,10 @@ def test_no_key_or_password_is_stored_in_plaintext(
         data = path.read_bytes()
         for secret in (password, *keys):
             assert secret.encode() not in data, (path, secret[:8])
+    if server.store.is_s3:
+        objects = server.stored_keys()
+        assert objects  # the run's log, at least
+        for key in objects:
+            data = server.store.read(server.data_dir, key)
+            for secret in (password, *keys):
+                assert secret.encode() not in data, (key, secret[:8])
