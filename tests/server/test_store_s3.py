@@ -238,6 +238,29 @@ def test_a_second_server_reads_what_another_appended(
     two.sync_run(run, len(data))  # up to date: nothing to do
 
 
+@pytest.mark.usefixtures("aws_env")
+def test_a_big_staged_blob_goes_up_in_parts(
+    seaweed: Seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fwtrack.server.store import s3
+
+    monkeypatch.setattr(s3, "_MULTIPART_THRESHOLD", 5 << 20)
+    monkeypatch.setattr(s3, "_MULTIPART_CHUNK", 5 << 20)
+    store = s3_store(seaweed, tmp_path / "cache")
+    data = os.urandom((12 << 20) + 7)
+    key = key_of(data)
+    with store.stage() as staged:
+        staged.write(data)
+        store.put(key, staged)
+    head = store.client.head_object(Bucket=store.bucket, Key=store.object_key(key))
+    assert head["ETag"].strip('"').endswith("-3")  # three parts
+    assert store.size(key) == len(data)
+    with store.open(key) as fh:
+        assert fh.read() == data
+    listed = store.client.list_multipart_uploads(Bucket=store.bucket)
+    assert listed.get("Uploads", []) == []
+
+
 # -- configuration and start-up ----------------------------------------------------------------
 
 

@@ -58,7 +58,8 @@ _PUT_THREADS = 16
 _MULTIPART_THRESHOLD = 64 * 1024 * 1024
 _MULTIPART_CHUNK = 16 * 1024 * 1024
 _DELETE_BATCH = 1000
-_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+"""Codes of an object that is not there (a missing bucket is an unusable store: OSError)."""
 _REFUSED = {
     "403",
     "AccessDenied",
