@@ -182,7 +182,8 @@ def _missing(exc: ClientError) -> bool:
 
 
 class _Vanished(Exception):
-    """A listed segment was gone when read (compacted or cut meanwhile): list again."""
+    """A listed segment was gone, or cut short, when read (compacted or cut meanwhile):
+    list again."""
 
 
 class _FileRange(io.RawIOBase):
@@ -324,7 +325,9 @@ class _Handle:
             body = _FileRange(self.fd, merged.start, merged.end)
             self._log._put_new(merged.name, body, verify=None)
             shadowed = [
-                s for s in self._segments if merged.start <= s.start and s.end <= merged.end
+                s
+                for s in self._segments
+                if merged.start <= s.start and s.end <= merged.end and s != merged
             ]
             self._log._delete(shadowed)
             self._segments = [s for s in self._segments if s not in shadowed] + [merged]
@@ -453,19 +456,22 @@ class SegmentRunLog:
             )["Body"]
         except ClientError as exc:
             if _missing(exc):
-                raise _Vanished from exc
+                raise _Vanished(f"s3://{self._bucket}/{key} is gone") from exc
             raise _os_error(f"reading s3://{self._bucket}/{key}", exc) from exc
         except BotoCoreError as exc:
             raise _os_error(f"reading s3://{self._bucket}/{key}", exc) from exc
         try:
             while pos < seg.end:
-                chunk = body.read(min(_CHUNK, seg.end - pos))
+                try:
+                    chunk = body.read(min(_CHUNK, seg.end - pos))
+                except (ClientError, BotoCoreError) as exc:
+                    # a download cut short (the object deleted under it, or the network):
+                    # what was written is a prefix; list again and go on from there
+                    raise _Vanished(f"reading s3://{self._bucket}/{key}: {exc}") from exc
                 if not chunk:
-                    raise _Vanished  # cut short: list again
+                    raise _Vanished(f"s3://{self._bucket}/{key} ended early")
                 _pwrite(fd, chunk, pos)
                 pos += len(chunk)
-        except (ClientError, BotoCoreError) as exc:
-            raise _os_error(f"reading s3://{self._bucket}/{key}", exc) from exc
         finally:
             body.close()
 
@@ -499,6 +505,7 @@ class SegmentRunLog:
     def _bring_up(self, fd: int) -> tuple[list[Segment], list[Segment]]:
         """List the run's segments, apply cuts this cache has not seen, and download what the
         cache lacks of the chain (under the lock). Returns (all segments, the chain)."""
+        why = ""
         for attempt in range(_RETRIES):
             segments, cuts = self._list()
             applied = self._applied()
@@ -515,7 +522,8 @@ class SegmentRunLog:
                     if seg.end > have:
                         self._download(fd, seg, max(have, seg.start))
                         have = seg.end
-            except _Vanished:
+            except _Vanished as exc:
+                why = str(exc)
                 time.sleep(0.05 * attempt)
                 continue
             finally:
@@ -524,7 +532,7 @@ class SegmentRunLog:
         raise OSError(
             errno.EAGAIN,
             f"the segments of s3://{self._bucket}/{self._prefix} kept changing while they "
-            "were read; retry",
+            f"were read (last: {why}); retry",
         )
 
     @contextlib.contextmanager
