@@ -485,3 +485,43 @@ def test_a_server_keeps_nothing_on_disk_but_its_database(
     assert sorted(after) == sorted(before)
     for name, body in before.items():
         assert after[name] == body, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_run_deleted_and_uploaded_again_never_meets_its_old_bytes(
+    seaweed: Seaweed, tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    """Its objects go before its row does; on PostgreSQL the new row's key is a new one (SQLite
+    may give the freed key again: nothing of the old run is left under it)."""
+    import httpx
+
+    from .apputil import make_run
+
+    first = make_run(tmp_path / "c1", "again", "r1", steps=30).read_bytes()
+    second = make_run(tmp_path / "c2", "again", "r1", steps=7, config={"lr": 0.1}).read_bytes()
+    bucket = seaweed.new_bucket()
+    db_url = request.getfixturevalue("fresh_postgres_db") if database == "postgresql" else None
+    srv = _s3_server(tmp_path, seaweed, bucket, db_url).start()
+    base = "/api/v1/runs/admin/again/r1"
+    try:
+        with httpx.Client(base_url=srv.url, headers=srv.headers, timeout=60) as http:
+            assert http.post(f"{base}/log", params={"offset": 0}, content=first).json() == {
+                "offset": len(first)
+            }
+            old = {k.split("/")[2] for k in seaweed.keys(bucket, "fwtrack/runs/")}
+            assert len(old) == 1  # one run: its pk
+            assert http.delete(base).status_code == 200
+            assert seaweed.keys(bucket, "fwtrack/runs/") == []  # its segments went with it
+            assert http.post(f"{base}/log", params={"offset": 0}, content=second).json() == {
+                "offset": len(second)
+            }
+            assert http.get(f"{base}/log").content == second
+            history = http.get(f"{base}/history", params={"samples": 0}).json()["series"]
+            assert len(history["loss"]["step"]) == 7
+            new = {k.split("/")[2] for k in seaweed.keys(bucket, "fwtrack/runs/")}
+            assert len(new) == 1
+            if database == "postgresql":
+                assert new.isdisjoint(old)  # keyed by the new row
+    finally:
+        srv.stop()
