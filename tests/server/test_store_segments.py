@@ -21,6 +21,7 @@ import pytest
 from fwtrack.server import core
 from fwtrack.server.config import S3Location
 from fwtrack.server.store import RunKey
+from fwtrack.server.store import segments as segments_module
 from fwtrack.server.store.s3 import S3Store
 from fwtrack.server.store.segments import (
     MERGE_COUNT,
@@ -118,7 +119,12 @@ def test_two_replicas_append_and_read_each_others_bytes(replica: Replica) -> Non
         assert handle.size() == 71_005
 
 
-def test_a_deleted_cache_is_rebuilt_from_the_bucket(replica: Replica, tmp_path: Path) -> None:
+def test_a_deleted_cache_is_rebuilt_from_the_bucket(
+    replica: Replica, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache dir deleted is downloaded again, in pieces fetched several at a time and
+    written in order (pieces of 4 kB here, 8 MiB in a server)."""
+    monkeypatch.setattr(segments_module, "_PIECE", 4096)
     a = replica("a")
     data = os.urandom(100_000)
     pos = 0
@@ -242,7 +248,7 @@ def test_many_small_appends_compact_into_few_segments(replica: Replica) -> None:
     runlog = a.run_log(RUN)
     rng = random.Random(13)
     expected = bytearray()
-    for _ in range(700):
+    for _ in range(400):
         data = rng.randbytes(rng.randint(1, 600))
         append(runlog, data)
         expected += data
@@ -270,32 +276,38 @@ def test_a_reader_racing_a_compaction_reads_the_right_bytes(
         expected += data
     reader = b.run_log(RUN)
     listed, compacted = threading.Event(), threading.Event()
-    real_download = SegmentRunLog._download
+    real_fetch = SegmentRunLog._fetch
+    guard = threading.Lock()
+    paused: list[str] = []
     calls: list[str] = []
 
-    def paused_download(self: SegmentRunLog, fd: int, seg: Segment, pos: int) -> None:
-        if not calls:
+    def paused_fetch(self: SegmentRunLog, seg: Segment, lo: int, hi: int) -> bytes:
+        with guard:
+            first = not paused
+            paused.append(seg.name)
+        if first:  # the reader has listed the small segments and is about to read one
             listed.set()
             assert compacted.wait(60)
         calls.append(seg.name)
-        real_download(self, fd, seg, pos)
+        return real_fetch(self, seg, lo, hi)
 
     def read() -> None:
         reader.sync(len(expected))
 
-    monkeypatch.setattr(reader, "_download", paused_download.__get__(reader))
+    monkeypatch.setattr(reader, "_fetch", paused_fetch.__get__(reader))
     thread = threading.Thread(target=read)
     thread.start()
     assert listed.wait(60)
     last = record("w", MERGE_COUNT - 1)
-    append(writer, last)  # the 16th small segment: merged into one
+    append(writer, last)  # the 16th small segment: merged into one, the small ones deleted
     expected += last
-    assert len(segments(a)) == 1
+    merged = f"{0:016x}-{len(expected):016x}"
+    assert segment_names(a) == [merged]
     compacted.set()
     thread.join(60)
     assert reader.path.read_bytes() == expected
-    assert calls[0] == f"{0:016x}-{len(record('w', 0)):016x}"  # gone when it was read
-    assert calls[-1] == f"{0:016x}-{len(expected):016x}"  # then the merged segment
+    assert paused[0] != merged  # the reader's first GET was of a segment gone by then
+    assert calls[-1] == merged  # it listed again and read the merged segment
 
 
 def test_index_snapshot_round_trip(replica: Replica, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ A run log is a chain of immutable segment objects under the run's key:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fcntl
@@ -48,7 +49,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -80,6 +81,10 @@ NO_MERGE = 64 << 20
 """Segments of this size or more are never merged."""
 _TIER_BASE_BITS = 16  # 64 KiB
 _CHUNK = 1 << 20
+_PIECE = 8 << 20
+"""A cache catching up downloads the log in pieces of this size (ranged GETs)..."""
+_WINDOW = 4
+"""... this many at once (so at most `_WINDOW` pieces are held in memory)."""
 _RETRIES = 8
 """Listings of a run's segments tried before a reader gives up (each retry follows a segment
 that vanished under it, i.e. a concurrent compaction)."""
@@ -446,13 +451,16 @@ class SegmentRunLog:
             except BotoCoreError as exc:
                 raise _os_error(f"deleting s3://{self._bucket}/{key}", exc) from exc
 
-    def _download(self, fd: int, seg: Segment, pos: int) -> None:
-        """Bytes `[pos, seg.end)` of segment `seg` into the cache at `pos`, in chunks (the
-        cache stays a prefix of the log after each one)."""
+    def _fetch(self, seg: Segment, lo: int, hi: int) -> bytes:
+        """Bytes `[lo, hi)` of the log from segment `seg` (one ranged GET); `_Vanished` when
+        the segment is gone or the answer is cut short (a merged-away segment may end a GET
+        early), OSError for any other failure."""
         key = self._prefix + seg.name
         try:
             body = self._client.get_object(
-                Bucket=self._bucket, Key=key, Range=f"bytes={pos - seg.start}-{seg.size - 1}"
+                Bucket=self._bucket,
+                Key=key,
+                Range=f"bytes={lo - seg.start}-{hi - seg.start - 1}",
             )["Body"]
         except ClientError as exc:
             if _missing(exc):
@@ -461,19 +469,46 @@ class SegmentRunLog:
         except BotoCoreError as exc:
             raise _os_error(f"reading s3://{self._bucket}/{key}", exc) from exc
         try:
-            while pos < seg.end:
-                try:
-                    chunk = body.read(min(_CHUNK, seg.end - pos))
-                except (ClientError, BotoCoreError) as exc:
-                    # a download cut short (the object deleted under it, or the network):
-                    # what was written is a prefix; list again and go on from there
-                    raise _Vanished(f"reading s3://{self._bucket}/{key}: {exc}") from exc
-                if not chunk:
-                    raise _Vanished(f"s3://{self._bucket}/{key} ended early")
-                _pwrite(fd, chunk, pos)
-                pos += len(chunk)
+            data = body.read()
+        except (ClientError, BotoCoreError) as exc:
+            raise _Vanished(f"reading s3://{self._bucket}/{key}: {exc}") from exc
         finally:
             body.close()
+        if len(data) != hi - lo:
+            raise _Vanished(f"s3://{self._bucket}/{key} answered {len(data)} of {hi - lo} bytes")
+        return bytes(data)
+
+    def _fill(self, fd: int, links: Sequence[Segment], have: int) -> None:
+        """Download bytes `[have, end of chain)` into the cache: pieces of at most `_PIECE`
+        bytes, up to `_WINDOW` GETs at once, written strictly in order, so that the cache is a
+        prefix of the log after each write (readers take it without the lock)."""
+        pieces: list[tuple[Segment, int, int]] = []
+        for seg in links:
+            lo = max(have, seg.start)
+            while lo < seg.end:
+                hi = min(seg.end, lo + _PIECE)
+                pieces.append((seg, lo, hi))
+                lo = hi
+            have = max(have, seg.end)
+        if len(pieces) == 1:
+            seg, lo, hi = pieces[0]
+            _pwrite(fd, self._fetch(seg, lo, hi), lo)
+            return
+        if not pieces:
+            return
+        with ThreadPoolExecutor(max_workers=min(_WINDOW, len(pieces))) as pool:
+            waiting = collections.deque(pieces)
+            running: collections.deque[tuple[int, Future[bytes]]] = collections.deque()
+            try:
+                while waiting or running:
+                    while waiting and len(running) < _WINDOW:
+                        seg, lo, hi = waiting.popleft()
+                        running.append((lo, pool.submit(self._fetch, seg, lo, hi)))
+                    lo, future = running.popleft()
+                    _pwrite(fd, future.result(), lo)
+            finally:
+                for _, future in running:
+                    future.cancel()
 
     # -- the cache --------------------------------------------------------------------------
 
@@ -516,12 +551,8 @@ class SegmentRunLog:
             links = chain(segments)
             end = links[-1].end if links else 0
             self._cut_cache(fd, end)  # the stored log got shorter (a cut in progress)
-            have = os.fstat(fd).st_size
             try:
-                for seg in links:
-                    if seg.end > have:
-                        self._download(fd, seg, max(have, seg.start))
-                        have = seg.end
+                self._fill(fd, links, os.fstat(fd).st_size)
             except _Vanished as exc:
                 why = str(exc)
                 time.sleep(0.05 * attempt)
