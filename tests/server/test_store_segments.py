@@ -139,6 +139,27 @@ def test_a_deleted_cache_is_rebuilt_from_the_bucket(
     assert again.path.read_bytes() == data[:pos]
 
 
+def test_leftovers_of_an_interrupted_merge_or_cut_are_harmless(replica: Replica) -> None:
+    """A merged segment whose parts were not deleted yet (a merge interrupted) overlaps them
+    with the same bytes; a segment past a gap (a cut interrupted) is not part of the log and
+    goes at the next append."""
+    a = replica("a")
+    runlog = a.run_log(RUN)
+    data = os.urandom(5000)
+    for n in range(5):
+        append(runlog, data[n * 1000 : (n + 1) * 1000])
+    prefix = f"{a.prefix}runs/{RUN.pk}/log/"
+    a.client.put_object(Bucket=a.bucket, Key=f"{prefix}{0:016x}-{3000:016x}", Body=data[:3000])
+    gap = f"{6000:016x}-{7000:016x}"
+    a.client.put_object(Bucket=a.bucket, Key=prefix + gap, Body=os.urandom(1000))
+    assert runlog.size() == 5000
+    assert read_all(replica("b").run_log(RUN), 7000) == data
+    more = os.urandom(2000)
+    assert append(runlog, more) == 5000
+    assert gap not in segment_names(a)
+    assert read_all(replica("c").run_log(RUN), 7000) == data + more
+
+
 def test_a_truncation_reaches_the_other_replicas_caches(replica: Replica) -> None:
     """A cut (healing a torn tail) shortens the segments past it; a replica whose cache holds
     the cut bytes drops them, even once new bytes were appended after the cut."""
