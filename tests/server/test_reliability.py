@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .apputil import split, store_choice
 from .conftest import ProxyFactory, ServerFactory
 from .harness import FaultProxy, ServerProcess, child_env
 
@@ -245,14 +246,20 @@ def backend_db(request: pytest.FixtureRequest) -> str | None:
     return url
 
 
+@pytest.fixture(params=["directory-sqlite", "directory-postgresql", "s3-postgresql"])
+def killable(request: pytest.FixtureRequest, server_factory: ServerFactory) -> ServerProcess:
+    """A server on SQLite or PostgreSQL with the directory store, and on S3 (a real SeaweedFS:
+    the run logs' appends are its objects) with PostgreSQL."""
+    store, backend = split(request.param)
+    url = request.getfixturevalue("fresh_postgres_db") if backend == "postgresql" else None
+    return server_factory(db_url=url, store=store_choice(request, store))
+
+
 @pytest.mark.timeout(240)
 def test_online_training_survives_server_kill9(
-    tmp_path: Path,
-    server_factory: ServerFactory,
-    backend_db: str | None,
-    kill_clients_at_exit: list[Client],
+    tmp_path: Path, killable: ServerProcess, kill_clients_at_exit: list[Client]
 ) -> None:
-    server = server_factory(db_url=backend_db)
+    server = killable
     clients = start_clients(
         tmp_path,
         3,
@@ -289,8 +296,9 @@ def test_online_training_survives_server_kill9(
         time.sleep(0.05)
     reports = wait_clients(clients)
     print_timings(
-        f"kill -9 x4 ({kills_during_training} while clients ran), backend "
-        f"{'postgresql' if backend_db else 'sqlite'}; clients done "
+        f"kill -9 x4 ({kills_during_training} while clients ran), "
+        f"{'postgresql' if server.db_url else 'sqlite'} on the {server.store.kind} store; "
+        "clients done "
         + ", ".join(f"{t:.1f} s" for t in sorted(caught_up.values()))
         + " after the last restart",
         reports,

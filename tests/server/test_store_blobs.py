@@ -47,9 +47,10 @@ def addr(data: bytes) -> str:
     return _core.hash_bytes(data)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def run_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real run log (a few steps), uploaded under several run ids."""
+    """A real run log (a few steps), uploaded under several run ids (made once per process:
+    the tests that use it alone are scheduled one by one under xdist)."""
     root = tmp_path_factory.mktemp("client")
     return make_run(root, PROJECT, "template", steps=5).read_bytes()
 
