@@ -32,6 +32,8 @@ class Seen:
     forwarded: bool
     size: int
     """Bytes of the request body."""
+    authorized: bool = False
+    """The request carried an `Authorization` header."""
 
 
 def kind_of(method: str, path: str) -> str:
@@ -123,7 +125,10 @@ class CountingProxy:
                     status = 0
                 size = len(body)
                 now = time.monotonic()
-                proxy._record(Seen(kind, self.command, self.path, status, now, forwarded, size))
+                authorized = "Authorization" in self.headers
+                proxy._record(
+                    Seen(kind, self.command, self.path, status, now, forwarded, size, authorized)
+                )
 
             def _forward(self, body: bytes) -> tuple[int, dict[str, str], bytes, bool]:
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=120)

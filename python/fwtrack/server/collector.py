@@ -14,6 +14,9 @@ A crash between the two leaves rows that are not stored (reported missing, and s
 by an upload, or removed at the next pass); a failed removal of bytes leaves the row not
 stored, never a row claiming bytes that are gone.
 
+Each pass also aborts the presigned uploads of large blobs nobody asked about for a day
+(`fwtrack.server.blob_uploads.abort_stale`), so their parts do not stay in the bucket.
+
 Each server process runs one collector thread: after a run was deleted (woken), and every
 `interval` seconds (a tenth of the grace period, 1 s to 5 min). At its start it sweeps once
 for blobs that lost their last reference without being marked (a crash between a deletion and
@@ -29,8 +32,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from fwtrack.server import blob_uploads
 from fwtrack.server.db import Blob, Database, RunFileRow, now
 from fwtrack.server.store.base import BlobKey, Store
+from fwtrack.server.store.presign import presigner
 
 __all__ = ["DEFAULT_BLOB_GRACE", "Collector", "collect", "sweep"]
 
@@ -171,4 +176,10 @@ class Collector:
                     log.info("collector: removed %d unreferenced blob(s)", removed)
             except Exception:  # keep collecting: one failed pass must not stop it
                 log.exception("collecting unreferenced blobs failed")
+            try:
+                aborted = blob_uploads.abort_stale(self.db, presigner(self.store))
+                if aborted:
+                    log.info("collector: aborted %d stale upload(s) of large blobs", aborted)
+            except Exception:
+                log.exception("aborting stale uploads failed")
             self._wake.wait(self.interval)

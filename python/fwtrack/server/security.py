@@ -18,6 +18,7 @@ import ipaddress
 import re
 import socket
 import urllib.parse
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.requests import cookie_parser
@@ -31,8 +32,10 @@ __all__ = [
     "LOOPBACK_HOSTS",
     "SecurityHeadersMiddleware",
     "UiAccessMiddleware",
+    "dashboard_csp",
     "docs_page",
     "is_wildcard",
+    "store_origins",
     "token_cookie_name",
 ]
 
@@ -41,25 +44,34 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 _WILDCARDS = ("0.0.0.0", "::", "")
 
-DASHBOARD_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        # Inline styles: the dashboard's own (style attributes) and those of HTML media
-        # (srcdoc frames inherit this policy); styles cannot run code.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "font-src 'self' data:",
-        "connect-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def dashboard_csp(origins: Sequence[str] = ()) -> str:
+    """The dashboard's policy; `origins` (an object store's public endpoint, which large
+    files are redirected to) may also serve images, media and fetches."""
+    extra = "".join(f" {o}" for o in origins)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            # Inline styles: the dashboard's own (style attributes) and those of HTML media
+            # (srcdoc frames inherit this policy); styles cannot run code.
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src 'self' data: blob:{extra}",
+            f"media-src 'self' blob:{extra}",
+            "font-src 'self' data:",
+            f"connect-src 'self' blob:{extra}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+DASHBOARD_CSP = dashboard_csp()
 """The dashboard's policy: its own scripts, styles and API only; media through blob: URLs;
-never framed. Sent on every answer that does not carry a policy of its own."""
+never framed. Sent on every answer that does not carry a policy of its own (with the object
+store's public origin added when large files are served from presigned URLs)."""
 
 _FRAME_ANCESTORS = "frame-ancestors 'none'"
 
@@ -228,25 +240,62 @@ def _unauthorized(port: int) -> Response:
 class SecurityHeadersMiddleware:
     """Add the dashboard's Content-Security-Policy (unless the answer has its own, which then
     gains `frame-ancestors 'none'`), `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`
-    and `Referrer-Policy: no-referrer` to every HTTP answer."""
+    and `Referrer-Policy: no-referrer` to every HTTP answer.
 
-    def __init__(self, app: ASGIApp) -> None:
+    `media_origins` names the origins the policy also allows for images, media and fetches
+    (the object store's public endpoint, when large files are redirected there); by default
+    they are taken once from the app's context (`app.state.ctx`, see `store_origins`)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        media_origins: Sequence[str] | Callable[[Any], Sequence[str]] | None = None,
+    ) -> None:
         self.app = app
+        if media_origins is None:
+            media_origins = store_origins
+        self._origins = media_origins
+        self._csp: bytes | None = (
+            None if callable(media_origins) else dashboard_csp(media_origins).encode()
+        )
+
+    def _policy(self, scope: Scope) -> bytes:
+        if self._csp is None:
+            assert callable(self._origins)
+            self._csp = dashboard_csp(self._origins(scope.get("app"))).encode()
+        return self._csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        policy = self._policy(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = _with_security_headers(list(message.get("headers", [])))
+                message["headers"] = _with_security_headers(
+                    list(message.get("headers", [])), policy
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def _with_security_headers(headers: list[Any]) -> list[tuple[bytes, bytes]]:
+def store_origins(app: Any) -> list[str]:
+    """The origin of the object store's public endpoint when the app's store signs URLs
+    (large files are redirected there), else none."""
+    from fwtrack.server.blobs import BlobStore
+    from fwtrack.server.store.presign import presigner
+
+    ctx = getattr(getattr(app, "state", None), "ctx", None)
+    blobs = getattr(ctx, "blobs", None)
+    if not isinstance(blobs, BlobStore):
+        return []
+    signer = presigner(blobs.store)
+    return [] if signer is None else [signer.origin]
+
+
+def _with_security_headers(headers: list[Any], policy: bytes) -> list[tuple[bytes, bytes]]:
     out: list[tuple[bytes, bytes]] = []
     names = set()
     for name, value in headers:
@@ -256,7 +305,7 @@ def _with_security_headers(headers: list[Any]) -> list[tuple[bytes, bytes]]:
             value = bytes(value) + b"; " + _FRAME_ANCESTORS.encode()
         out.append((lower, bytes(value)))
     for name, value in (
-        (b"content-security-policy", DASHBOARD_CSP.encode()),
+        (b"content-security-policy", policy),
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),

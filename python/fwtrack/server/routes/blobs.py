@@ -9,13 +9,13 @@ address.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from fwtrack.server import manifest
+from fwtrack.server import blob_uploads, manifest
 from fwtrack.server.addresses import Digest, address_of, check_address
 from fwtrack.server.blobs import BlobStore
 from fwtrack.server.context import AppContext
@@ -25,6 +25,7 @@ from fwtrack.server.pack import MAX_ADDRESS_LEN, PackError, PackReader
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
 from fwtrack.server.routes.run_request import RUN, upload_slot
 from fwtrack.server.store.base import Staged, Store
+from fwtrack.server.store.presign import MAX_PARTS, presigner
 
 __all__ = ["PACK_MEDIA_TYPE", "router"]
 
@@ -320,3 +321,123 @@ def files_record(
             raise ApiError(400, f"{path!r} is listed twice with different blobs")
     _, run = _writable_run(ctx, entity, project, run_id)
     return RecordedOut(recorded=manifest.record_files(ctx.db, entity, run.id, list(files.values())))
+
+
+# -- large blobs straight into the bucket (docs/server.md, "Large blobs") ------------------------
+
+
+class UploadIn(BaseModel):
+    """A blob the client is about to send."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: Address
+    size: int = Field(ge=0, le=2**62)
+
+
+class UploadPartOut(BaseModel):
+    number: int = Field(description="The part's number (1 upward)")
+    size: int = Field(description="Its exact size in bytes")
+    url: str = Field(description="Send the part's bytes with PUT here (no Authorization)")
+
+
+class UploadOut(BaseModel):
+    mode: Literal["stored", "server", "presigned"] = Field(
+        description="`stored`: the entity has the blob already (touched); `server`: send it "
+        "with `PUT .../blobs/{address}`; `presigned`: send the listed parts to their URLs, "
+        "then complete"
+    )
+    upload: str | None = Field(None, description="The upload's id (`presigned`)")
+    part_size: int | None = Field(None, description="The size of every part but the last")
+    parts: list[UploadPartOut] | None = Field(
+        None, description="The parts the bucket does not hold yet, each with its URL"
+    )
+    expires_in: int | None = Field(None, description="Seconds the URLs work")
+
+
+class CompletePartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: int = Field(ge=1, le=MAX_PARTS)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class CompleteIn(BaseModel):
+    """The parts the client sent (the bucket's own list decides; these must agree with it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    parts: list[CompletePartIn] = Field(default_factory=list, max_length=MAX_PARTS)
+
+
+_NO_UPLOAD = error(404, "No such upload under way (completed, refused or aborted): ask again")
+_PARTS_MISSING = _listing_error(
+    409,
+    "The bucket does not hold every part (`missing_parts` lists them): ask again and send them",
+    "missing_parts",
+)
+
+
+@router.post(
+    RUN + "/blobs/uploads",
+    tags=["blobs"],
+    response_model=UploadOut,
+    response_model_exclude_none=True,
+    responses={**_READ_ONLY},
+)
+def blob_upload_begin(
+    entity: str, project: str, run_id: str, body: UploadIn, user: CurrentViewer, ctx: Ctx
+) -> UploadOut:
+    """How to send one large blob. On a store that signs URLs (S3-compatible) and a blob over
+    the server's `--presign-threshold`: one multipart upload per entity and address (a second
+    caller, or the same one resuming, gets the same upload), with a presigned URL for each
+    part the bucket does not hold yet; the client `PUT`s the parts there, then posts
+    `.../blobs/uploads/{upload}/complete`. Asking again resumes (or renews expired URLs)."""
+    reach(user, entity, project, run_id)
+    address = _address(body.address)
+    store = _store(ctx)
+    _writable_run(ctx, entity, project, run_id)
+    try:
+        planned = blob_uploads.begin(
+            ctx.db, presigner(store), entity, address, body.size, ctx.config.presign_threshold
+        )
+    except OSError as exc:
+        raise _unavailable(exc) from exc
+    return UploadOut(
+        mode=planned.mode,  # type: ignore[arg-type]
+        upload=planned.upload,
+        part_size=planned.part_size,
+        parts=None if planned.parts is None else [UploadPartOut(**part) for part in planned.parts],
+        expires_in=planned.expires_in,
+    )
+
+
+@router.post(
+    RUN + "/blobs/uploads/{upload}/complete",
+    tags=["blobs"],
+    response_model=BlobOut,
+    responses={**_MISMATCH, **_NO_UPLOAD, **_PARTS_MISSING, **_READ_ONLY, **_BUSY},
+)
+async def blob_upload_complete(
+    entity: str,
+    project: str,
+    run_id: str,
+    upload: Annotated[str, Path(min_length=1, max_length=64)],
+    body: CompleteIn,
+    user: CurrentViewer,
+    ctx: Ctx,
+) -> BlobOut:
+    """Join the parts into the blob and verify it: the server reads the object back and
+    hashes it; only bytes that hash to the address are kept (400 with `refused` otherwise:
+    the object and the upload are removed, nothing is stored)."""
+    reach(user, entity, project, run_id)
+    await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
+    signer = presigner(_store(ctx))
+    if signer is None:
+        raise ApiError(404, "this server's store takes no presigned uploads; use PUT")
+    named = [(p.number, p.etag) for p in body.parts]
+    async with upload_slot(ctx):
+        try:
+            address, size = await run_in_threadpool(
+                blob_uploads.complete, ctx.db, signer, entity, upload, named
+            )
+        except OSError as exc:
+            raise _unavailable(exc) from exc
+    return BlobOut(address=address, size=size)

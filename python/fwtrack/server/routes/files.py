@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from fwtrack.run_files import merge_metadata
@@ -22,6 +22,8 @@ from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
 from fwtrack.server.routes.run_request import OCTET_BODY, RUN
+from fwtrack.server.store.base import BlobKey
+from fwtrack.server.store.presign import GET_EXPIRES, presigner
 
 __all__ = ["router"]
 
@@ -84,6 +86,10 @@ def _content_type(path: str) -> str:
     responses={
         200: {"content": {"*/*": {}}},
         304: {"description": "Not modified (`If-None-Match` matched the ETag)"},
+        307: {
+            "description": "A large file on a store that signs URLs: fetch it from the "
+            "presigned URL in `Location` (without this server's Authorization header)"
+        },
     },
 )
 def file_download(
@@ -97,7 +103,10 @@ def file_download(
 ) -> Response:
     """Download one run file, with a Content-Type from its extension. Its ETag is its content
     address; media payloads (`media/<hex>.<ext>`, content-addressed by name) are cacheable
-    for good, other files are revalidated (`no-cache`)."""
+    for good, other files are revalidated (`no-cache`). A file over the server's
+    `--presign-threshold` on an S3-compatible store is answered `307` to a presigned URL of
+    the bucket (15 minutes, with the same Content-Type), so its bytes do not pass through
+    the server."""
     reach(user, entity, project, run_id)
     check_file_path(path)
     proj, run = find_run(ctx, entity, project, run_id)
@@ -110,12 +119,19 @@ def file_download(
     elif payload is not None:  # fwtrack ui: named by its hash
         headers["ETag"] = f'"{payload.group(1)}"'
     media_type = _content_type(path)
-    if stored.local is not None:
+    redirect = _presigned(ctx, proj.entity, stored, media_type)
+    if redirect is not None:
+        response: Response = RedirectResponse(
+            redirect,
+            307,
+            headers={"ETag": headers.get("ETag", ""), "Cache-Control": "private, no-store"},
+        )
+    elif stored.local is not None:
         try:
             st = os.stat(stored.local)
         except FileNotFoundError:
             raise ApiError(404, f"run {run_id!r} has no file {path!r}") from None
-        response: Response = FileResponse(
+        response = FileResponse(
             stored.local, media_type=media_type, headers=headers, stat_result=st
         )
     else:
@@ -132,6 +148,25 @@ def file_download(
             status_code=304, headers={k: v for k, v in response.headers.items() if k in keep}
         )
     return response
+
+
+_ACTIVE = ("text/html", "image/svg+xml")  # content that runs in the origin serving it
+
+
+def _presigned(ctx: Ctx, entity: str, stored: StoredFile, media_type: str) -> str | None:
+    """A presigned URL of the file's blob when it is over the threshold on a store that
+    signs (else None). HTML and SVG come as attachments: the bucket's origin sends no
+    sandbox policy."""
+    if stored.address is None or stored.size <= ctx.config.presign_threshold:
+        return None
+    if not isinstance(ctx.blobs, BlobStore):
+        return None
+    signer = presigner(ctx.blobs.store)
+    if signer is None:
+        return None
+    key = signer.object_key(BlobKey(entity, stored.address))
+    disposition = "attachment" if media_type in _ACTIVE else None
+    return signer.presign_get(key, GET_EXPIRES, media_type, disposition)
 
 
 def _chunks(stored: StoredFile) -> Iterator[bytes]:
