@@ -32,8 +32,9 @@ The clock runs from the release of the clients to the last acknowledged byte. Af
 run's stored log is read back through every replica and compared with the client's bytes.
 MB/s are 10^6 bytes of run log per second, requests/s are acknowledged `POST`s per second;
 "CPU s" are the CPU seconds (user + system) the servers, SeaweedFS and PostgreSQL spent during
-the measurement. Configurations rotate between repetitions; cells are medians. Results go to
-`<out>/results.json` and `<out>/results.md`.
+the measurement; "servers' cores" is the servers' CPU seconds over the wall time: how much of
+the machine's cores they got. Configurations rotate between repetitions; cells are medians.
+Results go to `<out>/results.json` and `<out>/results.md`.
 """
 
 from __future__ import annotations
@@ -414,6 +415,7 @@ def render(data: dict[str, Any]) -> str:
                     f"{num(_med(rs, 'latency_median_s') * 1e3)} / "  # type: ignore[operator]
                     f"{num(_med(rs, 'latency_p90_s') * 1e3)}",  # type: ignore[operator]
                     num(_med(rs, "servers_cpu_s")),
+                    num(statistics.median(r["servers_cpu_s"] / r["seconds"] for r in rs)),
                     num(_med(rs, "s3_cpu_s")),
                     num(_med(rs, "pg_cpu_s")),
                     f"{_med(rs, 'requests'):,.0f}",
@@ -422,7 +424,8 @@ def render(data: dict[str, Any]) -> str:
             )
         parts.append(f"#### {workload}: {what}")
         head = ["replicas", "median s", "MB/s", "requests/s", "vs 1 replica"]
-        head += ["request ms (median / p90)", "servers CPU s", "SeaweedFS CPU s"]
+        head += ["request ms (median / p90)", "servers CPU s", "servers' cores"]
+        head += ["SeaweedFS CPU s"]
         head += ["PostgreSQL CPU s", "requests", "retried (all reps)"]
         parts.append(table(head, rows))
     reps = []
