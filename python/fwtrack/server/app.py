@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from fwtrack import _core
@@ -214,6 +215,14 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JsonResponse:
         return JsonResponse({"detail": _validation_detail(exc)}, 400)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _exc: ClientDisconnect) -> JsonResponse:
+        # The client went away while sending its body (a connection cut by a balancer, a
+        # killed client): nothing was stored from it, nobody reads this answer, and the
+        # client's retry is safe (uploads are idempotent). Not a server error.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return JsonResponse({"detail": "the client disconnected before its body arrived"}, 400)
 
     @app.exception_handler(OperationalError)
     async def _db_busy(request: Request, exc: OperationalError) -> JsonResponse:
