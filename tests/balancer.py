@@ -78,6 +78,7 @@ class Balancer:
         self._next_backend = 0
         self._connections = 0
         self._counts: Counter[str] = Counter()
+        self._live: Counter[int] = Counter()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -99,6 +100,11 @@ class Balancer:
         `refused<i>` (connect attempts a backend refused), `cut`, `rejected` (no backend)."""
         with self._lock:
             return dict(self._counts)
+
+    def live(self, backend: int) -> int:
+        """How many client connections are relayed to backend number `backend` right now."""
+        with self._lock:
+            return self._live[backend]
 
     def _count(self, name: str) -> None:
         with self._lock:
@@ -235,9 +241,13 @@ class Balancer:
         index, up_reader, up_writer = found
         self._count(f"backend{index}")
         self._writers.add(up_writer)
+        with self._lock:
+            self._live[index] += 1
         try:
             await self._pipes(reader, writer, up_reader, up_writer, budget, by_reset)
         finally:
+            with self._lock:
+                self._live[index] -= 1
             self._writers.discard(up_writer)
             if not up_writer.is_closing():
                 _reset(up_writer)

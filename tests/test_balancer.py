@@ -54,6 +54,11 @@ def test_each_new_connection_goes_to_the_next_backend(backends: list[int]) -> No
     with Balancer(backends) as lb:
         assert [_get(lb.port) for _ in range(6)] == [b"a", b"b"] * 3
         assert lb.counts()["backend0"] == lb.counts()["backend1"] == 3
+        kept = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
+        kept.request("GET", "/0")
+        assert kept.getresponse().read() == b"a"
+        assert (lb.live(0), lb.live(1)) == (1, 0)
+        kept.close()
 
 
 def test_a_backend_that_refuses_is_skipped(backends: list[int]) -> None:
