@@ -11,6 +11,7 @@
   first admin (and its `FWTRACK_SERVER_ADMIN_KEY`) once.
 - The collector: two collectors at once over one database remove every unreferenced blob
   once and never a referenced one.
+- Failed logins on two replicas count together: the lockout holds on both.
 - A connection cut while its body arrives (what a balancer does to a request) is answered,
   not an unhandled error.
 """
@@ -474,3 +475,34 @@ def test_a_client_gone_mid_body_is_not_a_server_error(
     asyncio.run(asyncio.wait_for(app(scope, receive, send), 60))
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 400
+
+
+# --------------------------------------------------------------------------------------------
+# Login lockouts: counted in the database, whichever replica a login reaches
+
+
+@pytest.mark.timeout(240)
+def test_failed_logins_on_two_replicas_count_together(
+    tmp_path: Path, fresh_postgres_db: str, server_factory: ServerFactory
+) -> None:
+    flags = ["--login-max-failures", "3", "--login-lockout", "600"]
+    admin_key = new_api_key()
+    replicas = [
+        server_factory(
+            data_dir=tmp_path / f"replica{i}",
+            db_url=fresh_postgres_db,
+            admin_key=admin_key,
+            extra_args=flags,
+        )
+        for i in range(2)
+    ]
+    wrong = {"username": "admin", "password": "not the password"}
+    answers = []
+    for i in range(3):  # A, B, A: three failures in all, none three on one replica
+        resp = httpx.post(f"{replicas[i % 2].url}{API}/login", json=wrong, timeout=30)
+        answers.append(resp.status_code)
+    assert answers == [401, 401, 401]
+    for replica in replicas:  # the lockout holds on both
+        resp = httpx.post(f"{replica.url}{API}/login", json=wrong, timeout=30)
+        assert resp.status_code == 429, resp.text
+        assert int(resp.headers["Retry-After"]) > 0
