@@ -155,11 +155,7 @@ def begin(
             sa.update(BlobUpload).where(BlobUpload.id == row.id).values(touched_at=now())
         )
     sizes = _part_sizes(row.size, row.part_size)
-    have = {
-        p.number
-        for p in parts or []
-        if 1 <= p.number <= len(sizes) and p.size == sizes[p.number - 1]
-    }
+    have = set(_chosen(parts or [], sizes, {}))
     wanted = [
         {
             "number": number,
@@ -279,7 +275,7 @@ def _complete(
 ) -> tuple[str, int]:
     sizes = _part_sizes(row.size, row.part_size)
     try:
-        listed = {p.number: p for p in presigner.list_parts(key, row.upload_id)}
+        found = presigner.list_parts(key, row.upload_id)
     except UploadGone:
         _drop(db, row.id, row.upload_id)
         if _is_stored(db, row.entity, row.address):
@@ -287,17 +283,15 @@ def _complete(
         raise ApiError(
             404, "the bucket no longer has this upload; hint: ask again with POST .../blobs/uploads"
         ) from None
-    missing = [
-        n for n in range(1, len(sizes) + 1) if n not in listed or listed[n].size != sizes[n - 1]
-    ]
-    wrong = [n for n, etag in named if n in listed and _etag(listed[n].etag) != _etag(etag)]
-    if missing or wrong or len(sizes) > MAX_PARTS:
+    listed = _chosen(found, sizes, dict(named))
+    missing = [n for n in range(1, len(sizes) + 1) if n not in listed]
+    if missing or len(sizes) > MAX_PARTS:
         raise ApiError(
             409,
-            f"the bucket does not hold every part of the upload (missing or incomplete: "
-            f"{missing[:10] or wrong[:10]}); hint: ask again with POST .../blobs/uploads and "
-            "send the parts it lists",
-            extra={"missing_parts": missing or wrong},
+            f"the bucket does not hold every part of the upload (missing, short, or not the "
+            f"one sent: {missing[:10]}); hint: ask again with POST .../blobs/uploads and send "
+            "the parts it lists",
+            extra={"missing_parts": missing},
         )
     parts = [listed[n] for n in range(1, len(sizes) + 1)]
     done = presigner.complete(key, row.upload_id, parts)
@@ -310,8 +304,8 @@ def _complete(
             raise ApiError(
                 503, "the blob's key is busy; retry shortly", headers={"Retry-After": "5"}
             )
-    found = presigner.digest(key, row.address.partition(":")[0])
-    actual, size = found if found is not None else ("nothing", 0)
+    hashed = presigner.digest(key, row.address.partition(":")[0])
+    actual, size = hashed if hashed is not None else ("nothing", 0)
     if actual != row.address or size != row.size:
         with db.write() as session:
             blob = _lock_blob(session, db.dialect, row.entity, row.address, row.size)
@@ -336,6 +330,21 @@ def _complete(
 
 def _etag(value: str) -> str:
     return value.strip().strip('"').lower()
+
+
+def _chosen(found: list[Part], sizes: list[int], named: dict[int, str]) -> dict[int, Part]:
+    """The part to complete with for each number the bucket holds in full: of its listings
+    (a part sent again may be listed twice) those of the right size, the one whose ETag the
+    client named, else the newest."""
+    chosen: dict[int, Part] = {}
+    for part in found:  # by number, oldest first
+        if not 1 <= part.number <= len(sizes) or part.size != sizes[part.number - 1]:
+            continue
+        etag = named.get(part.number)
+        if etag is not None and _etag(etag) != _etag(part.etag):
+            continue
+        chosen[part.number] = part
+    return chosen
 
 
 def abort_stale(db: Database, presigner: Presigner | None, max_age: float = STALE_AFTER) -> int:

@@ -61,11 +61,13 @@ class UploadGone(Exception):
 
 @dataclass(frozen=True)
 class Part:
-    """One part the bucket holds: its number, size and ETag."""
+    """One part the bucket holds: its number, size, ETag and when it was stored (Unix
+    seconds)."""
 
     number: int
     size: int
     etag: str
+    modified: float = 0.0
 
 
 def part_plan(size: int, part_size: int = PART_SIZE) -> tuple[int, int]:
@@ -120,7 +122,8 @@ class Presigner:
 
     def list_parts(self, key: str, upload_id: str) -> list[Part]:
         """The parts the bucket holds of the upload, by number (UploadGone when it has no
-        such upload)."""
+        such upload). A part sent twice may be listed twice (SeaweedFS keeps both until the
+        upload completes): the caller picks by size and ETag."""
         parts: list[Part] = []
         marker = 0
         while True:
@@ -133,14 +136,22 @@ class Presigner:
                     raise UploadGone(upload_id) from None
                 raise
             for item in page.get("Parts", []):
-                parts.append(Part(int(item["PartNumber"]), int(item["Size"]), str(item["ETag"])))
+                stamp = item.get("LastModified")
+                parts.append(
+                    Part(
+                        int(item["PartNumber"]),
+                        int(item["Size"]),
+                        str(item["ETag"]),
+                        stamp.timestamp() if hasattr(stamp, "timestamp") else 0.0,
+                    )
+                )
             if not page.get("IsTruncated"):
                 break
             following = int(page.get("NextPartNumberMarker") or 0)
             if following <= marker:
                 break
             marker = following
-        parts.sort(key=lambda p: p.number)
+        parts.sort(key=lambda p: (p.number, p.modified))
         return parts
 
     def complete(self, key: str, upload_id: str, parts: list[Part]) -> bool:
