@@ -8,6 +8,8 @@ clients (`fwtrack sync`, `fwtrack.Api`'s HTTP client, a `kill -9`ed sync).
   follows it (the API key stays with the server).
 - Completing an upload whose bytes do not hash to its address stores nothing: 400 naming both
   addresses, no object in the bucket, the address still missing.
+- An upload nobody asked about for a day is aborted by the collector (its parts leave the
+  bucket).
 - 1 GiB through presigned multipart, the uploading process `kill -9`ed after some parts and
   `fwtrack sync` run again: only the parts the bucket lacked are sent, and the blob verifies.
 """
@@ -21,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from counting_proxy import CountingProxy, Seen
 from fwserver import Server, client_env, run_cli, run_program
@@ -47,11 +51,17 @@ class Bucket:
     """A server on a fresh bucket of `seaweed`, whose public endpoint is a counting proxy in
     front of SeaweedFS (`s3proxy`); `answer` may answer requests to the bucket itself."""
 
-    def __init__(self, tmp_path: Path, seaweed: Seaweed, answer: Any = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        seaweed: Seaweed,
+        answer: Any = None,
+        extra_args: tuple[str, ...] | list[str] = (),
+    ) -> None:
         self.seaweed = seaweed
         self.s3proxy = CountingProxy(seaweed.s3_port, answer=answer).start()
         self.server = Server(tmp_path / "data", store="s3", seaweed=seaweed)
-        self.server.extra_args = ["--s3-public-endpoint", self.s3proxy.url]
+        self.server.extra_args = ["--s3-public-endpoint", self.s3proxy.url, *extra_args]
         self.server.start()
         assert self.server.store.bucket is not None
         self.bucket: str = self.server.store.bucket
@@ -272,6 +282,58 @@ def test_bytes_that_do_not_hash_to_the_address_are_not_stored(
         srv, "POST", f"{run}/blobs/uploads", {"address": address, "size": len(right)}
     )
     assert (status, answer) == (200, {"mode": "stored"})
+
+
+def test_the_collector_aborts_uploads_untouched_for_a_day(tmp_path: Path, seaweed: Seaweed) -> None:
+    b = Bucket(tmp_path, seaweed, extra_args=["--blob-grace", "10"])  # a pass every second
+    try:
+        srv = b.server
+        run_dir, run_id = _offline_run(tmp_path)
+        env = client_env(tmp_path, FWTRACK_API_KEY=srv.key)
+        done = run_cli("sync", str(run_dir), "--base-url", srv.url, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        run = f"/runs/admin/blobs/{run_id}"
+        data = os.urandom(9 * MIB)
+        address = _core.hash_bytes(data)
+        ask = {"address": address, "size": len(data)}
+        status, answer = _api(srv, "POST", f"{run}/blobs/uploads", ask)
+        assert status == 200, answer
+        assert _put(answer["parts"][0]["url"], data[: 5 * MIB]) == 200
+        s3 = seaweed.client()
+
+        def uploads() -> list[str]:
+            found = s3.list_multipart_uploads(Bucket=b.bucket).get("Uploads", [])
+            return [str(u["Key"]) for u in found]
+
+        assert uploads() == [b.object_key(address)]
+        engine = sa.create_engine(f"sqlite:///{srv.data_dir / 'fwtrack.db'}")
+        try:
+            # An hour short of a day: kept.
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text("UPDATE blob_uploads SET touched_at = :t"),
+                    {"t": time.time() - 23 * 3600},
+                )
+            time.sleep(3)
+            assert uploads() == [b.object_key(address)]
+            # A day: aborted, parts and row.
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text("UPDATE blob_uploads SET touched_at = :t"),
+                    {"t": time.time() - 25 * 3600},
+                )
+            b.s3proxy.wait_for("the stale upload aborted", lambda: uploads() == [], timeout=60)
+            with engine.connect() as connection:
+                left = connection.execute(sa.text("SELECT count(*) FROM blob_uploads")).scalar()
+            assert left == 0
+        finally:
+            engine.dispose()
+        # Asking again starts afresh.
+        status, fresh = _api(srv, "POST", f"{run}/blobs/uploads", ask)
+        assert fresh["upload"] != answer["upload"]
+        assert [p["number"] for p in fresh["parts"]] == [1]
+    finally:
+        b.stop()
 
 
 def _write_gib(path: Path) -> str:
