@@ -222,6 +222,15 @@ def test_bytes_that_do_not_hash_to_the_address_are_not_stored(
     wrong = os.urandom(9 * MIB)
     address = _core.hash_bytes(right)
 
+    # The two routes are in the OpenAPI document, with the blob routes.
+    _, doc = _api(srv, "GET", "/openapi.json")
+    uploads = doc["paths"]["/api/v1/runs/{entity}/{project}/{run_id}/blobs/uploads"]["post"]
+    complete = doc["paths"][
+        "/api/v1/runs/{entity}/{project}/{run_id}/blobs/uploads/{upload}/complete"
+    ]["post"]
+    assert uploads["tags"] == complete["tags"] == ["blobs"]
+    assert {"400", "404", "409"} <= set(complete["responses"])
+
     # Under the threshold: through the server.
     status, answer = _api(srv, "POST", f"{run}/blobs/uploads", {"address": address, "size": MIB})
     assert (status, answer) == (200, {"mode": "server"})
