@@ -26,7 +26,9 @@ Which replica serves a request:
   connections does);
 - **2 replicas, alternating**: each client's requests alternate between the two replicas (the
   worst case: every append meets a log another replica extended, and reads the new segment
-  back from the bucket first).
+  back from the bucket first);
+- **reference: 1 server, directory store**: the same over PostgreSQL, its bytes on the local
+  disk (no S3): what object storage costs a request.
 
 The clock runs from the release of the clients to the last acknowledged byte. Afterwards every
 run's stored log is read back through every replica and compared with the client's bytes.
@@ -74,6 +76,7 @@ CONFIGS = {
     "1": (1, "sticky", "1 replica"),
     "2-sticky": (2, "sticky", "2 replicas, sticky (client i → replica i mod 2)"),
     "2-alternating": (2, "alternating", "2 replicas, alternating request by request"),
+    "1-directory": (1, "sticky", "reference: 1 server, directory store (no S3)"),
 }
 WORKLOADS = ("frames", "batches")
 PARAMS = ("clients", "rows", "batch_rows", "metrics", "flush_every", "batch_bytes", "reps")
@@ -233,7 +236,8 @@ def measure(
         for i in range(replicas):  # one after the other: the first migrates and seeds
             data = work / f"replica-{i}"
             shutil.rmtree(data, ignore_errors=True)
-            servers.append(S3Server(store, bucket, data, db_url, admin_key=key))
+            directory = config == "1-directory"
+            servers.append(S3Server(store, bucket, data, db_url, key, directory=directory))
         entity = servers[0].entity
         run_ids = [f"{tag}-c{i}" for i in range(args.clients)]
         conf = {

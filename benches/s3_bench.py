@@ -182,7 +182,8 @@ def fresh_bucket(store: Seaweed) -> Iterator[str]:
 
 class S3Server:
     """`fwtrack server --store s3://<bucket>/<prefix>` (SQLite in `data`, or PostgreSQL at
-    `db_url`) through the test suite's `ServerProcess`; its caches under `data`."""
+    `db_url`) through the test suite's `ServerProcess`; its caches under `data`. With
+    `directory`, the default directory store under `data` instead (a reference)."""
 
     def __init__(
         self,
@@ -192,12 +193,14 @@ class S3Server:
         db_url: str | None = None,
         admin_key: str | None = None,
         log: bool = False,
+        directory: bool = False,
     ) -> None:
+        store_args = [] if directory else ["--store", f"s3://{bucket}/{PREFIX}"]
         self.process = ServerProcess(
             data,
             db_url,
             admin_key=admin_key,
-            extra_args=["--store", f"s3://{bucket}/{PREFIX}", *(["--access-log"] if log else [])],
+            extra_args=[*store_args, *(["--access-log"] if log else [])],
             env=store.env(),
             start_timeout=120,
         )
