@@ -525,3 +525,52 @@ def test_a_run_deleted_and_uploaded_again_never_meets_its_old_bytes(
                 assert new.isdisjoint(old)  # keyed by the new row
     finally:
         srv.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["directory", "s3"])
+def test_ranged_downloads_answer_the_same_on_both_stores(
+    seaweed: Seaweed, tmp_path: Path, backend: str
+) -> None:
+    """A file the S3 store streams (no local copy) answers a single range as a local file
+    does: 206 with its Content-Range, 416 past the end, the whole file for an If-Range that
+    no longer matches."""
+    import httpx
+
+    from fwtrack import _core
+
+    from .apputil import make_run
+
+    log = make_run(tmp_path / "client", "ranges", "r1", steps=3).read_bytes()
+    data = os.urandom(300_000)
+    if backend == "s3":
+        srv = _s3_server(tmp_path, seaweed, seaweed.new_bucket(), None).start()
+    else:
+        srv = ServerProcess(tmp_path / "data", start_timeout=90).start()
+    url = "/api/v1/runs/admin/ranges/r1/files/weights.bin"
+    etag = f'"{_core.hash_bytes(data)}"'
+    try:
+        with httpx.Client(base_url=srv.url, headers=srv.headers, timeout=60) as http:
+            r = http.post("/api/v1/runs/admin/ranges/r1/log", params={"offset": 0}, content=log)
+            assert r.status_code == 200
+            assert http.put(url, content=data).status_code == 200
+            for asked, start, end in [
+                ("bytes=0-7", 0, 8),
+                ("bytes=1000-", 1000, len(data)),
+                ("bytes=-5", len(data) - 5, len(data)),
+                ("bytes=299990-400000", 299_990, len(data)),
+            ]:
+                r = http.get(url, headers={"Range": asked})
+                assert (r.status_code, r.content) == (206, data[start:end]), asked
+                assert r.headers["content-range"] == f"bytes {start}-{end - 1}/{len(data)}"
+                assert r.headers["content-length"] == str(end - start)
+            r = http.get(url, headers={"Range": "bytes=300000-"})
+            assert (r.status_code, r.headers["content-range"]) == (416, f"bytes */{len(data)}")
+            r = http.get(url, headers={"Range": "bytes=0-7", "If-Range": '"another"'})
+            assert (r.status_code, r.content) == (200, data)
+            r = http.get(url, headers={"Range": "bytes=0-7", "If-Range": etag})
+            assert (r.status_code, r.content) == (206, data[:8])
+            r = http.get(url)
+            assert (r.status_code, r.content, r.headers["accept-ranges"]) == (200, data, "bytes")
+    finally:
+        srv.stop()

@@ -21,7 +21,7 @@ from fwtrack.server.blobs import BlobStore, StoredFile
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_run, reach
-from fwtrack.server.routes.run_request import OCTET_BODY, RUN
+from fwtrack.server.routes.run_request import OCTET_BODY, RUN, parse_range
 from fwtrack.server.store.base import BlobKey
 from fwtrack.server.store.presign import GET_EXPIRES, presigner
 
@@ -135,8 +135,7 @@ def file_download(
             stored.local, media_type=media_type, headers=headers, stat_result=st
         )
     else:
-        headers["Content-Length"] = str(stored.size)
-        response = StreamingResponse(_chunks(stored), media_type=media_type, headers=headers)
+        response = _streamed(stored, media_type, headers, request)
     tags = request.headers.get("if-none-match")
     etag = response.headers.get("etag")
     if tags and (
@@ -169,9 +168,50 @@ def _presigned(ctx: Ctx, entity: str, stored: StoredFile, media_type: str) -> st
     return signer.presign_get(key, GET_EXPIRES, media_type, disposition)
 
 
-def _chunks(stored: StoredFile) -> Iterator[bytes]:
+def _streamed(
+    stored: StoredFile, media_type: str, headers: dict[str, str], request: Request
+) -> Response:
+    """A file without a local copy (the S3 store), streamed from `open()`, answering a single
+    `Range: bytes=a-b` with 206 (416 when it starts past the end) as `FileResponse` does for a
+    local file. A range of another form, or an `If-Range` that no longer matches, gets the
+    whole file."""
+    size = stored.size
+    start, end, status = 0, size, 200
+    headers["Accept-Ranges"] = "bytes"
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if wanted and (if_range is None or if_range.strip() == headers.get("ETag")):
+        try:
+            span = parse_range(wanted, size)
+        except ApiError:
+            span = (0, size)  # several ranges, another unit: the whole file (RFC 9110 14.2)
+        else:
+            if span is None:
+                return Response(
+                    status_code=416,
+                    headers={**headers, "Content-Range": f"bytes */{size}"},
+                )
+            start, end = span
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    return StreamingResponse(
+        _chunks(stored, start, end), status_code=status, media_type=media_type, headers=headers
+    )
+
+
+def _chunks(stored: StoredFile, start: int, end: int) -> Iterator[bytes]:
+    """Bytes `[start, end)` of the file, in chunks of up to 1 MiB."""
     with stored.open() as fh:
-        while chunk := fh.read(1 << 20):
+        skip = start
+        while skip > 0:
+            dropped = fh.read(min(skip, 1 << 20))
+            if not dropped:
+                return
+            skip -= len(dropped)
+        left = end - start
+        while left > 0 and (chunk := fh.read(min(left, 1 << 20))):
+            left -= len(chunk)
             yield chunk
 
 
