@@ -15,6 +15,8 @@ from server.harness import free_port
 
 
 class _Named(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a connection stays until the client closes it
+
     def do_GET(self) -> None:
         body = self.server.name.encode() * (1 + int(self.path.strip("/") or 0))  # type: ignore[attr-defined]
         self.send_response(200)

@@ -12,6 +12,7 @@
 - The collector: two collectors at once over one database remove every unreferenced blob
   once and never a referenced one.
 - Failed logins on two replicas count together: the lockout holds on both.
+- A run deleted through one replica leaves no copy in another replica's cache.
 - A connection cut while its body arrives (what a balancer does to a request) is answered,
   not an unhandled error.
 """
@@ -506,3 +507,52 @@ def test_failed_logins_on_two_replicas_count_together(
         resp = httpx.post(f"{replica.url}{API}/login", json=wrong, timeout=30)
         assert resp.status_code == 429, resp.text
         assert int(resp.headers["Retry-After"]) > 0
+
+
+# --------------------------------------------------------------------------------------------
+# Caches of a run deleted through another replica
+
+
+@pytest.mark.timeout(240)
+def test_a_run_deleted_on_one_replica_leaves_no_cache_on_the_other(
+    tmp_path: Path,
+    seaweed: Any,
+    fresh_postgres_db: str,
+    server_factory: ServerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fwtrack
+
+    monkeypatch.setenv("FWTRACK_DIR", str(tmp_path / "fwtrack"))
+    run = fwtrack.init(project="gone", mode="offline", settings={"system_interval": 0})
+    for step in range(50):
+        run.log({"loss": 1.0 / (step + 1)})
+    run.finish()
+    data = (Path(run.dir) / "run.fwlog").read_bytes()
+
+    bucket = seaweed.new_bucket()
+    admin_key = new_api_key()
+    deleter, reader = (
+        server_factory(
+            data_dir=tmp_path / name,
+            db_url=fresh_postgres_db,
+            admin_key=admin_key,
+            extra_args=["--store", f"s3://{bucket}/fwtrack", "--blob-grace", "1"],
+            env=seaweed.env(),
+            start_timeout=90.0,
+        )
+        for name in ("deleter", "reader")
+    )
+    base = f"{API}/runs/{ENTITY}/gone/{run.id}"
+    cached = tmp_path / "reader" / "cache" / "runs"
+    with httpx.Client(headers=deleter.headers, timeout=60) as http:
+        up = http.post(f"{deleter.url}{base}/log", params={"offset": 0}, content=data)
+        assert up.status_code == 200, up.text
+        history = _get(http, reader, f"{reader.url}{base}/history", samples=0, keys="loss")
+        assert history.json()["series"]["loss"]["step"] == list(range(50))
+        assert [p.name for p in cached.iterdir() if p.name.isdigit()]  # the reader's copy
+        assert http.delete(f"{deleter.url}{base}").status_code in (200, 204)
+    deadline = time.monotonic() + 120  # the reader's collector passes every second
+    while [p for p in cached.iterdir() if p.name.isdigit()]:
+        assert time.monotonic() < deadline, sorted(p.name for p in cached.iterdir())
+        time.sleep(0.1)

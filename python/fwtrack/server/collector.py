@@ -15,7 +15,9 @@ by an upload, or removed at the next pass); a failed removal of bytes leaves the
 stored, never a row claiming bytes that are gone.
 
 Each pass also aborts the presigned uploads of large blobs nobody asked about for a day
-(`fwtrack.server.blob_uploads.abort_stale`), so their parts do not stay in the bucket.
+(`fwtrack.server.blob_uploads.abort_stale`), so their parts do not stay in the bucket, and
+removes this server's local caches of runs deleted meanwhile, by it or by another replica
+(`fwtrack.server.caches`).
 
 Each server process runs one collector thread: after a run was deleted (woken), and every
 `interval` seconds (a tenth of the grace period, 1 s to 5 min). At its start it sweeps once
@@ -33,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fwtrack.server import blob_uploads
+from fwtrack.server.caches import prune_run_caches
 from fwtrack.server.db import Blob, Database, RunFileRow, now
 from fwtrack.server.store.base import BlobKey, Store
 from fwtrack.server.store.presign import presigner
@@ -182,4 +185,10 @@ class Collector:
                     log.info("collector: aborted %d stale upload(s) of large blobs", aborted)
             except Exception:
                 log.exception("aborting stale uploads failed")
+            try:  # caches of runs deleted meanwhile, maybe by another replica
+                pruned = prune_run_caches(self.db, self.store)
+                if pruned:
+                    log.info("collector: removed the local caches of %d deleted run(s)", pruned)
+            except Exception:
+                log.exception("removing the caches of deleted runs failed")
             self._wake.wait(self.interval)
