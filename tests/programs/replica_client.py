@@ -4,9 +4,9 @@ that logs scalars at every step, an image every `IMAGE_EVERY` steps and saves fi
     python replica_client.py PROJECT STEPS SEED REPORT HOLD
 
 Each step logs `train/loss` = 1 / (step + 1) and `train/step` = step; a short sleep between
-steps keeps the run alive while replicas are killed; half-way it waits until the file HOLD
-exists (the test creates it once a replica it killed is back), so the second half uploads
-while both replicas run. Files: `ckpt/step<N>.bin` (random bytes,
+steps keeps the run alive while replicas are killed; three quarters of the way it waits until
+the file HOLD exists (the test creates it once a replica it killed is back), so the last
+quarter uploads while both replicas run. Files: `ckpt/step<N>.bin` (random bytes,
 one every `FILE_EVERY` steps) and, at the end, `summary.json`. Writes `{"run_id", "project",
 "dir", "steps", "finish"}` to REPORT after `finish()` returned.
 """
@@ -48,7 +48,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as scratch:
         for step in range(steps):
-            if step == steps // 2:
+            if step == steps * 3 // 4:
                 _wait_for(hold)
             row: dict[str, object] = {"train/loss": 1.0 / (step + 1), "train/step": float(step)}
             if step % IMAGE_EVERY == 0:
