@@ -31,7 +31,7 @@ from fwtrack.server.db import ApiKey, Database, User
 from fwtrack.server.errors import ApiError
 from fwtrack.server.filemodes import private_dir
 from fwtrack.server.jsonutil import JsonResponse
-from fwtrack.server.legacy import import_legacy_runs
+from fwtrack.server.legacy import LegacyTarget, import_legacy_runs
 from fwtrack.server.pack import MAX_PACK_BYTES
 from fwtrack.server.security import (
     SWAGGER_UI_DIR,
@@ -55,6 +55,18 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def _legacy_target(config: ServerConfig) -> LegacyTarget:
+    """The store an older version's runs move into (`fwtrack.server.legacy`)."""
+    from fwtrack.server.store.s3 import S3Store
+
+    where = config.store_location
+    if isinstance(where, Path):
+        return DirectoryStore(where)
+    store = open_store(config)
+    assert isinstance(store, S3Store)
+    return store
+
+
 def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
     """Open the database, migrate it (under the start-up lock), and on first start create the
     admin user. Returns the database and the admin's new API key (None when not created)."""
@@ -66,16 +78,9 @@ def bootstrap(config: ServerConfig) -> tuple[Database, str | None]:
     created: str | None = None
     with db.migration_lock() as connection:
         db.upgrade(connection)
-        if config.ui_scan_dir is None and isinstance(where, Path):
+        if config.ui_scan_dir is None and (isinstance(where, Path) or config.blob_dir.is_dir()):
             # runs an older version kept outside the store move in, before any request
-            import_legacy_runs(db, DirectoryStore(where), config.blob_dir)
-        elif config.ui_scan_dir is None and config.blob_dir.is_dir():
-            log.warning(
-                "%s holds runs stored by an older version; they are not moved into %s "
-                "(hint: start once with the directory store to import them)",
-                config.blob_dir,
-                config.store_url,
-            )
+            import_legacy_runs(db, _legacy_target(config), config.blob_dir)
         with db.write() as session:
             if config.ui_scan_dir is not None or not config.auth:
                 if session.scalar(sa.select(User.id).where(User.name == LOCAL_USER)) is None:

@@ -2,9 +2,10 @@
 moved into it once, at the first start of a newer server.
 
 For each such run: every regular file under `files/` is hashed (BLAKE3), hard-linked into the
-store as a blob of the run's entity (copied where a link cannot be made) and recorded in the
-run's manifest under its old path; then the log and the index are renamed into the store and
-the old folder is removed. Each step can be repeated, so a start interrupted half-way finishes
+store as a blob of the run's entity (copied where a link cannot be made; uploaded, on the S3
+store) and recorded in the run's manifest under its old path; then the log and the index are
+renamed into the store (the S3 store uploads the log and keeps the index in its cache) and the
+old folder is removed. Each step can be repeated, so a start interrupted half-way finishes
 the job at the next one. It runs under the start-up lock, before the server answers requests.
 A folder whose run the database does not know is left in place (with a warning).
 """
@@ -17,6 +18,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -24,13 +26,26 @@ from fwtrack import _core, path_names
 from fwtrack.server import manifest
 from fwtrack.server.db import Database, Project, Run
 from fwtrack.server.store.base import BlobKey, RunKey
-from fwtrack.server.store.directory import LOG_FILE_NAME, DirectoryStore
+from fwtrack.server.store.directory import LOG_FILE_NAME
 
-__all__ = ["import_legacy_runs"]
+__all__ = ["LegacyTarget", "import_legacy_runs"]
 
 log = logging.getLogger("fwtrack.server")
 
 _TEMPORARY = ".upload-"  # what the old server named a file it was still writing
+
+
+class LegacyTarget(Protocol):
+    """What the import needs of a store (`DirectoryStore`, `S3Store`); each step is safe to
+    repeat."""
+
+    def link_from(self, key: BlobKey, source: Path) -> None:
+        """Store the file `source` as the blob `key` (nothing when it is stored)."""
+        ...
+
+    def adopt_run(self, run: RunKey, log: Path | None, index: Path | None) -> None:
+        """Take a run's log and history index from the old layout."""
+        ...
 
 
 def _regular_files(folder: Path) -> list[tuple[str, Path]]:
@@ -61,7 +76,7 @@ def _regular_files(folder: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def _import_run(db: Database, store: DirectoryStore, project_id: int, run_dir: Path) -> bool:
+def _import_run(db: Database, store: LegacyTarget, project_id: int, run_dir: Path) -> bool:
     with db.read() as session:
         row = session.execute(
             sa.select(Run.id, Project.entity)
@@ -98,7 +113,7 @@ def _import_run(db: Database, store: DirectoryStore, project_id: int, run_dir: P
     return True
 
 
-def import_legacy_runs(db: Database, store: DirectoryStore, legacy_root: Path) -> int:
+def import_legacy_runs(db: Database, store: LegacyTarget, legacy_root: Path) -> int:
     """Move every run under `legacy_root` into `store` (see the module docstring); returns
     the number of runs moved. The caller holds the start-up lock."""
     if legacy_root.is_symlink() or not legacy_root.is_dir():
@@ -121,5 +136,5 @@ def import_legacy_runs(db: Database, store: DirectoryStore, legacy_root: Path) -
     with contextlib.suppress(OSError):
         legacy_root.rmdir()
     if moved:
-        log.info("moved %d run(s) stored by an older version into %s", moved, store.root)
+        log.info("moved %d run(s) stored by an older version into the store", moved)
     return moved

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,7 @@ _PUT_THREADS = 16
 _MULTIPART_THRESHOLD = 64 * 1024 * 1024
 _MULTIPART_CHUNK = 16 * 1024 * 1024
 _DELETE_BATCH = 1000
+_ADOPT_CHUNK = 64 * 1024 * 1024  # a segment of an imported log (never merged again)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 """Codes of an object that is not there (a missing bucket is an unusable store: OSError)."""
 _REFUSED = {
@@ -372,6 +374,37 @@ class S3Store:
         """None: blobs live in the bucket (the routes stream `open`)."""
         del key
         return None
+
+    def link_from(self, key: BlobKey, source: Path) -> None:
+        """Upload the regular file `source` as the blob `key` (nothing when it is stored);
+        `source` stays. For importing files stored before blobs were content-addressed."""
+        if self.exists(key):
+            return
+        with self.stage() as staged, open(source, "rb") as fh:
+            shutil.copyfileobj(fh, staged, _MULTIPART_CHUNK)
+            self.put(key, staged)
+
+    def adopt_run(self, run: RunKey, log: Path | None, index: Path | None) -> None:
+        """Store a run's log from an older layout as segments (from where an interrupted
+        import left off), and keep its history index as the run's cached index; `index` is
+        gone afterwards, `log` stays (its folder is the caller's)."""
+        if log is not None:
+            with self.run_log(run).locked(create=True) as handle, open(log, "rb") as fh:
+                at = handle.size()
+                fh.seek(at)
+                while chunk := fh.read(_ADOPT_CHUNK):
+                    handle.append(chunk, at)
+                    at += len(chunk)
+        if index is not None:
+            target = self.index_dir(run)
+            if target.exists():
+                shutil.rmtree(index)
+            else:
+                private_dir(target.parent)
+                try:
+                    os.replace(index, target)
+                except OSError:  # another file system: rebuilt from the log when read
+                    shutil.rmtree(index, ignore_errors=True)
 
     # -- run logs and indexes ----------------------------------------------------------------
 
