@@ -11,6 +11,8 @@
   first admin (and its `FWTRACK_SERVER_ADMIN_KEY`) once.
 - The collector: two collectors at once over one database remove every unreferenced blob
   once and never a referenced one.
+- One run's uploads racing on two replicas (four uploaders, retries from earlier frames) store
+  its log once, byte for byte.
 - Failed logins on two replicas count together: the lockout holds on both.
 - A run deleted through one replica leaves no copy in another replica's cache.
 - A connection cut while its body arrives (what a balancer does to a request) is answered,
@@ -556,3 +558,82 @@ def test_a_run_deleted_on_one_replica_leaves_no_cache_on_the_other(
     while [p for p in cached.iterdir() if p.name.isdigit()]:
         assert time.monotonic() < deadline, sorted(p.name for p in cached.iterdir())
         time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------------------------
+# One run's uploads on two replicas at once
+
+
+@pytest.mark.timeout(240)
+def test_one_runs_uploads_racing_on_two_replicas_store_its_log_once(
+    tmp_path: Path, seaweed: Any, fresh_postgres_db: str, server_factory: ServerFactory
+) -> None:
+    """What a client retrying on another replica while the first still works does, many
+    times over: four uploaders (two per replica) send one run's log from wherever the server
+    says it ends, often again from an earlier frame. The run's row lock orders them; the log
+    is stored once, byte for byte, and indexed once."""
+    from .apputil import frame_boundaries, make_run
+
+    steps = 600
+    data = make_run(tmp_path / "client", "race", "r1", steps=steps, flush_every=3).read_bytes()
+    bounds = frame_boundaries(data)
+    assert len(bounds) > 100
+    bucket = seaweed.new_bucket()
+    admin_key = new_api_key()
+    replicas = [
+        server_factory(
+            data_dir=tmp_path / f"replica{i}",
+            db_url=fresh_postgres_db,
+            admin_key=admin_key,
+            extra_args=["--store", f"s3://{bucket}/fwtrack"],
+            env=seaweed.env(),
+            start_timeout=90.0,
+        )
+        for i in range(2)
+    ]
+    base = f"{API}/runs/{ENTITY}/race/r1"
+    errors: list[BaseException] = []
+    requests: Counter[int] = Counter()
+    barrier = threading.Barrier(4)
+
+    def uploader(k: int) -> None:
+        rng = random.Random(k)
+        server = replicas[k % 2]
+        try:
+            with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as http:
+                barrier.wait()
+                offset = 0
+                while offset < len(data):
+                    start = offset
+                    if offset and rng.random() < 0.3:  # a retry from an earlier frame
+                        start = rng.choice([b for b in bounds if b <= offset])
+                    later = [b for b in bounds if b > offset]
+                    end = later[min(len(later) - 1, rng.randrange(6))]
+                    resp = http.post(
+                        f"{base}/log", params={"offset": start}, content=data[start:end]
+                    )
+                    requests[k] += 1
+                    if resp.status_code in (429, 503):
+                        time.sleep(float(resp.headers.get("Retry-After", "1")))
+                        continue
+                    assert resp.status_code in (200, 409), (resp.status_code, resp.text)
+                    offset = int(resp.json()["offset"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=uploader, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert not errors, errors
+    print(f"\nrequests per uploader: {dict(requests)}")
+    for server in replicas:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as http:
+            assert _get(http, server, f"{base}/log").content == data
+            detail = _get(http, server, base).json()
+            assert detail["log_size"] == len(data)
+            assert detail["state"] == "finished"
+            history = _get(http, server, f"{base}/history", samples=0, keys="loss").json()
+            assert history["series"]["loss"]["step"] == list(range(steps))
+        assert "Traceback" not in server.log_text(), server.log_text()[-8000:]
