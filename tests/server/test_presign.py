@@ -436,3 +436,15 @@ def test_one_gib_interrupted_and_resumed_sends_only_the_missing_parts(
 def _part_number(seen: Seen) -> int:
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(seen.path).query)
     return int(query["partNumber"][0])
+
+
+def test_parts_grow_past_ten_thousand() -> None:
+    from fwtrack.server.store.presign import MAX_PARTS, part_plan
+
+    assert part_plan(9 * MIB) == (PART, 1)
+    assert part_plan(1 << 30) == (PART, 64)
+    size = 200 << 30  # 200 GiB would be 12,800 parts of 16 MiB
+    per, count = part_plan(size)
+    assert count <= MAX_PARTS
+    assert per % MIB == 0
+    assert per * count >= size > per * (count - 1)
