@@ -51,9 +51,11 @@ __all__ = ["POOL_CONNECTIONS", "S3Store", "StoreUnavailableError"]
 
 log = logging.getLogger("fwtrack.server")
 
-POOL_CONNECTIONS = 32
-"""HTTP connections the process's client keeps to the endpoint (requests run on many
-threads: the route threads, `put_many`'s pool, the segment readers)."""
+POOL_CONNECTIONS = 96
+"""HTTP connections the process's client keeps to the endpoint. Requests run on many threads at
+once: the route threads (40, Starlette's default), `put_many`'s pool (16) and the segment
+readers (16 per catching-up log); a smaller pool discards connections under load (urllib3's
+"Connection pool is full" warning) and opens new ones for the next requests."""
 
 _PUT_THREADS = 16
 _MULTIPART_THRESHOLD = 64 * 1024 * 1024
