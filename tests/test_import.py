@@ -80,3 +80,17 @@ def test_numpy_imported_after_fwtrack_is_recognised(run_script: ScriptRunner) ->
     assert a_step == 2
     assert int(a.counts.sum()) == 10
     assert len(a.counts) == 64
+
+
+def test_the_command_line_loads_pandas_only_for_history(run_script: ScriptRunner) -> None:
+    # Every `fwtrack` command used to pay for importing pandas (seconds on a busy machine);
+    # only the commands that build a DataFrame (`export`, `Api.history`) load it now.
+    out = run_script(
+        """
+        import json, sys
+        import fwtrack.cli
+
+        print(json.dumps({"pandas": "pandas" in sys.modules}))
+        """
+    )
+    assert json.loads(out.stdout) == {"pandas": False}

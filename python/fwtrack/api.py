@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from fwtrack import _core
 from fwtrack._http import (
@@ -51,6 +50,8 @@ from fwtrack.run_files import RunFile, local_run_files, merge_metadata
 from fwtrack.sdk.settings import FWTRACK_BASE_URL, FWTRACK_DIR
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from fwtrack.api_remote import RemoteBackend
 
 __all__ = [
@@ -361,6 +362,8 @@ class Run:
         `Video`, `Html` or `Table` objects (a list of them for a gallery), whose payloads load
         on first use. `keys` limits the metric columns; a key never logged is a NaN column.
         """
+        import pandas as pd  # imported on use: it costs a command line seconds to load
+
         wanted = _check_keys(keys)
         reader = self._reader()
         columns = reader.history(wanted)
@@ -438,6 +441,8 @@ class Run:
         """The system metrics as a DataFrame, one row per sample: `_timestamp`, `_runtime`,
         then one float column per `system/...` key (NaN where a sample lacks it). Samples are
         on their own time axis, not the history's steps."""
+        import pandas as pd
+
         frame: pd.DataFrame = pd.DataFrame(self._reader().system())
         return frame
 

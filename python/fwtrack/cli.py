@@ -18,13 +18,14 @@ import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TextIO
 
 from fwtrack import _core
 from fwtrack.api import Api
 from fwtrack.errors import FwTrackError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["main"]
 
