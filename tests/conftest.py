@@ -18,7 +18,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import fwtrack
 from fwserver import Server
-from seaweed import Seaweed
+from seaweed import Seaweed, seaweed_running
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,12 +62,8 @@ def seaweed() -> Iterator[Seaweed]:
     """A real S3-compatible object store (SeaweedFS `weed mini`, tests/seaweed.py) for the whole
     session (one per xdist worker); stopped at the end, even on failure. Tests take a fresh
     bucket each with `seaweed.new_bucket()`."""
-    store = Seaweed()
-    try:
-        store.start()
+    with seaweed_running() as store:
         yield store
-    finally:
-        store.stop()
 
 
 @pytest.fixture

@@ -8,37 +8,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Fault, TestServer, USER, config, eventually, run_dir};
+use common::{Fault, TestServer, USER, eventually, noise, put, run_dir};
 use fwtrack_core::address::hash_bytes;
 use fwtrack_upload::{Config, State, Uploader};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(60));
 const PACK: usize = 64 << 10;
 
-/// Bytes that do not compress, different for each `seed`.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn put(dir: &Path, name: &str, data: &[u8]) {
-    let p = dir.join("files").join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
-
 fn files_config(url: &str, dir: &Path) -> Config {
-    let mut c = config(url, dir);
-    c.max_pack_bytes = PACK;
-    c.files_interval = Duration::from_millis(50);
-    c
+    common::files_config(url, dir, PACK)
 }
 
 /// Every regular file under `<dir>/files` by name, with its bytes.
@@ -201,7 +179,8 @@ fn files_written_while_the_run_lives_go_up_before_it_ends() {
         });
     }
     assert_eq!(up.status().state, State::Running);
-    assert_eq!(up.status().files_pending, 0);
+    // The status is published after the manifest is recorded: the server may see it first.
+    eventually("nothing left pending", || up.status().files_pending == 0);
     let out = up.finish(LONG);
     assert!(out.done, "{out:?}");
     assert_all_on_server(&server, &dir);

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{MockUpload, Presign, TestServer, USER, config, run_dir};
+use common::{MockUpload, Presign, TestServer, USER, noise, put, run_dir};
 use fwtrack_core::address::hash_bytes;
 use fwtrack_upload::{Config, Uploader};
 
@@ -18,29 +18,8 @@ const LONG: Option<Duration> = Some(Duration::from_secs(60));
 const PART: u64 = 64 << 10;
 const PACK: usize = 32 << 10;
 
-/// Bytes that do not compress, different for each `seed`.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn put(dir: &Path, name: &str, data: &[u8]) {
-    let p = dir.join("files").join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
-
 fn files_config(url: &str, dir: &Path) -> Config {
-    let mut c = config(url, dir);
-    c.max_pack_bytes = PACK;
-    c.files_interval = Duration::from_millis(50);
+    let mut c = common::files_config(url, dir, PACK);
     c.backoff_initial = Duration::from_millis(10);
     c
 }

@@ -774,3 +774,31 @@ pub fn saved_offset(dir: &Path) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("offset")?.as_u64()
 }
+
+/// Bytes that do not compress, different for each `seed`.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Write `data` as the run file `<dir>/files/<name>`.
+pub fn put(dir: &Path, name: &str, data: &[u8]) {
+    let p = dir.join("files").join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+/// `config` for shipping files: packs of at most `pack` bytes, the files scanned every 50 ms.
+pub fn files_config(url: &str, dir: &Path, pack: usize) -> Config {
+    let mut c = config(url, dir);
+    c.max_pack_bytes = pack;
+    c.files_interval = Duration::from_millis(50);
+    c
+}
