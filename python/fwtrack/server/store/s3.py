@@ -34,6 +34,7 @@ import io
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -80,28 +81,47 @@ class StoreUnavailableError(ValueError):
     credentials, an unreachable endpoint); the message ends with a `hint:`."""
 
 
+_SESSION_LOCK = threading.Lock()
+_LOADER: Any = None
+
+
+def _session() -> Any:
+    """A fresh boto3 session (credentials resolved anew, from the environment as it is now)
+    sharing one service-model loader per process: loading the S3 model for every client is a
+    noticeable part of a server's start."""
+    import boto3
+    import botocore.session
+
+    global _LOADER
+    core = botocore.session.get_session()
+    if _LOADER is None:
+        _LOADER = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core)
+
+
 def make_client(endpoint: str | None, region: str, *, pool: int, attempts: int = 5) -> Any:
     """A boto3 S3 client: SigV4, path-style addressing, checksums only where S3 requires
     them (S3-compatible stores differ in the newer ones), credentials from the AWS chain."""
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session()
-    return session.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=region,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            max_pool_connections=pool,
-            retries={"max_attempts": attempts, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=120,
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        ),
-    )
+    with _SESSION_LOCK:  # the shared loader fills its cache on first use
+        return _session().client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=region,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                max_pool_connections=pool,
+                retries={"max_attempts": attempts, "mode": "standard"},
+                connect_timeout=10,
+                read_timeout=120,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
 
 
 def error_code(exc: BaseException) -> str | None:
