@@ -184,3 +184,31 @@ def test_the_interval_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("FWTRACK_SYSTEM_METRICS", "false")
     assert Settings().system_interval == 0.0
     assert os.environ["FWTRACK_SYSTEM_INTERVAL"] == "5"
+
+
+def test_process_cpu_percent_never_exceeds_its_cores(tmp_path: Path) -> None:
+    # Samples taken close together (the one at finish follows the last periodic one) divide a
+    # CPU-time tick by a tiny interval; the value must still stay within 100 per core.
+    import hashlib
+    import threading
+
+    from fwtrack.sdk.system import Sampler
+
+    sampler = Sampler(lambda _values: None, interval=3600, run_dir=str(tmp_path))
+    done = threading.Event()
+
+    def burn() -> None:  # hashing a large buffer releases the GIL: sampling is not held up
+        data = bytes(1 << 20)
+        while not done.is_set():
+            hashlib.sha256(data).digest()
+
+    burner = threading.Thread(target=burn)
+    burner.start()
+    try:
+        values = [dict(sampler.sample())["system/proc.cpu.percent"] for _ in range(300)]
+    finally:
+        done.set()
+        burner.join()
+    cores = os.cpu_count() or 1
+    assert max(values) <= 100 * cores
+    assert max(values) > 0

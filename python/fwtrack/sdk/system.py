@@ -94,6 +94,7 @@ class Sampler:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._proc = psutil.Process()
+        self._cores = psutil.cpu_count() or 1
         self._gpus: _Gpus | None = None
         self._disk0 = _disk_io()
         self._net0 = _net_io()
@@ -112,7 +113,10 @@ class Sampler:
         out.append(("system/cpu.percent", psutil.cpu_percent(None)))
         try:
             with self._proc.oneshot():
-                out.append(("system/proc.cpu.percent", self._proc.cpu_percent(None)))
+                # Over a short interval (the sample at finish comes soon after the last one)
+                # the CPU-time ticks make the ratio overshoot: it is at most 100 per core.
+                proc_cpu = min(self._proc.cpu_percent(None), 100.0 * self._cores)
+                out.append(("system/proc.cpu.percent", proc_cpu))
                 out.append(("system/proc.memory.rss_mb", self._proc.memory_info().rss / _MB))
         except psutil.Error:
             pass
