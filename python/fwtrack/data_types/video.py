@@ -190,11 +190,20 @@ class Video(Media):
         # the file at the end, which needs a real file rather than a memory buffer.
         with tempfile.TemporaryDirectory(prefix="fwtrack-video-") as tmp:
             out = os.path.join(tmp, "video.mp4")
-            with av.open(out, mode="w", options={"movflags": "faststart"}) as container:
+            # One encoder thread and bit-exact muxing: the same frames give the same bytes, so
+            # the same content address, on any machine (frame threading and the muxer's
+            # version string otherwise vary with the core count and the library build).
+            options = {"movflags": "faststart", "fflags": "+bitexact"}
+            with av.open(out, mode="w", options=options) as container:
                 stream = container.add_stream("libx264", rate=rate)
                 stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "20", "preset": "veryfast"}
+                stream.options = {
+                    "crf": "20",
+                    "preset": "veryfast",
+                    "threads": "1",
+                    "flags": "+bitexact",
+                }
                 for f in frames:
                     frame = av.VideoFrame.from_ndarray(f, format="rgb24")
                     container.mux(stream.encode(frame))
