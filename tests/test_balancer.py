@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import http.client
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -56,11 +57,22 @@ def test_each_new_connection_goes_to_the_next_backend(backends: list[int]) -> No
     with Balancer(backends) as lb:
         assert [_get(lb.port) for _ in range(6)] == [b"a", b"b"] * 3
         assert lb.counts()["backend0"] == lb.counts()["backend1"] == 3
+        # The closed connections leave the balancer's books once it has seen them end.
+        _eventually(lambda: (lb.live(0), lb.live(1)) == (0, 0))
         kept = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
-        kept.request("GET", "/0")
-        assert kept.getresponse().read() == b"a"
-        assert (lb.live(0), lb.live(1)) == (1, 0)
-        kept.close()
+        try:
+            kept.request("GET", "/0")
+            assert kept.getresponse().read() == b"a"
+            assert (lb.live(0), lb.live(1)) == (1, 0)
+        finally:
+            kept.close()
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        time.sleep(0.01)
 
 
 def test_a_backend_that_refuses_is_skipped(backends: list[int]) -> None:
