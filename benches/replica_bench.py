@@ -61,7 +61,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benches"))
 sys.path.insert(1, str(REPO / "tests"))
 
-from run import fwtrack_build, machine, num, ratio, save_results, table  # noqa: E402
+from run import fwtrack_build, machine, median_of, num, ratio, save_results, table  # noqa: E402
 from s3_bench import CpuMeter, S3Server, drop_bucket  # noqa: E402
 from seaweed import Seaweed  # noqa: E402
 from server.harness import PostgresCluster, new_api_key  # noqa: E402
@@ -370,11 +370,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 # Tables
 
 
-def _med(rows: list[dict[str, Any]], key: str) -> float | None:
-    vals = [r[key] for r in rows if isinstance(r.get(key), int | float)]
-    return statistics.median(vals) if vals else None
-
-
 def render(data: dict[str, Any]) -> str:
     p, m = data["params"], data["machine"]
     loads = [r["load1"] for w in data["results"].values() for rows in w.values() for r in rows]
@@ -403,26 +398,26 @@ def render(data: dict[str, Any]) -> str:
             f"; each client's log {statistics.mean(sizes) / 1e6:.1f} MB in "
             f"{statistics.mean(frames):,.0f} frames ({rows_:,} rows)"
         )
-        base = _med(res.get("1", []), "seconds")
+        base = median_of(res.get("1", []), "seconds")
         rows = []
         for config, rs in res.items():
             if not rs:
                 continue
-            s = _med(rs, "seconds")
+            s = median_of(rs, "seconds")
             rows.append(
                 [
                     CONFIGS[config][2],
                     num(s),
-                    f"**{num(_med(rs, 'mb_per_s'))}**",
-                    f"**{num(_med(rs, 'requests_per_s'))}**",
+                    f"**{num(median_of(rs, 'mb_per_s'))}**",
+                    f"**{num(median_of(rs, 'requests_per_s'))}**",
                     ratio(s, base, higher_is_better=False) if config != "1" else "",
-                    f"{num(_med(rs, 'latency_median_s') * 1e3)} / "  # type: ignore[operator]
-                    f"{num(_med(rs, 'latency_p90_s') * 1e3)}",  # type: ignore[operator]
-                    num(_med(rs, "servers_cpu_s")),
+                    f"{num(median_of(rs, 'latency_median_s') * 1e3)} / "  # type: ignore[operator]
+                    f"{num(median_of(rs, 'latency_p90_s') * 1e3)}",  # type: ignore[operator]
+                    num(median_of(rs, "servers_cpu_s")),
                     num(statistics.median(r["servers_cpu_s"] / r["seconds"] for r in rs)),
-                    num(_med(rs, "s3_cpu_s")),
-                    num(_med(rs, "pg_cpu_s")),
-                    f"{_med(rs, 'requests'):,.0f}",
+                    num(median_of(rs, "s3_cpu_s")),
+                    num(median_of(rs, "pg_cpu_s")),
+                    f"{median_of(rs, 'requests'):,.0f}",
                     f"{sum(r['retried'] for r in rs)}",
                 ]
             )

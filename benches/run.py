@@ -280,6 +280,12 @@ def derive(med: dict[str, dict[str, dict[str, Any]]]) -> None:
 # Formatting
 
 
+def median_of(rows: list[dict[str, Any]], key: str) -> float | None:
+    """The median of `key` over the rows that carry a number there (None when none does)."""
+    vals = [r[key] for r in rows if isinstance(r.get(key), int | float)]
+    return statistics.median(vals) if vals else None
+
+
 def num(x: float | None, digits: int = 3) -> str:
     """`x` with `digits` significant digits, without exponent for everyday magnitudes."""
     if x is None:

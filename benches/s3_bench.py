@@ -41,7 +41,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benches"))
 sys.path.insert(1, str(REPO / "tests"))  # the test suite's SeaweedFS and server harness
 
-from run import fwtrack_build, machine, num, ratio, save_results, table  # noqa: E402
+from run import fwtrack_build, machine, median_of, num, ratio, save_results, table  # noqa: E402
 from seaweed import Seaweed  # noqa: E402
 from server.harness import ServerProcess  # noqa: E402
 from server_bench import Http  # noqa: E402
@@ -446,11 +445,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 # Tables
 
 
-def _med(rows: list[dict[str, Any]], key: str) -> float | None:
-    vals = [r[key] for r in rows if isinstance(r.get(key), int | float)]
-    return statistics.median(vals) if vals else None
-
-
 def _range(rows: list[dict[str, Any]], key: str = "seconds") -> str:
     vals = [r[key] for r in rows if isinstance(r.get(key), int | float)]
     return f"{num(min(vals))}-{num(max(vals))}" if vals else "—"
@@ -481,7 +475,7 @@ def render(data: dict[str, Any]) -> str:
         res = data["files"]
         n, size = p["files"], p["file_bytes"]
         mb = n * size / 1e6
-        med = {k: _med(v, "seconds") for k, v in res.items()}
+        med = {k: median_of(v, "seconds") for k, v in res.items()}
         rows = []
         for k, label in FILES_METHODS.items():
             s = med[k]
@@ -495,12 +489,12 @@ def render(data: dict[str, Any]) -> str:
                     f"{num(mb / s)} MB/s, {n / s:,.0f} files/s",
                     ratio(s, med["boto3-seq"]),
                     ratio(s, med["boto3-pool"]),
-                    num(_med(res[k], "client_cpu_s")),
-                    num(_med(res[k], "server_cpu_s")),
-                    num(_med(res[k], "s3_cpu_s")),
+                    num(median_of(res[k], "client_cpu_s")),
+                    num(median_of(res[k], "server_cpu_s")),
+                    num(median_of(res[k], "s3_cpu_s")),
                 ]
             )
-        again = _med(res["fwtrack"], "again_s")
+        again = median_of(res["fwtrack"], "again_s")
         if again is not None:
             rows.append(
                 [
@@ -522,7 +516,7 @@ def render(data: dict[str, Any]) -> str:
         fw = med["fwtrack"]
         if fw is not None:
             verdict = "met" if fw <= FILES_AIM_S else "missed"
-            objs = _med(res["fwtrack"], "objects")
+            objs = median_of(res["fwtrack"], "objects")
             parts.append(
                 f"fwtrack: {num(fw)} s (aim ≤ {FILES_AIM_S:g} s: {verdict}); the bucket held "
                 f"{objs:,.0f} objects after each sync (the blobs, the run log's segments and "
@@ -531,7 +525,7 @@ def render(data: dict[str, Any]) -> str:
     if any(data["big"].values()):
         res = data["big"]
         size = p["big_bytes"]
-        med = {k: _med(v, "seconds") for k, v in res.items()}
+        med = {k: median_of(v, "seconds") for k, v in res.items()}
         paths = sorted({upload_path(r) for r in res["fwtrack"]})
         rows = []
         for k, label in BIG_METHODS.items():
@@ -547,12 +541,12 @@ def render(data: dict[str, Any]) -> str:
                     _range(res[k]),
                     f"{num(size / s / 1e6)} MB/s",
                     ratio(s, med["boto3"]),
-                    num(_med(res[k], "client_cpu_s")),
-                    num(_med(res[k], "server_cpu_s")),
-                    num(_med(res[k], "s3_cpu_s")),
+                    num(median_of(res[k], "client_cpu_s")),
+                    num(median_of(res[k], "server_cpu_s")),
+                    num(median_of(res[k], "s3_cpu_s")),
                 ]
             )
-        again = _med(res["fwtrack"], "again_s")
+        again = median_of(res["fwtrack"], "again_s")
         if again is not None:
             rows.append(
                 [

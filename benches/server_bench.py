@@ -57,7 +57,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benches"))
 
-from run import big, num, table  # noqa: E402 (the formatting helpers of benches/run.py)
+from run import big, median_of, num, table  # noqa: E402 (the formatting helpers of benches/run.py)
 
 _BASE62 = string.ascii_letters + string.digits
 QUERY_TARGETS_MS = {"downsample": 50.0, "runs_list": 200.0, "run_detail": 20.0}
@@ -668,11 +668,6 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _median(rows: list[dict[str, Any]], field: str) -> float | None:
-    vals = [r[field] for r in rows if isinstance(r.get(field), int | float)]
-    return statistics.median(vals) if vals else None
-
-
 def render(results: dict[str, Any]) -> str:
     parts = []
     ing = results.get("ingest") or []
@@ -697,10 +692,10 @@ def render(results: dict[str, Any]) -> str:
                 if not sel:
                     continue
                 ok = [r for r in sel if "error" not in r]
-                pps[b] = _median(ok, "points_per_s")
+                pps[b] = median_of(ok, "points_per_s")
                 lost = max((r["lost"] for r in ok), default=None)
                 failed = len(sel) - len(ok)
-                mlflow = _median(
+                mlflow = median_of(
                     [
                         r
                         for r in sel_size
@@ -716,7 +711,7 @@ def render(results: dict[str, Any]) -> str:
                         str(clients),
                         f"**{b}**",
                         f"{ok[0]['points']:,}" if ok else "—",
-                        num(_median(ok, "seconds")),
+                        num(median_of(ok, "seconds")),
                         big(pps[b]),
                         ("—" if lost is None else str(lost))
                         + (f" ({failed} of {len(sel)} failed)" if failed else ""),

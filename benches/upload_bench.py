@@ -34,7 +34,6 @@ import contextlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benches"))
 
-from run import num, table  # noqa: E402
+from run import median_of, num, table  # noqa: E402
 from server_bench import Http, ServerProc, free_port, machine, new_key  # noqa: E402
 
 PROJECT = "bench-upload"
@@ -257,11 +256,6 @@ def build_base(rev: str, where: Path, cache: Path) -> Path:
     return where
 
 
-def _median(rows: list[dict[str, float]], key: str) -> float | None:
-    vals = [r[key] for r in rows if key in r]
-    return statistics.median(vals) if vals else None
-
-
 def render(res: dict[str, Any]) -> str:
     n, size = res["files"], res["size"]
     mb = n * size / 1e6
@@ -272,24 +266,27 @@ def render(res: dict[str, Any]) -> str:
         rows.append([name, num(secs), speed, note])
 
     this, base, online, wb = res["this"], res.get("base"), res["online"], res.get("wandb")
-    sync = _median(this, "sync_s")
+    sync = median_of(this, "sync_s")
     target = f"target ≤ {TARGET_S:g} s: {'PASS' if sync and sync <= TARGET_S else 'MISS'}"
     row("fwtrack sync (this checkout)", sync, target)
     again = "nothing to send (the command's start-up included)"
-    row("fwtrack sync again, nothing changed", _median(this, "sync_again_s"), again, rate=False)
-    row("online run: finish()", _median(online, "finish_s"), "after run.save of every file")
-    row("online run: run.save of the files", _median(online, "save_s"), "copies", rate=False)
+    row("fwtrack sync again, nothing changed", median_of(this, "sync_again_s"), again, rate=False)
+    row("online run: finish()", median_of(online, "finish_s"), "after run.save of every file")
+    row("online run: run.save of the files", median_of(online, "save_s"), "copies", rate=False)
     if base:
-        bsync = _median(base, "sync_s")
+        bsync = median_of(base, "sync_s")
         note = f"this checkout: {bsync / sync:.1f}x faster" if bsync and sync else ""
         row(f"fwtrack sync ({res['base_rev']}, before)", bsync, note)
         row(
-            f"fwtrack sync again ({res['base_rev']})", _median(base, "sync_again_s"), "", rate=False
+            f"fwtrack sync again ({res['base_rev']})",
+            median_of(base, "sync_again_s"),
+            "",
+            rate=False,
         )
     if wb:
         row(
             "wandb offline: run.save + finish()",
-            _median(wb, "save_s") + _median(wb, "finish_s"),  # type: ignore[operator]
+            median_of(wb, "save_s") + median_of(wb, "finish_s"),  # type: ignore[operator]
             "no server: local only, not comparable",
             rate=False,
         )
