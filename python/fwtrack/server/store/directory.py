@@ -134,6 +134,37 @@ class _StagedFile:
         self.path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def flocked(
+    path: Path, flags: int, *, attempts: int, prepare: Callable[[], None] | None = None
+) -> Iterator[int]:
+    """`path` opened with `flags` and holding an exclusive flock, checked once locked to still
+    be the file at its path (a deletion may have removed it meanwhile); up to `attempts`
+    tries, `prepare()` (creating its folder) before each. FileNotFoundError when the file is
+    missing and `flags` do not create it, or when it kept being removed."""
+    for _ in range(attempts):
+        if prepare is not None:
+            prepare()
+        try:
+            fd = os.open(path, flags, FILE_MODE)
+        except FileNotFoundError:
+            if not flags & os.O_CREAT:
+                raise
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield fd
+                return
+        finally:
+            os.close(fd)  # releases the lock
+    raise FileNotFoundError(2, "the run log was removed", str(path))
+
+
 class _LockedLog:
     """An open run log holding its exclusive flock (`LogHandle`)."""
 
@@ -196,33 +227,17 @@ class _DirectoryRunLog:
 
     @contextlib.contextmanager
     def locked(self, *, create: bool) -> Iterator[_LockedLog]:
-        """The log's fd holding an exclusive flock, checked once locked to still be the file
-        at its path (a deletion may have removed it meanwhile)."""
+        """The log's fd holding its exclusive flock (`flocked`)."""
         self._check()
         flags = os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
-        for _ in range(3):
-            if create:
-                _make_dirs(self._root, self._path.parent)
-            try:
-                fd = os.open(self._path, flags, FILE_MODE)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    same = os.stat(self._path).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
-                    same = False
-                if same:
-                    yield _LockedLog(fd, self._path)
-                    return
-            finally:
-                os.close(fd)  # releases the lock
-            if not create:
-                break
-        raise FileNotFoundError(2, "the run log was removed", str(self._path))
+        folder = self._path.parent
+        with flocked(
+            self._path,
+            flags,
+            attempts=3 if create else 1,
+            prepare=(lambda: _make_dirs(self._root, folder)) if create else None,
+        ) as fd:
+            yield _LockedLog(fd, self._path)
 
     @contextlib.contextmanager
     def lock_if_present(self) -> Iterator[None]:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
-import fcntl
 import io
 import json
 import logging
@@ -58,7 +57,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fwtrack.server.filemodes import DIR_MODE, FILE_MODE
 from fwtrack.server.store.base import RunKey
-from fwtrack.server.store.directory import read_range
+from fwtrack.server.store.directory import flocked, read_range
 
 __all__ = [
     "LOG_FILE_NAME",
@@ -570,24 +569,14 @@ class SegmentRunLog:
     def _locked_fd(self, *, create: bool) -> Iterator[int]:
         """The cache file open and holding the run's lock (process lock, then flock), checked
         once locked to still be the file at its path (a deletion may have removed it)."""
-        with _RunLock.hold(str(self._path)):
-            for _ in range(3):
-                _make_dir(self._dir)
-                fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                    try:
-                        same = os.stat(self._path).st_ino == os.fstat(fd).st_ino
-                    except FileNotFoundError:
-                        same = False
-                    if same:
-                        yield fd
-                        return
-                finally:
-                    os.close(fd)  # releases the flock
-                if not create:
-                    break
-        raise FileNotFoundError(2, "the run log was removed", str(self._path))
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW  # a cache: made whenever missing
+        with (
+            _RunLock.hold(str(self._path)),
+            flocked(
+                self._path, flags, attempts=3 if create else 1, prepare=lambda: _make_dir(self._dir)
+            ) as fd,
+        ):
+            yield fd
 
     # -- RunLog ------------------------------------------------------------------------------
 
