@@ -10,9 +10,13 @@ Every warning derives from `FwTrackWarning`, so one filter silences (or escalate
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactError",
+    "ArtifactNotFoundError",
+    "ArtifactVerifyError",
     "FwTrackError",
     "FwTrackWarning",
     "NoActiveRunError",
+    "ReferenceLimitError",
     "RunFinishedError",
     "RunLockedError",
     "RunNotFoundError",
@@ -50,6 +54,31 @@ class UnsafePathError(FwTrackError, ValueError):
 
 class ServerRequiredError(FwTrackError, ValueError):
     """A call that manages a server's users, keys or teams on an `Api` of a local directory."""
+
+
+class ArtifactError(FwTrackError):
+    """An artifact could not be logged, committed, found or changed: a failed background log
+    (raised by `wait()`), a change to a committed (immutable) version, a download that could
+    not be completed."""
+
+
+class ArtifactNotFoundError(ArtifactError, LookupError):
+    """`use_artifact`/`Api().artifact` of a name, version or alias that does not exist; the
+    message lists what does."""
+
+
+class ArtifactVerifyError(ArtifactError):
+    """`verify(raise_on_error=True)` found missing, changed or extra files; `.report` is the
+    `VerifyReport`."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class ReferenceLimitError(ArtifactError, ValueError):
+    """`add_reference(uri, max_objects=N)` found more than N objects under the URI; nothing
+    was added (references never truncate silently)."""
 
 
 class FwTrackWarning(UserWarning):

@@ -21,8 +21,10 @@ from fwtrack.server.env import ENV_VARS as SERVER_ENV_VARS
 __all__ = [
     "ENV_VARS",
     "FWTRACK_API_KEY",
+    "FWTRACK_ARTIFACT_DIR",
     "FWTRACK_BASE_URL",
     "FWTRACK_CACHE_DIR",
+    "FWTRACK_CACHE_SIZE",
     "FWTRACK_CAPTURE_ENV",
     "FWTRACK_CONFIG_DIR",
     "FWTRACK_CONSOLE",
@@ -122,7 +124,8 @@ FWTRACK_CONFIG_DIR = EnvVar(
 FWTRACK_CACHE_DIR = EnvVar(
     "FWTRACK_CACHE_DIR",
     "Where `fwtrack.Api(base_url=...)` mirrors the logs of remote runs it reads "
-    "(`<cache>/<host>/<entity>/<project>/<run id>/run.fwlog`); else `$XDG_CACHE_HOME/fwtrack`.",
+    "(`<cache>/<host>/<entity>/<project>/<run id>/run.fwlog`), and the artifact caches "
+    "(`<cache>/artifacts/`: downloads, staging, the stat cache); else `$XDG_CACHE_HOME/fwtrack`.",
     default="~/.cache/fwtrack",
 )
 FWTRACK_SAVE_CODE = EnvVar(
@@ -160,6 +163,18 @@ FWTRACK_CAPTURE_ENV = EnvVar(
     allowed=("true", "false", "1", "0", "yes", "no"),
 )
 
+FWTRACK_CACHE_SIZE = EnvVar(
+    "FWTRACK_CACHE_SIZE",
+    "Bound of the artifact download cache (`<cache>/artifacts/blobs`): bytes, or a size like "
+    "`500MB` or `10GiB`; the least recently used files are removed past it.",
+    default="10GiB",
+)
+FWTRACK_ARTIFACT_DIR = EnvVar(
+    "FWTRACK_ARTIFACT_DIR",
+    "Parent directory of artifact downloads without a `root`: `<dir>/<name>:<version>/`.",
+    default="./artifacts",
+)
+
 ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_DIR,
     FWTRACK_MODE,
@@ -179,6 +194,8 @@ ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_CONSOLE,
     FWTRACK_CONFIG_DIR,
     FWTRACK_CACHE_DIR,
+    FWTRACK_CACHE_SIZE,
+    FWTRACK_ARTIFACT_DIR,
     *SERVER_ENV_VARS,
 )
 
