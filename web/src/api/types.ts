@@ -186,3 +186,163 @@ export interface TablePage {
   rows: Json[][];
   row_ids: number[];
 }
+
+// --- Artifacts (docs/artifacts.md; the routes under /artifacts/{entity}/{project}) ---
+
+/** The run an artifact version was logged by (or null when it was not logged by a run). */
+export interface ArtifactRunRef {
+  entity: string | null;
+  project: string;
+  id: string;
+}
+
+/** One version of an artifact collection ("VersionJSON"). `aliases` sorted, with `latest` when it is. */
+export interface ArtifactVersion {
+  id: string;
+  entity: string | null;
+  project: string;
+  name: string;
+  type: string;
+  /** `v3` */
+  version: string;
+  index: number;
+  /** `blake3:<64 hex>`: the address of the canonical manifest. */
+  digest: string;
+  size: number;
+  files: number;
+  aliases: string[];
+  description: string | null;
+  metadata: Record<string, Json>;
+  created_at: number;
+  created_by: string | null;
+  run: ArtifactRunRef | null;
+}
+
+/** An artifact a run logged or used that the server does not hold (yet): `version` is null. */
+export interface UnresolvedArtifact {
+  project: string;
+  name: string;
+  digest: string;
+  type: string | null;
+  version: null;
+}
+
+/** A named collection of versions ("CollectionJSON"); `size` is the latest version's. */
+export interface ArtifactCollection {
+  project: string;
+  name: string;
+  type: string;
+  description: string | null;
+  versions: number;
+  latest: string;
+  /** alias -> `vN` */
+  aliases: Record<string, string>;
+  size: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** `GET …/collections/{name}`: the collection with its versions, newest first. */
+export interface ArtifactCollectionDetail extends ArtifactCollection {
+  versions_list: ArtifactVersion[];
+}
+
+export interface ArtifactTypeInfo {
+  type: string;
+  collections: number;
+  versions: number;
+}
+
+/** A sub-directory of a version's file listing: its name (one segment), files and bytes below it. */
+export interface ArtifactDir {
+  name: string;
+  files: number;
+  size: number;
+}
+
+/** A file of a version: stored (`address`) or a reference to outside storage (`ref`). */
+export interface ArtifactFile {
+  path: string;
+  size: number;
+  address?: string;
+  ref?: string;
+}
+
+/** `GET …/files?prefix=`: one level of a version's files; more with `next_cursor`. */
+export interface ArtifactFileListing {
+  prefix: string;
+  dirs: ArtifactDir[];
+  files: ArtifactFile[];
+  next_cursor: string | null;
+}
+
+/** A run that used a version. */
+export interface ArtifactUse {
+  entity: string;
+  project: string;
+  run_id: string;
+  name: string;
+  state: RunState;
+  used_at: number;
+}
+
+export interface LineageRunNode {
+  id: string;
+  kind: "run";
+  entity: string;
+  project: string;
+  run_id: string;
+  name: string;
+  state: RunState;
+}
+
+export interface LineageArtifactNode {
+  id: string;
+  kind: "artifact";
+  project: string;
+  name: string;
+  version: string;
+  type: string;
+  digest: string;
+}
+
+export type LineageNode = LineageRunNode | LineageArtifactNode;
+
+/** run -> artifact: the run logged it; artifact -> run: the run used it. */
+export interface LineageEdge {
+  from: string;
+  to: string;
+}
+
+export interface Lineage {
+  nodes: LineageNode[];
+  edges: LineageEdge[];
+}
+
+/** What a changed file was in one version: its size and its address (or ETag for references). */
+export interface ArtifactFileState {
+  size: number | null;
+  address?: string;
+  etag?: string;
+}
+
+export interface ArtifactDiff {
+  a: ArtifactVersion;
+  b: ArtifactVersion;
+  added: { path: string; size: number | null }[];
+  removed: { path: string; size: number | null }[];
+  changed: { path: string; a: ArtifactFileState; b: ArtifactFileState }[];
+  unchanged: number;
+  metadata: {
+    added: Record<string, Json>;
+    removed: Record<string, Json>;
+    /** key -> [old, new] */
+    changed: Record<string, [Json, Json]>;
+  };
+}
+
+/** `GET RUN/artifacts`: what a run logged and used, in log order. */
+export interface RunArtifacts {
+  logged: (ArtifactVersion | UnresolvedArtifact)[];
+  used: (ArtifactVersion | UnresolvedArtifact)[];
+}

@@ -27,6 +27,23 @@ describe("parseRoute", () => {
     });
     expect(parseRoute("#/admin?user=ann")).toEqual({ page: "admin", params: { user: "ann" } });
     expect(parseRoute("#/keys")).toEqual({ page: "keys", params: {} });
+    expect(parseRoute("#/p/alice/mnist/artifacts?type=dataset")).toEqual({ page: "artifacts", entity: "alice", project: "mnist", params: { type: "dataset" } });
+    expect(parseRoute("#/p/alice/mnist/artifacts/mnist-train?a=v0&b=v1")).toEqual({
+      page: "collection",
+      entity: "alice",
+      project: "mnist",
+      name: "mnist-train",
+      params: { a: "v0", b: "v1" },
+    });
+    expect(parseRoute("#/p/alice/mnist/artifacts/mnist-train/blake3%3Aab?tab=lineage&depth=3")).toEqual({
+      page: "version",
+      entity: "alice",
+      project: "mnist",
+      name: "mnist-train",
+      version: "blake3:ab",
+      params: { tab: "lineage", depth: "3" },
+    });
+    expect(parseRoute("#/p/alice/mnist/artifacts/a/v1/x").page).toBe("notfound");
   });
 
   it("sends unknown paths to notfound", () => {
@@ -52,6 +69,9 @@ describe("formatRoute", () => {
       { page: "compare", entity: "e", project: "p", params: { runs: "a,b,c" } },
       { page: "admin", params: { user: "a.b-c" } },
       { page: "keys", params: {} },
+      { page: "artifacts", entity: "e", project: "p", params: { type: "model" } },
+      { page: "collection", entity: "e", project: "p", name: "data.v2", params: { a: "v0", b: "best" } },
+      { page: "version", entity: "e", project: "p", name: "data", version: "blake3:00ff", params: { tab: "files", prefix: "images/a b/", file: "images/a b/x#1.png" } },
     ];
     for (const r of routes) expect(parseRoute(formatRoute(r))).toEqual(r);
   });
@@ -64,6 +84,9 @@ describe("formatRoute", () => {
     expect(href.admin("ann")).toBe("#/admin?user=ann");
     expect(href.keys()).toBe("#/keys");
     expect(href.run("e", "p", "r", { tab: "config" })).toBe("#/p/e/p/r/r?tab=config");
+    expect(href.artifacts("e", "p")).toBe("#/p/e/p/artifacts");
+    expect(href.collection("e", "p", "data", { a: "v0", b: "v1" })).toBe("#/p/e/p/artifacts/data?a=v0&b=v1");
+    expect(href.version("e", "p", "data", "v3", { tab: "lineage" })).toBe("#/p/e/p/artifacts/data/v3?tab=lineage");
   });
 
   it("escapes what would break the query", () => {

@@ -11,6 +11,9 @@ export type Route =
   | { page: "workspace"; entity: string; project: string; params: Params }
   | { page: "run"; entity: string; project: string; runId: string; params: Params }
   | { page: "compare"; entity: string; project: string; params: Params }
+  | { page: "artifacts"; entity: string; project: string; params: Params }
+  | { page: "collection"; entity: string; project: string; name: string; params: Params }
+  | { page: "version"; entity: string; project: string; name: string; version: string; params: Params }
   | { page: "notfound"; path: string; params: Params };
 
 function decode(part: string): string | null {
@@ -61,6 +64,11 @@ export function parseRoute(hash: string): Route {
     const project = seg[2] as string;
     if (seg.length === 3) return { page: "workspace", entity, project, params };
     if (seg.length === 4 && seg[3] === "compare") return { page: "compare", entity, project, params };
+    if (seg[3] === "artifacts") {
+      if (seg.length === 4) return { page: "artifacts", entity, project, params };
+      if (seg.length === 5) return { page: "collection", entity, project, name: seg[4] as string, params };
+      if (seg.length === 6) return { page: "version", entity, project, name: seg[4] as string, version: seg[5] as string, params };
+    }
     if (seg.length === 5 && seg[3] === "r") {
       return { page: "run", entity, project, runId: seg[4] as string, params };
     }
@@ -97,6 +105,15 @@ export function formatRoute(route: Route): string {
     case "compare":
       path = `/p/${enc(route.entity)}/${enc(route.project)}/compare`;
       break;
+    case "artifacts":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/artifacts`;
+      break;
+    case "collection":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/artifacts/${enc(route.name)}`;
+      break;
+    case "version":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/artifacts/${enc(route.name)}/${enc(route.version)}`;
+      break;
     case "notfound":
       path = route.path;
       break;
@@ -118,6 +135,14 @@ export const href = {
     formatRoute({ page: "run", entity, project, runId, params }),
   compare: (entity: string, project: string, runs: string[]): string =>
     formatRoute({ page: "compare", entity, project, params: { runs: runs.join(",") } }),
+  /** A project's artifacts: types and collections (`type` picks one type). */
+  artifacts: (entity: string, project: string, params: Params = {}): string => formatRoute({ page: "artifacts", entity, project, params }),
+  /** A collection: its versions, and the diff of `a` and `b` when both are given. */
+  collection: (entity: string, project: string, name: string, params: Params = {}): string =>
+    formatRoute({ page: "collection", entity, project, name, params }),
+  /** A version (`vN`, an alias or a digest): files, metadata, runs, lineage (`tab`). */
+  version: (entity: string, project: string, name: string, version: string, params: Params = {}): string =>
+    formatRoute({ page: "version", entity, project, name, version, params }),
 };
 
 /** A comma-separated list parameter (`runs=a,b`), without empty items. */
