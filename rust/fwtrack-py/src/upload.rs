@@ -75,6 +75,9 @@ fn outcome_dict<'py>(py: Python<'py>, o: &Outcome) -> PyResult<Bound<'py, PyDict
     d.set_item("files_recorded", o.files_recorded)?;
     d.set_item("blobs_sent", o.blobs_sent)?;
     d.set_item("blob_bytes_sent", o.blob_bytes_sent)?;
+    d.set_item("artifacts_pending", o.artifacts_pending)?;
+    d.set_item("artifacts_committed", o.artifacts_committed)?;
+    d.set_item("artifacts_failed", o.artifacts_failed)?;
     Ok(d)
 }
 
@@ -135,7 +138,8 @@ impl PyUploader {
 
     /// `{"acked", "local_size", "state", "last_error", "entity", "complete", "files_done",
     /// "files_total", "files_pending", "files_pending_bytes", "files_recorded", "blobs_sent",
-    /// "blob_bytes_sent"}`. Never waits on the network.
+    /// "blob_bytes_sent", "artifacts_pending", "artifacts_committed", "artifacts_failed"}`.
+    /// Never waits on the network.
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = py.detach(|| self.inner.status());
         let d = PyDict::new(py);
@@ -152,7 +156,16 @@ impl PyUploader {
         d.set_item("files_recorded", s.files_recorded)?;
         d.set_item("blobs_sent", s.blobs_sent)?;
         d.set_item("blob_bytes_sent", s.blob_bytes_sent)?;
+        d.set_item("artifacts_pending", s.artifacts_pending)?;
+        d.set_item("artifacts_committed", s.artifacts_committed)?;
+        d.set_item("artifacts_failed", s.artifacts_failed)?;
         Ok(d)
+    }
+
+    /// Look at the run's files and pending artifact commits now rather than at the next
+    /// `files_interval` (once the server holds the run). Never waits.
+    fn notify_files(&self) {
+        self.inner.notify_files();
     }
 
     /// Declare the log complete (upload to its current end, then stop), giving up after
@@ -183,7 +196,8 @@ impl PyUploader {
     /// `timeout` seconds (None: no limit); past it the upload stops. Returns `{"done",
     /// "acked", "remaining", "unsent_tail", "error", "timed_out", "files_done",
     /// "files_pending", "files_pending_bytes", "files_recorded", "blobs_sent",
-    /// "blob_bytes_sent"}`. Ctrl-C stops the upload and raises KeyboardInterrupt.
+    /// "blob_bytes_sent", "artifacts_pending", "artifacts_committed", "artifacts_failed"}`.
+    /// Ctrl-C stops the upload and raises KeyboardInterrupt.
     #[pyo3(signature = (timeout = None))]
     fn finish<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
         let t = self::timeout(timeout)?;

@@ -64,7 +64,9 @@ const PARALLEL_PARTS: usize = 4;
 /// the parts the object store lacks, with fresh URLs); then it goes through the server.
 const UPLOAD_ROUNDS: u32 = 8;
 
-/// One blob to send: where its bytes are and how many.
+/// One blob to send: where its bytes are (a file under `files/`, or a blob of an artifact
+/// commit's blob directory: both go through the same packs, `PUT`s and presigned uploads)
+/// and how many.
 #[derive(Clone, Debug)]
 struct Source {
     path: PathBuf,
@@ -620,17 +622,17 @@ pub(crate) struct FilesWorker {
     dirty: bool,
     /// The server may have `POST .../blobs/uploads` (false once it answered 404/405).
     uploads: AtomicBool,
+    /// `<run dir>/artifacts`: the artifact commits (`pending/`, `committed/`, `failed/`).
+    artifacts: PathBuf,
 }
 
 impl FilesWorker {
     pub(crate) fn new(cfg: Config, root: PathBuf, shared: Arc<Shared>) -> FilesWorker {
         let client = Client::new(&cfg.base_url, &cfg.api_key, &cfg.user_agent);
         let backoff = Backoff::new(&cfg, (Arc::as_ptr(&shared) as u64).rotate_left(17));
-        let run_dir = root
-            .parent()
-            .unwrap_or(Path::new("."))
-            .display()
-            .to_string();
+        let parent = root.parent().unwrap_or(Path::new("."));
+        let run_dir = parent.display().to_string();
+        let artifacts = parent.join(crate::ARTIFACTS_DIR_NAME);
         FilesWorker {
             pack_limit: cfg.max_pack_bytes,
             per_request: MAX_PER_REQUEST,
@@ -650,6 +652,7 @@ impl FilesWorker {
             save_warned: false,
             dirty: false,
             uploads: AtomicBool::new(true),
+            artifacts,
         }
     }
 
@@ -672,6 +675,7 @@ impl FilesWorker {
     }
 
     fn main(&mut self) -> End {
+        self.count_commits();
         match self.wait_for_run() {
             Ok(entity) => self.entity = entity,
             Err(end) => return end,
@@ -694,8 +698,14 @@ impl FilesWorker {
                 Ok(u) => u,
                 Err(end) => return end,
             };
+            // The artifact commits once the files are through: a commit's blobs may be
+            // among them, and its manifest names no run file.
+            let commits_left = match self.commit_artifacts() {
+                Ok(left) => left,
+                Err(end) => return end,
+            };
             if complete {
-                if unsettled.is_empty() {
+                if unsettled.is_empty() && commits_left.is_none() {
                     return End::Done;
                 }
                 final_tries += 1;
@@ -707,6 +717,9 @@ impl FilesWorker {
                             self.root.join(name).display(),
                             self.run_dir
                         ));
+                    }
+                    if let Some(why) = commits_left {
+                        return End::Off(self.commits_left_message(&why));
                     }
                     return End::Done;
                 }
@@ -1119,3 +1132,6 @@ impl FilesWorker {
         }
     }
 }
+
+// After `link!`, which it uses.
+mod artifacts;

@@ -21,6 +21,13 @@
 //!   it was hashed or sent waits for the next pass, so no blob goes under another content's
 //!   address.
 //!
+//!   The same thread commits the run's artifacts: each pass takes the pending commits in
+//!   `<run dir>/artifacts/pending/*.json` (in name order), sends the blobs of each that the
+//!   server lacks from the commit's blob directory (the same packs, streamed `PUT`s and
+//!   presigned uploads as the run's files), then posts the commit (`POST .../artifacts`)
+//!   and files the server's answer under `artifacts/committed/` (or, refused, under
+//!   `artifacts/failed/`, with one warning).
+//!
 //! Both record what the server holds in `<run dir>/upload.json` (the acknowledged offset, and
 //! each file's size, modification time, address and whether the server's manifest has it),
 //! for one server, entity and run, so a restarted uploader (or `fwtrack sync`) resumes where
@@ -59,6 +66,9 @@ use crate::worker::{Shared, Worker};
 pub const STATE_FILE_NAME: &str = "upload.json";
 /// The folder of a run's files inside its run directory.
 pub const FILES_DIR_NAME: &str = "files";
+/// The folder of a run's artifact commits inside its run directory (`pending/`,
+/// `committed/`, `failed/`).
+pub const ARTIFACTS_DIR_NAME: &str = "artifacts";
 
 /// How an uploader talks to its server and what it uploads.
 #[derive(Clone, Debug)]
@@ -231,7 +241,8 @@ pub struct Status {
     /// followed writer ended).
     pub complete: bool,
     /// The run's files are on the server as they were at the last scan after the log was
-    /// declared complete (also true when files are not uploaded).
+    /// declared complete, and no artifact commit is left pending (also true when files are
+    /// not uploaded).
     pub files_done: bool,
     /// Regular files found under `files/` by the last scan.
     pub files_total: u64,
@@ -243,6 +254,14 @@ pub struct Status {
     /// Blobs (file contents the server lacked) sent by this uploader, and their bytes.
     pub blobs_sent: u64,
     pub blob_bytes_sent: u64,
+    /// Artifact commits waiting in `<run dir>/artifacts/pending/` at the last look (the
+    /// files part is not done while one is left).
+    pub artifacts_pending: u64,
+    /// Artifact commits this uploader committed on the server (`artifacts/committed/`).
+    pub artifacts_committed: u64,
+    /// Artifact commits the server refused, or whose blobs are nowhere
+    /// (`artifacts/failed/`, each with one warning).
+    pub artifacts_failed: u64,
 }
 
 /// What [`Uploader::finish`] achieved.
@@ -271,6 +290,10 @@ pub struct Outcome {
     /// Blobs sent by this uploader, and their bytes.
     pub blobs_sent: u64,
     pub blob_bytes_sent: u64,
+    /// Artifact commits left in `artifacts/pending/`, committed and failed (see [`Status`]).
+    pub artifacts_pending: u64,
+    pub artifacts_committed: u64,
+    pub artifacts_failed: u64,
 }
 
 /// Uploads one run (its log and its files) in background threads. See the crate
@@ -329,6 +352,14 @@ impl Uploader {
         }
     }
 
+    /// Look at the run's files and pending artifact commits now instead of at the next
+    /// `files_interval` (once the server holds the run).
+    pub fn notify_files(&self) {
+        if self.live() {
+            self.shared.notify_files();
+        }
+    }
+
     /// Progress so far.
     pub fn status(&self) -> Status {
         if !self.live() {
@@ -346,6 +377,9 @@ impl Uploader {
                 files_recorded: 0,
                 blobs_sent: 0,
                 blob_bytes_sent: 0,
+                artifacts_pending: 0,
+                artifacts_committed: 0,
+                artifacts_failed: 0,
             };
         }
         self.shared.status()
@@ -409,6 +443,9 @@ impl Uploader {
                 files_recorded: 0,
                 blobs_sent: 0,
                 blob_bytes_sent: 0,
+                artifacts_pending: 0,
+                artifacts_committed: 0,
+                artifacts_failed: 0,
             };
         }
         let size = fs::metadata(&self.log_path).map_or(0, |m| m.len());

@@ -432,6 +432,8 @@ pub(crate) struct RunPath {
     pub uploads: String,
     /// `.../files`: the run's file manifest.
     pub files: String,
+    /// `.../artifacts`: artifact commits of the run (it logged them).
+    pub artifacts: String,
 }
 
 impl RunPath {
@@ -448,6 +450,7 @@ impl RunPath {
             missing: format!("{run}/blobs/missing"),
             uploads: format!("{run}/blobs/uploads"),
             files: format!("{run}/files"),
+            artifacts: format!("{run}/artifacts"),
         }
     }
 }

@@ -196,7 +196,7 @@ fn read(path: &Path, target: &Target) -> Option<(Option<u64>, Files)> {
 }
 
 /// Replace `path` with `data` through a temporary file in the same directory.
-fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let name = path.file_name().map_or_else(
         || "upload.json".into(),
         |n| n.to_string_lossy().into_owned(),

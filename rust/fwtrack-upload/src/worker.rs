@@ -33,6 +33,12 @@ pub(crate) struct FilesProgress {
     /// Blobs sent by this uploader, and their bytes.
     pub blobs_sent: u64,
     pub blob_bytes_sent: u64,
+    /// Artifact commits waiting in `<run dir>/artifacts/pending/` at the last look.
+    pub artifacts_pending: u64,
+    /// Artifact commits this uploader committed on the server, and those it gave up on
+    /// (written to `artifacts/failed/`).
+    pub artifacts_committed: u64,
+    pub artifacts_failed: u64,
 }
 
 #[derive(Debug)]
@@ -53,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) transient_reported: bool,
     // Commands to the thread.
     pub(crate) wake: bool,
+    /// `notify_files()`: the files thread makes a pass now (cleared when it wakes for it).
+    pub(crate) files_wake: bool,
     pub(crate) complete: bool,
     pub(crate) deadline: Option<Instant>,
     pub(crate) abort: bool,
@@ -111,6 +119,7 @@ impl Shared {
                 pending_transient: None,
                 transient_reported: false,
                 wake: false,
+                files_wake: false,
                 complete: false,
                 deadline: None,
                 abort: false,
@@ -136,6 +145,11 @@ impl Shared {
         self.cv.notify_all();
     }
 
+    pub(crate) fn notify_files(&self) {
+        self.m.lock().files_wake = true;
+        self.cv.notify_all();
+    }
+
     pub(crate) fn status(&self) -> Status {
         let g = self.m.lock();
         Status {
@@ -152,6 +166,9 @@ impl Shared {
             files_recorded: g.files.recorded,
             blobs_sent: g.files.blobs_sent,
             blob_bytes_sent: g.files.blob_bytes_sent,
+            artifacts_pending: g.files.artifacts_pending,
+            artifacts_committed: g.files.artifacts_committed,
+            artifacts_failed: g.files.artifacts_failed,
         }
     }
 
@@ -226,6 +243,9 @@ impl Shared {
             files_recorded: g.files.recorded,
             blobs_sent: g.files.blobs_sent,
             blob_bytes_sent: g.files.blob_bytes_sent,
+            artifacts_pending: g.files.artifacts_pending,
+            artifacts_committed: g.files.artifacts_committed,
+            artifacts_failed: g.files.artifacts_failed,
         }
     }
 
@@ -313,7 +333,8 @@ impl Shared {
             if on != WakeOn::Abort && g.commands != seen {
                 return;
             }
-            if on == WakeOn::Complete && g.complete {
+            if on == WakeOn::Complete && (g.complete || g.files_wake) {
+                g.files_wake = false;
                 return;
             }
             let wake_at = g.deadline.map_or(until, |d| d.min(until));
@@ -436,8 +457,8 @@ pub(crate) enum WakeOn {
     Command,
     /// Only abort and the deadline: `Retry-After` is honoured.
     Abort,
-    /// A command, or the upload being complete already (declared before the sleep began):
-    /// the pause between two scans of the run's files.
+    /// A command, the upload being complete already (declared before the sleep began), or
+    /// `notify_files()`: the pause between two scans of the run's files.
     Complete,
 }
 

@@ -126,6 +126,12 @@ pub struct ServerState {
     pub max_parts_in_flight: u32,
     /// Wait this long in each part request.
     pub part_delay: Duration,
+    /// Committed artifact versions (the commit bodies with `version`), in commit order.
+    pub artifacts: Vec<serde_json::Value>,
+    /// Every artifact commit body as it arrived.
+    pub commits_seen: Vec<serde_json::Value>,
+    /// The number of addresses in each `blobs/missing` request.
+    pub missing_asked: Vec<usize>,
 }
 
 pub struct TestServer {
@@ -251,6 +257,7 @@ fn blob_route(
         ("POST", ["blobs"]) => "pack",
         ("PUT", ["blobs", _]) => "put",
         ("POST", ["files"]) => "files",
+        ("POST", ["artifacts"]) => "artifacts",
         ("POST", ["blobs", "uploads"]) if st.presign.is_some() => "uploads",
         ("POST", ["blobs", "uploads", _, "complete"]) if st.presign.is_some() => "complete",
         _ => return Some((404, r#"{"detail": "no such route"}"#.into(), String::new())),
@@ -373,8 +380,10 @@ fn blob_protocol(
             store(st, &upload.address, &data);
             ok(serde_json::json!({"address": upload.address, "size": upload.size}))
         }
+        "artifacts" => commit_artifact(st, req, entity),
         "missing" => {
             let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            st.missing_asked.push(json_list(&v, "addresses").len());
             let missing: Vec<String> = json_list(&v, "addresses")
                 .iter()
                 .filter_map(|a| a.as_str())
@@ -468,6 +477,68 @@ fn blob_protocol(
             ok(serde_json::json!({"recorded": entries.len()}))
         }
     }
+}
+
+/// `POST RUN/artifacts`: the manifest (named by `digest`) and every blob it names must be
+/// stored (`409` with `missing` otherwise); idempotent on `id`; versions `v0, v1, ...` in
+/// commit order, the same digest answering its version.
+fn commit_artifact(st: &mut ServerState, req: &Request, entity: &str) -> (u16, String, String) {
+    let reply = |code: u16, body: serde_json::Value| (code, body.to_string(), String::new());
+    let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    st.commits_seen.push(v.clone());
+    let id = v["id"].as_str().unwrap_or_default().to_owned();
+    if let Some(done) = st.artifacts.iter().find(|a| a["id"] == id.as_str()) {
+        return reply(200, done.clone());
+    }
+    let digest = v["digest"].as_str().unwrap_or_default().to_owned();
+    let Some(manifest) = st.blobs.get(&(entity.to_owned(), digest.clone())) else {
+        return reply(
+            409,
+            serde_json::json!({"detail": "the manifest is not stored", "missing": [digest]}),
+        );
+    };
+    let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(manifest) else {
+        return reply(
+            400,
+            serde_json::json!({"detail": "the manifest is not JSON"}),
+        );
+    };
+    let mut missing: Vec<String> = manifest["entries"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(|e| e.get("address")?.as_str())
+                .filter(|a| !st.blobs.contains_key(&(entity.to_owned(), (*a).to_owned())))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        return reply(
+            409,
+            serde_json::json!({"detail": "blobs missing", "missing": missing}),
+        );
+    }
+    let same = st
+        .artifacts
+        .iter()
+        .find(|a| a["name"] == v["name"] && a["digest"] == v["digest"]);
+    let count = st
+        .artifacts
+        .iter()
+        .filter(|a| a["name"] == v["name"])
+        .count();
+    let version = same.map_or_else(
+        || serde_json::Value::String(format!("v{count}")),
+        |a| a["version"].clone(),
+    );
+    let mut answer = v;
+    answer["version"] = version;
+    answer["entity"] = entity.into();
+    st.artifacts.push(answer.clone());
+    reply(200, answer)
 }
 
 /// `PUT /bucket/<upload>/<number>`: one part into the in-memory bucket, `ETag` answered.
