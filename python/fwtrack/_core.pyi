@@ -293,6 +293,13 @@ class Uploader:
     `<run_dir>/upload.json`, so a new uploader for the same run resumes there and sends
     nothing that is already on the server.
 
+    The same passes commit the run's artifacts: each pending commit in
+    `<run_dir>/artifacts/pending/*.json` (name order) has the blobs the server lacks sent
+    from its `blob_dir`, then is posted (`POST .../artifacts`); the server's answer goes to
+    `artifacts/committed/<id>.json`, a refusal (or a blob found nowhere) to
+    `artifacts/failed/<id>.json` (`{"id", "error"}`) with one warning. The files part is not
+    done while a commit is pending. Needs `files=True`.
+
     `entity` None uploads as the key's user (`GET /api/v1/viewer`). With `follow=True` the
     uploader keeps tailing while another process holds the run's lock, and ends once the lock
     is released and everything is acknowledged. Server trouble (5xx, 429/503, no connection)
@@ -324,13 +331,19 @@ class Uploader:
     ) -> None: ...
     def notify(self) -> None:
         """The log grew: look at it now rather than at the next poll (every 0.2 s)."""
+    def notify_files(self) -> None:
+        """Look at the run's files and pending artifact commits now rather than at the next
+        `files_interval` (once the server holds the run). Never waits."""
     def status(self) -> dict[str, Any]:
         """{"acked": bytes acknowledged, "local_size": bytes in the local log, "state":
         "running" | "done" | "stopped", "last_error": str | None, "entity": str | None,
         "complete": bool, "files_done": bool, "files_total": files found by the last scan,
         "files_pending": of those, files not on the server as they are now,
         "files_pending_bytes": int, "files_recorded": files recorded on the server by this
-        uploader, "blobs_sent": contents sent by this uploader, "blob_bytes_sent": int}."""
+        uploader, "blobs_sent": contents sent by this uploader, "blob_bytes_sent": int,
+        "artifacts_pending": artifact commits in artifacts/pending/ at the last look,
+        "artifacts_committed": commits this uploader committed, "artifacts_failed": commits
+        it gave up on (artifacts/failed/)}."""
     def complete(self, timeout: float | None = None) -> None:
         """Declare the log complete: upload to its current end, then stop (giving up after
         `timeout` seconds; None: no limit). Does not wait."""
@@ -346,7 +359,8 @@ class Uploader:
         tail never sent, "error": str | None, "timed_out": True when it returned at the
         deadline, "files_done": bool, "files_pending": files not on the server,
         "files_pending_bytes": int, "files_recorded": int, "blobs_sent": int,
-        "blob_bytes_sent": int}.
+        "blob_bytes_sent": int, "artifacts_pending": int, "artifacts_committed": int,
+        "artifacts_failed": int}. "files_done" needs every artifact commit settled.
         Ctrl-C stops the upload and raises KeyboardInterrupt."""
     def outcome(self) -> dict[str, Any]:
         """What `finish` would return now, without waiting."""
