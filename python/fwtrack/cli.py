@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     from fwtrack.sync import add_commands as add_sync_commands
 
     add_sync_commands(sub, [common])
+
+    from fwtrack.artifacts.cli import add_commands as add_artifact_commands
+
+    add_artifact_commands(sub, [common])
     return parser
 
 

@@ -11,7 +11,10 @@ it is written; with `--follow`, it is followed until its writer finishes (or die
 everything is acknowledged. The run's files (`files/`: media, code and environment snapshot,
 `run.save` files) go up by content address once the server holds the run: only the files
 whose size or modification time changed since the last upload are hashed again, and only the
-contents the server lacks are sent (also for an up-to-date log).
+contents the server lacks are sent (also for an up-to-date log). Artifact versions the run
+logged (offline, or online without finishing the upload) wait in `artifacts/pending/`: the
+uploader sends the blobs the server lacks and commits each version (docs/artifacts.md,
+"Online and sync"); then their staged copies move into the download cache.
 
 Symbolic links are never followed inside a run directory: a link among the run's files (to a
 file or a folder, wherever it leads) is left out with a warning naming it, and a run whose
@@ -223,15 +226,34 @@ def _linked_log(run_dir: Path) -> str | None:
 
 
 def _files_note(status: dict[str, Any]) -> str:
-    """`, 6 files (2 new, 40.1 KiB sent)`: the run's files and what this upload did."""
+    """`, 6 files (2 new, 40.1 KiB sent), 1 artifact committed`: the run's files and
+    artifact versions, and what this upload did."""
     total = int(status["files_total"])
+    committed = int(status.get("artifacts_committed") or 0)
+    pending = int(status.get("artifacts_pending") or 0)
+    tail = ""
+    if committed:
+        tail += f", {committed} artifact{'s' if committed != 1 else ''} committed"
+    if pending:
+        tail += f", {pending} artifact{'s' if pending != 1 else ''} not committed yet"
     if not total:
-        return ""
+        return tail
     plural = "s" if total != 1 else ""
     recorded, sent = int(status["files_recorded"]), int(status["blob_bytes_sent"])
     if not recorded and not sent:
-        return f", {total} file{plural}"
-    return f", {total} file{plural} ({recorded} new, {_size(sent)} sent)"
+        return f", {total} file{plural}{tail}"
+    return f", {total} file{plural} ({recorded} new, {_size(sent)} sent){tail}"
+
+
+def _settle_artifacts(run_dir: Path) -> None:
+    """Move the staged bytes of the run's committed artifacts into the download cache and
+    remove their staging dirs (docs/artifacts.md, "Online and sync"); never fails the sync."""
+    from fwtrack.artifacts import staging
+
+    try:
+        staging.settle(run_dir)
+    except Exception as exc:  # a clean-up only
+        _warn(f"cleaning up the staged artifact files of {run_dir} failed: {exc}")
 
 
 def _sync_one(
@@ -306,9 +328,10 @@ def _sync_one(
     status = uploader.status()
     size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
     files = _files_note(status)
+    _settle_artifacts(run_dir)
     if outcome["done"]:
         (run_dir / LEGACY_FILES_STATE).unlink(missing_ok=True)
-        sent = status["files_recorded"] or status["blobs_sent"]
+        sent = status["files_recorded"] or status["blobs_sent"] or status.get("artifacts_committed")
         if state is not None and not sent:
             progress.done(f"{name}  up to date ({_size(size)}{files})")
             return Result(run_dir, name, "up to date", size)
