@@ -28,7 +28,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fwtrack import _core, credentials, path_names
 from fwtrack._http import (
@@ -42,6 +42,10 @@ from fwtrack.api import AmbiguousRunError, Project, Run, RunState
 from fwtrack.errors import FwTrackError, RunNotFoundError, UnsafePathError
 from fwtrack.run_files import RunFile, inside, merge_metadata, write_atomic
 from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
+
+if TYPE_CHECKING:
+    from fwtrack.artifacts.artifact import Artifact
+    from fwtrack.artifacts.remote import RemoteRegistry
 
 try:
     import fcntl
@@ -143,6 +147,16 @@ class RemoteBackend:
         self.base_url = url
         self.cache_dir = cache_root() / _host_dir(url)
         self._viewer: dict[str, Any] | None = None
+        self._artifacts: RemoteRegistry | None = None
+
+    def artifact_registry(self) -> RemoteRegistry:
+        """The server's artifacts (`fwtrack.artifacts.remote.RemoteRegistry`), a bare project
+        being in the viewer's entity."""
+        if self._artifacts is None:
+            from fwtrack.artifacts.remote import RemoteRegistry
+
+            self._artifacts = RemoteRegistry(self.client, lambda: str(self.viewer()["name"]))
+        return self._artifacts
 
     # -- identity --------------------------------------------------------------------------
 
@@ -407,6 +421,26 @@ class RemoteRun(Run):
             cached.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(cached, body)
         return body
+
+    def logged_artifacts(self) -> list[Artifact]:
+        """The artifact versions this run logged, in log order (those the server has
+        committed)."""
+        return self._artifacts("logged")
+
+    def used_artifacts(self) -> list[Artifact]:
+        """The artifact versions this run used, in use order (those the server holds)."""
+        return self._artifacts("used")
+
+    def _artifacts(self, which: str) -> list[Artifact]:
+        from fwtrack.artifacts.artifact import Artifact
+
+        registry = self._backend.artifact_registry()
+        rows = registry.run_artifacts(self._entity, self._project, self.id).get(which) or []
+        return [
+            Artifact._from_version(row, registry)
+            for row in rows
+            if isinstance(row, dict) and row.get("version")
+        ]
 
     def refresh(self) -> None:
         """Fetch the run's fields from the server again."""
