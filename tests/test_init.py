@@ -29,6 +29,7 @@ def meta(run_dir: str) -> dict[str, Any]:
 def test_public_names() -> None:
     expected = {
         "Api",
+        "Artifact",
         "Audio",
         "FwTrackError",
         "FwTrackWarning",
@@ -44,7 +45,9 @@ def test_public_names() -> None:
         "finish",
         "init",
         "log",
+        "log_artifact",
         "run",
+        "use_artifact",
     }
     assert set(fwtrack.__all__) == expected
     for name in expected - {"run"}:

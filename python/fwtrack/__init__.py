@@ -17,11 +17,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fwtrack import _core
+from fwtrack.artifacts.artifact import Artifact
 from fwtrack.data_types import Audio, Histogram, Html, Image, Table, Video
 from fwtrack.errors import FwTrackError, FwTrackWarning
 from fwtrack.integrations import _import_hooks  # noqa: F401 (report_to="fwtrack" for transformers)
 from fwtrack.sdk import run as _run
-from fwtrack.sdk.run import Run, define_metric, finish, init, log
+from fwtrack.sdk.run import (
+    Run,
+    define_metric,
+    finish,
+    init,
+    log,
+    log_artifact,
+    use_artifact,
+)
 from fwtrack.sdk.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,6 +40,7 @@ __version__: str = _core.__version__
 
 __all__ = [
     "Api",
+    "Artifact",
     "Audio",
     "FwTrackError",
     "FwTrackWarning",
@@ -46,7 +56,9 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "log_artifact",
     "run",
+    "use_artifact",
 ]
 
 run: Run | None

@@ -711,12 +711,16 @@ class Artifact:
         run = version.get("run")
         if not run:
             return None
+        info = dict(run)
+        run_info = getattr(self._registry, "run_info", None)
+        if run_info is not None and not info.get("entity"):
+            info.update(run_info(str(run.get("project")), str(run.get("id"))))
         return RunRef(
-            entity=run.get("entity"),
-            project=str(run.get("project")),
-            run_id=str(run.get("id") or run.get("run_id")),
-            name=run.get("name"),
-            state=run.get("state"),
+            entity=info.get("entity"),
+            project=str(info.get("project")),
+            run_id=str(info.get("run_id") or info.get("id")),
+            name=info.get("name"),
+            state=info.get("state"),
         )
 
     def used_by(self) -> list[RunRef]:

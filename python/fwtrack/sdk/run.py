@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
 from fwtrack import _core, credentials
 from fwtrack.errors import (
@@ -48,7 +48,20 @@ from fwtrack.sdk.settings import (
 from fwtrack.sdk.summary import Summary
 from fwtrack.sdk.values import media_converter, user_stacklevel, warn
 
-__all__ = ["Run", "current_run", "define_metric", "finish", "init", "log"]
+if TYPE_CHECKING:
+    from fwtrack.artifacts.artifact import Artifact
+    from fwtrack.artifacts.worker import ArtifactWorker
+
+__all__ = [
+    "Run",
+    "current_run",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "log_artifact",
+    "use_artifact",
+]
 
 Mode = Literal["online", "offline", "disabled"]
 Resume = Literal["allow", "must"]
@@ -65,6 +78,7 @@ class _Writer(Protocol):
 
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None: ...
     def log_config(self, config_json: str) -> None: ...
+    def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None: ...
     def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None: ...
     def update_summary(self, values_json: str, delete: list[str]) -> None: ...
     def summary(self) -> dict[str, Any]: ...
@@ -89,6 +103,9 @@ class _NullWriter:
         pass
 
     def log_config(self, config_json: str) -> None:
+        pass
+
+    def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None:
         pass
 
     def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None:
@@ -158,6 +175,7 @@ class Run:
     """
 
     __slots__ = (
+        "_artifacts",
         "_config",
         "_console",
         "_final_summary",
@@ -192,6 +210,7 @@ class Run:
         config: dict[str, Any],
     ) -> None:
         self._inner = inner
+        self._artifacts: ArtifactWorker | None = None
         self._media: MediaWorker | None = None
         self._uploader: _core.Uploader | None = None
         self._snapshot: snapshot.Snapshot | None = None
@@ -280,9 +299,69 @@ class Run:
                 self._uploader.notify()
                 _report(self._uploader.take_warnings())
 
+    # -- artifacts -------------------------------------------------------------------------
+
+    def _artifact_worker(self) -> ArtifactWorker | None:
+        if self.mode == "disabled":
+            return None
+        if self._artifacts is None:
+            from fwtrack.artifacts.worker import ArtifactWorker
+
+            self._artifacts = ArtifactWorker(self)
+        return self._artifacts
+
+    def log_artifact(
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Sequence[str] | None = None,
+    ) -> Artifact:
+        """Log an `Artifact` (or the file or directory at a path, as artifact `name` of
+        `type`) as an output of this run, with `aliases` (`latest` is given by fwtrack).
+
+        Returns at once: the files are hashed, stored and committed by the run's artifact
+        thread; `artifact.wait()` returns when the version is committed (and raises if the log
+        failed, which is also reported once as a warning). `finish()` waits for it. Content
+        identical to an existing version gives that version (with the new aliases).
+        """
+        self._check_open()
+        from fwtrack.artifacts import run_calls
+
+        return run_calls.log_artifact(
+            self,
+            self._artifact_worker(),
+            artifact_or_path,
+            name,
+            type,
+            None if aliases is None else list(aliases),
+        )
+
+    def use_artifact(self, ref_or_artifact: Artifact | str, type: str | None = None) -> Artifact:
+        """Use an artifact version as an input of this run: `"name"` (= `"name:latest"`),
+        `"name:vN"`, `"name:alias"`, `"project/name:alias"` or `"entity/project/name:alias"`
+        (offline: the local registry; online: the server). The use is recorded in the run log
+        (lineage). `ArtifactNotFoundError` lists what exists when the name or alias does not.
+        """
+        self._check_open()
+        from fwtrack.artifacts import run_calls
+
+        return run_calls.use_artifact(self, ref_or_artifact, type)
+
+    def _wait_artifacts(self) -> None:
+        """Wait for pending `log_artifact` calls (their records must precede the finish)."""
+        worker = self._artifacts
+        if worker is None:
+            return
+        try:
+            worker.wait()
+        finally:
+            worker.close()
+
     def finish(self, exit_code: int = 0) -> None:
         """Commit the pending row, record the exit code (0: finished, else failed), make
-        everything durable and stop the writer. A second call does nothing.
+        everything durable and stop the writer. A second call does nothing. Pending
+        `log_artifact` calls are waited for first.
 
         An online run then waits for the upload, at most `settings.upload_timeout` seconds
         (`FWTRACK_UPLOAD_TIMEOUT`, default 30); past it, the run is complete on disk and a
@@ -296,6 +375,7 @@ class Run:
             self._stop_capture()
             self._finished = True
             try:
+                self._wait_artifacts()
                 if self._media is not None:
                     # Pending media are stored first (bounded; Ctrl-C leaves them out).
                     self._media.close()
@@ -309,6 +389,18 @@ class Run:
             self._snapshot.wait()
         if self._uploader is not None:
             self._finish_upload(self._uploader)
+            self._settle_artifacts()
+
+    def _settle_artifacts(self) -> None:
+        """Staged artifact blobs of committed versions move into the download cache."""
+        if not os.path.isdir(os.path.join(self.dir, "artifacts")):
+            return
+        try:
+            from fwtrack.artifacts import staging
+
+            staging.settle(self.dir)
+        except Exception as e:  # only a clean-up
+            warn(f"fwtrack: cleaning up the artifact staging of run {self.id!r} failed: {e}")
 
     def _start_capture(self) -> None:
         """Start the system-metrics sampler and the console capture the settings ask for.
@@ -493,6 +585,31 @@ def define_metric(
             "fwtrack.define_metric() called with no active run\nhint: call fwtrack.init() first"
         )
     run.define_metric(name, step_metric, summary)
+
+
+def log_artifact(
+    artifact_or_path: Artifact | str | os.PathLike[str],
+    name: str | None = None,
+    type: str | None = None,
+    aliases: Sequence[str] | None = None,
+) -> Artifact:
+    """`log_artifact` on the active run; see `Run.log_artifact`."""
+    run = _state.run
+    if run is None:
+        raise NoActiveRunError(
+            "fwtrack.log_artifact() called with no active run\nhint: call fwtrack.init() first"
+        )
+    return run.log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+
+
+def use_artifact(ref_or_artifact: Artifact | str, type: str | None = None) -> Artifact:
+    """`use_artifact` on the active run; see `Run.use_artifact`."""
+    run = _state.run
+    if run is None:
+        raise NoActiveRunError(
+            "fwtrack.use_artifact() called with no active run\nhint: call fwtrack.init() first"
+        )
+    return run.use_artifact(ref_or_artifact, type=type)
 
 
 def finish(exit_code: int = 0) -> None:
