@@ -6,7 +6,7 @@ imports anything else from the extension.
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,11 @@ class RunWriter:
     def log_system(self, values: list[tuple[str, float]]) -> None:
         """Append one system-metrics sample, timed now (a `System` record). Does nothing
         after `finish`."""
+    def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None:
+        """Append an `ArtifactLogged` ("logged") or `ArtifactUsed` ("used") record whose body
+        is `body_json`, a JSON object with string "name" and "digest" (the other fields: see
+        docs/format.md), kept whole. ValueError naming a bad kind or body. Ordered with the
+        other records; does nothing after `finish`."""
     def read_console(self, stream: str, fd: int) -> ConsoleReader:
         """Record the output arriving on pipe descriptor `fd` (taken over, closed at its end)
         as `stream` ("stdout"/"stderr") console lines, in a thread that never takes the GIL;
@@ -134,8 +139,10 @@ class RunReader:
     def meta(self) -> dict[str, Any]:
         """{"starts": [info dicts], "config": dict, "summary": dict,
         "metrics": [{"name", "step_metric", "summary"}], "finish": {"exit_code", "timestamp",
-        "runtime"} | None, "last_step": int | None, "rows": int, "records": int,
-        "tail_error": str | None}"""
+        "runtime"} | None, "last_step": int | None, "runtime": float, "rows": int,
+        "records": int, "tail_error": str | None, "artifacts": {"logged": [body dicts of the
+        ArtifactLogged records in log order], "used": [ArtifactUsed bodies]}}: the same fold,
+        and shape, as `index_update`'s "meta"."""
     def history(self, keys: list[str] | None = None) -> dict[str, Any]:
         """Columns: "_step" (int64 array), "_timestamp", "_runtime" (float64 arrays) and one
         column per metric: a float64 array (NaN where absent) when every value is numeric,

@@ -38,8 +38,10 @@ use rmpv::Value as Mp;
 use crate::codec::{HEADER_LEN, Tail};
 use crate::downsample::{self, ROW_BYTES, Series};
 use crate::error::{Error, Result};
+pub use crate::meta::{Artifacts, RunMeta};
+use crate::meta::{entry, field, opt_u64};
 use crate::reader::FrameReader;
-use crate::record::{Finish, MetricDef, Record, SummarySnapshot, Value};
+use crate::record::{Record, SummarySnapshot, Value};
 use crate::summary::SummaryState;
 
 /// The manifest's file name inside the index directory.
@@ -52,153 +54,6 @@ pub const INDEX_VERSION: u64 = 1;
 const FLUSH_BYTES: usize = 16 << 20;
 /// How the error about a column file shorter than its manifest says begins.
 const DAMAGED: &str = "damaged index column";
-
-/// A run's metadata as its log tells it, in the shape of `RunReader.meta()`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunMeta {
-    /// Run-start info, one per start or resume.
-    pub starts: Vec<Mp>,
-    pub config: Option<Mp>,
-    /// The summary (a map), as the writer computes it.
-    pub summary: Mp,
-    pub metrics: Vec<MetricDef>,
-    /// The finish record, if the last start was followed by one.
-    pub finish: Option<Finish>,
-    pub last_step: Option<u64>,
-    pub runtime: f64,
-    /// History rows (records with the same step as the previous one merge into it).
-    pub rows: u64,
-    pub records: u64,
-    /// Why the last update stopped before the end of the log, if it did.
-    pub tail_error: Option<String>,
-}
-
-impl Default for RunMeta {
-    fn default() -> Self {
-        RunMeta {
-            starts: Vec::new(),
-            config: None,
-            summary: Mp::Map(Vec::new()),
-            metrics: Vec::new(),
-            finish: None,
-            last_step: None,
-            runtime: 0.0,
-            rows: 0,
-            records: 0,
-            tail_error: None,
-        }
-    }
-}
-
-fn field<'a>(m: &'a Mp, name: &str) -> Option<&'a Mp> {
-    match m {
-        Mp::Map(e) => e
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(name))
-            .map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-fn opt_u64(v: Option<u64>) -> Mp {
-    v.map_or(Mp::Nil, Mp::from)
-}
-
-fn entry(name: &str, v: Mp) -> (Mp, Mp) {
-    (Mp::from(name), v)
-}
-
-fn metric_to_mp(d: &MetricDef) -> Mp {
-    Mp::Map(vec![
-        entry("name", Mp::from(d.name.as_str())),
-        entry(
-            "step_metric",
-            d.step_metric.as_deref().map_or(Mp::Nil, Mp::from),
-        ),
-        entry(
-            "summary",
-            Mp::Array(d.summary.iter().map(|s| Mp::from(s.as_str())).collect()),
-        ),
-    ])
-}
-
-fn metric_from_mp(v: &Mp) -> Option<MetricDef> {
-    Some(MetricDef {
-        name: field(v, "name")?.as_str()?.to_owned(),
-        step_metric: field(v, "step_metric")
-            .and_then(Mp::as_str)
-            .map(str::to_owned),
-        summary: field(v, "summary")?
-            .as_array()?
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect(),
-    })
-}
-
-impl RunMeta {
-    /// The metadata as a MessagePack map with the keys of `RunReader.meta()`.
-    pub fn to_mp(&self) -> Mp {
-        let finish = self.finish.as_ref().map_or(Mp::Nil, |f| {
-            Mp::Map(vec![
-                entry("exit_code", Mp::from(f.exit_code)),
-                entry("timestamp", Mp::F64(f.timestamp)),
-                entry("runtime", Mp::F64(f.runtime)),
-            ])
-        });
-        Mp::Map(vec![
-            entry("starts", Mp::Array(self.starts.clone())),
-            entry("config", self.config.clone().unwrap_or(Mp::Map(Vec::new()))),
-            entry("summary", self.summary.clone()),
-            entry(
-                "metrics",
-                Mp::Array(self.metrics.iter().map(metric_to_mp).collect()),
-            ),
-            entry("finish", finish),
-            entry("last_step", opt_u64(self.last_step)),
-            entry("runtime", Mp::F64(self.runtime)),
-            entry("rows", Mp::from(self.rows)),
-            entry("records", Mp::from(self.records)),
-            entry(
-                "tail_error",
-                self.tail_error.as_deref().map_or(Mp::Nil, Mp::from),
-            ),
-        ])
-    }
-
-    fn from_mp(v: &Mp) -> Option<RunMeta> {
-        let finish = match field(v, "finish")? {
-            Mp::Nil => None,
-            f => Some(Finish {
-                exit_code: i32::try_from(field(f, "exit_code")?.as_i64()?).ok()?,
-                timestamp: field(f, "timestamp")?.as_f64()?,
-                runtime: field(f, "runtime")?.as_f64()?,
-            }),
-        };
-        let config = match field(v, "config")? {
-            Mp::Map(e) if e.is_empty() => None,
-            c => Some(c.clone()),
-        };
-        Some(RunMeta {
-            starts: field(v, "starts")?.as_array()?.clone(),
-            config,
-            summary: field(v, "summary")?.clone(),
-            metrics: field(v, "metrics")?
-                .as_array()?
-                .iter()
-                .map(metric_from_mp)
-                .collect::<Option<_>>()?,
-            finish,
-            last_step: field(v, "last_step").and_then(Mp::as_u64),
-            runtime: field(v, "runtime")?.as_f64()?,
-            rows: field(v, "rows")?.as_u64()?,
-            records: field(v, "records")?.as_u64()?,
-            tail_error: field(v, "tail_error")
-                .and_then(Mp::as_str)
-                .map(str::to_owned),
-        })
-    }
-}
 
 /// One metric key's column.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -667,26 +522,18 @@ fn summary_values(s: &mut SummaryState) -> Mp {
 }
 
 impl Manifest {
-    /// Fold one record into the metadata and the columns.
+    /// Fold one record into the metadata (the one fold, [`RunMeta::fold`]), the summary
+    /// and the columns.
     fn fold(&mut self, r: Record, cols: &mut Columns<'_>) -> Result<()> {
-        let m = &mut self.meta;
         let st = &mut self.state;
-        m.records += 1;
+        self.meta.fold(&r, &mut st.last_row_step);
         match r {
-            Record::RunStart(info) => {
-                m.starts.push(info);
-                m.finish = None;
+            Record::RunStart(_) => {
                 // A (re)started writer continues from the last snapshot and definitions.
-                st.summary = SummaryState::restore(st.last_snapshot.as_ref(), m.metrics.clone());
+                st.summary =
+                    SummaryState::restore(st.last_snapshot.as_ref(), self.meta.metrics.clone());
             }
-            Record::Config(c) => m.config = Some(c),
             Record::History(row) => {
-                m.last_step = Some(m.last_step.map_or(row.step, |s| s.max(row.step)));
-                m.runtime = m.runtime.max(row.runtime);
-                if st.last_row_step != Some(row.step) {
-                    m.rows += 1;
-                }
-                st.last_row_step = Some(row.step);
                 let step = row.step as f64;
                 for (k, v) in &row.values {
                     st.summary.observe(k, v);
@@ -695,24 +542,21 @@ impl Manifest {
                     }
                 }
             }
-            Record::Histogram(h) => {
-                m.last_step = Some(m.last_step.map_or(h.step, |s| s.max(h.step)));
-            }
             Record::Summary(s) => {
                 st.summary.sync_explicit(&s);
                 st.last_snapshot = Some(s);
             }
-            Record::MetricDef(d) => {
-                m.metrics.retain(|x| x.name != d.name);
-                m.metrics.push(d.clone());
-                st.summary.define(d);
-            }
-            Record::Finish(f) => {
-                m.runtime = m.runtime.max(f.runtime);
-                m.finish = Some(f);
-            }
-            // System samples and console lines are not part of the history index.
-            Record::System(_) | Record::Console(_) | Record::Media(_) | Record::Unknown { .. } => {}
+            Record::MetricDef(d) => st.summary.define(d),
+            // The rest is metadata only (or not part of the history index).
+            Record::Config(_)
+            | Record::Histogram(_)
+            | Record::Finish(_)
+            | Record::System(_)
+            | Record::Console(_)
+            | Record::Media(_)
+            | Record::ArtifactLogged(_)
+            | Record::ArtifactUsed(_)
+            | Record::Unknown { .. } => {}
         }
         Ok(())
     }
@@ -999,5 +843,58 @@ mod tests {
         assert!(!column_file_ok("../1.col"));
         assert!(!column_file_ok(".col"));
         assert!(!column_file_ok("a.col"));
+    }
+
+    fn artifact(kind: u8, name: &str) -> Record {
+        let body = Mp::Map(vec![
+            entry("name", Mp::from(name)),
+            entry("digest", Mp::from(format!("blake3:{name}"))),
+            entry("metadata", Mp::Map(vec![entry("rows", Mp::from(3))])),
+        ]);
+        if kind == crate::record::kind::ARTIFACT_LOGGED {
+            Record::ArtifactLogged(body)
+        } else {
+            Record::ArtifactUsed(body)
+        }
+    }
+
+    #[test]
+    fn artifact_records_fold_into_the_meta_in_log_order() {
+        use crate::record::kind::{ARTIFACT_LOGGED, ARTIFACT_USED};
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let first = vec![
+            Record::RunStart(Mp::Nil),
+            artifact(ARTIFACT_USED, "in1"),
+            artifact(ARTIFACT_LOGGED, "out1"),
+        ];
+        let second = vec![
+            artifact(ARTIFACT_LOGGED, "out2"),
+            artifact(ARTIFACT_USED, "in2"),
+        ];
+        let idx = tmp.path().join("index");
+        // The first block alone, then both: the second update continues from the manifest.
+        let log = log_with(tmp.path(), std::slice::from_ref(&first));
+        index_update(&log, &idx).unwrap_or_else(|e| panic!("{e}"));
+        let log = log_with(tmp.path(), &[first, second]);
+        let u = index_update(&log, &idx).unwrap_or_else(|e| panic!("{e}"));
+        let names = |bodies: &[Mp]| -> Vec<String> {
+            bodies
+                .iter()
+                .filter_map(|b| field(b, "name").and_then(Mp::as_str).map(str::to_owned))
+                .collect()
+        };
+        assert_eq!(names(&u.meta.artifacts.logged), ["out1", "out2"]);
+        assert_eq!(names(&u.meta.artifacts.used), ["in1", "in2"]);
+        // The whole body is kept, through the manifest too.
+        let read = index_read_meta(&idx).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read.meta.artifacts, u.meta.artifacts);
+        assert_eq!(
+            field(&read.meta.artifacts.logged[0], "metadata"),
+            Some(&Mp::Map(vec![entry("rows", Mp::from(3))]))
+        );
+        // The reader folds them the same way.
+        let view = crate::reader::RunView::open(&log).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(view.meta.artifacts, u.meta.artifacts);
+        assert_eq!(view.meta.records, 5);
     }
 }

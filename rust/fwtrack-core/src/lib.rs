@@ -3,9 +3,9 @@
 //! Pure Rust, no Python: the record model ([`record`]), the on-disk codec ([`codec`]), the
 //! writer thread ([`writer`]) and the records it waits for ([`pending`]), console line
 //! capture ([`console`]), the reader with tail recovery ([`reader`]), step handling
-//! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), content addresses of
-//! blobs ([`address`]), and the server-side history index ([`index`]) with its downsampling
-//! ([`downsample`]). The format is specified in `docs/format.md`.
+//! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), the run metadata and
+//! its one fold ([`meta`]), content addresses of blobs ([`address`]), and the server-side
+//! history index ([`index`]) with its downsampling ([`downsample`]). The format is specified in `docs/format.md`.
 
 pub mod address;
 pub mod codec;
@@ -15,6 +15,7 @@ pub mod error;
 pub mod histogram;
 pub mod index;
 pub mod lock;
+pub mod meta;
 pub mod payload;
 pub mod pending;
 pub mod reader;

@@ -7,14 +7,11 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rmpv::Value as Mp;
-
 use crate::codec::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_FRAME_BODY, Tail};
 use crate::error::{Error, Result};
 use crate::histogram::Hist;
-use crate::record::{
-    Finish, Key, MediaRecord, MetricDef, Record, Row, SummarySnapshot, SystemSample, Value,
-};
+use crate::meta::RunMeta;
+use crate::record::{Key, MediaRecord, Record, Row, SummarySnapshot, SystemSample, Value};
 
 /// Everything read from a log file.
 #[derive(Debug)]
@@ -241,13 +238,11 @@ fn merge_row(prev: &mut Row, row: Row) {
 /// A run as its log tells it.
 #[derive(Debug, Default)]
 pub struct RunView {
-    /// Run-start metadata, one per start or resume.
-    pub starts: Vec<Mp>,
-    pub config: Option<Mp>,
+    /// The metadata (`RunReader.meta()`), folded as the history index folds it; its
+    /// summary is the last snapshot's values.
+    pub meta: RunMeta,
+    /// The last summary snapshot.
     pub summary: Option<SummarySnapshot>,
-    pub metrics: Vec<MetricDef>,
-    /// The finish record, if the run's last start was followed by one.
-    pub finish: Option<Finish>,
     pub rows: Vec<Row>,
     pub hists: Vec<(u64, Key, Hist)>,
     /// System-metric samples, in log order.
@@ -256,65 +251,49 @@ pub struct RunView {
     pub console: Vec<(f64, Arc<str>, String)>,
     /// Media values in log order.
     pub media: Vec<MediaRecord>,
-    pub last_step: Option<u64>,
-    pub runtime: f64,
-    pub records: u64,
     pub next_seq: u64,
     pub valid_len: u64,
-    pub tail: Option<String>,
 }
 
 impl RunView {
     /// Fold a log's records into a view. Rows with the same step are merged.
     pub fn from_contents(c: LogContents) -> RunView {
         let mut v = RunView {
-            records: c.records.len() as u64,
             next_seq: c.next_seq,
             valid_len: c.valid_len,
-            tail: c.tail.describe(),
             ..RunView::default()
         };
+        let mut last_row_step = None;
         for r in c.records {
+            v.meta.fold(&r, &mut last_row_step);
             match r {
-                Record::RunStart(info) => {
-                    v.starts.push(info);
-                    v.finish = None;
-                }
-                Record::Config(cfg) => v.config = Some(cfg),
-                Record::History(row) => {
-                    v.last_step = Some(v.last_step.map_or(row.step, |s| s.max(row.step)));
-                    v.runtime = v.runtime.max(row.runtime);
-                    match v.rows.last_mut() {
-                        Some(prev) if prev.step == row.step => merge_row(prev, row),
-                        _ => v.rows.push(row),
-                    }
-                }
-                Record::Histogram(h) => {
-                    v.last_step = Some(v.last_step.map_or(h.step, |s| s.max(h.step)));
-                    v.hists.push((h.step, h.key, h.hist));
-                }
+                Record::History(row) => match v.rows.last_mut() {
+                    Some(prev) if prev.step == row.step => merge_row(prev, row),
+                    _ => v.rows.push(row),
+                },
+                Record::Histogram(h) => v.hists.push((h.step, h.key, h.hist)),
                 Record::Summary(s) => v.summary = Some(s),
-                Record::MetricDef(d) => {
-                    v.metrics.retain(|m| m.name != d.name);
-                    v.metrics.push(d);
-                }
-                Record::Finish(f) => {
-                    v.runtime = v.runtime.max(f.runtime);
-                    v.finish = Some(f);
-                }
                 Record::System(x) => v.system.push(x),
                 Record::Console(c) => {
                     let stream: Arc<str> = Arc::from(c.stream.as_str());
                     v.console
                         .extend(c.lines.into_iter().map(|(t, l)| (t, stream.clone(), l)));
                 }
-                Record::Media(m) => {
-                    v.last_step = Some(v.last_step.map_or(m.step, |s| s.max(m.step)));
-                    v.media.push(m);
-                }
-                Record::Unknown { .. } => {}
+                Record::Media(m) => v.media.push(m),
+                // Metadata only: folded above.
+                Record::RunStart(_)
+                | Record::Config(_)
+                | Record::MetricDef(_)
+                | Record::Finish(_)
+                | Record::ArtifactLogged(_)
+                | Record::ArtifactUsed(_)
+                | Record::Unknown { .. } => {}
             }
         }
+        if let Some(s) = &v.summary {
+            v.meta.summary = s.values.clone();
+        }
+        v.meta.tail_error = c.tail.describe();
         v
     }
 
@@ -447,7 +426,7 @@ mod tests {
             block_bytes: 256,
             ..WriterOptions::default()
         };
-        let (w, _) = Writer::open(dir.path(), Record::RunStart(Mp::Nil), false, opts)
+        let (w, _) = Writer::open(dir.path(), Record::RunStart(rmpv::Value::Nil), false, opts)
             .unwrap_or_else(|e| panic!("{e}"));
         for i in 0..500u64 {
             // every step twice: the stream merges them

@@ -24,6 +24,10 @@ pub mod kind {
     pub const SYSTEM: u8 = 8;
     pub const CONSOLE: u8 = 9;
     pub const MEDIA: u8 = 10;
+    pub const ARTIFACT_LOGGED: u8 = 11;
+    pub const ARTIFACT_USED: u8 = 12;
+    /// The highest kind this reader knows; higher ones are kept as [`super::Record::Unknown`].
+    pub const LAST_KNOWN: u8 = ARTIFACT_USED;
 }
 
 /// A scalar value in a history row.
@@ -169,6 +173,12 @@ pub enum Record {
     System(SystemSample),
     Console(ConsoleLines),
     Media(MediaRecord),
+    /// A run logged an artifact version: the whole body map (`name` and `digest` strings
+    /// at least; `docs/format.md` lists the other fields).
+    ArtifactLogged(Mp),
+    /// A run used an artifact version: the whole body map (`name` and `digest` strings at
+    /// least).
+    ArtifactUsed(Mp),
     /// A kind this reader does not know; kept as raw bytes.
     Unknown {
         kind: u8,
@@ -224,6 +234,8 @@ impl Record {
             Record::System(_) => kind::SYSTEM,
             Record::Console(_) => kind::CONSOLE,
             Record::Media(_) => kind::MEDIA,
+            Record::ArtifactLogged(_) => kind::ARTIFACT_LOGGED,
+            Record::ArtifactUsed(_) => kind::ARTIFACT_USED,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -354,13 +366,14 @@ impl Record {
                 write_str(buf, "value");
                 write_mp(buf, &x.value);
             }
+            Record::ArtifactLogged(body) | Record::ArtifactUsed(body) => write_mp(buf, body),
             Record::Unknown { body, .. } => buf.extend_from_slice(body),
         }
     }
 
     /// Decode a record from its kind byte and MessagePack body.
     pub fn decode(kind: u8, body: &[u8]) -> Result<Record> {
-        if !matches!(kind, 1..=10) {
+        if !matches!(kind, 1..=kind::LAST_KNOWN) {
             return Ok(Record::Unknown {
                 kind,
                 body: body.to_vec(),
@@ -436,6 +449,15 @@ impl Record {
                 key: Key::from(m.str("key")?),
                 value: m.get("value").cloned().unwrap_or(Mp::Nil),
             }),
+            kind::ARTIFACT_LOGGED | kind::ARTIFACT_USED => {
+                m.str("name")?;
+                m.str("digest")?;
+                if kind == kind::ARTIFACT_LOGGED {
+                    Record::ArtifactLogged(v)
+                } else {
+                    Record::ArtifactUsed(v)
+                }
+            }
             kind::CONSOLE => {
                 let ts = m.array("ts")?;
                 let lines = m.array("lines")?;
@@ -611,6 +633,21 @@ mod tests {
                     (Mp::from("width"), Mp::from(256)),
                 ]),
             }),
+            Record::ArtifactLogged(Mp::Map(vec![
+                (Mp::from("id"), Mp::from("0123456789abcdef0123456789abcdef")),
+                (Mp::from("name"), Mp::from("mnist-train")),
+                (Mp::from("digest"), Mp::from("blake3:00")),
+                (Mp::from("size"), Mp::from(123u64)),
+                (Mp::from("aliases"), Mp::Array(vec![Mp::from("best")])),
+                (Mp::from("version"), Mp::Nil),
+                (Mp::from("metadata"), Mp::Map(vec![])),
+            ])),
+            Record::ArtifactUsed(Mp::Map(vec![
+                (Mp::from("ts"), Mp::F64(2.5)),
+                (Mp::from("name"), Mp::from("mnist-train")),
+                (Mp::from("digest"), Mp::from("blake3:00")),
+                (Mp::from("ref"), Mp::from("mnist-train:latest")),
+            ])),
             Record::Unknown {
                 kind: 200,
                 body: vec![1, 2, 3],
@@ -619,6 +656,45 @@ mod tests {
         for r in &recs {
             assert_eq!(&roundtrip(r), r);
         }
+    }
+
+    #[test]
+    fn artifact_records_need_a_name_and_a_digest() {
+        let encode = |entries: Vec<(Mp, Mp)>| {
+            let mut buf = Vec::new();
+            write_mp(&mut buf, &Mp::Map(entries));
+            buf
+        };
+        let name = (Mp::from("name"), Mp::from("data"));
+        let digest = (Mp::from("digest"), Mp::from("blake3:00"));
+        for kind in [kind::ARTIFACT_LOGGED, kind::ARTIFACT_USED] {
+            let ok = encode(vec![name.clone(), digest.clone()]);
+            assert_eq!(Record::decode(kind, &ok).map(|r| r.kind()).ok(), Some(kind));
+            for (body, why) in [
+                (encode(vec![name.clone()]), "missing field \"digest\""),
+                (encode(vec![digest.clone()]), "missing field \"name\""),
+                (
+                    encode(vec![(Mp::from("name"), Mp::from(3)), digest.clone()]),
+                    "\"name\" is not a string",
+                ),
+                (
+                    encode(vec![name.clone(), (Mp::from("digest"), Mp::Nil)]),
+                    "\"digest\" is not a string",
+                ),
+                (encode_list(), "body is not a map"),
+            ] {
+                match Record::decode(kind, &body) {
+                    Err(Error::Decode(e)) => assert!(e.contains(why), "{e}"),
+                    other => panic!("kind {kind}: expected {why}, got {other:?}"),
+                }
+            }
+        }
+    }
+
+    fn encode_list() -> Vec<u8> {
+        let mut buf = Vec::new();
+        write_mp(&mut buf, &Mp::Array(vec![Mp::from("name")]));
+        buf
     }
 
     #[test]

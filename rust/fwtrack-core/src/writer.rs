@@ -176,11 +176,11 @@ impl Writer {
             let next_seq = contents.next_seq;
             let view = RunView::from_contents(contents);
             recovered = Recovered {
-                last_step: view.last_step,
-                runtime: view.runtime,
-                config: view.config,
+                last_step: view.meta.last_step,
+                runtime: view.meta.runtime,
+                config: view.meta.config,
                 summary: view.summary,
-                metrics: view.metrics,
+                metrics: view.meta.metrics,
                 truncated: file_len - valid,
             };
             let file = OpenOptions::new()

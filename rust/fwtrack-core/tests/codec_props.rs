@@ -129,7 +129,7 @@ proptest! {
             prop_oneof![
                 proptest::collection::vec(any::<u8>(), 0..64),
                 // Plausible record framing around arbitrary MessagePack of any kind.
-                (1u8..=8, common::arb_mp()).prop_map(|(kind, v)| {
+                (1u8..=12, common::arb_mp()).prop_map(|(kind, v)| {
                     let mut body = Vec::new();
                     rmpv::encode::write_value(&mut body, &v).unwrap();
                     let mut raw = ((body.len() + 1) as u32).to_le_bytes().to_vec();
@@ -322,6 +322,6 @@ fn unknown_record_kinds_are_skipped_by_the_run_view() {
     assert_eq!(c.records.len(), 3);
     let v = fwtrack_core::reader::RunView::from_contents(c);
     assert_eq!(v.rows.len(), 1);
-    assert_eq!(v.last_step, Some(3));
-    assert_eq!(v.records, 3);
+    assert_eq!(v.meta.last_step, Some(3));
+    assert_eq!(v.meta.records, 3);
 }

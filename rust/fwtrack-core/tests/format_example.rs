@@ -124,5 +124,5 @@ fn the_documented_example_is_what_the_writer_writes() {
     let v =
         RunView::from_contents(read_log(&tmp.path().join(fwtrack_core::LOG_FILE_NAME)).unwrap());
     assert_eq!(v.rows.len(), 1);
-    assert_eq!(v.finish.unwrap().exit_code, 0);
+    assert_eq!(v.meta.finish.unwrap().exit_code, 0);
 }

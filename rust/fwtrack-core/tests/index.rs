@@ -193,21 +193,7 @@ fn every_split_point_of_a_log_gives_the_same_index() {
 // Against the reader and the writer.
 
 fn meta_of_view(v: &RunView) -> RunMeta {
-    RunMeta {
-        starts: v.starts.clone(),
-        config: v.config.clone(),
-        summary: v
-            .summary
-            .as_ref()
-            .map_or(Mp::Map(Vec::new()), |s| s.values.clone()),
-        metrics: v.metrics.clone(),
-        finish: v.finish.clone(),
-        last_step: v.last_step,
-        runtime: v.runtime,
-        rows: v.rows.len() as u64,
-        records: v.records,
-        tail_error: v.tail.clone(),
-    }
+    v.meta.clone()
 }
 
 fn assert_meta_eq(got: &RunMeta, want: &RunMeta, what: &str) {

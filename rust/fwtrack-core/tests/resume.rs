@@ -84,7 +84,7 @@ fn resume_cuts_a_torn_tail_and_continues() {
     // The torn bytes are gone; the new start record follows the valid prefix.
     let c = read_log(&log).unwrap();
     assert_eq!(c.tail, Tail::Clean);
-    assert_eq!(c.records.len() as u64, before.records + 1);
+    assert_eq!(c.records.len() as u64, before.meta.records + 1);
     let bytes = std::fs::read(&log).unwrap();
     let (frames, _) = codec::scan_frames(&bytes[HEADER_LEN..], HEADER_LEN as u64);
     let resumed = frames.last().unwrap();
@@ -104,8 +104,8 @@ fn resume_cuts_a_torn_tail_and_continues() {
     w.close().unwrap();
 
     let v = RunView::open(dir).unwrap();
-    assert!(v.tail.is_none());
-    assert_eq!(v.starts.len(), 2);
+    assert!(v.meta.tail_error.is_none());
+    assert_eq!(v.meta.starts.len(), 2);
     let got: Vec<u64> = v.rows.iter().map(|r| r.step).collect();
     assert_eq!(got, (0..12).collect::<Vec<_>>());
     // Aggregates continue across the resume; explicit values survive it.
@@ -150,9 +150,9 @@ fn resume_cuts_a_corrupt_last_frame() {
     assert_eq!(rec.last_step, Some(0));
     w.close().unwrap();
     let v = RunView::open(dir).unwrap();
-    assert!(v.tail.is_none());
+    assert!(v.meta.tail_error.is_none());
     assert_eq!(v.rows.len(), 1);
-    assert_eq!(v.starts.len(), 2);
+    assert_eq!(v.meta.starts.len(), 2);
 }
 
 #[test]
@@ -170,7 +170,10 @@ fn a_resumed_finished_run_is_running_again() {
     w.send(row(0, &[fl("x", 1.0)])).unwrap();
     w.send(finish(0)).unwrap();
     w.close().unwrap();
-    assert_eq!(RunView::open(dir).unwrap().finish.unwrap().exit_code, 0);
+    assert_eq!(
+        RunView::open(dir).unwrap().meta.finish.unwrap().exit_code,
+        0
+    );
 
     let (w, rec) = open(dir, true, quiet_opts());
     assert_eq!(rec.truncated, 0);
@@ -178,12 +181,12 @@ fn a_resumed_finished_run_is_running_again() {
     assert!((rec.runtime - 7.0).abs() < 1e-12);
     w.flush().unwrap();
     // A start after the finish record voids it.
-    assert!(RunView::open(dir).unwrap().finish.is_none());
+    assert!(RunView::open(dir).unwrap().meta.finish.is_none());
     w.send(finish(3)).unwrap();
     w.close().unwrap();
     let v = RunView::open(dir).unwrap();
-    assert_eq!(v.finish.unwrap().exit_code, 3);
-    assert_eq!(v.starts.len(), 2);
+    assert_eq!(v.meta.finish.unwrap().exit_code, 3);
+    assert_eq!(v.meta.starts.len(), 2);
 }
 
 #[test]
@@ -194,7 +197,7 @@ fn resume_without_a_log_starts_one() {
     assert_eq!(rec.truncated, 0);
     assert!(rec.last_step.is_none() && rec.summary.is_none() && rec.metrics.is_empty());
     w.close().unwrap();
-    assert_eq!(RunView::open(&dir).unwrap().starts.len(), 1);
+    assert_eq!(RunView::open(&dir).unwrap().meta.starts.len(), 1);
 }
 
 #[test]

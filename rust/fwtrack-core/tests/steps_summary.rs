@@ -150,8 +150,8 @@ fn steps_and_summaries_through_the_writer() {
     assert!(step3.contains(&(Key::from("eval/acc"), Value::Float(0.7))));
     // The two rows logged at step 10 are merged by the reader.
     assert_eq!(v.rows[4].values.len(), 2);
-    assert_eq!(v.last_step, Some(11));
-    assert_eq!(v.metrics.len(), 2);
+    assert_eq!(v.meta.last_step, Some(11));
+    assert_eq!(v.meta.metrics.len(), 2);
 
     let cols = v.columns(None);
     assert_eq!(cols.step, vec![0, 1, 2, 3, 10, 11]);
@@ -201,7 +201,7 @@ fn histograms_land_at_their_row_step() {
             (4, Key::from("weights"), h)
         ]
     );
-    assert_eq!(v.last_step, Some(4));
+    assert_eq!(v.meta.last_step, Some(4));
     assert_eq!(v.hists[0].2.counts.iter().sum::<u64>(), 1000);
 }
 

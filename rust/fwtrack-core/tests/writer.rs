@@ -63,6 +63,16 @@ fn every_record_kind_round_trips_through_the_writer() {
             kind: 99,
             body: vec![1, 2, 3],
         },
+        Record::ArtifactUsed(Mp::Map(vec![
+            (Mp::from("name"), Mp::from("mnist-train")),
+            (Mp::from("digest"), Mp::from("blake3:aa")),
+            (Mp::from("ref"), Mp::from("mnist-train:latest")),
+        ])),
+        Record::ArtifactLogged(Mp::Map(vec![
+            (Mp::from("name"), Mp::from("model")),
+            (Mp::from("digest"), Mp::from("blake3:bb")),
+            (Mp::from("aliases"), Mp::Array(vec![Mp::from("best")])),
+        ])),
         Record::Finish(Finish {
             exit_code: 0,
             timestamp: 2.0,
@@ -90,13 +100,15 @@ fn every_record_kind_round_trips_through_the_writer() {
     assert_records_eq(&c.records[..c.records.len() - 1], &want);
 
     let v = RunView::open(&dir).unwrap();
-    assert_eq!(v.starts.len(), 1);
+    assert_eq!(v.meta.starts.len(), 1);
     assert_eq!(v.rows.len(), 1);
     assert_eq!(v.hists, vec![(0, Key::from("weights"), hist)]);
-    assert_eq!(v.metrics.len(), 1);
-    assert_eq!(v.finish.as_ref().map(|f| f.exit_code), Some(0));
-    assert_eq!(v.last_step, Some(0));
-    assert!(v.tail.is_none());
+    assert_eq!(v.meta.metrics.len(), 1);
+    assert_eq!(v.meta.finish.as_ref().map(|f| f.exit_code), Some(0));
+    assert_eq!(v.meta.last_step, Some(0));
+    assert!(v.meta.tail_error.is_none());
+    assert_eq!(v.meta.artifacts.used, bodies(&want, 12));
+    assert_eq!(v.meta.artifacts.logged, bodies(&want, 11));
     assert!(!lock::is_locked(&dir.join(LOCK_FILE_NAME)));
 }
 
@@ -141,7 +153,7 @@ fn many_rows_span_many_frames() {
         assert_eq!(r.step, i as u64);
         assert_eq!(r.values[1].1, Value::Int(i as i64 * 2));
     }
-    assert_eq!(v.last_step, Some(n - 1));
+    assert_eq!(v.meta.last_step, Some(n - 1));
     assert_eq!(v.next_seq, seq);
     let s = v.summary.unwrap();
     assert_eq!(get(&s.values, "loss"), Some(&Mp::F64(1.0 / n as f64)));
@@ -162,7 +174,7 @@ fn flush_makes_everything_sent_readable_while_the_writer_lives() {
         w.flush().unwrap();
         let v = RunView::open(tmp.path()).unwrap();
         assert_eq!(v.rows.len() as u64, (round + 1) * 50);
-        assert!(v.tail.is_none(), "{:?}", v.tail);
+        assert!(v.meta.tail_error.is_none(), "{:?}", v.meta.tail_error);
     }
     w.close().unwrap();
 }
@@ -240,7 +252,7 @@ fn a_dropped_writer_writes_its_data_and_releases_the_lock() {
     wait_unlocked(tmp.path());
     let v = RunView::open(tmp.path()).unwrap();
     assert_eq!(v.rows.len(), 1);
-    assert!(v.finish.is_none());
+    assert!(v.meta.finish.is_none());
 }
 
 #[test]
@@ -342,7 +354,7 @@ fn a_reader_follows_a_log_while_it_is_written() {
     w.close().unwrap();
     let v = RunView::open(tmp.path()).unwrap();
     assert_eq!(v.rows.len() as u64, n);
-    assert!(v.tail.is_none());
+    assert!(v.meta.tail_error.is_none());
 }
 
 #[test]
@@ -355,6 +367,18 @@ fn opening_without_resume_starts_a_new_log() {
     assert!(rec.last_step.is_none());
     w.close().unwrap();
     let v = RunView::open(tmp.path()).unwrap();
-    assert_eq!(v.starts.len(), 1);
+    assert_eq!(v.meta.starts.len(), 1);
     assert!(v.rows.is_empty());
+}
+
+/// The bodies of the artifact records of `kind` in `records`, in order.
+fn bodies(records: &[Record], kind: u8) -> Vec<Mp> {
+    records
+        .iter()
+        .filter(|r| r.kind() == kind)
+        .map(|r| match r {
+            Record::ArtifactLogged(b) | Record::ArtifactUsed(b) => b.clone(),
+            other => panic!("not an artifact record: {other:?}"),
+        })
+        .collect()
 }

@@ -30,49 +30,10 @@ impl PyRunReader {
         Ok(PyRunReader { view, file })
     }
 
-    /// Run metadata: starts, config, summary, metrics, finish, last_step, rows, records,
-    /// tail_error.
-    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let v = &self.view;
-        let d = PyDict::new(py);
-        let starts = PyList::empty(py);
-        for s in &v.starts {
-            starts.append(mp_to_py(py, s)?)?;
-        }
-        d.set_item("starts", starts)?;
-        match &v.config {
-            Some(c) => d.set_item("config", mp_to_py(py, c)?)?,
-            None => d.set_item("config", PyDict::new(py))?,
-        }
-        match &v.summary {
-            Some(s) => d.set_item("summary", mp_to_py(py, &s.values)?)?,
-            None => d.set_item("summary", PyDict::new(py))?,
-        }
-        let metrics = PyList::empty(py);
-        for m in &v.metrics {
-            let md = PyDict::new(py);
-            md.set_item("name", &m.name)?;
-            md.set_item("step_metric", &m.step_metric)?;
-            md.set_item("summary", &m.summary)?;
-            metrics.append(md)?;
-        }
-        d.set_item("metrics", metrics)?;
-        match &v.finish {
-            Some(f) => {
-                let fd = PyDict::new(py);
-                fd.set_item("exit_code", f.exit_code)?;
-                fd.set_item("timestamp", f.timestamp)?;
-                fd.set_item("runtime", f.runtime)?;
-                d.set_item("finish", fd)?;
-            }
-            None => d.set_item("finish", py.None())?,
-        }
-        d.set_item("last_step", v.last_step)?;
-        d.set_item("runtime", v.runtime)?;
-        d.set_item("rows", v.rows.len())?;
-        d.set_item("records", v.records)?;
-        d.set_item("tail_error", &v.tail)?;
-        Ok(d)
+    /// Run metadata: starts, config, summary, metrics, finish, last_step, runtime, rows,
+    /// records, tail_error, artifacts (the shape of the history index's meta: one fold).
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        mp_to_py(py, &self.view.meta.to_mp())
     }
 
     /// The history as columns (see `_core.pyi`).

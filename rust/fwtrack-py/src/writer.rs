@@ -12,6 +12,7 @@ use pyo3::types::PyDict;
 use rmpv::Value as Mp;
 
 use fwtrack_core::console;
+use fwtrack_core::index::json;
 use fwtrack_core::lock::fork_generation;
 use fwtrack_core::pending::Entry;
 use fwtrack_core::record::{Finish, Key, MetricDef, Record, SystemSample};
@@ -149,6 +150,40 @@ impl PyRunWriter {
             }
         }
     }
+}
+
+/// The MessagePack body of an artifact record from its JSON text: an object with string
+/// `name` and `digest`, or ValueError naming what is wrong.
+fn artifact_body(body_json: &str) -> PyResult<Mp> {
+    let body = json::parse(body_json).map_err(|e| {
+        PyValueError::new_err(format!(
+            "the artifact record body is not valid JSON ({e}); pass json.dumps() of a dict"
+        ))
+    })?;
+    let Mp::Map(entries) = &body else {
+        return Err(PyValueError::new_err(
+            "the artifact record body must be a JSON object with string \"name\" and \"digest\"",
+        ));
+    };
+    for field in ["name", "digest"] {
+        match entries.iter().find(|(k, _)| k.as_str() == Some(field)) {
+            Some((_, v)) if v.is_str() => {}
+            Some((_, v)) => {
+                return Err(PyValueError::new_err(format!(
+                    "the artifact record body's {field:?} is {}, not a string; pass the \
+                     artifact's {field} as a string",
+                    json::to_string(v)
+                )));
+            }
+            None => {
+                return Err(PyValueError::new_err(format!(
+                    "the artifact record body has no {field:?}; it needs string \"name\" and \
+                     \"digest\" fields"
+                )));
+            }
+        }
+    }
+    Ok(body)
 }
 
 #[pymethods]
@@ -321,6 +356,32 @@ impl PyRunWriter {
         self.check_open()?;
         let cfg = json_or_obj_to_mp(config_json)?;
         self.enqueue(py, vec![Entry::Record(Record::Config(cfg))])
+    }
+
+    /// Append an artifact record: `kind` "logged" (`ArtifactLogged`) or "used"
+    /// (`ArtifactUsed`), `body_json` a JSON object with string `name` and `digest` (the other
+    /// fields are in docs/format.md). Ordered with the other records; after `finish` it does
+    /// nothing.
+    fn log_artifact_record(&self, py: Python<'_>, kind: &str, body_json: &str) -> PyResult<()> {
+        let logged = match kind {
+            "logged" => true,
+            "used" => false,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "kind={other:?} is not an artifact record kind; use \"logged\" or \"used\""
+                )));
+            }
+        };
+        let body = artifact_body(body_json)?;
+        if self.inert(py) || self.finished.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let record = if logged {
+            Record::ArtifactLogged(body)
+        } else {
+            Record::ArtifactUsed(body)
+        };
+        self.enqueue(py, vec![Entry::Record(record)])
     }
 
     #[pyo3(signature = (name, step_metric = None, summary = Vec::new()))]

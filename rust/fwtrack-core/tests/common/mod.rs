@@ -201,6 +201,8 @@ pub fn record_eq(a: &Record, b: &Record) -> bool {
                     .zip(&y.lines)
                     .all(|((ta, la), (tb, lb))| f_eq(*ta, *tb) && la == lb)
         }
+        (Record::ArtifactLogged(x), Record::ArtifactLogged(y))
+        | (Record::ArtifactUsed(x), Record::ArtifactUsed(y)) => mp_eq(x, y),
         (Record::Media(x), Record::Media(y)) => {
             x.step == y.step
                 && f_eq(x.timestamp, y.timestamp)
@@ -372,9 +374,26 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
             })
         },
     );
-    // Kinds no reader knows (1-10 are the known ones).
+    // An artifact record: `name` and `digest` strings, then any other fields.
+    let artifact = (any::<bool>(), arb_string(), arb_string(), arb_mp_map()).prop_map(
+        |(logged, name, digest, rest)| {
+            let mut body = vec![
+                (Mp::from("name"), Mp::from(name)),
+                (Mp::from("digest"), Mp::from(digest)),
+            ];
+            if let Mp::Map(rest) = rest {
+                body.extend(rest);
+            }
+            if logged {
+                Record::ArtifactLogged(Mp::Map(body))
+            } else {
+                Record::ArtifactUsed(Mp::Map(body))
+            }
+        },
+    );
+    // Kinds no reader knows (1-12 are the known ones).
     let unknown = (
-        prop_oneof![Just(0u8), 11u8..=255],
+        prop_oneof![Just(0u8), 13u8..=255],
         proptest::collection::vec(any::<u8>(), 0..32),
     )
         .prop_map(|(kind, body)| Record::Unknown { kind, body });
@@ -389,6 +408,7 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
         1 => system,
         1 => console,
         1 => media,
+        1 => artifact,
         1 => unknown,
     ]
 }
