@@ -255,9 +255,7 @@ def _install_handlers(app: FastAPI) -> None:
 def create_app(config: ServerConfig) -> FastAPI:
     """The tracking server app for `config` (migrates the database, creates the first admin)."""
     from fwtrack.server.routes import (
-        blobs as blob_routes,
-    )
-    from fwtrack.server.routes import (
+        artifacts,
         console,
         dashboard,
         files,
@@ -271,6 +269,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         teams,
         upload,
         users,
+    )
+    from fwtrack.server.routes import (
+        blobs as blob_routes,
     )
 
     db, _ = bootstrap(config)
@@ -345,6 +346,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         console,
         media,
         blob_routes,
+        artifacts,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_docs(app)

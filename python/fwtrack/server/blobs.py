@@ -244,6 +244,14 @@ class BlobStore:
         del project
         return _ManifestFiles(self.db, self.store, run.id)
 
+    def blob_file(self, entity: str, address: str, size: int, path: str) -> StoredFile:
+        """A blob of `entity` served as the file `path` (an artifact's entry)."""
+        key = BlobKey(entity, address)
+        local = self.store.local_path(key)
+        if local is None and not self.store.exists(key):
+            raise ApiError(404, f"the blob {address} of {path[:200]!r} is missing from the store")
+        return StoredFile(path, size, address, local, lambda: self.store.open(key))
+
     def delete(self, project: Project, run: Run) -> None:
         """Remove the run's log and index (its blobs go to the collector: `released`)."""
         self.store.delete_run(self.key(project, run))
@@ -276,6 +284,35 @@ class LocalRunsLayout:
         return RunPaths(
             run_dir, run_dir / LOG_FILE_NAME, self.index_root / project_name / run_id, self.runs_dir
         )
+
+    @property
+    def artifact_blobs(self) -> Path:
+        """The local artifact registry's blob dir, `<dir>/.artifacts/blobs/<hh>/<hex>`."""
+        return self.runs_dir / ".artifacts" / "blobs"
+
+    def blob_file(self, entity: str, address: str, size: int, path: str) -> StoredFile:
+        """An artifact's entry `path` from the local registry's blob dir (never through a
+        symbolic link)."""
+        del entity
+        key = BlobKey("local", address)
+        target = self.artifact_blobs / key.hex[:2] / key.hex
+        missing = ApiError(
+            404, f"the blob {address} of {path[:200]!r} is missing from {self.artifact_blobs}"
+        )
+        if linked(self.runs_dir, target) is not None:
+            raise missing
+        try:
+            st = os.lstat(target)
+        except OSError:
+            raise missing from None
+        if not stat.S_ISREG(st.st_mode):
+            raise missing
+
+        def opener() -> BinaryIO:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+            return os.fdopen(fd, "rb")
+
+        return StoredFile(path, st.st_size, address, target, opener)
 
     def files(self, project: Project, run: Run) -> RunFiles:
         return _FolderFiles(self.runs_dir / project.name / run.run_id / "files", self.runs_dir)

@@ -24,6 +24,12 @@ from fwtrack.server.filemodes import FILE_MODE, private_dir, private_file, tight
 
 __all__ = [
     "ApiKey",
+    "ArtifactAlias",
+    "ArtifactBlob",
+    "ArtifactCollection",
+    "ArtifactEdge",
+    "ArtifactManifest",
+    "ArtifactVersion",
     "Base",
     "Blob",
     "BlobUpload",
@@ -257,6 +263,126 @@ class RunFileRow(Base):
         _ID, sa.ForeignKey("blobs.id", ondelete="RESTRICT"), index=True
     )
     size: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class ArtifactCollection(Base):
+    """An artifact's name in a project (`mnist-train`), its type and description; its
+    versions are `ArtifactVersion` rows (fwtrack.server.artifacts)."""
+
+    __tablename__ = "artifact_collections"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    type: Mapped[str] = mapped_column(sa.String(128))
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    created_at: Mapped[float] = mapped_column(default=now)
+    updated_at: Mapped[float] = mapped_column(default=now)
+
+
+class ArtifactVersion(Base):
+    """One committed, immutable version `v<index>` of a collection: its digest (the content
+    address of its manifest), the log call's id (`client_id`, which makes a commit
+    idempotent) and the run that logged it (NULL once that run is deleted)."""
+
+    __tablename__ = "artifact_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("collection_id", "index", name="uq_artifact_versions_collection_index"),
+        sa.UniqueConstraint(
+            "collection_id", "digest", name="uq_artifact_versions_collection_digest"
+        ),
+        sa.UniqueConstraint("client_id", name="uq_artifact_versions_client_id"),
+        sa.Index("ix_artifact_versions_run_pk", "run_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("artifact_collections.id", ondelete="CASCADE")
+    )
+    index: Mapped[int] = mapped_column("index", sa.Integer)
+    digest: Mapped[str] = mapped_column(sa.String(80))
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    files: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    run_pk: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("runs.id", ondelete="SET NULL"), default=None
+    )
+    created_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[float] = mapped_column(default=now)
+
+
+class ArtifactAlias(Base):
+    """An alias (`best`, `prod`) of a collection, naming one of its versions at a time
+    (`latest` is never stored: it is the highest index)."""
+
+    __tablename__ = "artifact_aliases"
+    __table_args__ = (sa.Index("ix_artifact_aliases_version_id", "version_id"),)
+
+    collection_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("artifact_collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE")
+    )
+
+
+class ArtifactManifest(Base):
+    """A version's manifest: its address (the version's digest), its entries (path →
+    `{"address", "size"}` or `{"ref", ...}`) and its size in bytes."""
+
+    __tablename__ = "artifact_manifests"
+
+    version_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(sa.String(80))
+    entries: Mapped[dict[str, Any]] = mapped_column()
+    nbytes: Mapped[int] = mapped_column("bytes", sa.BigInteger)
+
+
+class ArtifactBlob(Base):
+    """A blob a committed version's manifest names (its entries' and the manifest itself):
+    the collector keeps every blob a row here references, as it does for `run_files`."""
+
+    __tablename__ = "artifact_blobs"
+    __table_args__ = (sa.Index("ix_artifact_blobs_blob_id", "blob_id"),)
+
+    version_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    blob_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("blobs.id", ondelete="RESTRICT"), primary_key=True
+    )
+
+
+class ArtifactEdge(Base):
+    """Lineage: run `run_pk` logged (`output`) or used (`input`) the version of
+    `project_id`/`name` with `digest` (which may not be on the server yet)."""
+
+    __tablename__ = "artifact_edges"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "run_pk", "direction", "project_id", "name", "digest", name="uq_artifact_edges_key"
+        ),
+        sa.Index("ix_artifact_edges_target", "project_id", "name", "digest"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(sa.String(8))
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    digest: Mapped[str] = mapped_column(sa.String(80))
+    ref: Mapped[str | None] = mapped_column(sa.String(512), default=None)
+    created_at: Mapped[float] = mapped_column(default=now)
 
 
 class Workspace(Base):

@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
@@ -25,7 +26,7 @@ from fwtrack.server.routes.run_request import OCTET_BODY, RUN, parse_range
 from fwtrack.server.store.base import BlobKey
 from fwtrack.server.store.presign import GET_EXPIRES, presigner
 
-__all__ = ["router"]
+__all__ = ["FILE_RESPONSES", "router", "serve_file"]
 
 router = APIRouter(responses=ERRORS)
 
@@ -80,17 +81,23 @@ def _content_type(path: str) -> str:
     return _CONTENT_TYPES.get(ext, "application/octet-stream")
 
 
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"*/*": {}}},
+    206: {"description": "The one range asked for (`Range: bytes=a-b`)"},
+    304: {"description": "Not modified (`If-None-Match` matched the ETag)"},
+    307: {
+        "description": "A large file on a store that signs URLs: fetch it from the "
+        "presigned URL in `Location` (without this server's Authorization header)"
+    },
+    416: {"description": "The range starts past the end of the file"},
+}
+"""The `responses` of a route answering a stored file (`serve_file`)."""
+
+
 @router.get(
     RUN + "/files/{path:path}",
     tags=["files"],
-    responses={
-        200: {"content": {"*/*": {}}},
-        304: {"description": "Not modified (`If-None-Match` matched the ETag)"},
-        307: {
-            "description": "A large file on a store that signs URLs: fetch it from the "
-            "presigned URL in `Location` (without this server's Authorization header)"
-        },
-    },
+    responses=FILE_RESPONSES,
 )
 def file_download(
     entity: str,
@@ -111,15 +118,35 @@ def file_download(
     check_file_path(path)
     proj, run = find_run(ctx, entity, project, run_id)
     stored = ctx.blobs.files(proj, run).get(path)
-    headers = dict(_FILE_HEADERS)
     payload = _MEDIA_PAYLOAD.match(path)
-    headers["Cache-Control"] = _IMMUTABLE if payload is not None else "private, no-cache"
+    etag = None
+    if stored.address is None and payload is not None:  # fwtrack ui: named by its hash
+        etag = f'"{payload.group(1)}"'
+    return serve_file(ctx, request, proj.entity, stored, immutable=payload is not None, etag=etag)
+
+
+def serve_file(
+    ctx: Ctx,
+    request: Request,
+    entity: str,
+    stored: StoredFile,
+    *,
+    immutable: bool,
+    etag: str | None = None,
+) -> Response:
+    """The answer for one stored file of `entity` (a run file, an artifact's file): the
+    Content-Type from its path's extension, the sandbox policy, its content address as ETag
+    (else `etag`), cached for good when `immutable` (else revalidated), `304` for a matching
+    `If-None-Match`, one `Range`, and `307` to a presigned URL for a blob over the threshold
+    on a store that signs."""
+    headers = dict(_FILE_HEADERS)
+    headers["Cache-Control"] = _IMMUTABLE if immutable else "private, no-cache"
     if stored.address is not None:
         headers["ETag"] = f'"{stored.address}"'
-    elif payload is not None:  # fwtrack ui: named by its hash
-        headers["ETag"] = f'"{payload.group(1)}"'
-    media_type = _content_type(path)
-    redirect = _presigned(ctx, proj.entity, stored, media_type)
+    elif etag is not None:
+        headers["ETag"] = etag
+    media_type = _content_type(stored.path)
+    redirect = _presigned(ctx, entity, stored, media_type)
     if redirect is not None:
         response: Response = RedirectResponse(
             redirect,
@@ -130,7 +157,7 @@ def file_download(
         try:
             st = os.stat(stored.local)
         except FileNotFoundError:
-            raise ApiError(404, f"run {run_id!r} has no file {path!r}") from None
+            raise ApiError(404, f"the file {stored.path!r} is missing from the store") from None
         response = FileResponse(
             stored.local, media_type=media_type, headers=headers, stat_result=st
         )
