@@ -14,7 +14,6 @@ an `Uploader` on a finished offline run as `fwtrack sync` starts it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
@@ -30,13 +29,6 @@ from fwtrack import _core
 from server.harness import STORES, StoreChoice
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("client_dirs")]
-
-if importlib.util.find_spec("fwtrack.server.routes.artifacts") is None:
-    pytest.skip(
-        "the server's artifact routes (python/fwtrack/server/routes/artifacts.py) are not "
-        "there yet: nothing to commit to",
-        allow_module_level=True,
-    )
 
 SETTINGS = {"capture_env": False, "save_code": False, "system_interval": 0}
 WAIT = 90.0
