@@ -215,6 +215,25 @@ def check_address(address: str) -> str:
     """`address` ("blake3:<hex>" or, from older logs, "sha256:<hex>"; 64 hex digits of either
     case) normalised to lowercase hex; ValueError naming the value and the expected form."""
 
+# -- blob directories: `<blob_dir>/<hh>/<hex>` of blake3 addresses, temporaries in `tmp/` ------
+
+def store_files(
+    blob_dir: str | os.PathLike[str], paths: Sequence[str | os.PathLike[str]]
+) -> list[tuple[str, int] | OSError]:
+    """Store each file in `blob_dir` by its content address: read once (O_NOFOLLOW: a symbolic
+    link, or anything but a regular file, is refused), copied into `<blob_dir>/tmp/` while
+    hashed (BLAKE3), renamed to `<blob_dir>/<hh>/<hex>` (or removed when that blob exists).
+    A file whose size or mtime changed while it was read gets an OSError naming it ("changed
+    while it was being logged; log it again once it is written"). Files in parallel; no
+    fsync per file, one `syncfs(2)` of the blob dir's file system at the end when anything
+    was written. Results in order: `(address, size)` or an OSError instance (not raised).
+    GIL released (Ctrl-C is honoured between batches of 1024 files)."""
+
+def store_blob(blob_dir: str | os.PathLike[str], data: bytes) -> tuple[str, int]:
+    """Store `data` in `blob_dir` by its content address (unless it is there already): a
+    temporary in `tmp/`, fsynced, renamed, the directory fsynced. `(address, size)`; OSError
+    naming the file when it cannot be written. GIL released."""
+
 class Hasher:
     """Incremental BLAKE3: `update()` with pieces gives the address of their concatenation.
     Safe to share between threads (updates are serialized). GIL released while hashing."""

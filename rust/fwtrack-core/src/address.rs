@@ -202,12 +202,12 @@ impl Hasher {
 }
 
 /// The error of a file operation, naming the file.
-fn named(path: &Path, e: &io::Error) -> io::Error {
+pub(crate) fn named(path: &Path, e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// Open a regular file for reading, refusing a symbolic link at the last component.
-fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)

@@ -4,10 +4,12 @@
 //! writer thread ([`writer`]) and the records it waits for ([`pending`]), console line
 //! capture ([`console`]), the reader with tail recovery ([`reader`]), step handling
 //! ([`steps`]), summaries ([`summary`]), histograms ([`histogram`]), the run metadata and
-//! its one fold ([`meta`]), content addresses of blobs ([`address`]), and the server-side
+//! its one fold ([`meta`]), content addresses of blobs ([`address`]) and the directories
+//! that store blobs by address ([`blobdir`]), and the server-side
 //! history index ([`index`]) with its downsampling ([`downsample`]). The format is specified in `docs/format.md`.
 
 pub mod address;
+pub mod blobdir;
 pub mod codec;
 pub mod console;
 pub mod downsample;

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod address;
+mod blobdir;
 mod convert;
 mod errors;
 mod hist;
@@ -72,5 +73,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(address::hash_file, m)?)?;
     m.add_function(wrap_pyfunction!(address::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(address::check_address, m)?)?;
+    m.add_function(wrap_pyfunction!(blobdir::store_files, m)?)?;
+    m.add_function(wrap_pyfunction!(blobdir::store_blob, m)?)?;
     Ok(())
 }
