@@ -4,6 +4,7 @@ form, blobs sent through the blob routes, versions committed through the commit 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ from .apputil import database, split, store_choice
 from .harness import ServerProcess
 
 PACK = {"Content-Type": "application/x-fwtrack-blobs"}
+PRESIGN_THRESHOLD = 100_000
+"""The module servers' `--presign-threshold`: a larger file on S3 is answered 307."""
 
 
 def canonical(obj: Any) -> bytes:
@@ -45,6 +48,48 @@ def manifest_of(
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def lineage_log(
+    root: Path,
+    project: str,
+    run_id: str,
+    *,
+    used: Sequence[dict[str, Any]] = (),
+    logged: Sequence[dict[str, Any]] = (),
+) -> bytes:
+    """A finished run log holding `ArtifactUsed` then `ArtifactLogged` records (bodies as
+    docs/format.md has them), written by the core's writer."""
+    run_dir = root / project / run_id
+    info = {"id": run_id, "project": project, "name": f"name-{run_id}", "created_at": time.time()}
+    warnings: list[str] = []
+    writer = _core.RunWriter(
+        str(run_dir), json.dumps(info), converter=lambda _k, _v: None, warn=warnings.append
+    )
+    writer.log({"loss": 1.0})
+    for body in used:
+        writer.log_artifact_record("used", json.dumps(body))
+    for body in logged:
+        writer.log_artifact_record("logged", json.dumps(body))
+    writer.finish(0)
+    assert warnings == []
+    return (run_dir / "run.fwlog").read_bytes()
+
+
+def record_of(version: Mapping[str, Any], ref: str | None = None) -> dict[str, Any]:
+    """The body of an `ArtifactLogged` (or, with `ref`, `ArtifactUsed`) record of a version."""
+    body: dict[str, Any] = {
+        "ts": time.time(),
+        "project": version["project"],
+        "name": version["name"],
+        "type": version["type"],
+        "digest": version["digest"],
+    }
+    if ref is None:
+        body.update(id=version["id"], size=version["size"], files=version["files"])
+    else:
+        body.update(entity=version.get("entity"), version=version["version"], ref=ref)
+    return body
 
 
 class ArtifactClient:
@@ -140,7 +185,12 @@ def module_server(
     store, backend = split(combination)
     with database(request, backend) as url:
         data: Path = tmp_path_factory.mktemp("artifacts") / "data"
-        server = ServerProcess(data, db_url=url, store=store_choice(request, store))
+        server = ServerProcess(
+            data,
+            db_url=url,
+            store=store_choice(request, store),
+            extra_args=["--presign-threshold", str(PRESIGN_THRESHOLD)],
+        )
         server.start()
         try:
             yield server

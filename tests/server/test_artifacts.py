@@ -5,16 +5,29 @@ giving the same version), aliases, references to versions and their 404s, the en
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from fwtrack import _core
 
 from .apputil import REPRESENTATIVE, make_run
-from .artifact_util import ArtifactClient, manifest_of, module_server, new_id
+from .artifact_util import (
+    PRESIGN_THRESHOLD,
+    ArtifactClient,
+    canonical,
+    lineage_log,
+    manifest_of,
+    module_server,
+    new_id,
+    record_of,
+)
 from .harness import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -227,8 +240,6 @@ def test_bad_manifests_are_refused(api: ArtifactClient, project: str) -> None:
 
 
 def _json(obj: object) -> bytes:
-    import json
-
     return json.dumps(obj).encode()
 
 
@@ -294,3 +305,283 @@ def test_commit_into_another_project_and_lists(api: ArtifactClient, project: str
     only = api.get(f"/artifacts/admin/{project}/versions", params={"name": "ds"}).json()
     assert [v["version"] for v in only] == ["v1", "v0"]
     assert api.get(f"/artifacts/admin/{other}/collections").json()[0]["name"] == "net"
+
+
+# -- files, diffs --------------------------------------------------------------------------
+
+
+def test_file_listing_and_bytes(api: ArtifactClient, project: str, srv: ServerProcess) -> None:
+    big = os.urandom(PRESIGN_THRESHOLD + 1000)
+    files = {
+        "train.csv": b"a,b\n1,2\n",
+        "images/cats/1.png": b"\x89PNG cat",
+        "images/cats/2.png": b"\x89PNG cat two",
+        "images/dog.png": b"\x89PNG dog",
+        "weights.bin": big,
+    }
+    for i in range(5):
+        files[f"many/f{i}.txt"] = f"file {i}".encode()
+    assert api.commit(project, "r1", "ds", files).status_code == 200
+    base = f"/artifacts/admin/{project}/collections/ds/versions/latest"
+    top = api.get(f"{base}/files").json()
+    assert top["prefix"] == ""
+    assert top["dirs"] == [
+        {"name": "images", "files": 3, "size": 8 + 12 + 8},
+        {"name": "many", "files": 5, "size": 30},
+    ]
+    assert [f["path"] for f in top["files"]] == ["train.csv", "weights.bin"]
+    assert top["files"][0] == {
+        "path": "train.csv",
+        "size": 8,
+        "address": _core.hash_bytes(files["train.csv"]),
+    }
+    assert top["next_cursor"] is None
+    images = api.get(f"{base}/files", params={"prefix": "images/"}).json()
+    assert images["dirs"] == [{"name": "cats", "files": 2, "size": 20}]
+    assert [f["path"] for f in images["files"]] == ["images/dog.png"]
+    # Pages through one level with the cursor.
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"prefix": "many", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.get(f"{base}/files", params=params).json()
+        seen += [f["path"] for f in page["files"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"many/f{i}.txt" for i in range(5)]
+    assert api.get(f"{base}/files", params={"prefix": "nope"}).status_code == 404
+    assert api.get(f"{base}/files", params={"prefix": "../x"}).status_code == 400
+    # Bytes, as run files: content type, ETag, Range.
+    r = api.get(f"{base}/files/train.csv")
+    assert r.status_code == 200
+    assert r.content == files["train.csv"]
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["etag"] == f'"{_core.hash_bytes(files["train.csv"])}"'
+    assert "immutable" in r.headers["cache-control"]
+    r = api.get(f"{base}/files/images/cats/2.png", headers={"Range": "bytes=5-7"})
+    assert r.status_code == 206
+    assert r.content == files["images/cats/2.png"][5:8]
+    assert r.headers["content-type"] == "image/png"
+    r = api.get(
+        f"{base}/files/train.csv",
+        headers={"If-None-Match": f'"{_core.hash_bytes(files["train.csv"])}"'},
+    )
+    assert r.status_code == 304
+    r = api.get(f"{base}/files/images/nope.png")
+    assert r.status_code == 404
+    assert "images/nope.png" in r.json()["detail"]
+    # A large blob: 307 to the bucket on S3 (followed without the key), bytes on a directory.
+    r = api.get(f"{base}/files/weights.bin")
+    if srv.store.is_s3:
+        assert r.status_code == 307
+        assert httpx.get(r.headers["location"], timeout=60).content == big
+    else:
+        assert r.status_code == 200
+        assert r.content == big
+    manifest = api.get(f"{base}/manifest").json()
+    raw, digest, _ = manifest_of(files)
+    assert manifest == json.loads(raw)
+    assert _core.hash_bytes(canonical(manifest)) == digest
+
+
+def test_diff_of_two_versions(api: ArtifactClient, project: str) -> None:
+    a = {"same.txt": b"s", "gone.txt": b"g", "changed.txt": b"one"}
+    b = {"same.txt": b"s", "new.txt": b"nn", "changed.txt": b"three"}
+    refs_a = {"raw": {"ref": "s3://b/raw", "etag": '"1"', "size": 3}}
+    refs_b = {"raw": {"ref": "s3://b/raw", "etag": '"2"', "size": 3}}
+    api.commit(project, "r1", "ds", a, refs=refs_a, metadata={"rows": 1, "old": True, "k": [1]})
+    api.commit(project, "r1", "ds", b, refs=refs_b, metadata={"rows": 2, "new": "x", "k": [1]})
+    r = api.get(
+        f"/artifacts/admin/{project}/collections/ds/diff", params={"a": "v0", "b": "latest"}
+    )
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["a"]["version"] == "v0"
+    assert d["b"]["version"] == "v1"
+    assert d["added"] == [{"path": "new.txt", "size": 2}]
+    assert d["removed"] == [{"path": "gone.txt", "size": 1}]
+    assert d["changed"] == [
+        {
+            "path": "changed.txt",
+            "a": {"size": 3, "address": _core.hash_bytes(b"one")},
+            "b": {"size": 5, "address": _core.hash_bytes(b"three")},
+        },
+        {
+            "path": "raw",
+            "a": {"size": 3, "ref": "s3://b/raw", "etag": '"1"'},
+            "b": {"size": 3, "ref": "s3://b/raw", "etag": '"2"'},
+        },
+    ]
+    assert d["unchanged"] == 1
+    assert d["metadata"] == {
+        "added": {"new": "x"},
+        "removed": {"old": True},
+        "changed": {"rows": [1, 2]},
+    }
+    r = api.get(f"/artifacts/admin/{project}/collections/ds/diff", params={"a": "v0", "b": "v5"})
+    assert r.status_code == 404
+    assert "'v5'" in r.json()["detail"]
+
+
+# -- lineage ---------------------------------------------------------------------------------
+
+
+def test_lineage_over_three_runs(api: ArtifactClient, tmp_path: Path, srv: ServerProcess) -> None:
+    """dataset → training → evaluation, the records in the runs' logs, the versions committed
+    by their runs; then the producer of the dataset deleted: its version stays."""
+    project = f"lin-{uuid.uuid4().hex[:8]}"
+    log = lineage_log(tmp_path, project, "bootstrap")
+    api.new_run(log, project, "prep")
+    ds = api.commit(project, "prep", "mnist", {"train.csv": b"1,2"}).json()
+    api.new_run(log, project, "train")
+    model = api.commit(project, "train", "net", {"w.bin": b"w"}, type="model").json()
+    api.new_run(log, project, "eval")
+    report = api.commit(project, "eval", "report", {"r.json": b"{}"}, type="eval").json()
+    # The runs' logs (uploaded again under their own ids with the records): the edges.
+    for run_id, used, logged in [
+        ("prep2", [], [record_of(ds)]),
+        ("train2", [record_of(ds, "mnist:latest")], [record_of(model)]),
+        ("eval2", [record_of(model, "net:v0")], [record_of(report)]),
+    ]:
+        api.new_run(
+            lineage_log(tmp_path, project, run_id, used=used, logged=logged), project, run_id
+        )
+    runs = api.get(f"/runs/admin/{project}/train2/artifacts").json()
+    assert [v["name"] for v in runs["logged"]] == ["net"]
+    assert runs["logged"][0]["version"] == "v0"
+    assert [(v["name"], v["version"], v["ref"]) for v in runs["used"]] == [
+        ("mnist", "v0", "mnist:latest")
+    ]
+    base = f"/artifacts/admin/{project}/collections"
+    used_by = api.get(f"{base}/mnist/versions/v0/used_by").json()
+    assert [(u["run_id"], u["project"], u["entity"], u["state"]) for u in used_by] == [
+        ("train2", project, "admin", "finished")
+    ]
+    assert used_by[0]["name"] == "name-train2"
+    graph = api.get(f"{base}/mnist/versions/v0/lineage", params={"depth": 4}).json()
+    ids = {n["id"] for n in graph["nodes"]}
+    a = f"artifact:{project}"
+    r = f"run:admin/{project}"
+    assert ids == {
+        f"{a}/mnist:v0",
+        f"{r}/prep",
+        f"{r}/prep2",
+        f"{r}/train2",
+        f"{a}/net:v0",
+        f"{r}/train",
+        f"{r}/eval2",
+        f"{a}/report:v0",
+    }  # `eval`, the commit's run of report:v0, is a fifth hop
+    edges = {(e["from"], e["to"]) for e in graph["edges"]}
+    assert (f"{r}/prep", f"{a}/mnist:v0") in edges
+    assert (f"{a}/mnist:v0", f"{r}/train2") in edges
+    assert (f"{r}/train2", f"{a}/net:v0") in edges
+    assert (f"{a}/net:v0", f"{r}/eval2") in edges
+    assert (f"{r}/eval2", f"{a}/report:v0") in edges
+    node = next(n for n in graph["nodes"] if n["id"] == f"{a}/net:v0")
+    assert node["kind"] == "artifact"
+    assert node["type"] == "model"
+    assert node["digest"] == model["digest"]
+    far = api.get(f"{base}/mnist/versions/v0/lineage", params={"depth": 5}).json()
+    assert {n["id"] for n in far["nodes"]} == ids | {f"{r}/eval"}
+    near = api.get(f"{base}/mnist/versions/v0/lineage", params={"depth": 1}).json()
+    assert {n["id"] for n in near["nodes"]} == {
+        f"{a}/mnist:v0",
+        f"{r}/prep",
+        f"{r}/prep2",
+        f"{r}/train2",
+    }
+    for bad in (0, 6):
+        assert (
+            api.get(f"{base}/mnist/versions/v0/lineage", params={"depth": bad}).status_code == 400
+        )
+    # A record of a version the server does not have: listed, unresolved.
+    ghost = dict(record_of(ds, "ghost:v0"), name="ghost", digest="blake3:" + "1" * 64)
+    api.new_run(lineage_log(tmp_path, project, "lonely", used=[ghost]), project, "lonely")
+    lonely = api.get(f"/runs/admin/{project}/lonely/artifacts").json()
+    assert lonely["logged"] == []
+    assert lonely["used"][0]["name"] == "ghost"
+    assert lonely["used"][0]["version"] is None
+    # Deleting the producer keeps its version, without a run.
+    assert api.http.delete(f"/runs/admin/{project}/prep").status_code == 200
+    kept = api.version(project, "mnist", "v0").json()
+    assert kept["run"] is None
+    assert kept["digest"] == ds["digest"]
+    assert api.get(f"{base}/mnist/versions/v0/files/train.csv").content == b"1,2"
+
+
+# -- access, the API document --------------------------------------------------------------
+
+
+def test_access_as_for_runs(api: ArtifactClient, project: str) -> None:
+    api.commit(project, "r1", "ds", {"f": b"secret"})
+    key = api.post("/users", {"name": f"u{uuid.uuid4().hex[:8]}"}).json()["api_key"]
+    other = api.as_(key)
+    try:
+        reads = [
+            f"/artifacts/admin/{project}/types",
+            f"/artifacts/admin/{project}/collections",
+            f"/artifacts/admin/{project}/collections/ds",
+            f"/artifacts/admin/{project}/versions",
+            f"/artifacts/admin/{project}/collections/ds/versions/v0",
+            f"/artifacts/admin/{project}/collections/ds/versions/v0/manifest",
+            f"/artifacts/admin/{project}/collections/ds/versions/v0/files",
+            f"/artifacts/admin/{project}/collections/ds/versions/v0/files/f",
+            f"/artifacts/admin/{project}/collections/ds/versions/v0/used_by",
+            f"/artifacts/admin/{project}/collections/ds/versions/v0/lineage",
+            f"/artifacts/admin/{project}/collections/ds/diff?a=v0&b=v0",
+            f"/runs/admin/{project}/r1/artifacts",
+        ]
+        for path in reads:
+            r = other.get(path)
+            assert r.status_code == 403, (path, r.text)
+            assert api.get(path).status_code == 200, path
+            r = httpx.get(f"{api.server.url}/api/v1{path}", timeout=30)
+            assert r.status_code == 401, path
+        r = other.commit(project, "r1", "ds", {"f": b"x"}, send=False)
+        assert r.status_code == 403
+        r = other.post(f"/artifacts/admin/{project}/blobs/missing", {"addresses": []})
+        assert r.status_code == 403
+        r = other.patch(f"/artifacts/admin/{project}/collections/ds/versions/v0", {"aliases": []})
+        assert r.status_code == 403
+        # Unknown project and run in a reachable entity: 404.
+        assert api.get("/artifacts/admin/no-such-project/collections").status_code == 404
+        assert api.commit(project, "no-run", "ds", {"f": b"x"}, send=False).status_code == 404
+    finally:
+        other.close()
+
+
+def test_openapi_lists_the_routes(api: ArtifactClient) -> None:
+    doc = api.get("/openapi.json").json()
+    paths = doc["paths"]
+    art = "/api/v1/artifacts/{entity}/{project}"
+    version = art + "/collections/{name}/versions/{ref}"
+    expected = {
+        ("post", "/api/v1/runs/{entity}/{project}/{run_id}/artifacts"),
+        ("get", "/api/v1/runs/{entity}/{project}/{run_id}/artifacts"),
+        ("post", art + "/blobs/missing"),
+        ("get", art + "/types"),
+        ("get", art + "/collections"),
+        ("get", art + "/collections/{name}"),
+        ("get", art + "/versions"),
+        ("get", version),
+        ("patch", version),
+        ("get", version + "/manifest"),
+        ("get", version + "/files"),
+        ("get", version + "/files/{path}"),
+        ("get", version + "/used_by"),
+        ("get", version + "/lineage"),
+        ("get", art + "/collections/{name}/diff"),
+    }
+    for method, path in expected:
+        operation = paths[path][method]
+        assert operation["tags"] == ["artifacts"], path
+        assert "200" in operation["responses"], path
+        assert "422" not in operation["responses"], path
+    schemas = doc["components"]["schemas"]
+    assert {"VersionOut", "CollectionOut", "LineageOut", "DiffOut", "FilesOut"} <= set(schemas)
+    commit = paths["/api/v1/runs/{entity}/{project}/{run_id}/artifacts"]["post"]
+    assert "missing" in json.dumps(commit["responses"]["409"])

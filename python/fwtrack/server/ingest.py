@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fwtrack.server import core
+from fwtrack.server.artifacts import record_edges
 from fwtrack.server.blobs import BlobStore, LocalRunsLayout
 from fwtrack.server.db import Database, Project, Run, RunFileRow, now
 from fwtrack.server.errors import ApiError
@@ -248,9 +249,11 @@ def ingest(
             )
 
     try:
-        answer, _, _ = _row_update(db, run.id, work, update)
+        answer, indexed, _ = _row_update(db, run.id, work, update)
     except FileNotFoundError as exc:  # removed by a concurrent DELETE
         raise ApiError(404, _DELETED) from exc
+    if indexed is not None:  # lineage: the artifacts the log says it logged and used
+        record_edges(db, run.id, project.entity, project.name, indexed.get("meta") or {})
     return answer
 
 

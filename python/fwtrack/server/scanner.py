@@ -3,7 +3,9 @@
 Every cycle the scanner looks for `<dir>/<project>/<run id>/run.fwlog`, indexes each log whose
 size or mtime changed into the ui's own index and SQLite database (entity `local`), and checks
 the lock of every run it believes running: a released lock without a finish record is a crash.
-Runs whose directory disappeared are dropped.
+Runs whose directory disappeared are dropped. `<dir>/.artifacts` is not a project: it is the
+local artifact registry, imported into the artifact tables (`fwtrack.server.local_artifacts`),
+and the lineage records of each indexed log become edges (`fwtrack.server.artifacts`).
 
 Symbolic links are not followed: a project directory, run directory or `run.fwlog` that is a
 link is skipped (a warning names it once) and, if it was indexed before, dropped.
@@ -24,10 +26,12 @@ import sqlalchemy as sa
 
 from fwtrack import _core, path_names
 from fwtrack.server import core
+from fwtrack.server.artifacts import record_edges
 from fwtrack.server.blobs import LOG_FILE_NAME, LocalRunsLayout
 from fwtrack.server.context import LOCAL_USER, AppContext
 from fwtrack.server.db import Project, Run, now
 from fwtrack.server.ingest import apply_index, get_or_create_project, get_or_create_run
+from fwtrack.server.local_artifacts import LocalArtifacts
 
 __all__ = ["Scanner"]
 
@@ -58,6 +62,7 @@ class Scanner:
         self._thread = threading.Thread(target=self._loop, name="fwtrack-ui-scanner", daemon=True)
         self._warned: set[tuple[str, str]] = set()
         self._links_warned: set[Path] = set()
+        self.artifacts = LocalArtifacts(ctx.db, self.root, LOCAL_USER)
 
     def start(self) -> None:
         self._thread.start()
@@ -108,6 +113,10 @@ class Scanner:
                             log.warning("cannot index %s: %s", log_path, exc)
                     self._stamps[key] = stamp
         self._drop_missing(seen)
+        try:  # after the runs: a version names the run that logged it
+            self.artifacts.scan()
+        except (OSError, ValueError) as exc:
+            log.warning("importing the local artifacts of %s failed: %s", self.root, exc)
 
     def _link(self, path: Path) -> bool:
         """Whether `path` is a symbolic link (warned about once): never followed."""
@@ -153,6 +162,7 @@ class Scanner:
                 session.execute(
                     sa.update(Project).where(Project.id == project.id).values(last_activity=t)
                 )
+        record_edges(self.ctx.db, run.id, LOCAL_USER, project_name, meta)
 
     def _drop_missing(self, seen: set[tuple[str, str]]) -> None:
         with self.ctx.db.read() as session:
