@@ -8,6 +8,9 @@ import { ErrorBoundary } from "./components/ErrorBoundary";
 import { useRoute } from "./lib/hooks";
 import { currentHash, formatRoute, href, navigate, parseRoute, type Route } from "./lib/route";
 import { AdminPage } from "./pages/Admin";
+import { ArtifactsPage } from "./pages/artifacts/ArtifactsPage";
+import { CollectionPage } from "./pages/artifacts/CollectionPage";
+import { VersionPage } from "./pages/artifacts/VersionPage";
 import { isLocalViewer } from "./pages/admin/access";
 import { ComparePage } from "./pages/Compare";
 import { KeysPage } from "./pages/Keys";
@@ -30,6 +33,12 @@ function Breadcrumbs({ route }: { route: Route }) {
     crumbs.push({ label: `${route.entity} / ${route.project}`, href: href.workspace(route.entity, route.project) });
     if (route.page === "run") crumbs.push({ label: route.runId });
     if (route.page === "compare") crumbs.push({ label: "Compare" });
+  } else if (route.page === "artifacts" || route.page === "collection" || route.page === "version") {
+    crumbs.push({ label: "Projects", href: href.projects() });
+    crumbs.push({ label: `${route.entity} / ${route.project}`, href: href.workspace(route.entity, route.project) });
+    crumbs.push({ label: "Artifacts", href: href.artifacts(route.entity, route.project) });
+    if (route.page !== "artifacts") crumbs.push({ label: route.name, href: href.collection(route.entity, route.project, route.name) });
+    if (route.page === "version") crumbs.push({ label: route.version });
   } else if (route.page === "projects") {
     crumbs.push({ label: "Projects" });
   } else if (route.page === "admin") {
@@ -117,6 +126,25 @@ export function App() {
         break;
       case "compare":
         page = <ComparePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} />;
+        break;
+      case "artifacts":
+        page = <ArtifactsPage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} />;
+        break;
+      case "collection":
+        page = <CollectionPage key={`${route.entity}/${route.project}/${route.name}`} entity={route.entity} project={route.project} name={route.name} params={route.params} />;
+        break;
+      case "version":
+        page = (
+          <VersionPage
+            key={`${route.entity}/${route.project}/${route.name}/${route.version}`}
+            entity={route.entity}
+            project={route.project}
+            name={route.name}
+            refName={route.version}
+            params={route.params}
+            readOnly={local}
+          />
+        );
         break;
       case "admin":
         page = <AdminPage viewer={viewer} local={local} params={route.params} />;

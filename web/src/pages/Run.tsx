@@ -22,6 +22,7 @@ import { href, navigate, withParams, type Params } from "../lib/route";
 import { HistogramView } from "../charts/HistogramView";
 import { PanelGrid } from "../charts/PanelGrid";
 import { SystemCharts } from "../charts/SystemCharts";
+import { RunArtifactsTab } from "./artifacts/RunArtifactsTab";
 import { FilesTab } from "./run/FilesTab";
 import { LogsTab } from "./run/LogsTab";
 import { MediaTab } from "./run/MediaTab";
@@ -37,6 +38,7 @@ const TABS: readonly TabItem[] = [
   { id: "logs", label: "Logs" },
   { id: "files", label: "Files" },
   { id: "media", label: "Media" },
+  { id: "artifacts", label: "Artifacts" },
 ];
 
 function str(v: Json | undefined): string | null {
@@ -300,6 +302,9 @@ export function RunPage({ entity, project, runId, params }: { entity: string; pr
           }}
         />
       );
+      break;
+    case "artifacts":
+      panel = <RunArtifactsTab entity={entity} project={project} runId={run.id} />;
       break;
     default:
       panel = (

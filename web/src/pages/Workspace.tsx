@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { ApiError, isAbort } from "../api/client";
 import { getRuns, listRuns, runFields } from "../api/runs";
 import type { RunInfo, RunList } from "../api/types";
+import { ProjectNav } from "../components/ProjectNav";
 import { Empty, ErrorState, Loading } from "../components/states";
 import { runColor } from "../lib/colors";
 import { useNow, useStable } from "../lib/hooks";
@@ -317,6 +318,7 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
         <h1 class="page-title" data-testid="project-title">
           <span class="muted">{entity} /</span> {project}
         </h1>
+        <ProjectNav entity={entity} project={project} current="runs" />
         <span class="muted" data-testid="run-count">
           {loaded === null ? "" : `${total.toLocaleString("en-US")} ${total === 1 ? "run" : "runs"}${q !== "" || filter !== "" ? " match" : ""}`}
         </span>
