@@ -249,6 +249,8 @@ def wait_committed(
     while True:
         doc = committed(run_dir, artifact_id)
         if doc is not None:
+            with contextlib.suppress(Exception):  # only a clean-up
+                settle(run_dir, ids=[artifact_id])
             return doc
         if uploader is not None and _stopped(uploader):
             doc = committed(run_dir, artifact_id)  # it may have landed just before the stop
@@ -407,17 +409,22 @@ def stage_online(
 # -- after the commit ---------------------------------------------------------------------------
 
 
-def settle(run_dir: str | os.PathLike[str]) -> int:
-    """Move the staged blobs of the run's committed (and refused) log calls into the download
-    cache and remove their staging dirs, then hold the cache to its bound. Returns how many
-    staging dirs were removed. Never raises for trouble on disk (it is only a clean-up)."""
+def settle(run_dir: str | os.PathLike[str], ids: Sequence[str] | None = None) -> int:
+    """Move the staged blobs of the run's committed (and refused) log calls (of `ids`, or all)
+    into the download cache and remove their staging dirs, then hold the cache to its bound.
+    Returns how many staging dirs were removed. Never raises for trouble on disk (it is only
+    a clean-up). `wait_committed` settles the id it waited for."""
     root = staging_root()
     removed = 0
-    ids = [
+    done = [
         name.removesuffix(".json")
         for part in (COMMITTED, FAILED)
         for name in _json_names(_dir(run_dir, part))
     ]
+    if ids is not None:
+        wanted = set(ids)
+        done = [i for i in done if i in wanted]
+    ids = done
     cache_blobs = None
     for artifact_id in ids:
         if not _ID.match(artifact_id):
