@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from fwtrack.api_remote import RemoteBackend
+    from fwtrack.artifacts.artifact import Artifact
+    from fwtrack.artifacts.registry import Registry
 
 __all__ = [
     "AmbiguousRunError",
@@ -435,6 +437,38 @@ class Run:
             raise ValueError(f"file path {path!r} leaves the run's files directory")
         return target.read_bytes()
 
+    # -- artifacts -------------------------------------------------------------------------------
+
+    def logged_artifacts(self) -> list[Artifact]:
+        """The artifact versions this run logged, in log order (from the run log's
+        `ArtifactLogged` records, resolved in the local registry by digest)."""
+        return self._artifacts("logged")
+
+    def used_artifacts(self) -> list[Artifact]:
+        """The artifact versions this run used, in use order (`ArtifactUsed` records)."""
+        return self._artifacts("used")
+
+    def _artifacts(self, which: str) -> list[Artifact]:
+        from fwtrack.artifacts.artifact import Artifact
+        from fwtrack.artifacts.local import LocalRegistry
+        from fwtrack.errors import ArtifactNotFoundError
+
+        bodies = (self._load().get("artifacts") or {}).get(which) or []
+        registry = LocalRegistry(self._dir.parent.parent)
+        out: list[Artifact] = []
+        seen: set[tuple[str, str, str]] = set()
+        for body in bodies:
+            key = (str(body.get("project") or self._project), str(body["name"]), body["digest"])
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                version = registry.resolve(key[0], key[1], key[2])
+            except (ArtifactNotFoundError, ValueError):
+                continue  # logged online only, or removed
+            out.append(Artifact._from_version(version, registry))
+        return out
+
     # -- system metrics and console -----------------------------------------------------------
 
     def system_metrics(self) -> pd.DataFrame:
@@ -644,6 +678,75 @@ class Api(AdminCalls):
         if spec and _is_run_dir(path):
             return Run(path)
         raise RunNotFoundError(self._not_found_message(spec))
+
+    # -- artifacts -------------------------------------------------------------------------------
+
+    def _artifact_registry(self) -> Registry:
+        if self._remote is not None:
+            return self._remote.artifact_registry()
+        from fwtrack.artifacts.local import LocalRegistry
+
+        return LocalRegistry(self._root)
+
+    def _artifact_project(self, project: str) -> str:
+        """`project` as the registry takes it: `entity/project` only on a server."""
+        if not isinstance(project, str):
+            raise TypeError(f"project must be a str like 'mnist', got {project!r}")
+        parts = project.split("/")
+        if self._remote is None and len(parts) != 1:
+            raise ValueError(
+                f"invalid project {project!r}: a local run directory has no entities; "
+                "pass the project name alone"
+            )
+        if len(parts) > 2:
+            raise ValueError(f"invalid project {project!r}: use 'project' or 'entity/project'")
+        return project
+
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
+        """The artifact version `"project/name:ref"` (`ref` = `vN`, an alias or `latest`,
+        the default; on a server also `"entity/project/name:ref"`). Raises
+        `ArtifactNotFoundError` listing what exists."""
+        from fwtrack.artifacts.artifact import Artifact
+        from fwtrack.artifacts.registry import check_type, parse_ref
+
+        ref = parse_ref(name)
+        if ref.project is None:
+            raise ValueError(
+                f"Api().artifact({name!r}): name the project, e.g. 'mnist/{ref.name}:{ref.ref}'"
+            )
+        if ref.entity is not None and self._remote is None:
+            raise ValueError(
+                f"Api().artifact({name!r}): a local run directory has no entities; use "
+                f"'{ref.project}/{ref.name}:{ref.ref}'"
+            )
+        project = f"{ref.entity}/{ref.project}" if ref.entity else ref.project
+        registry = self._artifact_registry()
+        version = registry.resolve(project, ref.name, ref.ref)
+        if type is not None and version.get("type") != check_type(type):
+            raise ValueError(
+                f"Api().artifact({name!r}, type={type!r}): it is of type {version.get('type')!r}"
+            )
+        return Artifact._from_version(version, registry)
+
+    def artifacts(
+        self, project: str, type: str | None = None, name: str | None = None
+    ) -> list[Artifact]:
+        """The artifact versions of `project` (of one `type`, of one collection `name`),
+        newest first."""
+        from fwtrack.artifacts.artifact import Artifact
+
+        registry = self._artifact_registry()
+        rows = registry.versions(self._artifact_project(project), name=name, type=type)
+        return [Artifact._from_version(row, registry) for row in rows]
+
+    def artifact_collections(self, project: str, type: str | None = None) -> list[dict[str, Any]]:
+        """The artifact collections of `project` (CollectionJSON: `name`, `type`, `versions`,
+        `latest`, `aliases`, `size`, ...), sorted by name."""
+        return self._artifact_registry().collections(self._artifact_project(project), type=type)
+
+    def artifact_types(self, project: str) -> list[dict[str, Any]]:
+        """`[{"type", "collections", "versions"}]` of `project`, sorted by type."""
+        return self._artifact_registry().types(self._artifact_project(project))
 
     def _not_found_message(self, spec: str) -> str:
         where = str(self._root.absolute())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fwtrack.artifacts.artifact import Artifact
@@ -31,7 +32,7 @@ def log_artifact(
     artifact_or_path: Artifact | str | os.PathLike[str],
     name: str | None,
     type: str | None,
-    aliases: list[str] | None,
+    aliases: Sequence[str] | None,
 ) -> Artifact:
     """Check the arguments, then hand the artifact to `worker` (None: a disabled run, which
     logs nothing)."""

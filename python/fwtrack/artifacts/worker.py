@@ -26,7 +26,7 @@ import uuid
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fwtrack import _core
 from fwtrack.artifacts.artifact import Artifact, _DraftEntry, _PendingLog
@@ -66,12 +66,9 @@ def is_online(run: Run) -> bool:
     return run.mode == "online" and getattr(run, "_uploader", None) is not None
 
 
-def write_record(run: Run, kind: str, body: dict[str, Any]) -> None:
+def write_record(run: Run, kind: Literal["logged", "used"], body: dict[str, Any]) -> None:
     """An `ArtifactLogged`/`ArtifactUsed` record in the run log (nothing for a disabled run)."""
-    writer = run._inner
-    record = getattr(writer, "log_artifact_record", None)
-    if record is not None:
-        record(kind, json.dumps(body, allow_nan=False))
+    run._inner.log_artifact_record(kind, json.dumps(body, allow_nan=False))
 
 
 @dataclass
@@ -212,7 +209,7 @@ class ArtifactWorker:
             job.pending.wait_commit = wait_commit
             job.pending.registry = _LazyRemote(run)
             return
-        address, _size = store_blob(registry.blob_dir, canonical)
+        address, _size = _core.store_blob(str(registry.blob_dir), canonical)
         if address != commit["digest"]:
             raise ArtifactError(f"the manifest of {art.name!r} was stored as {address}")
         version = registry.commit(
@@ -345,36 +342,7 @@ def _has_blob(blob_dir: Path, address: str) -> bool:
 
 def store_files(blob_dir: Path, paths: list[str]) -> list[tuple[str, int] | OSError]:
     """`_core.store_files`: each file copied into `blob_dir` while hashed; results in order."""
-    native = getattr(_core, "store_files", None)
-    if native is not None:
-        return native(str(blob_dir), paths)  # type: ignore[no-any-return]
-    out: list[tuple[str, int] | OSError] = []  # TEMPORARY until the core lands
-    for path in paths:
-        try:
-            data = Path(path).read_bytes()
-            out.append(store_blob(blob_dir, data))
-        except OSError as exc:
-            out.append(exc)
-    return out
-
-
-def store_blob(blob_dir: Path, data: bytes) -> tuple[str, int]:
-    native = getattr(_core, "store_blob", None)
-    if native is not None:
-        return native(str(blob_dir), data)  # type: ignore[no-any-return]
-    address = _core.hash_bytes(data)  # TEMPORARY until the core lands
-    hexpart = address.partition(":")[2]
-    target = blob_dir / hexpart[:2] / hexpart
-    if not target.exists():
-        (blob_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = blob_dir / "tmp" / uuid.uuid4().hex
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    return address, len(data)
+    return _core.store_files(str(blob_dir), paths)
 
 
 def _after_fork_in_child() -> None:

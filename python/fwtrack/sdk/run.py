@@ -334,7 +334,7 @@ class Run:
             artifact_or_path,
             name,
             type,
-            None if aliases is None else list(aliases),
+            aliases,
         )
 
     def use_artifact(self, ref_or_artifact: Artifact | str, type: str | None = None) -> Artifact:
