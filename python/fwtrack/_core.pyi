@@ -222,7 +222,8 @@ def store_files(
 ) -> list[tuple[str, int] | OSError]:
     """Store each file in `blob_dir` by its content address: read once (O_NOFOLLOW: a symbolic
     link, or anything but a regular file, is refused), copied into `<blob_dir>/tmp/` while
-    hashed (BLAKE3), renamed to `<blob_dir>/<hh>/<hex>` (or removed when that blob exists).
+    hashed (BLAKE3), renamed to `<blob_dir>/<hh>/<hex>` (or removed when that blob exists);
+    files up to 4 MiB are read whole and hashed first, and written only when the blob is new.
     A file whose size or mtime changed while it was read gets an OSError naming it ("changed
     while it was being logged; log it again once it is written"). Files in parallel; no
     fsync per file, one `syncfs(2)` of the blob dir's file system at the end when anything

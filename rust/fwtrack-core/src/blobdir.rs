@@ -4,7 +4,8 @@
 //!
 //! A file is stored by reading it once: its bytes are hashed and copied into
 //! `<blob_dir>/tmp/<unique name>` in the same pass, then the copy is renamed to its address
-//! (or removed, when that blob is there already). What is stored is exactly what was hashed,
+//! (or removed, when that blob is there already). Files up to [`IN_MEMORY_MAX`] are read
+//! whole and hashed first, so a blob the directory holds already costs no write. What is stored is exactly what was hashed,
 //! whatever the source does meanwhile; a source whose size or modification time changed
 //! while it was read is refused, since its bytes may be a mix of two versions.
 //!
@@ -29,6 +30,9 @@ use crate::address::{self, Address, Hasher, named, open_regular};
 pub const TMP_DIR: &str = "tmp";
 /// Bytes read, hashed and written at a time.
 const BLOCK: usize = 1 << 20;
+/// Files up to this size are read whole before anything is written, so that a blob the
+/// directory holds already costs no write at all.
+pub const IN_MEMORY_MAX: u64 = 4 << 20;
 
 /// One blob stored: its address and size, and whether this call wrote it (false: the blob
 /// directory held it already).
@@ -123,6 +127,21 @@ fn changed(path: &Path) -> io::Error {
     ))
 }
 
+/// Write `data` to a new temporary file and move it to its blob (unless the blob is there).
+fn publish_bytes(
+    blob_dir: &Path,
+    tmp_dir: &Path,
+    address: &Address,
+    data: &[u8],
+) -> io::Result<bool> {
+    if fs::symlink_metadata(blob_path(blob_dir, address)).is_ok() {
+        return Ok(false);
+    }
+    let mut tmp = TempFile::create(tmp_dir)?;
+    tmp.file.write_all(data).map_err(|e| named(&tmp.path, &e))?;
+    tmp.publish(blob_dir, address)
+}
+
 /// Read into `buf` until it is full or the file ends; the number of bytes read.
 fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     use std::io::Read;
@@ -148,6 +167,23 @@ fn store_file_with(
 ) -> io::Result<Stored> {
     let (mut src, _) = open_regular(path)?;
     let before = stamp(&src.metadata().map_err(|e| named(path, &e))?);
+    if before.0 <= IN_MEMORY_MAX {
+        // One byte more than the size: a file that grew meanwhile shows it.
+        let mut data = vec![0u8; before.0 as usize + 1];
+        let n = fill(&mut src, &mut data).map_err(|e| named(path, &e))?;
+        after_block(n as u64);
+        let after = stamp(&src.metadata().map_err(|e| named(path, &e))?);
+        if after != before || n as u64 != before.0 {
+            return Err(changed(path));
+        }
+        let address = address::hash_bytes(&data[..n]);
+        let written = publish_bytes(blob_dir, tmp_dir, &address, &data[..n])?;
+        return Ok(Stored {
+            address,
+            size: n as u64,
+            written,
+        });
+    }
     let mut tmp = TempFile::create(tmp_dir)?;
     let mut hasher = Hasher::new();
     let (mut cur, mut next) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
@@ -252,6 +288,7 @@ pub fn store_blob(blob_dir: &Path, data: &[u8]) -> io::Result<Stored> {
         });
     }
     let mut tmp = TempFile::create(&tmp_dir(blob_dir)?)?;
+    // Durable before it has its name: fsynced, then renamed, then the directory fsynced.
     tmp.file
         .write_all(data)
         .and_then(|()| tmp.file.sync_all())
@@ -296,9 +333,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blobs = dir.path().join("blobs");
         let mut paths = Vec::new();
-        for (i, len) in [0, 1, 4096, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17]
-            .into_iter()
-            .enumerate()
+        let big = IN_MEMORY_MAX as usize;
+        for (i, len) in [
+            0,
+            1,
+            4096,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 1,
+            big,
+            big + 1,
+            big + 3 * BLOCK + 17,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let p = dir.path().join(format!("f{i}"));
             fs::write(&p, bytes(len, i as u8)).unwrap();
@@ -371,8 +419,8 @@ mod tests {
         let blobs = dir.path().join("blobs");
         let tmp = tmp_dir(&blobs).unwrap();
         let p = dir.path().join("growing");
-        let change = |how: &str| {
-            fs::write(&p, bytes(3 * BLOCK, 1)).unwrap();
+        let change = |how: &str, len: usize| {
+            fs::write(&p, bytes(len, 1)).unwrap();
             let done = AtomicBool::new(false);
             let r = store_file_with(&blobs, &tmp, &p, &|read| {
                 if read >= BLOCK as u64 && !done.swap(true, Ordering::Relaxed) {
@@ -396,21 +444,30 @@ mod tests {
             assert!(done.load(Ordering::Relaxed));
             r
         };
-        for how in ["append", "rewrite"] {
-            let e = change(how).unwrap_err();
+        // Read whole, then hashed (small files); streamed while hashed (large ones).
+        let streamed = IN_MEMORY_MAX as usize + 3 * BLOCK;
+        for (how, len) in [
+            ("append", 3 * BLOCK),
+            ("rewrite", 3 * BLOCK),
+            ("append", streamed),
+            ("rewrite", streamed),
+        ] {
+            let how_long = format!("{how} {len}");
+            let how_long = how_long.as_str();
+            let e = change(how, len).unwrap_err();
             let msg = e.to_string();
             assert!(
                 msg.contains(&p.display().to_string())
                     && msg.contains("changed while it was being logged; log it again"),
-                "{how}: {msg}"
+                "{how_long}: {msg}"
             );
-            assert_eq!(tmp_entries(&blobs), 0, "{how}");
+            assert_eq!(tmp_entries(&blobs), 0, "{how_long}");
             let stored: Vec<_> = fs::read_dir(&blobs)
                 .unwrap()
                 .map(|e| e.unwrap().file_name())
                 .filter(|n| n != TMP_DIR)
                 .collect();
-            assert!(stored.is_empty(), "{how}: {stored:?}");
+            assert!(stored.is_empty(), "{how_long}: {stored:?}");
         }
         // Unchanged, the same file is stored.
         let ok = store_file_with(&blobs, &tmp, &p, &|_| {}).unwrap();
