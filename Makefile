@@ -131,6 +131,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/hash_bench.py --out benches/out/hash  # b3sum installed into benches/out/tools when missing
 	$(PY) benches/s3_bench.py --out benches/out/s3  # SeaweedFS (weed mini): fwtrack server --store s3:// against boto3
 	$(PY) benches/replica_bench.py --out benches/out/replica  # PostgreSQL + SeaweedFS: one replica against two
+	$(PY) benches/artifacts_bench.py --out benches/out/artifacts  # against wandb.Artifact (offline); 10k x 40 kB, 1 GiB, a 100k-file re-log
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
