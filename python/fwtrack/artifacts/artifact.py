@@ -234,7 +234,10 @@ class Artifact:
     def _committed(self) -> dict[str, Any] | None:
         """The VersionJSON once committed (a logged artifact is settled first)."""
         if self._version is None and self._pending is not None and self._pending.done.is_set():
-            self._settle(timeout=0)
+            try:
+                self._settle(timeout=0)
+            except TimeoutError:  # online: staged, not committed on the server yet
+                pass
         return self._version
 
     def _check_draft(self) -> dict[str, _DraftEntry]:

@@ -265,6 +265,13 @@ def _download_s3(entry: ManifestEntry, dest: Path) -> None:
     assert entry.ref is not None
     bucket, key = _split_s3(entry.ref)
     client = _s3_client()
+    if (
+        entry.size is None
+        and key
+        and not key.endswith("/")
+        and not _s3_object_exists(client, bucket, key)
+    ):
+        key += "/"  # recorded without checksum: an object, else a prefix
     if entry.size is None and (not key or key.endswith("/")):
         for obj in _list(client, bucket, key):
             if obj["Key"].endswith("/"):
@@ -273,6 +280,16 @@ def _download_s3(entry: ManifestEntry, dest: Path) -> None:
             _fetch_s3(client, bucket, obj["Key"], None, dest.joinpath(*rel.split("/")), None, None)
         return
     _fetch_s3(client, bucket, key, entry.version_id, dest, entry.size, entry.etag, entry.path)
+
+
+def _s3_object_exists(client: Any, bucket: str, key: str) -> bool:
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if _is_not_found(exc):
+            return False
+        raise ArtifactError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
+    return True
 
 
 def _fetch_s3(

@@ -151,10 +151,12 @@ class ArtifactWorker:
         self._warned = True
         from fwtrack.sdk.values import warn
 
-        warn(
-            f"fwtrack: logging artifact {name!r} failed ({exc}); the run goes on. "
-            "artifact.wait() raises the error (later failures of this run are not warned again)"
-        )
+        with contextlib.suppress(Exception):  # warnings turned into errors stay in this thread
+            warn(
+                f"fwtrack: logging artifact {name!r} failed ({exc}); the run goes on. "
+                "artifact.wait() raises the error (later failures of this run are not warned "
+                "again)"
+            )
 
     # -- one log call ----------------------------------------------------------------------
 
