@@ -1,6 +1,6 @@
 """Artifacts with lineage over three runs, for `artifacts.spec.ts`.
 
-artifact_fixtures.py --url URL --key KEY --work DIR --out expected.json
+artifact_fixtures.py server --url URL --key KEY --work DIR --out expected.json
     seeds project `admin/artifacts` of the server at URL through its HTTP routes, as KEY:
     run `prep` logs the dataset `mnist-data` twice (v0 with the alias `stable`, then v1:
     files added, removed and changed, metadata changed); run `train` uses `mnist-data:v1`
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import struct
 import sys
 import time
@@ -216,13 +217,7 @@ def csv_rows(n: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
+def cmd_server(args: argparse.Namespace) -> int:
     server = Server(args.url, args.key)
     root = Path(args.work) / "runs"
 
@@ -329,6 +324,37 @@ def main() -> int:
     }
     Path(args.out).write_text(json.dumps(expected, indent=1))
     return 0
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    import fwtrack
+
+    os.environ.pop("FWTRACK_BASE_URL", None)
+    os.environ["FWTRACK_MODE"] = "offline"
+    root = Path(args.dir)
+    source = root.parent / "local-art-files"
+    source.mkdir(parents=True, exist_ok=True)
+    (source / "notes.txt").write_text("kept on this machine\n")
+    run = fwtrack.init(project="local-art", id="maker", name="maker", dir=root)
+    art = fwtrack.Artifact("notes", type="dataset", metadata={"where": "local"})
+    art.add_dir(str(source))
+    run.log_artifact(art, aliases=["best"]).wait()
+    run.finish()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    server = sub.add_parser("server")
+    server.add_argument("--url", required=True)
+    server.add_argument("--key", required=True)
+    server.add_argument("--work", required=True)
+    server.add_argument("--out", required=True)
+    local = sub.add_parser("local")
+    local.add_argument("--dir", required=True)
+    args = parser.parse_args()
+    return {"server": cmd_server, "local": cmd_local}[args.cmd](args)
 
 
 if __name__ == "__main__":

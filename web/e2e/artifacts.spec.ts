@@ -3,7 +3,7 @@
 // project's Artifacts page (types, collections), a collection's versions and the diff of two,
 // the version page (files with previews and downloads, digest, metadata, runs, aliases edited
 // and moved), the lineage graph (three hops, depth, click to navigate) and the run page's
-// Artifacts tab.
+// Artifacts tab. A `fwtrack ui` over a local registry shows its artifacts read-only.
 
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,6 +25,8 @@ interface Seeded {
 }
 
 let server = "";
+/** A `fwtrack ui` over a directory with a run that logged an artifact offline. */
+let ui = "";
 let seeded: Seeded;
 const pids: number[] = [];
 
@@ -41,8 +43,15 @@ test.beforeAll(async () => {
   if (proc.pid !== undefined) pids.push(proc.pid);
   await waitHttp(`${server}/api/v1/health`, proc, join(work, "artifacts-server.log"));
   const out = join(work, "artifacts.json");
-  await runPython(work, "artifact-fixtures", [FIXTURES, "--url", server, "--key", state.adminKey, "--work", work, "--out", out], {}, 90_000);
+  await runPython(work, "artifact-fixtures", [FIXTURES, "server", "--url", server, "--key", state.adminKey, "--work", work, "--out", out], {}, 90_000);
   seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  const local = join(work, "local-runs");
+  await runPython(work, "artifact-fixtures-local", [FIXTURES, "local", "--dir", local], {}, 90_000);
+  const uiPort = await freePort();
+  ui = `http://127.0.0.1:${uiPort}`;
+  const uiProc = startProcess(work, "artifacts-ui", ["-m", "fwtrack", "ui", "--dir", local, "--port", String(uiPort)]);
+  if (uiProc.pid !== undefined) pids.push(uiProc.pid);
+  await waitHttp(`${ui}/api/v1/health`, uiProc, join(work, "artifacts-ui.log"));
 });
 
 test.afterAll(async () => {
@@ -289,4 +298,24 @@ test("the run page's Artifacts tab lists what the run logged and used", async ({
   await page.goto(at("/r/eval?tab=artifacts"));
   await expect(page.getByTestId("run-artifacts-used").getByTestId("run-artifact").first()).toHaveAttribute("data-version", "mnist-model:v0");
   await expect(page.getByTestId("run-artifacts-logged").getByTestId("run-artifact").first()).toHaveAttribute("data-version", "eval-report:v0");
+});
+
+test("the local dashboard (fwtrack ui) shows a local registry's artifacts read-only", async ({ page }) => {
+  await page.goto(`${ui}/#/p/local/local-art/artifacts`);
+  // the ui indexes in the background: wait for the collection
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator('[data-testid="collection-row"][data-name="notes"]')).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await page.locator('[data-testid="collection-row"][data-name="notes"]').getByTestId("version-link").click();
+  await expect(page.getByTestId("version-page")).toHaveAttribute("data-version", "notes:v0");
+  const editor = page.getByTestId("alias-editor");
+  await expect(editor).toHaveAttribute("data-readonly", "true");
+  await expect(editor.getByTestId("alias")).toHaveText(["best", "latest"]);
+  await expect(editor.getByTestId("alias-input")).toHaveCount(0);
+  await expect(page.getByTestId("version-description").getByRole("button")).toHaveCount(0);
+  // its file is served from the local registry
+  await page.getByTestId("artifact-file-open").first().click();
+  await expect(page.getByTestId("file-text")).toHaveText("kept on this machine");
+  await expectAccessible(page, "a version on the local dashboard");
 });
