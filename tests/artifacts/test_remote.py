@@ -439,3 +439,41 @@ def test_round_trip_and_concurrent_versions_on_postgresql(
         used = run.use_artifact("shared:v1")
         root = Path(used.download(tmp_path / "pg-dl"))
         assert used.verify(root).ok
+
+
+# -- a server that is down -----------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("default::fwtrack.errors.FwTrackWarning")  # "cannot upload ..."
+def test_logging_while_the_server_is_down_commits_once_it_is_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The staging cannot ask which blobs the server lacks: it stages every one; the uploader
+    commits once the server answers again, and training never saw an error."""
+    server = Server(tmp_path / "down-data").start()
+    try:
+        _online(monkeypatch, server)
+        data = _dataset(tmp_path / "data", big=False, seed="down")
+        run = fwtrack.init(project="down", settings=QUIET)
+        server.kill9()
+        logged = run.log_artifact(str(data), name="ds", type="dataset")
+        run.log({"loss": 1.0})  # training goes on
+        pending = Path(run.dir) / "artifacts" / "pending"
+        with pytest.raises(staging.ArtifactCommitTimeoutError):
+            logged.wait(timeout=1)
+        assert logged.version is None  # staged, not committed yet
+        (pending_file,) = pending.glob("*.json")
+        log_id = pending_file.stem.partition("-")[2]
+        staged = [p for p in _staged(log_id).rglob("*") if p.is_file()]
+        assert len(staged) == len(set(_tree(data).values())) + 1  # every content + manifest
+        server.restart()
+        logged.wait()
+        assert logged.version == "v0"
+        assert logged.id == log_id
+        assert not list(pending.glob("*.json"))
+        assert not _staged(log_id).exists()
+        run.finish()
+        version = server.get("/artifacts/admin/down/collections/ds/versions/v0")
+        assert version["digest"] == logged.digest
+    finally:
+        server.stop()

@@ -234,10 +234,9 @@ class Artifact:
     def _committed(self) -> dict[str, Any] | None:
         """The VersionJSON once committed (a logged artifact is settled first)."""
         if self._version is None and self._pending is not None and self._pending.done.is_set():
-            try:
+            # Online: staged, perhaps not committed on the server yet (a TimeoutError).
+            with contextlib.suppress(TimeoutError):
                 self._settle(timeout=0)
-            except TimeoutError:  # online: staged, not committed on the server yet
-                pass
         return self._version
 
     def _check_draft(self) -> dict[str, _DraftEntry]:
