@@ -263,7 +263,8 @@ export interface ArtifactDir {
 /** A file of a version: stored (`address`) or a reference to outside storage (`ref`). */
 export interface ArtifactFile {
   path: string;
-  size: number;
+  /** null for a reference recorded without its size (`checksum=False`). */
+  size: number | null;
   address?: string;
   ref?: string;
 }

@@ -211,7 +211,7 @@ function Preview({ props, file }: { props: Props; file: ArtifactFile }) {
     <section class="file-preview card" data-testid="file-preview" data-path={file.path} data-kind={kind} aria-label={`Preview of ${file.path}`}>
       <div class="file-preview-head">
         <h2 class="section-title mono">{file.path}</h2>
-        <span class="muted">{formatBytes(file.size)}</span>
+        <span class="muted">{formatBytes(file.size ?? -1)}</span>
         <span class="pg-spacer" />
         {file.ref === undefined && <DownloadLink props={props} path={file.path} />}
       </div>
@@ -265,7 +265,7 @@ export function FileBrowser(props: Props) {
   const { listing, error, more, loadingMore, reload } = useListing(props);
   // a file named in the URL but not in the page loaded (yet) is previewed all the same
   const selected = props.selected;
-  const current: ArtifactFile | null = selected === undefined ? null : (listing?.files.find((f) => f.path === selected) ?? { path: selected, size: -1 });
+  const current: ArtifactFile | null = selected === undefined ? null : (listing?.files.find((f) => f.path === selected) ?? { path: selected, size: null });
 
   let list;
   if (listing === null) {
@@ -324,7 +324,7 @@ export function FileBrowser(props: Props) {
                     {f.ref !== undefined && <span class="muted"> → {f.ref}</span>}
                   </button>
                 </td>
-                <td class="num">{formatBytes(f.size)}</td>
+                <td class="num">{formatBytes(f.size ?? -1)}</td>
                 <td>{f.ref === undefined && <DownloadLink props={props} path={f.path} />}</td>
               </tr>
             );
