@@ -20,7 +20,7 @@ import fwtrack
 from fwserver import Server, client_env, run_cli
 from fwtrack.api import Api
 from fwtrack.artifacts import staging
-from fwtrack.errors import ArtifactVerifyError
+from fwtrack.errors import ArtifactVerifyError, ReferenceLimitError
 from seaweed import Seaweed
 from server.harness import PostgresCluster
 
@@ -308,6 +308,7 @@ def test_lineage_over_three_runs_through_the_api(
 
     api = Api(base_url=srv.url)
     net = api.artifact("lin/net:latest")
+    assert api.artifact("admin/lin/net:v0").digest == net.digest  # with the entity
     producer = net.logged_by()
     assert producer is not None
     assert producer.run_id == train.id
@@ -477,3 +478,44 @@ def test_logging_while_the_server_is_down_commits_once_it_is_back(
         assert version["digest"] == logged.digest
     finally:
         server.stop()
+
+
+# -- references to a real S3 prefix, logged online -------------------------------------------------
+
+
+def test_s3_references_logged_online_and_fetched_from_their_source(
+    srv: Server, seaweed: Seaweed, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server holds the reference entries (URI, size, ETag), never their bytes; a download
+    elsewhere fetches them from the bucket, checked."""
+    for key, value in seaweed.env().items():
+        monkeypatch.setenv(key, value)
+    bucket = seaweed.new_bucket("refs-online")
+    s3 = seaweed.client()
+    objects = {f"data/part-{i}.csv": f"row,{i}\n".encode() * (i + 1) for i in range(3)}
+    for key, body in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    _online(monkeypatch, srv)
+    readme = tmp_path / "README.md"
+    readme.write_text("stored on the server\n")
+    with fwtrack.init(project="refs", settings=QUIET) as run:
+        art = fwtrack.Artifact("lake", type="dataset")
+        art.add_reference(f"s3://{bucket}/data/", name="raw", max_objects=3)
+        art.add_file(str(readme))
+        with pytest.raises(ReferenceLimitError, match="max_objects=2"):
+            art.add_reference(f"s3://{bucket}/data/", name="capped", max_objects=2)
+        logged = run.log_artifact(art).wait()
+    manifest = srv.get("/artifacts/admin/refs/collections/lake/versions/v0/manifest")
+    entry = manifest["entries"]["raw/part-1.csv"]
+    assert entry["ref"] == f"s3://{bucket}/data/part-1.csv"
+    assert entry["size"] == len(objects["data/part-1.csv"])
+    assert "address" not in entry
+    assert sorted(manifest["entries"]) == ["README.md", *(f"raw/part-{i}.csv" for i in range(3))]
+    monkeypatch.setenv("FWTRACK_CACHE_DIR", str(tmp_path / "ref-cache"))
+    art = Api(base_url=srv.url).artifact("refs/lake:latest")
+    assert art.digest == logged.digest
+    root = Path(art.download(tmp_path / "lake"))
+    expected = {f"raw/{k.split('/')[1]}": v for k, v in objects.items()}
+    expected["README.md"] = b"stored on the server\n"
+    assert _tree(root) == expected
+    assert art.verify(root).ok
