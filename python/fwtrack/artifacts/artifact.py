@@ -19,6 +19,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -423,10 +424,14 @@ class Artifact:
     def _settle(self, timeout: float | None) -> None:
         pending = self._pending
         assert pending is not None
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
         if not pending.done.wait(timeout):
-            raise ArtifactError(
-                f"artifact {self._name!r} is still being logged after {timeout:g} s; "
-                "call wait() again"
+            from fwtrack.artifacts.staging import ArtifactCommitTimeoutError
+
+            raise ArtifactCommitTimeoutError(
+                f"artifact {self._name!r} is still being logged after {timeout:g} s; the log "
+                "goes on in the background\nhint: call wait() again (wait() without a timeout "
+                "waits for as long as it takes)"
             )
         if pending.error is not None:
             err = pending.error
@@ -434,7 +439,8 @@ class Artifact:
                 raise err
             raise ArtifactError(f"logging artifact {self._name!r} failed: {err}") from err
         if self._version is None and pending.wait_commit is not None:
-            version = pending.wait_commit(timeout)
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            version = pending.wait_commit(left)
             self._set_committed(version, pending.registry)
 
     def _set_committed(self, version: dict[str, Any], registry: Registry | None) -> None:
