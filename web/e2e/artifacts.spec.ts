@@ -202,6 +202,12 @@ test("the version page shows digest, metadata and runs; an alias added here move
   await editor.getByTestId("alias-input").press("Enter");
   await expect(page.getByTestId("alias-error")).toContainText("version number");
 
+  // the description is edited in place too
+  await page.getByRole("button", { name: "Edit description" }).click();
+  await page.getByRole("textbox", { name: "Description" }).fill("Digits, five rows");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("version-description-value")).toHaveText("Digits, five rows");
+
   await page.getByTestId("all-versions").click();
   await expect(aliasesOf(page, "v1")).toHaveText(["latest", "stable"]);
   await expect(aliasesOf(page, "v0")).toHaveCount(0);

@@ -5,6 +5,7 @@ import { ApiError } from "../../api/client";
 import { json, stubFetch } from "../../api/test-utils";
 import { $, click, mount, press, settle, type } from "../../components/test-utils";
 import { AliasEditor } from "./AliasEditor";
+import { FileBrowser } from "./FileBrowser";
 import { LineageSvg } from "./LineageGraph";
 import { RunArtifactsTab } from "./RunArtifactsTab";
 
@@ -103,5 +104,31 @@ describe("LineageSvg", () => {
       ["run:e/p/train", "2", "#/p/e/p/r/train"],
     ]);
     expect(root.querySelector('[data-start="true"]')?.getAttribute("data-id")).toBe("artifact:p/data:v1");
+  });
+});
+
+describe("FileBrowser", () => {
+  it("lists one folder, loads the next page on demand and opens folders through its callbacks", async () => {
+    server.answer = (url) => {
+      const cursor = url.searchParams.get("cursor");
+      if (cursor === null) return json({ prefix: "", dirs: [{ name: "images", files: 2, size: 2048 }], files: [{ path: "a.csv", size: 10, address: DIGEST }], next_cursor: "c1" });
+      return json({ prefix: "", dirs: [], files: [{ path: "b.txt", size: 3, address: DIGEST }, { path: "raw", size: null, ref: "s3://bucket/raw/" }], next_cursor: null });
+    };
+    const prefixes: string[] = [];
+    const root = show(<FileBrowser entity="e" project="p" name="d" version="v1" prefix="" selected={undefined} onPrefix={(p) => prefixes.push(p)} onSelect={() => undefined} />);
+    await settle();
+    expect(server.calls[0]?.url.pathname).toBe("/api/v1/artifacts/e/p/collections/d/versions/v1/files");
+    expect(server.calls[0]?.url.searchParams.get("limit")).toBe("500");
+    expect([...root.querySelectorAll('[data-testid="artifact-file"]')].map((e) => e.getAttribute("data-path"))).toEqual(["a.csv"]);
+    click($(root, '[data-testid="artifact-files-more"]'));
+    await settle();
+    expect(server.calls[1]?.url.searchParams.get("cursor")).toBe("c1");
+    expect([...root.querySelectorAll('[data-testid="artifact-file"]')].map((e) => e.getAttribute("data-path"))).toEqual(["a.csv", "b.txt", "raw"]);
+    expect(root.querySelector('[data-testid="artifact-files-more"]')).toBeNull();
+    // a reference has no download; a stored file links to its URL
+    expect(root.querySelector('[data-testid="artifact-file-download"][data-path="raw"]')).toBeNull();
+    expect(root.querySelector('[data-testid="artifact-file-download"][data-path="b.txt"]')?.getAttribute("href")).toBe("/api/v1/artifacts/e/p/collections/d/versions/v1/files/b.txt");
+    click($(root, '[data-testid="artifact-dir-open"]'));
+    expect(prefixes).toEqual(["images/"]);
   });
 });
