@@ -201,6 +201,7 @@ class Artifact:
         self._entity: str | None = None
         self._project: str | None = None
         self._draft: dict[str, _DraftEntry] | None = {}
+        self._dirs: dict[str, int] = {}  # directory prefix of draft entries -> their count
         self._wanted_aliases: list[str] = []
         self._manifest: Manifest | None = None
         self._version: dict[str, Any] | None = None
@@ -221,6 +222,7 @@ class Artifact:
         art._entity = version.get("entity")
         art._project = version.get("project")
         art._draft = None
+        art._dirs = {}
         art._wanted_aliases = []
         art._manifest = None
         art._version = dict(version)
@@ -461,7 +463,6 @@ class Artifact:
                 f"artifact {self._name!r} already has an entry {path!r}; pass overwrite=True to "
                 "replace it, or another name="
             )
-        prefix = path + "/"
         parts = path.split("/")
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
@@ -470,13 +471,35 @@ class Artifact:
                     f"artifact {self._name!r}: {path!r} would be a file under {parent!r}, which "
                     "is a file; choose another name="
                 )
-        for existing in draft:
-            if existing.startswith(prefix):
-                raise ValueError(
-                    f"artifact {self._name!r}: {path!r} is already a directory (of "
-                    f"{existing!r}); choose another name="
-                )
+        if self._dirs.get(path):
+            raise ValueError(
+                f"artifact {self._name!r}: {path!r} is already a directory of entries; choose "
+                "another name="
+            )
+        self._set_entry(path, entry)
+
+    def _set_entry(self, path: str, entry: _DraftEntry) -> None:
+        draft = self._draft
+        assert draft is not None
+        if path not in draft:
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                parent = "/".join(parts[:i])
+                self._dirs[parent] = self._dirs.get(parent, 0) + 1
         draft[path] = entry
+
+    def _del_entry(self, path: str) -> None:
+        draft = self._draft
+        assert draft is not None
+        del draft[path]
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            left = self._dirs.get(parent, 0) - 1
+            if left > 0:
+                self._dirs[parent] = left
+            else:
+                self._dirs.pop(parent, None)
 
     def add_file(
         self,
@@ -513,17 +536,7 @@ class Artifact:
         if name is not None:
             check_entry_path(name)
         found: list[tuple[str, str]] = []
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames.sort()
-            rel_dir = os.path.relpath(dirpath, top)
-            for filename in sorted(filenames):
-                full = os.path.join(dirpath, filename)
-                try:
-                    real = _regular_file(full)
-                except (FileNotFoundError, IsADirectoryError, ValueError):
-                    continue  # a dangling link or a special file
-                rel = filename if rel_dir == "." else f"{rel_dir}/{filename}".replace(os.sep, "/")
-                found.append((f"{name}/{rel}" if name else rel, real))
+        _walk(os.path.realpath(top), name or "", found)
         for path, real in found:
             self._put(path, _DraftEntry(ManifestEntry(path), real), overwrite)
 
@@ -578,11 +591,13 @@ class Artifact:
         draft = self._check_draft()
         path = name.path if isinstance(name, ArtifactEntry) else name
         check_entry_path(path)
-        doomed = [p for p in draft if p == path or p.startswith(path + "/")]
+        doomed = [path] if path in draft else []
+        if self._dirs.get(path):
+            doomed = [p for p in draft if p.startswith(path + "/")]
         if not doomed:
             raise KeyError(f"artifact {self._name!r} has no entry {path!r}")
         for p in doomed:
-            del draft[p]
+            self._del_entry(p)
 
     def new_draft(self) -> Artifact:
         """A draft holding this version's entries, name, type, description and metadata: change
@@ -594,7 +609,7 @@ class Artifact:
         draft._entity = self._entity
         assert draft._draft is not None
         for entry in self.manifest:
-            draft._draft[entry.path] = _DraftEntry(entry)
+            draft._set_entry(entry.path, _DraftEntry(entry))
         draft._base = (self._registry, version)
         return draft
 
@@ -790,6 +805,25 @@ def _regular_file(local_path: str | os.PathLike[str]) -> str:
     if not stat.S_ISREG(st.st_mode):
         raise ValueError(f"add_file: {path!r} is not a regular file")
     return os.path.realpath(path)
+
+
+def _walk(directory: str, prefix: str, found: list[tuple[str, str]]) -> None:
+    """Append `(entry path, file)` for every regular file below `directory` (sorted; links to
+    files followed, links to directories and special files left out)."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        path = f"{prefix}/{entry.name}" if prefix else entry.name
+        if entry.is_symlink():
+            target = os.path.realpath(entry.path)
+            if os.path.isfile(target):
+                found.append((path, target))
+        elif entry.is_dir():
+            _walk(entry.path, path, found)
+        elif entry.is_file():
+            found.append((path, entry.path))
 
 
 def _make_room(root: Path, path: str) -> None:

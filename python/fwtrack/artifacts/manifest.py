@@ -27,6 +27,7 @@ __all__ = [
 MANIFEST_VERSION = 1
 MAX_ENTRY_PATH = 1024
 _REF_FIELDS = ("size", "etag", "version_id", "mtime")
+_BAD_PARTS = frozenset(("", ".", ".."))
 
 
 def check_entry_path(path: object) -> str:
@@ -34,13 +35,12 @@ def check_entry_path(path: object) -> str:
     part, no NUL or backslash, at most 1024 characters), else ValueError naming it."""
     if not isinstance(path, str):
         raise TypeError(f"an artifact entry path must be a str, got {type(path).__name__}")
-    parts = path.split("/")
     if (
         not path
         or len(path) > MAX_ENTRY_PATH
         or "\0" in path
         or "\\" in path
-        or any(p in ("", ".", "..") for p in parts)
+        or not _BAD_PARTS.isdisjoint(path.split("/"))
     ):
         shown = repr(path[:80]) + ("..." if len(path) > 80 else "")
         raise ValueError(

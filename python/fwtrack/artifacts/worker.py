@@ -273,11 +273,12 @@ def _build_manifest(
     keys = _stat_all(paths)
     started = time.time()
     known = stat_cache.lookup(list(zip(paths, keys, strict=True)))
+    stored = _Stored(blob_dir)
     addresses: dict[str, tuple[str, int]] = {}
     todo: list[int] = []
     for i, path in enumerate(paths):
         address = known.get(path)
-        if address is not None and (blob_dir is None or _has_blob(blob_dir, address)):
+        if address is not None and (blob_dir is None or address in stored):
             addresses[path] = (address, keys[i][0])
         else:
             todo.append(i)
@@ -335,6 +336,29 @@ def _bring_carried(job: _Job, blob_dir: Path, missing: list[ManifestEntry]) -> N
                 raise ArtifactError(f"cannot store the bytes of {entry.path!r}: {result}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Stored:
+    """Which addresses a blob dir holds: each `<hh>/` folder listed once, when first asked
+    (one listing instead of a stat per file)."""
+
+    def __init__(self, blob_dir: Path | None) -> None:
+        self._dir = blob_dir
+        self._listed: dict[str, set[str]] = {}
+
+    def __contains__(self, address: object) -> bool:
+        if self._dir is None or not isinstance(address, str):
+            return False
+        hexpart = address.partition(":")[2]
+        folder = hexpart[:2]
+        names = self._listed.get(folder)
+        if names is None:
+            try:
+                names = set(os.listdir(self._dir / folder))
+            except FileNotFoundError:
+                names = set()
+            self._listed[folder] = names
+        return hexpart in names
 
 
 def _has_blob(blob_dir: Path, address: str) -> bool:
