@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fwserver import Server, client_env, run_cli
+from fwserver import Server, client_env, free_port, run_cli
 
 pytestmark = [pytest.mark.slow]
 
@@ -151,3 +151,35 @@ def test_bad_input_names_the_problem(tmp_path: Path) -> None:
     assert size.returncode == 1
     assert "'lots'" in size.stderr
     assert "10GiB" in size.stderr
+
+
+def test_put_to_a_server_that_is_down_says_how_to_commit_later(tmp_path: Path) -> None:
+    port = free_port()
+    server = Server(tmp_path / "server-data", port=port)
+    env = client_env(
+        tmp_path,
+        FWTRACK_BASE_URL=server.url,
+        FWTRACK_API_KEY=server.key,
+        FWTRACK_CACHE_DIR=str(tmp_path / "cache"),
+        FWTRACK_UPLOAD_TIMEOUT="2",
+    )
+    data = _data(tmp_path / "data", seed="down")
+    proc = run_cli("artifact", "put", str(data), "--name", "later/ds", "--type", "dataset", env=env)
+    assert proc.returncode == 1
+    assert "not committed" in proc.stderr
+    sync_line = next(line for line in proc.stderr.splitlines() if "fwtrack sync " in line)
+    run_dir = sync_line.split("fwtrack sync ", 1)[1].strip()
+    assert len(list((Path(run_dir) / "artifacts" / "pending").glob("*.json"))) == 1
+    server.start()
+    try:
+        synced = run_cli("sync", run_dir, env=env)
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        version = server.get("/artifacts/admin/later/collections/ds/versions/latest")
+        assert version["version"] == "v0"
+        got = run_cli("artifact", "get", "later/ds", "--root", str(tmp_path / "o"), env=env)
+        assert got.returncode == 0, got.stderr
+        assert _tree(tmp_path / "o") == _tree(data)
+        # Committed: its staging is gone.
+        assert not list((tmp_path / "cache" / "artifacts" / "staging").iterdir())
+    finally:
+        server.stop()

@@ -128,10 +128,20 @@ def _cmd_put(args: argparse.Namespace) -> int:
     )
     try:
         logged = run.log_artifact(art, aliases=aliases)
-        logged.wait()
+        committed = _wait(run, logged)
     except BaseException:
         run.finish(exit_code=1)
         raise
+    if not committed:
+        assert run._uploader is not None
+        reason = run._uploader.status().get("last_error") or "no progress"
+        run._uploader.abort()  # the version is staged: `fwtrack sync` commits it
+        run.finish()
+        raise FwTrackError(
+            f"{project}/{name} is logged but not committed on {url}: the upload made no "
+            f"progress for {run.settings.upload_timeout:g} s ({reason}). It is staged with run "
+            f"{run.id}; commit it once the server answers with:\n    fwtrack sync {run.dir}"
+        )
     run.finish()
     where = f"on {url}" if url is not None and run._uploader is not None else "locally"
     print(f"{logged.qualified_name} {logged.digest}")
@@ -143,6 +153,36 @@ def _cmd_put(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _wait(run: Any, logged: Any) -> bool:
+    """Wait for the version; online, give up (False) once the upload has made no progress
+    for the run's upload timeout (`FWTRACK_UPLOAD_TIMEOUT`) with the commit pending."""
+    from fwtrack.artifacts import staging
+
+    uploader = run._uploader
+    if uploader is None:
+        logged.wait()
+        return True
+    last: tuple[Any, ...] = ()
+    since = time.monotonic()
+    while True:
+        try:
+            logged.wait(timeout=0.5)
+            return True
+        except TimeoutError:
+            pass
+        status = uploader.status()
+        moved = (
+            status.get("acked"),
+            status.get("blob_bytes_sent"),
+            status.get("artifacts_committed"),
+            status.get("state"),
+        )
+        if moved != last or not staging.pending_files(run.dir):  # still hashing: not stalled
+            last, since = moved, time.monotonic()
+        elif time.monotonic() - since > run.settings.upload_timeout:
+            return False
 
 
 # -- get ----------------------------------------------------------------------------------------
