@@ -281,6 +281,10 @@ def test_bad_input_is_refused_at_once(tmp_dir: Path) -> None:
         fwtrack.Artifact("bad/name", "dataset")
     with pytest.raises(ValueError, match="invalid artifact type"):
         fwtrack.Artifact("fine", "no spaces")
+    with pytest.raises(TypeError, match="description must be a str, got int"):
+        fwtrack.Artifact("fine", "dataset", description=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="metadata must be JSON"):
+        fwtrack.Artifact("fine", "dataset", metadata={"x": float("nan")})
     with (
         pytest.raises(ValueError, match=r"invalid artifact entry path '\.\./x'"),
         art.new_file("../x"),

@@ -195,7 +195,7 @@ class Artifact:
         self._name = check_name(name)
         self._type = check_type(type)
         if description is not None and not isinstance(description, str):
-            raise TypeError(f"description must be a str, got {type(description).__name__}")
+            raise TypeError(f"description must be a str, got {description.__class__.__name__}")
         self._description = description
         self._metadata = _check_metadata(metadata)
         self._entity: str | None = None

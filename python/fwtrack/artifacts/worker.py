@@ -310,6 +310,14 @@ def _build_manifest(
             entries.append(d.entry)
             if d.entry.address is not None:
                 carried.append(d.entry)
+    if blob_dir is None and carried and job.base is not None:
+        # Online: entries carried over from a local version are sent from the local blobs.
+        blob_path = getattr(job.base[0], "blob_path", None)
+        if blob_path is not None:
+            for entry in carried:
+                path = str(blob_path(str(entry.address)))
+                if os.path.isfile(path):
+                    sources.setdefault(str(entry.address), path)
     if blob_dir is not None and carried:
         _bring_carried(
             job, blob_dir, [e for e in carried if not _has_blob(blob_dir, str(e.address))]
