@@ -28,6 +28,7 @@ __all__ = [
     "enforce_bound",
     "lookup",
     "parse_size",
+    "remove_stale_tmp",
     "usage",
 ]
 
@@ -140,7 +141,9 @@ def usage() -> tuple[int, int]:
     return len(blobs), sum(b[1] for b in blobs)
 
 
-def _remove_stale_tmp(root: Path) -> None:
+def remove_stale_tmp(root: Path) -> None:
+    """Remove temporaries older than an hour from the blob dir `root` (left by a process
+    killed while it stored a file)."""
     cutoff = time.time() - STALE_TMP_SECONDS
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(root / "tmp"):
@@ -154,7 +157,7 @@ def cleanup(target_bytes: int | str, *, keep: frozenset[str] = frozenset()) -> C
     (bytes or a size like `"5GiB"`). Paths in `keep` (blobs in use right now) stay."""
     target = parse_size(target_bytes, "cache size")
     root = blob_dir()
-    _remove_stale_tmp(root)
+    remove_stale_tmp(root)
     blobs = sorted(_blobs(root))
     total = sum(b[1] for b in blobs)
     removed = freed = 0

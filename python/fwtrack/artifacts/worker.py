@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from fwtrack import _core
+from fwtrack.artifacts import cache
 from fwtrack.artifacts.artifact import Artifact, _DraftEntry, _PendingLog
 from fwtrack.artifacts.local import LocalRegistry
 from fwtrack.artifacts.manifest import Manifest, ManifestEntry
@@ -165,6 +166,8 @@ class ArtifactWorker:
         art = job.artifact
         online = is_online(run)
         registry = local_registry(run)
+        if not online:
+            cache.remove_stale_tmp(registry.blob_dir)
         stat_cache = StatCache()
         try:
             blob_dir = None if online else registry.blob_dir
