@@ -324,7 +324,11 @@ class StoreChoice:
     def read(self, data_dir: Path, key: str) -> bytes:
         """The bytes of one stored object (a key as `keys()` lists it)."""
         if self.is_s3:
-            got = self.client().get_object(Bucket=self.bucket, Key=f"{S3_PREFIX}/{key}")
+            client = self.client()
+            try:
+                got = client.get_object(Bucket=self.bucket, Key=f"{S3_PREFIX}/{key}")
+            except client.exceptions.NoSuchKey as exc:
+                raise FileNotFoundError(key) from exc
             with contextlib.closing(got["Body"]) as body:
                 data: bytes = body.read()
             return data
@@ -335,7 +339,10 @@ class StoreChoice:
         out: dict[str, bytes] = {}
         for key in self.keys(data_dir, f"blobs/{entity}/" if entity else "blobs/"):
             algorithm, _, hex_ = key.rsplit("/", 1)[-1].partition("-")
-            out[f"{algorithm}:{hex_}"] = self.read(data_dir, key)
+            try:
+                out[f"{algorithm}:{hex_}"] = self.read(data_dir, key)
+            except FileNotFoundError:
+                continue  # removed (by the collector) between the listing and the read
         return out
 
     def blob_names(self, data_dir: Path, entity: str = "") -> list[str]:
