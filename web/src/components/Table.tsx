@@ -1,4 +1,5 @@
-// Table pieces: sortable header cells (buttons with aria-sort), a table in a card with a column of row actions.
+// Table pieces: a header row from a list of columns, sortable header cells (buttons with
+// aria-sort), a table in a card with a column of row actions.
 
 import type { ComponentChildren } from "preact";
 
@@ -13,6 +14,33 @@ export function sortDirection(sort: string, field: string): "ascending" | "desce
 export function nextSort(sort: string, field: string): string {
   if (sort === `-${field}`) return field;
   return `-${field}`;
+}
+
+/** A header cell: its label, and the cell's class and hover text when it has them. */
+export interface Column {
+  label: string;
+  class?: string;
+  title?: string;
+  /** Named for screen readers only (a column of marks or buttons). */
+  srOnly?: boolean;
+}
+
+/** The header row of a table: a cell a column (a plain label, or a `Column`). */
+export function TableHead({ columns }: { columns: readonly (string | Column)[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c, i) => {
+          const col = typeof c === "string" ? { label: c } : c;
+          return (
+            <th key={i} scope="col" class={col.class} title={col.title}>
+              {col.srOnly === true ? <span class="sr-only">{col.label}</span> : col.label}
+            </th>
+          );
+        })}
+      </tr>
+    </thead>
+  );
 }
 
 /** A header cell whose button sorts by `field`; `aria-sort` tells the current direction. */
@@ -45,11 +73,11 @@ export function SortHeader({ field, sort, onSort, children, class: cls, title }:
 }
 
 /**
- * A table in a card: a header cell a column and, with `actions`, a last one over the rows'
+ * A table in a card: a header cell a column (see `TableHead`) and, with `actions`, a last one over the rows'
  * buttons (named "Actions" for screen readers only), then `children`, the rows.
  */
 export function CardTable({ columns, actions = false, testId, label, labelledBy, children }: {
-  columns: readonly string[];
+  columns: readonly (string | Column)[];
   actions?: boolean;
   testId: string;
   label?: string;
@@ -59,20 +87,7 @@ export function CardTable({ columns, actions = false, testId, label, labelledBy,
   return (
     <div class="table-wrap card">
       <table class="table" data-testid={testId} aria-label={label} aria-labelledby={labelledBy}>
-        <thead>
-          <tr>
-            {columns.map((c) => (
-              <th key={c} scope="col">
-                {c}
-              </th>
-            ))}
-            {actions && (
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            )}
-          </tr>
-        </thead>
+        <TableHead columns={actions ? [...columns, { label: "Actions", srOnly: true }] : columns} />
         <tbody>{children}</tbody>
       </table>
     </div>

@@ -8,8 +8,10 @@ import { artifactFileUrl, fetchArtifactFile, listArtifactFiles } from "../../api
 import { isAbort } from "../../api/client";
 import type { ArtifactFile, ArtifactFileListing } from "../../api/types";
 import { Empty, ErrorState, errorMessage, Loading } from "../../components/states";
+import { TableHead } from "../../components/Table";
 import { formatBytes } from "../../lib/format";
-import { PREVIEW_LIMIT, prettyJson } from "../run/files";
+import { saveBlob } from "../run/blob";
+import { FILE_COLUMNS, PREVIEW_LIMIT, prettyJson } from "../run/files";
 import { artifactPreviewKind, parseCsv } from "./preview";
 
 /** Entries asked for per page of a directory. */
@@ -31,21 +33,6 @@ interface Props {
 
 function baseName(path: string): string {
   return path.split("/").pop() ?? path;
-}
-
-/** Save `blob` under `filename` through a temporary object URL. */
-function saveBlob(blob: Blob, filename: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  a.style.display = "none";
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => {
-    URL.revokeObjectURL(url);
-  }, 10_000);
 }
 
 /** A download link: a real link to the file's URL, fetched with the API key when clicked. */
@@ -275,17 +262,7 @@ export function FileBrowser(props: Props) {
   } else {
     list = (
       <table class="table" data-testid="artifact-files" aria-label={`Files of ${props.name}:${props.version}`} data-prefix={props.prefix}>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col" class="num">
-              Size
-            </th>
-            <th scope="col">
-              <span class="sr-only">Download</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={FILE_COLUMNS} />
         <tbody>
           {listing.dirs.map((d) => (
             <tr key={`d:${d.name}`} data-testid="artifact-dir" data-name={d.name}>

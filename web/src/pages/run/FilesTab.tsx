@@ -6,10 +6,11 @@ import { isAbort } from "../../api/client";
 import { fetchFile, listFiles } from "../../api/files";
 import type { RunFile } from "../../api/types";
 import { Empty, ErrorState, errorMessage, Loading } from "../../components/states";
+import { TableHead } from "../../components/Table";
 import { formatBytes } from "../../lib/format";
 import { useAsync } from "../../lib/hooks";
 import { downloadFile, useObjectUrl } from "./blob";
-import { diffLineKind, PREVIEW_LIMIT, prettyJson, previewKind, splitMedia } from "./files";
+import { diffLineKind, FILE_COLUMNS, PREVIEW_LIMIT, prettyJson, previewKind, splitMedia } from "./files";
 
 interface Props {
   entity: string;
@@ -158,17 +159,7 @@ export function FilesTab(props: Props) {
     <div class="files-layout">
       <div class="card files-list">
         <table class="table" data-testid="files-list" aria-label="Run files">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-              <th scope="col">
-                <span class="sr-only">Download</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={FILE_COLUMNS} />
           <tbody>
             {main.map((f) => (
               <FileRow key={f.path} file={f} props={props} />

@@ -1,5 +1,6 @@
 // Run files shown in the page: fetched with the API key (an `<img src>` cannot send it) and
-// handed to elements as object URLs, revoked when the element goes away or the path changes.
+// handed to elements as object URLs, revoked when the element goes away or the path changes;
+// downloads saved through a temporary object URL (run files and artifact files alike).
 
 import { useEffect, useState } from "preact/hooks";
 import { isAbort } from "../../api/client";
@@ -38,11 +39,15 @@ export function useObjectUrl(entity: string, project: string, runId: string, pat
 
 /** Save a run file under its name (fetched with the key, then through a temporary object URL). */
 export async function downloadFile(entity: string, project: string, runId: string, path: string): Promise<void> {
-  const blob = await fetchFile(entity, project, runId, path);
+  saveBlob(await fetchFile(entity, project, runId, path), path.split("/").pop() ?? "file");
+}
+
+/** Save `blob` under `filename` through a temporary object URL. */
+export function saveBlob(blob: Blob, filename: string): void {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
-  a.download = path.split("/").pop() ?? "file";
+  a.download = filename;
   a.style.display = "none";
   document.body.append(a);
   a.click();

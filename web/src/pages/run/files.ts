@@ -1,6 +1,7 @@
 // How the Files tab shows a file: by name and extension. Pure.
 
 import type { RunFile } from "../../api/types";
+import type { Column } from "../../components/Table";
 
 export type PreviewKind = "image" | "json" | "diff" | "text" | "none";
 
@@ -12,6 +13,8 @@ const TEXT = new Set([
 ]);
 /** Larger text files are cut in the preview (the download has all of it). */
 export const PREVIEW_LIMIT = 1_000_000;
+/** The columns of a list of files (a run's, a version's): name, size, download button. */
+export const FILE_COLUMNS: readonly Column[] = [{ label: "Name" }, { label: "Size", class: "num" }, { label: "Download", srOnly: true }];
 
 function ext(path: string): string {
   const name = path.split("/").pop() ?? "";
