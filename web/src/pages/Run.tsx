@@ -1,7 +1,6 @@
 // A run: overview with inline edits, charts, config, summary, histograms, system metrics,
 // console logs, files and media. Polls the run every 2 s while it is running.
 
-import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, isAbort } from "../api/client";
 import { histogramKeys } from "../api/histograms";
@@ -10,6 +9,7 @@ import type { Json, RunInfo } from "../api/types";
 import { StateBadge } from "../components/Badge";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { EditableText } from "../components/Editable";
+import { FieldRow } from "../components/FieldRow";
 import { KeyValueTable } from "../components/KeyValueTable";
 import { Empty, ErrorState, errorMessage, Loading } from "../components/states";
 import { TabPanel, Tabs, type TabItem } from "../components/Tabs";
@@ -65,15 +65,6 @@ export function commandLine(meta: Record<string, Json>): string | null {
   return [program, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(" ");
 }
 
-function Field({ label, children, testid }: { label: string; children: ComponentChildren; testid?: string }) {
-  return (
-    <div class="field-row" data-testid={testid}>
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}
-
 function Overview({ run, onPatch, now }: { run: RunInfo; onPatch: (p: RunPatch) => Promise<void>; now: number }) {
   const meta = run.metadata;
   const commit = gitCommit(meta);
@@ -82,37 +73,37 @@ function Overview({ run, onPatch, now }: { run: RunInfo; onPatch: (p: RunPatch) 
   return (
     <div class="overview">
       <dl class="fields card" data-testid="run-overview">
-        <Field label="State">
+        <FieldRow label="State">
           <StateBadge state={run.state} />
           {run.exit_code !== null && run.exit_code !== 0 && <span class="muted"> exit code {run.exit_code}</span>}
-        </Field>
-        <Field label="Created">
+        </FieldRow>
+        <FieldRow label="Created">
           {formatDateTime(run.created_at)} <span class="muted">({formatRelative(run.created_at, now)})</span>
-        </Field>
-        <Field label="Duration" testid="run-runtime">
+        </FieldRow>
+        <FieldRow label="Duration" testid="run-runtime">
           {formatDuration(run.runtime)}
-        </Field>
-        <Field label="Last update">{formatRelative(run.heartbeat_at ?? run.updated_at, now)}</Field>
-        <Field label="Run id">
+        </FieldRow>
+        <FieldRow label="Last update">{formatRelative(run.heartbeat_at ?? run.updated_at, now)}</FieldRow>
+        <FieldRow label="Run id">
           <code>{run.id}</code>
-        </Field>
-        {str(meta.host) !== null && <Field label="Host">{str(meta.host)}</Field>}
+        </FieldRow>
+        {str(meta.host) !== null && <FieldRow label="Host">{str(meta.host)}</FieldRow>}
         {command !== null && (
-          <Field label="Command">
+          <FieldRow label="Command">
             <code class="wrap">{command}</code>
-          </Field>
+          </FieldRow>
         )}
-        {str(meta.python) !== null && <Field label="Python">{str(meta.python)}</Field>}
+        {str(meta.python) !== null && <FieldRow label="Python">{str(meta.python)}</FieldRow>}
         {commit !== null && (
-          <Field label="Git commit" testid="run-git">
+          <FieldRow label="Git commit" testid="run-git">
             <code title={commit}>{commit.slice(0, 12)}</code>
             {remote !== null && <span class="muted"> {remote}</span>}
-          </Field>
+          </FieldRow>
         )}
-        {str(meta.group) !== null && <Field label="Group">{str(meta.group)}</Field>}
-        {str(meta.job_type) !== null && <Field label="Job type">{str(meta.job_type)}</Field>}
-        {str(meta.fwtrack_version) !== null && <Field label="fwtrack">{str(meta.fwtrack_version)}</Field>}
-        <Field label="Log size">{formatBytes(run.log_size)}</Field>
+        {str(meta.group) !== null && <FieldRow label="Group">{str(meta.group)}</FieldRow>}
+        {str(meta.job_type) !== null && <FieldRow label="Job type">{str(meta.job_type)}</FieldRow>}
+        {str(meta.fwtrack_version) !== null && <FieldRow label="fwtrack">{str(meta.fwtrack_version)}</FieldRow>}
+        <FieldRow label="Log size">{formatBytes(run.log_size)}</FieldRow>
       </dl>
       <div class="card overview-edit">
         <h2 class="section-title">Tags</h2>

@@ -2,12 +2,12 @@
 // it, description, aliases, editable where the server takes edits) and tabs for its files, its
 // metadata, the runs that used it and its lineage.
 
-import type { ComponentChildren } from "preact";
 import { ApiError } from "../../api/client";
 import { getVersion, patchVersion, usedBy, type VersionPatch } from "../../api/artifacts";
 import type { ArtifactVersion } from "../../api/types";
 import { Badge, StateBadge } from "../../components/Badge";
 import { EditableText } from "../../components/Editable";
+import { FieldRow } from "../../components/FieldRow";
 import { KeyValueTable } from "../../components/KeyValueTable";
 import { Empty, ErrorState, Loading, whenLoaded } from "../../components/states";
 import { TabPanel, Tabs, type TabItem } from "../../components/Tabs";
@@ -27,15 +27,6 @@ const TABS: readonly TabItem[] = [
   { id: "runs", label: "Runs" },
   { id: "lineage", label: "Lineage" },
 ];
-
-function Field({ label, children, testid }: { label: string; children: ComponentChildren; testid?: string }) {
-  return (
-    <div class="field-row" data-testid={testid}>
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}
 
 function Runs({ entity, version }: { entity: string; version: ArtifactVersion }) {
   const uses = useAsync((signal) => usedBy(entity, version.project, version.name, version.version, signal), [entity, version.project, version.name, version.version]);
@@ -187,21 +178,21 @@ export function VersionPage({ entity, project, name, refName, params, readOnly }
       </div>
       <div class="overview">
         <dl class="fields card" data-testid="version-overview">
-          <Field label="Digest" testid="version-digest">
+          <FieldRow label="Digest" testid="version-digest">
             <Digest digest={v.digest} full />
-          </Field>
-          <Field label="Size" testid="version-size">
+          </FieldRow>
+          <FieldRow label="Size" testid="version-size">
             <span title={`${v.size.toLocaleString("en-US")} bytes`}>{formatBytes(v.size)}</span> <span class="muted">in {v.files.toLocaleString("en-US")} {v.files === 1 ? "file" : "files"}</span>
-          </Field>
-          <Field label="Created">
+          </FieldRow>
+          <FieldRow label="Created">
             {formatDateTime(v.created_at)} <span class="muted">({formatRelative(v.created_at, now)})</span>
-          </Field>
-          <Field label="Created by" testid="version-created-by">
+          </FieldRow>
+          <FieldRow label="Created by" testid="version-created-by">
             {v.created_by ?? <span class="muted">-</span>}
-          </Field>
-          <Field label="Logged by run" testid="version-run">
+          </FieldRow>
+          <FieldRow label="Logged by run" testid="version-run">
             {v.run === null ? <span class="muted">-</span> : <RunLink entity={entity} run={v.run} />}
-          </Field>
+          </FieldRow>
         </dl>
         <div class="card overview-edit">
           <h2 class="section-title">Aliases</h2>
