@@ -6,6 +6,7 @@ import { listArtifactTypes, listCollections } from "../../api/artifacts";
 import { Badge } from "../../components/Badge";
 import { ProjectNav } from "../../components/ProjectNav";
 import { Empty, whenLoaded } from "../../components/states";
+import { CardTable } from "../../components/Table";
 import { formatBytes, formatDateTime, formatRelative } from "../../lib/format";
 import { useAsync, useNow } from "../../lib/hooks";
 import { href, navigate, withParams, type Params } from "../../lib/route";
@@ -93,49 +94,30 @@ export function ArtifactsPage({ entity, project, params }: { entity: string; pro
                 shown.length === 0 ? (
                   <Empty title={q === "" ? "No collections of this type" : "No collection matches"} />
                 ) : (
-                  <div class="table-wrap card">
-                    <table class="table" data-testid="collections-table" aria-label="Collections">
-                      <thead>
-                        <tr>
-                          <th scope="col">Collection</th>
-                          <th scope="col">Type</th>
-                          <th scope="col" class="num">
-                            Versions
-                          </th>
-                          <th scope="col">Latest</th>
-                          <th scope="col">Aliases</th>
-                          <th scope="col" class="num">
-                            Size
-                          </th>
-                          <th scope="col">Updated</th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {shown.map((c) => (
-                          <tr key={c.name} data-testid="collection-row" data-name={c.name} data-type={c.type}>
-                            <td>
-                              <a class="project-link" href={href.collection(entity, project, c.name)} data-testid="collection-link">
-                                <strong>{c.name}</strong>
-                              </a>
-                              {c.description !== null && c.description !== "" && <div class="muted small">{c.description}</div>}
-                            </td>
-                            <td>
-                              <Badge>{c.type}</Badge>
-                            </td>
-                            <td class="num">{c.versions.toLocaleString("en-US")}</td>
-                            <td>{c.latest !== "" && <VersionLink entity={entity} project={project} name={c.name} version={c.latest} />}</td>
-                            <td>
-                              <AliasBadges aliases={Object.entries(c.aliases).map(([alias, v]) => `${alias} → ${v}`)} />
-                            </td>
-                            <td class="num" title={`${c.size.toLocaleString("en-US")} bytes (latest version)`}>
-                              {formatBytes(c.size)}
-                            </td>
-                            <td title={formatDateTime(c.updated_at)}>{formatRelative(c.updated_at, now)}</td>
-                          </tr>
-                        ))}
-                      </tbody>
-                    </table>
-                  </div>
+                  <CardTable columns={["Collection", "Type", { label: "Versions", class: "num" }, "Latest", "Aliases", { label: "Size", class: "num" }, "Updated"]} testId="collections-table" label="Collections">
+                    {shown.map((c) => (
+                      <tr key={c.name} data-testid="collection-row" data-name={c.name} data-type={c.type}>
+                        <td>
+                          <a class="project-link" href={href.collection(entity, project, c.name)} data-testid="collection-link">
+                            <strong>{c.name}</strong>
+                          </a>
+                          {c.description !== null && c.description !== "" && <div class="muted small">{c.description}</div>}
+                        </td>
+                        <td>
+                          <Badge>{c.type}</Badge>
+                        </td>
+                        <td class="num">{c.versions.toLocaleString("en-US")}</td>
+                        <td>{c.latest !== "" && <VersionLink entity={entity} project={project} name={c.name} version={c.latest} />}</td>
+                        <td>
+                          <AliasBadges aliases={Object.entries(c.aliases).map(([alias, v]) => `${alias} → ${v}`)} />
+                        </td>
+                        <td class="num" title={`${c.size.toLocaleString("en-US")} bytes (latest version)`}>
+                          {formatBytes(c.size)}
+                        </td>
+                        <td title={formatDateTime(c.updated_at)}>{formatRelative(c.updated_at, now)}</td>
+                      </tr>
+                    ))}
+                  </CardTable>
                 ),
               )}
             </section>

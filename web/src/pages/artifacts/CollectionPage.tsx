@@ -6,6 +6,7 @@ import { ApiError } from "../../api/client";
 import type { ArtifactCollectionDetail } from "../../api/types";
 import { Badge } from "../../components/Badge";
 import { Empty, ErrorState, Loading, whenLoaded } from "../../components/states";
+import { CardTable, type Column } from "../../components/Table";
 import { formatBytes, formatDateTime, formatRelative } from "../../lib/format";
 import { useAsync, useNow } from "../../lib/hooks";
 import { href, navigate, withParams, type Params } from "../../lib/route";
@@ -18,6 +19,19 @@ function Diff({ entity, project, name, a, b }: { entity: string; project: string
   return <>{whenLoaded(diff, { loading: "Comparing the versions…", failed: "Cannot compare the versions" }, (d) => <DiffView diff={d} entity={entity} project={project} />)}</>;
 }
 
+const VERSION_COLUMNS: readonly Column[] = [
+  { label: "A", class: "col-pick", title: "The version to compare from" },
+  { label: "B", class: "col-pick", title: "The version to compare to" },
+  { label: "Version" },
+  { label: "Aliases" },
+  { label: "Size", class: "num" },
+  { label: "Files", class: "num" },
+  { label: "Digest" },
+  { label: "Created" },
+  { label: "Created by" },
+  { label: "Run" },
+];
+
 function Versions({ entity, project, c, a, b, pick }: {
   entity: string;
   project: string;
@@ -28,60 +42,34 @@ function Versions({ entity, project, c, a, b, pick }: {
 }) {
   const now = useNow(30_000);
   return (
-    <div class="table-wrap card">
-      <table class="table" data-testid="versions-table" aria-label={`Versions of ${c.name}`}>
-        <thead>
-          <tr>
-            <th scope="col" class="col-pick" title="The version to compare from">
-              A
-            </th>
-            <th scope="col" class="col-pick" title="The version to compare to">
-              B
-            </th>
-            <th scope="col">Version</th>
-            <th scope="col">Aliases</th>
-            <th scope="col" class="num">
-              Size
-            </th>
-            <th scope="col" class="num">
-              Files
-            </th>
-            <th scope="col">Digest</th>
-            <th scope="col">Created</th>
-            <th scope="col">Created by</th>
-            <th scope="col">Run</th>
-          </tr>
-        </thead>
-        <tbody>
-          {c.versions_list.map((v) => (
-            <tr key={v.version} data-testid="version-row" data-version={v.version}>
-              <td class="col-pick">
-                <input type="radio" name="diff-a" checked={a === v.version} aria-label={`Compare from ${v.version}`} data-testid="pick-a" onChange={() => { pick("a", v.version); }} />
-              </td>
-              <td class="col-pick">
-                <input type="radio" name="diff-b" checked={b === v.version} aria-label={`Compare to ${v.version}`} data-testid="pick-b" onChange={() => { pick("b", v.version); }} />
-              </td>
-              <td>
-                <VersionLink entity={entity} project={project} name={v.name} version={v.version} />
-              </td>
-              <td>
-                <AliasBadges aliases={v.aliases} />
-              </td>
-              <td class="num" title={`${v.size.toLocaleString("en-US")} bytes`}>
-                {formatBytes(v.size)}
-              </td>
-              <td class="num">{v.files.toLocaleString("en-US")}</td>
-              <td>
-                <Digest digest={v.digest} />
-              </td>
-              <td title={formatDateTime(v.created_at)}>{formatRelative(v.created_at, now)}</td>
-              <td>{v.created_by ?? <span class="muted">-</span>}</td>
-              <td>{v.run === null ? <span class="muted">-</span> : <RunLink entity={entity} run={v.run} />}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <CardTable columns={VERSION_COLUMNS} testId="versions-table" label={`Versions of ${c.name}`}>
+      {c.versions_list.map((v) => (
+        <tr key={v.version} data-testid="version-row" data-version={v.version}>
+          <td class="col-pick">
+            <input type="radio" name="diff-a" checked={a === v.version} aria-label={`Compare from ${v.version}`} data-testid="pick-a" onChange={() => { pick("a", v.version); }} />
+          </td>
+          <td class="col-pick">
+            <input type="radio" name="diff-b" checked={b === v.version} aria-label={`Compare to ${v.version}`} data-testid="pick-b" onChange={() => { pick("b", v.version); }} />
+          </td>
+          <td>
+            <VersionLink entity={entity} project={project} name={v.name} version={v.version} />
+          </td>
+          <td>
+            <AliasBadges aliases={v.aliases} />
+          </td>
+          <td class="num" title={`${v.size.toLocaleString("en-US")} bytes`}>
+            {formatBytes(v.size)}
+          </td>
+          <td class="num">{v.files.toLocaleString("en-US")}</td>
+          <td>
+            <Digest digest={v.digest} />
+          </td>
+          <td title={formatDateTime(v.created_at)}>{formatRelative(v.created_at, now)}</td>
+          <td>{v.created_by ?? <span class="muted">-</span>}</td>
+          <td>{v.run === null ? <span class="muted">-</span> : <RunLink entity={entity} run={v.run} />}</td>
+        </tr>
+      ))}
+    </CardTable>
   );
 }
 

@@ -6,6 +6,7 @@ import { isResolved, runArtifacts } from "../../api/artifacts";
 import type { ArtifactVersion, UnresolvedArtifact } from "../../api/types";
 import { Badge } from "../../components/Badge";
 import { Empty, whenLoaded } from "../../components/states";
+import { CardTable } from "../../components/Table";
 import { formatBytes, formatDateTime } from "../../lib/format";
 import { useAsync } from "../../lib/hooks";
 import { AliasBadges, Digest, VersionLink } from "./common";
@@ -24,58 +25,42 @@ function Rows({ entity, items, kind }: { entity: string; items: readonly (Artifa
   return (
     <section aria-label={`${title} artifacts`}>
       <h2 class="section-title">{title}</h2>
-      <div class="table-wrap card">
-        <table class="table" data-testid={`run-artifacts-${kind}`} aria-label={`Artifacts ${kind} by this run`}>
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Type</th>
-              <th scope="col">Aliases</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-              <th scope="col">Digest</th>
-              <th scope="col">Created</th>
+      <CardTable columns={["Version", "Type", "Aliases", { label: "Size", class: "num" }, "Digest", "Created"]} testId={`run-artifacts-${kind}`} label={`Artifacts ${kind} by this run`}>
+        {items.map((a, i) =>
+          isResolved(a) ? (
+            <tr key={`${a.project}/${a.name}:${a.version}`} data-testid="run-artifact" data-kind={kind} data-version={`${a.name}:${a.version}`}>
+              <td>
+                <VersionLink entity={entity} project={a.project} name={a.name} version={a.version} />
+                {a.project !== "" && <span class="muted small"> in {a.project}</span>}
+              </td>
+              <td>
+                <Badge>{a.type}</Badge>
+              </td>
+              <td>
+                <AliasBadges aliases={a.aliases} />
+              </td>
+              <td class="num">{formatBytes(a.size)}</td>
+              <td>
+                <Digest digest={a.digest} />
+              </td>
+              <td>{formatDateTime(a.created_at)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {items.map((a, i) =>
-              isResolved(a) ? (
-                <tr key={`${a.project}/${a.name}:${a.version}`} data-testid="run-artifact" data-kind={kind} data-version={`${a.name}:${a.version}`}>
-                  <td>
-                    <VersionLink entity={entity} project={a.project} name={a.name} version={a.version} />
-                    {a.project !== "" && <span class="muted small"> in {a.project}</span>}
-                  </td>
-                  <td>
-                    <Badge>{a.type}</Badge>
-                  </td>
-                  <td>
-                    <AliasBadges aliases={a.aliases} />
-                  </td>
-                  <td class="num">{formatBytes(a.size)}</td>
-                  <td>
-                    <Digest digest={a.digest} />
-                  </td>
-                  <td>{formatDateTime(a.created_at)}</td>
-                </tr>
-              ) : (
-                <tr key={`${a.name}@${a.digest}@${i}`} data-testid="run-artifact" data-kind={kind} data-version={`${a.name}:`}>
-                  <td>
-                    <span class="mono">{a.name}</span> <span class="muted small">not on the server yet</span>
-                  </td>
-                  <td>{a.type !== null && <Badge>{a.type}</Badge>}</td>
-                  <td />
-                  <td class="num muted">-</td>
-                  <td>
-                    <Digest digest={a.digest} />
-                  </td>
-                  <td />
-                </tr>
-              ),
-            )}
-          </tbody>
-        </table>
-      </div>
+          ) : (
+            <tr key={`${a.name}@${a.digest}@${i}`} data-testid="run-artifact" data-kind={kind} data-version={`${a.name}:`}>
+              <td>
+                <span class="mono">{a.name}</span> <span class="muted small">not on the server yet</span>
+              </td>
+              <td>{a.type !== null && <Badge>{a.type}</Badge>}</td>
+              <td />
+              <td class="num muted">-</td>
+              <td>
+                <Digest digest={a.digest} />
+              </td>
+              <td />
+            </tr>
+          ),
+        )}
+      </CardTable>
     </section>
   );
 }

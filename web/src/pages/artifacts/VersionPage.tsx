@@ -10,6 +10,7 @@ import { EditableText } from "../../components/Editable";
 import { FieldRow } from "../../components/FieldRow";
 import { KeyValueTable } from "../../components/KeyValueTable";
 import { Empty, ErrorState, Loading, whenLoaded } from "../../components/states";
+import { CardTable } from "../../components/Table";
 import { TabPanel, Tabs, type TabItem } from "../../components/Tabs";
 import { formatBytes, formatDateTime, formatRelative } from "../../lib/format";
 import { useAsync, useNow } from "../../lib/hooks";
@@ -46,34 +47,22 @@ function Runs({ entity, version }: { entity: string; version: ArtifactVersion })
             </p>
           </Empty>
         ) : (
-          <div class="table-wrap card">
-            <table class="table" data-testid="used-by" aria-label="Runs that used this version">
-              <thead>
-                <tr>
-                  <th scope="col">Run</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Project</th>
-                  <th scope="col">Used</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((u) => (
-                  <tr key={`${u.entity}/${u.project}/${u.run_id}`} data-testid="used-by-row" data-run-id={u.run_id}>
-                    <td>
-                      <RunLink entity={entity} run={{ entity: u.entity, project: u.project, id: u.run_id }} label={u.name === "" ? u.run_id : u.name} />
-                    </td>
-                    <td>
-                      <StateBadge state={u.state} />
-                    </td>
-                    <td class="muted">
-                      {u.entity}/{u.project}
-                    </td>
-                    <td title={formatDateTime(u.used_at)}>{formatRelative(u.used_at, now)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <CardTable columns={["Run", "State", "Project", "Used"]} testId="used-by" label="Runs that used this version">
+            {list.map((u) => (
+              <tr key={`${u.entity}/${u.project}/${u.run_id}`} data-testid="used-by-row" data-run-id={u.run_id}>
+                <td>
+                  <RunLink entity={entity} run={{ entity: u.entity, project: u.project, id: u.run_id }} label={u.name === "" ? u.run_id : u.name} />
+                </td>
+                <td>
+                  <StateBadge state={u.state} />
+                </td>
+                <td class="muted">
+                  {u.entity}/{u.project}
+                </td>
+                <td title={formatDateTime(u.used_at)}>{formatRelative(u.used_at, now)}</td>
+              </tr>
+            ))}
+          </CardTable>
         ),
       )}
     </div>
