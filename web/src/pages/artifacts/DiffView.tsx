@@ -3,6 +3,7 @@
 
 import type { ArtifactDiff, ArtifactFileState, Json } from "../../api/types";
 import { Empty } from "../../components/states";
+import { CardTable, type Column } from "../../components/Table";
 import { formatBytes } from "../../lib/format";
 import { shortDigest, VersionLink } from "./common";
 
@@ -34,6 +35,16 @@ export function metadataRows(meta: ArtifactDiff["metadata"]): MetaRow[] {
 }
 
 const MARK = { added: "+", removed: "−", changed: "~" } as const;
+/** The first column of both tables: the change's mark, named for screen readers only. */
+const CHANGE: Column = { label: "Change", srOnly: true };
+
+function Mark({ change }: { change: keyof typeof MARK }) {
+  return (
+    <td class="diff-mark" title={change}>
+      {MARK[change]}
+    </td>
+  );
+}
 
 /** The diff of `diff.a` to `diff.b`. */
 export function DiffView({ diff, entity, project }: { diff: ArtifactDiff; entity: string; project: string }) {
@@ -52,85 +63,52 @@ export function DiffView({ diff, entity, project }: { diff: ArtifactDiff; entity
       {files === 0 ? (
         <Empty title="No file differs" />
       ) : (
-        <div class="table-wrap card">
-          <table class="table" data-testid="diff-files" aria-label="Files that differ">
-            <thead>
-              <tr>
-                <th scope="col">
-                  <span class="sr-only">Change</span>
-                </th>
-                <th scope="col">Path</th>
-                <th scope="col" class="num">
-                  Size in {diff.a.version}
-                </th>
-                <th scope="col" class="num">
-                  Size in {diff.b.version}
-                </th>
-                <th scope="col">Content</th>
-              </tr>
-            </thead>
-            <tbody>
-              {diff.added.map((f) => (
-                <tr key={`+${f.path}`} class="diff-row-added" data-testid="diff-row" data-change="added" data-path={f.path}>
-                  <td class="diff-mark" title="added">{MARK.added}</td>
-                  <td class="mono">{f.path}</td>
-                  <td class="num muted">-</td>
-                  <td class="num">{size(f.size)}</td>
-                  <td class="muted">added</td>
-                </tr>
-              ))}
-              {diff.removed.map((f) => (
-                <tr key={`-${f.path}`} class="diff-row-removed" data-testid="diff-row" data-change="removed" data-path={f.path}>
-                  <td class="diff-mark" title="removed">{MARK.removed}</td>
-                  <td class="mono">{f.path}</td>
-                  <td class="num">{size(f.size)}</td>
-                  <td class="num muted">-</td>
-                  <td class="muted">removed</td>
-                </tr>
-              ))}
-              {diff.changed.map((f) => (
-                <tr key={`~${f.path}`} class="diff-row-changed" data-testid="diff-row" data-change="changed" data-path={f.path}>
-                  <td class="diff-mark" title="changed">{MARK.changed}</td>
-                  <td class="mono">{f.path}</td>
-                  <td class="num">{size(f.a.size)}</td>
-                  <td class="num">{size(f.b.size)}</td>
-                  <td class="mono small">
-                    {identity(f.a)} → {identity(f.b)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CardTable columns={[CHANGE, "Path", { label: `Size in ${diff.a.version}`, class: "num" }, { label: `Size in ${diff.b.version}`, class: "num" }, "Content"]} testId="diff-files" label="Files that differ">
+          {diff.added.map((f) => (
+            <tr key={`+${f.path}`} class="diff-row-added" data-testid="diff-row" data-change="added" data-path={f.path}>
+              <Mark change="added" />
+              <td class="mono">{f.path}</td>
+              <td class="num muted">-</td>
+              <td class="num">{size(f.size)}</td>
+              <td class="muted">added</td>
+            </tr>
+          ))}
+          {diff.removed.map((f) => (
+            <tr key={`-${f.path}`} class="diff-row-removed" data-testid="diff-row" data-change="removed" data-path={f.path}>
+              <Mark change="removed" />
+              <td class="mono">{f.path}</td>
+              <td class="num">{size(f.size)}</td>
+              <td class="num muted">-</td>
+              <td class="muted">removed</td>
+            </tr>
+          ))}
+          {diff.changed.map((f) => (
+            <tr key={`~${f.path}`} class="diff-row-changed" data-testid="diff-row" data-change="changed" data-path={f.path}>
+              <Mark change="changed" />
+              <td class="mono">{f.path}</td>
+              <td class="num">{size(f.a.size)}</td>
+              <td class="num">{size(f.b.size)}</td>
+              <td class="mono small">
+                {identity(f.a)} → {identity(f.b)}
+              </td>
+            </tr>
+          ))}
+        </CardTable>
       )}
       <h2 class="section-title">Metadata</h2>
       {meta.length === 0 ? (
         <Empty title="The metadata is the same" />
       ) : (
-        <div class="table-wrap card">
-          <table class="table" data-testid="diff-metadata" aria-label="Metadata that differs">
-            <thead>
-              <tr>
-                <th scope="col">
-                  <span class="sr-only">Change</span>
-                </th>
-                <th scope="col">Key</th>
-                <th scope="col">{diff.a.version}</th>
-                <th scope="col">{diff.b.version}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {meta.map((r) => (
-                <tr key={r.key} class={`diff-row-${r.change}`} data-testid="diff-meta-row" data-change={r.change} data-key={r.key}>
-                  <td class="diff-mark" title={r.change}>{MARK[r.change]}</td>
-                  <td class="mono">{r.key}</td>
-                  <td class="mono">{value(r.old)}</td>
-                  <td class="mono">{value(r.now)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CardTable columns={[CHANGE, "Key", diff.a.version, diff.b.version]} testId="diff-metadata" label="Metadata that differs">
+          {meta.map((r) => (
+            <tr key={r.key} class={`diff-row-${r.change}`} data-testid="diff-meta-row" data-change={r.change} data-key={r.key}>
+              <Mark change={r.change} />
+              <td class="mono">{r.key}</td>
+              <td class="mono">{value(r.old)}</td>
+              <td class="mono">{value(r.now)}</td>
+            </tr>
+          ))}
+        </CardTable>
       )}
     </section>
   );
