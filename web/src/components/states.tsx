@@ -44,6 +44,21 @@ export function ErrorState({ error, onRetry, title = "Something went wrong" }: {
 }
 
 /**
+ * A page whose subject (`thing`: run, version…) did not load: "Run not found" without a retry
+ * (it will not appear by asking again) or "Cannot load the run" with one; then `children`, a
+ * way back.
+ */
+export function PageError({ error, thing, onRetry, children }: { error: unknown; thing: string; onRetry: () => void; children: ComponentChildren }) {
+  const notFound = error instanceof ApiError && error.status === 404;
+  return (
+    <div class="page page-narrow">
+      <ErrorState title={notFound ? `${thing.charAt(0).toUpperCase()}${thing.slice(1)} not found` : `Cannot load the ${thing}`} error={error} onRetry={notFound ? undefined : onRetry} />
+      <p>{children}</p>
+    </div>
+  );
+}
+
+/**
  * `render(data)` once `state` has its data; until then a spinner saying `loading`, or the error
  * (titled `failed`) with a retry.
  */

@@ -11,7 +11,7 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { EditableText } from "../components/Editable";
 import { FieldRow } from "../components/FieldRow";
 import { KeyValueTable } from "../components/KeyValueTable";
-import { Empty, ErrorState, errorMessage, Loading } from "../components/states";
+import { Empty, ErrorState, errorMessage, Loading, PageError } from "../components/states";
 import { TabPanel, Tabs, type TabItem } from "../components/Tabs";
 import { TagEditor } from "../components/TagEditor";
 import { runColor } from "../lib/colors";
@@ -213,25 +213,17 @@ export function RunPage({ entity, project, runId, params }: { entity: string; pr
 
   if (run === null) {
     if (error === null) return <Loading label="Loading run…" />;
-    const notFound = error instanceof ApiError && error.status === 404;
     return (
-      <div class="page page-narrow">
-        <ErrorState
-          title={notFound ? "Run not found" : "Cannot load the run"}
-          error={error}
-          onRetry={
-            notFound
-              ? undefined
-              : () => {
-                  runningRef.current = true;
-                  setNonce((n) => n + 1);
-                }
-          }
-        />
-        <p>
-          <a href={href.workspace(entity, project)}>Back to {project}</a>
-        </p>
-      </div>
+      <PageError
+        error={error}
+        thing="run"
+        onRetry={() => {
+          runningRef.current = true;
+          setNonce((n) => n + 1);
+        }}
+      >
+        <a href={href.workspace(entity, project)}>Back to {project}</a>
+      </PageError>
     );
   }
 

@@ -2,10 +2,9 @@
 // them) and the diff of two of them, picked with the A and B columns (`?a=v0&b=v1`).
 
 import { diffVersions, getCollection } from "../../api/artifacts";
-import { ApiError } from "../../api/client";
 import type { ArtifactCollectionDetail } from "../../api/types";
 import { Badge } from "../../components/Badge";
-import { Empty, ErrorState, Loading, whenLoaded } from "../../components/states";
+import { Empty, Loading, PageError, whenLoaded } from "../../components/states";
 import { CardTable, type Column } from "../../components/Table";
 import { formatBytes, formatDateTime, formatRelative } from "../../lib/format";
 import { useAsync, useNow } from "../../lib/hooks";
@@ -83,14 +82,10 @@ export function CollectionPage({ entity, project, name, params }: { entity: stri
   const c = state.data;
   if (c === undefined) {
     if (state.error === null) return <Loading label="Loading the collection…" />;
-    const notFound = state.error instanceof ApiError && state.error.status === 404;
     return (
-      <div class="page page-narrow">
-        <ErrorState title={notFound ? "Collection not found" : "Cannot load the collection"} error={state.error} onRetry={notFound ? undefined : state.reload} />
-        <p>
-          <a href={href.artifacts(entity, project)}>All artifacts of {project}</a>
-        </p>
-      </div>
+      <PageError error={state.error} thing="collection" onRetry={state.reload}>
+        <a href={href.artifacts(entity, project)}>All artifacts of {project}</a>
+      </PageError>
     );
   }
   return (

@@ -2,14 +2,13 @@
 // it, description, aliases, editable where the server takes edits) and tabs for its files, its
 // metadata, the runs that used it and its lineage.
 
-import { ApiError } from "../../api/client";
 import { getVersion, patchVersion, usedBy, type VersionPatch } from "../../api/artifacts";
 import type { ArtifactVersion } from "../../api/types";
 import { Badge, StateBadge } from "../../components/Badge";
 import { EditableText } from "../../components/Editable";
 import { FieldRow } from "../../components/FieldRow";
 import { KeyValueTable } from "../../components/KeyValueTable";
-import { Empty, ErrorState, Loading, whenLoaded } from "../../components/states";
+import { Empty, Loading, PageError, whenLoaded } from "../../components/states";
 import { CardTable } from "../../components/Table";
 import { TabPanel, Tabs, type TabItem } from "../../components/Tabs";
 import { formatBytes, formatDateTime, formatRelative } from "../../lib/format";
@@ -90,14 +89,10 @@ export function VersionPage({ entity, project, name, refName, params, readOnly }
   const v = state.data;
   if (v === undefined) {
     if (state.error === null) return <Loading label="Loading version…" />;
-    const notFound = state.error instanceof ApiError && state.error.status === 404;
     return (
-      <div class="page page-narrow">
-        <ErrorState title={notFound ? "Version not found" : "Cannot load the version"} error={state.error} onRetry={notFound ? undefined : state.reload} />
-        <p>
-          <a href={href.collection(entity, project, name)}>All versions of {name}</a>
-        </p>
-      </div>
+      <PageError error={state.error} thing="version" onRetry={state.reload}>
+        <a href={href.collection(entity, project, name)}>All versions of {name}</a>
+      </PageError>
     );
   }
   const save = async (patch: VersionPatch): Promise<void> => {
