@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+import fwtrack
 from fwtrack import _core
 
 from .apputil import REPRESENTATIVE, make_run
@@ -173,7 +174,7 @@ def test_aliases_move_and_are_refused(api: ArtifactClient, project: str) -> None
         assert r.status_code == 400, (bad, r.text)
     r = api.commit(project, "r1", "ds", {"f": b"2"}, aliases=["v9"])
     assert r.status_code == 400
-    assert "v<number>" in r.json()["detail"]
+    assert "'v<N>' are given by fwtrack" in r.json()["detail"]
 
 
 def test_references_and_their_404s(api: ArtifactClient, project: str) -> None:
@@ -222,7 +223,7 @@ def test_bad_manifests_are_refused(api: ArtifactClient, project: str) -> None:
             + b', "a/b": '
             + _json(entry)
             + b"}}",
-            "a file and a folder",
+            "is a file and also the directory of",
         ),
         (b'{"version": 1, "entries": {"a": {"size": 1}}}', "neither"),
         (b'{"version": 1, "entries": {"a": {"address": "' + addr.encode() + b'", "size": 2}}}',
@@ -241,6 +242,31 @@ def test_bad_manifests_are_refused(api: ArtifactClient, project: str) -> None:
 
 def _json(obj: object) -> bytes:
     return json.dumps(obj).encode()
+
+
+def test_entry_paths_follow_one_rule_in_client_and_server(
+    api: ArtifactClient, project: str, tmp_path: Path
+) -> None:
+    """A path with a backslash or a control character: `Artifact.add_file(name=...)` refuses
+    it, and the server refuses a manifest naming it at commit, with the same message (a
+    manifest the client builds is never refused at commit for its paths)."""
+    src = tmp_path / "f.txt"
+    src.write_bytes(b"x")
+    addr = _core.hash_bytes(b"x")
+    api.send_blobs(project, "r1", {addr: b"x"})
+    for bad in ("dir\\f.txt", "dir/f\x01.txt", "f\x7f.txt"):
+        with pytest.raises(ValueError, match="invalid artifact entry path") as refused:
+            fwtrack.Artifact("paths", "dataset").add_file(src, name=bad)
+        raw = _json({"version": 1, "entries": {bad: {"address": addr, "size": 1}}})
+        digest = _core.hash_bytes(raw)
+        api.send_blobs(project, "r1", {digest: raw})
+        r = api.post(
+            f"/runs/admin/{project}/r1/artifacts",
+            {"id": new_id(), "name": "paths", "type": "dataset", "digest": digest},
+        )
+        assert r.status_code == 400, (bad, r.text)
+        assert str(refused.value) in r.json()["detail"], bad
+    assert api.get(f"/artifacts/admin/{project}/collections").json() == []
 
 
 def test_references_in_a_manifest(api: ArtifactClient, project: str) -> None:

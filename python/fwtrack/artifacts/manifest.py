@@ -4,12 +4,18 @@ and size, or a reference URI with what its source offers.
 Canonical bytes: `json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
 in UTF-8. The artifact's digest is the content address (`blake3:<hex>`) of those bytes, so it
 covers the sorted entries and nothing else (not the name, the metadata or the aliases).
+
+This is the one codec and the one set of entry-path rules: the client builds and reads
+manifests with it, and the server checks the manifests it commits with it (loading their JSON
+with its depth bound, `Manifest.from_bytes(data, loads=...)`). Standard library and the core
+only, so the client imports it without the `server` extra.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,32 +27,35 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "check_entry_path",
+    "check_no_prefix_conflict",
     "digest_hex",
 ]
 
 MANIFEST_VERSION = 1
 MAX_ENTRY_PATH = 1024
+MAX_SIZE = (1 << 63) - 1
 _REF_FIELDS = ("size", "etag", "version_id", "mtime")
 _BAD_PARTS = frozenset(("", ".", ".."))
+_BAD_CHAR = re.compile(r"[\x00-\x1f\x7f\\]")  # control characters and the backslash
 
 
 def check_entry_path(path: object) -> str:
     """`path` when it is a valid entry path (`/`-separated, relative, no empty, `.` or `..`
-    part, no NUL or backslash, at most 1024 characters), else ValueError naming it."""
+    part, no backslash, NUL or other control character, at most 1024 characters), else
+    ValueError naming it."""
     if not isinstance(path, str):
         raise TypeError(f"an artifact entry path must be a str, got {type(path).__name__}")
     if (
         not path
         or len(path) > MAX_ENTRY_PATH
-        or "\0" in path
-        or "\\" in path
+        or _BAD_CHAR.search(path) is not None
         or not _BAD_PARTS.isdisjoint(path.split("/"))
     ):
         shown = repr(path[:80]) + ("..." if len(path) > 80 else "")
         raise ValueError(
             f"invalid artifact entry path {shown}: use a relative '/'-separated path "
-            f"(no empty, '.' or '..' parts, no backslash or NUL), at most {MAX_ENTRY_PATH} "
-            "characters, e.g. 'images/cat.png'"
+            "(no empty, '.' or '..' parts, no backslash, NUL or other control character), "
+            f"at most {MAX_ENTRY_PATH} characters, e.g. 'images/cat.png'"
         )
     return path
 
@@ -92,8 +101,13 @@ class ManifestEntry:
         if not isinstance(obj, Mapping):
             raise ValueError(f"manifest entry {path!r} is not an object")
         size = obj.get("size")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise ValueError(f"manifest entry {path!r}: size must be a non-negative int")
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE
+        ):
+            raise ValueError(
+                f"manifest entry {path!r}: size {str(size)[:40]} is not a byte count "
+                "(a non-negative int)"
+            )
         ref = obj.get("ref")
         if ref is not None:
             if not isinstance(ref, str) or not ref:
@@ -109,8 +123,14 @@ class ManifestEntry:
             )
         address = obj.get("address")
         if not isinstance(address, str) or size is None:
-            raise ValueError(f"manifest entry {path!r} needs an address and a size, or a ref")
-        return cls(path, address=_core.check_address(address), size=size)
+            raise ValueError(
+                f"manifest entry {path!r} has neither an address with a size nor a ref"
+            )
+        try:
+            address = _core.check_address(address)
+        except ValueError as exc:
+            raise ValueError(f"manifest entry {path!r}: {exc}") from None
+        return cls(path, address=address, size=size)
 
 
 class Manifest:
@@ -174,9 +194,12 @@ class Manifest:
         return {e.address for e in self._entries.values() if e.address is not None}
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Manifest:
+    def from_bytes(cls, data: bytes, *, loads: Callable[[bytes], Any] = json.loads) -> Manifest:
+        """The manifest of `data`, checked entry by entry; ValueError naming the first
+        problem. `loads` parses the JSON (the server passes its depth-bounded loader; a
+        ValueError it raises for another reason passes through)."""
         try:
-            obj = json.loads(data)
+            obj = loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"an artifact manifest is not JSON: {exc}") from exc
         return cls.from_json(obj)

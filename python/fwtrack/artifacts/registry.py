@@ -1,6 +1,7 @@
 """The `Registry` protocol both registries implement (the local one under `<root>/.artifacts`,
 `local.LocalRegistry`; the server's, `remote.RemoteRegistry`), and the rules for names,
 aliases and references (`"name:alias"`, `"project/name:vN"`, `"entity/project/name:alias"`).
+The server checks the names, types and aliases it is sent with these same rules.
 
 Versions cross this protocol as VersionJSON dicts (docs/artifacts.md, "Versions"):
 `{"id", "entity", "project", "name", "type", "version", "index", "digest", "size", "files",
@@ -18,6 +19,7 @@ from fwtrack import path_names
 from fwtrack.artifacts.manifest import Manifest, ManifestEntry
 
 __all__ = [
+    "ALIAS_RE",
     "ArtifactRef",
     "Registry",
     "check_alias",
@@ -29,7 +31,8 @@ __all__ = [
 
 LATEST = "latest"
 MAX_ALIAS = 128
-_ALIAS_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+ALIAS_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+"""What an alias looks like (`fullmatch`); `check_alias` also refuses `latest` and `v<N>`."""
 _VERSION_RE = re.compile(r"v(\d+)")
 
 
@@ -104,7 +107,7 @@ def check_alias(alias: object) -> str:
     """An alias a user may set: 1-128 of `A-Z a-z 0-9 _ . -`, not `latest`, not `v<digits>`."""
     if not isinstance(alias, str):
         raise TypeError(f"an alias must be a str like 'best', got {type(alias).__name__}")
-    if _ALIAS_RE.fullmatch(alias) is None:
+    if ALIAS_RE.fullmatch(alias) is None:
         raise ValueError(
             f"invalid alias {alias[:80]!r}: use 1-{MAX_ALIAS} characters of A-Z, a-z, 0-9, "
             "'_', '.', '-', e.g. 'best' or 'production'"
@@ -172,7 +175,7 @@ def parse_ref(spec: object) -> ArtifactRef:
         name = check_name(parts[-1])
         project = path_names.check_project(parts[-2]) if len(parts) >= 2 else None
         entity = path_names.check_entity(parts[-3]) if len(parts) == 3 else None
-        if not ref.startswith("blake3:") and _ALIAS_RE.fullmatch(ref) is None:
+        if not ref.startswith("blake3:") and ALIAS_RE.fullmatch(ref) is None:
             raise ValueError(f"invalid alias or version {ref!r}")
     except ValueError as exc:
         raise ValueError(f"invalid artifact reference {spec!r} ({exc}): {hint}") from None

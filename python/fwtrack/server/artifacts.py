@@ -12,6 +12,10 @@ row references, exactly as it keeps blobs of `run_files` (`fwtrack.server.collec
 On SQLite every write transaction holds the database's write lock, so commits run one after
 the other.
 
+Manifests, entry paths, artifact names, types and aliases are checked with the client's rules
+(`fwtrack.artifacts.manifest`, `fwtrack.artifacts.registry`): a manifest the client builds is
+one the server takes. A rule's ValueError becomes a `400` with its message.
+
 `fwtrack ui` imports the local registry (`<dir>/.artifacts`) into the same tables
 (`import_local`); its versions have no `artifact_blobs` rows (there is no collector) and
 their bytes are read from `<dir>/.artifacts/blobs`.
@@ -24,7 +28,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +38,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fwtrack import path_names
+from fwtrack.artifacts import registry
+from fwtrack.artifacts.manifest import Manifest
 from fwtrack.server.addresses import address_of, check_address
 from fwtrack.server.db import (
     ArtifactAlias,
@@ -50,7 +56,7 @@ from fwtrack.server.db import (
     now,
 )
 from fwtrack.server.errors import ApiError
-from fwtrack.server.jsonutil import JsonDepthError, json_safe, loads_bounded
+from fwtrack.server.jsonutil import json_safe, loads_bounded
 from fwtrack.server.store.base import BlobKey, Store
 
 __all__ = [
@@ -59,7 +65,6 @@ __all__ = [
     "Found",
     "check_alias",
     "check_artifact_name",
-    "check_entry_path",
     "check_type",
     "collection_json",
     "collections",
@@ -85,127 +90,45 @@ log = logging.getLogger("fwtrack.server")
 
 MAX_MANIFEST_BYTES = 64 << 20
 """The largest manifest the server takes (about 300,000 entries)."""
-MAX_ENTRY_PATH = 1024
 MAX_ALIASES = 64
-_ALIAS = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _VERSION_REF = re.compile(r"^v(\d{1,9})$")
-_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _IN = 500
 
 
 # -- names -------------------------------------------------------------------------------------
 
 
+def _checked(rule: Callable[[object], str], value: object) -> str:
+    """`rule(value)`, its TypeError or ValueError answered `400` with the rule's message."""
+    try:
+        return rule(value)
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, str(exc)) from None
+
+
 def check_artifact_name(name: object) -> str:
     """An artifact (collection) name: the rules of a project name; 400 naming it."""
-    try:
-        return path_names.check_project(name)
-    except ValueError as exc:
-        raise ApiError(400, str(exc).replace("project name", "artifact name", 1)) from None
+    return _checked(registry.check_name, name)
 
 
 def check_type(value: object) -> str:
-    """An artifact type (`dataset`, `model`): 1-128 of `[A-Za-z0-9_.-]`; 400 otherwise."""
-    if not isinstance(value, str) or _TYPE.fullmatch(value) is None:
-        raise ApiError(
-            400,
-            f"invalid artifact type {str(value)[:80]!r}: use 1-128 characters of A-Z, a-z, "
-            "0-9, '_', '.', '-' (e.g. 'dataset', 'model')",
-        )
-    return value
+    """An artifact type (`dataset`, `model`): the rules of a project name; 400 otherwise."""
+    return _checked(registry.check_type, value)
 
 
 def check_alias(alias: object) -> str:
     """An alias a user may set: `[A-Za-z0-9_.-]{1,128}`, not `latest` (computed) and not
     `v<digits>` (a version's own name); 400 naming the rule."""
-    if not isinstance(alias, str) or _ALIAS.fullmatch(alias) is None:
-        raise ApiError(
-            400,
-            f"invalid alias {str(alias)[:80]!r}: use 1-128 characters of A-Z, a-z, 0-9, "
-            "'_', '.', '-'",
-        )
-    if alias == "latest":
-        raise ApiError(400, "the alias 'latest' cannot be set: it always names the newest version")
-    if _VERSION_REF.fullmatch(alias) is not None:
-        raise ApiError(
-            400, f"the alias {alias!r} cannot be set: 'v<number>' names a version itself"
-        )
-    return alias
-
-
-def check_entry_path(path: object) -> str:
-    """A manifest entry path: `/`-separated, relative, no empty, `.` or `..` parts, no NUL or
-    other control character, at most 1024 characters; ValueError naming it."""
-    if not isinstance(path, str):
-        raise ValueError(f"entry path {str(path)[:80]!r} is not a string")
-    if not path or len(path) > MAX_ENTRY_PATH:
-        raise ValueError(
-            f"entry path {path[:80]!r} has {len(path)} characters; use 1-{MAX_ENTRY_PATH}"
-        )
-    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
-        raise ValueError(f"entry path {path[:80]!r} holds a NUL or control character")
-    if any(part in {"", ".", ".."} for part in path.split("/")):
-        raise ValueError(
-            f"entry path {path[:80]!r} is not relative and '/'-separated without empty, "
-            "'.' or '..' parts"
-        )
-    return path
+    return _checked(registry.check_alias, alias)
 
 
 # -- the manifest ------------------------------------------------------------------------------
 
 
-def parse_manifest(data: bytes) -> dict[str, dict[str, Any]]:
-    """The entries of manifest bytes (`{"version": 1, "entries": {...}}`), each checked: a
-    safe path, and either `{"address", "size"}` or `{"ref", ...}`; no path both a file and a
-    folder of others. ValueError naming the first problem."""
-    try:
-        doc = loads_bounded(data)
-    except JsonDepthError as exc:
-        raise ValueError(f"the manifest is nested too deep: {exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"the manifest is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ValueError('the manifest is not a JSON object {"version": 1, "entries": {...}}')
-    if doc.get("version") != 1:
-        raise ValueError(
-            f"manifest version {str(doc.get('version'))[:20]} is not supported (this server "
-            "reads version 1); hint: upgrade the server"
-        )
-    entries = doc.get("entries")
-    if not isinstance(entries, dict):
-        raise ValueError('the manifest has no "entries" object')
-    out: dict[str, dict[str, Any]] = {}
-    for path, entry in entries.items():
-        check_entry_path(path)
-        if not isinstance(entry, dict):
-            raise ValueError(f"entry {path[:80]!r} is not an object")
-        size = entry.get("size")
-        if size is not None and (
-            not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 2**63
-        ):
-            raise ValueError(f"entry {path[:80]!r}: size {str(size)[:40]} is not a byte count")
-        if "address" in entry:
-            try:
-                entry["address"] = check_address(entry["address"])
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"entry {path[:80]!r}: {exc}") from None
-            if size is None:
-                raise ValueError(f"entry {path[:80]!r} has an address but no size")
-        elif not isinstance(entry.get("ref"), str) or not entry["ref"]:
-            raise ValueError(f"entry {path[:80]!r} has neither an address nor a ref")
-        out[path] = entry
-    files = set(out)
-    for path in out:
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            if prefix in files:
-                raise ValueError(
-                    f"entry {prefix!r} is a file and a folder (of {path[:80]!r}); hint: "
-                    "rename one of them"
-                )
-    return out
+def parse_manifest(data: bytes) -> Manifest:
+    """The manifest of `data`, read by the client's codec with the JSON depth bound of data
+    from a client; ValueError naming the first problem."""
+    return Manifest.from_bytes(data, loads=loads_bounded)
 
 
 class _Entries:
@@ -428,7 +351,7 @@ def resolve(session: Session, project: Project, collection: ArtifactCollection, 
         version = session.scalar(query.order_by(ArtifactVersion.index.desc()).limit(1))
     elif ":" in ref:
         version = session.scalar(query.where(ArtifactVersion.digest == ref.lower()))
-    elif _ALIAS.fullmatch(ref) is not None:
+    elif registry.ALIAS_RE.fullmatch(ref) is not None:
         version = session.scalar(
             query.join(ArtifactAlias, ArtifactAlias.version_id == ArtifactVersion.id).where(
                 ArtifactAlias.collection_id == collection.id, ArtifactAlias.alias == ref
@@ -684,11 +607,12 @@ def commit(
         )
     data = _read_manifest(store, entity, body.digest, int(manifest_size))
     try:
-        entries = parse_manifest(data)
+        manifest = parse_manifest(data)
     except ValueError as exc:
         raise ApiError(400, f"the manifest {body.digest} is not valid: {exc}") from None
-    addresses = sorted({e["address"] for e in entries.values() if "address" in e} | {body.digest})
-    size = sum(int(e.get("size") or 0) for e in entries.values())
+    entries: dict[str, dict[str, Any]] = manifest.to_json()["entries"]
+    addresses = sorted(manifest.addresses() | {body.digest})
+    size = manifest.size
     t = now()
     created_at = body.created_at if body.created_at is not None else t
     for attempt in range(3):

@@ -232,7 +232,7 @@ class LocalArtifacts:
                 raise ValueError(f"digest {digest[:80]!r} is not a blake3: address")
             manifest_path = self.blobs / m.group(1)[:2] / m.group(1)
             data = _read(manifest_path, _MAX_MANIFEST)
-            entries = parse_manifest(data)
+            entries = parse_manifest(data).to_json()["entries"]
         except (OSError, ValueError) as exc:
             self._warn(str(path), exc)
             return None

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from fwtrack.artifacts.manifest import check_entry_path
 from fwtrack.server import artifacts, manifest
 from fwtrack.server.addresses import check_address
 from fwtrack.server.auth import Viewer
@@ -488,7 +489,7 @@ def artifact_files(
     prefix = prefix.strip("/")
     if prefix:
         try:
-            artifacts.check_entry_path(prefix)
+            check_entry_path(prefix)
         except ValueError as exc:
             raise ApiError(400, f"prefix: {exc}") from None
     start = 0
@@ -517,7 +518,7 @@ def artifact_file(
     large blob on an S3-compatible store. A reference entry answers 409 naming its URI."""
     found, _ = _found(ctx, user, entity, project, name, ref)
     try:
-        artifacts.check_entry_path(path)
+        check_entry_path(path)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     with ctx.db.read() as session:
