@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fwtrack import _core, credentials, path_names
+from fwtrack._fsutil import locked
 from fwtrack._http import (
     HttpClient,
     MissingApiKeyError,
@@ -46,11 +47,6 @@ from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
 if TYPE_CHECKING:
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.remote import RemoteRegistry
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover (Windows: the mirror is then not locked across processes)
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["RemoteBackend", "RemoteRun", "cache_root", "resolve_api_key"]
 
@@ -289,7 +285,7 @@ class RemoteBackend:
         run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / _core.LOG_FILE_NAME
         path = f"/runs/{_quote(entity, project, run_id)}/log"
-        with _locked(run_dir / ".sync.lock"):
+        with locked(run_dir / ".sync.lock"):  # processes sharing the cache take turns
             have = log.stat().st_size if log.exists() else 0
             headers = {"Range": f"bytes={have}-"} if have else {}
             with self.client.stream("GET", path, headers=headers, ok=(416,)) as resp:
@@ -340,19 +336,6 @@ def _range_start(value: str | None) -> int | None:
 def _range_total(value: str | None) -> int | None:
     match = re.match(r"bytes (?:\*|\d+-\d+)/(\d+)", value or "")
     return int(match.group(1)) if match else None
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock across processes sharing the cache (a no-op where flock is missing)."""
-    with path.open("a") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}

@@ -13,12 +13,12 @@ what is stored here; callers decide that order.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fwtrack._fsutil import write_atomic
 from fwtrack.sdk.settings import FWTRACK_CONFIG_DIR
 
 __all__ = [
@@ -130,18 +130,5 @@ def save(url: str, key: str, *, make_default: bool = True) -> Path:
     path = credentials_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload = json.dumps({"default_url": creds.default_url, "keys": creds.keys}, indent=2) + "\n"
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_atomic(path, payload.encode(), mode=0o600)
     return path

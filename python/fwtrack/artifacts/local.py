@@ -18,19 +18,18 @@ version or none of it. The `.lock` makes two committers take two numbers.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from fwtrack import _core, path_names
+from fwtrack._fsutil import locked, write_atomic
 from fwtrack.artifacts.manifest import Manifest, ManifestEntry, digest_hex
 from fwtrack.artifacts.registry import (
     LATEST,
@@ -45,32 +44,6 @@ __all__ = ["ARTIFACTS_DIR", "LocalRegistry"]
 
 ARTIFACTS_DIR = ".artifacts"
 _COPY_THREADS = 8
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """`data` at `path`: a temporary file in the same directory, fsynced, renamed, and the
-    directory fsynced (the file is whole or absent after a crash)."""
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _dumps(obj: Any) -> bytes:
@@ -105,16 +78,6 @@ class LocalRegistry:
 
     def _collection_dir(self, project: str, name: str) -> Path:
         return self.base / path_names.check_project(project) / check_name(name)
-
-    @contextlib.contextmanager
-    def _locked(self, cdir: Path) -> Iterator[None]:
-        cdir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(cdir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -369,7 +332,7 @@ class LocalRegistry:
             raise ArtifactError(f"cannot commit {project}/{name}: manifest {digest} is not stored")
         cdir = self._collection_dir(project, name)
         now = time.time() if created_at is None else created_at
-        with self._locked(cdir):
+        with locked(cdir / ".lock"):
             info = self._collection_info(cdir)
             if info and info.get("type") != type:
                 raise ArtifactError(
@@ -378,7 +341,7 @@ class LocalRegistry:
                 )
             if not info:
                 (cdir / "versions").mkdir(parents=True, exist_ok=True)
-                _write_atomic(
+                write_atomic(
                     cdir / "collection.json",
                     _dumps({"type": type, "description": description, "created_at": now}),
                 )
@@ -410,12 +373,12 @@ class LocalRegistry:
                     "run": run,
                 }
                 (cdir / "versions").mkdir(parents=True, exist_ok=True)
-                _write_atomic(cdir / "versions" / f"v{index}.json", _dumps(found))
+                write_atomic(cdir / "versions" / f"v{index}.json", _dumps(found))
             if aliases:
                 current = self._aliases(cdir)
                 for alias in aliases:
                     current[alias] = str(found["version"])
-                _write_atomic(cdir / "aliases.json", _dumps(current))
+                write_atomic(cdir / "aliases.json", _dumps(current))
             files_by_index = self._version_files(cdir)
             return self._load(
                 files_by_index[int(found["index"])], self._aliases(cdir), max(files_by_index)
@@ -425,11 +388,11 @@ class LocalRegistry:
         wanted = [check_alias(a) for a in aliases if a != LATEST]
         cdir = self._collection_dir(str(version["project"]), str(version["name"]))
         name = str(version["version"])
-        with self._locked(cdir):
+        with locked(cdir / ".lock"):
             current = {a: v for a, v in self._aliases(cdir).items() if v != name}
             for alias in wanted:
                 current[alias] = name
-            _write_atomic(cdir / "aliases.json", _dumps(current))
+            write_atomic(cdir / "aliases.json", _dumps(current))
         return self.resolve(str(version["project"]), str(version["name"]), name)
 
     def mark_used(self, version: dict[str, Any], project: str, run_id: str) -> None:

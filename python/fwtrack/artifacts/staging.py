@@ -26,21 +26,17 @@ import shutil
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fwtrack import _core
+from fwtrack._fsutil import locked, write_atomic
 from fwtrack.errors import ArtifactError
 
 if TYPE_CHECKING:
     from fwtrack._http import HttpClient
     from fwtrack.sdk.run import Run
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover (Windows: pending files are then not locked)
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "MISSING_BATCH",
@@ -108,43 +104,14 @@ def _blob_path(blob_dir: Path, address: str) -> Path:
     return blob_dir / hex_[:2] / hex_
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock(2) on `path` (created), across processes and threads."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
-    """`doc` as JSON at `path`: a temporary file in `<run dir>/artifacts/tmp/`, fsynced, then
-    renamed (readers of `path`'s folder never see a partial file)."""
+    """`doc` as JSON at `path`, through a temporary file in `<run dir>/artifacts/tmp/`
+    (readers of `path`'s folder never see a partial file)."""
     tmp_dir = path.parent.parent / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.json"
     data = json.dumps(doc, ensure_ascii=False, allow_nan=False, sort_keys=True).encode()
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    write_atomic(path, data, tmp_dir=tmp_dir)
 
 
 # -- the pending commit -------------------------------------------------------------------------
@@ -174,7 +141,7 @@ def write_pending(run_dir: str | os.PathLike[str], commit: Mapping[str, Any]) ->
     if doc["created_at"] is None:
         doc["created_at"] = time.time()
     pending = _dir(run_dir, PENDING)
-    with _locked(Path(run_dir) / ARTIFACTS_DIR / ".lock"):
+    with locked(Path(run_dir) / ARTIFACTS_DIR / ".lock"):
         pending.mkdir(parents=True, exist_ok=True)
         seqs = []
         for entry in os.listdir(pending):
