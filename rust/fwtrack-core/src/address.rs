@@ -236,7 +236,7 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
 }
 
 /// Read into `buf` until it is full or the file ends; the number of bytes read.
-fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {

@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use crate::address::{self, Address, Hasher, named, open_regular};
+use crate::address::{self, Address, Hasher, fill, named, open_regular};
 
 /// The directory inside a blob directory that holds files being written.
 pub const TMP_DIR: &str = "tmp";
@@ -140,21 +140,6 @@ fn publish_bytes(
     let mut tmp = TempFile::create(tmp_dir)?;
     tmp.file.write_all(data).map_err(|e| named(&tmp.path, &e))?;
     tmp.publish(blob_dir, address)
-}
-
-/// Read into `buf` until it is full or the file ends; the number of bytes read.
-fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    use std::io::Read;
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Store one file; `after_block` is called after each block is read (tests change the file
