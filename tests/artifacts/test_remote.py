@@ -7,20 +7,27 @@ online runs log versions through their uploader, other runs use and download the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import fwtrack
+from counting_proxy import CountingProxy
 from fwserver import Server, client_env, run_cli
+from fwtrack import _core
 from fwtrack.api import Api
-from fwtrack.artifacts import staging
+from fwtrack.artifacts import remote, staging
+from fwtrack.artifacts.manifest import ManifestEntry
 from fwtrack.errors import ArtifactVerifyError, ReferenceLimitError
+from fwtrack.server.pack import encode_pack
 from seaweed import Seaweed
 from server.harness import PostgresCluster
 
@@ -374,6 +381,87 @@ def test_many_small_files_and_only_missing_blobs_on_a_relog(
     root = Path(api.artifact("many/small:v1").download(tmp_path / "copy"))
     assert (root / "d050" / "007.txt").read_bytes() == b"changed\n"
     assert len(_tree(root)) == 10_000
+
+
+def test_many_small_files_come_in_packs_byte_identical(
+    srv: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Small contents are fetched many at a time (`POST .../blobs/fetch`), a large one with
+    its own GET; the download is the logged tree, and a second one is all cache hits."""
+    _online(monkeypatch, srv)
+    data = tmp_path / "packs"
+    for i in range(400):
+        folder = data / f"d{i % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.bin").write_bytes(os.urandom(i * 37 % 5000) if i % 50 else b"same")
+    (data / "empty.txt").write_bytes(b"")
+    (data / "large.bin").write_bytes(os.urandom(remote.PACK_BLOB_MAX + 10))
+    with fwtrack.init(project="packs", settings=QUIET) as run:
+        run.log_artifact(str(data), name="small", type="dataset").wait()
+    monkeypatch.setenv("FWTRACK_CACHE_DIR", str(tmp_path / "pack-cache"))
+    front = CountingProxy(srv.port).start()
+    try:
+        art = Api(base_url=front.url).artifact("packs/small:v0")
+        start = len(front.seen)
+        root = Path(art.download(tmp_path / "copy"))
+        first = front.seen[start:]
+        start = len(front.seen)
+        again = Path(art.download(tmp_path / "again"))
+        second = front.seen[start:]
+    finally:
+        front.stop()
+    assert _tree(root) == _tree(data)
+    assert _tree(again) == _tree(data)
+    packs = [s for s in first if s.method == "POST" and s.path.endswith("/blobs/fetch")]
+    files = [s for s in first if "/files/" in s.path]
+    assert packs
+    assert all(s.status == 200 for s in packs)
+    assert len(packs) <= remote.DOWNLOAD_THREADS
+    assert [s.path.rsplit("/", 1)[1] for s in files] == ["large.bin"]  # on S3: a 307 to it
+    # The cache held everything: no pack and no file asked for the second time.
+    assert not [s for s in second if "/blobs/fetch" in s.path or "/files/" in s.path]
+
+
+class _FakeClient:
+    """Answers every pack request with `body`."""
+
+    base_url = "http://fake.invalid"
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.asked: list[str] = []
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[io.BytesIO]:
+        self.asked.append(f"{method} {path}")
+        yield io.BytesIO(self.body)
+
+
+def test_a_packed_blob_that_is_not_its_address_is_not_kept(tmp_path: Path) -> None:
+    good, bad = b"good bytes", b"bad bytes"
+    good_a, bad_a = _core.hash_bytes(good), _core.hash_bytes(bad)
+    body = encode_pack([(good_a, good), (bad_a, b"not the bad bytes")])
+    client = _FakeClient(body)
+    cache = tmp_path / "cache"
+    reg = remote.RemoteRegistry(client, "e", cache_dir=cache)  # type: ignore[arg-type]
+    entries = [
+        ManifestEntry("a/good.txt", good_a, len(good)),
+        ManifestEntry("b.txt", bad_a, len(bad)),
+    ]
+    version = {"entity": "e", "project": "p", "name": "ds", "version": "v0"}
+    with pytest.raises(ArtifactVerifyError, match="not its address"):
+        reg.materialize(version, entries, tmp_path / "out")
+    assert client.asked == ["POST /artifacts/e/p/blobs/fetch"]
+    # The good one was kept (cache and file); nothing of the bad one.
+    assert (tmp_path / "out" / "a" / "good.txt").read_bytes() == good
+    assert not (tmp_path / "out" / "b.txt").exists()
+    kept = {p.name for p in cache.rglob("*") if p.is_file()}
+    assert kept == {good_a.partition(":")[2]}
+    # An answer holding a blob that was not asked for is refused too.
+    client.body = encode_pack([(_core.hash_bytes(b"other"), b"other")])
+    with pytest.raises(ArtifactVerifyError, match="not asked for"):
+        reg.materialize(version, entries[1:], tmp_path / "out2")
+    assert not (tmp_path / "out2" / "b.txt").exists()
 
 
 # -- the download cache's bound ------------------------------------------------------------------

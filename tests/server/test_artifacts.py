@@ -17,6 +17,7 @@ import pytest
 
 import fwtrack
 from fwtrack import _core
+from fwtrack.server.pack import PackReader
 
 from .apputil import REPRESENTATIVE, make_run
 from .artifact_util import (
@@ -303,6 +304,65 @@ def test_entity_blobs_missing(api: ArtifactClient, project: str) -> None:
     assert r.status_code == 400
 
 
+def _unpack(body: bytes) -> list[tuple[str, bytes]]:
+    reader = PackReader()
+    entries = reader.feed(body)
+    reader.finish()
+    return entries
+
+
+def test_blobs_fetch_answers_a_pack_of_committed_blobs(
+    api: ArtifactClient, project: str, run_log: bytes
+) -> None:
+    big = os.urandom(PRESIGN_THRESHOLD + 1000)  # on S3: a blob that would be presigned
+    files = {
+        "a.txt": b"alpha " + uuid.uuid4().bytes,
+        "dir/b.bin": os.urandom(3000),
+        "empty.txt": b"",
+        "copy.txt": b"",
+        "big.bin": big,
+    }
+    assert api.commit(project, "r1", "ds", files).status_code == 200
+    raw, digest, blobs = manifest_of(files)
+    url = f"/artifacts/admin/{project}/blobs/fetch"
+    ask = [*sorted(blobs), digest, sorted(blobs)[0].upper().replace("BLAKE3", "blake3")]
+    r = api.post(url, {"addresses": ask})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/x-fwtrack-blobs"
+    assert int(r.headers["content-length"]) == len(r.content)
+    entries = _unpack(r.content)
+    # In the order asked, each once (the address normalised), the manifest blob too.
+    assert [a for a, _ in entries] == [*sorted(blobs), digest]
+    assert dict(entries) == {**blobs, digest: raw}
+    for address, data in entries:
+        assert _core.hash_bytes(data) == address
+    # Nothing asked: an empty pack.
+    r = api.post(url, {"addresses": []})
+    assert r.status_code == 200
+    assert r.content == b""
+    # Stored for the entity but named by no committed version, or not stored at all: 404
+    # naming them, nothing sent.
+    loose = b"loose " + uuid.uuid4().bytes
+    api.send_blobs(project, "r1", {_core.hash_bytes(loose): loose})
+    never = _core.hash_bytes(b"never stored " + uuid.uuid4().bytes)
+    r = api.post(url, {"addresses": [sorted(blobs)[0], _core.hash_bytes(loose), never]})
+    assert r.status_code == 404, r.text
+    assert r.json()["missing"] == [_core.hash_bytes(loose), never]
+    assert never in r.json()["detail"]
+    # Another project of the same entity does not reach this project's blobs.
+    other = f"p-{uuid.uuid4().hex[:8]}"
+    api.new_run(run_log, other, "r1")
+    r = api.post(f"/artifacts/admin/{other}/blobs/fetch", {"addresses": [sorted(blobs)[0]]})
+    assert r.status_code == 404, r.text
+    assert r.json()["missing"] == [sorted(blobs)[0]]
+    # Unknown project: 404; a malformed address: 400; too many: 400 (not 422).
+    r = api.post("/artifacts/admin/no-such-project/blobs/fetch", {"addresses": [digest]})
+    assert r.status_code == 404
+    assert api.post(url, {"addresses": ["md5:abc"]}).status_code == 400
+    too_many = {"addresses": [digest] * 10_001}
+    assert api.post(url, too_many).status_code == 400
+
+
 def test_commit_into_another_project_and_lists(api: ArtifactClient, project: str) -> None:
     other = f"{project}-models"
     r = api.commit(project, "r1", "net", {"w": b"w"}, type="model", artifact_project=other)
@@ -571,6 +631,15 @@ def test_access_as_for_runs(api: ArtifactClient, project: str) -> None:
         assert r.status_code == 403
         r = other.post(f"/artifacts/admin/{project}/blobs/missing", {"addresses": []})
         assert r.status_code == 403
+        fetch = f"/artifacts/admin/{project}/blobs/fetch"
+        f_address = _core.hash_bytes(b"secret")
+        r = other.post(fetch, {"addresses": [f_address]})
+        assert r.status_code == 403, r.text
+        r = httpx.post(f"{api.server.url}/api/v1{fetch}", json={"addresses": [f_address]})
+        assert r.status_code == 401
+        assert _unpack(api.post(fetch, {"addresses": [f_address]}).content) == [
+            (f_address, b"secret")
+        ]
         r = other.patch(f"/artifacts/admin/{project}/collections/ds/versions/v0", {"aliases": []})
         assert r.status_code == 403
         # Unknown project and run in a reachable entity: 404.
@@ -589,6 +658,7 @@ def test_openapi_lists_the_routes(api: ArtifactClient) -> None:
         ("post", "/api/v1/runs/{entity}/{project}/{run_id}/artifacts"),
         ("get", "/api/v1/runs/{entity}/{project}/{run_id}/artifacts"),
         ("post", art + "/blobs/missing"),
+        ("post", art + "/blobs/fetch"),
         ("get", art + "/types"),
         ("get", art + "/collections"),
         ("get", art + "/collections/{name}"),
@@ -611,3 +681,6 @@ def test_openapi_lists_the_routes(api: ArtifactClient) -> None:
     assert {"VersionOut", "CollectionOut", "LineageOut", "DiffOut", "FilesOut"} <= set(schemas)
     commit = paths["/api/v1/runs/{entity}/{project}/{run_id}/artifacts"]["post"]
     assert "missing" in json.dumps(commit["responses"]["409"])
+    fetch = paths[art + "/blobs/fetch"]["post"]
+    assert "application/x-fwtrack-blobs" in fetch["responses"]["200"]["content"]
+    assert "missing" in json.dumps(fetch["responses"]["404"])

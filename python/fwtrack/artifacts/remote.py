@@ -3,9 +3,11 @@
 protocol the local registry implements too.
 
 Downloads go through the download cache (`<cache>/artifacts/blobs`, a blob dir bounded by
-`FWTRACK_CACHE_SIZE`): the contents the cache lacks are fetched in parallel threads, each
+`FWTRACK_CACHE_SIZE`): the contents the cache lacks are fetched in parallel threads. Small
+ones (under `PACK_BLOB_MAX`) come many at a time in packs (`POST .../blobs/fetch`, about
+`PACK_BYTES` each), each content hashed before anything of it is written; a large one is
 hashed while it streams into a temporary file of the cache (and, at the same time, of the
-destination); a content that is not its address is deleted and raises ArtifactVerifyError.
+destination). A content that is not its address is not kept and raises ArtifactVerifyError.
 A content already in the cache is copied from there, hashed as it is copied: a cache file
 that was changed on disk is dropped and fetched again. Manifests are cached by digest too
 (they are blobs named by it).
@@ -17,6 +19,7 @@ Nothing the server answers is trusted as a path: entry paths are checked by the 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import shutil
 import threading
@@ -28,14 +31,22 @@ from pathlib import Path
 from typing import Any
 
 from fwtrack import _core
-from fwtrack._http import HttpClient, NotFoundError
+from fwtrack._http import HttpClient, NotFoundError, ServerError
 from fwtrack.artifacts.manifest import Manifest, ManifestEntry
 from fwtrack.errors import ArtifactError, ArtifactNotFoundError, ArtifactVerifyError
 
-__all__ = ["DOWNLOAD_THREADS", "RemoteRegistry"]
+__all__ = ["DOWNLOAD_THREADS", "PACK_BLOB_MAX", "PACK_BYTES", "RemoteRegistry"]
 
 DOWNLOAD_THREADS = 8
-"""Contents fetched at once by `materialize`."""
+"""Requests (packs, large contents) in flight at once in `materialize`."""
+PACK_BLOB_MAX = 1 << 20
+"""Contents smaller than this are fetched in packs (`POST .../blobs/fetch`); larger ones with
+one GET each (which may be redirected to the object store)."""
+PACK_BYTES = 8 << 20
+"""The most bytes asked for in one pack (the server answers at most 64 MiB)."""
+PACK_MIN_BYTES = 256 << 10
+PACK_MAX_BLOBS = 10_000
+PACK_MEDIA_TYPE = "application/x-fwtrack-blobs"
 _CHUNK = 1 << 20
 
 
@@ -65,6 +76,7 @@ class RemoteRegistry:
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._threads = max(1, int(threads))
         self._lock = threading.Lock()
+        self._packs = True  # False once the server turned out not to have `blobs/fetch`
 
     def __repr__(self) -> str:
         return f"RemoteRegistry({self.client.base_url!r})"
@@ -168,19 +180,21 @@ class RemoteRegistry:
         self._cache().mkdir(parents=True, exist_ok=True)
         jobs = list(by_address.items())
         try:
-            if len(jobs) <= 1 or self._threads == 1:
-                for address, group in jobs:
-                    self._materialize_one(version, address, group, root)
-            else:
-                with ThreadPoolExecutor(
-                    max_workers=min(self._threads, len(jobs)), thread_name_prefix="fwtrack-dl"
-                ) as pool:
-                    futures = [
-                        pool.submit(self._materialize_one, version, address, group, root)
-                        for address, group in jobs
-                    ]
-                    for future in futures:
-                        future.result()
+            with ThreadPoolExecutor(
+                max_workers=max(1, min(self._threads, len(jobs))), thread_name_prefix="fwtrack-dl"
+            ) as pool:
+                # The cache first (hashed as copied), then what it lacks: small contents in
+                # packs, large ones one by one (a large one may be redirected to the store).
+                hits = _all(pool, [(self._from_cache, (a, g, root)) for a, g in jobs])
+                misses = [job for job, hit in zip(jobs, hits, strict=True) if not hit]
+                small = [(a, g) for a, g in misses if self._packable(a, g)]
+                large = [(a, g) for a, g in misses if not self._packable(a, g)]
+                work: list[tuple[Callable[..., None], tuple[Any, ...]]] = [
+                    (self._fetch_pack, (version, batch, root))
+                    for batch in _batches(small, self._threads)
+                ]
+                work += [(self._fetch_group, (version, a, g, root)) for a, g in large]
+                _all(pool, work)
         finally:
             with contextlib.suppress(Exception):
                 from fwtrack.artifacts import cache
@@ -261,27 +275,140 @@ class RemoteRegistry:
         hex_ = _core.check_address(address).partition(":")[2]
         return self._cache() / hex_[:2] / hex_
 
-    def _materialize_one(
-        self, version: dict[str, Any], address: str, group: list[ManifestEntry], root: Path
-    ) -> None:
-        """Write the entries of `group` (one content) under `root`: copied from the cache when
-        it holds a good copy, else fetched (into the cache and the first entry at once)."""
-        dests = [_dest(root, e.path) for e in group]
+    def _from_cache(self, address: str, group: list[ManifestEntry], root: Path) -> bool:
+        """Write the entries of `group` (one content) under `root` from the cache when it
+        holds a good copy (a changed one is dropped); False when it does not."""
         cached = self._blob(address)
-        written: Path | None = None
-        if cached.is_file():
-            try:
-                written = _copy_hashed(cached, dests[0], address)
-                with contextlib.suppress(OSError):
-                    os.utime(cached)
-            except _Mismatch:
-                cached.unlink(missing_ok=True)  # changed on disk: fetch it again
-            except FileNotFoundError:  # evicted meanwhile
-                written = None
-        if written is None:
-            self._fetch(version, group[0].path, address, dests[0])
+        if not cached.is_file():
+            return False
+        dests = [_dest(root, e.path) for e in group]
+        try:
+            _copy_hashed(cached, dests[0], address)
+        except _Mismatch:
+            cached.unlink(missing_ok=True)  # changed on disk: fetch it again
+            return False
+        except FileNotFoundError:  # evicted meanwhile
+            return False
+        with contextlib.suppress(OSError):
+            os.utime(cached)
         for dest in dests[1:]:
             _copy_plain(dests[0], dest)
+        return True
+
+    def _packable(self, address: str, group: list[ManifestEntry]) -> bool:
+        size = group[0].size
+        return (
+            self._packs
+            and address.startswith("blake3:")
+            and isinstance(size, int)
+            and 0 <= size < PACK_BLOB_MAX
+        )
+
+    def _fetch_group(
+        self, version: dict[str, Any], address: str, group: list[ManifestEntry], root: Path
+    ) -> None:
+        """Fetch one content with a GET of its first entry (into the cache and that entry at
+        once), then copy it to the others."""
+        dests = [_dest(root, e.path) for e in group]
+        self._fetch(version, group[0].path, address, dests[0])
+        for dest in dests[1:]:
+            _copy_plain(dests[0], dest)
+
+    def _fetch_pack(
+        self, version: dict[str, Any], batch: list[tuple[str, list[ManifestEntry]]], root: Path
+    ) -> None:
+        """Fetch the small contents of `batch` in one `POST .../blobs/fetch` (a pack): each is
+        hashed before anything of it is written, then kept in the cache and written to its
+        entries. A cut answer is asked again once for what it lacked; a server without the
+        route gets one GET per content."""
+        wanted = dict(batch)
+        for attempt in range(2):
+            try:
+                self._read_pack(version, wanted, root)
+            except ServerError as exc:
+                if exc.status not in (404, 405):
+                    raise
+                if exc.status == 405 or exc.detail == "Not Found":  # an older server
+                    self._packs = False
+                for address, group in list(wanted.items()):
+                    self._fetch_group(version, address, group, root)
+                return
+            except _ShortPack as exc:
+                if attempt == 1:
+                    raise ArtifactError(
+                        f"{self.client.base_url} ended a pack of {len(batch)} blobs early "
+                        f"({exc}); the {len(wanted)} not received were not written\n"
+                        "hint: download again (what arrived is in the cache)"
+                    ) from None
+                continue
+            return
+
+    def _read_pack(
+        self, version: dict[str, Any], wanted: dict[str, list[ManifestEntry]], root: Path
+    ) -> None:
+        """One pack request for the addresses of `wanted`, which loses each one written."""
+        import json
+
+        body = json.dumps({"addresses": list(wanted)}).encode()
+        entity = version.get("entity") or self.entity
+        path = f"/artifacts/{_q(str(entity), str(version['project']))}/blobs/fetch"
+        label = f"{version.get('project')}/{version.get('name')}:{version.get('version')}"
+        with self.client.stream(
+            "POST",
+            path,
+            body=body,
+            headers={"Content-Type": "application/json", "Accept": PACK_MEDIA_TYPE},
+        ) as resp:
+            while wanted:
+                head = _read_exact(resp, 2)
+                if not head:
+                    raise _ShortPack(f"{len(wanted)} blobs missing at its end")
+                raw = _read_exact(resp, int.from_bytes(head, "little") + 8)
+                if len(raw) < 8:
+                    raise _ShortPack("inside an entry's header")
+                address = raw[:-8].decode("ascii", "replace")
+                size = int.from_bytes(raw[-8:], "little")
+                group = wanted.get(address)
+                if group is None or size >= PACK_BLOB_MAX:
+                    raise ArtifactVerifyError(
+                        f"{self.client.base_url} answered a pack for {label} holding "
+                        f"{address[:80]!r} ({size} bytes), which was not asked for; nothing "
+                        "of it was kept\nhint: check that the base_url is the server you mean"
+                    )
+                data = _read_exact(resp, size)
+                if len(data) < size:
+                    raise _ShortPack(f"inside the bytes of {address}")
+                got = _core.hash_bytes(data)
+                if got != address:
+                    raise ArtifactVerifyError(
+                        f"{group[0].path!r} of {label} downloaded from {self.client.base_url} "
+                        f"hashes to {got} ({size} bytes), not its address {address}; it was "
+                        "not kept\nhint: download it again; if it persists, the server's copy "
+                        "is damaged"
+                    )
+                self._keep(address, data, group, root)
+                del wanted[address]
+
+    def _keep(self, address: str, data: bytes, group: list[ManifestEntry], root: Path) -> None:
+        """Write verified `data` into the cache and to every entry of `group`."""
+        target = self._blob(address)
+        tmp_dir = self._cache() / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        cache_tmp = tmp_dir / uuid.uuid4().hex
+        try:
+            cache_tmp.write_bytes(data)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(cache_tmp, target)
+        finally:
+            cache_tmp.unlink(missing_ok=True)
+        for entry in group:
+            dest = _dest(root, entry.path)
+            tmp = _tmp_beside(dest)
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def _fetch(self, version: dict[str, Any], path: str, address: str, dest: Path) -> None:
         """Stream the content of entry `path` into the cache and into `dest` at once, hashing
@@ -322,6 +449,61 @@ class RemoteRegistry:
 
 class _Mismatch(Exception):
     pass
+
+
+class _ShortPack(Exception):
+    """A pack answer that ended before every blob asked for."""
+
+
+def _read_exact(resp: Any, size: int) -> bytes:
+    """`size` bytes of `resp`, fewer only at its end."""
+    if size == 0:
+        return b""
+    parts = []
+    left = size
+    while left:
+        try:
+            chunk = resp.read(left)
+        except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+            raise _ShortPack(f"the connection broke: {exc!r}") from None
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _all(
+    pool: ThreadPoolExecutor, calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]
+) -> list[Any]:
+    """Run `calls` on `pool`; their results in order (the first error raised, once all are
+    done)."""
+    if len(calls) <= 1:
+        return [fn(*args) for fn, args in calls]
+    futures = [pool.submit(fn, *args) for fn, args in calls]
+    return [f.result() for f in futures]
+
+
+def _batches(
+    items: list[tuple[str, list[ManifestEntry]]], threads: int
+) -> list[list[tuple[str, list[ManifestEntry]]]]:
+    """`items` in packs of at most PACK_BYTES and PACK_MAX_BLOBS, smaller when that gives
+    each thread one (a download of a few MiB is still fetched in parallel)."""
+    total = sum(int(g[0].size or 0) for _, g in items)
+    target = max(PACK_MIN_BYTES, min(PACK_BYTES, -(-total // max(1, threads))))
+    out: list[list[tuple[str, list[ManifestEntry]]]] = []
+    batch: list[tuple[str, list[ManifestEntry]]] = []
+    size = 0
+    for address, group in items:
+        n = int(group[0].size or 0)
+        if batch and (size + n > target or len(batch) >= PACK_MAX_BLOBS):
+            out.append(batch)
+            batch, size = [], 0
+        batch.append((address, group))
+        size += n
+    if batch:
+        out.append(batch)
+    return out
 
 
 def _dest(root: Path, path: str) -> Path:

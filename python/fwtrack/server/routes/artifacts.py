@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from fwtrack.artifacts.manifest import check_entry_path
-from fwtrack.server import artifacts, manifest
+from fwtrack.server import artifact_fetch, artifacts, manifest
 from fwtrack.server.addresses import check_address
 from fwtrack.server.auth import Viewer
 from fwtrack.server.blobs import BlobStore
@@ -147,6 +147,14 @@ class MissingIn(BaseModel):
     )
 
 
+class FetchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    addresses: list[Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS_LEN)]] = Field(
+        max_length=manifest.MAX_ADDRESSES,
+        description="Blobs a committed version of the project names (at most 10,000)",
+    )
+
+
 class MissingOut(BaseModel):
     missing: list[str] = Field(description="The addresses the entity has not stored")
 
@@ -273,14 +281,24 @@ def _project(ctx: AppContext, user: Viewer, entity: str, project: str) -> Projec
     return find_project(ctx, entity, project)
 
 
-def _found(
+def _resolved(
     ctx: AppContext, user: Viewer, entity: str, project: str, name: str, ref: str
-) -> tuple[artifacts.Found, dict[str, Any]]:
+) -> artifacts.Found:
+    """The version `ref` names (401/403, then 404), without its VersionJSON (a few
+    queries fewer: a download asks for one file after another)."""
     proj = _project(ctx, user, entity, project)
     artifacts.check_artifact_name(name)
     with ctx.db.read() as session:
         collection = artifacts.find_collection(session, proj, name)
-        found = artifacts.resolve(session, proj, collection, ref)
+        return artifacts.resolve(session, proj, collection, ref)
+
+
+def _found(
+    ctx: AppContext, user: Viewer, entity: str, project: str, name: str, ref: str
+) -> tuple[artifacts.Found, dict[str, Any]]:
+    """The version `ref` names and its VersionJSON."""
+    found = _resolved(ctx, user, entity, project, name, ref)
+    with ctx.db.read() as session:
         return found, artifacts.version_json(session, found)
 
 
@@ -348,6 +366,87 @@ def artifact_blobs_missing(
     wanted = list(dict.fromkeys(wanted))
     present = manifest.touch(ctx.db, entity, wanted)
     return MissingOut(missing=[a for a in wanted if a not in present])
+
+
+_PACK_MEDIA_TYPE = "application/x-fwtrack-blobs"
+_FETCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The blobs asked for, in that order (each once), as a pack: entries "
+        "back to back, each u16 LE address length, the address (ASCII), u64 LE size, then "
+        "the bytes. Content-Length is set; verify each blob against its address.",
+        "content": {_PACK_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    },
+    404: {
+        "description": "The project does not exist, or some addresses are not named by a "
+        "committed version of it (`missing` lists them); nothing is sent.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "missing": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required": ["detail"],
+                }
+            }
+        },
+    },
+    **error(413, "The blobs add up to more than 64 MiB: ask for fewer at a time"),
+}
+
+
+@router.post(ART + "/blobs/fetch", response_class=Response, responses=_FETCH_RESPONSES)
+def artifact_blobs_fetch(
+    entity: str, project: str, body: FetchIn, user: CurrentViewer, ctx: Ctx
+) -> Response:
+    """Download many blobs in one answer (`application/x-fwtrack-blobs`, streamed): the
+    blobs named by `addresses` (at most 10,000, together at most 64 MiB), each of which a
+    committed version of the project must name (its files' blobs or its manifest; `404`
+    with `missing` otherwise). Read access to the project is enough. Meant for many small
+    files; a large one is better read with `GET .../files/{path}` (which may redirect to
+    the object store)."""
+    proj = _project(ctx, user, entity, project)
+    wanted: list[str] = []
+    for address in body.addresses:
+        try:
+            wanted.append(check_address(address))
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    wanted = list(dict.fromkeys(wanted))
+    with ctx.db.read() as session:
+        sizes = artifact_fetch.referenced(
+            session, proj, wanted, local=not isinstance(ctx.blobs, BlobStore)
+        )
+    missing = [a for a in wanted if a not in sizes]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise ApiError(
+            404,
+            f"{len(missing)} of the blobs asked for are not in a committed version of "
+            f"{proj.entity}/{proj.name}: {shown}; hint: read a version's manifest for its "
+            "files' addresses",
+            extra={"missing": missing},
+        )
+    items = [(a, sizes[a]) for a in wanted]
+    total = sum(size for _, size in items)
+    if total > artifact_fetch.MAX_FETCH_BYTES:
+        raise ApiError(
+            413,
+            f"the {len(items)} blobs asked for hold {total} bytes, over the limit of "
+            f"{artifact_fetch.MAX_FETCH_BYTES} for one answer; hint: ask for them in smaller "
+            "groups (a large file alone with GET .../files/{path})",
+        )
+    return StreamingResponse(
+        artifact_fetch.stream_pack(ctx.blobs, proj.entity, items),
+        media_type=_PACK_MEDIA_TYPE,
+        headers={
+            "Content-Length": str(artifact_fetch.pack_length(items)),
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.patch(VERSION, response_model=VersionOut, responses={**_READ_ONLY})
@@ -461,7 +560,7 @@ def artifact_manifest(
     entity: str, project: str, name: Name, ref: Ref, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
     """The version's manifest, as committed (its content address is the version's digest)."""
-    found, _ = _found(ctx, user, entity, project, name, ref)
+    found = _resolved(ctx, user, entity, project, name, ref)
     with ctx.db.read() as session:
         entries = artifacts.entries_of(session, found.version)
     return JsonResponse(
@@ -485,7 +584,7 @@ def artifact_files(
     """One level of the version's files under `prefix` (a folder path, `""` for the top):
     its folders (with the files and bytes below each) first, then its files, by name; at
     most `limit`, the next page from `next_cursor`."""
-    found, _ = _found(ctx, user, entity, project, name, ref)
+    found = _resolved(ctx, user, entity, project, name, ref)
     prefix = prefix.strip("/")
     if prefix:
         try:
@@ -516,7 +615,7 @@ def artifact_file(
     """One file of the version, as run files are served: Content-Type from its extension,
     its address as ETag (cached for good), one `Range`, and `307` to a presigned URL for a
     large blob on an S3-compatible store. A reference entry answers 409 naming its URI."""
-    found, _ = _found(ctx, user, entity, project, name, ref)
+    found = _resolved(ctx, user, entity, project, name, ref)
     try:
         check_entry_path(path)
     except ValueError as exc:
@@ -545,7 +644,7 @@ def artifact_used_by(
 ) -> JsonResponse:
     """The runs that used the version (those in entities the key reaches), oldest use
     first."""
-    found, _ = _found(ctx, user, entity, project, name, ref)
+    found = _resolved(ctx, user, entity, project, name, ref)
     with ctx.db.read() as session:
         return JsonResponse(artifacts.used_by(session, found, user.reaches))
 
@@ -563,7 +662,7 @@ def artifact_lineage(
     """The lineage graph around the version, `depth` hops (1-5) each way: the runs that
     logged it and used it, what those runs logged and used, and so on. The version itself is
     a node."""
-    found, _ = _found(ctx, user, entity, project, name, ref)
+    found = _resolved(ctx, user, entity, project, name, ref)
 
     def work() -> dict[str, Any]:
         with ctx.db.read() as session:
