@@ -29,6 +29,7 @@ ACCESS_KEY = "fwtrack-test"
 SECRET_KEY = "fwtrack-test-secret-key"
 REGION = "us-east-1"
 START_TIMEOUT = 60.0
+MAX_VOLUMES = 4096
 
 
 def weed_binary() -> str:
@@ -89,6 +90,10 @@ class Seaweed:
             f"-dir={data}",
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
+            # Every bucket is a collection with volumes of its own, and left at 0 the volume
+            # limit is free disk / 128 MB: on a small disk a session's buckets run out of
+            # volumes and PUTs fail with InternalError. Volumes are sparse (~14 kB each here).
+            f"-volume.max={MAX_VOLUMES}",
             "-admin.ui=false",
             "-webdav=false",
             "-s3.port.iceberg=0",
