@@ -37,6 +37,11 @@ __all__ = [
     "EntityName",
     "LoginThrottle",
     "Project",
+    "RegisteredModel",
+    "RegisteredModelAlias",
+    "RegisteredModelMaintainer",
+    "RegisteredModelVersion",
+    "RegistryAudit",
     "Run",
     "RunFileRow",
     "Team",
@@ -129,6 +134,9 @@ class TeamMember(Base):
     user_id: Mapped[int] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    # "admin" (manages the team: members, roles, its webhooks and protected aliases) or
+    # "member".
+    role: Mapped[str] = mapped_column(sa.String(16), default="member", server_default="member")
 
 
 class ApiKey(Base):
@@ -383,6 +391,111 @@ class ArtifactEdge(Base):
     digest: Mapped[str] = mapped_column(sa.String(80))
     ref: Mapped[str | None] = mapped_column(sa.String(512), default=None)
     created_at: Mapped[float] = mapped_column(default=now)
+
+
+class RegisteredModel(Base):
+    """A model in the registry of an entity (a team or a user): its name, description,
+    metadata, tags and the aliases only its maintainers and the entity's admins may move
+    (`fwtrack.server.registry`, docs/server.md "Model registry")."""
+
+    __tablename__ = "registered_models"
+    __table_args__ = (
+        sa.UniqueConstraint("entity", "name", name="uq_registered_models_entity_name"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    protected_aliases: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[float] = mapped_column(default=now)
+    updated_at: Mapped[float] = mapped_column(default=now)
+    created_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class RegisteredModelMaintainer(Base):
+    """A user who may move the protected aliases of a model (besides the entity's admins)."""
+
+    __tablename__ = "registered_model_maintainers"
+
+    model_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class RegisteredModelVersion(Base):
+    """Model version `v<index>` of a model: a link to one artifact version (of type `model`),
+    made by `linked_by` (and by run `run_pk` when a run linked it)."""
+
+    __tablename__ = "registered_model_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("model_id", "index", name="uq_registered_model_versions_model_index"),
+        sa.UniqueConstraint(
+            "model_id",
+            "artifact_version_id",
+            name="uq_registered_model_versions_model_artifact",
+        ),
+        sa.Index("ix_registered_model_versions_artifact", "artifact_version_id"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("registered_models.id", ondelete="CASCADE")
+    )
+    index: Mapped[int] = mapped_column("index", sa.Integer)
+    artifact_version_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE")
+    )
+    linked_at: Mapped[float] = mapped_column(default=now)
+    linked_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    run_pk: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("runs.id", ondelete="SET NULL"), default=None
+    )
+
+
+class RegisteredModelAlias(Base):
+    """An alias (`staging`, `production`, ...) of a model, naming one of its versions at a
+    time (`latest` is never stored: it is the highest index)."""
+
+    __tablename__ = "registered_model_aliases"
+    __table_args__ = (sa.Index("ix_registered_model_aliases_version_id", "version_id"),)
+
+    model_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("registered_model_versions.id", ondelete="CASCADE")
+    )
+
+
+class RegistryAudit(Base):
+    """One change of a model: a link, an alias set or removed (`from_version` → `to_version`,
+    as `v<N>`), a protection, the maintainers or the description/metadata/tags edited."""
+
+    __tablename__ = "registry_audit"
+    __table_args__ = (sa.Index("ix_registry_audit_model_at", "model_id", "at"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("registered_models.id", ondelete="CASCADE")
+    )
+    at: Mapped[float] = mapped_column(default=now)
+    user: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    action: Mapped[str] = mapped_column(sa.String(32))
+    alias: Mapped[str | None] = mapped_column(sa.String(128), default=None)
+    from_version: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    to_version: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
 
 
 class Workspace(Base):
