@@ -19,6 +19,8 @@ __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "DEFAULT_PRESIGN_THRESHOLD",
     "DEFAULT_STALE_AFTER",
+    "DEFAULT_WEBHOOK_MAX_ATTEMPTS",
+    "DEFAULT_WEBHOOK_RETRY_BASE",
     "S3Location",
     "ServerConfig",
     "parse_duration",
@@ -65,6 +67,13 @@ DEFAULT_LOGIN_MAX_ADDRESS_FAILURES = 20
 DEFAULT_PRESIGN_THRESHOLD = 8 * 1024 * 1024
 """Blobs larger than this go between client and bucket through presigned URLs, on a store
 that can sign them (`--presign-threshold`)."""
+
+DEFAULT_WEBHOOK_RETRY_BASE = 10.0
+"""Seconds before a failed webhook delivery's second attempt (`--webhook-retry-base`); each
+further wait doubles, up to an hour."""
+
+DEFAULT_WEBHOOK_MAX_ATTEMPTS = 8
+"""Attempts before a webhook delivery is `failed` (`--webhook-max-attempts`)."""
 
 DEFAULT_S3_REGION = "us-east-1"
 
@@ -150,6 +159,8 @@ class ServerConfig:
     s3_public_endpoint: str | None = None
     cache_dir: Path | None = None
     presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD
+    webhook_retry_base: float = DEFAULT_WEBHOOK_RETRY_BASE
+    webhook_max_attempts: int = DEFAULT_WEBHOOK_MAX_ATTEMPTS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -204,6 +215,17 @@ class ServerConfig:
         for name in ("login_max_failures", "login_max_address_failures"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.01 <= self.webhook_retry_base <= 3600:
+            raise ValueError(
+                "webhook_retry_base must be 0.01 to 3600 seconds, got "
+                f"{self.webhook_retry_base!r}; hint: --webhook-retry-base 10 (the default) "
+                "waits 10 s, then 20 s, 40 s, ..."
+            )
+        if not 1 <= self.webhook_max_attempts <= 100:
+            raise ValueError(
+                f"webhook_max_attempts must be 1 to 100, got {self.webhook_max_attempts!r}; "
+                "hint: --webhook-max-attempts 8 is the default"
+            )
         if not 0 <= self.blob_grace <= _TEN_YEARS:
             raise ValueError(
                 f"blob_grace must be 0 seconds to 10 years, got {self.blob_grace!r}; hint: "

@@ -47,6 +47,8 @@ __all__ = [
     "Team",
     "TeamMember",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "Workspace",
     "now",
 ]
@@ -629,3 +631,48 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+class Webhook(Base):
+    """A URL that receives the registry events of an entity (`events`), signed with its
+    `secret` (`fwtrack.server.webhooks`, docs/server.md "Webhooks")."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (sa.Index("ix_webhooks_entity", "entity"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    url: Mapped[str] = mapped_column(sa.Text)
+    secret: Mapped[str] = mapped_column(sa.String(128))
+    events: Mapped[list[str]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[float] = mapped_column(default=now)
+    created_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: the exact JSON body sent, and where its delivery stands
+    (`pending` until a 2xx answer makes it `delivered`, or the last attempt `failed`).
+    `claimed_until` is the lease of the server process sending it right now."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+        sa.Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(_ID, sa.ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(sa.String(64))
+    payload: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[float] = mapped_column(default=now)
+    claimed_until: Mapped[float | None] = mapped_column(default=None)
+    last_status: Mapped[int | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    created_at: Mapped[float] = mapped_column(default=now)
+    delivered_at: Mapped[float | None] = mapped_column(default=None)
