@@ -16,6 +16,10 @@ import { ComparePage } from "./pages/Compare";
 import { KeysPage } from "./pages/Keys";
 import { NotFoundPage } from "./pages/NotFound";
 import { ProjectsPage } from "./pages/Projects";
+import { ModelPage } from "./pages/registry/ModelPage";
+import { ModelsPage } from "./pages/registry/ModelsPage";
+import { ModelVersionPage } from "./pages/registry/ModelVersionPage";
+import { WebhooksPage } from "./pages/registry/WebhooksPage";
 import { RunPage } from "./pages/Run";
 import { SignInPage } from "./pages/SignIn";
 import { WorkspacePage } from "./pages/Workspace";
@@ -39,6 +43,12 @@ function Breadcrumbs({ route }: { route: Route }) {
     crumbs.push({ label: "Artifacts", href: href.artifacts(route.entity, route.project) });
     if (route.page !== "artifacts") crumbs.push({ label: route.name, href: href.collection(route.entity, route.project, route.name) });
     if (route.page === "version") crumbs.push({ label: route.version });
+  } else if (route.page === "registry" || route.page === "model" || route.page === "modelVersion" || route.page === "webhooks") {
+    crumbs.push({ label: "Projects", href: href.projects() });
+    crumbs.push({ label: `${route.entity} registry`, href: href.registry(route.entity) });
+    if (route.page === "webhooks") crumbs.push({ label: "Webhooks" });
+    if (route.page === "model" || route.page === "modelVersion") crumbs.push({ label: route.model, href: href.model(route.entity, route.model) });
+    if (route.page === "modelVersion") crumbs.push({ label: route.version });
   } else if (route.page === "projects") {
     crumbs.push({ label: "Projects" });
   } else if (route.page === "admin") {
@@ -145,6 +155,27 @@ export function App() {
             readOnly={local}
           />
         );
+        break;
+      case "registry":
+        page = <ModelsPage key={route.entity} entity={route.entity} params={route.params} readOnly={local} />;
+        break;
+      case "model":
+        page = <ModelPage key={`${route.entity}/${route.model}`} entity={route.entity} model={route.model} params={route.params} readOnly={local} />;
+        break;
+      case "modelVersion":
+        page = (
+          <ModelVersionPage
+            key={`${route.entity}/${route.model}/${route.version}`}
+            entity={route.entity}
+            model={route.model}
+            refName={route.version}
+            params={route.params}
+            readOnly={local}
+          />
+        );
+        break;
+      case "webhooks":
+        page = <WebhooksPage key={route.entity} entity={route.entity} params={route.params} readOnly={local} />;
         break;
       case "admin":
         page = <AdminPage viewer={viewer} local={local} params={route.params} />;

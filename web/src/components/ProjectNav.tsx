@@ -1,4 +1,5 @@
-// The sections of a project: its runs (the workspace) and its artifacts.
+// The sections of a project: its runs (the workspace) and its artifacts; and the model registry
+// of the project's entity.
 
 import { href } from "../lib/route";
 
@@ -10,6 +11,9 @@ export function ProjectNav({ entity, project, current }: { entity: string; proje
       </a>
       <a class={current === "artifacts" ? "project-nav-link selected" : "project-nav-link"} href={href.artifacts(entity, project)} aria-current={current === "artifacts" ? "page" : undefined} data-testid="nav-artifacts">
         Artifacts
+      </a>
+      <a class="project-nav-link" href={href.registry(entity)} data-testid="nav-registry" title={`The model registry of ${entity}`}>
+        Registry
       </a>
     </nav>
   );

@@ -110,3 +110,29 @@ describe("parameter helpers", () => {
     expect(withParams({ a: "1", b: "2", x: "_step" }, { a: undefined, b: ["p", "q"], c: "3", d: [] })).toEqual({ b: "p,q", x: "_step", c: "3" });
   });
 });
+
+describe("registry routes", () => {
+  it("reads the registry pages and round-trips them", () => {
+    expect(parseRoute("#/registry/lab")).toEqual({ page: "registry", entity: "lab", params: {} });
+    expect(parseRoute("#/registry/lab/webhooks?hook=3")).toEqual({ page: "webhooks", entity: "lab", params: { hook: "3" } });
+    expect(parseRoute("#/registry/lab/models/mnist-cnn?tab=audit")).toEqual({ page: "model", entity: "lab", model: "mnist-cnn", params: { tab: "audit" } });
+    expect(parseRoute("#/registry/lab/models/mnist-cnn/production")).toEqual({ page: "modelVersion", entity: "lab", model: "mnist-cnn", version: "production", params: {} });
+    // a model named like a page of the registry is still a model
+    expect(parseRoute("#/registry/lab/models/webhooks")).toEqual({ page: "model", entity: "lab", model: "webhooks", params: {} });
+    expect(parseRoute("#/registry").page).toBe("notfound");
+    expect(parseRoute("#/registry/lab/models").page).toBe("notfound");
+    expect(parseRoute("#/registry/lab/other").page).toBe("notfound");
+    expect(parseRoute("#/registry/lab/models/m/v1/x").page).toBe("notfound");
+    const routes: Route[] = [
+      { page: "registry", entity: "a.b", params: { tag: "vision" } },
+      { page: "model", entity: "e", model: "m.v2", params: { tab: "aliases" } },
+      { page: "modelVersion", entity: "e", model: "m", version: "v3", params: { depth: "3" } },
+      { page: "webhooks", entity: "team x", params: { hook: "12" } },
+    ];
+    for (const r of routes) expect(parseRoute(formatRoute(r))).toEqual(r);
+    expect(href.registry("e")).toBe("#/registry/e");
+    expect(href.model("e", "m", { tab: "audit" })).toBe("#/registry/e/models/m?tab=audit");
+    expect(href.modelVersion("e", "m", "v1")).toBe("#/registry/e/models/m/v1");
+    expect(href.webhooks("e")).toBe("#/registry/e/webhooks");
+  });
+});

@@ -14,6 +14,10 @@ export type Route =
   | { page: "artifacts"; entity: string; project: string; params: Params }
   | { page: "collection"; entity: string; project: string; name: string; params: Params }
   | { page: "version"; entity: string; project: string; name: string; version: string; params: Params }
+  | { page: "registry"; entity: string; params: Params }
+  | { page: "model"; entity: string; model: string; params: Params }
+  | { page: "modelVersion"; entity: string; model: string; version: string; params: Params }
+  | { page: "webhooks"; entity: string; params: Params }
   | { page: "notfound"; path: string; params: Params };
 
 function decode(part: string): string | null {
@@ -59,6 +63,13 @@ export function parseRoute(hash: string): Route {
   if (seg.length === 1 && seg[0] === "signin") return { page: "signin", params };
   if (seg.length === 1 && seg[0] === "admin") return { page: "admin", params };
   if (seg.length === 1 && seg[0] === "keys") return { page: "keys", params };
+  if (seg[0] === "registry" && seg.length >= 2) {
+    const entity = seg[1] as string;
+    if (seg.length === 2) return { page: "registry", entity, params };
+    if (seg.length === 3 && seg[2] === "webhooks") return { page: "webhooks", entity, params };
+    if (seg[2] === "models" && seg.length === 4) return { page: "model", entity, model: seg[3] as string, params };
+    if (seg[2] === "models" && seg.length === 5) return { page: "modelVersion", entity, model: seg[3] as string, version: seg[4] as string, params };
+  }
   if (seg[0] === "p" && seg.length >= 3) {
     const entity = seg[1] as string;
     const project = seg[2] as string;
@@ -114,6 +125,18 @@ export function formatRoute(route: Route): string {
     case "version":
       path = `/p/${enc(route.entity)}/${enc(route.project)}/artifacts/${enc(route.name)}/${enc(route.version)}`;
       break;
+    case "registry":
+      path = `/registry/${enc(route.entity)}`;
+      break;
+    case "model":
+      path = `/registry/${enc(route.entity)}/models/${enc(route.model)}`;
+      break;
+    case "modelVersion":
+      path = `/registry/${enc(route.entity)}/models/${enc(route.model)}/${enc(route.version)}`;
+      break;
+    case "webhooks":
+      path = `/registry/${enc(route.entity)}/webhooks`;
+      break;
     case "notfound":
       path = route.path;
       break;
@@ -143,6 +166,15 @@ export const href = {
   /** A version (`vN`, an alias or a digest): files, metadata, runs, lineage (`tab`). */
   version: (entity: string, project: string, name: string, version: string, params: Params = {}): string =>
     formatRoute({ page: "version", entity, project, name, version, params }),
+  /** The registered models of an entity (`tag` picks the models with that tag). */
+  registry: (entity: string, params: Params = {}): string => formatRoute({ page: "registry", entity, params }),
+  /** A registered model: its stages, versions (`tab=versions`), aliases and audit trail (`tab`). */
+  model: (entity: string, model: string, params: Params = {}): string => formatRoute({ page: "model", entity, model, params }),
+  /** A model version's card (`version`: `vN`, an alias or `latest`). */
+  modelVersion: (entity: string, model: string, version: string, params: Params = {}): string =>
+    formatRoute({ page: "modelVersion", entity, model, version, params }),
+  /** The webhooks of an entity; `hook` opens one's delivery log. */
+  webhooks: (entity: string, params: Params = {}): string => formatRoute({ page: "webhooks", entity, params }),
 };
 
 /** A comma-separated list parameter (`runs=a,b`), without empty items. */
