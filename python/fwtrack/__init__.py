@@ -27,9 +27,12 @@ from fwtrack.sdk.run import (
     define_metric,
     finish,
     init,
+    link_artifact,
+    link_model,
     log,
     log_artifact,
     use_artifact,
+    use_model,
 )
 from fwtrack.sdk.settings import Settings
 
@@ -55,10 +58,13 @@ __all__ = [
     "define_metric",
     "finish",
     "init",
+    "link_artifact",
+    "link_model",
     "log",
     "log_artifact",
     "run",
     "use_artifact",
+    "use_model",
 ]
 
 run: Run | None

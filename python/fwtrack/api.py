@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from fwtrack.api_remote import RemoteBackend
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.registry import Registry
+    from fwtrack.registry.model_registry import ModelRegistry
 
 __all__ = [
     "AmbiguousRunError",
@@ -747,6 +748,20 @@ class Api(AdminCalls):
     def artifact_types(self, project: str) -> list[dict[str, Any]]:
         """`[{"type", "collections", "versions"}]` of `project`, sorted by type."""
         return self._artifact_registry().types(self._artifact_project(project))
+
+    # -- the model registry ----------------------------------------------------------------------
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The model registry (docs/registry.md): of the server (`base_url`), else of the run
+        directory (`<dir>/.artifacts/registry`, where the local user may do everything)."""
+        from fwtrack.registry.model_registry import ModelRegistry
+
+        if self._remote is not None:
+            return ModelRegistry(self._remote.model_registry())
+        from fwtrack.registry.local import LocalModels
+
+        return ModelRegistry(LocalModels(self._root))
 
     def _not_found_message(self, spec: str) -> str:
         where = str(self._root.absolute())

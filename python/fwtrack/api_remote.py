@@ -47,6 +47,7 @@ from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
 if TYPE_CHECKING:
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.remote import RemoteRegistry
+    from fwtrack.registry.remote import RemoteModels
 
 __all__ = ["RemoteBackend", "RemoteRun", "cache_root", "resolve_api_key"]
 
@@ -144,6 +145,7 @@ class RemoteBackend:
         self.cache_dir = cache_root() / _host_dir(url)
         self._viewer: dict[str, Any] | None = None
         self._artifacts: RemoteRegistry | None = None
+        self._models: RemoteModels | None = None
 
     def artifact_registry(self) -> RemoteRegistry:
         """The server's artifacts (`fwtrack.artifacts.remote.RemoteRegistry`), a bare project
@@ -153,6 +155,17 @@ class RemoteBackend:
 
             self._artifacts = RemoteRegistry(self.client, lambda: str(self.viewer()["name"]))
         return self._artifacts
+
+    def model_registry(self) -> RemoteModels:
+        """The server's model registry (`fwtrack.registry.remote.RemoteModels`), a bare
+        model name being in the viewer's entity."""
+        if self._models is None:
+            from fwtrack.registry.remote import RemoteModels
+
+            self._models = RemoteModels(
+                self.client, lambda: str(self.viewer()["name"]), self.artifact_registry()
+            )
+        return self._models
 
     # -- identity --------------------------------------------------------------------------
 

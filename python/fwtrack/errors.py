@@ -15,8 +15,14 @@ __all__ = [
     "ArtifactVerifyError",
     "FwTrackError",
     "FwTrackWarning",
+    "LinkTimeoutError",
+    "ModelNotFoundError",
     "NoActiveRunError",
     "ReferenceLimitError",
+    "RegistryConflictError",
+    "RegistryError",
+    "RegistryPermissionError",
+    "RegistryRequestError",
     "RunFinishedError",
     "RunLockedError",
     "RunNotFoundError",
@@ -79,6 +85,41 @@ class ArtifactVerifyError(ArtifactError):
 class ReferenceLimitError(ArtifactError, ValueError):
     """`add_reference(uri, max_objects=N)` found more than N objects under the URI; nothing
     was added (references never truncate silently)."""
+
+
+class RegistryError(FwTrackError):
+    """The model registry could not do what was asked: a link that failed (raised by the
+    handle's `wait()`), a model or version that does not exist, a change the server refused."""
+
+
+class ModelNotFoundError(RegistryError, LookupError):
+    """A registered model, model version or alias that does not exist; the message lists the
+    models (or the versions and aliases of the model) that do."""
+
+
+class RegistryPermissionError(RegistryError):
+    """The server refused a registry change (`403`), e.g. moving a protected alias without
+    being an admin of the entity or a maintainer of the model; the message is the server's
+    (it names the alias and who may move it). `detail` holds it alone."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class RegistryConflictError(RegistryError):
+    """A registry change that conflicts with the current state (`409`): a model that exists
+    already, or `move_alias(..., expect="vM")` when the alias names another version by now."""
+
+
+class RegistryRequestError(RegistryError, ValueError):
+    """A registry request that cannot be done as asked (`400`): linking an artifact that is
+    not of type `model`, setting the alias `latest` or `v<N>`, ..."""
+
+
+class LinkTimeoutError(RegistryError, TimeoutError):
+    """`handle.wait(timeout=...)` of `run.link_artifact` returned before the link was made;
+    it goes on in the background (and at `finish()`, or with `fwtrack sync`)."""
 
 
 class FwTrackWarning(UserWarning):

@@ -51,6 +51,7 @@ from fwtrack.sdk.values import media_converter, user_stacklevel, warn
 if TYPE_CHECKING:
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.worker import ArtifactWorker
+    from fwtrack.registry.run_calls import LinkWorker, ModelVersionHandle
 
 __all__ = [
     "Run",
@@ -58,9 +59,12 @@ __all__ = [
     "define_metric",
     "finish",
     "init",
+    "link_artifact",
+    "link_model",
     "log",
     "log_artifact",
     "use_artifact",
+    "use_model",
 ]
 
 Mode = Literal["online", "offline", "disabled"]
@@ -181,6 +185,7 @@ class Run:
         "_final_summary",
         "_finished",
         "_inner",
+        "_links",
         "_media",
         "_snapshot",
         "_summary",
@@ -211,6 +216,7 @@ class Run:
     ) -> None:
         self._inner = inner
         self._artifacts: ArtifactWorker | None = None
+        self._links: LinkWorker | None = None
         self._media: MediaWorker | None = None
         self._uploader: _core.Uploader | None = None
         self._snapshot: snapshot.Snapshot | None = None
@@ -348,6 +354,75 @@ class Run:
 
         return run_calls.use_artifact(self, ref_or_artifact, type)
 
+    # -- the model registry ----------------------------------------------------------------
+
+    def _link_worker(self) -> LinkWorker | None:
+        if self.mode == "disabled":
+            return None
+        if self._links is None:
+            from fwtrack.registry.run_calls import LinkWorker
+
+            self._links = LinkWorker(self)
+        return self._links
+
+    def link_artifact(
+        self,
+        artifact: Artifact,
+        target: str,
+        aliases: Sequence[str] | None = None,
+    ) -> ModelVersionHandle:
+        """Link a `model` artifact (logged by this run, or a committed version) to the model
+        registry as a new version of `target` (`"registry/<model>"`, `"<entity>/registry/
+        <model>"` or `"<model>"`; the model is created when missing), pointing `aliases` at
+        it (`latest` is given by fwtrack).
+
+        Returns a handle at once: the link is made after the version is committed (offline:
+        in the local registry, and on the server by `fwtrack sync`); `handle.wait()` returns
+        the `ModelVersion` (and raises if the link failed, which is also reported once as a
+        warning). `finish()` makes the links still pending (bounded by the upload timeout).
+        """
+        self._check_open()
+        from fwtrack.registry import run_calls
+
+        return run_calls.link_artifact(self, self._link_worker(), artifact, target, aliases)
+
+    def link_model(
+        self,
+        path: str | os.PathLike[str],
+        registered_model_name: str,
+        name: str | None = None,
+        aliases: Sequence[str] | None = None,
+    ) -> ModelVersionHandle:
+        """Log the file or directory at `path` as a `model` artifact (named `name`, default
+        `model-<run id>`) and link it to `registered_model_name` with `aliases`; see
+        `link_artifact`."""
+        self._check_open()
+        from fwtrack.registry import run_calls
+
+        return run_calls.link_model(
+            self, self._link_worker(), path, registered_model_name, name, aliases
+        )
+
+    def use_model(self, ref: str) -> str:
+        """Use a registered model version (`"registry/<model>:production"`, `"<model>:v3"`,
+        `"<model>@staging"`, `"<model>"` = latest): the artifact version it links is used by
+        this run (lineage), downloaded (every file verified) and its directory returned.
+        `ModelNotFoundError` lists what exists."""
+        self._check_open()
+        from fwtrack.registry import run_calls
+
+        return run_calls.use_model(self, ref)
+
+    def _finish_links(self) -> None:
+        """Make the links the link thread holds or that wait for the server (bounded)."""
+        worker = self._links
+        if worker is None:
+            return
+        try:
+            worker.finish(self.settings.upload_timeout)
+        except Exception as e:  # never in the way of finishing the run
+            warn(f"fwtrack: making the registry links of run {self.id!r} failed: {e}")
+
     def _wait_artifacts(self) -> None:
         """Wait for pending `log_artifact` calls (their records must precede the finish)."""
         worker = self._artifacts
@@ -390,6 +465,7 @@ class Run:
         if self._uploader is not None:
             self._finish_upload(self._uploader)
             self._settle_artifacts()
+        self._finish_links()
 
     def _settle_artifacts(self) -> None:
         """Staged artifact blobs of committed versions move into the download cache."""
@@ -610,6 +686,43 @@ def use_artifact(ref_or_artifact: Artifact | str, type: str | None = None) -> Ar
             "fwtrack.use_artifact() called with no active run\nhint: call fwtrack.init() first"
         )
     return run.use_artifact(ref_or_artifact, type=type)
+
+
+def link_artifact(
+    artifact: Artifact, target: str, aliases: Sequence[str] | None = None
+) -> ModelVersionHandle:
+    """`link_artifact` on the active run; see `Run.link_artifact`."""
+    run = _state.run
+    if run is None:
+        raise NoActiveRunError(
+            "fwtrack.link_artifact() called with no active run\nhint: call fwtrack.init() first"
+        )
+    return run.link_artifact(artifact, target, aliases=aliases)
+
+
+def link_model(
+    path: str | os.PathLike[str],
+    registered_model_name: str,
+    name: str | None = None,
+    aliases: Sequence[str] | None = None,
+) -> ModelVersionHandle:
+    """`link_model` on the active run; see `Run.link_model`."""
+    run = _state.run
+    if run is None:
+        raise NoActiveRunError(
+            "fwtrack.link_model() called with no active run\nhint: call fwtrack.init() first"
+        )
+    return run.link_model(path, registered_model_name, name=name, aliases=aliases)
+
+
+def use_model(ref: str) -> str:
+    """`use_model` on the active run; see `Run.use_model`."""
+    run = _state.run
+    if run is None:
+        raise NoActiveRunError(
+            "fwtrack.use_model() called with no active run\nhint: call fwtrack.init() first"
+        )
+    return run.use_model(ref)
 
 
 def finish(exit_code: int = 0) -> None:
