@@ -112,11 +112,11 @@ describe("registry client", () => {
     const created = await createModel("lab", { name: "m", description: "x" });
     expect(created.name).toBe("m");
     expect(call(0).init.method).toBe("POST");
-    expect(JSON.parse(String(call(0).init.body))).toEqual({ name: "m", description: "x" });
+    expect(JSON.parse(call(0).init.body as string)).toEqual({ name: "m", description: "x" });
     await patchModel("lab", "m", { tags: ["a"], protected_aliases: ["production"] });
     expect(call(1).init.method).toBe("PATCH");
     expect(call(1).url.pathname).toBe("/api/v1/registry/lab/models/m");
-    expect(JSON.parse(String(call(1).init.body))).toEqual({ tags: ["a"], protected_aliases: ["production"] });
+    expect(JSON.parse(call(1).init.body as string)).toEqual({ tags: ["a"], protected_aliases: ["production"] });
     await deleteModel("lab", "m");
     expect(call(2).init.method).toBe("DELETE");
   });
@@ -159,10 +159,10 @@ describe("registry client", () => {
     const v = await setAlias("lab", "m", "production", "v2", "v1");
     expect(call(0).init.method).toBe("PUT");
     expect(call(0).url.pathname).toBe("/api/v1/registry/lab/models/m/aliases/production");
-    expect(JSON.parse(String(call(0).init.body))).toEqual({ version: "v2", expect: "v1" });
+    expect(JSON.parse(call(0).init.body as string)).toEqual({ version: "v2", expect: "v1" });
     expect(v.aliases).toEqual(["production"]);
     await setAlias("lab", "m", "staging", "v2");
-    expect(JSON.parse(String(call(1).init.body))).toEqual({ version: "v2" });
+    expect(JSON.parse(call(1).init.body as string)).toEqual({ version: "v2" });
     expect(await removeAlias("lab", "m", "production")).toEqual({ alias: "production", from: "v1" });
     expect(call(2).init.method).toBe("DELETE");
   });

@@ -58,7 +58,7 @@ describe("webhooks client", () => {
     server.answer = () => json({ ...hook(), secret: "s3cret" }, 201);
     const created = await createWebhook("lab", { url: "http://127.0.0.1:9/hook", events: ["ping"] });
     expect(call(0).init.method).toBe("POST");
-    expect(JSON.parse(String(call(0).init.body))).toEqual({ url: "http://127.0.0.1:9/hook", events: ["ping"] });
+    expect(JSON.parse(call(0).init.body as string)).toEqual({ url: "http://127.0.0.1:9/hook", events: ["ping"] });
     expect(created.secret).toBe("s3cret");
     expect(created.id).toBe("3");
   });
