@@ -136,9 +136,10 @@ def test_teams(api: TestClient, tmp_path: Path) -> None:
     bob = new_user(api, "bob")
     carol = new_user(api, "carol")
     r = api.post("/api/v1/teams", json={"name": "vision"}, headers=as_key(alice))
-    assert r.json() == {"name": "vision", "members": ["alice"]}
+    assert r.json() == {"name": "vision", "members": ["alice"], "admins": ["alice"]}
     r = api.post("/api/v1/teams/vision/members", json={"user": "bob"}, headers=as_key(alice))
     assert r.json()["members"] == ["alice", "bob"]
+    assert r.json()["admins"] == ["alice"]
     r = api.post("/api/v1/teams/vision/members", json={"user": "carol"}, headers=as_key(carol))
     assert r.status_code == 403
     assert api.get("/api/v1/viewer", headers=as_key(bob)).json()["teams"] == ["vision"]

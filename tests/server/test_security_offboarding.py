@@ -138,12 +138,14 @@ def test_removed_team_member_loses_the_teams_projects_at_once(admin: Http, tmp_p
     data = make_run(tmp_path / "c", "shared", "r1", steps=3).read_bytes()
     bob.upload("vision", "shared", "r1", data)
     assert bob.get("/runs/vision/shared/r1").status_code == 200
-    assert bob.get("/teams").json() == {"teams": [{"name": "vision", "members": ["alice", "bob"]}]}
+    assert bob.get("/teams").json() == {
+        "teams": [{"name": "vision", "members": ["alice", "bob"], "admins": ["alice"]}]
+    }
 
     assert carol.delete("/teams/vision/members/bob").status_code == 403  # not a member
     r = alice.delete("/teams/vision/members/bob")
     assert r.status_code == 200, r.text
-    assert r.json() == {"name": "vision", "members": ["alice"]}
+    assert r.json() == {"name": "vision", "members": ["alice"], "admins": ["alice"]}
     r = bob.get("/runs/vision/shared/r1")
     assert r.status_code == 403
     assert "cannot reach entity 'vision'" in r.json()["detail"]

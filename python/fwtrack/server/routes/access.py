@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -31,6 +31,7 @@ __all__ = [
     "no_user",
     "require_admin",
     "require_self_or_admin",
+    "team_admins",
     "team_members",
     "users_out",
 ]
@@ -72,6 +73,10 @@ class UserOut(BaseModel):
 class TeamOut(BaseModel):
     name: str
     members: list[str]
+    admins: list[str] = Field(
+        description="The members with role admin (sorted): they manage the team's members, "
+        "roles, webhooks and protected aliases"
+    )
 
 
 def require_admin(viewer: Viewer, what: str) -> None:
@@ -177,3 +182,17 @@ def users_out(session: Session, users: Sequence[User]) -> list[dict[str, Any]]:
 def team_members(session: Session, team_ids: Iterable[int]) -> dict[int, list[str]]:
     """Member names (sorted) of each team id."""
     return _memberships(session, team_ids, TeamMember.team_id, User, TeamMember.user_id)
+
+
+def team_admins(session: Session, team_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Names (sorted) of the members with role admin of each team id."""
+    names: dict[int, list[str]] = {i: [] for i in team_ids}
+    if names:
+        for team_id, name in session.execute(
+            sa.select(TeamMember.team_id, User.name)
+            .join(User, User.id == TeamMember.user_id)
+            .where(TeamMember.team_id.in_(list(names)), TeamMember.role == "admin")
+            .order_by(User.name)
+        ):
+            names[team_id].append(name)
+    return names
