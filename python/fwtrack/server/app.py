@@ -273,6 +273,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     from fwtrack.server.routes import (
         blobs as blob_routes,
     )
+    from fwtrack.server.routes import (
+        webhooks as webhook_routes,
+    )
 
     db, _ = bootstrap(config)
     blobs: BlobStore | LocalRunsLayout
@@ -300,9 +303,16 @@ def create_app(config: ServerConfig) -> FastAPI:
             collector = Collector(db, blobs.store, config.blob_grace)
             blobs.on_release = collector.wake
             collector.start()
+        dispatcher = None
+        if config.ui_scan_dir is None:
+            from fwtrack.server.webhooks import start_dispatcher
+
+            dispatcher = start_dispatcher(ctx)
         try:
             yield
         finally:
+            if dispatcher is not None:
+                dispatcher.stop()
             if scanner is not None:
                 scanner.stop()
             if collector is not None:
@@ -347,6 +357,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         media,
         blob_routes,
         artifacts,
+        webhook_routes,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_docs(app)

@@ -26,6 +26,8 @@ from fwtrack.server.env import (
     FWTRACK_SERVER_PRESIGN_THRESHOLD,
     FWTRACK_SERVER_STORE,
     FWTRACK_UI_TOKEN,
+    FWTRACK_WEBHOOK_MAX_ATTEMPTS,
+    FWTRACK_WEBHOOK_RETRY_BASE,
 )
 
 __all__ = ["add_commands"]
@@ -154,6 +156,20 @@ def add_commands(subparsers: Any) -> None:
         help="keep a blob no run references this long after its last upload, then remove it "
         "(default: $FWTRACK_SERVER_BLOB_GRACE or 3600)",
     )
+    server.add_argument(
+        "--webhook-retry-base",
+        default=None,
+        metavar="SECONDS",
+        help="wait this long before trying a failed webhook delivery again, doubling each time "
+        "up to an hour (default: $FWTRACK_WEBHOOK_RETRY_BASE or 10)",
+    )
+    server.add_argument(
+        "--webhook-max-attempts",
+        default=None,
+        metavar="N",
+        help="attempts before a webhook delivery is marked failed "
+        "(default: $FWTRACK_WEBHOOK_MAX_ATTEMPTS or 8)",
+    )
     server.add_argument("--access-log", action="store_true", help="log every request")
     server.set_defaults(func=_cmd_server)
 
@@ -223,6 +239,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
         DEFAULT_MAX_CONCURRENT_UPLOADS,
         DEFAULT_MAX_UPLOAD_BYTES,
         DEFAULT_PRESIGN_THRESHOLD,
+        DEFAULT_WEBHOOK_MAX_ATTEMPTS,
+        DEFAULT_WEBHOOK_RETRY_BASE,
         ServerConfig,
         parse_duration,
     )
@@ -241,6 +259,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
         grace = args.blob_grace or FWTRACK_SERVER_BLOB_GRACE.get()
         threshold = args.presign_threshold or FWTRACK_SERVER_PRESIGN_THRESHOLD.get()
         cache_dir = args.cache_dir or FWTRACK_SERVER_CACHE_DIR.get()
+        retry_base = args.webhook_retry_base or FWTRACK_WEBHOOK_RETRY_BASE.get()
+        max_attempts = args.webhook_max_attempts or FWTRACK_WEBHOOK_MAX_ATTEMPTS.get()
         config = ServerConfig(
             data_dir=Path(args.data or FWTRACK_SERVER_DATA.get() or "fwtrack-server"),
             db_url=args.db or FWTRACK_SERVER_DB.get(),
@@ -260,6 +280,16 @@ def _cmd_server(args: argparse.Namespace) -> int:
                 DEFAULT_PRESIGN_THRESHOLD
                 if threshold is None
                 else _bytes("--presign-threshold", threshold)
+            ),
+            webhook_retry_base=(
+                DEFAULT_WEBHOOK_RETRY_BASE
+                if retry_base is None
+                else _seconds("--webhook-retry-base", retry_base)
+            ),
+            webhook_max_attempts=(
+                DEFAULT_WEBHOOK_MAX_ATTEMPTS
+                if max_attempts is None
+                else _count("--webhook-max-attempts", max_attempts)
             ),
             **{k: v for k, v in login.items() if v is not None},
         )
@@ -346,6 +376,17 @@ def _bytes(option: str, text: str) -> int:
         value = -1
     if value < 0:
         raise ValueError(f"{option} {text!r}: expected a number of bytes, e.g. 8388608 (8 MiB)")
+    return value
+
+
+def _count(option: str, text: str) -> int:
+    """A count (`1` or more) from the command line or the environment."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{option} {text!r}: expected a whole number of 1 or more, e.g. 8")
     return value
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "FWTRACK_SERVER_PRESIGN_THRESHOLD",
     "FWTRACK_SERVER_STORE",
     "FWTRACK_UI_TOKEN",
+    "FWTRACK_WEBHOOK_MAX_ATTEMPTS",
+    "FWTRACK_WEBHOOK_RETRY_BASE",
 ]
 
 FWTRACK_SERVER_DATA = EnvVar(
@@ -81,6 +83,19 @@ FWTRACK_UI_TOKEN = EnvVar(
     default=None,
 )
 
+FWTRACK_WEBHOOK_RETRY_BASE = EnvVar(
+    "FWTRACK_WEBHOOK_RETRY_BASE",
+    "`fwtrack server`: seconds before a failed webhook delivery is tried again; each further "
+    "wait doubles, up to an hour; `--webhook-retry-base` beats it.",
+    default="10",
+)
+FWTRACK_WEBHOOK_MAX_ATTEMPTS = EnvVar(
+    "FWTRACK_WEBHOOK_MAX_ATTEMPTS",
+    "`fwtrack server`: attempts to deliver a webhook event before it is marked `failed`; "
+    "`--webhook-max-attempts` beats it.",
+    default="8",
+)
+
 ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_UI_TOKEN,
     FWTRACK_SERVER_DATA,
@@ -91,5 +106,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     FWTRACK_SERVER_STORE,
     FWTRACK_SERVER_CACHE_DIR,
     FWTRACK_SERVER_PRESIGN_THRESHOLD,
+    FWTRACK_WEBHOOK_RETRY_BASE,
+    FWTRACK_WEBHOOK_MAX_ATTEMPTS,
 )
 """The server's variables, in the order `docs/env.md` lists them."""
