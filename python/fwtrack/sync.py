@@ -14,7 +14,9 @@ whose size or modification time changed since the last upload are hashed again, 
 contents the server lacks are sent (also for an up-to-date log). Artifact versions the run
 logged (offline, or online without finishing the upload) wait in `artifacts/pending/`: the
 uploader sends the blobs the server lacks and commits each version (docs/artifacts.md,
-"Online and sync"); then their staged copies move into the download cache.
+"Online and sync"); then their staged copies move into the download cache. Registry links the
+run made offline (or could not make online) wait in `artifacts/links/pending/`: they are made
+on the server once the run's artifacts are committed (docs/registry.md, "Links from runs").
 
 Symbolic links are never followed inside a run directory: a link among the run's files (to a
 file or a folder, wherever it leads) is left out with a warning naming it, and a run whose
@@ -256,6 +258,43 @@ def _settle_artifacts(run_dir: Path) -> None:
         _warn(f"cleaning up the staged artifact files of {run_dir} failed: {exc}")
 
 
+def _replay_links(run_dir: Path, target: Target, entity: str | None, final: bool) -> str:
+    """Make the run's pending registry links on the server; `, 1 registry link made` (and
+    what is left or was refused) for the run's line. Never fails the sync."""
+    from fwtrack.registry import links
+
+    if not links.pending_links(run_dir):
+        return ""
+    from fwtrack._http import HttpClient
+    from fwtrack.artifacts.remote import RemoteRegistry
+    from fwtrack.registry.remote import RemoteModels
+
+    try:
+        client = HttpClient(target.base_url, target.api_key)
+        owner = entity or str(client.get_json("/viewer")["name"])
+        models = RemoteModels(client, owner, RemoteRegistry(client, owner))
+        outcome = links.replay(run_dir, models, artifact_entity=owner, final=final)
+    except Exception as exc:  # the links stay pending for the next sync
+        _warn(f"the registry links of {run_dir} were not made: {exc}")
+        return ""
+    for doc, reason in outcome.failed:
+        _warn(
+            f"the server refused the registry link of {doc['artifact']['name']} to "
+            f"{doc['model']}: {str(reason).splitlines()[0]} (kept in "
+            f"{links.link_dir(run_dir, links.FAILED)})"
+        )
+    note = ""
+    if outcome.done:
+        n = len(outcome.done)
+        note += f", {n} registry link{'s' if n != 1 else ''} made"
+    if outcome.left:
+        n = len(outcome.left)
+        note += f", {n} registry link{'s' if n != 1 else ''} not made yet"
+    if outcome.failed:
+        note += f", {len(outcome.failed)} refused"
+    return note
+
+
 def _sync_one(
     run_dir: Path,
     target: Target,
@@ -329,9 +368,21 @@ def _sync_one(
     size = (run_dir / _core.LOG_FILE_NAME).stat().st_size
     files = _files_note(status)
     _settle_artifacts(run_dir)
+    linked = ""
+    if outcome["done"]:
+        from fwtrack.artifacts import staging
+
+        all_committed = not staging.pending_files(run_dir)
+        linked = _replay_links(run_dir, target, status["entity"] or entity, all_committed)
+        files += linked
     if outcome["done"]:
         (run_dir / LEGACY_FILES_STATE).unlink(missing_ok=True)
-        sent = status["files_recorded"] or status["blobs_sent"] or status.get("artifacts_committed")
+        sent = (
+            status["files_recorded"]
+            or status["blobs_sent"]
+            or status.get("artifacts_committed")
+            or linked
+        )
         if state is not None and not sent:
             progress.done(f"{name}  up to date ({_size(size)}{files})")
             return Result(run_dir, name, "up to date", size)

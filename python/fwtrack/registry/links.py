@@ -121,11 +121,11 @@ def finished(run_dir: str | os.PathLike[str], link_id: str) -> dict[str, Any] | 
 
 @dataclass
 class ReplayOutcome:
-    """What a replay did: `done` (doc, ModelVersionOut), `failed` (doc, reason), `left`
-    (doc, why it is still pending)."""
+    """What a replay did: `done` (doc, ModelVersionOut), `failed` (doc, the server's refusal),
+    `left` (doc, why it is still pending)."""
 
     done: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    failed: list[tuple[dict[str, Any], Exception]] = field(default_factory=list)
     left: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
 
@@ -172,13 +172,13 @@ def replay(
                 # The artifact version may not be committed on the server yet.
                 if final:
                     _move(run_dir, path, FAILED, {**doc, "error": str(exc)})
-                    outcome.failed.append((doc, str(exc)))
+                    outcome.failed.append((doc, exc))
                 else:
                     outcome.left.append((doc, str(exc)))
                 continue
             except RegistryError as exc:
                 _move(run_dir, path, FAILED, {**doc, "error": str(exc)})
-                outcome.failed.append((doc, str(exc)))
+                outcome.failed.append((doc, exc))
                 continue
             except AuthenticationError as exc:
                 outcome.left.append((doc, str(exc)))
@@ -186,7 +186,7 @@ def replay(
             except ServerError as exc:
                 if 400 <= exc.status < 500 and exc.status not in (408, 429):
                     _move(run_dir, path, FAILED, {**doc, "error": str(exc)})
-                    outcome.failed.append((doc, str(exc)))
+                    outcome.failed.append((doc, exc))
                 else:
                     outcome.left.append((doc, str(exc)))
                 continue

@@ -241,11 +241,11 @@ class LinkWorker:
             handle = self._take(str(doc["id"]))
             if handle is not None:
                 handle._resolve(ModelVersion.from_json(answer, models.artifacts))
-        for doc, reason in outcome.failed:
+        for doc, error in outcome.failed:
             handle = self._take(str(doc["id"]))
             if handle is not None:
-                handle._fail(RegistryError(reason))
-                self._warn(handle, handle._error or RegistryError(reason))
+                handle._fail(error)
+                self._warn(handle, error)
         return outcome
 
     def _take(self, link_id: str) -> ModelVersionHandle | None:
