@@ -18,7 +18,7 @@ import pytest
 from .accessutil import Http
 from .apputil import BACKENDS, database, make_run
 from .artifact_util import ArtifactClient
-from .harness import ServerProcess, child_env
+from .harness import REPO, ServerProcess, child_env
 from .webhook_receiver import HOLD, Receiver
 
 pytestmark = pytest.mark.slow
@@ -154,6 +154,17 @@ def link(api: Http, entity: str, model: str, art: dict[str, Any], aliases: list[
     return api.post(f"/registry/{entity}/models/{model}/links", body)
 
 
+def doc_verify() -> Callable[..., bool]:
+    """The `verify` function of docs/server.md's "Webhooks" section (its Python snippet)."""
+    text = (REPO / "docs" / "server.md").read_text(encoding="utf-8")
+    section = text.split("\n## Webhooks\n", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "docs/server.md (Webhooks)", "exec"), scope)
+    verify: Callable[..., bool] = scope["verify"]
+    return verify
+
+
 # -- tests -------------------------------------------------------------------------------------
 
 
@@ -174,6 +185,16 @@ def test_ping_is_signed_with_the_secret(api: Http, team: str, receiver: Receiver
     assert got.verifies(secret)
     assert not got.verifies(secret + "x")
     assert not got.verifies("another secret entirely")
+    # The documented check agrees.
+    verify = doc_verify()
+    assert verify(secret, got.headers, got.body)
+    assert not verify("another secret entirely", got.headers, got.body)
+    assert not verify(secret, got.headers, got.body + b" ")
+    stale = {
+        **got.headers,
+        "x-fwtrack-timestamp": str(int(got.headers["x-fwtrack-timestamp"]) - 600),
+    }
+    assert not verify(secret, stale, got.body)
     body = got.json()
     assert body == queued["payload"]
     assert body["event"] == "ping"
