@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,11 +36,16 @@ def _model_dir(root: Path, seed: str) -> Path:
     return root
 
 
+def _failure(handle: Any) -> BaseException:
+    """The error the handle's `wait()` raises (it must raise)."""
+    with pytest.raises(fwtrack.FwTrackError) as info:
+        handle.wait()
+    return info.value
+
+
 def _tree(root: str | os.PathLike[str]) -> dict[str, bytes]:
     base = Path(root)
-    return {
-        p.relative_to(base).as_posix(): p.read_bytes() for p in base.rglob("*") if p.is_file()
-    }
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
 
 def test_link_aliases_audit_and_use_model_round_trip(tmp_path: Path) -> None:
@@ -49,7 +55,8 @@ def test_link_aliases_audit_and_use_model_round_trip(tmp_path: Path) -> None:
     v0 = first.wait()
     assert v0 is not None
     assert (v0.model, v0.version, v0.aliases) == ("cnn", "v0", ["latest", "staging"])
-    assert v0.artifact.type == "model" and v0.artifact.name == f"model-{run.id}"
+    assert v0.artifact.type == "model"
+    assert v0.artifact.name == f"model-{run.id}"
     art = fwtrack.Artifact("cnn-weights", type="model", metadata={"epoch": 3})
     art.add_dir(str(_model_dir(tmp_path / "b", "b")))
     logged = run.log_artifact(art)
@@ -57,17 +64,22 @@ def test_link_aliases_audit_and_use_model_round_trip(tmp_path: Path) -> None:
     v1 = second.wait()
     assert v1 is not None
     assert (v1.version, v1.aliases) == ("v1", ["latest", "production", "staging"])
-    assert v1.run is not None and v1.run.run_id == run.id
+    assert v1.run is not None
+    assert v1.run.run_id == run.id
     # Linking the same artifact version again gives its model version (aliases added).
     again = run.link_artifact(logged, "registry/cnn", aliases=["candidate"]).wait()
-    assert again is not None and again.version == "v1" and "candidate" in again.aliases
+    assert again is not None
+    assert again.version == "v1"
+    assert "candidate" in again.aliases
     run.summary["eval/accuracy"] = 0.9
     run.finish()
 
     reg = fwtrack.Api().registry
     (model,) = reg.models()
-    assert model.name == "cnn" and model.entity is None
-    assert model.version_count == 2 and model.latest == "v1"
+    assert model.name == "cnn"
+    assert model.entity is None
+    assert model.version_count == 2
+    assert model.latest == "v1"
     assert model.stages == {"staging": "v1", "production": "v1", "archived": None}
     assert reg.aliases("cnn") == {
         "candidate": "v1",
@@ -82,7 +94,8 @@ def test_link_aliases_audit_and_use_model_round_trip(tmp_path: Path) -> None:
 
     # Moving an alias, compare-and-set, removing it.
     moved = reg.move_alias("cnn", "production", "v0", expect="v1")
-    assert moved.version == "v0" and "production" in moved.aliases
+    assert moved.version == "v0"
+    assert "production" in moved.aliases
     with pytest.raises(RegistryConflictError, match="names v0, not v1"):
         reg.move_alias("cnn", "production", "v1", expect="v1")
     assert reg.remove_alias("cnn", "candidate") == "v1"
@@ -91,7 +104,11 @@ def test_link_aliases_audit_and_use_model_round_trip(tmp_path: Path) -> None:
     reg.move_alias("cnn", "production", "v1")
     assert reg.protect("cnn", "production", protected=False).protected_aliases == []
     updated = reg.update("registry/cnn", description="# CNN", tags=["vision"], maintainers=["ann"])
-    assert (updated.description, updated.tags, updated.maintainers) == ("# CNN", ["vision"], ["ann"])
+    assert (updated.description, updated.tags, updated.maintainers) == (
+        "# CNN",
+        ["vision"],
+        ["ann"],
+    )
     assert [m.name for m in reg.models(tag="vision")] == ["cnn"]
 
     trail = [(a.action, a.alias, a.from_version, a.to_version) for a in reg.audit("cnn")]
@@ -115,7 +132,8 @@ def test_link_aliases_audit_and_use_model_round_trip(tmp_path: Path) -> None:
 
     card = reg.card("registry/cnn:v1")
     assert card["version"]["version"] == "v1"
-    assert card["run"]["id"] == run.id and card["run"]["state"] == "finished"
+    assert card["run"]["id"] == run.id
+    assert card["run"]["state"] == "finished"
     assert card["evaluation"]["eval/accuracy"] == 0.9
 
     # The offline run kept its links for `fwtrack sync`, in link order.
@@ -151,12 +169,13 @@ def test_use_model_returns_a_verified_download_and_records_the_use(tmp_path: Pat
 
 
 def test_module_level_shortcuts_use_the_active_run(tmp_path: Path) -> None:
-    with pytest.raises(fwtrack.errors.NoActiveRunError, match="fwtrack.init"):
+    with pytest.raises(fwtrack.errors.NoActiveRunError, match=r"fwtrack\.init"):
         fwtrack.link_model(tmp_path, "cnn")
     _start()
     handle = fwtrack.link_model(_model_dir(tmp_path / "m", "x"), "cnn", name="my-model")
     version = handle.wait()
-    assert version is not None and version.artifact.name == "my-model"
+    assert version is not None
+    assert version.artifact.name == "my-model"
     assert Path(fwtrack.use_model("cnn")).is_dir()
     art = fwtrack.Api().artifact("p/my-model:latest")
     assert fwtrack.link_artifact(art, "other", aliases=["best"]).wait().aliases == [  # type: ignore[union-attr]
@@ -182,7 +201,7 @@ def test_not_found_lists_what_exists(tmp_path: Path) -> None:
     run = _start()
     run.link_model(_model_dir(tmp_path / "m", "m"), "cnn", aliases=["staging"]).wait()
     reg = fwtrack.Api().registry
-    with pytest.raises(ModelNotFoundError, match="'rnn' does not exist.*the models are cnn"):
+    with pytest.raises(ModelNotFoundError, match=r"'rnn' does not exist.*the models are cnn"):
         reg.model("rnn")
     with pytest.raises(ModelNotFoundError, match=r"no version 'production': it has v0, staging"):
         reg.version("cnn:production")
@@ -231,7 +250,7 @@ def test_bad_arguments_raise_before_anything_is_linked(tmp_path: Path) -> None:
         run.link_model(model, "cnn", aliases="best")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         run.link_model(tmp_path / "missing", "cnn")
-    with pytest.raises(TypeError, match="takes an fwtrack.Artifact"):
+    with pytest.raises(TypeError, match=r"takes an fwtrack\.Artifact"):
         run.link_artifact(str(model), "cnn")  # type: ignore[arg-type]
     reg = fwtrack.Api().registry
     with pytest.raises(ValueError, match="local directory has no entities"):
@@ -251,8 +270,9 @@ def test_a_failed_log_fails_the_link_once_warned(tmp_path: Path) -> None:
     other = fwtrack.Artifact("cnn", type="dataset")
     other.add_file(str(model / "config.json"))
     run.log_artifact(other).wait()
-    with pytest.warns(fwtrack.FwTrackWarning):
-        handle = run.link_artifact(art, "cnn")
-        with pytest.raises(fwtrack.errors.ArtifactError, match="of type 'dataset'"):
-            handle.wait()
+    with pytest.warns(fwtrack.FwTrackWarning) as caught:
+        error = _failure(run.link_artifact(art, "cnn"))
+    assert any("linking 'cnn' to registry/cnn failed" in str(w.message) for w in caught)
+    assert isinstance(error, fwtrack.errors.ArtifactError)
+    assert "of type 'dataset'" in str(error)
     run.finish()

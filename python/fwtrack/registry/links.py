@@ -67,13 +67,18 @@ def new_link(
     digest: str,
     aliases: list[str],
     run: dict[str, Any] | None,
+    artifact_entity: str | None = None,
 ) -> dict[str, Any]:
-    """A pending link document (not written yet)."""
+    """A pending link document (not written yet); `artifact_entity` only when the artifact
+    version is another entity's than the run's (a version the run used)."""
+    artifact: dict[str, Any] = {"project": project, "name": name, "digest": digest}
+    if artifact_entity:
+        artifact["entity"] = artifact_entity
     return {
         "id": uuid.uuid4().hex,
         "entity": entity,
         "model": model,
-        "artifact": {"project": project, "name": name, "digest": digest},
+        "artifact": artifact,
         "aliases": list(aliases),
         "run": None if not run else {"project": run["project"], "id": run["id"]},
         "created_at": time.time(),
@@ -160,7 +165,7 @@ def replay(
                     doc.get("entity"),
                     str(doc["model"]),
                     {
-                        "entity": artifact_entity,
+                        "entity": art.get("entity") or artifact_entity,
                         "project": art["project"],
                         "name": art["name"],
                         "ref": art["digest"],

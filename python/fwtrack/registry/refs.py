@@ -40,7 +40,7 @@ class ModelRef:
 
     def __str__(self) -> str:
         head = f"{self.entity}/{REGISTRY}" if self.entity else REGISTRY
-        return f"{head}/{self.model}:{self.version_ref}"
+        return f"{head}/{self.model}" + (f":{self.ref}" if self.ref is not None else "")
 
 
 def version_index(ref: str) -> int | None:

@@ -182,6 +182,7 @@ class LinkWorker:
                 err = pending.error
                 raise err if isinstance(err, ArtifactError) else ArtifactError(str(err))
         project, name, digest, log_id = _identity(run, art)
+        owner = (art._version or {}).get("entity") if is_online(run) else None
         run_ref = {"project": run.project, "id": run.id}
         doc = links.new_link(
             entity=handle.target.entity,
@@ -191,6 +192,7 @@ class LinkWorker:
             digest=digest,
             aliases=job.aliases,
             run=run_ref,
+            artifact_entity=owner,
         )
         handle.link_id = str(doc["id"])
         if not is_online(run):
