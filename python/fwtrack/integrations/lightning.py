@@ -19,12 +19,18 @@ start a child process while this process has the run open, the run is finished h
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from argparse import Namespace
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing import context as _mp_context
-from typing import Any
+from typing import Any, Literal
 
+from fwtrack.artifacts.artifact import Artifact
+from fwtrack.artifacts.registry import check_name
 from fwtrack.data_types import Audio, Image, Table
+from fwtrack.errors import ArtifactError, FwTrackWarning
+from fwtrack.integrations._checkpoints import Snapshots, settled
 from fwtrack.integrations._common import require, to_config
 from fwtrack.sdk import names
 from fwtrack.sdk import run as _run
@@ -33,6 +39,7 @@ from fwtrack.sdk.settings import FWTRACK_DIR, FWTRACK_PROJECT, FWTRACK_RUN_ID, S
 
 require("lightning", "lightning")
 
+import torch  # noqa: E402
 from lightning.fabric.loggers.logger import Logger as _FabricLogger  # noqa: E402
 from lightning.fabric.loggers.logger import rank_zero_experiment  # noqa: E402
 from lightning.fabric.utilities.logger import (  # noqa: E402
@@ -316,7 +323,217 @@ class FwTrackLogger(FwTrackFabricLogger, _TrainerLogger):
     Hyperparameters (`save_hyperparameters()`, `log_hyperparams`) go to the run config.
     Checkpoints of `ModelCheckpoint` land in the run directory (`log_dir/checkpoints`).
 
-    Takes the arguments of `FwTrackFabricLogger`.
+    Takes the arguments of `FwTrackFabricLogger`, and:
+    - `log_model`: log the checkpoints of `ModelCheckpoint` as versions of the artifact
+      `checkpoint_name` (default `model-<run id>`, type `model`), as `WandbLogger` does:
+      `True` at the end of training (of every checkpoint still on disk; during training when
+      `save_top_k=-1`, which removes none), `"all"` as each is saved, `False` (the default)
+      never. The newest version is `latest`, the one of the callback's `best_model_path` is
+      `best`; metadata: `score`, `monitor`, `mode`, `save_top_k`, `epoch`, `step`,
+      `original_filename`. When `ModelCheckpoint` removes a checkpoint that was logged (top-k),
+      its version loses its aliases; its bytes stay.
     """
 
     STEP_METRIC = "trainer/global_step"
+
+    def __init__(
+        self,
+        *args: Any,
+        log_model: bool | Literal["all"] = False,
+        checkpoint_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if log_model not in (True, False, "all"):
+            raise ValueError(f"log_model must be True, False or 'all', got {log_model!r}")
+        super().__init__(*args, **kwargs)
+        self._log_model: bool | Literal["all"] = log_model
+        self._checkpoint_name = None if checkpoint_name is None else check_name(checkpoint_name)
+        self._init_checkpoint_state()
+
+    def _init_checkpoint_state(self) -> None:
+        # ModelCheckpoint callbacks to scan at the end (weak proxies, as Lightning passes them).
+        self._checkpoint_callbacks: dict[int, Any] = {}
+        # path -> the mtime of the checkpoint file when it was logged, and its artifact.
+        self._logged_model_time: dict[str, float] = {}
+        self._logged_models: dict[str, Artifact] = {}
+        # Versions of checkpoints ModelCheckpoint removed, to take the aliases from.
+        self._removed_models: list[Artifact] = []
+        self._snapshots = Snapshots()
+        self._alias_warned = False
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The artifact the checkpoints are logged to: `model-<run id>` unless named."""
+        return self._checkpoint_name or f"model-{self._id}"
+
+    @rank_zero_only
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """Called by `ModelCheckpoint` after each save: log the new checkpoints now
+        (`log_model="all"`, or `True` with `save_top_k=-1`) or remember the callback for the
+        end of training (`True`)."""
+        if self._log_model == "all" or (
+            self._log_model is True and getattr(checkpoint_callback, "save_top_k", None) == -1
+        ):
+            self._scan_and_log_checkpoints(checkpoint_callback)
+        elif self._log_model is True:
+            self._checkpoint_callbacks[id(checkpoint_callback)] = checkpoint_callback
+
+    def _scan_and_log_checkpoints(self, checkpoint_callback: Any) -> None:
+        run = self._attach()
+        self._forget_removed()
+        for mtime, path, score in _scan_checkpoints(checkpoint_callback, self._logged_model_time):
+            epoch, step = _checkpoint_progress(path)
+            metadata = {
+                "score": score.item() if isinstance(score, torch.Tensor) else score,
+                "monitor": getattr(checkpoint_callback, "monitor", None),
+                "mode": getattr(checkpoint_callback, "mode", None),
+                "save_top_k": getattr(checkpoint_callback, "save_top_k", None),
+                "epoch": epoch,
+                "step": step,
+                "original_filename": os.path.basename(path),
+            }
+            artifact = Artifact(self.checkpoint_name, "model", metadata=metadata)
+            snapshot = self._snapshots.take(path)
+            if os.path.isdir(snapshot):  # a sharded checkpoint (a directory)
+                artifact.add_dir(snapshot, name=MODEL_FILE)
+            else:
+                artifact.add_file(snapshot, name=MODEL_FILE)
+            best = path == getattr(checkpoint_callback, "best_model_path", None)
+            run.log_artifact(artifact, aliases=["best"] if best else None)
+            self._snapshots.attach(artifact, snapshot)
+            self._logged_model_time[path] = mtime
+            self._logged_models[path] = artifact
+        self._snapshots.sweep()
+
+    def _forget_removed(self, timeout: float | None = 0) -> None:
+        """Take the aliases from the versions of checkpoints that are no longer on disk, once
+        those versions are stored (waiting at most `timeout` seconds for them)."""
+        for path in [p for p in self._logged_models if not os.path.exists(p)]:
+            self._removed_models.append(self._logged_models.pop(path))
+            self._logged_model_time.pop(path, None)
+        if not self._removed_models:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waiting = []
+        for artifact in self._removed_models:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if not settled(artifact, left):
+                waiting.append(artifact)
+                continue
+            version = _stored_version(artifact)
+            if version is None or not set(artifact.aliases) - {"latest"}:
+                continue  # its log failed (reported), or it holds no alias to take
+            if any(_stored_version(a) == version for a in self._logged_models.values()):
+                continue  # the same bytes are another checkpoint that is still there
+            try:
+                artifact.aliases = []
+            except Exception as exc:  # never fail training over an alias
+                if not self._alias_warned:
+                    self._alias_warned = True
+                    warnings.warn(
+                        f"fwtrack could not take the aliases from {artifact.qualified_name} "
+                        f"(its checkpoint was removed): {exc}",
+                        FwTrackWarning,
+                        stacklevel=2,
+                    )
+        self._removed_models = waiting
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        """Log the checkpoints (`log_model=True`, on success), then as
+        `FwTrackFabricLogger.finalize`."""
+        if status == "success":
+            for checkpoint_callback in self._checkpoint_callbacks.values():
+                self._scan_and_log_checkpoints(checkpoint_callback)
+        self._checkpoint_callbacks.clear()
+        run = self._run
+        if run is None or run.finished:
+            return
+        if self._logged_models or self._removed_models:
+            self._forget_removed(timeout=FINAL_WAIT)
+        super().finalize(status)
+        if run.finished:
+            self._logged_models.clear()
+        self._snapshots.sweep(timeout=FINAL_WAIT if run.finished else 0)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        # Weak proxies of callbacks and artifacts being logged stay with this process.
+        for key in (
+            "_checkpoint_callbacks",
+            "_logged_model_time",
+            "_logged_models",
+            "_removed_models",
+            "_snapshots",
+        ):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_checkpoint_state()
+
+
+MODEL_FILE = "model.ckpt"
+"""The name of the checkpoint in each version (as `WandbLogger` names it): load it with
+`Model.load_from_checkpoint(os.path.join(artifact.download(), "model.ckpt"))`."""
+
+FINAL_WAIT = 60.0
+"""Seconds `finalize` waits for the checkpoint versions still being stored before it takes
+aliases from removed ones (an online run that cannot reach its server would wait for ever)."""
+
+
+def _stored_version(artifact: Artifact) -> str | None:
+    """`vN` of an artifact whose log is over and succeeded, else None (without waiting)."""
+    if not settled(artifact):
+        return None
+    try:
+        return artifact.version
+    except ArtifactError:  # the log failed (the run reported it)
+        return None
+
+
+def _scan_checkpoints(
+    checkpoint_callback: Any, logged_model_time: Mapping[str, float]
+) -> list[tuple[float, str, Any]]:
+    """(mtime, path, score) of the checkpoints of `checkpoint_callback` not logged yet (or
+    written again since), oldest first: Lightning's `_scan_checkpoints`, directories (sharded
+    checkpoints) included."""
+    found: dict[str, Any] = {}
+    last = getattr(checkpoint_callback, "last_model_path", None)
+    if last and hasattr(checkpoint_callback, "current_score"):
+        found[last] = checkpoint_callback.current_score
+    best = getattr(checkpoint_callback, "best_model_path", None)
+    if best and hasattr(checkpoint_callback, "best_model_score"):
+        found[best] = checkpoint_callback.best_model_score
+    for path, score in (getattr(checkpoint_callback, "best_k_models", None) or {}).items():
+        found[path] = score
+    out = []
+    for path, score in found.items():
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            continue
+        if path not in logged_model_time or logged_model_time[path] < mtime:
+            out.append((mtime, path, score))
+    out.sort(key=lambda c: (c[0], c[1]))
+    return out
+
+
+def _checkpoint_progress(path: str) -> tuple[int | None, int | None]:
+    """The `epoch` and `global_step` a checkpoint file records (its tensors are mapped, not
+    read); None for a directory or a file that does not say."""
+    if not os.path.isfile(path):
+        return None, None
+    try:
+        # The checkpoint this trainer has just written (not a file from elsewhere).
+        checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception:
+        return None, None
+    if not isinstance(checkpoint, Mapping):
+        return None, None
+    epoch, step = checkpoint.get("epoch"), checkpoint.get("global_step")
+    return (
+        epoch if isinstance(epoch, int) else None,
+        step if isinstance(step, int) else None,
+    )
