@@ -31,6 +31,7 @@ __all__ = [
     "FWTRACK_DIR",
     "FWTRACK_ENTITY",
     "FWTRACK_FLUSH_INTERVAL",
+    "FWTRACK_LOG_MODEL",
     "FWTRACK_MODE",
     "FWTRACK_NAME",
     "FWTRACK_PROJECT",
@@ -175,6 +176,15 @@ FWTRACK_ARTIFACT_DIR = EnvVar(
     default="./artifacts",
 )
 
+FWTRACK_LOG_MODEL = EnvVar(
+    "FWTRACK_LOG_MODEL",
+    "Hugging Face `Trainer` (`report_to=\"fwtrack\"`): `checkpoint` logs each checkpoint the "
+    "Trainer saves as a version of the `model` artifact `checkpoint-<run id>`, `end` the final "
+    "model (the best one with `load_best_model_at_end`) as `model-<run id>`, `false` nothing.",
+    default="false",
+    allowed=("checkpoint", "end", "false"),
+)
+
 ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_DIR,
     FWTRACK_MODE,
@@ -196,6 +206,7 @@ ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_CACHE_DIR,
     FWTRACK_CACHE_SIZE,
     FWTRACK_ARTIFACT_DIR,
+    FWTRACK_LOG_MODEL,
     *SERVER_ENV_VARS,
 )
 
