@@ -636,8 +636,9 @@ def create_model(
                 created_by=viewer.id,
             )
             .on_conflict_do_nothing(index_elements=["entity", "name"])
-        )
-        if created.rowcount == 0:  # type: ignore[attr-defined]
+            .returning(RegisteredModel.id)
+        ).scalar()
+        if created is None:
             raise ApiError(
                 409,
                 f"the registry of {entity!r} has a model named {name!r} already; hint: PATCH "
