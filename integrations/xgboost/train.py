@@ -1,11 +1,18 @@
-"""Gradient-boosted trees on a synthetic classification task, tracked with fwtrack.
+"""Gradient-boosted trees on a synthetic classification task, tracked with fwtrack, the
+trained booster registered as a model.
 
     python integrations/xgboost/train.py [--rounds 300] [--max-depth 4] [--eta 0.1]
 
-fwtrack takes one line: `callbacks=[FwTrackCallback(...)]`. Each boosting round logs
-`train/auc`, `train/logloss`, `eval/auc` and `eval/logloss` against `iteration`; the
-booster's parameters become the run config; the best iteration, its score and the
-features' gain land in the run summary. Runs go to `./fwtrack` (or `FWTRACK_DIR`).
+fwtrack takes a few lines. `FwTrackCallback` logs, each boosting round, `train/auc`,
+`train/logloss`, `eval/auc` and `eval/logloss` against `iteration`; the booster's
+parameters become the run config; the best iteration, its score and the features' gain land
+in the run summary. With `log_model=True` the trained booster is logged as the artifact
+`model-<run id>` (`model.ubj` here; metadata: best iteration and score, rounds), which is
+linked to the model registry as `registry/xgboost-example` with the alias `candidate`:
+
+    fwtrack.Api().registry.version("registry/xgboost-example:candidate").download()
+
+Runs go to `./fwtrack` (or `FWTRACK_DIR`).
 """
 
 from __future__ import annotations
@@ -16,18 +23,22 @@ import xgboost as xgb
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 
+import fwtrack
 from fwtrack.integrations.xgboost import FwTrackCallback
 
+REGISTERED_MODEL = "registry/xgboost-example"
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+
+def main(argv: list[str] | None = None) -> xgb.Booster:
+    """Train, register the booster, and return it."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--max-depth", type=int, default=4)
     parser.add_argument("--eta", type=float, default=0.1)
     parser.add_argument("--early-stopping", type=int, default=20)
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     X, y = make_classification(
         n_samples=args.samples,
@@ -55,7 +66,8 @@ def main() -> None:
         "tree_method": "hist",
         "seed": args.seed,
     }
-    tracker = FwTrackCallback(project="xgboost-example", config=vars(args))
+    run = fwtrack.init(project="xgboost-example", config=vars(args))
+    tracker = FwTrackCallback(log_model=True, model_format="ubj")
     booster = xgb.train(
         params,
         dtrain,
@@ -65,11 +77,16 @@ def main() -> None:
         verbose_eval=50,
         callbacks=[tracker],
     )
-
     print(f"best iteration {booster.best_iteration}: eval logloss {booster.best_score:.4f}")
-    run = tracker.run
-    assert run is not None
+
+    logged = tracker.model_artifact
+    assert logged is not None
+    logged.wait()  # committed: its version is known
+    registered = run.link_artifact(logged, REGISTERED_MODEL, aliases=["candidate"]).wait()
+    print(f"{logged.qualified_name} registered as {registered.ref} {sorted(registered.aliases)}")
+    run.finish()
     print(f"fwtrack run {run.id} in {run.dir}")
+    return booster
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""`fwtrack.integrations.keras.FwTrackCallback` with the real Keras 3 on the torch and JAX
-backends (CPU, a tiny Dense model, synthetic data).
+"""`fwtrack.integrations.keras` (`FwTrackCallback`, `FwTrackModelCheckpoint`) and the Keras
+example with the real Keras 3 on the torch and JAX backends (CPU, a tiny Dense model,
+synthetic data).
 
 Keras picks its backend once, when it is imported, and an import costs seconds: each
-backend runs every scenario in one fresh interpreter (`DRIVER`), the two started side by
-side, and the tests read the runs back here through `fwtrack.Api`.
+backend runs every scenario in one fresh interpreter (`DRIVER`, tests/programs/
+keras_driver.py and keras_checkpoints.py), the two started side by side, and the tests read
+the runs and artifacts back here through `fwtrack.Api`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,168 +27,10 @@ from fwtrack.api import Run as StoredRun
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "integrations" / "keras" / "train.py"
 BACKENDS = ("torch", "jax")
-TIMEOUT = 280  # seconds for a driver: two Keras imports on a busy two-core machine
+TIMEOUT = 420  # seconds for a driver: two Keras imports on a busy two-core machine
 
 # keras is not imported here: each driver process picks its backend before importing it.
-
-DRIVER = r"""
-import contextlib
-import io
-import json
-import os
-import pickle
-import runpy
-import sys
-
-import numpy as np
-import keras
-
-import fwtrack
-from fwtrack.integrations.keras import FwTrackCallback, _metrics
-
-backend = keras.backend.backend()
-rng = np.random.default_rng(0)
-x = rng.random((64, 4), dtype="float32")
-y = x.sum(axis=1, keepdims=True)
-val = (x[:16], y[:16])
-out = {"backend": backend}
-
-
-def schedule():
-    return keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=4, decay_rate=0.5)
-
-
-def tiny(lr=0.01, steps_per_execution=1):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)],
-        name="tiny",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss="mse",
-        metrics=["mae"],
-        steps_per_execution=steps_per_execution,
-    )
-    return model
-
-
-def fit(model, cb, **kwargs):
-    kwargs.setdefault("epochs", 2)
-    return model.fit(x, y, batch_size=16, callbacks=[cb], verbose=0, **kwargs).history
-
-
-# Keras keeps dispatching batch hooks asynchronously with the callback in the list.
-out["async"] = {
-    str(freq): keras.callbacks.CallbackList([FwTrackCallback(freq)], model=tiny())._async_train
-    for freq in ("epoch", "batch", 3)
-}
-
-errors = {}
-for label, kwargs in [
-    ("0", {"log_freq": 0}),
-    ("True", {"log_freq": True}),
-    ("'step'", {"log_freq": "step"}),
-    ("kwargs", {"projet": "typo"}),
-]:
-    try:
-        FwTrackCallback(**kwargs)
-    except (TypeError, ValueError) as exc:
-        errors[label] = f"{type(exc).__name__}: {exc}"
-out["errors"] = errors
-
-# Metrics Keras could not turn into floats (one-element tensors) are converted, others skipped.
-tensors = {"a": keras.ops.convert_to_tensor(1.5), "b": keras.ops.ones((1,)), "c": 2}
-tensors.update(skipped=keras.ops.ones((2,)), text="x")
-out["metrics"] = dict(_metrics(tensors))
-
-# Epoch rows with validation and a learning-rate schedule; the callback's own run.
-cb = FwTrackCallback(project="keras-test", name="epochs", config={"seed": 0})
-history = fit(tiny(schedule()), cb, epochs=3, validation_data=val)
-out["epochs"] = {"id": cb.run.id, "history": history, "left_open": fwtrack.run is not None}
-
-# A row per batch, in batch order (JAX runs batch hooks in worker threads, out of order);
-# no project anywhere: "keras".
-cb = FwTrackCallback("batch")
-history = fit(tiny(schedule()), cb, validation_data=val)
-out["batch"] = {"id": cb.run.id, "history": history}
-
-# Every 3 batches (on JAX with 2 batches per execution); the project from FWTRACK_PROJECT;
-# a callback that went through pickle.
-os.environ["FWTRACK_PROJECT"] = "from-env"
-spe = 2 if backend == "jax" else 1  # torch allows only 1
-cb = pickle.loads(pickle.dumps(FwTrackCallback(3)))
-fit(tiny(steps_per_execution=spe), cb)
-del os.environ["FWTRACK_PROJECT"]
-out["every"] = {"id": cb.run.id}
-
-# A run the user started: used, left open, steps continued by a second fit.
-run = fwtrack.init(project="mine", config={"epochs": 99})
-model = tiny()
-first = FwTrackCallback("batch", project="ignored", config={"extra": 1})
-second = FwTrackCallback("batch")
-fit(model, first)
-open_after_first = fwtrack.run is run and not run.finished
-fit(model, second, initial_epoch=2, epochs=4)
-out["existing"] = {
-    "id": run.id,
-    "callback_runs": [first.run.id, second.run.id],
-    "left_open": open_after_first and fwtrack.run is run and not run.finished,
-}
-run.log({"after": 1})
-run.finish()
-
-
-# A model whose config Keras cannot produce (an `__init__` argument it cannot serialize).
-class Mlp(keras.Model):
-    def __init__(self, width, rng):
-        super().__init__()
-        self.rng = rng
-        self.hidden = keras.layers.Dense(width, activation="relu")
-        self.head = keras.layers.Dense(1)
-
-    def call(self, inputs):
-        return self.head(self.hidden(inputs))
-
-
-mlp = Mlp(8, np.random.default_rng(0))
-mlp.compile(optimizer="sgd", loss="mse")
-try:
-    mlp.get_config()
-    raise AssertionError("get_config() should fail for this model")
-except NotImplementedError:
-    pass
-cb = FwTrackCallback(project="subclassed")
-fit(mlp, cb, epochs=1)
-out["subclassed"] = {"id": cb.run.id, "repr": repr(mlp)}
-
-
-# A fit that raises leaves the callback's run open; the callback's next fit fails it.
-class Boom(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        raise RuntimeError("boom")
-
-
-cb = FwTrackCallback(project="failing")
-model = tiny()
-try:
-    model.fit(x, y, batch_size=16, epochs=2, callbacks=[cb, Boom()], verbose=0)
-except RuntimeError:
-    pass
-failed = cb.run
-out["failed"] = {"id": failed.id, "active_after_raise": fwtrack.run is failed}
-fit(model, cb, epochs=1)
-out["failed"]["next_id"] = cb.run.id
-
-if os.environ.get("RUN_EXAMPLE"):
-    stdout = io.StringIO()
-    sys.argv = [os.environ["RUN_EXAMPLE"], "--epochs", "3", "--samples", "1000"]
-    with contextlib.redirect_stdout(stdout):
-        runpy.run_path(os.environ["RUN_EXAMPLE"], run_name="__main__")
-    out["example"] = {"stdout": stdout.getvalue()}
-
-print("RESULT " + json.dumps(out))
-"""
+DRIVER = REPO / "tests" / "programs" / "keras_driver.py"
 
 
 class Driver:
@@ -209,7 +52,7 @@ class Driver:
             env["RUN_EXAMPLE"] = str(EXAMPLE)
         root.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(DRIVER)],
+            [sys.executable, str(DRIVER)],
             cwd=root,
             env=env,
             stdout=subprocess.PIPE,
@@ -425,30 +268,166 @@ def test_failed_fit_fails_the_run(driver: Driver) -> None:
     assert driver.run("failed", "next_id").state == "finished"
 
 
+def checkpoints(driver: Driver, scenario: str) -> dict[str, Any]:
+    """A checkpoint scenario's report (its traceback fails the test)."""
+    result = driver.result()["checkpoints"][scenario]
+    assert "error" not in result, result.get("error")
+    return dict(result)
+
+
+def logged_versions(driver: Driver, project: str, run_id: str) -> list[Any]:
+    """The versions of `model-<run id>`, oldest first."""
+    return fwtrack.Api(driver.dir).artifacts(project, name=f"model-{run_id}")[::-1]
+
+
+def running_best(scores: list[float]) -> list[bool]:
+    """Whether each score is lower than every score before it."""
+    return [all(s < before for before in scores[:i]) for i, s in enumerate(scores)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIMEOUT + 20)
+def test_checkpoint_every_epoch(driver: Driver) -> None:
+    result = checkpoints(driver, "every_epoch")
+    val_loss = result["history"]["val_loss"]
+    assert not result["left_open"]  # the checkpoint callback started the run and finished it
+    run = fwtrack.Api(driver.dir).run(result["id"])
+    assert (run.project, run.state) == ("ckpt-every", "finished")
+    assert column(run, "epoch") == [0, 1, 2]  # FwTrackCallback logged into the same run
+    assert result["files"] == ["e01.keras", "e02.keras", "e03.keras"]
+
+    versions = logged_versions(driver, "ckpt-every", result["id"])
+    assert [v.version for v in versions] == ["v0", "v1", "v2"]
+    best = val_loss.index(min(val_loss))
+    for epoch, version in enumerate(versions):
+        assert version.type == "model"
+        assert [e.path for e in version.files()] == [f"e{epoch + 1:02d}.keras"]
+        expected = {f"epoch_{epoch}"} | ({"best"} if epoch == best else set())
+        expected |= {"latest"} if epoch == 2 else set()
+        assert set(version.aliases) == expected
+        assert version.metadata == {
+            "epoch": epoch,
+            "monitor": "val_loss",
+            "score": val_loss[epoch],
+            "mode": "min",
+            "best_score": min(val_loss[: epoch + 1]),
+            "save_best_only": False,
+            "save_weights_only": False,
+            "original_filename": f"e{epoch + 1:02d}.keras",
+            "keras_backend": driver.backend,
+        }
+        # The file read back from the artifact predicts what the model predicted when saved.
+        assert result["versions"][version.version] == {
+            "files": [f"e{epoch + 1:02d}.keras"],
+            "diff": 0.0,
+        }
+    assert [a.version for a in run.logged_artifacts()] == ["v0", "v1", "v2"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIMEOUT + 20)
+def test_checkpoint_best_only(driver: Driver) -> None:
+    result = checkpoints(driver, "best_only")
+    assert result["left_open"]  # the user's run: used and left open
+    val_loss = result["history"]["val_loss"]
+    improved = running_best(val_loss)
+    assert not all(improved)  # some epochs do not improve: nothing is saved or logged for them
+    saved = [epoch for epoch, better in enumerate(improved) if better]
+
+    run = fwtrack.Api(driver.dir).run(result["id"])
+    assert (run.project, run.state) == ("ckpt-best", "finished")
+    versions = logged_versions(driver, "ckpt-best", result["id"])
+    assert [v.metadata["epoch"] for v in versions] == saved
+    assert [v.metadata["score"] for v in versions] == [val_loss[e] for e in saved]
+    assert [v.metadata["best_score"] for v in versions] == [val_loss[e] for e in saved]
+    assert all(v.metadata["save_best_only"] for v in versions)
+    assert len({v.digest for v in versions}) == len(versions)  # one file, overwritten
+    assert all([e.path for e in v.files()] == ["best.keras"] for v in versions)
+    # Each improvement takes `best` (and `latest`) from the version before it.
+    assert [set(v.aliases) for v in versions] == [{f"epoch_{e}"} for e in saved[:-1]] + [
+        {f"epoch_{saved[-1]}", "best", "latest"}
+    ]
+    assert result["best"] == versions[-1].version
+    assert all(r == {"files": ["best.keras"], "diff": 0.0} for r in result["versions"].values())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIMEOUT + 20)
+def test_checkpoint_weights_every_n_batches(driver: Driver) -> None:
+    result = checkpoints(driver, "weights_by_batch")
+    versions = logged_versions(driver, "ckpt-weights", result["id"])
+    # 2 epochs of 4 batches, saved every 2 batches.
+    positions = [(v.metadata["epoch"], v.metadata["batch"]) for v in versions]
+    assert positions == [(0, 1), (0, 3), (1, 1), (1, 3)]
+    names = [f"e{e + 1}-b{b + 1}.weights.h5" for e, b in positions]
+    assert [[e.path for e in v.files()] for v in versions] == [[n] for n in names]
+    scores = [v.metadata["score"] for v in versions]
+    assert all(isinstance(s, float) for s in scores)  # Keras' running training loss
+    assert {v.metadata["monitor"] for v in versions} == {"loss"}
+    assert all(v.metadata["save_weights_only"] for v in versions)
+    best = scores.index(min(scores))
+    for i, (version, (epoch, batch)) in enumerate(zip(versions, positions, strict=True)):
+        expected = {f"epoch_{epoch}_batch_{batch}"} | ({"best"} if i == best else set())
+        assert set(version.aliases) == expected | ({"latest"} if i == 3 else set())
+    assert result["versions"] == {
+        v.version: {"files": [n], "diff": 0.0} for v, n in zip(versions, names, strict=True)
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIMEOUT + 20)
+def test_checkpoint_bad_arguments(driver: Driver) -> None:
+    errors = checkpoints(driver, "errors")
+    assert errors["kwargs"].startswith(
+        "TypeError: FwTrackModelCheckpoint got unexpected argument(s) 'projet'\n"
+        "hint: the fwtrack.init arguments are"
+    )
+    assert errors["suffix"].startswith("ValueError: The filepath provided must end in `.keras`")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(TIMEOUT + 20)
 def test_example(drivers: dict[str, Driver]) -> None:
     driver = drivers["jax"]
-    stdout = driver.result()["example"]["stdout"]
-    last = stdout.strip().splitlines()[-1]
-    assert last.startswith("fwtrack run ")
-    run_id = last.split()[2]
-    run = fwtrack.Api(driver.dir).run(run_id)
+    result = checkpoints(driver, "example")
+    api = fwtrack.Api(driver.dir)
+    # The registered model, read back through the registry and through `use_model` in
+    # another run, loaded in Keras, predicts what the trained model predicts.
+    assert (result["diff_registry"], result["diff_use_model"]) == (0.0, 0.0)
+    assert result["version"] == "v0"
+    assert result["aliases"] == ["candidate", "latest"]
+    assert result["file"] == "blobs_mlp.keras"
+    model = api.registry.model("keras-example")
+    assert (model.version_count, model.aliases) == (1, {"candidate": "v0"})
+
+    artifact = result["artifact"]
+    run = api.run(artifact["run"]["id"])
+    assert artifact["name"] == f"model-{run.id}"
+    assert artifact["type"] == "model"
+    assert "best" in artifact["aliases"]
     assert run.project == "keras-example"
     assert run.state == "finished"
-    assert last.endswith(str(run.dir))
 
     config = run.config
-    assert (config["epochs"], config["batch_size"], config["samples"]) == (3, 64, 1000)
+    assert (config["epochs"], config["batch_size"], config["samples"]) == (6, 64, 1000)
     assert config["model/config"]["name"] == "blobs_mlp"
     assert config["model/num_parameters"] == 16 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4
     assert config["optimizer/config"]["learning_rate"]["class_name"] == "CosineDecay"
 
     rows = run.history()
     epochs = rows[rows["epoch"].notna()]
-    assert list(epochs["epoch"]) == [0, 1, 2]
+    trained = len(epochs)
+    assert list(epochs["epoch"]) == list(range(trained))
     for key in ("train/loss", "train/accuracy", "eval/loss", "eval/accuracy"):
         assert np.isfinite(epochs[key]).all(), key
     assert (epochs["train/learning_rate"].diff().dropna() < 0).all()  # cosine decay
     # 800 training samples in batches of 64: 13 batches an epoch, a row every 10.
-    assert column(run, "batch/step") == [10, 20, 30]
+    assert column(run, "batch/step") == list(range(10, 13 * trained + 1, 10))
+    # The registered checkpoint is the epoch of the lowest validation loss.
+    eval_loss = list(epochs["eval/loss"])
+    assert artifact["metadata"]["epoch"] == eval_loss.index(min(eval_loss))
+    assert artifact["metadata"]["score"] == min(eval_loss)
+    assert len(run.logged_artifacts()) == sum(running_best(eval_loss))
+
+    used = api.run(result["user_run"]).used_artifacts()
+    assert [(a.name, a.digest) for a in used] == [(artifact["name"], artifact["digest"])]

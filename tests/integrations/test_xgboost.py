@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import subprocess
-import sys
+import runpy
 import threading
 from pathlib import Path
 from typing import Any
@@ -490,29 +488,153 @@ def test_only_rank_zero_logs() -> None:
     assert runs[0].state == "finished"
 
 
-def _env(tmp_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FWTRACK_")}
-    env["FWTRACK_DIR"] = str(tmp_dir / "fwtrack")
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p
+# -- log_model ---------------------------------------------------------------------------
+
+
+def logged_model(cb: FwTrackCallback, project: str = "xgboost") -> tuple[Any, Path]:
+    """The one version of `model-<run id>` and the file of the downloaded model."""
+    assert cb.run is not None
+    assert cb.model_artifact is not None
+    committed = cb.model_artifact.wait()
+    versions = fwtrack.Api().artifacts(project, name=f"model-{cb.run.id}")
+    assert [v.version for v in versions] == [committed.version] == ["v0"]
+    version = versions[0]
+    assert version.type == "model"
+    assert version.aliases == ["latest"]
+    (entry,) = version.files()
+    root = Path(version.download(Path("downloads") / cb.run.id))
+    return version, root / entry.path
+
+
+@pytest.mark.parametrize("model_format", ["json", "ubj"])
+def test_log_model_with_early_stopping(model_format: str) -> None:
+    dtrain, deval = split_dmatrices()
+    cb = FwTrackCallback(log_model=True, model_format=model_format)
+    booster = xgb.train(
+        {**OVERFIT, "eval_metric": ["auc", "logloss"]},
+        dtrain,
+        num_boost_round=40,
+        evals=[(dtrain, "train"), (deval, "eval")],
+        early_stopping_rounds=3,
+        callbacks=[cb],
+        verbose_eval=False,
     )
-    return env
+    version, path = logged_model(cb)
+    assert path.name == f"model.{model_format}"
+    assert path.read_bytes() == booster.save_raw(raw_format=model_format)
+    assert booster.num_boosted_rounds() < 40  # it stopped
+    assert version.metadata == {
+        "format": model_format,
+        "num_boosted_rounds": booster.num_boosted_rounds(),
+        "best_iteration": booster.best_iteration,
+        "best_score": booster.best_score,
+        "best_metric": "eval/logloss",
+        "xgboost_version": xgb.__version__,
+    }
+    summary = read(cb).summary
+    assert (summary["best_iteration"], summary["best_score"]) == (
+        booster.best_iteration,
+        booster.best_score,
+    )
+
+    loaded = xgb.Booster(model_file=str(path))
+    assert loaded.best_iteration == booster.best_iteration
+    best = (0, version.metadata["best_iteration"] + 1)
+    np.testing.assert_array_equal(
+        loaded.predict(deval, iteration_range=best), booster.predict(deval, iteration_range=best)
+    )
+    np.testing.assert_array_equal(loaded.predict(deval), booster.predict(deval))
+
+
+def test_log_model_from_sklearn_classifier_and_its_clone() -> None:
+    X, y = classification()
+    clf = xgb.XGBClassifier(
+        n_estimators=40,
+        max_depth=6,
+        learning_rate=1.0,
+        early_stopping_rounds=3,
+        n_jobs=1,
+        callbacks=[FwTrackCallback(project="clf", log_model=True, model_format="ubj")],
+    )
+    for estimator in (clf, clone(clf)):  # a grid search fits clones
+        estimator.fit(X[:200], y[:200], eval_set=[(X[200:], y[200:])], verbose=False)
+        (cb,) = estimator.get_params()["callbacks"]
+        version, path = logged_model(cb, "clf")
+        assert path.name == "model.ubj"
+        assert version.metadata["best_iteration"] == estimator.best_iteration
+        assert version.metadata["best_score"] == estimator.best_score
+        assert version.metadata["best_metric"] == "validation_0/logloss"
+        assert (
+            version.metadata["num_boosted_rounds"] == estimator.get_booster().num_boosted_rounds()
+        )
+        expected = estimator.predict_proba(X)
+        # The booster, limited to the best iteration as the estimator predicts ...
+        booster = xgb.Booster(model_file=str(path))
+        best = (0, version.metadata["best_iteration"] + 1)
+        np.testing.assert_array_equal(
+            booster.predict(xgb.DMatrix(X), iteration_range=best), expected[:, 1]
+        )
+        # ... or loaded by the estimator, which reads the best iteration from the file.
+        loaded = xgb.XGBClassifier()
+        loaded.load_model(path)
+        np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert clf.get_params()["callbacks"][0].run.id != cb.run.id  # one run each
+
+
+def test_log_model_from_sklearn_regressor_in_the_users_run() -> None:
+    X, y = sklearn_datasets.make_regression(n_samples=200, n_features=5, noise=10, random_state=0)
+    run = fwtrack.init(project="mine")
+    cb = FwTrackCallback(log_model=True)
+    reg = xgb.XGBRegressor(n_estimators=15, max_depth=3, n_jobs=1, callbacks=[cb])
+    reg.fit(X[:150], y[:150], eval_set=[(X[150:], y[150:])], verbose=False)
+    assert fwtrack.run is run  # left open
+    version, path = logged_model(cb, "mine")
+    assert version.name == f"model-{run.id}"
+    run.finish()
+
+    curve = reg.evals_result()["validation_0"]["rmse"]
+    iteration, score = first_best(curve, maximize=False)
+    assert version.metadata == {
+        "format": "json",
+        "num_boosted_rounds": 15,
+        "best_iteration": iteration,  # no early stopping: as in the summary
+        "best_score": score,
+        "best_metric": "validation_0/rmse",
+        "xgboost_version": xgb.__version__,
+    }
+    loaded = xgb.Booster(model_file=str(path))
+    np.testing.assert_array_equal(loaded.predict(xgb.DMatrix(X)), reg.predict(X))
+    assert [a.name for a in fwtrack.Api().run(run.id).logged_artifacts()] == [version.name]
+
+
+def test_no_model_logged_by_default_or_under_cv() -> None:
+    dtrain, _ = split_dmatrices()
+    cb = FwTrackCallback()
+    xgb.train(OVERFIT, dtrain, num_boost_round=2, callbacks=[cb])
+    assert cb.model_artifact is None
+
+    cv_cb = FwTrackCallback(project="cv", log_model=True)
+    with pytest.warns(fwtrack.FwTrackWarning, match="cross-validation trains no final model"):
+        xgb.cv(OVERFIT, dtrain, num_boost_round=2, nfold=2, callbacks=[cv_cb])
+    assert cv_cb.model_artifact is None
+    assert read(cv_cb).state == "finished"
+    assert fwtrack.Api().artifact_collections("xgboost") == []
+    assert fwtrack.Api().artifact_collections("cv") == []
+
+
+def test_bad_model_format() -> None:
+    with pytest.raises(ValueError, match=r"model_format='pickle' is not valid\nhint: use one of"):
+        FwTrackCallback(log_model=True, model_format="pickle")
 
 
 @pytest.mark.slow
-def test_example_script(tmp_dir: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "integrations" / "xgboost" / "train.py"), "--samples", "2000"],
-        cwd=tmp_dir,
-        env=_env(tmp_dir),
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    run_id = proc.stdout.split("fwtrack run ")[1].split()[0]
-    run = fwtrack.Api(tmp_dir / "fwtrack").run(run_id)
+def test_example_script(tmp_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = runpy.run_path(str(REPO / "integrations" / "xgboost" / "train.py"), run_name="ex")
+    booster = example["main"](["--samples", "2000"])
+    stdout = capsys.readouterr().out
+    run_id = stdout.split("fwtrack run ")[1].split()[0]
+    api = fwtrack.Api(tmp_dir / "fwtrack")
+    run = api.run(run_id)
     assert run.project == "xgboost-example"
     assert run.state == "finished"
     history = run.history()
@@ -535,3 +657,27 @@ def test_example_script(tmp_dir: Path) -> None:
     assert config["max_depth"] == 4
     assert config["objective"] == "binary:logistic"
     assert config["eval_metric"] == ["auc", "logloss"]
+
+    # The registered model, read back through the registry and through `use_model` in
+    # another run, loaded in xgboost, predicts what the trained booster predicts.
+    names = [f"x{i:02d}" for i in range(20)]
+    probe = xgb.DMatrix(np.random.default_rng(3).normal(size=(64, 20)), feature_names=names)
+    expected = booster.predict(probe, iteration_range=(0, booster.best_iteration + 1))
+    version = api.registry.version("registry/xgboost-example:candidate")
+    assert (version.version, version.aliases) == ("v0", ["candidate", "latest"])
+    artifact = version.artifact
+    assert (artifact.name, artifact.type) == (f"model-{run_id}", "model")
+    assert (
+        artifact.metadata["best_iteration"] == booster.best_iteration == summary["best_iteration"]
+    )
+    assert artifact.metadata["format"] == "ubj"
+    root = version.download(tmp_dir / "registry")
+    user = fwtrack.init(project="xgboost-example", job_type="evaluate")
+    used = Path(user.use_model("registry/xgboost-example:candidate"))
+    user.finish()
+    for path in (root / "model.ubj", used / "model.ubj"):
+        loaded = xgb.Booster(model_file=str(path))
+        best = (0, artifact.metadata["best_iteration"] + 1)
+        np.testing.assert_array_equal(loaded.predict(probe, iteration_range=best), expected)
+    assert [a.digest for a in api.run(user.id).used_artifacts()] == [artifact.digest]
+    assert api.registry.model("xgboost-example").aliases == {"candidate": "v0"}

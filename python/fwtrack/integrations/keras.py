@@ -1,15 +1,21 @@
-"""Keras 3: `FwTrackCallback` for `model.fit`, on any backend (tested: torch and JAX).
+"""Keras 3: `FwTrackCallback` for `model.fit`, and `FwTrackModelCheckpoint`, which logs the
+checkpoints Keras saves as model artifacts; on any backend (tested: torch and JAX).
 
-    from fwtrack.integrations.keras import FwTrackCallback
+    from fwtrack.integrations.keras import FwTrackCallback, FwTrackModelCheckpoint
 
-    model.fit(x, y, validation_data=(vx, vy), epochs=10, callbacks=[FwTrackCallback()])
+    model.fit(x, y, validation_data=(vx, vy), epochs=10, callbacks=[
+        FwTrackCallback(),
+        FwTrackModelCheckpoint("checkpoints/best.keras", monitor="val_loss", save_best_only=True),
+    ])
 
 Each epoch becomes one row: Keras' metric names rewritten as in every fwtrack integration
 (`loss` -> `train/loss`, `val_loss` -> `eval/loss`), the optimizer's learning rate
 (`train/learning_rate`, schedules included) and `epoch`, their step metric. With
 `log_freq="batch"` (or `N`, every N batches) training batches are logged too, under `batch/`
 against `batch/step`. The config gets the parameter counts, `model.get_config()` and the
-optimizer's config. See docs/integrations/keras.md.
+optimizer's config. `FwTrackModelCheckpoint` is Keras' `ModelCheckpoint`; each file it saves
+is also logged as a version of the artifact `model-<run id>` (type `model`). See
+docs/integrations/keras.md.
 
 Keras runs the batch hooks of callbacks that declare `async_safe` in a worker thread, so that
 the training loop never waits for a metric to be copied off the device: this callback
@@ -20,10 +26,13 @@ finish out of order back in batch order.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fwtrack.artifacts.artifact import Artifact
 from fwtrack.integrations._common import (
     active_or_new_run,
     add_missing_config,
@@ -37,7 +46,7 @@ from fwtrack.sdk.values import jsonable
 
 keras = require("keras", "keras")
 
-__all__ = ["FwTrackCallback"]
+__all__ = ["FwTrackCallback", "FwTrackModelCheckpoint"]
 
 DEFAULT_PROJECT = "keras"
 EPOCH = "epoch"
@@ -49,8 +58,10 @@ _MAX_WAITING = 64
 
 if TYPE_CHECKING:
     _Callback = object
+    _ModelCheckpoint = object
 else:
     _Callback = keras.callbacks.Callback
+    _ModelCheckpoint = keras.callbacks.ModelCheckpoint
 
 
 class FwTrackCallback(_Callback):
@@ -262,6 +273,237 @@ class FwTrackCallback(_Callback):
         config["keras/version"] = keras.__version__
         config["keras/backend"] = keras.backend.backend()
         return config
+
+
+class FwTrackModelCheckpoint(_ModelCheckpoint):
+    """Keras' `ModelCheckpoint` that also logs each checkpoint it saves to fwtrack (W&B's
+    `WandbModelCheckpoint`).
+
+    Saving is Keras' own (the arguments up to `initial_value_threshold` are
+    `keras.callbacks.ModelCheckpoint`'s): a full model (`.keras`, `.h5`) or the weights
+    (`save_weights_only=True`, `.weights.h5`), every epoch, every `save_freq` batches, or only
+    when `monitor` improves (`save_best_only=True`). Each file Keras writes is then logged as a
+    new version of the artifact `model-<run id>` of type `model`, holding that file under its
+    own name, with the aliases `latest`, `epoch_<epoch>` (`epoch_<epoch>_batch_<batch>` when
+    saving by batches) and `best` while it is the checkpoint with the best `monitor` value, and
+    the metadata `epoch`, `batch`, `monitor`, `score`, `mode`, `best_score`, `save_best_only`,
+    `save_weights_only`, `original_filename` and `keras_backend`. The file is copied when it is
+    saved, so Keras can overwrite it at the next save while the copy is stored.
+
+    The run: as `FwTrackCallback`'s (the active run, left open; else a run of its own from
+    `project`, `name`, `config`, `tags` and `**init_kwargs`, finished when training ends). Only
+    the process of rank 0 logs; every process saves, as Keras does.
+    """
+
+    if TYPE_CHECKING:
+        model: Any
+        monitor: str
+        monitor_op: Any
+        mode: str
+        filepath: str
+        save_best_only: bool
+        save_weights_only: bool
+        _model: Any
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: str | int = "epoch",
+        initial_value_threshold: float | None = None,
+        *,
+        project: str | None = None,
+        name: str | None = None,
+        config: Any = None,
+        tags: Sequence[str] | None = None,
+        **init_kwargs: Any,
+    ) -> None:
+        try:
+            self._init = init_settings(project, name, tags, init_kwargs)
+        except TypeError as exc:
+            message = str(exc).replace("FwTrackCallback", type(self).__name__, 1)
+            raise TypeError(message) from None
+        super().__init__(  # type: ignore[call-arg]
+            filepath=filepath,
+            monitor=monitor,
+            verbose=verbose,
+            save_best_only=save_best_only,
+            save_weights_only=save_weights_only,
+            mode=mode,
+            save_freq=save_freq,
+            initial_value_threshold=initial_value_threshold,
+        )
+        self._config = to_config(config)
+        self._last_run: Run | None = None
+        self._run: Run | None = None
+        self._owned = False
+        self._logged_run: str | None = None  # the run whose collection the fields below track
+        self._best_score: float | None = None
+        self._last: Artifact | None = None
+        self._best: Artifact | None = None
+        self._saved: bool | None = None  # Keras' decision for the save in progress
+
+    @property
+    def run(self) -> Run | None:
+        """The run of the current or latest `fit` (None before the first one)."""
+        return self._last_run
+
+    @property
+    def last_artifact(self) -> Artifact | None:
+        """The version logged for the latest checkpoint (`wait()` returns it committed)."""
+        return self._last
+
+    @property
+    def best_artifact(self) -> Artifact | None:
+        """The version logged for the checkpoint with the best `monitor` value."""
+        return self._best
+
+    # -- pickling --------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_run=None, _owned=False, _last_run=None, _model=None)
+        state.update(_logged_run=None, _best_score=None, _last=None, _best=None, _saved=None)
+        return state
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)  # type: ignore[misc]
+        previous = self._run
+        if previous is not None and self._owned and not previous.finished:
+            # The previous fit raised before `on_train_end`: its run failed.
+            previous.finish(exit_code=1)
+        self._run, self._owned = None, False
+        if not _rank_zero():
+            return
+        run, self._owned = active_or_new_run(DEFAULT_PROJECT, config=self._config, **self._init)
+        self._run = self._last_run = run
+        if not self._owned and self._config:
+            run.config.update(self._config)
+        if self._logged_run != run.id:  # a new collection: no best yet
+            self._logged_run, self._best_score, self._last, self._best = run.id, None, None, None
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        super().on_train_end(logs)  # type: ignore[misc]
+        run, owned = self._run, self._owned
+        self._run, self._owned = None, False
+        if run is not None and owned:
+            run.finish()
+
+    def _should_save_model(self, *args: Any, **kwargs: Any) -> Any:
+        # Keras decides here whether `_save_model` writes the file (save_best_only).
+        decision = super()._should_save_model(*args, **kwargs)  # type: ignore[misc]
+        self._saved = bool(decision)
+        return decision
+
+    def _save_model(self, epoch: int, batch: int | None, logs: Mapping[str, Any] | None) -> None:
+        filepath = self._get_file_path(epoch, batch, logs or {})  # type: ignore[attr-defined]
+        before = _file_state(filepath)
+        self._saved = None
+        super()._save_model(epoch, batch, logs)  # type: ignore[misc]
+        saved = self._saved
+        if saved is None:  # a Keras without `_should_save_model`: did the file change?
+            saved = _file_state(filepath) != before
+        self._saved = None
+        if saved:
+            self._log_checkpoint(filepath, epoch, batch, logs or {})
+
+    # -- logging ---------------------------------------------------------------------------
+
+    def _log_checkpoint(
+        self, filepath: str, epoch: int, batch: int | None, logs: Mapping[str, Any]
+    ) -> None:
+        run = self._run
+        if run is None or run.finished:
+            return
+        score = _score(logs.get(self.monitor))
+        mode = self._mode()
+        improved = (
+            score is not None
+            and mode is not None
+            and (self._best_score is None or self._better(score, self._best_score))
+        )
+        if improved:
+            self._best_score = score
+        aliases = [f"epoch_{epoch}" if batch is None else f"epoch_{epoch}_batch_{batch}"]
+        if improved:
+            aliases.append("best")
+        metadata: dict[str, Any] = {"epoch": epoch}
+        if batch is not None:
+            metadata["batch"] = batch
+        metadata.update(
+            monitor=self.monitor,
+            score=score,
+            mode=mode,
+            best_score=self._best_score,
+            save_best_only=bool(self.save_best_only),
+            save_weights_only=bool(self.save_weights_only),
+            original_filename=os.path.basename(filepath),
+            keras_backend=keras.backend.backend(),
+        )
+        artifact = Artifact(f"model-{run.id}", "model", metadata=metadata)
+        _copy_into(artifact, filepath)
+        self._last = run.log_artifact(artifact, aliases=aliases)
+        if improved:
+            self._best = self._last
+
+    def _mode(self) -> str | None:
+        """ "min" or "max": how Keras compares `monitor` (None when it cannot tell)."""
+        if self.monitor_op is None:
+            try:
+                self._set_monitor_op()  # type: ignore[attr-defined]
+            except (AttributeError, ValueError):
+                return None
+        if self.monitor_op is keras.ops.less:
+            return "min"
+        if self.monitor_op is keras.ops.greater:
+            return "max"
+        return None
+
+    def _better(self, score: float, best: float) -> bool:
+        return bool(self._is_improvement(score, best))  # type: ignore[attr-defined]
+
+
+def _file_state(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _score(value: Any) -> float | None:
+    """The monitored value as a float; None when missing or not a single number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif _is_scalar_tensor(value):
+        number = _to_float(value.reshape(()))
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _copy_into(artifact: Artifact, path: str) -> None:
+    """The checkpoint at `path` (a file, or a directory and everything below it) copied
+    into the artifact: the copy is stored, not the file Keras may overwrite meanwhile."""
+    if not os.path.isdir(path):
+        with open(path, "rb") as src, artifact.new_file(os.path.basename(path), "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return
+    top = os.path.basename(os.path.normpath(path))
+    for folder, _dirs, files in os.walk(path):
+        for file in sorted(files):
+            source = os.path.join(folder, file)
+            relative = os.path.relpath(source, path).replace(os.sep, "/")
+            with open(source, "rb") as src, artifact.new_file(f"{top}/{relative}", "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def _check_log_freq(log_freq: object) -> int | None:

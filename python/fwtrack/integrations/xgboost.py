@@ -12,7 +12,9 @@ names with the first `-` turned into a `/` (`train/rmse`, `validation_0/logloss`
 `xgb.cv` `test/auc-mean` and `test/auc-std`), plus `iteration`, their step metric.
 The booster's parameters go into the config, and `best_iteration`, `best_score`,
 `best_metric` and the feature importance (`feature_importance/<type>/<feature>`) into the
-summary. See docs/integrations/xgboost.md.
+summary. With `log_model=True` the trained booster is logged at the end as the artifact
+`model-<run id>` (type `model`, one file `model.json` or `model.ubj`). See
+docs/integrations/xgboost.md.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fwtrack.artifacts.artifact import Artifact
 from fwtrack.integrations._common import (
     active_or_new_run,
     add_missing_config,
@@ -31,9 +34,11 @@ from fwtrack.integrations._common import (
     to_config,
 )
 from fwtrack.sdk.run import Run
+from fwtrack.sdk.values import warn
 
 try:
     from xgboost import Booster, collective
+    from xgboost import __version__ as xgboost_version
     from xgboost.callback import TrainingCallback
 except ModuleNotFoundError as exc:
     if exc.name == "xgboost":
@@ -45,6 +50,7 @@ __all__ = ["FwTrackCallback"]
 DEFAULT_PROJECT = "xgboost"
 STEP_METRIC = "iteration"
 IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
+MODEL_FORMATS = ("json", "ubj")
 
 # `xgboost.callback.EarlyStopping`, given no `maximize`, maximizes metrics whose names start
 # with auc, aucpr, pre, map or ndcg (with or without `@n`), except `mape`, and minimizes the
@@ -67,6 +73,13 @@ class FwTrackCallback(TrainingCallback):
         log_feature_importance: put each feature's importance in the summary at the end
             (`feature_importance/<importance_type>/<feature>`).
         importance_type: one of "weight", "gain", "cover", "total_gain", "total_cover".
+        log_model: log the trained booster when training ends as a version of the artifact
+            `model-<run id>` of type `model` (W&B's `log_model`), one file `model.<format>`,
+            with the metadata `format`, `num_boosted_rounds`, `best_iteration`,
+            `best_score`, `best_metric` (as in the summary) and `xgboost_version`.
+            `callback.model_artifact` is the logged version. Not under `xgb.cv`, which
+            trains no final model.
+        model_format: "json" or "ubj" (xgboost's binary JSON), the format of the file.
         **init_kwargs: more `fwtrack.init` arguments for a run the callback starts
             (`notes`, `group`, `job_type`, `dir`, `mode`, `id`, `resume`, `settings`).
 
@@ -83,6 +96,8 @@ class FwTrackCallback(TrainingCallback):
         tags: Sequence[str] | None = None,
         log_feature_importance: bool = True,
         importance_type: str = "gain",
+        log_model: bool = False,
+        model_format: str = "json",
         **init_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -91,6 +106,14 @@ class FwTrackCallback(TrainingCallback):
                 f"importance_type={importance_type!r} is not valid\n"
                 f"hint: use one of {', '.join(map(repr, IMPORTANCE_TYPES))}"
             )
+        if model_format not in MODEL_FORMATS:
+            raise ValueError(
+                f"model_format={model_format!r} is not valid\n"
+                f"hint: use one of {', '.join(map(repr, MODEL_FORMATS))}"
+            )
+        self._log_model = bool(log_model)
+        self._model_format = model_format
+        self._model_artifact: Artifact | None = None
         self._init = init_settings(project, name, tags, init_kwargs)
         self._config = to_config(config)
         self._log_importance = log_feature_importance
@@ -110,11 +133,18 @@ class FwTrackCallback(TrainingCallback):
         """The run of the current or latest training (None before the first one)."""
         return self._last_run
 
+    @property
+    def model_artifact(self) -> Artifact | None:
+        """The model logged at the end of the latest training (`log_model=True`); its
+        `wait()` returns it committed. None before, or when nothing was logged."""
+        return self._model_artifact
+
     # -- pickling (sklearn's clone deep-copies estimator parameters) ----------------------
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.update(_run=None, _owned=False, _last_run=None, _evals_log={}, _defined=set())
+        state.update(_model_artifact=None)
         return state
 
     # -- hooks -----------------------------------------------------------------------------
@@ -125,6 +155,7 @@ class FwTrackCallback(TrainingCallback):
             # The previous training raised before `after_training`: its run failed.
             previous.finish(exit_code=1)
         self._reset()
+        self._model_artifact = None
         if collective.get_rank() != 0:
             return model
         run, self._owned = active_or_new_run(DEFAULT_PROJECT, config=self._config, **self._init)
@@ -170,11 +201,37 @@ class FwTrackCallback(TrainingCallback):
                 summary.update(self._importance(model))
             if summary and not run.finished:
                 run.summary.update(summary)
+            if self._log_model and not run.finished:
+                self._log_booster(run, model, summary)
         finally:
             if self._owned:
                 run.finish()
             self._reset()
         return model
+
+    # -- the model -------------------------------------------------------------------------
+
+    def _log_booster(self, run: Run, model: Any, best: Mapping[str, Any]) -> None:
+        if not isinstance(model, Booster):
+            warn(
+                "fwtrack: FwTrackCallback(log_model=True) under xgb.cv: cross-validation "
+                "trains no final model, so none is logged\nhint: train the final model with "
+                "xgb.train and the callback to log it"
+            )
+            return
+        fmt = self._model_format
+        metadata = {
+            "format": fmt,
+            "num_boosted_rounds": model.num_boosted_rounds(),
+            "best_iteration": best.get("best_iteration"),
+            "best_score": best.get("best_score"),
+            "best_metric": best.get("best_metric"),
+            "xgboost_version": xgboost_version,
+        }
+        artifact = Artifact(f"model-{run.id}", "model", metadata=metadata)
+        with artifact.new_file(f"model.{fmt}", "wb") as f:
+            f.write(model.save_raw(raw_format=fmt))
+        self._model_artifact = run.log_artifact(artifact)
 
     # -- summary ---------------------------------------------------------------------------
 
