@@ -188,9 +188,7 @@ def _claim(db: Database, limit: int) -> list[_Claim]:
     """Lease up to `limit` due deliveries of active webhooks to this process."""
     at = now()
     free = sa.or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < at)
-    due = sa.and_(
-        WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= at, free
-    )
+    due = sa.and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= at, free)
     with db.read() as session:  # a look without the write lock first: mostly nothing is due
         ids = session.scalars(
             sa.select(WebhookDelivery.id)
