@@ -14,6 +14,14 @@ the tracker's `project=` argument, the `project_name` given to `init_trackers`, 
 
 An active run (`fwtrack.init` before `init_trackers`) is reused and left open by
 `end_training()`; a run the tracker started is finished by it.
+
+Models and checkpoints: `tracker.log_artifact(path)` logs a file or directory (what
+`accelerator.save_model(model, dir)` or `accelerator.save_state(dir)` wrote) as a version of
+the `model` artifact `model-<run id>`; the files may change or go right after the call.
+
+    tracker = accelerator.get_tracker("fwtrack")
+    accelerator.save_model(model, "out/model")
+    tracker.log_artifact("out/model", aliases=["epoch-3"])
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from fwtrack.artifacts.artifact import Artifact
+from fwtrack.integrations._checkpoints import Snapshots
 from fwtrack.integrations._common import active_or_new_run, require, to_config
 
 if TYPE_CHECKING:
@@ -61,10 +71,11 @@ class FwTrackTracker(_tracking.GeneralTracker):  # type: ignore[misc]
         self._init_kwargs = init
         self._run: Run | None = None
         self._owned = False
+        self._snapshots = Snapshots()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_run=None, _owned=False)
+        state.update(_run=None, _owned=False, _snapshots=Snapshots())
         return state
 
     @property
@@ -97,6 +108,41 @@ class FwTrackTracker(_tracking.GeneralTracker):  # type: ignore[misc]
         self._active().log(dict(values), step=step, commit=kwargs.get("commit", True))
 
     @_on_main_process
+    def log_artifact(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        type: str = "model",
+        aliases: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Artifact:
+        """Log the file or directory at `path` as a version of the artifact `name` (default:
+        `model-<run id>` for type `model`, else the file's name) of `type`, with `aliases`
+        (`latest` is given by fwtrack) and `metadata`. Returns the `fwtrack.Artifact` at once
+        (`wait()` returns once it is stored); None on the other processes.
+
+        What is logged is `path` as it is now (a snapshot of hard links, else a copy): the
+        files may be changed or removed as soon as this returns."""
+        run = self._active()
+        source = os.fspath(path)
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"log_artifact: nothing at {source!r}")
+        if name is None:
+            name = (
+                f"model-{run.id}" if type == "model" else os.path.basename(os.path.normpath(source))
+            )
+        artifact = Artifact(name, type, metadata=metadata)
+        snapshot = self._snapshots.take(source)
+        if os.path.isdir(snapshot):
+            artifact.add_dir(snapshot)
+        else:
+            artifact.add_file(snapshot, os.path.basename(os.path.normpath(source)))
+        run.log_artifact(artifact, aliases=aliases)
+        self._snapshots.attach(artifact, snapshot)
+        self._snapshots.sweep()
+        return artifact
+
+    @_on_main_process
     def finish(self) -> None:
         run, owned = self._run, self._owned
         self._run, self._owned = None, False
@@ -106,6 +152,7 @@ class FwTrackTracker(_tracking.GeneralTracker):  # type: ignore[misc]
             run.finish()
         else:
             run.flush()
+        self._snapshots.sweep()
 
 
 def _init_trackers_arguments() -> tuple[str | None, dict[str, Any]]:

@@ -14,7 +14,14 @@ What the callback records (as W&B's callback does, so dashboards and habits carr
   `test/...` (`eval_loss` -> `eval/loss`, `loss` -> `train/loss`), with `train/global_step`
   in each row (defined as their step metric); `Trainer.predict()` metrics likewise;
 - summary: `train_runtime`, `train_samples_per_second`, `train_steps_per_second`,
-  `total_flos` and `train_loss` (the average over training), under those names.
+  `total_flos` and `train_loss` (the average over training), under those names;
+- models, with `FWTRACK_LOG_MODEL` (or `FwTrackCallback(log_model=...)`), as W&B's
+  `WANDB_LOG_MODEL`: `checkpoint` logs each `checkpoint-<step>` directory the Trainer saves as
+  a version of the artifact `checkpoint-<run id>` (type `model`, alias `checkpoint-<step>`;
+  the newest is `latest`); `end` logs the model at the end of training (the best one when
+  `load_best_model_at_end` loaded it), saved with `save_pretrained` with its tokenizer or
+  processor, as `model-<run id>` with the trainer state in its metadata; `false` (the
+  default) logs none. Load a logged model with `AutoModel...from_pretrained(directory)`.
 
 Only the world-process-zero logs. The run is the active run if there is one (`fwtrack.init`
 before training: it is reused and left open), else a new run in project `FWTRACK_PROJECT`
@@ -30,18 +37,24 @@ and is re-exported here.
 from __future__ import annotations
 
 import enum
+import glob
 import numbers
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
+from fwtrack.artifacts.artifact import Artifact
 from fwtrack.data_types import Histogram
 from fwtrack.errors import FwTrackWarning
+from fwtrack.integrations._checkpoints import Snapshots
 from fwtrack.integrations._common import active_or_new_run, metric_key, require, to_config
 from fwtrack.sdk import run as _run
+from fwtrack.sdk.settings import FWTRACK_LOG_MODEL
 
 require("transformers", "transformers")
 
@@ -57,6 +70,7 @@ __all__ = ["FwTrackCallback", "FwTrackTracker", "register_report_to"]
 
 DEFAULT_PROJECT = "huggingface"
 STEP_METRIC = "train/global_step"
+LOG_MODEL_VALUES = ("checkpoint", "end", "false")
 
 # What `Trainer.train()` logs once at the end: summary values, not history.
 SUMMARY_KEYS = frozenset(
@@ -76,12 +90,28 @@ class FwTrackCallback(TrainerCallback):
     `report_to="fwtrack"` builds one with no arguments; pass your own instance in
     `Trainer(callbacks=[...])` to choose the project or other `fwtrack.init` arguments
     (`name`, `tags`, `notes`, `group`, `dir`, `mode`, ...). They only apply to a run the
-    callback starts itself.
+    callback starts itself. `log_model` ("checkpoint", "end" or "false") beats
+    `FWTRACK_LOG_MODEL`.
     """
 
-    def __init__(self, project: str | None = None, **init: Any) -> None:
+    def __init__(
+        self,
+        project: str | None = None,
+        *,
+        log_model: Literal["checkpoint", "end", "false"] | None = None,
+        **init: Any,
+    ) -> None:
+        if log_model is None:
+            log_model = cast(Any, FWTRACK_LOG_MODEL.get() or "false")
+        if log_model not in LOG_MODEL_VALUES:
+            raise ValueError(
+                f"log_model={log_model!r} is not valid: use one of "
+                f"{', '.join(map(repr, LOG_MODEL_VALUES))}"
+            )
+        self.log_model: Literal["checkpoint", "end", "false"] = log_model
         self._project = project
         self._init_kwargs = init
+        self._snapshots = Snapshots()
         self._run: Run | None = None
         self._owned = False
         self._initialized = False
@@ -93,6 +123,7 @@ class FwTrackCallback(TrainerCallback):
         # starts over and finds or starts its run on first use.
         state = self.__dict__.copy()
         state.update(_run=None, _owned=False, _initialized=False, _trial_run=False)
+        state.update(_snapshots=Snapshots())
         return state
 
     @property
@@ -196,6 +227,36 @@ class FwTrackCallback(TrainerCallback):
             row = {metric_key(k, "test/"): v for k, v in metrics.items()}
             self._log(run, row, state.global_step)
 
+    def on_save(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: Any,
+    ) -> None:
+        """`log_model="checkpoint"`: log the checkpoint the Trainer has just saved."""
+        if self.log_model != "checkpoint":
+            return
+        run = self._active(args, state, kwargs.get("model"))
+        if run is None:
+            return
+        name = f"checkpoint-{state.global_step}"
+        directory = _checkpoint_dir(str(args.output_dir), name)
+        if directory is None:
+            warnings.warn(
+                f"fwtrack found no {name} under {args.output_dir}: that checkpoint is not logged",
+                FwTrackWarning,
+                stacklevel=2,
+            )
+            return
+        metadata = self._model_metadata(run, args, state)
+        artifact = Artifact(f"checkpoint-{run.id}", "model", metadata=metadata)
+        snapshot = self._snapshots.take(directory)
+        artifact.add_dir(snapshot)
+        run.log_artifact(artifact, aliases=[name])
+        self._snapshots.attach(artifact, snapshot)
+        self._snapshots.sweep()
+
     def on_train_end(
         self,
         args: TrainingArguments,
@@ -204,8 +265,74 @@ class FwTrackCallback(TrainerCallback):
         **kwargs: Any,
     ) -> None:
         # Left open for evaluate()/predict(); make what training logged durable now.
-        if state.is_world_process_zero and self._run is not None and not self._run.finished:
-            self._run.flush()
+        if not state.is_world_process_zero or self._run is None or self._run.finished:
+            return
+        if self.log_model == "end":
+            self._log_final_model(args, state, kwargs.get("model"), kwargs.get("processing_class"))
+        self._snapshots.sweep()
+        self._run.flush()
+
+    def _log_final_model(
+        self, args: TrainingArguments, state: TrainerState, model: Any, processing_class: Any
+    ) -> None:
+        run = self._run
+        assert run is not None
+        model = getattr(model, "module", model)  # DataParallel / DistributedDataParallel
+        save_pretrained = getattr(model, "save_pretrained", None)
+        if not callable(save_pretrained):
+            warnings.warn(
+                f"fwtrack cannot save a {type(model).__name__} (it has no save_pretrained): "
+                "the final model is not logged",
+                FwTrackWarning,
+                stacklevel=3,
+            )
+            return
+        metadata = self._model_metadata(run, args, state)
+        metadata["final_model"] = True
+        artifact = Artifact(f"model-{run.id}", "model", metadata=metadata)
+        directory = tempfile.mkdtemp(prefix="fwtrack-model-")
+        try:
+            save_pretrained(directory)
+            if processing_class is not None and callable(
+                getattr(processing_class, "save_pretrained", None)
+            ):
+                processing_class.save_pretrained(directory)
+            with open(os.path.join(directory, "model_architecture.txt"), "w") as f:
+                print(model, file=f)
+            # A snapshot (hard links) owned by the artifact: the directory goes at once.
+            snapshot = self._snapshots.take(directory)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        artifact.add_dir(snapshot)
+        run.log_artifact(artifact)
+        self._snapshots.attach(artifact, snapshot)
+
+    def _model_metadata(
+        self, run: Run, args: TrainingArguments, state: TrainerState
+    ) -> dict[str, Any]:
+        """What a logged model says of its training: the trainer state (step, epoch, best
+        metric and checkpoint) and the numeric summary values of the run."""
+        metadata: dict[str, Any] = {
+            k: v
+            for k, v in run.summary.items()
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not k.startswith("_")
+        }
+        best = state.best_model_checkpoint
+        metadata.update(
+            {
+                "global_step": state.global_step,
+                "epoch": state.epoch,
+                "total_flos": state.total_flos,
+                "metric_for_best_model": args.metric_for_best_model,
+                "best_metric": state.best_metric,
+                "best_model_checkpoint": None if best is None else os.path.basename(best),
+                "load_best_model_at_end": bool(args.load_best_model_at_end),
+            }
+        )
+        num_parameters = run.config.get("model/num_parameters")
+        if num_parameters is not None:
+            metadata["model/num_parameters"] = num_parameters
+        return metadata
 
     def _log(self, run: Run, row: dict[str, Any], global_step: int) -> None:
         dropped = [k for k, v in row.items() if not _loggable(v)]
@@ -223,6 +350,18 @@ class FwTrackCallback(TrainerCallback):
             row = {k: v for k, v in row.items() if k not in dropped}
         row[STEP_METRIC] = global_step
         run.log(row)
+
+
+def _checkpoint_dir(output_dir: str, name: str) -> str | None:
+    """`<output_dir>/<name>`, or `<output_dir>/<trial run>/<name>` during a hyperparameter
+    search (the newest when there are several)."""
+    direct = os.path.join(output_dir, name)
+    if os.path.isdir(direct):
+        return direct
+    found = [
+        p for p in glob.glob(os.path.join(glob.escape(output_dir), "*", name)) if os.path.isdir(p)
+    ]
+    return max(found, key=os.path.getmtime) if found else None
 
 
 def _is_trial(state: TrainerState) -> bool:
