@@ -8,7 +8,7 @@
 import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Page } from "@playwright/test";
+import type { Locator, Page } from "@playwright/test";
 
 import { freePort, readState, runPython, startProcess, stopPid, waitFor, waitHttp } from "./harness";
 import { expect, expectAccessible, expectNamedControls, test } from "./util";
@@ -83,6 +83,11 @@ function versionRow(page: Page, v: string) {
   return page.locator(`[data-testid="model-version-row"][data-version="${v}"]`);
 }
 
+/** The aliases shown in a row (their `data-alias`, as shown: stages first, `latest` last). */
+function aliasesOf(row: Locator): Promise<(string | null)[]> {
+  return row.locator('[data-testid="alias"]').evaluateAll((els) => els.map((e) => e.getAttribute("data-alias")));
+}
+
 function stage(page: Page, s: string) {
   return page.locator(`[data-testid="stage-card"][data-stage="${s}"]`);
 }
@@ -143,9 +148,9 @@ test("the model page shows versions with their aliases, the stages, and the prot
   await expect(page.getByTestId("model-description-value")).toHaveText("Digit classifier (a small CNN)");
   await expect(page.getByTestId("model-version-row")).toHaveCount(3);
   expect(await page.getByTestId("model-version-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-version")))).toEqual(["v2", "v1", "v0"]);
-  await expect(versionRow(page, "v2").getByTestId("alias")).toHaveText(["latest"]);
-  await expect(versionRow(page, "v1").getByTestId("alias")).toHaveText(["staging"]);
-  await expect(versionRow(page, "v0").getByTestId("alias")).toHaveText(["production"]);
+  await expect.poll(() => aliasesOf(versionRow(page, "v2"))).toEqual(["latest"]);
+  await expect.poll(() => aliasesOf(versionRow(page, "v1"))).toEqual(["staging"]);
+  await expect.poll(() => aliasesOf(versionRow(page, "v0"))).toEqual(["production"]);
   await expect(versionRow(page, "v0").locator('[data-testid="alias"][data-alias="production"]').getByTestId("alias-lock")).toBeVisible();
   // each version names its artifact version and the run that logged it
   await expect(versionRow(page, "v0").getByTestId("version-link")).toHaveText("cnn-weights:v0");
@@ -199,7 +204,7 @@ test("a promotion names the version it replaces, then moves the alias; a demotio
   await expect(page.getByTestId("confirm-replaces")).toHaveAttribute("data-from", "v2");
   await page.getByTestId("confirm-ok").click();
   await expect(stage(page, "staging")).toHaveAttribute("data-version", "");
-  await expect(versionRow(page, "v2").getByTestId("alias")).toHaveText(["latest"]);
+  await expect.poll(() => aliasesOf(versionRow(page, "v2"))).toEqual(["latest"]);
   expect((await aliasesNow(state.adminKey)).staging).toBeUndefined();
 
   // the audit trail: newest first, the three moves over the links

@@ -4,8 +4,8 @@
 import { request } from "./client";
 import type { Json } from "./types";
 
-/** The events a webhook can ask for (`ping` is what "test" sends). */
-export const WEBHOOK_EVENTS = ["registry.version_linked", "registry.alias_moved", "ping"] as const;
+/** The events a webhook can ask for; a `ping` (what "test" sends) reaches it whatever it asks for. */
+export const WEBHOOK_EVENTS = ["registry.version_linked", "registry.alias_moved"] as const;
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 

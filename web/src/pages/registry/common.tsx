@@ -27,7 +27,10 @@ function isStage(alias: string): boolean {
 export function Lock({ alias }: { alias: string }) {
   return (
     <span class="alias-lock" role="img" aria-label={`${alias} is protected`} title="Protected: only entity admins and the model's maintainers move it" data-testid="alias-lock">
-      🔒
+      <svg viewBox="0 0 12 14" width="9" height="11" aria-hidden="true" focusable="false">
+        <path d="M3 6V4a3 3 0 0 1 6 0v2" fill="none" stroke="currentColor" stroke-width="1.6" />
+        <rect x="1" y="6" width="10" height="8" rx="1.5" fill="currentColor" />
+      </svg>
     </span>
   );
 }

@@ -73,12 +73,14 @@ export function auditText(e: AuditEntry): string {
     case "unprotect":
       return `${e.alias ?? "alias"} unprotected`;
     case "maintainers": {
-      const who = list(d.maintainers);
-      return who === "" ? "maintainers changed" : `maintainers set to ${who}`;
+      // detail: {"from", "to", "added", "removed"} (user names)
+      const who = list(d.to);
+      return who === "" ? "maintainers removed" : `maintainers set to ${who}`;
     }
     case "update": {
-      const fields = list(d.fields);
-      return fields === "" ? "model updated" : `updated ${fields}`;
+      // detail: {"changed": {field: [before, after]}}
+      const changed = typeof d.changed === "object" && d.changed !== null && !Array.isArray(d.changed) ? Object.keys(d.changed).sort() : [];
+      return changed.length === 0 ? "model updated" : `updated ${changed.join(", ")}`;
     }
     default:
       return e.action;

@@ -43,8 +43,9 @@ describe("alias moves in words", () => {
     expect(auditText(entry({ action: "alias.set", alias: "staging", to_version: "v0" }))).toBe("staging set to v0");
     expect(auditText(entry({ action: "alias.remove", alias: "staging", from_version: "v0" }))).toBe("staging removed from v0");
     expect(auditText(entry({ action: "protect", alias: "production" }))).toBe("production protected");
-    expect(auditText(entry({ action: "maintainers", detail: { maintainers: ["bob", "zoe"] } }))).toBe("maintainers set to bob, zoe");
-    expect(auditText(entry({ action: "update", detail: { fields: ["description"] } }))).toBe("updated description");
+    expect(auditText(entry({ action: "maintainers", detail: { from: [], to: ["bob", "zoe"], added: ["bob", "zoe"], removed: [] } }))).toBe("maintainers set to bob, zoe");
+    expect(auditText(entry({ action: "maintainers", detail: { from: ["bob"], to: [], added: [], removed: ["bob"] } }))).toBe("maintainers removed");
+    expect(auditText(entry({ action: "update", detail: { changed: { tags: [[], ["a"]], description: [null, "x"] } } }))).toBe("updated description, tags");
     expect(auditText(entry({ action: "something.new" }))).toBe("something.new");
   });
 
