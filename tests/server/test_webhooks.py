@@ -575,3 +575,12 @@ def test_the_local_ui_has_no_webhooks(ui: Ui) -> None:
         assert "fwtrack server" in r.json()["detail"]
         assert http.post("/webhooks/local/1/test").status_code == 405
         assert http.get("/webhooks/local/1/deliveries").status_code == 405
+
+
+def test_backoff_doubles_up_to_an_hour() -> None:
+    from fwtrack.server.webhooks import backoff
+
+    assert [backoff(n, 10) for n in range(1, 6)] == [10, 20, 40, 80, 160]
+    assert backoff(9, 10) == 2560
+    assert backoff(10, 10) == 3600  # 5120, capped
+    assert backoff(100, 10) == 3600
