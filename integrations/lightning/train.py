@@ -1,10 +1,16 @@
-"""Train a small classifier with Lightning and log it to fwtrack.
+"""Train a small classifier with Lightning, log it to fwtrack and register the best checkpoint.
 
     python integrations/lightning/train.py [--epochs 5] [--project lightning-example]
 
 Synthetic data (two noisy blobs in 16 dimensions), an MLP, CPU; about ten seconds of training.
-The one fwtrack line is the `logger=` argument of the Trainer. Hyperparameters come from
-`save_hyperparameters()`; checkpoints land in the run directory.
+The fwtrack line is the `logger=` argument of the Trainer: `FwTrackLogger(log_model=True)`
+logs the checkpoints of `ModelCheckpoint` at the end of training as versions of the artifact
+`model-<run id>` (`best` and `latest` aliases). Hyperparameters come from
+`save_hyperparameters()`; checkpoints land in the run directory. The best checkpoint is then
+linked to the model registry as `registry/lightning-example` with the alias `candidate`:
+
+    path = fwtrack.use_model("registry/lightning-example:candidate")  # in another run
+    model = Classifier.load_from_checkpoint(os.path.join(path, "model.ckpt"))
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
+import fwtrack
 from fwtrack.integrations.lightning import FwTrackLogger
+
+REGISTERED_MODEL = "registry/lightning-example"
 
 
 def make_data(n: int = 2048, dim: int = 16) -> TensorDataset:
@@ -55,21 +64,26 @@ class Classifier(LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, momentum=0.9)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> Classifier:
+    """Train, register the best checkpoint, and return the model loaded from it."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--project", default="lightning-example")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     seed_everything(0, verbose=False)
     train, val = random_split(make_data(), [0.8, 0.2])
-    logger = FwTrackLogger(project=args.project)  # <- the fwtrack line
+    # A run of our own (the logger logs into it and leaves it open), to link the model after
+    # training; `FwTrackLogger(project=...)` alone starts and finishes one.
+    run = fwtrack.init(project=args.project)
+    logger = FwTrackLogger(log_model=True)  # <- the fwtrack line
+    checkpoint = ModelCheckpoint(monitor="eval/loss", save_top_k=2)
     trainer = Trainer(
         max_epochs=args.epochs,
         accelerator="cpu",
         logger=logger,
         log_every_n_steps=5,
-        callbacks=[ModelCheckpoint(monitor="eval/loss")],
+        callbacks=[checkpoint],
         enable_progress_bar=False,
         enable_model_summary=False,
     )
@@ -78,9 +92,17 @@ def main() -> None:
         DataLoader(train, batch_size=64, shuffle=True),
         DataLoader(val, batch_size=256),
     )
+    best = logger.best_model_artifact
+    assert best is not None
+    best.wait()  # committed: its version is known
+    registered = run.link_artifact(best, REGISTERED_MODEL, aliases=["candidate"]).wait()
+    assert registered is not None
+    run.finish()
     print(f"run id: {logger.version}")
     print(f"run dir: {logger.log_dir}")
-    print(f"best checkpoint: {trainer.checkpoint_callback.best_model_path}")
+    print(f"best checkpoint: {checkpoint.best_model_path}")
+    print(f"{best.qualified_name} registered as {registered.ref} {sorted(registered.aliases)}")
+    return Classifier.load_from_checkpoint(checkpoint.best_model_path)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,7 @@ import argparse
 import dataclasses
 import os
 import pickle
-import subprocess
-import sys
+import runpy
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -429,28 +428,48 @@ def test_disabled_mode_writes_nothing(tmp_dir: Path, monkeypatch: pytest.MonkeyP
     assert not (tmp_dir / "fwtrack").exists()
 
 
-def test_example_script(tmp_dir: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FWTRACK_")}
-    env["FWTRACK_DIR"] = str(tmp_dir / "fwtrack")
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p
-    )
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "integrations" / "lightning" / "train.py"), "--epochs", "2"],
-        cwd=tmp_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    run = fwtrack.Api().run("lightning-example/" + proc.stdout.split("run id: ")[1].split()[0])
+def test_example_script(tmp_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = runpy.run_path(str(REPO / "integrations" / "lightning" / "train.py"), run_name="ex")
+    trained = example["main"](["--epochs", "3"])
+    stdout = capsys.readouterr().out
+    run_id = stdout.split("run id: ")[1].split()[0]
+    api = fwtrack.Api()
+    run = api.run("lightning-example/" + run_id)
     assert run.state == "finished"
     assert run.config["hidden"] == 32
     assert run.config["lr"] == 0.05
     history = run.history()
-    assert history["epoch"].max() == 1
+    assert history["epoch"].max() == 2
     assert history["eval/accuracy"].dropna().iloc[-1] > 0.8
     assert history["train/loss"].notna().sum() >= 8
-    assert list((run.dir / "checkpoints").glob("*.ckpt"))
+    best_path = Path(stdout.split("best checkpoint: ")[1].split()[0])
+    assert best_path.parent == run.dir / "checkpoints"
+
+    # The best checkpoint, registered as lightning-example:candidate, read back through the
+    # registry and through `use_model` in another run, loads in Lightning and predicts what
+    # the trained model predicts.
+    version = api.registry.version("registry/lightning-example:candidate")
+    assert (version.version, version.aliases) == ("v0", ["candidate", "latest"])
+    artifact = version.artifact
+    assert (artifact.name, artifact.type) == (f"model-{run_id}", "model")
+    assert "best" in artifact.aliases
+    assert artifact.metadata["original_filename"] == best_path.name
+    assert artifact.metadata["monitor"] == "eval/loss"
+    root = version.download(tmp_dir / "registry")
+    user = fwtrack.init(project="lightning-example", job_type="evaluate")
+    used = Path(user.use_model("registry/lightning-example:candidate"))
+    user.finish()
+    assert [a.digest for a in api.run(f"lightning-example/{user.id}").used_artifacts()] == [
+        artifact.digest
+    ]
+    cls = example["Classifier"]
+    probe = torch.randn(64, 16, generator=torch.Generator().manual_seed(3))
+    trained.eval()
+    with torch.no_grad():
+        expected = trained(probe)
+    for path in (root / "model.ckpt", used / "model.ckpt"):
+        loaded = cls.load_from_checkpoint(path)
+        loaded.eval()
+        with torch.no_grad():
+            assert torch.equal(loaded(probe), expected)
+    assert api.registry.model("lightning-example").aliases == {"candidate": "v0"}

@@ -4,6 +4,7 @@ Accelerate (`FwTrackTracker.log_artifact`), run for real on a tiny BERT built fr
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +129,11 @@ def test_log_model_checkpoint(tmp_path: Path) -> None:
     at_4 = BertForSequenceClassification.from_pretrained(got[1].download(tmp_path / "dl1"))
     assert same_weights(at_4, t.model)
     assert not same_weights(at_2, at_4)
+    assert callback.model_artifact is not None
+    assert callback.model_artifact.version == "v1"
+    # The snapshots go with the artifacts they were logged as.
+    del t, callback
+    gc.collect()
     assert not list(tmp_path.rglob(SNAPSHOT_PREFIX + "*"))
 
 

@@ -360,11 +360,19 @@ class FwTrackLogger(FwTrackFabricLogger, _TrainerLogger):
         self._removed_models: list[Artifact] = []
         self._snapshots = Snapshots()
         self._alias_warned = False
+        self._best_model_artifact: Artifact | None = None
 
     @property
     def checkpoint_name(self) -> str:
         """The artifact the checkpoints are logged to: `model-<run id>` unless named."""
         return self._checkpoint_name or f"model-{self._id}"
+
+    @property
+    def best_model_artifact(self) -> Artifact | None:
+        """The artifact version of the checkpoint logged as `best` (the `best_model_path` of
+        `ModelCheckpoint` when it was logged), None before one is logged (and on other
+        ranks): `run.link_artifact(logger.best_model_artifact, "registry/<model>")`."""
+        return self._best_model_artifact
 
     @rank_zero_only
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
@@ -403,6 +411,8 @@ class FwTrackLogger(FwTrackFabricLogger, _TrainerLogger):
             self._snapshots.attach(artifact, snapshot)
             self._logged_model_time[path] = mtime
             self._logged_models[path] = artifact
+            if best:
+                self._best_model_artifact = artifact
         self._snapshots.sweep()
 
     def _forget_removed(self, timeout: float | None = 0) -> None:
@@ -465,6 +475,7 @@ class FwTrackLogger(FwTrackFabricLogger, _TrainerLogger):
             "_logged_models",
             "_removed_models",
             "_snapshots",
+            "_best_model_artifact",
         ):
             state.pop(key, None)
         return state

@@ -112,6 +112,7 @@ class FwTrackCallback(TrainerCallback):
         self._project = project
         self._init_kwargs = init
         self._snapshots = Snapshots()
+        self._model_artifact: Artifact | None = None
         self._run: Run | None = None
         self._owned = False
         self._initialized = False
@@ -123,13 +124,20 @@ class FwTrackCallback(TrainerCallback):
         # starts over and finds or starts its run on first use.
         state = self.__dict__.copy()
         state.update(_run=None, _owned=False, _initialized=False, _trial_run=False)
-        state.update(_snapshots=Snapshots())
+        state.update(_snapshots=Snapshots(), _model_artifact=None)
         return state
 
     @property
     def run(self) -> Run | None:
         """The run this callback logs to (None before training and on other processes)."""
         return self._run
+
+    @property
+    def model_artifact(self) -> Artifact | None:
+        """The model logged last (the final model with `log_model="end"`, the newest
+        checkpoint with `"checkpoint"`), None before: link it to the model registry with
+        `run.link_artifact(callback.model_artifact, "registry/<model>")`."""
+        return self._model_artifact
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -255,6 +263,7 @@ class FwTrackCallback(TrainerCallback):
         artifact.add_dir(snapshot)
         run.log_artifact(artifact, aliases=[name])
         self._snapshots.attach(artifact, snapshot)
+        self._model_artifact = artifact
         self._snapshots.sweep()
 
     def on_train_end(
@@ -306,6 +315,7 @@ class FwTrackCallback(TrainerCallback):
         artifact.add_dir(snapshot)
         run.log_artifact(artifact)
         self._snapshots.attach(artifact, snapshot)
+        self._model_artifact = artifact
 
     def _model_metadata(
         self, run: Run, args: TrainingArguments, state: TrainerState
