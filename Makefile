@@ -132,6 +132,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/s3_bench.py --out benches/out/s3  # SeaweedFS (weed mini): fwtrack server --store s3:// against boto3
 	$(PY) benches/replica_bench.py --out benches/out/replica  # PostgreSQL + SeaweedFS: one replica against two
 	$(PY) benches/artifacts_bench.py --out benches/out/artifacts  # against wandb.Artifact (offline); 10k x 40 kB, 1 GiB, a 100k-file re-log
+	$(PY) benches/registry_bench.py --out benches/out/registry  # Lightning checkpoint logging; link, alias moves, use_model; against wandb (offline), MLflow (SQLite)
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
