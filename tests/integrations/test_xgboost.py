@@ -19,6 +19,7 @@ from xgboost.callback import EarlyStopping
 from xgboost.tracker import RabitTracker
 
 import fwtrack
+from fwserver import Server
 from fwtrack.api import Run as StoredRun
 from fwtrack.integrations.xgboost import FwTrackCallback
 
@@ -605,6 +606,41 @@ def test_log_model_from_sklearn_regressor_in_the_users_run() -> None:
     loaded = xgb.Booster(model_file=str(path))
     np.testing.assert_array_equal(loaded.predict(xgb.DMatrix(X)), reg.predict(X))
     assert [a.name for a in fwtrack.Api().run(run.id).logged_artifacts()] == [version.name]
+
+
+@pytest.mark.slow
+def test_log_model_online_and_register_on_the_server(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FWTRACK_BASE_URL", server.url)
+    monkeypatch.setenv("FWTRACK_API_KEY", server.key)
+    monkeypatch.setenv("FWTRACK_UPLOAD_TIMEOUT", "120")
+    X, y = classification()
+    run = fwtrack.init(project="online-xgb", settings={"console": False, "system_interval": 0})
+    assert run.mode == "online"
+    cb = FwTrackCallback(log_model=True, model_format="ubj")
+    clf = xgb.XGBClassifier(n_estimators=10, max_depth=3, n_jobs=1, callbacks=[cb])
+    clf.fit(X[:200], y[:200], eval_set=[(X[200:], y[200:])], verbose=False)
+    assert cb.model_artifact is not None
+    # Linked while the version may still be on its way to the server.
+    handle = run.link_artifact(cb.model_artifact, "registry/xgb-online", aliases=["candidate"])
+    linked = handle.wait(timeout=120)
+    run.finish()
+
+    registry = fwtrack.Api(base_url=server.url, api_key=server.key).registry
+    version = registry.version("registry/xgb-online:candidate")
+    assert (version.entity, version.version) == (linked.entity, "v0")
+    artifact = version.artifact
+    assert (artifact.project, artifact.name, artifact.type) == (
+        "online-xgb",
+        f"model-{run.id}",
+        "model",
+    )
+    assert artifact.metadata["num_boosted_rounds"] == 10
+    path = version.download(Path("downloads")) / "model.ubj"
+    loaded = xgb.XGBClassifier()
+    loaded.load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
 def test_no_model_logged_by_default_or_under_cv() -> None:

@@ -11,6 +11,7 @@ rest with.
 from __future__ import annotations
 
 import os
+import pickle
 import runpy
 import traceback
 from collections.abc import Callable
@@ -145,7 +146,8 @@ def best_only(base: Path) -> dict[str, Any]:
 
 
 def weights_by_batch(base: Path) -> dict[str, Any]:
-    """Weights only, every 2 batches, monitoring the training loss Keras reports per batch."""
+    """Weights only, every 2 batches, monitoring the training loss Keras reports per batch;
+    a callback that went through pickle."""
     run = fwtrack.init(project="ckpt-weights")
     recorder = Recorder()
     ckpt = FwTrackModelCheckpoint(
@@ -154,6 +156,7 @@ def weights_by_batch(base: Path) -> dict[str, Any]:
         save_weights_only=True,
         save_freq=2,
     )
+    ckpt = pickle.loads(pickle.dumps(ckpt))
     tiny().fit(X, Y, batch_size=16, epochs=2, callbacks=[ckpt, recorder], verbose=0)
     run.finish()
 

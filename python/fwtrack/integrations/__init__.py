@@ -4,6 +4,6 @@ imports its framework lazily:
 - `fwtrack.integrations.lightning`: `FwTrackLogger` (and `FwTrackFabricLogger`)
 - `fwtrack.integrations.transformers`: `FwTrackCallback`, `report_to="fwtrack"`
   (and `FwTrackTracker` for Accelerate)
-- `fwtrack.integrations.keras`: `FwTrackCallback`
+- `fwtrack.integrations.keras`: `FwTrackCallback` (and `FwTrackModelCheckpoint`)
 - `fwtrack.integrations.xgboost`: `FwTrackCallback`
 """
