@@ -1,6 +1,14 @@
-"""Fine-tune a tiny BERT classifier with the Hugging Face Trainer, tracked by fwtrack.
+"""Fine-tune a tiny BERT classifier with the Hugging Face Trainer, tracked by fwtrack, and
+register the best model.
 
-The one fwtrack line is `report_to="fwtrack"` in `TrainingArguments` (after `import fwtrack`).
+The fwtrack line is `report_to="fwtrack"` in `TrainingArguments` (after `import fwtrack`);
+`FWTRACK_LOG_MODEL=end` (set here unless given) logs the model at the end of training: the
+best one, as `load_best_model_at_end` loads it, as the artifact `model-<run id>`. It is then
+linked to the model registry as `registry/transformers-example` with the alias `candidate`:
+
+    path = fwtrack.use_model("registry/transformers-example:candidate")  # in another run
+    model = BertForSequenceClassification.from_pretrained(path)
+
 Synthetic data (the label says whether the first token id is in the lower half) and a
 model built from a config: nothing is downloaded. CPU, well under a minute.
 
@@ -17,6 +25,7 @@ The run lands in project `huggingface` (or `FWTRACK_PROJECT`) under `./fwtrack` 
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import torch
@@ -29,8 +38,10 @@ from transformers import (
 )
 
 import fwtrack  # makes report_to="fwtrack" available to transformers
+from fwtrack.integrations.transformers import FwTrackCallback
 
 VOCAB, SEQ_LEN = 64, 16
+REGISTERED_MODEL = "registry/transformers-example"
 
 
 class LowHigh(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
@@ -56,7 +67,7 @@ def accuracy(pred: EvalPrediction) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -75,6 +86,7 @@ def main() -> None:
         num_labels=2,
     )
     model = BertForSequenceClassification(config)
+    os.environ.setdefault("FWTRACK_LOG_MODEL", "end")  # log the (best) model at the end
     args = TrainingArguments(
         output_dir="out/tiny-bert",
         run_name=cli.run_name,
@@ -86,7 +98,9 @@ def main() -> None:
         warmup_steps=4,
         logging_steps=4,
         eval_strategy="epoch",
-        save_strategy="no",
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="accuracy",
         use_cpu=True,
         disable_tqdm=True,
         seed=cli.seed,
@@ -105,6 +119,17 @@ def main() -> None:
 
     run = fwtrack.run
     assert run is not None
+    # The callback report_to="fwtrack" added holds the model it logged.
+    (tracker,) = (c for c in trainer.callback_handler.callbacks if isinstance(c, FwTrackCallback))
+    logged = tracker.model_artifact
+    if logged is not None:  # FWTRACK_LOG_MODEL=end
+        logged.wait()  # committed: its version is known
+        registered = run.link_artifact(logged, REGISTERED_MODEL, aliases=["candidate"]).wait()
+        assert registered is not None
+        print(
+            f"{logged.qualified_name} registered as {registered.ref} {sorted(registered.aliases)}"
+        )
+    print(f"best checkpoint: {trainer.state.best_model_checkpoint}")
     print(f"run {run.project}/{run.id} in {run.dir}")
     fwtrack.finish()
 

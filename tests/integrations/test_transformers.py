@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import runpy
 import socket
 import sys
 from collections.abc import Iterator
@@ -668,3 +669,36 @@ def test_example_script(tmp_path: Path, run_script: ScriptRunner) -> None:
     assert got.config["model/num_parameters"] > 0
     assert got.summary["test/accuracy"] > 0.5
     assert np.isfinite(got.summary["train_loss"])
+
+    # FWTRACK_LOG_MODEL=end with load_best_model_at_end: the best model, registered as
+    # transformers-example:candidate, read back through the registry and through `use_model`
+    # in another run, loads in transformers and predicts what the trained model (the best
+    # checkpoint, which the Trainer loaded at the end) predicts, with its test accuracy.
+    from transformers import BertForSequenceClassification
+
+    api = fwtrack.Api(tmp_path / "fwtrack")
+    version = api.registry.version("registry/transformers-example:candidate")
+    assert (version.version, version.aliases) == ("v0", ["candidate", "latest"])
+    artifact = version.artifact
+    assert (artifact.name, artifact.type) == (f"model-{run_id}", "model")
+    best = tmp_path / out.stdout.split("best checkpoint: ")[1].split()[0]
+    assert artifact.metadata["best_model_checkpoint"] == best.name
+    assert artifact.metadata["best_metric"] == max(history["eval/accuracy"].dropna())
+    root = version.download(tmp_path / "registry")
+    user = fwtrack.init(project="huggingface", job_type="evaluate", dir=str(tmp_path / "fwtrack"))
+    used = Path(user.use_model("registry/transformers-example:candidate"))
+    user.finish()
+    assert [a.digest for a in api.run(user.id).used_artifacts()] == [artifact.digest]
+    example = runpy.run_path(str(script), run_name="example")
+    test_set = example["LowHigh"](128, seed=3)
+    probe = torch.stack([test_set[i]["input_ids"] for i in range(len(test_set))])
+    trained = BertForSequenceClassification.from_pretrained(best).eval()
+    with torch.no_grad():
+        expected = trained(input_ids=probe).logits
+    for path in (root, used):
+        loaded = BertForSequenceClassification.from_pretrained(path).eval()
+        with torch.no_grad():
+            logits = loaded(input_ids=probe).logits
+        assert torch.equal(logits, expected)
+        accuracy = (logits.argmax(-1) == test_set.labels).float().mean().item()
+        assert accuracy == pytest.approx(got.summary["test/accuracy"])
