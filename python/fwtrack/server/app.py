@@ -264,6 +264,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         media,
         meta,
         projects,
+        registry,
         runs,
         system,
         teams,
@@ -357,6 +358,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         media,
         blob_routes,
         artifacts,
+        registry,
         webhook_routes,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
