@@ -249,6 +249,12 @@ test("a plain member of the team cannot move the protected alias: the refusal is
   await expect(page.getByTestId("confirm-replaces")).toHaveText("archived names no version yet; it will name v0.");
   await page.getByTestId("confirm-ok").click();
   await expect(stage(page, "archived")).toHaveAttribute("data-version", "v0");
+
+  // the webhooks are the entity admins': the refusal is shown in words
+  await page.getByTestId("registry-nav-webhooks").click();
+  await expect(page.getByTestId("error")).toContainText("Cannot load the webhooks");
+  await expect(page.getByTestId("error")).toContainText("admin");
+  await expect(page.getByTestId("webhooks-table")).toHaveCount(0);
 });
 
 test("a version's card: training run, data, evaluation, metrics, lineage", async ({ admin: page }) => {
@@ -318,6 +324,8 @@ test("a webhook pointed at a real receiver: add, test, the delivered ping in the
   await expect(ping).toHaveAttribute("data-status", "delivered", { timeout: 20_000 });
   await expect(ping.getByTestId("delivery-attempts")).toHaveText("1");
   await expect(ping.getByTestId("delivery-last-status")).toHaveText("204");
+  // the list's last delivery follows the log
+  await expect(row.getByTestId("delivery-status")).toHaveAttribute("data-status", "delivered");
   await ping.getByText("Payload").click();
   await expect(ping.getByTestId("delivery-payload")).toContainText('"event": "ping"');
   await expectAccessible(page, "a delivery log");

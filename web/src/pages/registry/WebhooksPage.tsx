@@ -3,7 +3,7 @@
 // the delivery log of the one picked (`hook`): status, attempts, the receiver's last status or
 // error, and the payload sent. The log is polled while it is open. Entity admins only.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import {
   createWebhook,
   deleteWebhook,
@@ -139,17 +139,27 @@ const DELIVERY_COLUMNS: readonly Column[] = [
   { label: "Payload" },
 ];
 
-/** The delivery log of one webhook, polled while shown (a test ping shows up within seconds). */
-function Deliveries({ entity, hook, nonce }: { entity: string; hook: Webhook; nonce: number }) {
+/**
+ * The delivery log of one webhook, polled while shown (a test ping shows up within seconds);
+ * `onNews` is called when a delivery appears or changes status (the list's "last delivery").
+ */
+function Deliveries({ entity, hook, nonce, onNews }: { entity: string; hook: Webhook; nonce: number; onNews: () => void }) {
   const [list, setList] = useState<Delivery[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const now = useNow(5_000);
+  const newsRef = useRef(onNews);
+  newsRef.current = onNews;
   useEffect(() => {
     setList(null);
     setError(null);
+    let seen: string | null = null;
     return poll(async (signal) => {
       try {
-        setList(await listDeliveries(entity, hook.id, 50, signal));
+        const next = await listDeliveries(entity, hook.id, 50, signal);
+        const sig = next.map((d) => `${d.id}:${d.status}:${d.attempts}`).join(",");
+        if (seen !== null && sig !== seen) newsRef.current();
+        seen = sig;
+        setList(next);
         setError(null);
       } catch (err) {
         if (!signal.aborted) setError(err);
@@ -327,7 +337,7 @@ export function WebhooksPage({ entity, params, readOnly }: { entity: string; par
           />
         ),
       )}
-      {current !== undefined && <Deliveries entity={entity} hook={current} nonce={nonce} />}
+      {current !== undefined && <Deliveries entity={entity} hook={current} nonce={nonce} onNews={hooks.reload} />}
       <NewWebhook
         entity={entity}
         onCreated={(w) => {
