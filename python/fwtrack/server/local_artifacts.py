@@ -39,11 +39,14 @@ from fwtrack.server.db import (
 )
 from fwtrack.server.ingest import get_or_create_project
 
-__all__ = ["ARTIFACTS_DIR", "LocalArtifacts"]
+__all__ = ["ARTIFACTS_DIR", "REGISTRY_DIR", "LocalArtifacts", "is_dir", "number", "read_json"]
 
 log = logging.getLogger("fwtrack.server")
 
 ARTIFACTS_DIR = ".artifacts"
+REGISTRY_DIR = "registry"
+"""The local model registry's folder in `.artifacts` (`fwtrack.server.local_models`): not a
+project."""
 _VERSION_FILE = re.compile(r"^v(\d{1,9})\.json$")
 _HEX = re.compile(r"^blake3:([0-9a-f]{64})$")
 _CLIENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -53,7 +56,7 @@ _MAX_MANIFEST = 64 << 20
 _Stamp = tuple[int, ...]
 
 
-def _is_dir(path: Path) -> bool:
+def is_dir(path: Path) -> bool:
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)  # a link is not a folder here
     except OSError:
@@ -83,7 +86,7 @@ def _read(path: Path, limit: int = _MAX_JSON) -> bytes:
     return data
 
 
-def _json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     return json.loads(_read(path))
 
 
@@ -95,7 +98,7 @@ def _valid(name: str) -> bool:
     return not name.startswith(".")
 
 
-def _number(value: Any, default: float = 0.0) -> float:
+def number(value: Any, default: float = 0.0) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
         return float(value)
     return default
@@ -120,15 +123,15 @@ class LocalArtifacts:
     def scan(self) -> None:
         """One pass over the registry."""
         seen: dict[str, set[str]] = {}
-        if _is_dir(self.root):
+        if is_dir(self.root):
             for project_dir in sorted(self.root.iterdir()):
-                if project_dir.name == "blobs" or not _valid(project_dir.name):
+                if project_dir.name in ("blobs", REGISTRY_DIR) or not _valid(project_dir.name):
                     continue
-                if not _is_dir(project_dir):
+                if not is_dir(project_dir):
                     continue
                 names = seen.setdefault(project_dir.name, set())
                 for coll_dir in sorted(project_dir.iterdir()):
-                    if not _valid(coll_dir.name) or not _is_dir(coll_dir):
+                    if not _valid(coll_dir.name) or not is_dir(coll_dir):
                         continue
                     names.add(coll_dir.name)
                     key = (project_dir.name, coll_dir.name)
@@ -148,22 +151,22 @@ class LocalArtifacts:
         self._drop_missing(seen)
 
     def _import(self, project_name: str, coll_dir: Path) -> None:
-        info = _json(coll_dir / "collection.json")
+        info = read_json(coll_dir / "collection.json")
         if not isinstance(info, dict):
             raise ValueError("collection.json is not a JSON object")
         type_ = str(info.get("type") or "")
         description = info.get("description") if isinstance(info.get("description"), str) else None
-        created = _number(info.get("created_at"), now())
+        created = number(info.get("created_at"), now())
         files: dict[int, Path] = {}
         versions_dir = coll_dir / "versions"
-        if _is_dir(versions_dir):
+        if is_dir(versions_dir):
             for entry in versions_dir.iterdir():
                 m = _VERSION_FILE.fullmatch(entry.name)
                 if m is not None:
                     files[int(m.group(1))] = entry
         aliases_raw: Any = {}
         with contextlib.suppress(FileNotFoundError):
-            aliases_raw = _json(coll_dir / "aliases.json")
+            aliases_raw = read_json(coll_dir / "aliases.json")
         aliases = {
             a: int(v[1:])
             for a, v in (aliases_raw.items() if isinstance(aliases_raw, dict) else [])
@@ -223,7 +226,7 @@ class LocalArtifacts:
         path: Path,
     ) -> ArtifactVersion | None:
         try:
-            doc = _json(path)
+            doc = read_json(path)
             if not isinstance(doc, dict):
                 raise ValueError("not a JSON object")
             digest = str(doc.get("digest") or "")
@@ -261,13 +264,13 @@ class LocalArtifacts:
             index=index,
             digest=digest,
             client_id=client_id,
-            size=int(_number(doc.get("size"))),
-            files=int(_number(doc.get("files"), len(entries))),
+            size=int(number(doc.get("size"))),
+            files=int(number(doc.get("files"), len(entries))),
             meta=metadata if isinstance(metadata, dict) else {},
             description=description if isinstance(description, str) else None,
             run_pk=run_pk,
             created_by=None,
-            created_at=_number(doc.get("created_at"), now()),
+            created_at=number(doc.get("created_at"), now()),
         )
         session.add(version)
         session.flush()

@@ -4,8 +4,9 @@ Every cycle the scanner looks for `<dir>/<project>/<run id>/run.fwlog`, indexes 
 size or mtime changed into the ui's own index and SQLite database (entity `local`), and checks
 the lock of every run it believes running: a released lock without a finish record is a crash.
 Runs whose directory disappeared are dropped. `<dir>/.artifacts` is not a project: it is the
-local artifact registry, imported into the artifact tables (`fwtrack.server.local_artifacts`),
-and the lineage records of each indexed log become edges (`fwtrack.server.artifacts`).
+local artifact registry, imported into the artifact tables (`fwtrack.server.local_artifacts`)
+with its model registry (`.artifacts/registry`, `fwtrack.server.local_models`), and the
+lineage records of each indexed log become edges (`fwtrack.server.artifacts`).
 
 Symbolic links are not followed: a project directory, run directory or `run.fwlog` that is a
 link is skipped (a warning names it once) and, if it was indexed before, dropped.
@@ -32,6 +33,7 @@ from fwtrack.server.context import LOCAL_USER, AppContext
 from fwtrack.server.db import Project, Run, now
 from fwtrack.server.ingest import apply_index, get_or_create_project, get_or_create_run
 from fwtrack.server.local_artifacts import LocalArtifacts
+from fwtrack.server.local_models import LocalModels
 
 __all__ = ["Scanner"]
 
@@ -63,6 +65,7 @@ class Scanner:
         self._warned: set[tuple[str, str]] = set()
         self._links_warned: set[Path] = set()
         self.artifacts = LocalArtifacts(ctx.db, self.root, LOCAL_USER)
+        self.models = LocalModels(ctx.db, self.root, LOCAL_USER)
 
     def start(self) -> None:
         self._thread.start()
@@ -117,6 +120,10 @@ class Scanner:
             self.artifacts.scan()
         except (OSError, ValueError) as exc:
             log.warning("importing the local artifacts of %s failed: %s", self.root, exc)
+        try:  # after the artifacts: a model version links an artifact version
+            self.models.scan()
+        except (OSError, ValueError) as exc:
+            log.warning("importing the local model registry of %s failed: %s", self.root, exc)
 
     def _link(self, path: Path) -> bool:
         """Whether `path` is a symbolic link (warned about once): never followed."""
