@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 
 import fwtrack
+from fwserver import Server
 from fwtrack.integrations._checkpoints import SNAPSHOT_PREFIX
 from fwtrack.integrations.lightning import FwTrackLogger
 
@@ -213,4 +214,40 @@ def test_ddp_spawn_logs_checkpoints_on_rank_zero(tmp_dir: Path) -> None:
     assert [a.metadata["epoch"] for a in got] == [0, 1, 2]
     assert [a.aliases for a in got] == [[], ["best"], ["latest"]]
     assert [a.metadata["score"] for a in got] == pytest.approx(VAL_LOSSES[:3])
-    assert [a.logged_by.id for a in got] == [logger.version] * 3  # type: ignore[union-attr]
+    assert [a.logged_by().run_id for a in got] == [logger.version] * 3  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_log_model_all_online(
+    tmp_dir: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a real server: the versions, the aliases top-k takes away, and the best one
+    registered and loaded back."""
+    monkeypatch.setenv("FWTRACK_BASE_URL", server.url)
+    monkeypatch.setenv("FWTRACK_API_KEY", server.key)
+    monkeypatch.setenv("FWTRACK_UPLOAD_TIMEOUT", "120")
+    run = fwtrack.init(project="ckpt-online", settings={"console": False, "system_interval": 0})
+    assert run.mode == "online"
+    logger = FwTrackLogger(log_model="all")
+    trainer = fit(logger, ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=2))
+    best = logger.best_model_artifact
+    assert best is not None
+    linked = run.link_artifact(best, "registry/ckpt-online", aliases=["candidate"]).wait(120)
+    run.finish()
+
+    api = fwtrack.Api(base_url=server.url, api_key=server.key)
+    got = sorted(
+        api.artifacts(f"{linked.entity}/ckpt-online", name=logger.checkpoint_name),
+        key=lambda a: int(a.version[1:]),
+    )
+    assert [a.metadata["epoch"] for a in got] == [0, 1, 2, 3, 4]
+    assert [a.aliases for a in got] == [[], [], [], ["best"], ["latest"]]
+    version = api.registry.version(f"{linked.entity}/registry/ckpt-online:candidate")
+    assert version.artifact.digest == got[3].digest
+    path = version.download(tmp_dir / "registry") / "model.ckpt"
+    _, _, logged = state_of(path)
+    _, _, on_disk = state_of(trainer.checkpoint_callback.best_model_path)  # type: ignore[union-attr]
+    assert same_state(logged, on_disk)
+    # Versions of removed checkpoints still download.
+    _, step, _ = state_of(Path(got[0].download(tmp_dir / "v0")) / "model.ckpt")
+    assert step == 2

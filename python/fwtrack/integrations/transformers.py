@@ -221,6 +221,8 @@ class FwTrackCallback(TrainerCallback):
         row = {metric_key(k): v for k, v in logs.items() if k not in SUMMARY_KEYS}
         if row:
             self._log(run, row, state.global_step)
+        if self._snapshots:
+            self._snapshots.sweep()  # of the models logged and stored since
 
     def on_predict(
         self,
