@@ -3,7 +3,8 @@
 // linked to `ml/mnist-cnn` through the registry routes): the models of an entity, a model's
 // versions, aliases and stages, a promotion confirmed with the version it replaces, a demotion,
 // a protected alias refused to a plain member, the audit trail, a version's card, and a
-// webhook pointed at a real receiver, tested, its delivered ping in the delivery log.
+// webhook pointed at a real receiver, tested, its delivered ping in the delivery log. A
+// `fwtrack ui` over a directory whose offline run linked a model shows its registry read-only.
 
 import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -37,6 +38,8 @@ let seeded: Seeded;
 /** The webhook receiver's URL and the file it logs each request to. */
 let receiver = "";
 let receiverLog = "";
+/** A `fwtrack ui` over a directory with a model linked offline. */
+let ui = "";
 const pids: number[] = [];
 
 test.describe.configure({ mode: "serial" });
@@ -65,6 +68,14 @@ test.beforeAll(async () => {
   seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
   await waitFor("the webhook receiver to listen", () => Promise.resolve(existsSync(portFile)));
   receiver = `http://127.0.0.1:${readFileSync(portFile, "utf8").trim()}/hooks/fwtrack`;
+
+  const local = join(work, "local-runs");
+  await runPython(work, "registry-fixtures-local", [FIXTURES, "local", "--dir", local], {}, 90_000);
+  const uiPort = await freePort();
+  ui = `http://127.0.0.1:${uiPort}`;
+  const uiProc = startProcess(work, "registry-ui", ["-m", "fwtrack", "ui", "--dir", local, "--port", String(uiPort)]);
+  if (uiProc.pid !== undefined) pids.push(uiProc.pid);
+  await waitHttp(`${ui}/api/v1/health`, uiProc, join(work, "registry-ui.log"));
 });
 
 test.afterAll(async () => {
@@ -347,4 +358,27 @@ test("a webhook pointed at a real receiver: add, test, the delivered ping in the
   await expect(page.getByTestId("confirm-dialog")).toContainText(receiver);
   await page.getByTestId("confirm-ok").click();
   await expect(page.getByTestId("webhook-row")).toHaveCount(0);
+});
+
+test("fwtrack ui shows the local registry read-only", async ({ page }) => {
+  await page.goto(`${ui}/#/registry/local`);
+  const row = page.locator('[data-testid="model-row"][data-name="local-cnn"]');
+  await expect(row).toBeVisible();
+  await expect(row.locator('[data-testid="model-stage"][data-stage="production"]')).toHaveAttribute("data-version", "v0");
+  await expect(page.getByTestId("new-model")).toHaveCount(0);
+  await expect(page.getByTestId("registry-nav-webhooks")).toHaveCount(0);
+
+  await row.getByTestId("model-link").click();
+  await expect(page.getByTestId("model-page")).toHaveAttribute("data-name", "local-cnn");
+  await expect(stage(page, "production")).toHaveAttribute("data-version", "v0");
+  await expect(versionRow(page, "v0")).toBeVisible();
+  await expect(page.getByTestId("promote")).toHaveCount(0);
+  await expect(page.getByTestId("demote")).toHaveCount(0);
+  await expect(page.getByTestId("tag-input")).toHaveCount(0);
+  await expectAccessible(page, "a model read-only");
+
+  await versionRow(page, "v0").getByTestId("model-version-link").click();
+  await expect(page.getByTestId("model-version-page")).toHaveAttribute("data-version", "local-cnn:v0");
+  await expect(page.getByTestId("card-artifact").getByTestId("version-link")).toHaveText("local-weights:v0");
+  await expect(page.getByTestId("card-run-link")).toHaveAttribute("data-run-id", "local-train");
 });

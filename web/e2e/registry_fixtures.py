@@ -8,6 +8,10 @@ registry_fixtures.py server --url URL --key KEY --work DIR --out seeded.json
     routes, links the three to the registered model `mnist-cnn` of `ml` (v0 `production`,
     v1 `staging`), protects `production`, describes and tags it, and registers an empty
     model `text-clf` tagged `nlp`. Writes what was seeded as JSON.
+registry_fixtures.py local --dir DIR
+    an offline run `local-train` of project `local-reg` in DIR (for `fwtrack ui`) logs the
+    model artifact `local-weights` and links it to the local registry's `local-cnn` with the
+    alias `production`.
 registry_fixtures.py receiver --port-file FILE --log FILE
     a webhook receiver on 127.0.0.1: answers every POST with 204 and appends
     `{"path", "headers", "body"}` as a JSON line to the log; writes its port to the port
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import threading
 import urllib.parse
@@ -146,6 +151,24 @@ def cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_local(args: argparse.Namespace) -> int:
+    os.environ.pop("FWTRACK_BASE_URL", None)
+    os.environ["FWTRACK_MODE"] = "offline"
+    root = Path(args.dir)
+    weights = root.parent / "local-weights"
+    weights.mkdir(parents=True, exist_ok=True)
+    (weights / "model.bin").write_bytes(bytes(range(256)) * 4)
+    run = fwtrack.init(project="local-reg", id="local-train", name="local-train", dir=root)
+    for i in range(5):
+        run.log({"train/loss": 1.0 / (i + 1)}, step=i)
+    art = fwtrack.Artifact("local-weights", type="model")
+    art.add_dir(str(weights))
+    run.log_artifact(art)
+    run.link_artifact(art, "registry/local-cnn", aliases=["production"]).wait(timeout=60)
+    run.finish()
+    return 0
+
+
 class _Receiver(BaseHTTPRequestHandler):
     log_path: Path
     lock = threading.Lock()
@@ -186,11 +209,13 @@ def main() -> int:
     server.add_argument("--key", required=True)
     server.add_argument("--work", required=True)
     server.add_argument("--out", required=True)
+    local = sub.add_parser("local")
+    local.add_argument("--dir", required=True)
     receiver = sub.add_parser("receiver")
     receiver.add_argument("--port-file", required=True)
     receiver.add_argument("--log", required=True)
     args = parser.parse_args()
-    return {"server": cmd_server, "receiver": cmd_receiver}[args.cmd](args)
+    return {"server": cmd_server, "local": cmd_local, "receiver": cmd_receiver}[args.cmd](args)
 
 
 if __name__ == "__main__":
