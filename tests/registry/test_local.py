@@ -276,3 +276,12 @@ def test_a_failed_log_fails_the_link_once_warned(tmp_path: Path) -> None:
     assert isinstance(error, fwtrack.errors.ArtifactError)
     assert "of type 'dataset'" in str(error)
     run.finish()
+
+
+def test_a_disabled_run_links_nothing(tmp_path: Path) -> None:
+    run = fwtrack.init(project="p", mode="disabled")
+    handle = run.link_model(_model_dir(tmp_path / "m", "m"), "cnn", aliases=["best"])
+    assert handle.done
+    assert handle.wait() is None
+    run.finish()
+    assert fwtrack.Api().registry.models() == []
