@@ -15,8 +15,10 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from transformers import (
+    AutoTokenizer,
     BertConfig,
     BertForSequenceClassification,
+    BertTokenizerFast,
     EvalPrediction,
     Trainer,
     TrainingArguments,
@@ -62,6 +64,7 @@ def tiny_bert() -> Any:
 
 def make_trainer(tmp_path: Path, callback: FwTrackCallback | None, **kwargs: Any) -> Trainer:
     compute_metrics = kwargs.pop("compute_metrics", None)
+    processing_class = kwargs.pop("processing_class", None)
     defaults: dict[str, Any] = {
         "output_dir": str(tmp_path / "out"),
         "max_steps": 4,
@@ -81,8 +84,17 @@ def make_trainer(tmp_path: Path, callback: FwTrackCallback | None, **kwargs: Any
         train_dataset=Synthetic(16, seed=1),
         eval_dataset=Synthetic(8, seed=2),
         compute_metrics=compute_metrics,
+        processing_class=processing_class,
         callbacks=[callback] if callback is not None else [],
     )
+
+
+def tiny_tokenizer(tmp_path: Path) -> Any:
+    """A WordPiece tokenizer from a vocabulary written here (nothing downloaded)."""
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "low", "high", "token", "##s"]
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(vocab) + "\n")
+    return BertTokenizerFast(vocab_file=str(path))
 
 
 def model_versions(project: str, name: str) -> list[Any]:
@@ -191,7 +203,10 @@ def test_log_model_end_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FWTRACK_LOG_MODEL", "end")
-    t = make_trainer(tmp_path, None, report_to="fwtrack", run_name="env")
+    tokenizer = tiny_tokenizer(tmp_path)
+    t = make_trainer(
+        tmp_path, None, report_to="fwtrack", run_name="env", processing_class=tokenizer
+    )
     (callback,) = [c for c in t.callback_handler.callbacks if isinstance(c, FwTrackCallback)]
     assert callback.log_model == "end"
     t.train()
@@ -201,8 +216,15 @@ def test_log_model_end_from_the_environment(
     (art,) = model_versions("huggingface", f"model-{run.id}")
     assert art.metadata["global_step"] == 4
     assert art.metadata["best_model_checkpoint"] is None
-    logged = BertForSequenceClassification.from_pretrained(art.download(tmp_path / "dl"))
+    root = art.download(tmp_path / "dl")
+    logged = BertForSequenceClassification.from_pretrained(root)
     assert torch.equal(logits(logged), logits(t.model))
+    # The tokenizer the Trainer holds is saved beside the model.
+    loaded_tokenizer = AutoTokenizer.from_pretrained(root)
+    assert (
+        loaded_tokenizer("low tokens high")["input_ids"]
+        == tokenizer("low tokens high")["input_ids"]
+    )
 
 
 def test_log_model_false_and_bad_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
