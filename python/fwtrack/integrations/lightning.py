@@ -338,14 +338,40 @@ class FwTrackLogger(FwTrackFabricLogger, _TrainerLogger):
 
     def __init__(
         self,
-        *args: Any,
+        project: str | None = None,
+        name: str | None = None,
+        config: Mapping[str, Any] | Namespace | Any | None = None,
+        tags: Sequence[str] | None = None,
+        prefix: str = "",
+        id: str | None = None,
+        save_dir: str | os.PathLike[str] | None = None,
+        offline: bool = False,
+        *,
+        notes: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        mode: Mode | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
         log_model: bool | Literal["all"] = False,
         checkpoint_name: str | None = None,
-        **kwargs: Any,
     ) -> None:
         if log_model not in (True, False, "all"):
             raise ValueError(f"log_model must be True, False or 'all', got {log_model!r}")
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            project,
+            name,
+            config,
+            tags,
+            prefix,
+            id,
+            save_dir,
+            offline,
+            notes=notes,
+            group=group,
+            job_type=job_type,
+            mode=mode,
+            settings=settings,
+        )
         self._log_model: bool | Literal["all"] = log_model
         self._checkpoint_name = None if checkpoint_name is None else check_name(checkpoint_name)
         self._init_checkpoint_state()
