@@ -178,7 +178,7 @@ FWTRACK_ARTIFACT_DIR = EnvVar(
 
 FWTRACK_LOG_MODEL = EnvVar(
     "FWTRACK_LOG_MODEL",
-    "Hugging Face `Trainer` (`report_to=\"fwtrack\"`): `checkpoint` logs each checkpoint the "
+    'Hugging Face `Trainer` (`report_to="fwtrack"`): `checkpoint` logs each checkpoint the '
     "Trainer saves as a version of the `model` artifact `checkpoint-<run id>`, `end` the final "
     "model (the best one with `load_best_model_at_end`) as `model-<run id>`, `false` nothing.",
     default="false",
