@@ -187,10 +187,14 @@ def _median_ms(times: list[float]) -> float:
 def _timed_logger(cls: Any, kwargs: dict[str, Any], timing: dict[str, float]) -> Any:
     """`cls(**kwargs)` from a subclass that adds the time spent in its methods and in the
     properties Lightning reads (where the run is created on first use) to
-    `timing["logger_s"]`; a call made inside another is counted once."""
+    `timing["logger_s"]`, and that of `after_save_checkpoint` and `finalize` (where
+    checkpoints are logged, and the run ends) to `timing["ckpt_s"]` too; a call made inside
+    another is counted once."""
     depth = [0]
 
     def timed(fn: Any) -> Any:
+        ckpt = fn.__name__ in ("after_save_checkpoint", "finalize")
+
         def call(*args: Any, **kw: Any) -> Any:
             depth[0] += 1
             t0 = time.perf_counter()
@@ -199,7 +203,10 @@ def _timed_logger(cls: Any, kwargs: dict[str, Any], timing: dict[str, float]) ->
             finally:
                 depth[0] -= 1
                 if not depth[0]:
-                    timing["logger_s"] += time.perf_counter() - t0
+                    spent = time.perf_counter() - t0
+                    timing["logger_s"] += spent
+                    if ckpt:
+                        timing["ckpt_s"] += spent
 
         return call
 
@@ -267,7 +274,7 @@ def child_fit(spec: dict[str, Any]) -> dict[str, Any]:
     train = DataLoader(TensorDataset(x, y), batch_size=fit["batch"], shuffle=True)
     val = DataLoader(TensorDataset(x[: 4 * fit["batch"]], y[: 4 * fit["batch"]]), batch_size=256)
     model = Classifier()
-    timing = {"logger_s": 0.0}
+    timing = {"logger_s": 0.0, "ckpt_s": 0.0}
     ckpt_dir = work / "checkpoints"
     callbacks: list[Any] = [saves := Saves()]
     if kind != "mlflow-autolog":
@@ -337,12 +344,13 @@ def child_fit(spec: dict[str, Any]) -> dict[str, Any]:
         t1 = time.perf_counter()
         wandb.finish()  # WandbLogger leaves its run open: its end belongs to the fit
         timing["logger_s"] += time.perf_counter() - t1
+        timing["ckpt_s"] += time.perf_counter() - t1
     elif kind == "mlflow-autolog" and mlflow.active_run() is not None:
         mlflow.end_run()
     fit_s = time.perf_counter() - t0
     out: dict[str, Any] = {"fit_s": fit_s, "saved": saves.saved, "steps": trainer.global_step}
     if kind in ("fwtrack", "wandb", "mlflow"):
-        out["logger_s"] = timing["logger_s"]
+        out.update(timing)
     out["checkpoints"] = du(ckpt_dir)
     if kind == "fwtrack":
         out["left"] = du(fw_root / ".artifacts")
@@ -741,7 +749,7 @@ def mb(n: float | None) -> str:
 
 def render_fit(res: dict[str, Any]) -> str:
     rows_by = res["fit"]
-    base = median_of(rows_by.get("none") or [], "fit_s")
+    base_by_rep = {r.get("rep"): r["fit_s"] for r in rows_by.get("none") or []}
     rows = []
     for kind in FIT_LOGGERS:
         got = rows_by.get(kind)
@@ -750,11 +758,14 @@ def render_fit(res: dict[str, Any]) -> str:
         if not got:
             errs = [e for e in res.get("errors", []) if e.startswith(f"fit {kind}:")]
             reason = errs[0].split("\n")[-1][:140] if errs else "not run"
-            rows.append([FIT_LABELS[kind], reason, "", "", "", "", ""])
+            rows.append([FIT_LABELS[kind], reason] + [""] * 6)
             continue
-        fit = median_of(got, "fit_s")
         fits = [r["fit_s"] for r in got]
-        in_logger = median_of(got, "logger_s")
+        # Each repetition against the no-logger fit of the same repetition (they ran minutes
+        # apart at most, under about the same load), then the median of those ratios.
+        paired = [
+            r["fit_s"] / base_by_rep[r.get("rep")] for r in got if r.get("rep") in base_by_rep
+        ]
         left = [r["left"]["bytes"] for r in got if "left" in r]
         ver = ""
         if kind == "fwtrack" and "versions" in got[-1]:
@@ -763,10 +774,11 @@ def render_fit(res: dict[str, Any]) -> str:
         rows.append(
             [
                 FIT_LABELS[kind],
-                num(fit),
+                num(median_of(got, "fit_s")),
                 f"{min(fits):.2f}-{max(fits):.2f}",
-                "—" if kind == "none" or not base or fit is None else f"{fit / base:.2f}x",
-                "—" if in_logger is None else num(in_logger),
+                "—" if kind == "none" or not paired else f"{statistics.median(paired):.2f}x",
+                num(median_of(got, "logger_s")),
+                num(median_of(got, "ckpt_s")),
                 f"{got[-1]['saved']}" + ver,
                 mb(statistics.median(left)) if left else "—",
             ]
@@ -775,8 +787,9 @@ def render_fit(res: dict[str, Any]) -> str:
         "",
         "fit, s",
         "range, s",
-        "vs no logger",
+        "vs no logger (paired)",
         "in logger, s",
+        "of which checkpoint logging + run end, s",
         "checkpoints saved",
         "tracker bytes",
     ]
@@ -969,7 +982,7 @@ def main() -> int:
                     results["errors"].append(f"{case} {name}: {e}")
                     continue
                 print(f"  {json.dumps(res)}", flush=True)
-                got[name].append(res)
+                got[name].append({**res, "rep": rep})
                 save()
 
     t_start = time.perf_counter()
