@@ -283,6 +283,8 @@ def _same_operations(run: fwtrack.Run, reg_of: Any, model: str, tmp_path: Path) 
     run.finish()
     reg: ModelRegistry = reg_of()
     reg.move_alias(model, "production", "v0", expect="v1")
+    reg.move_alias(model, "production", "v1")  # no expect: moves wherever it is
+    reg.move_alias(model, "production", "v0")
     reg.protect(model, "production")
     reg.remove_alias(model, "staging")
     reg.update(model, description="a *small* model", tags=["vision", "cnn"])

@@ -59,7 +59,8 @@ def test_a_live_run_appears_and_grows(ui: Ui, tmp_path: Path) -> None:
     try:
         run = ui.wait_for(
             "the run to appear",
-            lambda: ui.get("/runs/local/live")[1]["runs"][0],
+            # the run may be indexed between its start and its config record: wait for both
+            lambda: next((r for r in ui.get("/runs/local/live")[1]["runs"] if r["config"]), None),
         )
         assert run["id"] == "r1"
         assert run["entity"] == "local"

@@ -182,7 +182,11 @@ class RemoteModels:
     def set_alias(
         self, entity: str | None, name: str, alias: str, version: str, expect: str | None = None
     ) -> dict[str, Any]:
-        body = {"version": version, "expect": expect}
+        # Sent only when given: the server reads any `expect` (null included: "no version")
+        # as a compare-and-set, while None here means "move it wherever it is".
+        body: dict[str, Any] = {"version": version}
+        if expect is not None:
+            body["expect"] = expect
         with self._errors(entity, name):
             return dict(self._send("PUT", f"{self._base(entity, name)}/aliases/{_q(alias)}", body))
 
