@@ -44,10 +44,13 @@ def test_public_names() -> None:
         "define_metric",
         "finish",
         "init",
+        "link_artifact",
+        "link_model",
         "log",
         "log_artifact",
         "run",
         "use_artifact",
+        "use_model",
     }
     assert set(fwtrack.__all__) == expected
     for name in expected - {"run"}:
