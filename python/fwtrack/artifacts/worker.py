@@ -40,7 +40,13 @@ from fwtrack.errors import ArtifactError
 if TYPE_CHECKING:
     from fwtrack.sdk.run import Run
 
-__all__ = ["ArtifactWorker", "local_registry", "remote_registry", "write_record"]
+__all__ = [
+    "ArtifactWorker",
+    "local_registry",
+    "remote_registry",
+    "warn_from_thread",
+    "write_record",
+]
 
 _WORKERS: weakref.WeakSet[ArtifactWorker] = weakref.WeakSet()
 
@@ -80,6 +86,15 @@ class _Job:
     project: str
     aliases: list[str]
     base: tuple[Registry, dict[str, Any]] | None
+
+
+def warn_from_thread(text: str) -> None:
+    """One warning from a run's background thread (artifacts, links): a warning the user's
+    filters turn into an error stays in that thread."""
+    from fwtrack.sdk.values import warn
+
+    with contextlib.suppress(Exception):
+        warn(text)
 
 
 class ArtifactWorker:
@@ -150,14 +165,11 @@ class ArtifactWorker:
         if self._warned:
             return
         self._warned = True
-        from fwtrack.sdk.values import warn
-
-        with contextlib.suppress(Exception):  # warnings turned into errors stay in this thread
-            warn(
-                f"fwtrack: logging artifact {name!r} failed ({exc}); the run goes on. "
-                "artifact.wait() raises the error (later failures of this run are not warned "
-                "again)"
-            )
+        warn_from_thread(
+            f"fwtrack: logging artifact {name!r} failed ({exc}); the run goes on. "
+            "artifact.wait() raises the error (later failures of this run are not warned "
+            "again)"
+        )
 
     # -- one log call ----------------------------------------------------------------------
 

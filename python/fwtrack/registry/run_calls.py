@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from fwtrack.artifacts.artifact import Artifact
 from fwtrack.artifacts.registry import check_aliases
+from fwtrack.artifacts.worker import warn_from_thread
 from fwtrack.errors import (
     ArtifactError,
     LinkTimeoutError,
@@ -151,15 +152,12 @@ class LinkWorker:
         if self._warned:
             return
         self._warned = True
-        from fwtrack.sdk.values import warn
-
-        with contextlib.suppress(Exception):  # warnings turned into errors stay in this thread
-            warn(
-                f"fwtrack: linking {handle.artifact.name if handle.artifact else 'an artifact'!r}"
-                f" to {handle.target} failed ({str(exc).splitlines()[0]}); the run goes on. "
-                "The handle's wait() raises the error (later failures of this run are not "
-                "warned again)"
-            )
+        warn_from_thread(
+            f"fwtrack: linking {handle.artifact.name if handle.artifact else 'an artifact'!r}"
+            f" to {handle.target} failed ({str(exc).splitlines()[0]}); the run goes on. "
+            "The handle's wait() raises the error (later failures of this run are not "
+            "warned again)"
+        )
 
     def remote(self) -> tuple[RemoteModels, str]:
         """The server's registry for this run and the entity the run uploads to."""
