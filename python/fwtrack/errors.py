@@ -27,6 +27,10 @@ __all__ = [
     "RunLockedError",
     "RunNotFoundError",
     "ServerRequiredError",
+    "SweepConfigError",
+    "SweepError",
+    "SweepNotFoundError",
+    "SweepStateError",
     "UnsafePathError",
 ]
 
@@ -120,6 +124,24 @@ class RegistryRequestError(RegistryError, ValueError):
 class LinkTimeoutError(RegistryError, TimeoutError):
     """`handle.wait(timeout=...)` of `run.link_artifact` returned before the link was made;
     it goes on in the background (and at `finish()`, or with `fwtrack sync`)."""
+
+
+class SweepError(FwTrackError):
+    """A sweep could not be created, found, changed or run (`fwtrack.sweep`, `fwtrack.agent`,
+    `fwtrack sweep`, `fwtrack agent`)."""
+
+
+class SweepConfigError(SweepError, ValueError):
+    """A sweep config with an unknown key or an invalid value; the message names the key, the
+    value and what is allowed."""
+
+
+class SweepNotFoundError(SweepError, LookupError):
+    """A sweep id that names no sweep (locally: in `<FWTRACK_DIR>/.sweeps`; or on the server)."""
+
+
+class SweepStateError(SweepError):
+    """A sweep change its state does not allow (`409`): resuming a cancelled sweep, ..."""
 
 
 class FwTrackWarning(UserWarning):
