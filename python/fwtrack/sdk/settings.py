@@ -37,6 +37,9 @@ __all__ = [
     "FWTRACK_PROJECT",
     "FWTRACK_RUN_ID",
     "FWTRACK_SAVE_CODE",
+    "FWTRACK_SWEEP_HEARTBEAT",
+    "FWTRACK_SWEEP_ID",
+    "FWTRACK_SWEEP_PARAMS",
     "FWTRACK_SYSTEM_INTERVAL",
     "FWTRACK_SYSTEM_METRICS",
     "FWTRACK_TAGS",
@@ -45,6 +48,7 @@ __all__ = [
     "EnvVar",
     "Settings",
     "render_env_docs",
+    "sweep_heartbeat_interval",
 ]
 
 MODES = ("offline", "online", "disabled")
@@ -185,6 +189,28 @@ FWTRACK_LOG_MODEL = EnvVar(
     allowed=("checkpoint", "end", "false"),
 )
 
+DEFAULT_SWEEP_HEARTBEAT = 10.0
+
+FWTRACK_SWEEP_ID = EnvVar(
+    "FWTRACK_SWEEP_ID",
+    "The sweep whose trial this process runs; set by `fwtrack agent` for each trial. `init` "
+    "then takes the run id from `FWTRACK_RUN_ID` and the project from `FWTRACK_PROJECT`, and "
+    "SIGTERM finishes the run as `stopped`.",
+    default=None,
+)
+FWTRACK_SWEEP_PARAMS = EnvVar(
+    "FWTRACK_SWEEP_PARAMS",
+    "Path of a JSON file holding the trial's parameters; set by `fwtrack agent`. In a trial, "
+    "`init` updates the run's config with them (the sweep's values win).",
+    default=None,
+)
+FWTRACK_SWEEP_HEARTBEAT = EnvVar(
+    "FWTRACK_SWEEP_HEARTBEAT",
+    "Seconds (> 0) between an agent's heartbeats for a local sweep (no server); an agent "
+    "silent for two intervals is lost and its trial re-queued.",
+    default=str(int(DEFAULT_SWEEP_HEARTBEAT)),
+)
+
 ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_DIR,
     FWTRACK_MODE,
@@ -207,6 +233,9 @@ ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_CACHE_SIZE,
     FWTRACK_ARTIFACT_DIR,
     FWTRACK_LOG_MODEL,
+    FWTRACK_SWEEP_ID,
+    FWTRACK_SWEEP_PARAMS,
+    FWTRACK_SWEEP_HEARTBEAT,
     *SERVER_ENV_VARS,
 )
 
@@ -345,6 +374,22 @@ def _env_system_interval() -> float:
     except ValueError:
         value = math.nan
     return _check_system_interval(value, f"FWTRACK_SYSTEM_INTERVAL={raw!r}: the interval")
+
+
+def sweep_heartbeat_interval() -> float:
+    """Seconds between an agent's heartbeats for a local sweep (`FWTRACK_SWEEP_HEARTBEAT`)."""
+    raw = FWTRACK_SWEEP_HEARTBEAT.get()
+    if raw is None:
+        return DEFAULT_SWEEP_HEARTBEAT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise ValueError(
+            f"FWTRACK_SWEEP_HEARTBEAT={raw!r} is not valid: allowed values are seconds > 0, e.g. 10"
+        )
+    return value
 
 
 def _env_console() -> bool:
