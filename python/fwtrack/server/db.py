@@ -44,6 +44,9 @@ __all__ = [
     "RegistryAudit",
     "Run",
     "RunFileRow",
+    "Sweep",
+    "SweepAgent",
+    "SweepTrial",
     "Team",
     "TeamMember",
     "User",
@@ -180,6 +183,7 @@ class Run(Base):
         sa.Index("ix_runs_project_updated", "project_id", "updated_at"),
         sa.Index("ix_runs_project_name", "project_id", "name"),
         sa.Index("ix_runs_project_fields", "project_id", "field_keys_hash"),
+        sa.Index("ix_runs_project_sweep", "project_id", "sweep_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -207,6 +211,8 @@ class Run(Base):
     # dashboard's column picker reads one row per distinct set of keys.
     field_keys: Mapped[str | None] = mapped_column(sa.Text, default=None)
     field_keys_hash: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+    # The sweep whose trial this run is (the start record's `sweep_id`), else NULL.
+    sweep_id: Mapped[str | None] = mapped_column(sa.String(16), default=None)
 
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: a rowid alias
@@ -676,3 +682,92 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text, default=None)
     created_at: Mapped[float] = mapped_column(default=now)
     delivered_at: Mapped[float | None] = mapped_column(default=None)
+
+
+# -- sweeps (fwtrack.sweeps.controller) ------------------------------------------------------
+# No foreign key leaves these three tables, so the local sweep store (fwtrack.sweeps.local)
+# creates just them in its own SQLite file.
+
+
+class Sweep(Base):
+    """A sweep of a project: its config (as the user gave it, W&B's keys), its state
+    (`running`, `paused`, `stopped`, `cancelled`, `finished`), the seed every suggestion derives
+    from and how many trials were created so far (`next_number`)."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (
+        sa.Index("ix_sweeps_entity_project_created", "entity", "project", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    project: Mapped[str] = mapped_column(sa.String(128))
+    name: Mapped[str] = mapped_column(sa.String(256), default="")
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    method: Mapped[str] = mapped_column(sa.String(8))
+    state: Mapped[str] = mapped_column(sa.String(16), default="running")
+    seed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(default=now)
+    updated_at: Mapped[float] = mapped_column(default=now)
+    created_by: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    run_cap: Mapped[int | None] = mapped_column(default=None)
+    next_number: Mapped[int] = mapped_column(default=0)
+
+
+class SweepAgent(Base):
+    """An agent working on a sweep (`host`, `pid`): `running` while it heartbeats, `done` once
+    told so, `lost` once silent for two heartbeat intervals."""
+
+    __tablename__ = "sweep_agents"
+    __table_args__ = (sa.Index("ix_sweep_agents_sweep_id", "sweep_id"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    sweep_id: Mapped[str] = mapped_column(
+        sa.String(16), sa.ForeignKey("sweeps.id", ondelete="CASCADE")
+    )
+    host: Mapped[str] = mapped_column(sa.String(256), default="")
+    pid: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(sa.String(16), default="running")
+    created_at: Mapped[float] = mapped_column(default=now)
+    heartbeat_at: Mapped[float] = mapped_column(default=now)
+
+
+class SweepTrial(Base):
+    """Trial `number` of a sweep: its parameters, the run that runs it now (`run_id`; earlier
+    attempts' runs in `past_run_ids`), its state (`queued`, `running`, `finished`, `failed`,
+    `stopped`, `crashed`), the metric's values in logged order and its summary value.
+
+    `grid_key` (a grid's canonical parameters) is unique per sweep: a grid point cannot be
+    claimed twice, whatever the locking does."""
+
+    __tablename__ = "sweep_trials"
+    __table_args__ = (
+        sa.UniqueConstraint("sweep_id", "number", name="uq_sweep_trials_sweep_number"),
+        sa.UniqueConstraint("sweep_id", "grid_key", name="uq_sweep_trials_sweep_grid_key"),
+        sa.UniqueConstraint("sweep_id", "run_id", name="uq_sweep_trials_sweep_run"),
+        sa.Index("ix_sweep_trials_sweep_state", "sweep_id", "state"),
+        sa.Index("ix_sweep_trials_agent_id", "agent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    sweep_id: Mapped[str] = mapped_column(
+        sa.String(16), sa.ForeignKey("sweeps.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column()
+    attempt: Mapped[int] = mapped_column(default=0)
+    run_id: Mapped[str] = mapped_column(sa.String(64))
+    past_run_ids: Mapped[list[str]] = mapped_column(default=list)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    grid_key: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    state: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    agent_id: Mapped[int | None] = mapped_column(
+        _ID, sa.ForeignKey("sweep_agents.id", ondelete="SET NULL"), default=None
+    )
+    value: Mapped[float | None] = mapped_column(default=None)
+    history: Mapped[list[float]] = mapped_column(sa.JSON, default=list)
+    stop_requested: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[float] = mapped_column(default=now)
+    started_at: Mapped[float | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[float | None] = mapped_column(default=None)
+    ended_at: Mapped[float | None] = mapped_column(default=None)
