@@ -41,6 +41,7 @@ def test_public_names() -> None:
         "Table",
         "Video",
         "__version__",
+        "agent",
         "define_metric",
         "finish",
         "init",
@@ -49,6 +50,7 @@ def test_public_names() -> None:
         "log",
         "log_artifact",
         "run",
+        "sweep",
         "use_artifact",
         "use_model",
     }

@@ -38,6 +38,7 @@ from fwtrack.sdk.settings import Settings
 
 if TYPE_CHECKING:
     from fwtrack.api import Api
+    from fwtrack.sweeps import agent, sweep
 
 __version__: str = _core.__version__
 
@@ -55,6 +56,7 @@ __all__ = [
     "Table",
     "Video",
     "__version__",
+    "agent",
     "define_metric",
     "finish",
     "init",
@@ -63,6 +65,7 @@ __all__ = [
     "log",
     "log_artifact",
     "run",
+    "sweep",
     "use_artifact",
     "use_model",
 ]
@@ -80,4 +83,11 @@ def __getattr__(name: str) -> Any:
 
         globals()["Api"] = Api
         return Api
+    if name in ("sweep", "agent"):
+        # Sweeps load Optuna, scikit-learn and SQLAlchemy on first use, never at import.
+        from fwtrack import sweeps
+
+        value = getattr(sweeps, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'fwtrack' has no attribute {name!r}")

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.registry import Registry
     from fwtrack.registry.model_registry import ModelRegistry
+    from fwtrack.sweeps.client import Sweep
 
 __all__ = [
     "AmbiguousRunError",
@@ -762,6 +763,19 @@ class Api(AdminCalls):
         from fwtrack.registry.local import LocalModels
 
         return ModelRegistry(LocalModels(self._root))
+
+    # -- sweeps ----------------------------------------------------------------------------------
+
+    def sweep(self, path: str) -> Sweep:
+        """The sweep `path`: `"entity/project/id"` or a bare id (docs/sweeps.md), from the
+        server (`base_url`), else from the run directory's local store
+        (`<dir>/.sweeps/sweeps.db`). Raises SweepNotFoundError for an unknown sweep."""
+        from fwtrack.sweeps.client import LocalSweeps, Sweep, SweepClient
+
+        client: SweepClient = (
+            self._remote.sweeps() if self._remote is not None else LocalSweeps(self._root)
+        )
+        return Sweep(client, self, path)
 
     def _not_found_message(self, spec: str) -> str:
         where = str(self._root.absolute())

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.remote import RemoteRegistry
     from fwtrack.registry.remote import RemoteModels
+    from fwtrack.sweeps.remote import RemoteSweeps
 
 __all__ = ["RemoteBackend", "RemoteRun", "cache_root", "resolve_api_key"]
 
@@ -166,6 +167,12 @@ class RemoteBackend:
                 self.client, lambda: str(self.viewer()["name"]), self.artifact_registry()
             )
         return self._models
+
+    def sweeps(self) -> RemoteSweeps:
+        """The server's sweeps (`fwtrack.sweeps.remote.RemoteSweeps`)."""
+        from fwtrack.sweeps.remote import RemoteSweeps
+
+        return RemoteSweeps(self.client)
 
     # -- identity --------------------------------------------------------------------------
 

@@ -133,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
     from fwtrack.artifacts.cli import add_commands as add_artifact_commands
 
     add_artifact_commands(sub, [common])
+
+    from fwtrack.sweeps.cli import add_commands as add_sweep_commands
+
+    add_sweep_commands(sub, [common])
     return parser
 
 
