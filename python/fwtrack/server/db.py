@@ -765,7 +765,7 @@ class SweepTrial(Base):
         _ID, sa.ForeignKey("sweep_agents.id", ondelete="SET NULL"), default=None
     )
     value: Mapped[float | None] = mapped_column(default=None)
-    history: Mapped[list[float]] = mapped_column(sa.JSON, default=list)
+    history: Mapped[list[float | None]] = mapped_column(sa.JSON, default=list)
     stop_requested: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[float] = mapped_column(default=now)
     started_at: Mapped[float | None] = mapped_column(default=None)
