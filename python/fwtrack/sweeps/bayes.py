@@ -38,8 +38,9 @@ Distributions (W&B → Optuna; "exact" means bayes searches the same set of valu
 | `inv_log_uniform` (exponents) | `FloatDistribution(e^-max, e^-min, log=True)` (exact: 1/X and X |
 | | are both log-uniform) |
 | `inv_log_uniform_values` | `FloatDistribution(min, max, log=True)` (exact, as above) |
-| `q_log_uniform` | `FloatDistribution(e^min, e^max, log=True)`, rounded to a multiple of q |
-| `q_log_uniform_values` | `FloatDistribution(min, max, log=True)`, rounded to a multiple of q |
+| `q_log_uniform` | `IntDistribution(round(e^min/q), round(e^max/q), log=True)` of k; value |
+| | `k*q` (exact values; log scale unless the range starts at k = 0, then linear) |
+| `q_log_uniform_values` | the same with `min`, `max` for `e^min`, `e^max` |
 | `normal`, `q_normal`, `log_normal`, | refused at load_config for bayes: unbounded or non-uniform |
 | `q_log_normal`, `beta`, `q_beta` | priors Optuna has no distribution for; use bounds or random |
 
@@ -48,6 +49,7 @@ As in W&B, an integer `q` gives integer values.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import threading
@@ -134,12 +136,17 @@ class _Space:
                 assert p.max is not None
                 dist = FloatDistribution(float(p.min), float(p.max))
             elif d == "q_uniform":
-                lo, hi = self._k_range(p)
+                assert p.min is not None
+                assert p.max is not None
+                lo, hi = self._k_range(p.min, p.max, p.q)
                 dist = IntDistribution(lo, hi)
-            elif d in ("log_uniform", "q_log_uniform", "inv_log_uniform"):
+            elif d in ("q_log_uniform", "q_log_uniform_values"):
+                lo, hi = self._k_range(*self._log_bounds(p), p.q)
+                dist = IntDistribution(lo, hi, log=lo >= 1)
+            elif d in ("log_uniform", "inv_log_uniform"):
                 lo_v, hi_v = self._log_bounds(p)
                 dist = FloatDistribution(lo_v, hi_v, log=True)
-            elif d in ("log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values"):
+            elif d in ("log_uniform_values", "inv_log_uniform_values"):
                 assert p.min is not None
                 assert p.max is not None
                 dist = FloatDistribution(float(p.min), float(p.max), log=True)
@@ -149,15 +156,18 @@ class _Space:
                 )
             self.searched.append((p, name, dist))
         self.distributions = {name: dist for _, name, dist in self.searched}
+        # what TPE searches jointly: the non-single distributions sorted by name (as Optuna's
+        # IntersectionSearchSpace returns them)
+        self.relative = {
+            name: dist for name, dist in sorted(self.distributions.items()) if not dist.single()
+        }
 
     @staticmethod
-    def _k_range(p: Param) -> tuple[int, int]:
-        assert p.min is not None
-        assert p.max is not None
-        assert p.q is not None
-        lo = round(p.min / p.q)
-        hi = round(p.max / p.q)
-        return int(lo), int(max(hi, lo))
+    def _k_range(lo: float, hi: float, q: float | None) -> tuple[int, int]:
+        """The multipliers k of the values `k*q` that rounding a draw from [lo, hi] yields."""
+        assert q is not None
+        k_lo = round(lo / q)
+        return int(k_lo), int(max(round(hi / q), k_lo))
 
     @staticmethod
     def _log_bounds(p: Param) -> tuple[float, float]:
@@ -165,6 +175,8 @@ class _Space:
         assert p.max is not None
         if p.distribution == "inv_log_uniform":
             return math.exp(-p.max), math.exp(-p.min)
+        if p.distribution.endswith("_values"):
+            return float(p.min), float(p.max)
         return math.exp(p.min), math.exp(p.max)
 
     def to_internal(self, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -184,16 +196,13 @@ class _Space:
                     x: Any = i
                 elif isinstance(v, bool) or not isinstance(v, (int, float)):
                     return None
-                elif d == "q_uniform":
+                elif d in ("q_uniform", "q_log_uniform", "q_log_uniform_values"):
                     assert p.q is not None
                     x = round(v / p.q)
                 elif d == "int_uniform":
                     if v != int(v):
                         return None
                     x = int(v)
-                elif d in ("q_log_uniform", "q_log_uniform_values"):
-                    lo, hi = dist.low, dist.high  # type: ignore[attr-defined]
-                    x = min(max(float(v), lo), hi)
                 else:
                     x = float(v)
             except (TypeError, ValueError, OverflowError):
@@ -205,7 +214,7 @@ class _Space:
 
     def to_external(self, internal: dict[str, Any]) -> dict[str, Any]:
         """Nested parameter values (with the constants) from Optuna's parameters."""
-        from fwtrack.sweeps.params import _plain, _quantize
+        from fwtrack.sweeps.params import _plain
 
         out: dict[str, Any] = {}
         by_name = {name: p for p, name, _ in self.searched}
@@ -220,16 +229,43 @@ class _Space:
                 v: Any = _plain(p.values[int(x)])
             elif d == "int_uniform":
                 v = int(x)
-            elif d == "q_uniform":
+            elif d in ("q_uniform", "q_log_uniform", "q_log_uniform_values"):
                 assert p.q is not None
                 v = int(x) * p.q if isinstance(p.q, int) else float(int(x) * p.q)
-            elif d in ("q_log_uniform", "q_log_uniform_values"):
-                assert p.q is not None
-                v = _quantize(float(x), p.q)
             else:
                 v = float(x)
             set_path(out, p.path, v)
         return out
+
+
+_tpe: Any = None
+
+
+def _tpe_class() -> Any:
+    """`TPESampler` told the search space instead of inferring it from every trial.
+
+    Optuna's TPE intersects the distributions of all finished trials at every ask (a fresh
+    sampler has no cache): with 1,000 trials that is most of the time of a suggestion. Every
+    trial of a sweep has the sweep's distributions, so the intersection is the space itself,
+    sorted by name as Optuna sorts it (with fewer than `n_startup_trials` finished trials TPE
+    samples independently either way).
+    """
+    global _tpe
+    if _tpe is None:
+        from optuna.samplers import TPESampler
+
+        class _SweepTPESampler(TPESampler):
+            def __init__(self, relative: dict[str, BaseDistribution], **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self._fwtrack_relative = relative
+
+            def infer_relative_search_space(
+                self, study: Any, trial: Any
+            ) -> dict[str, BaseDistribution]:
+                return dict(self._fwtrack_relative)
+
+        _tpe = _SweepTPESampler
+    return _tpe
 
 
 _lock = threading.Lock()
@@ -254,15 +290,167 @@ def _derived_seed(seed: int, number: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(number)]).generate_state(1)[0])
 
 
+# What an observation is to Optuna: ("complete", value) | ("pruned", value | None) |
+# ("running", None) | ("fail", None).
+_Kind = tuple[str, "float | None"]
+
+
+def _kind(obs: Observation) -> _Kind:
+    value = obs.value
+    finite = value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+    if obs.state == "finished" and finite:
+        return ("complete", float(value))  # type: ignore[arg-type]
+    if obs.state == "stopped":
+        return ("pruned", float(value) if finite else None)  # type: ignore[arg-type]
+    if obs.state in ("running", "queued"):
+        return ("running", None)
+    return ("fail", None)
+
+
+class _Study:
+    """An Optuna study holding a sweep's history, kept per process between suggestions.
+
+    A later history usually extends the previous one: the same trials in the same order (some
+    `running` ones since finished or stopped) plus new ones, the first of them often the trial
+    the last suggestion became. Those changes are applied to the study in place; anything else
+    rebuilds it. Either way the study holds exactly the trials a fresh build would, in the same
+    order, so the suggestion does not depend on the cache.
+    """
+
+    def __init__(self, space: _Space, direction: Any) -> None:
+        optuna = _import_optuna()
+        from optuna.storages import InMemoryStorage
+
+        self.space = space
+        self.lock = threading.Lock()
+        self.storage = InMemoryStorage()
+        self.study_id = self.storage.create_new_study([direction], "fwtrack-sweep")
+        self.study = optuna.study.Study(study_name="fwtrack-sweep", storage=self.storage)
+        # per observation: (params, kind, Optuna trial id or None when left out)
+        self.mirror: list[tuple[dict[str, Any], _Kind, int | None]] = []
+        # the trial the last ask created: (trial id, the parameters it suggested)
+        self.pending: tuple[int, dict[str, Any]] | None = None
+
+    def _add(self, obs_params: dict[str, Any], kind: _Kind) -> int | None:
+        from optuna.trial import TrialState, create_trial
+
+        internal = self.space.to_internal(obs_params)
+        if internal is None:
+            return None
+        dists = self.space.distributions
+        name, value = kind
+        if name == "complete":
+            trial = create_trial(
+                state=TrialState.COMPLETE, value=value, params=internal, distributions=dists
+            )
+        elif name == "pruned":
+            trial = create_trial(
+                state=TrialState.PRUNED,
+                params=internal,
+                distributions=dists,
+                intermediate_values=None if value is None else {0: value},
+            )
+        elif name == "running":
+            trial = create_trial(state=TrialState.RUNNING, params=internal, distributions=dists)
+        else:
+            trial = create_trial(state=TrialState.FAIL, params=internal, distributions=dists)
+        return self.storage.create_new_trial(self.study_id, template_trial=trial)
+
+    def _finish(self, trial_id: int, kind: _Kind) -> None:
+        from optuna.trial import TrialState
+
+        name, value = kind
+        if name == "complete":
+            assert value is not None
+            self.storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [value])
+        elif name == "pruned":
+            if value is not None:
+                self.storage.set_trial_intermediate_value(trial_id, 0, value)
+            self.storage.set_trial_state_values(trial_id, TrialState.PRUNED)
+        else:
+            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+    def sync(self, history: Sequence[Observation]) -> bool:
+        """Bring the study to `history`; False when only a rebuild can."""
+        kinds = [_kind(obs) for obs in history]
+        m = len(self.mirror)
+        if len(history) < m:
+            return False
+        for i in range(m):
+            params, kind, _ = self.mirror[i]
+            if history[i].params != params:
+                return False
+            if kind != kinds[i] and kind[0] != "running":
+                return False
+        if self.pending is not None and (m >= len(history) or history[m].params != self.pending[1]):
+            return False
+        # the checks passed: apply
+        for i in range(m):
+            params, kind, trial_id = self.mirror[i]
+            if kind != kinds[i]:
+                if trial_id is not None and kinds[i][0] != "running":
+                    self._finish(trial_id, kinds[i])
+                self.mirror[i] = (params, kinds[i], trial_id)
+        start = m
+        if self.pending is not None:
+            pending_id, suggested = self.pending
+            self.pending = None
+            self.mirror.append((suggested, ("running", None), pending_id))
+            if kinds[m] != ("running", None):
+                self._finish(pending_id, kinds[m])
+                self.mirror[m] = (suggested, kinds[m], pending_id)
+            start = m + 1
+        for i in range(start, len(history)):
+            params = copy.deepcopy(history[i].params)
+            self.mirror.append((params, kinds[i], self._add(params, kinds[i])))
+        return True
+
+    def ask(self, sampler: Any) -> dict[str, Any]:
+        self.study.sampler = sampler
+        trial = self.study.ask(self.space.distributions)
+        suggested = self.space.to_external(trial.params)
+        self.pending = (trial._trial_id, copy.deepcopy(suggested))
+        return suggested
+
+
+_studies: dict[tuple[str, int], _Study] = {}
+_STUDIES_KEPT = 16
+
+
+def _study(config: SweepConfig, space: _Space, seed: int, history: Sequence[Observation]) -> _Study:
+    from optuna.study import StudyDirection
+
+    assert config.metric is not None
+    key = (canonical_json(config.raw), int(seed))
+    with _lock:
+        cached = _studies.pop(key, None)
+    if cached is not None:
+        cached.lock.acquire()
+        if cached.sync(history):
+            with _lock:
+                _studies[key] = cached  # most recently used last
+            return cached
+        cached.lock.release()
+    direction = (
+        StudyDirection.MAXIMIZE if config.metric.goal == "maximize" else StudyDirection.MINIMIZE
+    )
+    fresh = _Study(space, direction)
+    fresh.lock.acquire()
+    fresh.sync(history)
+    with _lock:
+        _studies[key] = fresh
+        while len(_studies) > _STUDIES_KEPT:
+            del _studies[next(iter(_studies))]
+    return fresh
+
+
 def suggest(
     config: SweepConfig, history: Sequence[Observation], *, seed: int, number: int
 ) -> dict[str, Any]:
-    """The parameters of trial `number` of a bayes sweep, given every trial so far."""
+    """The parameters of trial `number` of a bayes sweep, given every trial so far (in the
+    order of their numbers). A pure function of its arguments: the same inputs give the same
+    parameters, in this process or another."""
     optuna = _import_optuna()
-    from optuna.storages import InMemoryStorage
-    from optuna.study import StudyDirection
-    from optuna.trial import TrialState, create_trial
-
     if config.metric is None:
         raise SweepConfigError("metric: missing; method bayes needs a metric to optimize")
     space = _space(config)
@@ -272,44 +460,15 @@ def suggest(
     if config.sampler == "gp":
         sampler = optuna.samplers.GPSampler(seed=s)
     else:
-        sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=s)
-    direction = (
-        StudyDirection.MAXIMIZE if config.metric.goal == "maximize" else StudyDirection.MINIMIZE
-    )
-    storage = InMemoryStorage()
-    storage.create_new_study([direction], "fwtrack-sweep")
-    study = optuna.study.Study(study_name="fwtrack-sweep", storage=storage, sampler=sampler)
+        sampler = _tpe_class()(space.relative, multivariate=True, constant_liar=True, seed=s)
+    study = _study(config, space, seed, history)
+    try:
+        return study.ask(sampler)
+    finally:
+        study.lock.release()
 
-    trials = []
-    for obs in history:
-        internal = space.to_internal(obs.params)
-        if internal is None:
-            continue
-        value = obs.value
-        finite = value is not None and math.isfinite(value)
-        if obs.state == "finished" and finite:
-            trial = create_trial(
-                state=TrialState.COMPLETE,
-                value=float(value),  # type: ignore[arg-type]
-                params=internal,
-                distributions=space.distributions,
-            )
-        elif obs.state == "stopped":
-            trial = create_trial(
-                state=TrialState.PRUNED,
-                params=internal,
-                distributions=space.distributions,
-                intermediate_values={0: float(value)} if finite else None,  # type: ignore[arg-type]
-            )
-        elif obs.state in ("running", "queued"):
-            trial = create_trial(
-                state=TrialState.RUNNING, params=internal, distributions=space.distributions
-            )
-        else:
-            trial = create_trial(
-                state=TrialState.FAIL, params=internal, distributions=space.distributions
-            )
-        trials.append(trial)
-    study.add_trials(trials)
-    asked = study.ask(space.distributions)
-    return space.to_external(asked.params)
+
+def clear_cache() -> None:
+    """Forget the studies kept between suggestions (tests compare with fresh builds)."""
+    with _lock:
+        _studies.clear()
