@@ -9,7 +9,7 @@ and what is allowed. The rules follow W&B's schema (`wandb/sweeps`,
   `values` → `categorical` (`categorical_w_probabilities` with `probabilities`); `min`/`max` both
   integers → `int_uniform`, otherwise `uniform`; `parameters` → a nested group;
 - W&B's defaults are filled in: `q` 1.0, `mu` 0, `sigma` 1, `a` 1, `b` 1, `eta` 3, and hyperband's
-  `strict` **true** (W&B's schema default, which its hyperband rule reads);
+  `strict` false (W&B's documented default; the schema of `wandb/sweeps` says true);
 - top-level keys W&B documents but fwtrack has no use for (`apiVersion`, `kind`, `controller`,
   `job`, `image_uri`; `metric.impute` and `metric.impute_while_running`) are accepted and ignored;
   W&B's `method: custom` with `scheduler`/`metrics` is refused (fwtrack runs grid, random and
@@ -109,7 +109,6 @@ _SAMPLERS = ("tpe", "gp")
 _IMPUTE = ("latest", "best", "worst")
 _IMPUTE_RUNNING = ("latest", "best", "worst", "false")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_MACRO_RE = re.compile(r"\$\{([^}]*)\}")
 _ENVVAR_RE = re.compile(r"^envvar:[A-Z0-9_]*$")
 
 _TOP_KEYS = (
@@ -366,6 +365,14 @@ def _build(raw: dict[str, Any]) -> SweepConfig:
             "parameters: {lr: {min: 0.0001, max: 0.1}}"
         )
     params = tuple(_parameters(raw["parameters"], ("parameters",), ()))
+    seen: dict[str, Param] = {}
+    for p in params:
+        if p.name in seen:
+            raise SweepConfigError(
+                f"parameters: {p.name!r} names two parameters (the nested "
+                f"{' > '.join(p.path)} and {' > '.join(seen[p.name].path)}); rename one"
+            )
+        seen[p.name] = p
 
     early = _early_terminate(raw["early_terminate"]) if "early_terminate" in raw else None
     if early is not None and metric is None:
@@ -631,7 +638,7 @@ def _early_terminate(et: Any) -> Hyperband:
     eta = et.get("eta", 3)
     if not _is_number(eta) or eta <= 1:
         raise _err("early_terminate.eta", eta, "expected a number > 1")
-    strict = et.get("strict", True)
+    strict = et.get("strict", False)
     if not isinstance(strict, bool):
         raise _err("early_terminate.strict", strict, "expected true or false")
     if min_iter is None and (max_iter is None or s is None):
@@ -665,23 +672,16 @@ def _command(cmd: Any) -> tuple[str, ...]:
         return DEFAULT_COMMAND  # W&B: an empty command means the default one
     out = tuple(str(c) for c in cmd)
     for i, c in enumerate(out):
-        whole = c.startswith("${") and c.endswith("}") and c.count("${") == 1
-        for m in _MACRO_RE.finditer(c):
-            name = m.group(1)
-            if _ENVVAR_RE.match(name):
-                continue
-            if whole and name in MACROS:
-                continue
-            if name in MACROS:
+        # W&B expands a macro only when it is the whole argument (`${envvar:NAME}` anywhere);
+        # `${...}` inside a longer argument reaches the program as written, as with W&B.
+        if c.startswith("${") and c.endswith("}") and c.count("${") == 1:
+            name = c[2:-1]
+            if name not in MACROS and not _ENVVAR_RE.match(name):
                 raise SweepConfigError(
-                    f"command[{i}]: {c!r} holds the macro ${{{name}}} inside a longer argument; "
-                    "a macro must be a whole argument (only ${envvar:NAME} may sit inside one)"
+                    f"command[{i}]: unknown macro {c!r}; allowed: "
+                    + ", ".join("${" + n + "}" for n in MACROS)
+                    + ", ${envvar:NAME}"
                 )
-            raise SweepConfigError(
-                f"command[{i}]: unknown macro ${{{name}}} in {c!r}; allowed: "
-                + ", ".join("${" + n + "}" for n in MACROS)
-                + ", ${envvar:NAME}"
-            )
     return out
 
 

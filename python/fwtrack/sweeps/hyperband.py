@@ -9,7 +9,7 @@ From `wandb/sweeps` `hyperband_stopping.py`:
    `sorted(values at index b-1)[int(len / eta)]` over the trials that reached `b`
    (no trial → no threshold).
 3. A `running` trial is judged at the last band it has reached: it stops when its value
-   (`strict: true`, W&B's default: the value at that band; `strict: false`: its best so far)
+   (`strict: true`: the value at that band; `strict: false`, the default: its best so far)
    is worse than that band's threshold.
 """
 
