@@ -22,6 +22,9 @@ import { ModelVersionPage } from "./pages/registry/ModelVersionPage";
 import { WebhooksPage } from "./pages/registry/WebhooksPage";
 import { RunPage } from "./pages/Run";
 import { SignInPage } from "./pages/SignIn";
+import { SweepPage } from "./pages/sweeps/SweepPage";
+import { SweepsPage } from "./pages/sweeps/SweepsPage";
+import { canWrite } from "./pages/sweeps/trials";
 import { WorkspacePage } from "./pages/Workspace";
 
 /** Where "sign in" should return to: the route asked for, never the sign-in page itself. */
@@ -43,6 +46,11 @@ function Breadcrumbs({ route }: { route: Route }) {
     crumbs.push({ label: "Artifacts", href: href.artifacts(route.entity, route.project) });
     if (route.page !== "artifacts") crumbs.push({ label: route.name, href: href.collection(route.entity, route.project, route.name) });
     if (route.page === "version") crumbs.push({ label: route.version });
+  } else if (route.page === "sweeps" || route.page === "sweep") {
+    crumbs.push({ label: "Projects", href: href.projects() });
+    crumbs.push({ label: `${route.entity} / ${route.project}`, href: href.workspace(route.entity, route.project) });
+    crumbs.push({ label: "Sweeps", href: href.sweeps(route.entity, route.project) });
+    if (route.page === "sweep") crumbs.push({ label: route.sweepId });
   } else if (route.page === "registry" || route.page === "model" || route.page === "modelVersion" || route.page === "webhooks") {
     crumbs.push({ label: "Projects", href: href.projects() });
     crumbs.push({ label: `${route.entity} registry`, href: href.registry(route.entity) });
@@ -153,6 +161,22 @@ export function App() {
             refName={route.version}
             params={route.params}
             readOnly={local}
+          />
+        );
+        break;
+      case "sweeps":
+        page = <SweepsPage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} />;
+        break;
+      case "sweep":
+        page = (
+          <SweepPage
+            key={`${route.entity}/${route.project}/${route.sweepId}`}
+            entity={route.entity}
+            project={route.project}
+            sweepId={route.sweepId}
+            params={route.params}
+            readOnly={!canWrite(viewer ?? null, route.entity)}
+            local={local}
           />
         );
         break;

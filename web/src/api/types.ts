@@ -1,6 +1,7 @@
 // Shapes of the server's JSON answers (docs/server.md, "API"). Times are Unix seconds.
 
-export type RunState = "running" | "finished" | "failed" | "crashed";
+/** `stopped`: ended early on purpose (a sweep's early termination or cancel), not a crash. */
+export type RunState = "running" | "finished" | "failed" | "crashed" | "stopped";
 
 /** A JSON value as the server sends it. Non-finite numbers arrive as "NaN"/"Infinity"/"-Infinity". */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -36,6 +37,8 @@ export interface RunInfo {
   metadata: Record<string, Json>;
   keys: string[];
   log_size: number;
+  /** The sweep whose trial this run is (absent from servers before sweeps). */
+  sweep_id?: string | null;
 }
 
 export interface RunList {

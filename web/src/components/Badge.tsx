@@ -7,14 +7,26 @@ const STATE_LABEL: Record<RunState, string> = {
   finished: "Finished",
   failed: "Failed",
   crashed: "Crashed",
+  stopped: "Stopped",
 };
 
-/** A run's state as a coloured badge (`data-state` for tests and styles). */
-export function StateBadge({ state }: { state: RunState }) {
+/** Labels of the states of sweeps and trials that runs don't have. */
+const OTHER_LABEL: Record<string, string> = {
+  queued: "Queued",
+  paused: "Paused",
+  cancelled: "Cancelled",
+};
+
+/**
+ * A run's state as a coloured badge (`data-state` for tests and styles); also a sweep's or a
+ * trial's (`queued`, `paused`, `cancelled`). `stopped`: ended early on purpose (a sweep's early
+ * termination or a cancel), distinct from `crashed`.
+ */
+export function StateBadge({ state }: { state: RunState | (string & {}) }) {
   return (
     <span class={`badge badge-${state}`} data-testid="state-badge" data-state={state}>
       {state === "running" && <span class="pulse" aria-hidden="true" />}
-      {(STATE_LABEL as Partial<Record<string, string>>)[state] ?? state}
+      {(STATE_LABEL as Partial<Record<string, string>>)[state] ?? OTHER_LABEL[state] ?? state}
     </span>
   );
 }

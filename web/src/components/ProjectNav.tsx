@@ -1,13 +1,16 @@
-// The sections of a project: its runs (the workspace) and its artifacts; and the model registry
-// of the project's entity.
+// The sections of a project: its runs (the workspace), its sweeps and its artifacts; and the
+// model registry of the project's entity.
 
 import { href } from "../lib/route";
 
-export function ProjectNav({ entity, project, current }: { entity: string; project: string; current: "runs" | "artifacts" }) {
+export function ProjectNav({ entity, project, current }: { entity: string; project: string; current: "runs" | "sweeps" | "artifacts" }) {
   return (
     <nav class="project-nav" aria-label="Project sections" data-testid="project-nav">
       <a class={current === "runs" ? "project-nav-link selected" : "project-nav-link"} href={href.workspace(entity, project)} aria-current={current === "runs" ? "page" : undefined} data-testid="nav-runs">
         Runs
+      </a>
+      <a class={current === "sweeps" ? "project-nav-link selected" : "project-nav-link"} href={href.sweeps(entity, project)} aria-current={current === "sweeps" ? "page" : undefined} data-testid="nav-sweeps">
+        Sweeps
       </a>
       <a class={current === "artifacts" ? "project-nav-link selected" : "project-nav-link"} href={href.artifacts(entity, project)} aria-current={current === "artifacts" ? "page" : undefined} data-testid="nav-artifacts">
         Artifacts

@@ -136,3 +136,15 @@ describe("registry routes", () => {
     expect(href.webhooks("e")).toBe("#/registry/e/webhooks");
   });
 });
+
+describe("sweep routes", () => {
+  it("reads and writes a project's sweeps and a sweep with its brushes", () => {
+    expect(parseRoute("#/p/alice/mnist/sweeps")).toEqual({ page: "sweeps", entity: "alice", project: "mnist", params: {} });
+    const r = parseRoute("#/p/alice/mnist/sweeps/k3v9x0aa?brush=lr:0.25:0.75,@metric:0:0.5");
+    expect(r).toEqual({ page: "sweep", entity: "alice", project: "mnist", sweepId: "k3v9x0aa", params: { brush: "lr:0.25:0.75,@metric:0:0.5" } });
+    expect(formatRoute(r)).toBe("#/p/alice/mnist/sweeps/k3v9x0aa?brush=lr:0.25:0.75,%40metric:0:0.5");
+    expect(parseRoute(formatRoute(r))).toEqual(r);
+    expect(href.sweeps("a b", "p")).toBe("#/p/a%20b/p/sweeps");
+    expect(parseRoute("#/p/alice/mnist/sweeps/a/b").page).toBe("notfound");
+  });
+});

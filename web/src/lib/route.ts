@@ -14,6 +14,8 @@ export type Route =
   | { page: "artifacts"; entity: string; project: string; params: Params }
   | { page: "collection"; entity: string; project: string; name: string; params: Params }
   | { page: "version"; entity: string; project: string; name: string; version: string; params: Params }
+  | { page: "sweeps"; entity: string; project: string; params: Params }
+  | { page: "sweep"; entity: string; project: string; sweepId: string; params: Params }
   | { page: "registry"; entity: string; params: Params }
   | { page: "model"; entity: string; model: string; params: Params }
   | { page: "modelVersion"; entity: string; model: string; version: string; params: Params }
@@ -80,6 +82,10 @@ export function parseRoute(hash: string): Route {
       if (seg.length === 5) return { page: "collection", entity, project, name: seg[4] as string, params };
       if (seg.length === 6) return { page: "version", entity, project, name: seg[4] as string, version: seg[5] as string, params };
     }
+    if (seg[3] === "sweeps") {
+      if (seg.length === 4) return { page: "sweeps", entity, project, params };
+      if (seg.length === 5) return { page: "sweep", entity, project, sweepId: seg[4] as string, params };
+    }
     if (seg.length === 5 && seg[3] === "r") {
       return { page: "run", entity, project, runId: seg[4] as string, params };
     }
@@ -125,6 +131,12 @@ export function formatRoute(route: Route): string {
     case "version":
       path = `/p/${enc(route.entity)}/${enc(route.project)}/artifacts/${enc(route.name)}/${enc(route.version)}`;
       break;
+    case "sweeps":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/sweeps`;
+      break;
+    case "sweep":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/sweeps/${enc(route.sweepId)}`;
+      break;
     case "registry":
       path = `/registry/${enc(route.entity)}`;
       break;
@@ -166,6 +178,10 @@ export const href = {
   /** A version (`vN`, an alias or a digest): files, metadata, runs, lineage (`tab`). */
   version: (entity: string, project: string, name: string, version: string, params: Params = {}): string =>
     formatRoute({ page: "version", entity, project, name, version, params }),
+  /** A project's sweeps. */
+  sweeps: (entity: string, project: string, params: Params = {}): string => formatRoute({ page: "sweeps", entity, project, params }),
+  /** A sweep: state and controls, best runs, charts, importance and its runs (`brush` keeps the parallel coordinates' brushes). */
+  sweep: (entity: string, project: string, sweepId: string, params: Params = {}): string => formatRoute({ page: "sweep", entity, project, sweepId, params }),
   /** The registered models of an entity (`tag` picks the models with that tag). */
   registry: (entity: string, params: Params = {}): string => formatRoute({ page: "registry", entity, params }),
   /** A registered model: its stages, versions (`tab=versions`), aliases and audit trail (`tab`). */

@@ -308,6 +308,9 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
         }}
         busy={busy}
         now={now}
+        onFilterSweep={(id) => {
+          setParams({ filter: `sweep = ${id}`, page: undefined });
+        }}
       />
     );
   }

@@ -1,4 +1,5 @@
-// The workspace's runs table: colour, name, state, tags, created, duration and optional
+// The workspace's runs table: colour, name, state, tags, the sweep (when a run of the page has
+// one: a link to the sweep and a button filtering by it), created, duration and optional
 // config/summary columns; server-side sort; select for Compare; eye toggles for the charts.
 // Keyboard: rows use a roving tabindex (arrows, Home/End move; Enter opens; Space selects).
 
@@ -26,6 +27,8 @@ export interface RunsTableProps {
   onOpen: (id: string) => void;
   busy: boolean;
   now: number;
+  /** Keep only the runs of this sweep (`sweep = id`). */
+  onFilterSweep?: (sweepId: string) => void;
 }
 
 function EyeIcon({ open }: { open: boolean }) {
@@ -41,6 +44,34 @@ function EyeIcon({ open }: { open: boolean }) {
       <circle cx="10" cy="10" r="2.6" fill={open ? "currentColor" : "none"} stroke="currentColor" stroke-width="1.6" />
       {!open && <path d="M3 17L17 3" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" />}
     </svg>
+  );
+}
+
+function SweepCell({ entity, project, sweepId, onFilter }: { entity: string; project: string; sweepId: string | null; onFilter: ((id: string) => void) | undefined }) {
+  if (sweepId === null || sweepId === "") return <td class="col-sweep" data-testid="run-sweep" data-sweep="" />;
+  return (
+    <td class="col-sweep nowrap" data-testid="run-sweep" data-sweep={sweepId}>
+      <a class="mono" href={href.sweep(entity, project, sweepId)} tabIndex={-1} title={`Sweep ${sweepId}`} data-testid="sweep-link">
+        {sweepId}
+      </a>
+      {onFilter !== undefined && (
+        <button
+          type="button"
+          class="btn btn-ghost btn-small sweep-filter"
+          tabIndex={-1}
+          aria-label={`Only the runs of sweep ${sweepId}`}
+          title={`Only the runs of sweep ${sweepId}`}
+          onClick={() => {
+            onFilter(sweepId);
+          }}
+          data-testid="sweep-filter"
+        >
+          <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true" focusable="false">
+            <path d="M2 3h12L9.5 8.5V13l-3-1.5V8.5z" fill="currentColor" />
+          </svg>
+        </button>
+      )}
+    </td>
   );
 }
 
@@ -97,6 +128,7 @@ export function RunsTable(props: RunsTableProps) {
     }
   };
 
+  const withSweep = runs.some((r) => typeof r.sweep_id === "string" && r.sweep_id !== "");
   const pageSelected = runs.filter((r) => selected.includes(r.id)).length;
   const allChecked = runs.length > 0 && pageSelected === runs.length;
 
@@ -129,6 +161,11 @@ export function RunsTable(props: RunsTableProps) {
               State
             </SortHeader>
             <th scope="col">Tags</th>
+            {withSweep && (
+              <th scope="col" data-field="sweep">
+                Sweep
+              </th>
+            )}
             <SortHeader field="created_at" sort={sort} onSort={onSort}>
               Created
             </SortHeader>
@@ -214,6 +251,7 @@ export function RunsTable(props: RunsTableProps) {
                     <Tag key={t} name={t} />
                   ))}
                 </td>
+                {withSweep && <SweepCell entity={props.entity} project={props.project} sweepId={run.sweep_id ?? null} onFilter={props.onFilterSweep} />}
                 <td class="nowrap" title={formatDateTime(run.created_at)}>
                   {formatRelative(run.created_at, props.now)}
                 </td>
