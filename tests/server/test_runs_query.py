@@ -87,7 +87,7 @@ def test_default_order_is_newest_first(api: TestClient) -> None:
     assert set(first) == {
         "id", "entity", "project", "name", "state", "tags", "notes", "created_at",
         "updated_at", "heartbeat_at", "runtime", "exit_code", "config", "summary",
-        "metadata", "keys", "log_size",
+        "metadata", "keys", "log_size", "sweep_id",
     }  # fmt: skip
 
 

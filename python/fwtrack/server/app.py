@@ -275,6 +275,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         blobs as blob_routes,
     )
     from fwtrack.server.routes import (
+        sweeps as sweep_routes,
+    )
+    from fwtrack.server.routes import (
         webhooks as webhook_routes,
     )
 
@@ -360,6 +363,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         artifacts,
         registry,
         webhook_routes,
+        sweep_routes,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_docs(app)

@@ -170,6 +170,13 @@ def add_commands(subparsers: Any) -> None:
         help="attempts before a webhook delivery is marked failed "
         "(default: $FWTRACK_WEBHOOK_MAX_ATTEMPTS or 8)",
     )
+    server.add_argument(
+        "--sweep-heartbeat",
+        default=None,
+        metavar="SECONDS",
+        help="seconds between a sweep agent's heartbeats; an agent silent for two of them is "
+        "lost and its trials run again (default 10)",
+    )
     server.add_argument("--access-log", action="store_true", help="log every request")
     server.set_defaults(func=_cmd_server)
 
@@ -239,6 +246,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
         DEFAULT_MAX_CONCURRENT_UPLOADS,
         DEFAULT_MAX_UPLOAD_BYTES,
         DEFAULT_PRESIGN_THRESHOLD,
+        DEFAULT_SWEEP_HEARTBEAT,
         DEFAULT_WEBHOOK_MAX_ATTEMPTS,
         DEFAULT_WEBHOOK_RETRY_BASE,
         ServerConfig,
@@ -290,6 +298,11 @@ def _cmd_server(args: argparse.Namespace) -> int:
                 DEFAULT_WEBHOOK_MAX_ATTEMPTS
                 if max_attempts is None
                 else _count("--webhook-max-attempts", max_attempts)
+            ),
+            sweep_heartbeat=(
+                DEFAULT_SWEEP_HEARTBEAT
+                if args.sweep_heartbeat is None
+                else _interval("--sweep-heartbeat", args.sweep_heartbeat)
             ),
             **{k: v for k, v in login.items() if v is not None},
         )
@@ -365,6 +378,14 @@ def _seconds(option: str, text: str) -> float:
         value = float("nan")
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"{option} {text!r}: expected a number of seconds, e.g. 3600 or 0")
+    return value
+
+
+def _interval(option: str, text: str) -> float:
+    """A positive number of seconds from the command line."""
+    value = _seconds(option, text)
+    if value <= 0:
+        raise ValueError(f"{option} {text!r}: expected a positive number of seconds, e.g. 10")
     return value
 
 

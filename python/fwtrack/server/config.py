@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "DEFAULT_PRESIGN_THRESHOLD",
     "DEFAULT_STALE_AFTER",
+    "DEFAULT_SWEEP_HEARTBEAT",
     "DEFAULT_WEBHOOK_MAX_ATTEMPTS",
     "DEFAULT_WEBHOOK_RETRY_BASE",
     "S3Location",
@@ -74,6 +75,10 @@ further wait doubles, up to an hour."""
 
 DEFAULT_WEBHOOK_MAX_ATTEMPTS = 8
 """Attempts before a webhook delivery is `failed` (`--webhook-max-attempts`)."""
+
+DEFAULT_SWEEP_HEARTBEAT = 10.0
+"""Seconds between a sweep agent's heartbeats (`--sweep-heartbeat`); an agent silent for two
+of them is lost and its running trials are queued again."""
 
 DEFAULT_S3_REGION = "us-east-1"
 
@@ -161,6 +166,7 @@ class ServerConfig:
     presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD
     webhook_retry_base: float = DEFAULT_WEBHOOK_RETRY_BASE
     webhook_max_attempts: int = DEFAULT_WEBHOOK_MAX_ATTEMPTS
+    sweep_heartbeat: float = DEFAULT_SWEEP_HEARTBEAT
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -225,6 +231,11 @@ class ServerConfig:
             raise ValueError(
                 f"webhook_max_attempts must be 1 to 100, got {self.webhook_max_attempts!r}; "
                 "hint: --webhook-max-attempts 8 is the default"
+            )
+        if not 0.01 <= self.sweep_heartbeat <= 3600:
+            raise ValueError(
+                f"sweep_heartbeat must be 0.01 to 3600 seconds, got {self.sweep_heartbeat!r}; "
+                "hint: --sweep-heartbeat 10 (the default) has agents report every 10 s"
             )
         if not 0 <= self.blob_grace <= _TEN_YEARS:
             raise ValueError(

@@ -370,11 +370,16 @@ def apply_index(row: Run, result: dict[str, Any], log_size: int) -> None:
     row.summary = json_safe(meta.get("summary") or {})
     row.field_keys, row.field_keys_hash = run_field_keys(row.config, row.summary)
     row.meta = json_safe(first)
+    sweep = first.get("sweep_id")
+    row.sweep_id = sweep[:16] if isinstance(sweep, str) and sweep else None
     finish = meta.get("finish")
     if isinstance(finish, dict):
         code = finish.get("exit_code")
         row.exit_code = int(code) if isinstance(code, int) else None
-        row.state = "finished" if row.exit_code == 0 else "failed"
+        if finish.get("reason") == "stopped":
+            row.state = "stopped"  # ended early by its sweep (hyperband, cancel)
+        else:
+            row.state = "finished" if row.exit_code == 0 else "failed"
         runtime = finish.get("runtime")
     else:
         row.exit_code = None

@@ -1,11 +1,11 @@
 """Runs listing in SQL: filter expressions, search, sort, pagination; the run JSON object.
 
 Filter: clauses joined by ` and `, each `<field> <op> <value>`, with fields `id`, `name`,
-`state`, `tags`, `created_at`, `updated_at`, `runtime`, `config.<key>`, `summary.<key>`
-(nested keys with `.`), ops `= != < <= > >= ~` (`~` contains; for `tags`, has tag), values JSON
-literals or bare words. JSON fields are compared by type: a number only matches numbers, a
-string only strings. The expressions work on SQLite (json_extract/json_type) and PostgreSQL
-(`#>`/`#>>`/json_typeof).
+`state`, `sweep` (the id of the sweep a run is a trial of), `tags`, `created_at`,
+`updated_at`, `runtime`, `config.<key>`, `summary.<key>` (nested keys with `.`), ops
+`= != < <= > >= ~` (`~` contains; for `tags`, has tag), values JSON literals or bare words.
+JSON fields are compared by type: a number only matches numbers, a string only strings. The
+expressions work on SQLite (json_extract/json_type) and PostgreSQL (`#>`/`#>>`/json_typeof).
 """
 
 from __future__ import annotations
@@ -27,10 +27,20 @@ __all__ = ["RunQuery", "effective_state", "list_runs", "parse_filter", "run_json
 _OPS = ("<=", ">=", "!=", "=", "<", ">", "~")
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.\-/:]*)\s*(<=|>=|!=|=|<|>|~)\s*(.*?)\s*$", re.S)
 _AND = re.compile(r"\s+and\s+", re.I)
-_PLAIN_FIELDS = ("id", "name", "state", "tags", "created_at", "updated_at", "runtime", "exit_code")
-_STRING_FIELDS = {"id", "name", "state"}
+_PLAIN_FIELDS = (
+    "id",
+    "name",
+    "state",
+    "sweep",
+    "tags",
+    "created_at",
+    "updated_at",
+    "runtime",
+    "exit_code",
+)
+_STRING_FIELDS = {"id", "name", "state", "sweep"}
 _NUMBER_FIELDS = {"created_at", "updated_at", "runtime", "exit_code"}
-_STATES = ("running", "finished", "failed", "crashed")
+_STATES = ("running", "finished", "failed", "crashed", "stopped")
 MAX_FILTER_LEN = 4096
 MAX_CLAUSES = 32
 
@@ -169,11 +179,14 @@ def _clause(text: str, dialect: str, stale_before: float | None) -> ColumnElemen
             "id": Run.run_id,
             "name": Run.name,
             "state": effective_state(stale_before),
+            "sweep": Run.sweep_id,
         }[field]
         if field == "state" and op in ("=", "!=") and value not in _STATES:
             raise ValueError(f"state is one of {', '.join(_STATES)}, got {value!r}")
         if op == "~":
             return _like_contains(column, value)
+        if field == "sweep" and op == "!=":
+            return sa.or_(column.is_(None), column != value)  # runs of no sweep too
         return _compare(column, op, value)
     if field in _NUMBER_FIELDS:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -324,4 +337,5 @@ def run_json(run: Run, project: Project, stale_after: float | None) -> dict[str,
         "metadata": run.meta or {},
         "keys": list(run.keys or []),
         "log_size": run.log_size,
+        "sweep_id": run.sweep_id,
     }
