@@ -16,6 +16,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+# The submodule `agent` is imported first (it is light: no Optuna, scikit-learn or SQLAlchemy)
+# so that the function `agent` below is what `fwtrack.sweeps.agent` names: importing a
+# submodule later would otherwise set the package's attribute to the module.
+from fwtrack.sweeps import agent as _agent_module  # noqa: F401
+
 __all__ = ["agent", "sweep"]
 
 

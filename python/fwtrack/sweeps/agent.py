@@ -379,19 +379,17 @@ def _terminate(proc: subprocess.Popen[bytes], grace: float) -> int:
 
 
 def _stop_thread(thread: threading.Thread, grace: float) -> None:
-    """Finish the trial's run as `stopped`, then raise TrialStopped in its thread (as wandb's
-    pyagent does) and give it `grace` seconds to unwind."""
-    from fwtrack.sdk import run as run_module
+    """Raise TrialStopped in the trial's thread (as wandb's pyagent does), give it `grace`
+    seconds to unwind, then finish the run it left open as `stopped`."""
+    from fwtrack.sdk.run import stop_active_run
 
-    stop_active_run: Callable[[], None] | None = getattr(run_module, "stop_active_run", None)
-    if stop_active_run is not None:
-        stop_active_run()
     ident = thread.ident
     if ident is not None and thread.is_alive():
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(ident), ctypes.py_object(TrialStopped)
         )
     thread.join(timeout=grace)
+    stop_active_run()
 
 
 def _finish_active_run(exit_code: int) -> None:
