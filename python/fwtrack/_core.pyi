@@ -76,8 +76,10 @@ class RunWriter:
         final summary)."""
     def flush(self) -> None:
         """Return when everything logged so far is written and fsynced. GIL released."""
-    def finish(self, exit_code: int) -> None:
-        """Commit a pending row, write the finish record, fsync, stop the writer thread."""
+    def finish(self, exit_code: int = 0, reason: str | None = None) -> None:
+        """Commit a pending row, write the finish record, fsync, stop the writer thread.
+        `reason` (e.g. "stopped") goes into the finish record only when given; an empty str
+        raises ValueError."""
     @property
     def step(self) -> int:
         """The step the next implicit commit will get."""
@@ -139,7 +141,7 @@ class RunReader:
     def meta(self) -> dict[str, Any]:
         """{"starts": [info dicts], "config": dict, "summary": dict,
         "metrics": [{"name", "step_metric", "summary"}], "finish": {"exit_code", "timestamp",
-        "runtime"} | None, "last_step": int | None, "runtime": float, "rows": int,
+        "runtime", "reason": str | None} | None, "last_step": int | None, "runtime": float, "rows": int,
         "records": int, "tail_error": str | None, "artifacts": {"logged": [body dicts of the
         ArtifactLogged records in log order], "used": [ArtifactUsed bodies]}}: the same fold,
         and shape, as `index_update`'s "meta"."""

@@ -18,7 +18,7 @@ import copy
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from fwtrack.sweeps.client import Sweep
 
 __all__ = [
+    "RUN_STATES",
     "AmbiguousRunError",
     "Api",
     "AuthenticationError",
@@ -80,9 +81,60 @@ __all__ = [
     "UnsafePathError",
 ]
 
-RunState = Literal["running", "finished", "failed", "crashed"]
-"""`finished`: finish record with exit code 0; `failed`: finish record with a nonzero exit code;
-`running`: no finish record and a live writer holds the lock; `crashed`: neither."""
+RunState = Literal["running", "finished", "failed", "crashed", "stopped"]
+"""`stopped`: finish record with the reason `"stopped"` (a sweep, or the user, stopped it early);
+`finished`: else a finish record with exit code 0; `failed`: a finish record with a nonzero exit
+code; `running`: no finish record and a live writer holds the lock; `crashed`: neither."""
+RUN_STATES: tuple[RunState, ...] = ("running", "finished", "failed", "crashed", "stopped")
+
+RUN_FILTERS = ("sweep", "state")
+"""The keys `Api.runs(filters=...)` accepts."""
+
+
+def check_filters(filters: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    """`Api.runs(filters=...)` checked: each key to the tuple of values a run may have.
+
+    `{"sweep": "<sweep id>", "state": "finished"}` as W&B's `Api().runs(filters=...)`; a list
+    of values (or `{"$in": [...]}`, W&B's form) matches any of them. Raises ValueError naming
+    an unknown key or state, TypeError for a value that is not a str (or a list of str).
+    """
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise TypeError(
+            f"filters must be a dict like {{'sweep': 'abc123xy', 'state': 'finished'}}, got "
+            f"{type(filters).__name__}"
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for key, value in filters.items():
+        if key not in RUN_FILTERS:
+            allowed = ", ".join(repr(k) for k in RUN_FILTERS)
+            raise ValueError(f"unknown run filter {key!r}: allowed keys are {allowed}")
+        if isinstance(value, Mapping) and set(value) == {"$in"}:
+            value = value["$in"]
+        values = (value,) if isinstance(value, str) else value
+        if not isinstance(values, list | tuple | set | frozenset) or not all(
+            isinstance(v, str) for v in values
+        ):
+            raise TypeError(
+                f"filters[{key!r}] must be a str or a list of str (or {{'$in': [...]}}), got "
+                f"{value!r}"
+            )
+        if key == "state":
+            for v in values:
+                if v not in RUN_STATES:
+                    allowed = ", ".join(RUN_STATES)
+                    raise ValueError(f"unknown run state {v!r} in filters: states are {allowed}")
+        out[key] = tuple(sorted(set(values)))
+    return out
+
+
+def run_matches(run: Run, filters: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether `run` passes filters checked by `check_filters`."""
+    if "sweep" in filters and run.sweep_id not in filters["sweep"]:
+        return False
+    return "state" not in filters or run.state in filters["state"]
+
 
 _META_COLUMNS = ("_step", "_timestamp", "_runtime")
 
@@ -323,9 +375,18 @@ class Run:
         return None if finish is None else int(finish["exit_code"])
 
     @property
+    def finish_reason(self) -> str | None:
+        """Why the run ended when it did not end by itself (`"stopped"`), from its finish
+        record; None otherwise (and while running or after a crash)."""
+        finish = self._finish(self._load())
+        reason = None if finish is None else finish.get("reason")
+        return None if reason is None else str(reason)
+
+    @property
     def state(self) -> RunState:
-        """`running`, `finished`, `failed` (finished with a nonzero exit code) or `crashed`
-        (no finish record and no live writer)."""
+        """`running`, `finished`, `failed` (finished with a nonzero exit code), `stopped`
+        (stopped early: a sweep's agent ended it; its history is kept) or `crashed` (no finish
+        record and no live writer)."""
         finish = self._finish(self._load())
         if finish is None:
             if _core.is_locked(str(self._dir)):
@@ -335,7 +396,15 @@ class Run:
             finish = self._finish(self._load())
             if finish is None:
                 return "crashed"
+        if finish.get("reason") == "stopped":
+            return "stopped"
         return "finished" if int(finish["exit_code"]) == 0 else "failed"
+
+    @property
+    def sweep_id(self) -> str | None:
+        """The sweep this run is a trial of (its first start record's `sweep_id`), else None."""
+        value = self._start().get("sweep_id")
+        return None if value is None else str(value)
 
     @staticmethod
     def _finish(meta: dict[str, Any]) -> dict[str, Any] | None:
@@ -523,6 +592,8 @@ class Run:
     def __repr__(self) -> str:
         try:
             detail = f"state={self.state} rows={self.row_count}"
+            if self.sweep_id is not None:
+                detail += f" sweep={self.sweep_id}"
         except OSError as exc:  # the log vanished or went bad since the handle was made
             detail = f"unreadable: {exc}"
         return f"<fwtrack Run {self.path} name={self.name!r} {detail}>"
@@ -616,14 +687,22 @@ class Api(AdminCalls):
                 projects.append(Project(project_dir.name, project_dir, count))
         return projects
 
-    def runs(self, project: str | Project | None = None) -> list[Run]:
+    def runs(
+        self,
+        project: str | Project | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> list[Run]:
         """Runs of `project` (every project when None), newest first.
 
-        A run whose log is not a readable run log is left out with a `FwTrackWarning`. On a
-        server, `project` is `"entity/project"` or `"project"` (in your own entity).
+        `filters` keeps the runs matching every key, as W&B's: `{"sweep": "<sweep id>"}` (the
+        trials of a sweep), `{"state": "finished"}` (a state of `RUN_STATES`); a value may be
+        a list (any of them). A run whose log is not a readable run log is left out with a
+        `FwTrackWarning`. On a server, `project` is `"entity/project"` or `"project"` (in your
+        own entity), and the server does the filtering.
         """
+        wanted = check_filters(filters)
         if self._remote is not None:
-            return self._remote.runs(project)
+            return self._remote.runs(project, wanted)
         if project is None:
             project_dirs = self._project_dirs()
         else:
@@ -641,6 +720,8 @@ class Api(AdminCalls):
                     if _core.is_locked(str(run_dir)):
                         continue  # a writer that has not written the log header yet
                     warnings.warn(f"skipping {run_dir}: {exc}", FwTrackWarning, stacklevel=2)
+        if wanted:
+            runs = [r for r in runs if run_matches(r, wanted)]
         runs.sort(key=lambda r: (_created_ts(r), r.id), reverse=True)
         return runs
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -39,7 +40,7 @@ from fwtrack._http import (
     StreamResponse,
     normalize_base_url,
 )
-from fwtrack.api import AmbiguousRunError, Project, Run, RunState
+from fwtrack.api import AmbiguousRunError, Project, Run, RunState, run_matches
 from fwtrack.errors import FwTrackError, RunNotFoundError, UnsafePathError
 from fwtrack.run_files import RunFile, inside, merge_metadata, write_atomic
 from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
@@ -218,14 +219,15 @@ class RemoteBackend:
         projects.sort(key=lambda p: (p.entity or "", p.name))
         return projects
 
-    def run_rows(self, entity: str, project: str) -> Iterator[dict[str, Any]]:
-        """Every run row of a project, newest first, a page of `_PAGE` rows per request."""
+    def run_rows(self, entity: str, project: str, filter: str = "") -> Iterator[dict[str, Any]]:
+        """Every run row of a project (matching the server's `filter` expression), newest
+        first, a page of `_PAGE` rows per request."""
         offset = 0
         while True:
-            page = self.client.get_json(
-                f"/runs/{_quote(entity, project)}",
-                {"limit": _PAGE, "offset": offset, "sort": "-created_at"},
-            )
+            params: dict[str, Any] = {"limit": _PAGE, "offset": offset, "sort": "-created_at"}
+            if filter:
+                params["filter"] = filter
+            page = self.client.get_json(f"/runs/{_quote(entity, project)}", params)
             rows = page["runs"]
             where = f"GET /runs/{entity}/{project}"
             yield from (_checked_row(self.base_url, row, where) for row in rows)
@@ -233,14 +235,30 @@ class RemoteBackend:
             if not rows or offset >= int(page.get("total") or 0):
                 return
 
-    def runs(self, project: str | Project | None) -> list[Run]:
+    def runs(
+        self,
+        project: str | Project | None,
+        filters: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> list[Run]:
+        """`filters` as checked by `fwtrack.api.check_filters`: a single value becomes a clause
+        of the server's filter (`sweep = <id> and state = <state>`); several values of a key
+        (any of them) are matched here."""
+        filters = dict(filters or {})
+        clauses = [
+            f"{key} = {json.dumps(values[0])}"
+            for key, values in sorted(filters.items())
+            if len(values) == 1
+        ]
         if project is None:
             targets = [(p.entity or "", p.name) for p in self.projects()]
         else:
             targets = [self.entity_project(str(project))]
         runs: list[Run] = []
         for entity, name in targets:
-            runs.extend(RemoteRun(self, row) for row in self.run_rows(entity, name))
+            rows = self.run_rows(entity, name, " and ".join(clauses))
+            runs.extend(RemoteRun(self, row) for row in rows)
+        if any(len(values) > 1 for values in filters.values()):
+            runs = [r for r in runs if run_matches(r, filters)]
         runs.sort(key=lambda r: (_created_ts(r), r.id), reverse=True)
         return runs
 
@@ -544,6 +562,16 @@ class RemoteRun(Run):
     def state(self) -> RunState:
         state: RunState = self._row["state"]
         return state
+
+    @property
+    def finish_reason(self) -> str | None:
+        return "stopped" if self._row.get("state") == "stopped" else None
+
+    @property
+    def sweep_id(self) -> str | None:
+        """The sweep this run is a trial of, else None."""
+        value = self._row.get("sweep_id")
+        return None if value is None else str(value)
 
     @property
     def exit_code(self) -> int | None:

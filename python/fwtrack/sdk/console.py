@@ -153,11 +153,17 @@ class Capture:
 
     def stop(self) -> None:
         """Flush, restore file descriptors 1 and 2 and wait (bounded) for the last lines.
-        Idempotent; does nothing in a forked child."""
-        with self._lock:
+        Idempotent; does nothing in a forked child. A second caller returns at once, also
+        when it is a signal handler that interrupted the first in the same thread (a sweep
+        trial's SIGTERM finishing the run), which must not wait for itself."""
+        if not self._lock.acquire(blocking=False):
+            return  # another call is claiming the stop right now
+        try:
             if self._stopped or os.getpid() != self._pid:
                 return
             self._stopped = True
+        finally:
+            self._lock.release()
         atexit.unregister(self.stop)
         _flush_python_streams()
         for s in self._streams:

@@ -6,22 +6,29 @@ in the main thread, `n` after `sys.exit(n)` there, remembered by wrappers around
 `sys.excepthook` and `sys.exit`), and after `fork()` the child's
 writers become inert (`_core.after_fork_child`) so that a DataLoader worker calling
 `fwtrack.log` neither writes nor deadlocks.
+
+In a sweep trial (`FWTRACK_SWEEP_ID` set by the agent) `init` takes the run id and project
+from the environment, merges the trial's parameters into the config, and a SIGTERM (the
+agent stopping the trial) finishes the run with the reason `"stopped"` before the process
+ends as SIGTERM ends it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import platform
 import shlex
+import signal
 import socket
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
-from types import TracebackType
+from collections.abc import Iterator, Mapping, Sequence
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
 from fwtrack import _core, credentials
@@ -41,6 +48,8 @@ from fwtrack.sdk.settings import (
     FWTRACK_NAME,
     FWTRACK_PROJECT,
     FWTRACK_RUN_ID,
+    FWTRACK_SWEEP_ID,
+    FWTRACK_SWEEP_PARAMS,
     FWTRACK_TAGS,
     MODES,
     Settings,
@@ -70,6 +79,11 @@ __all__ = [
 Mode = Literal["online", "offline", "disabled"]
 Resume = Literal["allow", "must"]
 
+STOPPED = "stopped"
+"""The finish reason of a run stopped from outside (a sweep's agent, `stop_active_run`)."""
+STOPPED_EXIT_CODE = 128 + signal.SIGTERM
+"""The exit code recorded for a run stopped by SIGTERM (143, as a shell reports it)."""
+
 SUMMARY_AGGREGATIONS = ("min", "max", "mean", "last", "first")
 MAX_TAG_LEN = 64
 READY_WAIT = 3.0
@@ -87,7 +101,7 @@ class _Writer(Protocol):
     def update_summary(self, values_json: str, delete: list[str]) -> None: ...
     def summary(self) -> dict[str, Any]: ...
     def flush(self) -> None: ...
-    def finish(self, exit_code: int) -> None: ...
+    def finish(self, exit_code: int = 0, reason: str | None = None) -> None: ...
     @property
     def step(self) -> int: ...
     @property
@@ -126,7 +140,7 @@ class _NullWriter:
     def flush(self) -> None:
         pass
 
-    def finish(self, exit_code: int) -> None:
+    def finish(self, exit_code: int = 0, reason: str | None = None) -> None:
         pass
 
     @property
@@ -148,6 +162,13 @@ class _State:
         self.exit_code: int | None = None
         self.hooks_installed = False
         self.lock = threading.RLock()
+        # Depth of `init`/`finish` calls under way in the main thread: a SIGTERM arriving
+        # then only sets `sigterm_pending`, and the outermost call acts on it when done (the
+        # handler runs in the main thread, which may hold locks a finish needs).
+        self.main_busy = 0
+        self.sigterm_pending = False
+        self.sigterm_installed = False
+        self.sigterm_pid = 0  # the process the handler was installed in (not a forked child)
 
 
 _state = _State()
@@ -156,6 +177,8 @@ _state = _State()
 def _after_fork_in_child() -> None:
     # A parent thread may have held the lock at fork time; the child gets a fresh one.
     _state.lock = threading.RLock()
+    _state.main_busy = 0
+    _state.sigterm_pending = False
 
 
 os.register_at_fork(after_in_child=_core.after_fork_child)
@@ -201,6 +224,7 @@ class Run:
         "project",
         "resumed",
         "settings",
+        "sweep_id",
         "tags",
     )
 
@@ -232,6 +256,8 @@ class Run:
         self.tags: tuple[str, ...] = tuple(info["tags"])
         self.notes: str | None = info["notes"]
         self.resumed: bool = info["resumed"]
+        self.sweep_id: str | None = info.get("sweep_id")
+        """The sweep this run is a trial of (`FWTRACK_SWEEP_ID` at `init`), else None."""
         self.dir = dir
         """The run directory (absolute); the run log is `run.fwlog` inside it."""
         self.mode = mode
@@ -444,7 +470,11 @@ class Run:
         """
         if isinstance(exit_code, bool) or not isinstance(exit_code, int):
             raise TypeError(f"exit_code must be an int, got {type(exit_code).__name__}")
-        with _state.lock:
+        self._finish(exit_code, None)
+
+    def _finish(self, exit_code: int, reason: str | None) -> None:
+        """`finish` with the finish record's `reason` (`"stopped"`, or None)."""
+        with _lifecycle(), _state.lock:
             if self._finished:
                 return
             self._stop_capture()
@@ -456,16 +486,19 @@ class Run:
                     self._media.close()
             finally:
                 try:
-                    self._inner.finish(exit_code)
+                    if reason is None and _state.sigterm_pending and self.sweep_id is not None:
+                        reason = STOPPED  # the agent stopped the trial while it was finishing
+                    self._inner.finish(exit_code, reason)
                 finally:
                     if _state.run is self:
                         _state.run = None
-        if self._snapshot is not None:
-            self._snapshot.wait()
-        if self._uploader is not None:
-            self._finish_upload(self._uploader)
-            self._settle_artifacts()
-        self._finish_links()
+            # Still inside `_lifecycle`: a SIGTERM now waits for the rest of the finish.
+            if self._snapshot is not None:
+                self._snapshot.wait()
+            if self._uploader is not None:
+                self._finish_upload(self._uploader)
+                self._settle_artifacts()
+            self._finish_links()
 
     def _settle_artifacts(self) -> None:
         """Staged artifact blobs of committed versions move into the download cache."""
@@ -732,6 +765,116 @@ def finish(exit_code: int = 0) -> None:
         run.finish(exit_code)
 
 
+def stop_active_run(exit_code: int = STOPPED_EXIT_CODE) -> bool:
+    """Finish the active run, if any, as stopped (the finish record's reason `"stopped"`, so
+    readers show the state `stopped`); whether there was one to stop. Internal: the in-process
+    sweep agent calls it after stopping a trial's thread. Safe from any thread."""
+    run = _state.run
+    if run is None or run.finished:
+        return False
+    run._finish(exit_code, STOPPED)
+    return True
+
+
+# -- sweep trials -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _lifecycle() -> Iterator[None]:
+    """Marks an `init` or `finish` under way in the main thread; when the outermost one ends
+    and a SIGTERM came meanwhile, the run is stopped and the process ends (see
+    `_on_sigterm`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _state.main_busy += 1
+    try:
+        yield
+    finally:
+        _state.main_busy -= 1
+    if _state.main_busy == 0 and _state.sigterm_pending:
+        _stop_and_die()
+
+
+def _install_sigterm_handler() -> None:
+    """In a sweep trial: SIGTERM (the agent stopping the trial) finishes the active run as
+    stopped, then ends the process as SIGTERM would. Only from the main thread, and only when
+    nobody else handles SIGTERM (a handler of the program or a framework stays in charge)."""
+    if _state.sigterm_installed and _state.sigterm_pid == os.getpid():
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _state.sigterm_installed = True
+    _state.sigterm_pid = os.getpid()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _state.sigterm_pid:
+        _die_by_sigterm()  # a forked child (a DataLoader worker): as if never installed
+    _state.sigterm_pending = True
+    if _state.main_busy:
+        return  # an init or finish is under way in this thread; it stops the run when done
+    _stop_and_die()
+
+
+def _stop_and_die() -> NoReturn:
+    _state.sigterm_pending = False
+    try:
+        stop_active_run()
+    finally:
+        _die_by_sigterm()
+
+
+def _die_by_sigterm() -> NoReturn:
+    """End this process the way an unhandled SIGTERM does (no atexit hooks, status -15)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    os.kill(os.getpid(), signal.SIGTERM)
+    while True:  # the signal is delivered at once; this is never reached in practice
+        signal.pause()
+
+
+def _sweep_params(sweep_id: str) -> dict[str, Any]:
+    """The trial's parameters from the JSON file at `FWTRACK_SWEEP_PARAMS` (empty when unset)."""
+    path = FWTRACK_SWEEP_PARAMS.get()
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            params = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(
+            f"FWTRACK_SWEEP_PARAMS={path!r}: cannot read the parameters of this trial of sweep "
+            f"{sweep_id!r} ({e})\nhint: start trials with `fwtrack agent`, which writes that "
+            "file, or unset FWTRACK_SWEEP_ID outside a sweep"
+        ) from e
+    if not isinstance(params, dict):
+        raise ValueError(
+            f"FWTRACK_SWEEP_PARAMS={path!r}: the parameters must be a JSON object, got "
+            f"{type(params).__name__}"
+        )
+    return params
+
+
+def _merge_config(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` updated by `update`, nested dicts merged key by key (W&B's `merge_dicts`)."""
+    out = dict(base)
+    for key, value in update.items():
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            out[key] = _merge_config(dict(old), value)
+        else:
+            out[key] = value
+    return out
+
+
 def _opt_str(what: str, value: object) -> str | None:
     if value is None:
         return None
@@ -840,6 +983,23 @@ def init(
     settings_ = Settings.coerce(settings)
     mode_ = _resolve_mode(mode, settings_)
     resume_ = _resolve_resume(resume)
+    sweep_id = FWTRACK_SWEEP_ID.get()
+    if sweep_id is not None:
+        # A sweep trial: the agent chose the run id and the project (as W&B does).
+        ignored = [
+            f"{arg}={value!r}"
+            for arg, value in (("project", project), ("id", id))
+            if value is not None
+        ]
+        if ignored:
+            warnings.warn(
+                f"fwtrack: ignoring init's {' and '.join(ignored)}: this process runs a trial "
+                f"of sweep {sweep_id!r}, whose run id and project come from the agent "
+                "(FWTRACK_RUN_ID, FWTRACK_PROJECT)",
+                FwTrackWarning,
+                stacklevel=user_stacklevel(),
+            )
+        project = id = None
     if project is None:
         project = FWTRACK_PROJECT.get() or "uncategorized"
     project_ = names.check_project(project)
@@ -870,6 +1030,8 @@ def init(
     for key in config_:
         if not isinstance(key, str) or not key:
             raise TypeError(f"config keys must be non-empty str, got {key!r}")
+    if sweep_id is not None:
+        config_ = _merge_config(config_, _sweep_params(sweep_id))  # the sweep's values win
     if dir is not None:
         root = os.fspath(dir)
         if not isinstance(root, str):
@@ -878,7 +1040,9 @@ def init(
         root = FWTRACK_DIR.get() or FWTRACK_DIR.default or "fwtrack"
     root = os.path.abspath(os.path.expanduser(root))
 
-    with _state.lock:
+    with _lifecycle(), _state.lock:
+        if sweep_id is not None and mode_ != "disabled":
+            _install_sigterm_handler()
         previous = _state.run
         if previous is not None:
             previous.finish()
@@ -894,6 +1058,7 @@ def init(
                 root,
                 settings_,
                 config_,
+                sweep_id,
             )
         else:
             run = _start_run(
@@ -909,6 +1074,7 @@ def init(
                 resume_,
                 settings_,
                 config_,
+                sweep_id,
             )
         _state.run = run
         _state.exit_code = None
@@ -966,6 +1132,7 @@ def _disabled_run(
     root: str,
     settings: Settings,
     config: dict[str, Any],
+    sweep_id: str | None,
 ) -> Run:
     info = {
         "id": run_id,
@@ -976,6 +1143,7 @@ def _disabled_run(
         "tags": tags or [],
         "notes": notes,
         "resumed": False,
+        "sweep_id": sweep_id,
     }
     run = Run(
         _NullWriter(),
@@ -1002,6 +1170,7 @@ def _start_run(
     resume: Resume | None,
     settings: Settings,
     config: dict[str, Any],
+    sweep_id: str | None,
 ) -> Run:
     project_dir = os.path.join(root, project)
     if run_id is None:
@@ -1054,6 +1223,9 @@ def _start_run(
         "fwtrack_version": _core.__version__,
         "resumed": exists,
     }
+    previous_sweep = previous.get("sweep_id")
+    if sweep_id is not None or isinstance(previous_sweep, str):
+        info["sweep_id"] = sweep_id if sweep_id is not None else previous_sweep
     media = MediaWorker(os.path.join(run_dir, snapshot.FILES_DIR))
     inner = _core.RunWriter(
         run_dir,

@@ -141,6 +141,7 @@ impl RunMeta {
                 entry("exit_code", Mp::from(f.exit_code)),
                 entry("timestamp", Mp::F64(f.timestamp)),
                 entry("runtime", Mp::F64(f.runtime)),
+                entry("reason", f.reason.as_deref().map_or(Mp::Nil, Mp::from)),
             ])
         });
         Mp::Map(vec![
@@ -171,6 +172,8 @@ impl RunMeta {
                 exit_code: i32::try_from(field(f, "exit_code")?.as_i64()?).ok()?,
                 timestamp: field(f, "timestamp")?.as_f64()?,
                 runtime: field(f, "runtime")?.as_f64()?,
+                // Absent from metadata stored before finish reasons existed.
+                reason: field(f, "reason").and_then(Mp::as_str).map(str::to_owned),
             }),
         };
         let config = match field(v, "config")? {
@@ -235,5 +238,66 @@ impl RunMeta {
             | Record::Console(_)
             | Record::Unknown { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finish(reason: Option<&str>) -> Finish {
+        Finish {
+            exit_code: 143,
+            timestamp: 5.0,
+            runtime: 4.0,
+            reason: reason.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn finish_reason_is_in_the_meta_map_and_round_trips() {
+        for reason in [None, Some("stopped")] {
+            let mut meta = RunMeta::default();
+            let mut last = None;
+            meta.fold(&Record::RunStart(Mp::Map(Vec::new())), &mut last);
+            meta.fold(&Record::Finish(finish(reason)), &mut last);
+            let mp = meta.to_mp();
+            let f = field(&mp, "finish").cloned().unwrap_or(Mp::Nil);
+            assert_eq!(
+                field(&f, "reason").cloned(),
+                Some(reason.map_or(Mp::Nil, Mp::from))
+            );
+            assert_eq!(RunMeta::from_mp(&mp), Some(meta));
+        }
+    }
+
+    #[test]
+    fn metadata_stored_without_a_reason_still_reads() {
+        let meta = RunMeta {
+            finish: Some(finish(None)),
+            ..RunMeta::default()
+        };
+        let Mp::Map(mut entries) = meta.to_mp() else {
+            panic!("meta is not a map")
+        };
+        // Metadata an older version stored: the finish map without "reason".
+        for (k, v) in &mut entries {
+            if k.as_str() == Some("finish") {
+                if let Mp::Map(f) = v {
+                    f.retain(|(k, _)| k.as_str() != Some("reason"));
+                }
+            }
+        }
+        let back = RunMeta::from_mp(&Mp::Map(entries));
+        assert_eq!(back.and_then(|m| m.finish), Some(finish(None)));
+    }
+
+    #[test]
+    fn a_new_start_clears_the_finish_and_its_reason() {
+        let mut meta = RunMeta::default();
+        let mut last = None;
+        meta.fold(&Record::Finish(finish(Some("stopped"))), &mut last);
+        meta.fold(&Record::RunStart(Mp::Map(Vec::new())), &mut last);
+        assert_eq!(meta.finish, None);
     }
 }

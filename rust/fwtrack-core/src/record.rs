@@ -113,6 +113,9 @@ pub struct Finish {
     pub exit_code: i32,
     pub timestamp: f64,
     pub runtime: f64,
+    /// Why the run ended when it was not the program's own end, e.g. `"stopped"` (a sweep or
+    /// the user stopped it). Encoded only when set, so older readers never see it.
+    pub reason: Option<String>,
 }
 
 /// The summary snapshot: the full summary, and which keys the user set explicitly.
@@ -319,13 +322,18 @@ impl Record {
                 }
             }
             Record::Finish(f) => {
-                w(rmp::encode::write_map_len(buf, 3));
+                let len = if f.reason.is_some() { 4 } else { 3 };
+                w(rmp::encode::write_map_len(buf, len));
                 write_str(buf, "exit_code");
                 w(rmp::encode::write_sint(buf, i64::from(f.exit_code)));
                 write_str(buf, "ts");
                 w(rmp::encode::write_f64(buf, f.timestamp));
                 write_str(buf, "rt");
                 w(rmp::encode::write_f64(buf, f.runtime));
+                if let Some(reason) = &f.reason {
+                    write_str(buf, "reason");
+                    write_str(buf, reason);
+                }
             }
             Record::System(x) => {
                 w(rmp::encode::write_map_len(buf, 3));
@@ -488,6 +496,8 @@ impl Record {
                 exit_code: i32::try_from(m.i64("exit_code")?).unwrap_or(i32::MAX),
                 timestamp: m.f64("ts")?,
                 runtime: m.f64("rt")?,
+                // Optional: absent in logs written before it existed; a non-string is ignored.
+                reason: m.get("reason").and_then(Mp::as_str).map(str::to_owned),
             }),
         })
     }
@@ -613,6 +623,13 @@ mod tests {
                 exit_code: 1,
                 timestamp: 9.0,
                 runtime: 8.0,
+                reason: None,
+            }),
+            Record::Finish(Finish {
+                exit_code: 143,
+                timestamp: 9.0,
+                runtime: 8.0,
+                reason: Some("stopped".into()),
             }),
             Record::System(SystemSample {
                 timestamp: 4.0,
@@ -709,5 +726,80 @@ mod tests {
             panic!("wrong kind")
         };
         assert!(matches!(row.values[0].1, Value::Float(f) if f.is_nan()));
+    }
+
+    fn finish_body(entries: Vec<(Mp, Mp)>) -> Vec<u8> {
+        let mut buf = Vec::new();
+        write_mp(&mut buf, &Mp::Map(entries));
+        buf
+    }
+
+    #[test]
+    fn finish_without_reason_keeps_the_old_encoding() {
+        let f = Finish {
+            exit_code: 0,
+            timestamp: 2.0,
+            runtime: 1.0,
+            reason: None,
+        };
+        let mut new = Vec::new();
+        Record::Finish(f).encode_body(&mut new);
+        // The body an older writer produced: exactly these three keys.
+        let old = finish_body(vec![
+            (Mp::from("exit_code"), Mp::from(0)),
+            (Mp::from("ts"), Mp::F64(2.0)),
+            (Mp::from("rt"), Mp::F64(1.0)),
+        ]);
+        assert_eq!(new, old);
+    }
+
+    #[test]
+    fn finish_reason_is_one_more_key_that_readers_may_ignore() {
+        let mut buf = Vec::new();
+        Record::Finish(Finish {
+            exit_code: 143,
+            timestamp: 2.0,
+            runtime: 1.0,
+            reason: Some("stopped".into()),
+        })
+        .encode_body(&mut buf);
+        let v = rmpv::decode::read_value(&mut buf.as_slice()).unwrap_or(Mp::Nil);
+        let Mp::Map(entries) = &v else {
+            panic!("not a map: {v:?}")
+        };
+        let keys: Vec<_> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["exit_code", "ts", "rt", "reason"]);
+        // An older reader looks fields up by name: the three it knows are unchanged.
+        let m = match Fields::new(&v, kind::FINISH) {
+            Ok(m) => m,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(m.i64("exit_code").ok(), Some(143));
+        assert_eq!(m.f64("ts").ok(), Some(2.0));
+        assert_eq!(m.f64("rt").ok(), Some(1.0));
+    }
+
+    #[test]
+    fn finish_decodes_with_and_without_reason_and_skips_unknown_keys() {
+        let decode = |entries| match Record::decode(kind::FINISH, &finish_body(entries)) {
+            Ok(Record::Finish(f)) => f,
+            other => panic!("expected a finish record, got {other:?}"),
+        };
+        let base = || {
+            vec![
+                (Mp::from("exit_code"), Mp::from(1)),
+                (Mp::from("ts"), Mp::F64(3.0)),
+                (Mp::from("rt"), Mp::F64(0.5)),
+            ]
+        };
+        assert_eq!(decode(base()).reason, None);
+        let mut with = base();
+        with.push((Mp::from("reason"), Mp::from("stopped")));
+        assert_eq!(decode(with).reason.as_deref(), Some("stopped"));
+        let mut future = base();
+        future.push((Mp::from("some_future_key"), Mp::from(7)));
+        future.push((Mp::from("reason"), Mp::Nil));
+        let f = decode(future);
+        assert_eq!((f.exit_code, f.reason), (1, None));
     }
 }

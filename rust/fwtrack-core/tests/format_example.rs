@@ -79,6 +79,7 @@ fn write_example(dir: &std::path::Path) -> Vec<u8> {
         exit_code: 0,
         timestamp: 1_700_000_001.0,
         runtime: 1.0,
+        reason: None,
     }))
     .unwrap();
     w.close().unwrap();

@@ -104,7 +104,7 @@ fn arb_run_record() -> impl Strategy<Value = Record> {
         1 => snapshot,
         1 => Just(Record::RunStart(map(&[("id", Mp::from("r"))]))),
         1 => Just(Record::Config(map(&[("lr", Mp::F64(0.5))]))),
-        1 => Just(Record::Finish(Finish { exit_code: 0, timestamp: 1.0, runtime: 2.0 })),
+        1 => Just(Record::Finish(Finish { exit_code: 0, timestamp: 1.0, runtime: 2.0, reason: None })),
     ]
 }
 
@@ -319,6 +319,7 @@ fn writer_run(dir: &Path) -> PathBuf {
         exit_code: 0,
         timestamp: 2e9,
         runtime: 99.0,
+        reason: None,
     }))
     .unwrap();
     w.close().unwrap();

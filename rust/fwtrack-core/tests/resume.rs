@@ -164,6 +164,7 @@ fn a_resumed_finished_run_is_running_again() {
             exit_code: code,
             timestamp: 1.0,
             runtime: 7.0,
+            reason: None,
         })
     };
     let (w, _) = open(dir, false, quiet_opts());

@@ -77,6 +77,7 @@ fn every_record_kind_round_trips_through_the_writer() {
             exit_code: 0,
             timestamp: 2.0,
             runtime: 1.5,
+            reason: Some("stopped".into()),
         }),
     ];
     for r in &sent {

@@ -475,8 +475,16 @@ impl PyRunWriter {
     }
 
     /// Commit a pending row, write the finish record, fsync and stop the writer thread.
-    #[pyo3(signature = (exit_code = 0))]
-    fn finish(&self, py: Python<'_>, exit_code: i32) -> PyResult<()> {
+    ///
+    /// `reason` says why the run ended when it was not the program's own end (`"stopped"`:
+    /// a sweep or the user stopped it); it is stored in the finish record only when given.
+    #[pyo3(signature = (exit_code = 0, reason = None))]
+    fn finish(&self, py: Python<'_>, exit_code: i32, reason: Option<String>) -> PyResult<()> {
+        if reason.as_deref().is_some_and(str::is_empty) {
+            return Err(PyValueError::new_err(
+                "finish reason must be a non-empty str such as 'stopped', or None",
+            ));
+        }
         if self.inert(py) || self.finished.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
@@ -490,6 +498,7 @@ impl PyRunWriter {
             exit_code,
             timestamp,
             runtime,
+            reason,
         })));
         let res = py.detach(|| {
             self.writer.send_entries(out)?;

@@ -183,6 +183,7 @@ pub fn record_eq(a: &Record, b: &Record) -> bool {
             x.exit_code == y.exit_code
                 && f_eq(x.timestamp, y.timestamp)
                 && f_eq(x.runtime, y.runtime)
+                && x.reason == y.reason
         }
         (Record::System(x), Record::System(y)) => {
             f_eq(x.timestamp, y.timestamp)
@@ -334,12 +335,18 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
                 summary,
             })
         });
-    let finish =
-        (any::<i32>(), arb_f64(), arb_f64()).prop_map(|(exit_code, timestamp, runtime)| {
+    let finish = (
+        any::<i32>(),
+        arb_f64(),
+        arb_f64(),
+        proptest::option::of(arb_string()),
+    )
+        .prop_map(|(exit_code, timestamp, runtime, reason)| {
             Record::Finish(Finish {
                 exit_code,
                 timestamp,
                 runtime,
+                reason,
             })
         });
     let system = (
