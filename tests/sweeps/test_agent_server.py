@@ -1,0 +1,108 @@
+"""Sweep agents against a real `fwtrack server` on PostgreSQL: a grid of 12 run by three agent
+processes at once (each configuration exactly once, the runs uploaded with their sweep id), an
+agent killed mid-trial (its trial run again by another agent), `Api(base_url=...).sweep()`."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fwserver import Server
+from fwtrack.api import Api
+from server.harness import PostgresCluster
+from sweeps.agentutil import HEARTBEAT, AgentProcess, agent_env, config, create, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        srv = Server(tmp_path_factory.mktemp("sweeps-pg") / "data")
+        srv.db_url = cluster.create_database()
+        srv.extra_args = ["--sweep-heartbeat", HEARTBEAT]
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+    finally:
+        cluster.stop()
+
+
+def _env(tmp_path: Path, server: Server, **extra: str) -> dict[str, str]:
+    return agent_env(
+        tmp_path,
+        FWTRACK_BASE_URL=server.url,
+        FWTRACK_API_KEY=server.key,
+        FWTRACK_UPLOAD_TIMEOUT="120",
+        **extra,
+    )
+
+
+def _api(server: Server) -> Api:
+    return Api(base_url=server.url, api_key=server.key)
+
+
+def test_grid_of_12_by_three_agents_on_a_server(tmp_path: Path, pg_server: Server) -> None:
+    env = _env(tmp_path, pg_server)
+    ref = create(
+        config({"a": {"values": [1, 2, 3]}, "b": {"values": [1, 2, 3, 4]}, "steps": {"value": 2}}),
+        env=env,
+        cwd=tmp_path,
+        project="grid12",
+    )
+    entity, project, sweep_id = ref.split("/")
+    assert project == "grid12"
+    agents = [AgentProcess(ref, env=env, cwd=tmp_path) for _ in range(3)]
+    for agent in agents:
+        assert "the sweep is done" in agent.finish()
+
+    api = _api(pg_server)
+    runs = api.runs(f"{entity}/grid12")
+    assert len(runs) == 12
+    assert sorted((r.config["a"], r.config["b"]) for r in runs) == sorted(
+        (a, b) for a in (1, 2, 3) for b in (1, 2, 3, 4)
+    )
+    assert {r.state for r in runs} == {"finished"}
+    sweep = api.sweep(ref)
+    assert sweep.state == "finished"
+    assert sweep.id == sweep_id
+    trials = sweep.trials
+    assert len(trials) == 12
+    assert {t["state"] for t in trials} == {"finished"}
+    assert sorted(t["run_id"] for t in trials) == sorted(r.id for r in runs)
+    best = sweep.best_run()
+    assert best is not None
+    assert (best.config["a"], best.config["b"]) == (1, 1)
+    assert api.sweep(sweep_id).path == ref  # a bare id is located by the server
+
+
+def test_an_agent_killed_mid_trial_on_a_server(tmp_path: Path, pg_server: Server) -> None:
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    env = _env(tmp_path, pg_server, SWEEP_TRIAL_HOLD=str(hold))
+    cfg = config({"a": {"values": [1, 2]}, "steps": {"value": 2}})
+    ref = create(cfg, env=env, cwd=tmp_path, project="killed")
+
+    first = AgentProcess(ref, env=env, cwd=tmp_path)
+    pid_file = wait_for("the first trial to hold", lambda: list(tmp_path.glob("hold.*.pid")))[0]
+    old_run_id = pid_file.name.split(".")[1]
+    first.kill()
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    hold.unlink()
+
+    assert "the sweep is done" in AgentProcess(ref, env=env, cwd=tmp_path).finish()
+    sweep = _api(pg_server).sweep(ref)
+    assert sweep.state == "finished"
+    trials = sorted(sweep.trials, key=lambda t: t["number"])
+    assert [t["state"] for t in trials] == ["finished", "finished"]
+    rerun = next(t for t in trials if t["past_run_ids"])
+    assert rerun["past_run_ids"] == [old_run_id]
+    assert sorted(r.config["a"] for r in sweep.runs if r.state == "finished") == [1, 2]
