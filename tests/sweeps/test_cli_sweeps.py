@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+import fwtrack
 from fwtrack.api import Api
 from sweeps.agentutil import AgentProcess, agent_env, cli, config, create, wait_for
 
@@ -19,20 +22,48 @@ pytestmark = pytest.mark.slow
 EXAMPLES = sorted((Path(__file__).parent / "wandb_examples").glob("*.yaml"))
 
 
-def test_the_wandb_example_configs_create_sweeps(tmp_path: Path) -> None:
-    assert len(EXAMPLES) >= 3, "part A's W&B examples are missing from tests/sweeps/wandb_examples"
-    env = agent_env(tmp_path)
+def test_the_wandb_example_configs_create_sweeps(tmp_dir: Path) -> None:
+    assert len(EXAMPLES) >= 3, "the W&B examples are missing from tests/sweeps/wandb_examples"
+    api = Api()
     for path in EXAMPLES:
-        out = cli("sweep", str(path), "--project", "examples", env=env, cwd=tmp_path)
-        assert out.returncode == 0, f"{path.name}: {out.stderr}"
-        match = re.search(r"created sweep (\w+) \((grid|random|bayes), project (\S+)\)", out.stdout)
-        assert match, out.stdout
-        assert f"fwtrack agent {match.group(1)}" in out.stdout
         raw = yaml.safe_load(path.read_text())
-        sweep = Api(tmp_path / "fwtrack").sweep(match.group(1))
-        assert sweep.config == raw
+        sweep = api.sweep(fwtrack.sweep(path, project="examples"))
+        assert sweep.config == raw, path.name
         assert sweep.state == "running"
-        assert match.group(2) == raw["method"]
+        assert sweep.project == "examples"  # the argument wins over the config's project
+        assert sweep.data["method"] == raw["method"]
+
+
+def test_fwtrack_sweep_prints_the_agent_command(tmp_path: Path) -> None:
+    env = agent_env(tmp_path)
+    path = EXAMPLES[0]
+    out = cli("sweep", str(path), "--project", "examples", "--seed", "7", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    match = re.search(r"created sweep (\w+) \((grid|random|bayes), project (\S+)\)", out.stdout)
+    assert match, out.stdout
+    assert f"run an agent: fwtrack agent {match.group(1)}\n" in out.stdout
+    sweep = Api(tmp_path / "fwtrack").sweep(match.group(1))
+    assert sweep.data["seed"] == 7
+    assert sweep.config == yaml.safe_load(path.read_text())
+
+
+def test_import_fwtrack_loads_no_search_library(tmp_path: Path) -> None:
+    code = (
+        "import sys, fwtrack, fwtrack.cli\n"
+        "from fwtrack.sweeps import agent, cli, client, remote\n"
+        "print(fwtrack.agent.__module__, fwtrack.sweep.__module__)\n"
+        "print(sorted(m for m in ('optuna', 'sklearn', 'sqlalchemy', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=agent_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["fwtrack.sweeps fwtrack.sweeps", "[]"]
 
 
 def test_pause_resume_and_stop(tmp_path: Path) -> None:
