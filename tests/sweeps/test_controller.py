@@ -4,6 +4,7 @@ hyperband's decisions through heartbeats, `metric.target`, seeded suggestions, i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -456,3 +457,54 @@ def test_the_local_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("FWTRACK_SWEEP_HEARTBEAT", "soon")
     with pytest.raises(ValueError, match="FWTRACK_SWEEP_HEARTBEAT"):
         open_local(root)
+
+
+def test_a_grid_point_taken_behind_the_locks_back_is_skipped(
+    cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Locking aside, the unique grid key decides: a grid point another connection inserts
+    between the controller's look at the taken points and its own insert (PostgreSQL, where
+    the sweep's lock lets such an insert through) makes the controller take the next point."""
+    url = database_url("postgresql", tmp_path, cluster)
+    db = migrated(url)
+    intruder = sa.create_engine(url)
+    try:
+        ctl = Controller(db, heartbeat_interval=INTERVAL)
+        config = grid_config(2, 1)
+        points = grid_points(config)
+        sweep_id = ctl.create("e", "p", config)["id"]
+        agent = ctl.register_agent(sweep_id, "h", 1)["agent_id"]
+        intrusions: list[str] = []
+
+        def intrude(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if intrusions or not statement.startswith("INSERT INTO sweep_trials"):
+                return
+            intrusions.append(statement)
+            with intruder.begin() as c:
+                c.execute(
+                    sa.text(
+                        "INSERT INTO sweep_trials (sweep_id, number, attempt, run_id, "
+                        "past_run_ids, params, grid_key, state, history, stop_requested, "
+                        "created_at) VALUES (:sweep, 1000, 0, 'intruder', '[]', :params, "
+                        ":key, 'finished', '[]', false, 0)"
+                    ),
+                    {
+                        "sweep": sweep_id,
+                        "params": json.dumps(points[0]),
+                        "key": canonical_key(points[0]),
+                    },
+                )
+
+        sa.event.listen(db.engine, "before_cursor_execute", intrude)
+        trial = ctl.next_trial(sweep_id, agent)["trial"]
+        sa.event.remove(db.engine, "before_cursor_execute", intrude)
+        assert len(intrusions) == 1
+        assert trial["number"] == 0
+        assert trial["params"] == points[1]
+        ctl.finish_trial(sweep_id, agent, trial["id"], "finished", 1.0, [1.0], 0)
+        assert ctl.next_trial(sweep_id, agent) == {"done": "exhausted"}
+        keys = sorted(t["params"]["a"] for t in ctl.trials(sweep_id))
+        assert keys == [0, 1]
+    finally:
+        intruder.dispose()
+        db.dispose()

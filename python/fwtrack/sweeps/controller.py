@@ -2,17 +2,18 @@
 local store of `fwtrack.sweeps.local`), and the decisions agents ask for.
 
 Every call that changes something is one write transaction that first locks the sweep's row
-(`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite a write session starts `BEGIN IMMEDIATE`,
-which already serializes writers), so the calls on one sweep happen one after the other,
-whichever server process or agent makes them. On top of that, a grid point is claimed by
-inserting a trial with `grid_key` = the point's canonical key, which is unique per sweep: even
-with the locking wrong, a grid point cannot run twice.
+(`SELECT ... FOR NO KEY UPDATE` on PostgreSQL; on SQLite a write session starts `BEGIN
+IMMEDIATE`, which already serializes writers), so the calls on one sweep happen one after the
+other, whichever server process or agent makes them. On top of that, a grid point is claimed
+by inserting a trial with `grid_key` = the point's canonical key, which is unique per sweep:
+even with the locking wrong, a grid point cannot run twice.
 
 Agents: `register_agent`, then `next_trial` (a trial, `wait` some seconds, or `done` with a
 reason), `heartbeat` with the metric's new values of its running trials (answers the trials
 to stop: hyperband's decisions, or all of them once the sweep is cancelled), and
 `finish_trial`. An agent silent for two heartbeat intervals is `lost`: its running trials are
 queued again with a new run id (`attempt` + 1) until `max_attempts` runs, then `crashed`.
+`run_cap` counts trials: a trial queued again runs as a new run of the same trial.
 """
 
 from __future__ import annotations
@@ -314,11 +315,8 @@ class Controller:
                 return _trial_json(trial)
             t = self._clock()
             _append(trial, history or [], int(offset))
-            if value is not None and not isinstance(value, bool):
-                value = float(value)
-                trial.value = value if math.isfinite(value) else None
-            elif trial.history:
-                trial.value = _last_finite(trial.history)
+            reported = None if value is None or isinstance(value, bool) else _number(value)
+            trial.value = reported if reported is not None else _last_finite(trial.history)
             trial.state = state
             trial.ended_at = t
             trial.heartbeat_at = t
@@ -408,9 +406,13 @@ class Controller:
         return sweep
 
     def _lock(self, s: Session, sweep_id: str) -> Sweep:
-        """The sweep's row, locked until the transaction ends (FOR UPDATE on PostgreSQL; a
-        SQLite write session holds the database's write lock from its start)."""
-        sweep = s.scalars(sa.select(Sweep).where(Sweep.id == sweep_id).with_for_update()).first()
+        """The sweep's row, locked until the transaction ends. PostgreSQL: `FOR NO KEY
+        UPDATE` (the row lock of an UPDATE that leaves the key alone: it excludes every other
+        controller call on the sweep, yet lets rows that merely reference the sweep be
+        inserted meanwhile); a SQLite write session holds the database's write lock from its
+        start."""
+        query = sa.select(Sweep).where(Sweep.id == sweep_id).with_for_update(key_share=True)
+        sweep = s.scalars(query).first()
         if sweep is None:
             raise SweepNotFoundError(
                 f"no sweep {sweep_id!r}; hint: `fwtrack sweep` prints the id of a new sweep"
@@ -655,7 +657,12 @@ class Controller:
         if config.method == "grid":
             from fwtrack.sweeps.params import grid_size
 
-            if sweep.next_number >= grid_size(config):
+            claimed = s.scalar(
+                sa.select(sa.func.count())
+                .select_from(SweepTrial)
+                .where(SweepTrial.sweep_id == sweep.id, SweepTrial.grid_key.is_not(None))
+            )
+            if int(claimed or 0) >= grid_size(config):
                 return "exhausted"
         return "finished"
 
