@@ -454,3 +454,51 @@ def test_openapi_documents_the_sweep_routes(api: SweepClient) -> None:
     }
     assert found == expected
     assert json.dumps(doc).count('"422"') == 0
+
+
+def test_hyperband_decisions_reach_the_agent_in_the_heartbeat_answer(api: SweepClient) -> None:
+    project = unique("p")
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": [0, 1, 2]}},
+        "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 3},
+    }
+    sid = api.create(project, config)["id"]
+    agent = api.agent(project, sid)
+    trials = [api.next(project, sid, agent)["trial"] for _ in range(3)]
+    curves = {trials[0]["id"]: 0.1, trials[1]["id"]: 0.2, trials[2]["id"]: 5.0}
+    reports = [{"id": tid, "history": [value] * 5, "offset": 0} for tid, value in curves.items()]
+    beat = api.heartbeat(project, sid, agent, reports)
+    # The worst curve is past the first band (2) and far worse than the others: stopped; the
+    # best never is.
+    assert trials[2]["id"] in beat["stop"]
+    assert trials[0]["id"] not in beat["stop"]
+    assert beat["state"] == "running"
+    stopped = [t for t in api.trials(project, sid) if t["stop_requested"]]
+    assert {t["id"] for t in stopped} == set(beat["stop"])
+    out = api.finish(project, sid, agent, trials[2]["id"], "stopped", value=5.0, offset=5)
+    assert out["state"] == "stopped"
+    assert api.sweep(project, sid)["counts"]["stopped"] == 1
+
+
+def test_sweep_heartbeat_option_is_checked(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from fwtrack.server import ServerConfig
+
+    from .harness import child_env
+
+    for bad in ("0", "-1", "soon"):
+        done = subprocess.run(
+            [sys.executable, "-m", "fwtrack", "server", "--data", str(tmp_path / "d"),
+             "--port", "1", "--sweep-heartbeat", bad],
+            capture_output=True, text=True, env=child_env(), timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "--sweep-heartbeat" in done.stderr
+        assert repr(bad) in done.stderr
+    with pytest.raises(ValueError, match="sweep_heartbeat"):
+        ServerConfig(data_dir=tmp_path / "d", sweep_heartbeat=0)
+    assert ServerConfig(data_dir=tmp_path / "d").sweep_heartbeat == 10.0
