@@ -50,6 +50,7 @@ As in W&B, an integer `q` gives integer values.
 from __future__ import annotations
 
 import copy
+import datetime
 import logging
 import math
 import threading
@@ -268,6 +269,32 @@ def _tpe_class() -> Any:
     return _tpe
 
 
+_trial: Any = None
+
+
+def _trial_class() -> Any:
+    """`FrozenTrial` whose deep copy (the storage copies every trial it is given) copies the
+    containers but shares the distributions, which nothing changes: building a study of 1,000
+    trials then takes a fraction of the time."""
+    global _trial
+    if _trial is None:
+        from optuna.trial import FrozenTrial
+
+        class _SweepTrial(FrozenTrial):
+            def __deepcopy__(self, memo: dict[int, Any]) -> _SweepTrial:
+                new = copy.copy(self)
+                new._params = dict(self._params)
+                new._distributions = dict(self._distributions)
+                new._user_attrs = copy.deepcopy(self._user_attrs, memo)
+                new._system_attrs = copy.deepcopy(self._system_attrs, memo)
+                new.intermediate_values = dict(self.intermediate_values)
+                new._values = None if self._values is None else list(self._values)
+                return new
+
+        _trial = _SweepTrial
+    return _trial
+
+
 _lock = threading.Lock()
 _spaces: dict[str, _Space] = {}
 
@@ -332,28 +359,33 @@ class _Study:
         self.pending: tuple[int, dict[str, Any]] | None = None
 
     def _add(self, obs_params: dict[str, Any], kind: _Kind) -> int | None:
-        from optuna.trial import TrialState, create_trial
+        from optuna.trial import TrialState
 
         internal = self.space.to_internal(obs_params)
         if internal is None:
             return None
-        dists = self.space.distributions
         name, value = kind
-        if name == "complete":
-            trial = create_trial(
-                state=TrialState.COMPLETE, value=value, params=internal, distributions=dists
-            )
-        elif name == "pruned":
-            trial = create_trial(
-                state=TrialState.PRUNED,
-                params=internal,
-                distributions=dists,
-                intermediate_values=None if value is None else {0: value},
-            )
-        elif name == "running":
-            trial = create_trial(state=TrialState.RUNNING, params=internal, distributions=dists)
-        else:
-            trial = create_trial(state=TrialState.FAIL, params=internal, distributions=dists)
+        state = {
+            "complete": TrialState.COMPLETE,
+            "pruned": TrialState.PRUNED,
+            "running": TrialState.RUNNING,
+        }.get(name, TrialState.FAIL)
+        now = datetime.datetime.now()
+        # what optuna.trial.create_trial builds, without its validation (to_internal checked
+        # every value against its distribution) and cheap to copy into the storage
+        trial = _trial_class()(
+            number=-1,
+            state=state,
+            value=value if name == "complete" else None,
+            datetime_start=now,
+            datetime_complete=None if name == "running" else now,
+            params=internal,
+            distributions=self.space.distributions,
+            user_attrs={},
+            system_attrs={},
+            intermediate_values={0: value} if name == "pruned" and value is not None else {},
+            trial_id=-1,
+        )
         return self.storage.create_new_trial(self.study_id, template_trial=trial)
 
     def _finish(self, trial_id: int, kind: _Kind) -> None:
