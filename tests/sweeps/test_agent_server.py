@@ -106,3 +106,37 @@ def test_an_agent_killed_mid_trial_on_a_server(tmp_path: Path, pg_server: Server
     rerun = next(t for t in trials if t["past_run_ids"])
     assert rerun["past_run_ids"] == [old_run_id]
     assert sorted(r.config["a"] for r in sweep.runs if r.state == "finished") == [1, 2]
+
+
+def test_a_server_restart_does_not_end_the_agent_or_its_trial(tmp_path: Path) -> None:
+    # A heartbeat interval longer than the restart: the agent is not lost meanwhile.
+    srv = Server(tmp_path / "data")
+    srv.extra_args = ["--sweep-heartbeat", "5"]
+    srv.start()
+    try:
+        hold = tmp_path / "hold"
+        hold.write_text("")
+        env = _env(tmp_path, srv, SWEEP_TRIAL_HOLD=str(hold))
+        cfg = config({"a": {"values": [1, 2]}, "steps": {"value": 2}})
+        ref = create(cfg, env=env, cwd=tmp_path, project="restart")
+        agent = AgentProcess(ref, env=env, cwd=tmp_path)
+        pid_file = wait_for("the trial to hold", lambda: list(tmp_path.glob("hold.*.pid")))[0]
+        held_run = pid_file.name.split(".")[1]
+
+        srv.kill9()
+        wait_for("the agent to miss the server", lambda: "retrying" in agent.output)
+        assert agent.proc.poll() is None
+        srv.restart()
+        hold.unlink()
+
+        out = agent.finish()
+        assert "the controller answers again" in out
+        assert "the sweep is done" in out
+        sweep = _api(srv).sweep(ref)
+        trials = sorted(sweep.trials, key=lambda t: t["number"])
+        assert [(t["state"], t["attempt"]) for t in trials] == [("finished", 0), ("finished", 0)]
+        assert trials[0]["run_id"] == held_run
+        assert sorted(r.config["a"] for r in sweep.runs) == [1, 2]
+        assert {r.state for r in sweep.runs} == {"finished"}
+    finally:
+        srv.stop()
