@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import fwtrack
+from fwserver import Server
 from fwtrack import _core
 from fwtrack.api import Api, Run
 from fwtrack.sdk import run as sdk_run
@@ -348,6 +349,29 @@ def test_a_trial_in_a_thread_reads_the_sweep_environment_and_is_stopped_from_out
     assert_history_kept(run, 9)
 
 
+def test_the_in_process_agents_stop_leaving_a_with_block_finishes_as_stopped() -> None:
+    from fwtrack.sweeps.agent import TrialStopped
+
+    def train() -> None:
+        with fwtrack.init(project="p", id="withstop", settings={"console": False}) as run:
+            for step in range(5):
+                run.log({"loss": 1.0 / (step + 1)})
+            raise TrialStopped  # what the agent raises in the trial's thread
+
+    with pytest.raises(TrialStopped):
+        train()
+    back = Api().run("p/withstop")
+    assert (back.state, back.exit_code) == ("stopped", 143)
+    assert_history_kept(back, 4)
+    # Any other exception still fails the run.
+    with (
+        pytest.raises(KeyError),
+        fwtrack.init(project="p", id="withkey", settings={"console": False}),
+    ):
+        raise KeyError("x")
+    assert Api().run("p/withkey").state == "failed"
+
+
 def test_a_finished_run_stays_finished_when_stopped_later() -> None:
     run = fwtrack.init(project="p", settings={"console": False})
     run.log({"x": 1})
@@ -478,3 +502,39 @@ def test_runs_filters_name_what_is_wrong() -> None:
         api.runs("p", filters={"sweep": 3})
     with pytest.raises(TypeError, match="filters must be a dict"):
         api.runs("p", filters="sweep=abc")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_runs_filters_on_a_server(
+    server: Server, client_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same filters through `Api(base_url=...)`: the server's `sweep = <id>` and
+    `state = <state>` clauses (several values of a key are matched on the client)."""
+    monkeypatch.setenv("FWTRACK_BASE_URL", server.url)
+    monkeypatch.setenv("FWTRACK_API_KEY", server.key)
+    monkeypatch.setenv("FWTRACK_UPLOAD_TIMEOUT", "60")
+    _trial_in_thread(client_dirs, monkeypatch, "remoteaa", "r1", "finished")
+    _trial_in_thread(client_dirs, monkeypatch, "remoteaa", "r2", "stopped")
+    _trial_in_thread(client_dirs, monkeypatch, "remoteaa", "r3", "failed")
+    _trial_in_thread(client_dirs, monkeypatch, "remotebb", "r4", "finished")
+    fwtrack.init(project="filt", id="plain", settings={"console": False}).finish()
+    api = Api(base_url=server.url, api_key=server.key)
+
+    def ids(**filters: Any) -> set[str]:
+        return {r.id for r in api.runs("filt", filters=filters)}
+
+    assert ids() == {"r1", "r2", "r3", "r4", "plain"}
+    assert ids(sweep="remoteaa") == {"r1", "r2", "r3"}
+    assert ids(sweep="remoteaa", state="finished") == {"r1"}
+    assert ids(state="stopped") == {"r2"}
+    assert ids(sweep="remoteaa", state=["stopped", "failed"]) == {"r2", "r3"}
+    assert ids(sweep="nosuch") == set()
+    stopped = api.run("filt/r2")
+    assert (stopped.state, stopped.sweep_id, stopped.finish_reason) == (
+        "stopped",
+        "remoteaa",
+        "stopped",
+    )
+    assert api.run("filt/plain").sweep_id is None
+    with pytest.raises(ValueError, match="unknown run filter"):
+        api.runs("filt", filters={"tags": "x"})

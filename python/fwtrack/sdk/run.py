@@ -614,6 +614,10 @@ class Run:
             code = 0
         elif isinstance(exc, SystemExit):
             code = _system_exit_code(exc)
+        elif _is_trial_stop(exc):
+            # The in-process sweep agent stopped this trial (an exception raised in its thread).
+            self._finish(STOPPED_EXIT_CODE, STOPPED)
+            return
         else:
             code = 1
         self.finish(exit_code=code)
@@ -624,6 +628,14 @@ class Run:
             f"<fwtrack.Run id={self.id!r} name={self.name!r} project={self.project!r} "
             f"dir={self.dir!r} ({state})>"
         )
+
+
+def _is_trial_stop(exc: BaseException) -> bool:
+    """Whether `exc` is the in-process sweep agent's `TrialStopped` (looked up only when its
+    module is loaded: nothing of the sweeps package is imported here)."""
+    agent = sys.modules.get("fwtrack.sweeps.agent")
+    trial_stopped = getattr(agent, "TrialStopped", None)
+    return isinstance(trial_stopped, type) and isinstance(exc, trial_stopped)
 
 
 def _system_exit_code(exc: SystemExit) -> int:
