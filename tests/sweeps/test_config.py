@@ -603,6 +603,24 @@ def test_invalid_config_names_key_value_and_fix(config: dict[str, Any], needles:
     assert config == before  # the caller's dict is not touched
 
 
+def test_yaml_exponent_without_a_dot_gets_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "method: random\nparameters:\n  lr:\n    min: 1e-5\n    max: 0.1\n", encoding="utf-8"
+    )
+    with pytest.raises(SweepConfigError) as info:
+        load_config(path)
+    assert "parameters.lr.min" in str(info.value)
+    assert "'1e-5'" in str(info.value)
+    assert "!!float 1e-5" in str(info.value)
+    # written as W&B's documentation suggests, it loads
+    path.write_text(
+        "method: random\nparameters:\n  lr:\n    min: !!float 1e-5\n    max: 0.1\n",
+        encoding="utf-8",
+    )
+    assert load_config(path).params[0].min == 1e-5
+
+
 def test_not_a_mapping() -> None:
     with pytest.raises(SweepConfigError, match="YAML file path or a dict"):
         load_config(42)  # type: ignore[arg-type]

@@ -321,6 +321,19 @@ def _unknown(path: str, key: str, allowed: tuple[str, ...] | list[str]) -> Sweep
     )
 
 
+def _yaml_hint(v: Any) -> str:
+    """YAML 1.1 (PyYAML, and W&B) reads `1e-5` as a string; say how to write the number."""
+    if isinstance(v, str):
+        try:
+            float(v)
+        except ValueError:
+            return ""
+        return (
+            f" (YAML reads {v} as a string; write a decimal point, as in 1.0e-5, or `!!float {v}`)"
+        )
+    return ""
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -564,7 +577,7 @@ def _parameter(spec: Any, where: tuple[str, ...], ppath: tuple[str, ...]) -> lis
         if key in spec:
             v = spec[key]
             if not _is_number(v):
-                raise _err(f"{path}.{key}", v, "expected a number")
+                raise _err(f"{path}.{key}", v, f"expected a number{_yaml_hint(v)}")
             fields[key] = v
     if fields.get("sigma", 0) < 0:
         raise _err(f"{path}.sigma", fields["sigma"], "expected a number >= 0")
@@ -604,7 +617,7 @@ def _parameter(spec: Any, where: tuple[str, ...], ppath: tuple[str, ...]) -> lis
         kind = "an integer" if dist == "int_uniform" else "a number"
         for key, v in (("min", lo), ("max", hi)):
             if not check(v):
-                raise _err(f"{path}.{key}", v, f"distribution {dist} needs {kind}")
+                raise _err(f"{path}.{key}", v, f"distribution {dist} needs {kind}{_yaml_hint(v)}")
         if lo >= hi:
             raise SweepConfigError(
                 f"{path}.min: {lo!r} is not less than max {hi!r}; min must be below max"
