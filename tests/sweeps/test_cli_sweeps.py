@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,22 @@ def test_mistakes_name_the_problem(tmp_path: Path) -> None:
     out = cli("agent", "nosuch12", "--count", "0", env=env, cwd=tmp_path)
     assert out.returncode == 2
     assert "--count" in out.stderr
+
+
+def test_ctrl_c_stops_the_running_trial_and_exits(tmp_path: Path) -> None:
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    env = agent_env(tmp_path, SWEEP_TRIAL_HOLD=str(hold))
+    ref = create(config({"a": {"values": [1, 2]}, "steps": {"value": 2}}), env=env, cwd=tmp_path)
+    agent = AgentProcess(ref, env=env, cwd=tmp_path)
+    pid_file = wait_for("the trial to hold", lambda: list(tmp_path.glob("hold.*.pid")))[0]
+    run_id = pid_file.name.split(".")[1]
+
+    agent.proc.send_signal(signal.SIGINT)
+    assert agent.proc.wait(timeout=60) == 130, agent.output
+    assert "interrupted: stopping trial 0" in agent.output
+    api = Api(tmp_path / "fwtrack")
+    assert api.run(f"sw/{run_id}").state == "stopped"
+    sweep = api.sweep(ref)
+    assert [(t["run_id"], t["state"]) for t in sweep.trials] == [(run_id, "stopped")]
+    assert sweep.state == "running"  # the sweep goes on: another agent takes the next trial
