@@ -104,9 +104,9 @@ def test_values_that_are_not_numbers_are_skipped() -> None:
     curves = [
         Curve(1, "finished", [1.0, math.nan, 1.0]),
         Curve(2, "finished", [1.0, 1.0]),
-        Curve(3, "running", [math.nan, 5.0, "x", 5.0]),  # type: ignore[list-item]
+        Curve(3, "running", [math.nan, 5.0, "x", math.inf, True, 5.0]),  # type: ignore[list-item]
     ]
-    # trial 3's numbers are [5, 5]: at band 2 it is 5 > threshold 1
+    # as W&B's is_number: trial 3's finite numbers are [5, 5]: at band 2 it is 5 > threshold 1
     assert to_stop(cfg, curves) == {3}
 
 

@@ -4,7 +4,7 @@ From `wandb/sweeps` `hyperband_stopping.py`:
 
 1. Bands: with `max_iter` and `s`, `max_iter / eta^k` for k = 1..s (stopping below 1),
    truncated to integers, ascending; with `min_iter`, `min_iter * eta^k` for k = 0..99.
-2. Every trial's metric history (numbers only, in logged order; negated when the goal is
+2. Every trial's metric history (finite numbers only, in logged order; negated when the goal is
    `maximize`, so lower is better) of every state counts. At each band `b`, the threshold is
    `sorted(values at index b-1)[int(len / eta)]` over the trials that reached `b`
    (no trial → no threshold).
@@ -39,7 +39,7 @@ def _clean(values: Sequence[float], maximize: bool) -> list[float]:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
         x = float(v)
-        if math.isnan(x):
+        if not math.isfinite(x):  # W&B's is_number: finite numbers only
             continue
         out.append(-x if maximize else x)
     return out
