@@ -854,7 +854,9 @@ class Api(AdminCalls):
         from fwtrack.sweeps.client import LocalSweeps, Sweep, SweepClient
 
         client: SweepClient = (
-            self._remote.sweeps() if self._remote is not None else LocalSweeps(self._root)
+            self._remote.sweeps()
+            if self._remote is not None
+            else LocalSweeps(self._root, create=False)
         )
         return Sweep(client, self, path)
 

@@ -16,6 +16,7 @@ import yaml
 
 import fwtrack
 from fwtrack.api import Api
+from fwtrack.errors import SweepNotFoundError
 from sweeps.agentutil import AgentProcess, agent_env, cli, config, create, wait_for
 
 pytestmark = pytest.mark.slow
@@ -165,3 +166,12 @@ def test_ctrl_c_stops_the_running_trial_and_exits(tmp_path: Path) -> None:
     sweep = api.sweep(ref)
     assert [(t["run_id"], t["state"]) for t in sweep.trials] == [(run_id, "stopped")]
     assert sweep.state == "running"  # the sweep goes on: another agent takes the next trial
+
+
+def test_api_sweep_names_what_is_missing(tmp_dir: Path) -> None:
+    with pytest.raises(SweepNotFoundError, match="no sweep store"):
+        Api().sweep("abcd1234")
+    assert not (tmp_dir / "fwtrack" / ".sweeps").exists()  # reading creates nothing
+    fwtrack.sweep({"method": "grid", "parameters": {"a": {"values": [1]}}}, project="p")
+    with pytest.raises(SweepNotFoundError, match="abcd1234"):
+        Api().sweep("abcd1234")

@@ -85,11 +85,17 @@ class LocalSweeps:
 
     remote = False
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        from fwtrack.sweeps.local import open_local
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+        from fwtrack.sweeps.local import local_database, open_local
 
         self.root = Path(root).absolute()
         self.where = str(self.root)
+        if not create and not local_database(self.root).is_file():
+            raise SweepNotFoundError(
+                f"no sweeps in {self.root}: it has no sweep store (.sweeps/sweeps.db)\n"
+                "hint: create one with `fwtrack sweep config.yaml` or fwtrack.sweep(config), or "
+                "point Api(dir=...) or FWTRACK_DIR at the run directory the sweep was made in"
+            )
         self.controller: Controller = open_local(self.root)
 
     def __repr__(self) -> str:
@@ -296,10 +302,3 @@ class Sweep:
 
     def __repr__(self) -> str:
         return f"<Sweep {self._ref} ({self._data['state']})>"
-
-
-def _not_found(sweep: str, where: str) -> SweepNotFoundError:
-    return SweepNotFoundError(
-        f"no sweep {sweep!r} in {where}\nhint: list the sweeps of a project in the dashboard, "
-        "or pass the id `fwtrack sweep` printed"
-    )
