@@ -129,6 +129,15 @@ def test_bad_config_is_400_naming_the_key(api: SweepClient) -> None:
     r = api.post(api.sweeps(project), {"config": "sweep.yaml"})
     assert r.status_code == 400, r.text
 
+    # What the database cannot hold, on every backend: a NUL, a name over 256 characters.
+    nul = {**grid(2), "description": "a\x00b"}
+    r = api.post(api.sweeps(project), {"config": nul})
+    assert r.status_code == 400, r.text
+    assert "description" in r.json()["detail"]
+    r = api.post(api.sweeps(project), {"config": {**grid(2), "name": "n" * 257}})
+    assert r.status_code == 400, r.text
+    assert "257" in r.json()["detail"]
+
     # Nothing was created.
     r = api.get(api.sweeps(project))
     assert r.json() == {"sweeps": []}
@@ -302,6 +311,8 @@ def test_bad_agent_and_trial_requests(api: SweepClient) -> None:
     r = api.post(base + "/agents", {"host": "h", "pid": 1, "gpu": 0})
     assert r.status_code == 400, r.text
     r = api.post(base + "/agents", {"host": "h"})
+    assert r.status_code == 400, r.text
+    r = api.post(base + "/agents", {"host": "h\x00", "pid": 1})
     assert r.status_code == 400, r.text
     agent = api.agent(project, sid)
     trial = api.next(project, sid, agent)["trial"]

@@ -69,7 +69,7 @@ class ControlIn(BaseModel):
 
 class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    host: str = Field(max_length=256)
+    host: str = Field(max_length=256, pattern=r"^[^\x00]*$", description="No NUL characters")
     pid: int = Field(ge=0, le=2**31 - 1)
 
 
@@ -96,6 +96,39 @@ class FinishIn(BaseModel):
     value: float | None = Field(None, description="The metric's summary value (null: never)")
     history: list[float] = Field(default_factory=list, max_length=MAX_HISTORY)
     offset: int = Field(0, ge=0, le=2**62)
+
+
+MAX_NAME = 256
+"""The longest sweep name (`sweeps.name`)."""
+
+
+def _check_text(config: dict[str, Any]) -> None:
+    """400 for what the database cannot store: a NUL character in any key or string (the
+    name and description go to text columns) or a name over `MAX_NAME` characters."""
+
+    def walk(value: Any, where: str, depth: int) -> None:
+        if depth > 64:
+            raise ApiError(400, f"the sweep config nests deeper than 64 levels at {where}")
+        if isinstance(value, str) and "\x00" in value:
+            raise ApiError(
+                400, f"the sweep config's {where} holds a NUL character; hint: remove it"
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, f"{where}.{key}" if where != "config" else key, depth + 1)
+                walk(item, f"{where}.{key}" if where != "config" else key, depth + 1)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]", depth + 1)
+
+    walk(config, "config", 0)
+    name = config.get("name")
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise ApiError(
+            400,
+            f"the sweep config's name is {len(name)} characters long: at most {MAX_NAME} are "
+            "allowed; hint: shorten it (a longer text goes in `description`)",
+        )
 
 
 # -- the controller behind the routes ------------------------------------------------------------
@@ -237,6 +270,7 @@ def create_sweep(
     _check_names(ctx, user, entity, project)
     from fwtrack.sweeps.config import load_config
 
+    _check_text(body.config)
     with _answers():
         config = load_config(body.config)
     if ctx.config.ui_scan_dir is None:
