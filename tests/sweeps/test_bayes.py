@@ -243,3 +243,51 @@ def test_bayes_needs_a_metric() -> None:
     config = load_config({"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}})
     with pytest.raises(SweepConfigError, match="metric"):
         suggest(config, [], seed=0, number=0)
+
+
+def stock_optuna_suggest(
+    config: Any, history: list[Observation], *, seed: int, number: int
+) -> dict[str, Any]:
+    """The straightforward build: a new study, Optuna's own create_trial and TPESampler."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    space = bayes._space(config)
+    sampler = optuna.samplers.TPESampler(
+        multivariate=True, constant_liar=True, seed=bayes._derived_seed(seed, number)
+    )
+    study = optuna.create_study(sampler=sampler, direction=config.metric.goal)
+    for obs in history:
+        internal = space.to_internal(obs.params)
+        if internal is None:
+            continue
+        finite = obs.value is not None and math.isfinite(obs.value)
+        kw: dict[str, Any] = {"params": internal, "distributions": space.distributions}
+        if obs.state == "finished" and finite:
+            study.add_trial(create_trial(state=TrialState.COMPLETE, value=obs.value, **kw))
+        elif obs.state == "stopped":
+            iv = {0: obs.value} if finite else None
+            study.add_trial(create_trial(state=TrialState.PRUNED, intermediate_values=iv, **kw))
+        elif obs.state == "running":
+            study.add_trial(create_trial(state=TrialState.RUNNING, **kw))
+        else:
+            study.add_trial(create_trial(state=TrialState.FAIL, **kw))
+    return space.to_external(study.ask(space.distributions).params)
+
+
+def test_suggestions_are_optunas_own() -> None:
+    """What suggest saves (the kept study, the told search space, the kept conversions) does
+    not change what TPE suggests."""
+    config = make()
+    bayes.clear_cache()
+    rng = np.random.default_rng(1)
+    history: list[Observation] = []
+    for number in range(36):
+        ours = suggest(config, history, seed=11, number=number)
+        if number % 5 == 0 or number > 30:
+            assert ours == stock_optuna_suggest(config, history, seed=11, number=number)
+        history.append(Observation(ours, None, "running"))
+        for i, obs in enumerate(history[:-2]):
+            if obs.state == "running" and rng.random() < 0.5:
+                state = STATES[int(rng.integers(len(STATES)))]
+                history[i] = Observation(obs.params, objective(obs.params), state)  # type: ignore[arg-type]
