@@ -403,15 +403,10 @@ def _build(raw: dict[str, Any]) -> SweepConfig:
             raise _err("run_cap", rc, "expected an integer >= 1 (the most runs the sweep starts)")
         run_cap = int(rc)
 
-    seed, sampler, max_attempts = (
-        _fwtrack(raw.get("fwtrack"), method)
-        if "fwtrack" in raw
-        else (
-            None,
-            "tpe",
-            3,
-        )
-    )
+    seed: int | None = None
+    sampler, max_attempts = "tpe", 3
+    if "fwtrack" in raw:
+        seed, sampler, max_attempts = _fwtrack(raw["fwtrack"], method)
 
     if method == "bayes":
         if metric is None:
