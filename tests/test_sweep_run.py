@@ -175,6 +175,18 @@ def test_sigterm_mid_loop_finishes_the_trial_as_stopped(trial: StartTrial) -> No
     assert Api().runs("sweeps", filters={"state": "stopped"}) == [run]
 
 
+def test_sigterm_during_a_tight_logging_loop_still_stops_the_run(trial: StartTrial) -> None:
+    """The main thread is mostly inside `log()` then: the handler waits until it is out."""
+    t = trial("--tight")
+    t.wait_for("run ")
+    flushed = steps_logged(t, 20_000)
+    os.killpg(t.proc.pid, signal.SIGTERM)
+    assert t.wait() == -signal.SIGTERM
+    run = Api().run("sweeps/trial001")
+    assert (run.state, run.exit_code) == ("stopped", 143)
+    assert_history_kept(run, flushed)
+
+
 def test_sigterm_reaches_a_forked_worker_which_just_dies(trial: StartTrial) -> None:
     t = trial("--fork")
     t.wait_for("run ")

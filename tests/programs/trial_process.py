@@ -6,7 +6,9 @@ Options: `--steps N` finishes normally after N steps (default: loop until stoppe
 JSON` passes keyword arguments to `fwtrack.init` (a trial ignores `project=` and `id=`, and the
 sweep's parameters override the config); `--own-sigterm` installs the program's own SIGTERM
 handler before `init` (it prints `own handler` and exits with code 7); `--fork` forks a child
-that sleeps (as a DataLoader worker would) and prints `child <pid>`.
+that sleeps (as a DataLoader worker would) and prints `child <pid>`; `--tight` logs without
+pausing between steps (the main thread is then mostly inside fwtrack's `log`, where a SIGTERM
+is acted on once it returns).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def main() -> None:
     parser.add_argument("--init", default="{}")
     parser.add_argument("--own-sigterm", action="store_true")
     parser.add_argument("--fork", action="store_true")
+    parser.add_argument("--tight", action="store_true")
     args = parser.parse_args()
     if args.own_sigterm:
         signal.signal(signal.SIGTERM, own_handler)
@@ -52,7 +55,8 @@ def main() -> None:
             run.flush()
             print(f"step {step}", flush=True)
         step += 1
-        time.sleep(0.001)
+        if not args.tight:
+            time.sleep(0.001)
     run.finish()
     print("done", flush=True)
 

@@ -169,6 +169,8 @@ class _State:
         self.sigterm_pending = False
         self.sigterm_installed = False
         self.sigterm_pid = 0  # the process the handler was installed in (not a forked child)
+        # Set to have the SIGTERM sent again shortly (see `_on_sigterm`).
+        self.sigterm_retry: threading.Event | None = None
 
 
 _state = _State()
@@ -818,17 +820,61 @@ def _install_sigterm_handler() -> None:
         return
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
+    _state.sigterm_retry = _start_sigterm_retry()
     signal.signal(signal.SIGTERM, _on_sigterm)
     _state.sigterm_installed = True
     _state.sigterm_pid = os.getpid()
 
 
+def _start_sigterm_retry() -> threading.Event:
+    """A thread that, once woken, sends SIGTERM to this process again every 10 ms while a stop
+    is pending, so that the handler gets another chance once the main thread has left the code
+    that held it off. Started with the handler: the handler itself must not start threads."""
+    wake = threading.Event()
+
+    def retry() -> None:
+        while True:
+            wake.wait()
+            wake.clear()
+            while _state.sigterm_pending:
+                time.sleep(0.01)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=retry, name="fwtrack-sigterm", daemon=True).start()
+    return wake
+
+
+_PACKAGE_DIRS = tuple(
+    {os.path.dirname(os.path.dirname(p)) + os.sep for p in (__file__, os.path.realpath(__file__))}
+)
+_THREADING_FILES = frozenset({threading.__file__, os.path.realpath(threading.__file__)})
+
+
+def _interrupted_inside_locks(frame: FrameType | None) -> bool:
+    """Whether the main thread was interrupted inside fwtrack's own code or `threading`'s,
+    which may hold a lock that finishing the run takes (a handler that waited for it would
+    wait for itself)."""
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(_PACKAGE_DIRS) or name in _THREADING_FILES:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """The SIGTERM handler of a sweep trial (it runs in the main thread, between two bytecodes
+    of whatever the main thread was doing): stop the run and end the process, at once when the
+    main thread was in the program's own code, else as soon as it is back there."""
     if os.getpid() != _state.sigterm_pid:
         _die_by_sigterm()  # a forked child (a DataLoader worker): as if never installed
     _state.sigterm_pending = True
     if _state.main_busy:
         return  # an init or finish is under way in this thread; it stops the run when done
+    if _interrupted_inside_locks(frame):
+        if _state.sigterm_retry is not None:
+            _state.sigterm_retry.set()  # SIGTERM again in a moment
+        return
     _stop_and_die()
 
 
