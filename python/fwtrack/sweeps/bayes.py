@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import logging
 import math
 import threading
@@ -122,6 +123,7 @@ class _Space:
         self.config = config
         self.searched: list[tuple[Param, str, BaseDistribution]] = []
         self.index: dict[str, dict[str, int]] = {}
+        self.scalar_index: dict[str, dict[tuple[type, Any], int]] = {}
         for p in config.params:
             d = p.distribution
             name = p.name
@@ -131,8 +133,11 @@ class _Space:
             if d in ("categorical", "categorical_w_probabilities"):
                 assert p.values is not None
                 self.index[name] = {}
+                self.scalar_index[name] = {}
                 for i, v in enumerate(p.values):
                     self.index[name].setdefault(canonical_json(v), i)
+                    if isinstance(v, self._SCALARS):
+                        self.scalar_index[name].setdefault((type(v), v), i)
                 dist = CategoricalDistribution(tuple(range(len(p.values))))
             elif d == "int_uniform":
                 assert p.min is not None
@@ -169,6 +174,18 @@ class _Space:
             name: dist for name, dist in sorted(self.distributions.items()) if not dist.single()
         }
 
+    _SCALARS = (str, int, float, bool, type(None))
+
+    def _index_of(self, name: str, v: Any) -> int | None:
+        """The index of value `v` among the parameter's values (as canonical JSON compares)."""
+        if isinstance(v, self._SCALARS):
+            # type-exact: 1, 1.0 and True are different values, -0.0 is 0.0
+            return self.scalar_index[name].get((type(v), v))
+        try:
+            return self.index[name].get(canonical_json(v))
+        except (TypeError, ValueError):
+            return None
+
     @staticmethod
     def _k_range(lo: float, hi: float, q: float | None) -> tuple[int, int]:
         """The multipliers k of the values `k*q` that rounding a draw from [lo, hi] yields."""
@@ -197,7 +214,7 @@ class _Space:
             d = p.distribution
             try:
                 if d in ("categorical", "categorical_w_probabilities"):
-                    i = self.index[name].get(canonical_json(v))
+                    i = self._index_of(name, v)
                     if i is None:
                         return None
                     x: Any = i
@@ -468,7 +485,7 @@ class _Study:
                 self.mirror[m] = (suggested, kinds[m], pending_id)
             start = m + 1
         for i in range(start, len(history)):
-            params = copy.deepcopy(history[i].params)
+            params = _copy(history[i].params)
             self.mirror.append((params, kinds[i], self._add(params, kinds[i])))
         return True
 
@@ -478,8 +495,17 @@ class _Study:
         self.study.sampler = sampler
         trial = self.study.ask(self.space.distributions)
         suggested = self.space.to_external(trial.params)
-        self.pending = (trial._trial_id, copy.deepcopy(suggested))
+        self.pending = (trial._trial_id, _copy(suggested))
         return suggested
+
+
+def _copy(params: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of JSON-like parameters (a JSON round trip is faster than copy.deepcopy)."""
+    try:
+        out = json.loads(json.dumps(params))
+    except (TypeError, ValueError):
+        return copy.deepcopy(params)
+    return out if out == params else copy.deepcopy(params)
 
 
 _studies: dict[tuple[str, int], _Study] = {}
