@@ -291,3 +291,23 @@ def test_suggestions_are_optunas_own() -> None:
             if obs.state == "running" and rng.random() < 0.5:
                 state = STATES[int(rng.integers(len(STATES)))]
                 history[i] = Observation(obs.params, objective(obs.params), state)  # type: ignore[arg-type]
+
+
+def test_categorical_values_keep_their_types() -> None:
+    values: list[Any] = [1, 1.0, True, "1", None, [1], {"a": 1}, -0.0]
+    config = make(parameters={"c": {"values": values}, "x": {"min": 0.0, "max": 1.0}})
+    space = bayes._space(config)
+    for i, v in enumerate(values):
+        internal = space.to_internal({"c": v, "x": 0.5})
+        assert internal is not None
+        # told apart by type: 1, 1.0, True and "1" are four values
+        assert internal["c"] == i
+        back = space.to_external(internal)["c"]
+        assert type(back) is type(v)
+        assert back == v
+    # 0.0 and -0.0 are one value (as canonical JSON has it)
+    assert space.to_internal({"c": 0.0, "x": 0.5}) == {"c": 7, "x": 0.5}
+    assert space.to_internal({"c": 2, "x": 0.5}) is None
+    assert space.to_internal({"c": [2], "x": 0.5}) is None
+    seen = [p["c"] for p in simulate(config, 16)]
+    assert all(any(type(s) is type(v) and s == v for v in values) for s in seen)
