@@ -90,6 +90,11 @@ def test_ui_serves_the_local_sweeps(ui: Ui, tmp_path: Path) -> None:
         assert status == 200, importance
         assert importance["metric"] == "loss"
 
+        # The store's folder is not a project.
+        status, projects = ui.get("/projects")
+        assert status == 200, projects
+        assert [p["name"] for p in projects["projects"]] == ["demo"]
+
         # Another entity is not served here.
         assert ui.get(f"/sweeps/someone/demo/{sid}")[0] == 404
 
