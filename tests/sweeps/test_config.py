@@ -95,7 +95,7 @@ def test_documented_hyperband_brackets() -> None:
     with_min = load_config(base(early_terminate={"type": "hyperband", "min_iter": 3}))
     assert with_min.early_terminate is not None
     assert with_min.early_terminate.bands()[:4] == [3, 9, 27, 81]
-    assert len(with_min.early_terminate.bands()) == 100
+    assert len(with_min.early_terminate.bands()) == 31  # 3^31 ≤ 1e15 < 3^32
     with_max = load_config(base(early_terminate={"type": "hyperband", "max_iter": 27, "s": 2}))
     assert with_max.early_terminate is not None
     assert with_max.early_terminate.bands() == [3, 9]
@@ -107,6 +107,10 @@ def test_hyperband_bands_follow_wandbs_rule() -> None:
     assert Hyperband(min_iter=None, max_iter=5, s=2, eta=2).bands() == [1, 2]
     assert Hyperband(min_iter=None, max_iter=10, s=5, eta=3).bands() == [1, 3]
     assert Hyperband(min_iter=2, max_iter=None, s=None, eta=1.5).bands()[:4] == [2, 3, 4, 6]
+    # bands no run can reach are left out (W&B computes 100 of them)
+    huge = load_config(base(early_terminate={"type": "hyperband", "min_iter": 1, "eta": 1e10}))
+    assert huge.early_terminate is not None
+    assert huge.early_terminate.bands() == [1, 10**10]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -190,6 +190,9 @@ class Param:
         return ".".join(self.path)
 
 
+_NEVER_REACHED = 1e15
+
+
 @dataclass(frozen=True)
 class Hyperband:
     """`early_terminate: {type: hyperband, ...}`."""
@@ -218,6 +221,8 @@ class Hyperband:
         if self.min_iter is not None:
             band = self.min_iter
             for _ in range(100):
+                if band > _NEVER_REACHED:  # a run logs fewer values; W&B's later bands too
+                    break
                 bands.append(int(band))
                 band *= self.eta
         return bands
