@@ -647,3 +647,20 @@ def test_invalid_yaml(tmp_path: Path) -> None:
     path.write_text("method: [grid\n", encoding="utf-8")
     with pytest.raises(SweepConfigError, match="is not valid YAML"):
         load_config(path)
+
+
+def test_the_search_core_imports_no_optional_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import fwtrack.sweeps.config, fwtrack.sweeps.params, fwtrack.sweeps.bayes\n"
+        "import fwtrack.sweeps.hyperband, fwtrack.sweeps.command\n"
+        "print(sorted(m for m in ('optuna', 'sklearn', 'yaml', 'numpy', 'scipy')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
