@@ -311,3 +311,17 @@ def test_categorical_values_keep_their_types() -> None:
     assert space.to_internal({"c": [2], "x": 0.5}) is None
     seen = [p["c"] for p in simulate(config, 16)]
     assert all(any(type(s) is type(v) and s == v for v in values) for s in seen)
+
+
+def test_without_the_fast_paths_the_suggestions_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an Optuna without the private members the fast paths use runs Optuna's own code
+    config = make()
+    fast = simulate(config, 20)
+    monkeypatch.setattr(bayes, "_internals", False)
+    monkeypatch.setattr(bayes, "_tpe", None)
+    monkeypatch.setattr(bayes, "_trial", None)
+    assert bayes._trial_class() is None
+    slow = simulate(config, 20)
+    assert slow == fast

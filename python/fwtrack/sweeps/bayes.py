@@ -263,6 +263,40 @@ class _Space:
 
 
 _tpe: Any = None
+_internals: bool | None = None
+
+
+def _optuna_internals_known() -> bool:
+    """Whether this Optuna has the private members the fast paths below rely on (Optuna 5:
+    `TPESampler._get_internal_repr(trials, search_space, study)`, `TPESampler._get_params` and
+    FrozenTrial's attributes). Otherwise Optuna's own code runs: slower, the same suggestions."""
+    global _internals
+    if _internals is None:
+        import inspect
+
+        from optuna.samplers import TPESampler
+        from optuna.trial import create_trial
+
+        try:
+            names = list(inspect.signature(TPESampler._get_internal_repr).parameters)
+            trial_attrs = set(vars(create_trial(value=0.0)))
+        except (AttributeError, TypeError, ValueError):
+            _internals = False
+        else:
+            _internals = (
+                names == ["self", "trials", "search_space", "study"]
+                and callable(getattr(TPESampler, "_get_params", None))
+                and {
+                    "_params",
+                    "_distributions",
+                    "_user_attrs",
+                    "_system_attrs",
+                    "intermediate_values",
+                    "_values",
+                }
+                <= trial_attrs
+            )
+    return _internals
 
 
 def _tpe_class() -> Any:
@@ -278,6 +312,8 @@ def _tpe_class() -> Any:
     if _tpe is None:
         from optuna.samplers import TPESampler
 
+        known = _optuna_internals_known()
+
         class _SweepTPESampler(TPESampler):
             def __init__(self, relative: dict[str, BaseDistribution], **kwargs: Any) -> None:
                 super().__init__(**kwargs)
@@ -292,28 +328,32 @@ def _tpe_class() -> Any:
             ) -> dict[str, BaseDistribution]:
                 return dict(self._fwtrack_relative)
 
-            def _get_internal_repr(
-                self, trials: list[Any], search_space: dict[str, BaseDistribution], study: Any
-            ) -> dict[str, Any]:
-                # TPESampler._get_internal_repr, with each trial's conversion kept between
-                # suggestions (it is most of the time TPE spends on 1,000 trials)
-                import numpy as np
+            if known:
 
-                rows = self._fwtrack_rows
-                picked = []
-                for trial in trials:
-                    row = rows.get(trial._trial_id)
-                    if row is None:
-                        params = self._get_params(trial, study)
-                        row = {
-                            name: dist.to_internal_repr(params[name])
-                            for name, dist in trial.distributions.items()
-                            if name in params
-                        }
-                        rows[trial._trial_id] = row
-                    if search_space.keys() <= row.keys():
-                        picked.append(row)
-                return {name: np.asarray([row[name] for row in picked]) for name in search_space}
+                def _get_internal_repr(
+                    self, trials: list[Any], search_space: dict[str, BaseDistribution], study: Any
+                ) -> dict[str, Any]:
+                    # TPESampler._get_internal_repr, with each trial's conversion kept between
+                    # suggestions (it is most of the time TPE spends on 1,000 trials)
+                    import numpy as np
+
+                    rows = self._fwtrack_rows
+                    picked = []
+                    for trial in trials:
+                        row = rows.get(trial._trial_id)
+                        if row is None:
+                            params = self._get_params(trial, study)
+                            row = {
+                                name: dist.to_internal_repr(params[name])
+                                for name, dist in trial.distributions.items()
+                                if name in params
+                            }
+                            rows[trial._trial_id] = row
+                        if search_space.keys() <= row.keys():
+                            picked.append(row)
+                    return {
+                        name: np.asarray([row[name] for row in picked]) for name in search_space
+                    }
 
         _tpe = _SweepTPESampler
     return _tpe
@@ -327,7 +367,7 @@ def _trial_class() -> Any:
     containers but shares the distributions, which nothing changes: building a study of 1,000
     trials then takes a fraction of the time."""
     global _trial
-    if _trial is None:
+    if _trial is None and _optuna_internals_known():
         from optuna.trial import FrozenTrial
 
         class _SweepTrial(FrozenTrial):
@@ -422,6 +462,21 @@ class _Study:
             "pruned": TrialState.PRUNED,
             "running": TrialState.RUNNING,
         }.get(name, TrialState.FAIL)
+        if _trial_class() is None:
+            from optuna.trial import create_trial
+
+            return self.storage.create_new_trial(
+                self.study_id,
+                template_trial=create_trial(
+                    state=state,
+                    value=value if name == "complete" else None,
+                    params=internal,
+                    distributions=self.space.distributions,
+                    intermediate_values={0: value}
+                    if name == "pruned" and value is not None
+                    else None,
+                ),
+            )
         now = datetime.datetime.now()
         # what optuna.trial.create_trial builds, without its validation (to_internal checked
         # every value against its distribution) and cheap to copy into the storage
