@@ -325,3 +325,21 @@ def test_without_the_fast_paths_the_suggestions_are_the_same(
     assert bayes._trial_class() is None
     slow = simulate(config, 20)
     assert slow == fast
+
+
+def _suggestions_in_a_new_process(trials: int) -> list[dict[str, Any]]:
+    return simulate(make(), trials, seed=21)
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "2"])
+def test_the_same_suggestions_in_another_process(
+    hash_seed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    here = simulate(make(), 14, seed=21)
+    monkeypatch.setenv("PYTHONHASHSEED", hash_seed)  # str hashes differ between the processes
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        there = pool.submit(_suggestions_in_a_new_process, 14).result(timeout=90)
+    assert there == here
