@@ -19,11 +19,13 @@ queued again with a new run id (`attempt` + 1) until `max_attempts` runs, then `
 from __future__ import annotations
 
 import builtins
+import copy
 import math
 import secrets
 import string
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -61,6 +63,7 @@ _TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "cancel": (("running", "paused", "stopped"), "cancelled"),
 }
 _MAX_INSERT_TRIES = 8
+_CACHED_SWEEPS = 16
 _ObsState = Literal["finished", "running", "failed", "stopped", "crashed"]
 
 
@@ -90,6 +93,10 @@ class Controller:
         self._clock = clock
         self._configs: dict[str, SweepConfig] = {}
         self._configs_lock = threading.Lock()
+        # Per sweep (the last few used): the trials' parameters, which never change once a
+        # trial exists, and the last importance computed with the trial values it came from.
+        self._params: OrderedDict[str, dict[int, dict[str, Any]]] = OrderedDict()
+        self._importance: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
 
     # -- sweeps ---------------------------------------------------------------------------
 
@@ -355,15 +362,33 @@ class Controller:
         with self.db.read() as s:
             sweep = self._sweep(s, sweep_id)
             config = self._config(sweep)
-            rows = s.scalars(
-                sa.select(SweepTrial)
+            rows = s.execute(
+                sa.select(SweepTrial.id, SweepTrial.value)
                 .where(
                     SweepTrial.sweep_id == sweep_id,
                     SweepTrial.state.in_(("finished", "stopped")),
+                    SweepTrial.value.is_not(None),
                 )
                 .order_by(SweepTrial.number)
             ).all()
-            points = [(trial.params, _trial_value(trial)) for trial in rows]
+            key = tuple((trial_id, value) for trial_id, value in rows)
+            with self._configs_lock:
+                cached = self._importance.get(sweep_id)
+            if cached is not None and cached[0] == key:
+                return copy.deepcopy(cached[1])
+            params = self._params_of(s, sweep_id, [trial_id for trial_id, _ in rows])
+            points = [(params[trial_id], value) for trial_id, value in rows]
+        result = self._compute_importance(config, points)
+        with self._configs_lock:
+            self._importance[sweep_id] = (key, copy.deepcopy(result))
+            self._importance.move_to_end(sweep_id)
+            while len(self._importance) > _CACHED_SWEEPS:
+                self._importance.popitem(last=False)
+        return result
+
+    def _compute_importance(
+        self, config: SweepConfig, points: builtins.list[tuple[dict[str, Any], float | None]]
+    ) -> dict[str, Any]:
         from fwtrack.sweeps.params import get_path
 
         names = [p.name for p in config.params]
@@ -596,20 +621,46 @@ class Controller:
     ) -> builtins.list[Observation]:
         from fwtrack.sweeps.bayes import Observation
 
+        # Not the histories (up to 100k values each): a stopped trial's value is its last one
+        # already (finish_trial), and the metric's path through a trial is not Optuna's to see.
         rows = s.execute(
-            sa.select(SweepTrial.params, SweepTrial.state, SweepTrial.value, SweepTrial.history)
+            sa.select(SweepTrial.id, SweepTrial.state, SweepTrial.value)
             .where(SweepTrial.sweep_id == sweep_id)
             .order_by(SweepTrial.number)
         ).all()
+        params = self._params_of(s, sweep_id, [trial_id for trial_id, _, _ in rows])
         observations = []
-        for params, state, value, history in rows:
+        for trial_id, state, value in rows:
             obs_state = "running" if state in ("queued", "running") else state
-            if state == "stopped" and value is None and history:
-                value = _last_finite(history)
             observations.append(
-                Observation(params=params, value=value, state=cast("_ObsState", obs_state))
+                Observation(
+                    params=params[trial_id], value=value, state=cast("_ObsState", obs_state)
+                )
             )
         return observations
+
+    def _params_of(
+        self, s: Session, sweep_id: str, ids: builtins.list[int]
+    ) -> dict[int, dict[str, Any]]:
+        """The parameters of the sweep's trials `ids` (committed rows), read from the
+        database only the first time: a trial's parameters never change."""
+        with self._configs_lock:
+            known = self._params.setdefault(sweep_id, {})
+            self._params.move_to_end(sweep_id)
+            while len(self._params) > _CACHED_SWEEPS:
+                self._params.popitem(last=False)
+            missing = [trial_id for trial_id in ids if trial_id not in known]
+        if missing:
+            query = sa.select(SweepTrial.id, SweepTrial.params).where(
+                SweepTrial.sweep_id == sweep_id
+            )
+            if len(missing) <= 500:
+                query = query.where(SweepTrial.id.in_(missing))
+            fetched = {trial_id: params for trial_id, params in s.execute(query).all()}
+            with self._configs_lock:
+                known.update(fetched)
+        with self._configs_lock:
+            return {trial_id: known[trial_id] for trial_id in ids}
 
     def _hyperband(self, s: Session, sweep_id: str, config: SweepConfig) -> None:
         from fwtrack.sweeps.hyperband import Curve, to_stop
@@ -761,14 +812,6 @@ def _last_finite(history: Sequence[Any]) -> float | None:
     for v in reversed(history):
         if v is not None and isinstance(v, int | float) and math.isfinite(v):
             return float(v)
-    return None
-
-
-def _trial_value(trial: SweepTrial) -> float | None:
-    if trial.value is not None:
-        return trial.value
-    if trial.state == "stopped" and trial.history:
-        return _last_finite(trial.history)
     return None
 
 
