@@ -255,11 +255,34 @@ export function SweepPage({ entity, project, sweepId, params, readOnly, local }:
   const [error, setError] = useState<unknown>(null);
   const [nonce, setNonce] = useState(0);
   const liveRef = useRef(true);
-  const impKey = useRef("");
+  /** The importance asked for (`wanted`, a key of the ended trials), the one shown, one request at a time. */
+  const imps = useRef({ wanted: "", loaded: null as string | null, inflight: false });
   const now = useNow(30_000);
+
+  const loadImportance = (signal: AbortSignal): void => {
+    const st = imps.current;
+    if (st.inflight || st.wanted === st.loaded || signal.aborted) return;
+    st.inflight = true;
+    const key = st.wanted;
+    getImportance(entity, project, sweepId, signal)
+      .then((v) => {
+        setImp(v);
+        setImpError(null);
+      })
+      .catch((err: unknown) => {
+        if (!isAbort(err)) setImpError(err);
+      })
+      .finally(() => {
+        // a failure is asked again once the trials change
+        st.loaded = key;
+        st.inflight = false;
+        loadImportance(signal);
+      });
+  };
 
   useEffect(() => {
     let first = true;
+    imps.current = { wanted: "", loaded: null, inflight: false };
     return poll(async (signal) => {
       if (!first && !liveRef.current) return;
       first = false;
@@ -269,22 +292,12 @@ export function SweepPage({ entity, project, sweepId, params, readOnly, local }:
         setSweep(s);
         setTrials(ts);
         setError(null);
-        // importance is refitted only when the ended trials change
-        const key = ts
+        // importance is refitted only when the ended trials change (fitting takes a while: not in the poll's chain)
+        imps.current.wanted = ts
           .filter((t) => t.value !== null && (t.state === "finished" || t.state === "stopped"))
           .map((t) => `${t.id}:${t.value}`)
           .join(",");
-        if (key !== impKey.current) {
-          impKey.current = key;
-          try {
-            setImp(await getImportance(entity, project, sweepId, signal));
-            setImpError(null);
-          } catch (err) {
-            if (isAbort(err)) throw err;
-            impKey.current = "";
-            setImpError(err);
-          }
-        }
+        loadImportance(signal);
       } catch (err) {
         if (isAbort(err)) return;
         setError(err);
@@ -407,6 +420,7 @@ export function SweepPage({ entity, project, sweepId, params, readOnly, local }:
             testid="sweep-metric-chart"
             title={`${metricName} by trial number, with the running best`}
             xLabel="trial"
+            xScale="integer"
             x={series.x}
             series={[
               { label: metricName, y: series.y, color: "#2f5bd3", kind: "points" },
@@ -447,6 +461,7 @@ export function SweepPage({ entity, project, sweepId, params, readOnly, local }:
                   xLabel={a.label}
                   x={pts.x}
                   xCategories={cats}
+                  xScale={a.kind === "log" ? "log" : "linear"}
                   series={[{ label: metricName, y: pts.y, color: "#2f5bd3", kind: "points" }]}
                   attrs={{
                     param: a.key,

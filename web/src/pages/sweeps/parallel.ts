@@ -68,7 +68,9 @@ export function buildAxis(key: string, label: string, seen: readonly (Json | und
       max = Math.max(...vals);
     }
   }
-  const log = param !== undefined && LOG_DISTRIBUTIONS.has(param.distribution) && min > 0;
+  // a log distribution, or listed values spanning two decades or more (0.001, 0.01, 0.1)
+  const wide = param?.values !== null && param?.values !== undefined && min > 0 && max / min >= 100;
+  const log = param !== undefined && (LOG_DISTRIBUTIONS.has(param.distribution) || wide) && min > 0;
   return { key, label, kind: log ? "log" : "linear", min, max, categories: [] };
 }
 

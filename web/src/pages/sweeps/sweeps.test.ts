@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseTrial, type SweepParameter, type Trial } from "../../api/sweeps";
 import { importanceBars } from "./importance";
+import { decades } from "./SweepChart";
 import { buildAxes, buildAxis, decodeBrushes, describeBrush, encodeBrushes, filterRows, makeBrush, METRIC_AXIS, passes, position, setBrush, ticks, valueAt, type PcRow } from "./parallel";
 import { agentCommand, bestTrials, canWrite, flatParams, metricSeries, paramNames, runningBest, scatterPoints, trialState } from "./trials";
 
@@ -84,6 +85,13 @@ describe("axes", () => {
     expect(position(a, 0.01)).toBeCloseTo(0.5, 10);
     expect(valueAt(a, 0.5)).toBeCloseTo(0.01, 10);
     expect(ticks(a, 3).map((t) => t.label)).toEqual(["0.001", "0.01", "0.1"]);
+  });
+
+  it("puts listed numbers spanning two decades or more on a log axis", () => {
+    const a = buildAxis("lr", "lr", [0.01], P("lr", "categorical", { values: [0.001, 0.01, 0.1] }));
+    expect(a.kind).toBe("log");
+    expect(position(a, 0.01)).toBeCloseTo(0.5, 10);
+    expect(buildAxis("n", "n", [], P("n", "categorical", { values: [16, 32, 64] })).kind).toBe("linear");
   });
 
   it("takes log_uniform's range from the values (its bounds are exponents)", () => {
@@ -195,5 +203,14 @@ describe("importance bars", () => {
       ["y", 0],
       ["z", 0],
     ]);
+  });
+});
+
+describe("log axis ticks", () => {
+  it("ticks every power of ten in range, else the ends", () => {
+    expect(decades(0.0007, 0.13)).toEqual([0.001, 0.01, 0.1]);
+    expect(decades(0.001, 0.1)).toEqual([0.001, 0.01, 0.1]);
+    expect(decades(2, 5)).toEqual([2, 5]);
+    expect(decades(0, 5)).toEqual([]);
   });
 });
