@@ -149,7 +149,10 @@ def test_mistakes_name_the_problem(tmp_path: Path) -> None:
     assert "--count" in out.stderr
 
 
-def test_ctrl_c_stops_the_running_trial_and_exits(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_stops_the_running_trial_and_exits(
+    tmp_path: Path, sig: signal.Signals, status: int
+) -> None:
     hold = tmp_path / "hold"
     hold.write_text("")
     env = agent_env(tmp_path, SWEEP_TRIAL_HOLD=str(hold))
@@ -158,8 +161,8 @@ def test_ctrl_c_stops_the_running_trial_and_exits(tmp_path: Path) -> None:
     pid_file = wait_for("the trial to hold", lambda: list(tmp_path.glob("hold.*.pid")))[0]
     run_id = pid_file.name.split(".")[1]
 
-    agent.proc.send_signal(signal.SIGINT)
-    assert agent.proc.wait(timeout=60) == 130, agent.output
+    agent.proc.send_signal(sig)
+    assert agent.proc.wait(timeout=60) == status, agent.output
     assert "interrupted: stopping trial 0" in agent.output
     api = Api(tmp_path / "fwtrack")
     assert api.run(f"sw/{run_id}").state == "stopped"

@@ -12,6 +12,7 @@ local store of the run directory (`--dir`, else `FWTRACK_DIR`, else `./fwtrack`)
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -96,8 +97,23 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         return 2
     client = open_sweeps(args.dir)
     agent = Agent(client, args.sweep, count=args.count, dir=args.dir)
+    # SIGTERM (a scheduler ending the job) is taken as Ctrl-C is: the running trial is stopped
+    # and reported before the agent exits, rather than left running without its agent.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         agent.run()
+    except _Terminated:
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the agent is, to stop it as Ctrl-C does."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
