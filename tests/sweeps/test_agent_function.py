@@ -127,3 +127,27 @@ def test_a_stopped_function_trial_ends_in_its_thread(tmp_dir: Path) -> None:
     assert trial["state"] == "stopped"
     assert trial["value"] == pytest.approx(run.summary["loss"])
     assert Api().sweep(sweep_id).state == "cancelled"
+
+
+def test_a_failing_function_trial_fails_and_the_agent_goes_on(
+    tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def train() -> None:
+        run = fwtrack.init(settings=QUIET)
+        fwtrack.log({"loss": float(run.config["a"])})
+        if run.config["a"] == 1:
+            raise ValueError("diverged")
+
+    sweep_id = fwtrack.sweep(
+        {"method": "grid", "metric": {"name": "loss"}, "parameters": {"a": {"values": [1, 2]}}},
+        project="fail",
+    )
+    assert fwtrack.agent(sweep_id, function=train) == 2
+    assert "ValueError: diverged" in capsys.readouterr().err
+    runs = {r.config["a"]: r for r in Api().runs("fail")}
+    assert {a: r.state for a, r in runs.items()} == {1: "failed", 2: "finished"}
+    trials = {t["params"]["a"]: t for t in Api().sweep(sweep_id).trials}
+    assert {a: (t["state"], t["value"]) for a, t in trials.items()} == {
+        1: ("failed", 1.0),
+        2: ("finished", 2.0),
+    }
