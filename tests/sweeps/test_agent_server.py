@@ -140,3 +140,33 @@ def test_a_server_restart_does_not_end_the_agent_or_its_trial(tmp_path: Path) ->
         assert {r.state for r in sweep.runs} == {"finished"}
     finally:
         srv.stop()
+
+
+def test_hyperband_on_a_server(tmp_path: Path, pg_server: Server) -> None:
+    # As in test_agent.py: ranks 0 and 1 finish, 2, 3 and 4 are stopped at their first band.
+    env = _env(tmp_path, pg_server)
+    cfg = config(
+        {
+            "rank": {"values": [0, 1, 2, 3, 4]},
+            "curve": {"value": "rank"},
+            "steps": {"value": 4},
+            "handshake": {"value": True},
+        },
+        early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2},
+    )
+    ref = create(cfg, env=env, cwd=tmp_path, project="hyperband")
+    AgentProcess(ref, env=env, cwd=tmp_path).finish()
+
+    api = _api(pg_server)
+    trials = sorted(api.sweep(ref).trials, key=lambda t: t["params"]["rank"])
+    assert [t["state"] for t in trials] == ["finished", "finished", "stopped", "stopped", "stopped"]
+    entity = ref.split("/")[0]
+    runs = {r.id: r for r in api.runs(f"{entity}/hyperband")}
+    for trial in trials:
+        run = runs[trial["run_id"]]
+        assert run.state == trial["state"]
+        assert run.sweep_id == ref.split("/")[2]
+        rank = trial["params"]["rank"]
+        assert list(run.history(["loss"])["loss"]) == pytest.approx(
+            [rank + 1 / (s + 1) for s in range(4)]
+        )
