@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
+
+import pytest
 
 from fwtrack.sweeps.config import load_config
 from fwtrack.sweeps.hyperband import Curve, thresholds, to_stop
@@ -133,3 +136,63 @@ def test_judged_at_the_last_band_reached() -> None:
     assert to_stop(cfg, curves) == {11}
     strict = config(max_iter=27, s=2, eta=3, strict=True)
     assert to_stop(strict, curves) == {10, 11}
+
+
+def wandb_hyperband_stop_runs(cfg: Any, curves: list[Curve]) -> set[int]:
+    """wandb/sweeps hyperband_stop_runs, transliterated (every band over every whole history)."""
+    hb = cfg.early_terminate
+    sign = -1.0 if cfg.metric.goal == "maximize" else 1.0
+
+    def history(c: Curve) -> list[float]:
+        return [
+            sign * float(v)
+            for v in c.values
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        ]
+
+    bands = hb.bands()
+    r = 1.0 / hb.eta
+    all_histories = [h for h in map(history, curves) if len(h) > 0]
+    thresholds_ = []
+    for band in bands:
+        band_values = [h[band - 1] for h in all_histories if len(h) >= band]
+        thresholds_.append(
+            sorted(band_values)[int(r * len(band_values))] if band_values else math.inf
+        )
+    stop = set()
+    for c in curves:
+        if c.state != "running":
+            continue
+        h = history(c)
+        closest_band, closest_threshold = -1, 0.0
+        for band, threshold in zip(bands, thresholds_, strict=True):
+            if band <= len(h):
+                closest_band, closest_threshold = band, threshold
+            else:
+                break
+        if closest_band != -1:
+            value = h[closest_band - 1] if hb.strict is True else min(h)
+            if value > closest_threshold:
+                stop.add(c.trial_id)
+    return stop
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_same_decisions_as_wandbs_rule_on_random_curves(seed: int) -> None:
+    rng = random.Random(seed)
+    early = (
+        {"min_iter": rng.choice([1, 2, 3]), "eta": rng.choice([2, 3, 1.5])}
+        if seed % 2
+        else {"max_iter": rng.choice([9, 27, 40]), "s": rng.choice([1, 2, 3]), "eta": 3}
+    )
+    cfg = config(goal=rng.choice(["minimize", "maximize"]), strict=rng.random() < 0.5, **early)
+    curves = []
+    for i in range(rng.randint(1, 40)):
+        n = rng.randint(0, 45)
+        values: list[Any] = [rng.gauss(0, 1) for _ in range(n)]
+        for _ in range(rng.randint(0, 3)):
+            if values:
+                values[rng.randrange(len(values))] = rng.choice([math.nan, math.inf, None, True])
+        state = rng.choice(["running", "running", "finished", "stopped", "failed", "crashed"])
+        curves.append(Curve(i, state, values))
+    assert to_stop(cfg, curves) == wandb_hyperband_stop_runs(cfg, curves)

@@ -33,7 +33,8 @@ class Curve:
     values: Sequence[float]
 
 
-def _clean(values: Sequence[float], maximize: bool) -> list[float]:
+def _clean(values: Sequence[float], maximize: bool, limit: int | None = None) -> list[float]:
+    """The finite numbers of `values` in order (negated to maximize), the first `limit`."""
     out: list[float] = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -42,7 +43,14 @@ def _clean(values: Sequence[float], maximize: bool) -> list[float]:
         if not math.isfinite(x):  # W&B's is_number: finite numbers only
             continue
         out.append(-x if maximize else x)
+        if limit is not None and len(out) >= limit:
+            break
     return out
+
+
+def _threshold(histories: Sequence[Sequence[float]], band: int, eta: float) -> float:
+    at_band = sorted(h[band - 1] for h in histories if len(h) >= band)
+    return at_band[int(1.0 / eta * len(at_band))] if at_band else math.inf
 
 
 def thresholds(config: SweepConfig, curves: Sequence[Curve]) -> list[tuple[int, float]]:
@@ -52,37 +60,38 @@ def thresholds(config: SweepConfig, curves: Sequence[Curve]) -> list[tuple[int, 
     if hb is None or config.metric is None:
         return []
     maximize = config.metric.goal == "maximize"
-    r = 1.0 / hb.eta
     histories = [h for h in (_clean(c.values, maximize) for c in curves) if h]
-    out: list[tuple[int, float]] = []
-    for band in hb.bands():
-        at_band = sorted(h[band - 1] for h in histories if len(h) >= band)
-        out.append((band, at_band[int(r * len(at_band))] if at_band else math.inf))
-    return out
+    return [(band, _threshold(histories, band, hb.eta)) for band in hb.bands()]
 
 
 def to_stop(config: SweepConfig, curves: Sequence[Curve]) -> set[int]:
-    """The ids of the running trials hyperband stops now (empty without `early_terminate`)."""
+    """The ids of the running trials hyperband stops now (empty without `early_terminate`).
+
+    The same decisions as judging every band over every whole history, reading only what they
+    need: the running trials' histories, and the others up to the last band a running trial
+    has reached.
+    """
     hb = config.early_terminate
     if hb is None or config.metric is None:
         return set()
     maximize = config.metric.goal == "maximize"
-    bands = thresholds(config, curves)
-    stop: set[int] = set()
+    bands = hb.bands()
+    judged: list[tuple[int, list[float], int]] = []  # (trial id, history, band)
     for c in curves:
         if c.state != "running":
             continue
         history = _clean(c.values, maximize)
-        closest: tuple[int, float] | None = None
-        for band, threshold in bands:
-            if band <= len(history):
-                closest = (band, threshold)
-            else:
-                break
-        if closest is None:
-            continue
-        band, threshold = closest
+        reached = [band for band in bands if band <= len(history)]
+        if reached:
+            judged.append((c.trial_id, history, reached[-1]))
+    if not judged:
+        return set()
+    limit = max(band for _, _, band in judged)
+    histories = [h for h in (_clean(c.values, maximize, limit) for c in curves) if h]
+    threshold = {band: _threshold(histories, band, hb.eta) for _, _, band in judged}
+    stop: set[int] = set()
+    for trial_id, history, band in judged:
         value = history[band - 1] if hb.strict else min(history)
-        if value > threshold:
-            stop.add(c.trial_id)
+        if value > threshold[band]:
+            stop.add(trial_id)
     return stop
