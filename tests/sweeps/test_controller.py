@@ -428,6 +428,7 @@ def test_importance_and_correlation(ctl: Controller) -> None:
     assert by_name["opt"]["correlation"] is None  # categorical
     assert by_name["fixed"]["correlation"] is None  # constant
     assert by_name["fixed"]["importance"] == 0.0
+    assert ctl.importance(sweep_id) == result  # kept until a trial's value changes
 
 
 def test_the_local_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

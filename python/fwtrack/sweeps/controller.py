@@ -94,9 +94,11 @@ class Controller:
         self._configs: dict[str, SweepConfig] = {}
         self._configs_lock = threading.Lock()
         # Per sweep (the last few used): the trials' parameters, which never change once a
-        # trial exists, and the last importance computed with the trial values it came from.
+        # trial exists, the last importance computed with the trial values it came from, and
+        # the metric's values of ended trials (hyperband).
         self._params: OrderedDict[str, dict[int, dict[str, Any]]] = OrderedDict()
         self._importance: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._curves: OrderedDict[str, dict[int, builtins.list[float]]] = OrderedDict()
 
     # -- sweeps ---------------------------------------------------------------------------
 
@@ -663,28 +665,44 @@ class Controller:
             return {trial_id: known[trial_id] for trial_id in ids}
 
     def _hyperband(self, s: Session, sweep_id: str, config: SweepConfig) -> None:
+        """Mark the running trials hyperband stops now (`stop_requested`)."""
         from fwtrack.sweeps.hyperband import Curve, to_stop
 
         rows = s.execute(
-            sa.select(SweepTrial.id, SweepTrial.state, SweepTrial.history)
+            sa.select(SweepTrial.id, SweepTrial.state)
             .where(
                 SweepTrial.sweep_id == sweep_id,
-                SweepTrial.state.in_(("running", "finished", "stopped", "failed", "crashed")),
+                SweepTrial.state.in_(("running", *_ENDED)),
             )
             .order_by(SweepTrial.number)
         ).all()
-        curves: builtins.list[Curve] = [
-            Curve(
-                trial_id=trial_id,
-                state=state,
-                values=[math.nan if v is None else v for v in history or []],
-            )
-            for trial_id, state, history in rows
-        ]
+        # An ended trial's values never change: each process reads them once.
+        with self._configs_lock:
+            ended = self._curves.setdefault(sweep_id, {})
+            self._curves.move_to_end(sweep_id)
+            while len(self._curves) > _CACHED_SWEEPS:
+                self._curves.popitem(last=False)
+            wanted = [i for i, state in rows if state == "running" or i not in ended]
+        query = sa.select(SweepTrial.id, SweepTrial.state, SweepTrial.history).where(
+            SweepTrial.sweep_id == sweep_id
+        )
+        if len(wanted) <= 500:
+            query = query.where(SweepTrial.id.in_(wanted))
+        fetched: dict[int, builtins.list[float]] = {}
+        for trial_id, state, history in s.execute(query).all():
+            values = [math.nan if v is None else float(v) for v in history or []]
+            fetched[trial_id] = values
+            if state in _ENDED:
+                with self._configs_lock:
+                    ended[trial_id] = values
+        curves: builtins.list[Curve] = []
+        for trial_id, state in rows:
+            if trial_id not in fetched:
+                with self._configs_lock:
+                    fetched[trial_id] = ended.get(trial_id, [])
+            curves.append(Curve(trial_id=trial_id, state=state, values=fetched[trial_id]))
         ids = to_stop(config, curves)
-        if not ids:
-            return
-        running = {trial_id for trial_id, state, _ in rows if state == "running"}
+        running = {trial_id for trial_id, state in rows if state == "running"}
         for trial_id in ids & running:
             trial = s.get(SweepTrial, trial_id)
             if trial is not None:
