@@ -290,3 +290,9 @@ def test_random_log_uniform_values_spread_over_the_decades() -> None:
     decades = Counter(math.floor(math.log10(d["luv"])) for d in draws(900))
     assert set(decades) == {-4, -3, -2}
     assert min(decades.values()) > 200
+
+
+def test_grid_of_constants_is_one_point() -> None:
+    config = grid({"a": {"value": 1}, "b": {"parameters": {"c": {"value": [1, 2]}}}})
+    assert grid_size(config) == 1
+    assert grid_points(config) == [{"a": 1, "b": {"c": [1, 2]}}]
