@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from fwtrack.errors import SweepNotFoundError, SweepStateError
 from fwtrack.server.db import Database, Sweep, SweepAgent, SweepTrial
@@ -349,12 +349,14 @@ class Controller:
         """The sweep's trials by number."""
         with self.db.read() as s:
             self._sweep(s, sweep_id)
-            rows = s.scalars(
-                sa.select(SweepTrial)
+            # The histories stay in the database: only their lengths are answered.
+            rows = s.execute(
+                sa.select(SweepTrial, sa.func.json_array_length(SweepTrial.history))
+                .options(defer(SweepTrial.history))
                 .where(SweepTrial.sweep_id == sweep_id)
                 .order_by(SweepTrial.number)
             ).all()
-            return [_trial_json(trial) for trial in rows]
+            return [_trial_json(trial, history_len) for trial, history_len in rows]
 
     def importance(self, sweep_id: str) -> dict[str, Any]:
         """Parameter importance as W&B shows it: per parameter, the importance a random forest
@@ -840,7 +842,7 @@ def _reaches_target(config: SweepConfig, value: float | None) -> bool:
     return value >= metric.target if metric.goal == "maximize" else value <= metric.target
 
 
-def _trial_json(trial: SweepTrial) -> dict[str, Any]:
+def _trial_json(trial: SweepTrial, history_len: int | None = None) -> dict[str, Any]:
     return {
         "id": trial.id,
         "number": trial.number,
@@ -850,7 +852,7 @@ def _trial_json(trial: SweepTrial) -> dict[str, Any]:
         "params": trial.params,
         "state": trial.state,
         "value": trial.value,
-        "history_len": len(trial.history),
+        "history_len": len(trial.history) if history_len is None else int(history_len),
         "agent_id": trial.agent_id,
         "stop_requested": bool(trial.stop_requested),
         "created_at": trial.created_at,
