@@ -4,15 +4,16 @@ sweep_fixtures.py server --url URL --key KEY --work DIR --out seeded.json
     logs online to project `admin/sweeps-e2e` of the server at URL as KEY: `fwtrack sweep`
     creates the grid sweep `lr-grid` (lr x optimizer, 6 trials, `loss` minimized), two
     `fwtrack agent` processes run it to the end (each trial is this script's `trial` command,
-    a real run logged online); then `fwtrack sweep` creates the random sweep `idle`, left
-    running without agents (the browser test pauses it). Writes what was seeded as JSON: the
-    sweep ids and, by run id, each trial's parameters and final loss.
+    a real run logged online); the sweep `cancelled-mid-trial` is cancelled while its one
+    trial runs (held), so its run ends `stopped`; then `fwtrack sweep` creates the random
+    sweep `idle`, left running without agents (the browser test pauses it). Writes what was
+    seeded as JSON: the sweep ids and, by `lr/optimizer`, each grid point's final loss.
 sweep_fixtures.py local --dir DIR --out seeded.json
     the same grid sweep on the local sweep store of DIR (no server), project `local-sweeps`,
     run by one local agent, for `fwtrack ui --dir DIR`.
 sweep_fixtures.py trial [--key=value ...]
     a trial: `fwtrack.init` (the agent's parameters land in its config), logs `loss` over
-    STEPS steps ending at `final_loss(lr, optimizer)`.
+    STEPS steps ending at `final_loss(lr, optimizer)`; with `hold` it then waits to be stopped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,22 @@ def grid_config(name: str) -> dict[str, Any]:
         "method": "grid",
         "metric": {"name": "loss", "goal": "minimize"},
         "parameters": {"lr": {"values": LRS}, "optimizer": {"values": OPTIMIZERS}},
+    }
+
+
+def held_config() -> dict[str, Any]:
+    """One trial that logs and then waits to be stopped (`hold`): cancelling the sweep stops it."""
+    return {
+        "name": "cancelled-mid-trial",
+        "program": str(HERE),
+        "command": ["${env}", "${interpreter}", "${program}", "trial", "${args}"],
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {
+            "lr": {"value": 0.01},
+            "optimizer": {"value": "adam"},
+            "hold": {"value": True},
+        },
     }
 
 
@@ -133,6 +151,40 @@ def run_agents(ref: str, n: int, env: dict[str, str], cwd: Path, timeout: float 
             raise RuntimeError(f"an agent exited {code}:\n{path.read_text()}")
 
 
+def get_json(url: str, env: dict[str, str]) -> Any:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {env['FWTRACK_API_KEY']}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def cancel_mid_trial(ref: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> None:
+    """An agent starts the held trial; once its loss reached the controller, `fwtrack sweep
+    --cancel`: the agent stops the trial (SIGTERM) and exits, the run ends `stopped`."""
+    log_path = cwd / "agent-held.log"
+    with log_path.open("w") as log:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "fwtrack", "agent", ref],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        trials_url = f"{env['FWTRACK_BASE_URL']}/api/v1/sweeps/{ref}/trials"
+        deadline = time.monotonic() + timeout
+        while not any(t["history_len"] > 0 for t in get_json(trials_url, env)["trials"]):
+            if agent.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the held trial never reported:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        fwtrack_cli(["sweep", "--cancel", ref], env, cwd)
+        code = agent.wait(timeout=max(1.0, deadline - time.monotonic()))
+        if code != 0:
+            raise RuntimeError(f"the agent exited {code}:\n{log_path.read_text()}")
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+
+
 def expected_trials() -> dict[str, dict[str, Any]]:
     """By `lr/optimizer`: the parameters and the final loss."""
     return {
@@ -156,12 +208,15 @@ def cmd_server(args: argparse.Namespace) -> int:
     )
     grid = create_sweep(grid_config("lr-grid"), PROJECT, env, work)
     run_agents(grid, 2, env, work)
+    held = create_sweep(held_config(), PROJECT, env, work)
+    cancel_mid_trial(held, env, work)
     idle = create_sweep(idle_config(), PROJECT, env, work)
     seeded = {
         "entity": "admin",
         "project": PROJECT,
         "grid": grid.split("/")[-1],
         "idle": idle.split("/")[-1],
+        "cancelled": held.split("/")[-1],
         "expected": expected_trials(),
     }
     Path(args.out).write_text(json.dumps(seeded, indent=1))
@@ -200,6 +255,12 @@ def cmd_trial(_args: argparse.Namespace) -> int:
     for step in range(STEPS):
         # falls to `final` at the last step
         fwtrack.log({"loss": final + (STEPS - 1 - step) * 0.5})
+    if run.config.get("hold"):
+        run.flush()
+        # until the agent stops this trial (SIGTERM finishes the run as `stopped`)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
     run.finish()
     return 0
 

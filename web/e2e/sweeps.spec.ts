@@ -3,7 +3,8 @@
 // point) and two real `fwtrack agent` processes run its six trials as real runs logged online,
 // plus an idle random sweep. The list, the sweep page's charts holding the runs' values (read
 // back from their data attributes), brushing the parallel coordinates filtering the runs table,
-// pause/resume/cancel through the controls, the workspace's sweep column and filter; and a
+// pause/resume/cancel through the controls, the stopped run's badge, the workspace's sweep
+// column and filter; and a
 // `fwtrack ui` over a directory whose sweep ran on the local sweep store.
 
 import { mkdirSync, readFileSync } from "node:fs";
@@ -27,6 +28,8 @@ interface Seeded {
   project: string;
   grid: string;
   idle?: string;
+  /** Cancelled while its one trial ran: that run ended `stopped`. */
+  cancelled?: string;
   /** By `lr/optimizer`. */
   expected: Record<string, Point>;
 }
@@ -131,7 +134,7 @@ test("the sweeps of a project", async ({ page }) => {
   await page.goto(`${server}/#/p/${seeded.entity}/${seeded.project}`);
   await page.getByTestId("nav-sweeps").click();
   await expect(page.getByTestId("sweeps-page")).toBeVisible();
-  await expect(page.getByTestId("sweep-row")).toHaveCount(2);
+  await expect(page.getByTestId("sweep-row")).toHaveCount(3);
   const grid = page.locator(`[data-testid="sweep-row"][data-sweep-id="${seeded.grid}"]`);
   await expect(grid).toHaveAttribute("data-state", "finished");
   await expect(grid.getByTestId("sweep-method")).toHaveText("grid");
@@ -141,6 +144,7 @@ test("the sweeps of a project", async ({ page }) => {
   const idle = page.locator(`[data-testid="sweep-row"][data-sweep-id="${seeded.idle ?? ""}"]`);
   await expect(idle).toHaveAttribute("data-state", "running");
   await expect(idle.getByTestId("sweep-counts")).toHaveAttribute("data-total", "0");
+  await expect(page.locator(`[data-testid="sweep-row"][data-sweep-id="${seeded.cancelled ?? ""}"]`)).toHaveAttribute("data-state", "cancelled");
   await check(page, "the sweeps list");
   await grid.getByTestId("sweep-link").click();
   await expect(page.getByTestId("sweep-page")).toHaveAttribute("data-sweep-id", seeded.grid);
@@ -290,25 +294,54 @@ test("pause, resume and cancel through the controls", async ({ page }) => {
   await expect(page.getByTestId("sweep-controls").getByRole("button")).toHaveCount(0);
 });
 
+test("a sweep cancelled mid-trial: its run ended stopped, its history kept", async ({ page }) => {
+  const id = seeded.cancelled ?? "";
+  await signedIn(page);
+  await page.goto(sweepUrl(id));
+  await expect(page.getByTestId("sweep-state")).toHaveAttribute("data-state", "cancelled");
+  await expect(page.getByTestId("sweep-counts")).toHaveAttribute("data-total", "1");
+  const row = page.getByTestId("sweep-run-row");
+  await expect(row).toHaveCount(1);
+  await expect(row).toHaveAttribute("data-state", "stopped");
+  await expect(row.getByTestId("state-badge")).toHaveText("Stopped");
+  // the loss it logged before it was stopped
+  await expect(row).toHaveAttribute("data-value", String(seeded.expected["0.01/adam"]?.loss));
+  await expect(page.getByTestId("sweep-metric-chart")).toHaveAttribute("data-points", "1");
+  await check(page, "a cancelled sweep with a stopped run");
+  const runId = (await row.getAttribute("data-run-id")) ?? "";
+  await row.getByTestId("sweep-run-link").click();
+  await expect(page.getByTestId("run-page")).toHaveAttribute("data-run-id", runId);
+  await expect(page.getByTestId("state-badge").first()).toHaveAttribute("data-state", "stopped");
+});
+
 test("the workspace's sweep column filters by sweep", async ({ page }) => {
   await signedIn(page);
   await page.goto(`${server}/#/p/${seeded.entity}/${seeded.project}`);
-  await expect(page.getByTestId("run-row")).toHaveCount(6);
+  const rows = page.getByTestId("run-row");
+  await expect(rows).toHaveCount(7);
   const cells = page.getByTestId("run-sweep");
-  await expect(cells).toHaveCount(6);
-  for (const c of await cells.all()) await expect(c).toHaveAttribute("data-sweep", seeded.grid);
-  await page.getByTestId("sweep-filter").first().click();
+  await expect(cells).toHaveCount(7);
+  await expect(page.locator(`[data-testid="run-sweep"][data-sweep="${seeded.grid}"]`)).toHaveCount(6);
+  // the stopped run has a badge of its own
+  const stopped = page.locator('[data-testid="run-row"][data-state="stopped"]');
+  await expect(stopped).toHaveCount(1);
+  await expect(stopped.getByTestId("run-sweep")).toHaveAttribute("data-sweep", seeded.cancelled ?? "");
+  await expect(stopped.getByTestId("state-badge")).toHaveAttribute("data-state", "stopped");
+  await check(page, "the workspace with runs of sweeps");
+
+  await page.locator(`[data-testid="run-sweep"][data-sweep="${seeded.grid}"]`).first().getByTestId("sweep-filter").click();
   await expect(page.getByTestId("runs-filter")).toHaveValue(`sweep = ${seeded.grid}`);
-  await expect(page.getByTestId("run-row")).toHaveCount(6);
+  await expect(rows).toHaveCount(6);
+  for (const c of await cells.all()) await expect(c).toHaveAttribute("data-sweep", seeded.grid);
   // a sweep no run belongs to: nothing matches
   await page.getByTestId("runs-filter").fill(`sweep = ${seeded.idle ?? ""}`);
   await page.getByTestId("runs-filter").press("Enter");
-  await expect(page.getByTestId("run-row")).toHaveCount(0);
-  // the sweep page links back to its runs in the workspace
+  await expect(rows).toHaveCount(0);
+  // the sweep page links to its runs in the workspace
   await page.goto(sweepUrl(seeded.grid));
   await page.getByTestId("sweep-workspace-link").click();
   await expect(page.getByTestId("runs-filter")).toHaveValue(`sweep = ${seeded.grid}`);
-  await expect(page.getByTestId("run-row")).toHaveCount(6);
+  await expect(rows).toHaveCount(6);
 });
 
 test("fwtrack ui shows a sweep of the local store", async ({ page }) => {
