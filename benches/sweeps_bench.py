@@ -5,7 +5,7 @@
     python benches/sweeps_bench.py --cases latency --reps 1       # one part, one repetition
 
 **latency**: a sweep with 20 parameters (8 uniform, 4 log-uniform, 4 int-uniform, 4
-categorical; for grid 20 parameters of 2 values each, 2^20 points) and 1,000 finished trials,
+categorical; for grid 11 of 2 values and 9 of one, 2,048 points) and 1,000 finished trials,
 seeded once by driving the controller itself (`next_trial` + `finish_trial` with a synthetic
 value). Then, per repetition, every target in a fresh interpreter, in an order rotated between
 repetitions, asks for `--calls` suggestions; each suggestion is finished (untimed) before the
@@ -23,7 +23,8 @@ next, so the history stays at 1,000-1,000+calls finished trials. Targets:
   server, see RESULTS.md), installed into `benches/out/tools/wandb-sweeps` when missing.
 
 The first call of a process is reported apart ("first"); p50/p99 are over the other calls;
-cells are medians over repetitions.
+cells are medians over repetitions. `--big-grid` (on by default) also times the first three
+`next_trial` calls of a fresh grid of 2^20 points (20 parameters of 2 values).
 
 **quality**: the best value after `--trials` trials (50) on Branin, Hartmann-6 and a real torch
 training loop (a small MLP on a fixed synthetic regression set; lr log-uniform, hidden size,
@@ -84,11 +85,12 @@ TARGET_LABELS = {
     "wandb": "wandb's engine `sweeps.next_run` (sweeps 0.2.0)",
 }
 OBJECTIVES = ("branin", "hartmann6", "torch-mlp")
-QMETHODS = ("fwtrack-bayes", "fwtrack-random", "optuna-tpe", "wandb-bayes")
+QMETHODS = ("fwtrack-bayes", "fwtrack-random", "optuna-tpe", "optuna-tpe-reseeded", "wandb-bayes")
 QLABELS = {
     "fwtrack-bayes": "fwtrack bayes (controller)",
     "fwtrack-random": "fwtrack random (controller)",
     "optuna-tpe": "Optuna TPE direct",
+    "optuna-tpe-reseeded": "Optuna TPE direct, a sampler per trial seeded as the controller does",
     "wandb-bayes": "wandb bayes engine",
 }
 CHILD_ENV = {
@@ -106,14 +108,14 @@ CHILD_ENV = {
 def latency_config(method: str) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if method == "grid-2^20":
-        params = {f"p{i:02d}": {"values": [i, 2 * i]} for i in range(20)}
+        params = {f"p{i:02d}": {"values": [i + 1, 2 * (i + 1)]} for i in range(20)}
         method = "grid"
-    if method == "grid":
-        # 20 parameters: 12 of 2 values and 8 of one value, 4,096 points (enough for 1,000
-        # trials plus the timed calls). `--big-grid` probes a 2^20 grid apart.
+    elif method == "grid":
+        # 20 parameters: p01-p11 of 2 values, p00 (0 twice: one value) and p12-p19 of one value:
+        # 2,048 points, enough for 1,000 trials plus the timed calls. `--big-grid` probes a
+        # grid of 2^20 points apart.
         for i in range(20):
-            two = i < 12
-            params[f"p{i:02d}"] = {"values": [i, 2 * i] if two else [0.5 * i]}
+            params[f"p{i:02d}"] = {"values": [i, 2 * i] if i < 12 else [0.5 * i]}
     else:
         for i in range(8):
             params[f"p{i:02d}"] = {"distribution": "uniform", "min": 0.0, "max": 1.0}
@@ -730,8 +732,15 @@ def q_fwtrack(
 
 
 def q_optuna(
-    fn: Callable[[dict[str, Any]], float], cfg: dict[str, Any], seed: int, trials: int
+    fn: Callable[[dict[str, Any]], float],
+    cfg: dict[str, Any],
+    seed: int,
+    trials: int,
+    reseed: bool = False,
 ) -> list[float]:
+    """Optuna's TPE by ask/tell; `reseed`: a new sampler per trial seeded from (seed, trial
+    number) with constant_liar=True, the controller's configuration (for a control)."""
+    import numpy as np
     import optuna
 
     _quiet_optuna()
@@ -739,7 +748,10 @@ def q_optuna(
     sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed)
     study = optuna.create_study(direction="minimize", sampler=sampler)
     values: list[float] = []
-    for _ in range(trials):
+    for number in range(trials):
+        if reseed:
+            derived = int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+            study.sampler = tpe_sampler(derived)
         trial = study.ask(dists)
         v = fn(trial.params)
         values.append(v)
@@ -795,10 +807,10 @@ def run_quality(args: argparse.Namespace, work: Path, results: dict[str, Any], s
                     if m.startswith("fwtrack-"):
                         cfg = quality_config(obj, m.split("-")[1], args.trials)
                         values = q_fwtrack(ctl, fn, cfg, seed, args.trials)
-                    elif m == "optuna-tpe":
-                        values = q_optuna(
-                            fn, quality_config(obj, "bayes", args.trials), seed, args.trials
-                        )
+                    elif m.startswith("optuna-tpe"):
+                        cfg = quality_config(obj, "bayes", args.trials)
+                        reseed = m == "optuna-tpe-reseeded"
+                        values = q_optuna(fn, cfg, seed, args.trials, reseed=reseed)
                     else:
                         values = q_wandb(
                             fn, quality_config(obj, "bayes", args.trials), seed, args.trials
