@@ -12,7 +12,7 @@ import pytest
 
 import fwtrack
 from fwtrack.api import Api
-from fwtrack.sweeps.agent import TrialStopped
+from fwtrack.sweeps import TrialStopped
 from fwtrack.sweeps.client import LocalSweeps
 from sweeps.agentutil import wait_for
 

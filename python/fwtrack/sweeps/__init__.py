@@ -20,8 +20,9 @@ from typing import Any
 # so that the function `agent` below is what `fwtrack.sweeps.agent` names: importing a
 # submodule later would otherwise set the package's attribute to the module.
 from fwtrack.sweeps import agent as _agent_module  # noqa: F401
+from fwtrack.sweeps.agent import TrialStopped
 
-__all__ = ["agent", "sweep"]
+__all__ = ["TrialStopped", "agent", "sweep"]
 
 
 def sweep(
