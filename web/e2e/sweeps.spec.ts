@@ -312,6 +312,9 @@ test("a sweep cancelled mid-trial: its run ended stopped, its history kept", asy
   await row.getByTestId("sweep-run-link").click();
   await expect(page.getByTestId("run-page")).toHaveAttribute("data-run-id", runId);
   await expect(page.getByTestId("state-badge").first()).toHaveAttribute("data-state", "stopped");
+  // the run page links back to its sweep
+  await page.getByTestId("run-sweep-link").getByRole("link").click();
+  await expect(page.getByTestId("sweep-page")).toHaveAttribute("data-sweep-id", id);
 });
 
 test("the workspace's sweep column filters by sweep", async ({ page }) => {

@@ -87,6 +87,13 @@ function Overview({ run, onPatch, now }: { run: RunInfo; onPatch: (p: RunPatch) 
         <FieldRow label="Run id">
           <code>{run.id}</code>
         </FieldRow>
+        {typeof run.sweep_id === "string" && run.sweep_id !== "" && (
+          <FieldRow label="Sweep" testid="run-sweep-link">
+            <a class="mono" href={href.sweep(run.entity, run.project, run.sweep_id)}>
+              {run.sweep_id}
+            </a>
+          </FieldRow>
+        )}
         {str(meta.host) !== null && <FieldRow label="Host">{str(meta.host)}</FieldRow>}
         {command !== null && (
           <FieldRow label="Command">
