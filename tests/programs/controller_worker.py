@@ -1,11 +1,13 @@
 """One agent of the controller race test (tests/sweeps/test_controller_race.py), as its own
 process on the shared database:
 
-    python controller_worker.py DATABASE_URL SWEEP_ID GO_FILE
+    python controller_worker.py DATABASE_URL GO_FILE
 
-Registers an agent, waits until GO_FILE exists (so every worker starts at once), then asks for
-trials and finishes each at once until the controller says `done`. Prints one JSON line:
-`{"agent_id", "trials": [trial ids handed out], "done": reason}`.
+Opens the controller (DATABASE_URL `local:<dir>` opens the local store of `<dir>`, creating it
+if no other process did yet), waits until GO_FILE exists and reads the sweep id from it (so
+every worker starts at once), registers an agent, then asks for trials and finishes each at
+once until the controller says `done`. Prints one JSON line: `{"agent_id", "trials": [trial
+ids handed out], "done": reason}`.
 """
 
 from __future__ import annotations
@@ -18,28 +20,35 @@ from pathlib import Path
 
 from fwtrack.server.db import Database
 from fwtrack.sweeps.controller import Controller
+from fwtrack.sweeps.local import open_local
 
 
 def main() -> None:
-    url, sweep_id, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    db = Database(url)
-    ctl = Controller(db, heartbeat_interval=60.0)
-    agent_id = ctl.register_agent(sweep_id, "worker", os.getpid())["agent_id"]
+    url, go = sys.argv[1], Path(sys.argv[2])
+    if url.startswith("local:"):
+        ctl = open_local(url.removeprefix("local:"), heartbeat_interval=60.0)
+    else:
+        ctl = Controller(Database(url), heartbeat_interval=60.0)
     while not go.exists():
         time.sleep(0.01)
+    sweep_id = go.read_text()
+    agent_id = ctl.register_agent(sweep_id, "worker", os.getpid())["agent_id"]
     trials: list[int] = []
     while True:
         answer = ctl.next_trial(sweep_id, agent_id)
         if "done" in answer:
             break
         if "wait" in answer:
-            time.sleep(0.01)
+            # Other workers' trials run: ask again soon, yet not so often that the workers
+            # still starting (a process takes a while on a busy machine) wait for SQLite's
+            # write lock longer than its busy timeout.
+            time.sleep(0.5)
             continue
         trial = answer["trial"]
         trials.append(trial["id"])
         value = float(trial["number"])
         ctl.finish_trial(sweep_id, agent_id, trial["id"], "finished", value, [value], 0)
-    db.dispose()
+    ctl.db.dispose()
     print(json.dumps({"agent_id": agent_id, "trials": trials, "done": answer["done"]}))
 
 

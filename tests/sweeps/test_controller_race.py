@@ -1,6 +1,7 @@
 """20 agents hammering `next_trial` on a grid of 12 at once — threads sharing one controller
 (as a server's workers) and separate processes each with their own (as local agents) — on
-SQLite and on PostgreSQL: exactly 12 trials, each grid point once, each handed out once."""
+SQLite, on PostgreSQL and on the local store: exactly 12 trials, each grid point once, each
+handed out once."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from fwtrack.server.db import SweepTrial
+from fwtrack.server.db import Database, SweepTrial
 from fwtrack.sweeps.controller import Controller
+from fwtrack.sweeps.local import open_local
 from fwtrack.sweeps.params import canonical_key, grid_points
 from server.harness import PostgresCluster, child_env
 
@@ -36,7 +38,7 @@ def cluster() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def thread_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     cluster = request.getfixturevalue("cluster") if request.param == "postgresql" else None
     return database_url(request.param, tmp_path, cluster)
 
@@ -61,8 +63,8 @@ def _check(ctl: Controller, sweep_id: str, handed_out: list[list[int]]) -> None:
     assert len({t["run_id"] for t in ctl.trials(sweep_id)}) == 12
 
 
-def test_twenty_threads_claim_each_grid_point_once(url: str) -> None:
-    db = migrated(url)
+def test_twenty_threads_claim_each_grid_point_once(thread_url: str) -> None:
+    db = migrated(thread_url)
     ctl = Controller(db, heartbeat_interval=60.0)
     try:
         sweep_id = ctl.create("e", "p", grid_config())["id"]
@@ -103,30 +105,40 @@ def test_twenty_threads_claim_each_grid_point_once(url: str) -> None:
         db.dispose()
 
 
-def test_twenty_processes_claim_each_grid_point_once(url: str, tmp_path: Path) -> None:
-    db = migrated(url)
-    ctl = Controller(db, heartbeat_interval=60.0)
+@pytest.mark.parametrize("backend", [*BACKENDS, "local"])
+def test_twenty_processes_claim_each_grid_point_once(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
+    """Separate processes, each with its own controller; `local`: the local store, which the
+    workers and this test open (and so create) at the same time."""
+    go = tmp_path / "go"
+    if backend == "local":
+        url = f"local:{tmp_path / 'fwtrack'}"
+    else:
+        cluster = request.getfixturevalue("cluster") if backend == "postgresql" else None
+        url = database_url(backend, tmp_path, cluster)
+        migrated(url).dispose()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            text=True,
+        )
+        for _ in range(AGENTS)
+    ]
+    ctl: Controller | None = None
     try:
+        if backend == "local":
+            ctl = open_local(tmp_path / "fwtrack", heartbeat_interval=60.0)
+        else:
+            ctl = Controller(Database(url), heartbeat_interval=60.0)
         sweep_id = ctl.create("e", "p", grid_config())["id"]
-        go = tmp_path / "go"
-        procs = [
-            subprocess.Popen(
-                [sys.executable, str(WORKER), url, sweep_id, str(go)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=child_env(),
-                text=True,
-            )
-            for _ in range(AGENTS)
-        ]
-        try:
-            go.touch()
-            outputs = [p.communicate(timeout=500) for p in procs]
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+        ready = tmp_path / "go.tmp"
+        ready.write_text(sweep_id)
+        ready.rename(go)
+        outputs = [p.communicate(timeout=500) for p in procs]
         for p, (_, err) in zip(procs, outputs, strict=True):
             assert p.returncode == 0, err
         reports = [json.loads(out) for out, _ in outputs]
@@ -134,4 +146,9 @@ def test_twenty_processes_claim_each_grid_point_once(url: str, tmp_path: Path) -
         assert len({r["agent_id"] for r in reports}) == AGENTS
         _check(ctl, sweep_id, [r["trials"] for r in reports])
     finally:
-        db.dispose()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if ctl is not None:
+            ctl.db.dispose()
