@@ -256,6 +256,18 @@ test("brushing the parallel coordinates filters the runs table", async ({ page }
   await page.getByTestId("pc-clear").click();
   await expect(rows).toHaveCount(6);
   await expect(pc).toHaveAttribute("data-selected", "6");
+
+  // from the keyboard: the first arrow starts a brush in the middle (no category there), more
+  // move it up to sgd; Delete clears it
+  const axis = page.locator('[data-testid="pc-brush-area"][data-key="optimizer"]');
+  await axis.focus();
+  await page.keyboard.press("ArrowUp");
+  await expect(rows).toHaveCount(0);
+  for (let i = 0; i < 8; i++) await page.keyboard.press("ArrowUp");
+  await expect(rows).toHaveCount(3);
+  for (const row of await rows.all()) await expect(row.locator('td[data-param="optimizer"]')).toHaveText("sgd");
+  await page.keyboard.press("Delete");
+  await expect(rows).toHaveCount(6);
 });
 
 test("pause, resume and cancel through the controls", async ({ page }) => {

@@ -1,10 +1,12 @@
 // Parallel coordinates of a sweep (SVG): an axis per parameter plus the metric, a line per trial
 // coloured by its metric. Dragging along an axis brushes a range; the trials inside every brush
 // stay coloured and filter the runs table (the parent owns the brushes). A click on an axis
-// without dragging clears its brush. The scales and the filter are in parallel.ts.
+// without dragging clears its brush. From the keyboard an axis takes the focus: arrows move its
+// brush (starting one in the middle), Shift+arrows resize it, Delete clears it. The scales and
+// the filter are in parallel.ts.
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { describeBrush, makeBrush, passes, position, ticks, type Axis, type Brush, type PcRow, lineColor, METRIC_AXIS } from "./parallel";
+import { describeBrush, makeBrush, nudgeBrush, passes, position, ticks, type Axis, type Brush, type PcRow, lineColor, METRIC_AXIS } from "./parallel";
 
 const HEIGHT = 320;
 const TOP = 34;
@@ -146,6 +148,20 @@ export function ParallelCoords({ axes, rows, brushes, onBrushes, goal }: {
                 class="pc-hit"
                 data-testid="pc-brush-area"
                 data-key={a.key}
+                // SVG attributes are case-sensitive: `tabindex`, not `tabIndex`
+                tabindex={0}
+                aria-label={`Brush on ${a.label}: arrows move it, Shift+arrows resize it, Delete clears it`}
+                onKeyDown={(e) => {
+                  const current = brushes.find((s) => s.key === a.key) ?? null;
+                  const rest = brushes.filter((s) => s.key !== a.key);
+                  let next: Brush | null;
+                  if (e.key === "ArrowUp") next = nudgeBrush(current, a.key, e.shiftKey ? "grow" : "up");
+                  else if (e.key === "ArrowDown") next = nudgeBrush(current, a.key, e.shiftKey ? "shrink" : "down");
+                  else if (e.key === "Delete" || e.key === "Backspace" || e.key === "Escape") next = null;
+                  else return;
+                  e.preventDefault();
+                  onBrushes(next === null ? rest : [...rest, next]);
+                }}
                 onPointerDown={(e) => {
                   const svg = (e.currentTarget).ownerSVGElement;
                   if (svg === null) return;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runInfo } from "../../api/test-utils";
 import { StateBadge } from "../../components/Badge";
-import { click, mount } from "../../components/test-utils";
+import { click, mount, press } from "../../components/test-utils";
 import { RunsTable } from "../workspace/RunsTable";
 import { buildAxis, makeBrush, METRIC_AXIS, type PcRow } from "./parallel";
 import { ParallelCoords } from "./ParallelCoords";
@@ -45,6 +45,22 @@ describe("ParallelCoords", () => {
     click(chip as Element);
     expect(onBrushes).toHaveBeenCalledWith([makeBrush("lr", 0, 0.6)]);
     click(m.container.querySelector('[data-testid="pc-clear"]') as Element);
+    expect(onBrushes).toHaveBeenLastCalledWith([]);
+  });
+});
+
+describe("ParallelCoords from the keyboard", () => {
+  it("starts, moves and clears a brush on the focused axis", () => {
+    const onBrushes = vi.fn();
+    const m = mount(<ParallelCoords axes={axes} rows={rows} brushes={[makeBrush("lr", 0, 0.5)]} onBrushes={onBrushes} goal="minimize" />);
+    unmount = m.unmount;
+    const opt = m.container.querySelector('[data-testid="pc-brush-area"][data-key="opt"]') as Element;
+    expect(opt.getAttribute("tabindex")).toBe("0");
+    expect(opt.getAttribute("aria-label")).toContain("Brush on opt");
+    press(opt, "ArrowUp");
+    expect(onBrushes).toHaveBeenLastCalledWith([makeBrush("lr", 0, 0.5), makeBrush("opt", 0.4, 0.6)]);
+    const lr = m.container.querySelector('[data-testid="pc-brush-area"][data-key="lr"]') as Element;
+    press(lr, "Delete");
     expect(onBrushes).toHaveBeenLastCalledWith([]);
   });
 });

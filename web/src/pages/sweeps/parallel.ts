@@ -198,3 +198,24 @@ export function decodeBrushes(raw: string | undefined): Brush[] {
   }
   return out;
 }
+
+/** A brush moved from the keyboard: `up`/`down` move it, `grow`/`shrink` its top end; none yet starts one in the middle. */
+export function nudgeBrush(brush: Brush | null, key: string, action: "up" | "down" | "grow" | "shrink", step = 0.05): Brush {
+  const b = brush ?? makeBrush(key, 0.4, 0.6);
+  if (brush === null) return b;
+  const width = b.hi - b.lo;
+  switch (action) {
+    case "up": {
+      const hi = Math.min(1, b.hi + step);
+      return makeBrush(key, hi - width, hi);
+    }
+    case "down": {
+      const lo = Math.max(0, b.lo - step);
+      return makeBrush(key, lo, lo + width);
+    }
+    case "grow":
+      return makeBrush(key, b.lo, Math.min(1, b.hi + step));
+    case "shrink":
+      return makeBrush(key, b.lo, Math.max(b.lo + step, b.hi - step));
+  }
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseTrial, type SweepParameter, type Trial } from "../../api/sweeps";
 import { importanceBars } from "./importance";
 import { decades } from "./SweepChart";
-import { buildAxes, buildAxis, decodeBrushes, describeBrush, encodeBrushes, filterRows, makeBrush, METRIC_AXIS, passes, position, setBrush, ticks, valueAt, type PcRow } from "./parallel";
+import { buildAxes, buildAxis, nudgeBrush, decodeBrushes, describeBrush, encodeBrushes, filterRows, makeBrush, METRIC_AXIS, passes, position, setBrush, ticks, valueAt, type PcRow } from "./parallel";
 import { agentCommand, bestTrials, canWrite, flatParams, metricSeries, paramNames, runningBest, scatterPoints, trialState } from "./trials";
 
 function trial(number: number, value: number | null, params: Record<string, unknown>, extra: Record<string, unknown> = {}): Trial {
@@ -166,6 +166,23 @@ describe("brushing", () => {
     const two = setBrush(one, "b", makeBrush("b", 0.1, 0.2));
     expect(setBrush(two, "a", makeBrush("a", 0.2, 0.3))).toEqual([makeBrush("b", 0.1, 0.2), makeBrush("a", 0.2, 0.3)]);
     expect(setBrush(two, "a", null)).toEqual([makeBrush("b", 0.1, 0.2)]);
+  });
+
+  it("moves and resizes a brush from the keyboard, inside the axis", () => {
+    const start = nudgeBrush(null, "lr", "up");
+    expect(start).toEqual(makeBrush("lr", 0.4, 0.6));
+    const up = nudgeBrush(start, "lr", "up");
+    expect(up.lo).toBeCloseTo(0.45, 10);
+    expect(up.hi).toBeCloseTo(0.65, 10);
+    const top = nudgeBrush(makeBrush("lr", 0.75, 0.98), "lr", "up");
+    expect(top.hi).toBe(1);
+    expect(top.lo).toBeCloseTo(0.77, 10);
+    const bottom = nudgeBrush(makeBrush("lr", 0.02, 0.2), "lr", "down");
+    expect(bottom.lo).toBe(0);
+    expect(bottom.hi).toBeCloseTo(0.18, 10);
+    expect(nudgeBrush(makeBrush("lr", 0.2, 0.3), "lr", "grow").hi).toBeCloseTo(0.35, 10);
+    const thin = nudgeBrush(makeBrush("lr", 0.2, 0.26), "lr", "shrink");
+    expect(thin.hi).toBeCloseTo(0.25, 10);
   });
 
   it("round-trips brushes through the URL parameter, skipping malformed items", () => {
