@@ -16,11 +16,30 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
 
 from fwtrack.server.db import Database
 from fwtrack.sweeps.controller import Controller
 from fwtrack.sweeps.local import open_local
+
+T = TypeVar("T")
+
+
+def retried(call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)`, again while SQLite's write lock stays taken past its busy timeout (a
+    machine far busier than its cores), as an agent retries: the failed transaction left
+    nothing behind."""
+    while True:
+        try:
+            return call(*args)
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            print(f"retrying {call.__name__}: {exc.orig}", file=sys.stderr)
 
 
 def main() -> None:
@@ -32,10 +51,10 @@ def main() -> None:
     while not go.exists():
         time.sleep(0.01)
     sweep_id = go.read_text()
-    agent_id = ctl.register_agent(sweep_id, "worker", os.getpid())["agent_id"]
+    agent_id = retried(ctl.register_agent, sweep_id, "worker", os.getpid())["agent_id"]
     trials: list[int] = []
     while True:
-        answer = ctl.next_trial(sweep_id, agent_id)
+        answer = retried(ctl.next_trial, sweep_id, agent_id)
         if "done" in answer:
             break
         if "wait" in answer:
@@ -47,7 +66,7 @@ def main() -> None:
         trial = answer["trial"]
         trials.append(trial["id"])
         value = float(trial["number"])
-        ctl.finish_trial(sweep_id, agent_id, trial["id"], "finished", value, [value], 0)
+        retried(ctl.finish_trial, sweep_id, agent_id, trial["id"], "finished", value, [value], 0)
     ctl.db.dispose()
     print(json.dumps({"agent_id": agent_id, "trials": trials, "done": answer["done"]}))
 
