@@ -1,15 +1,18 @@
 """Sweeps: how fast the controller suggests, and how good its suggestions are.
 
-    python benches/sweeps_bench.py --out benches/out/sweeps      # `make bench`: a few minutes
-    python benches/sweeps_bench.py --full                         # more calls, 10 torch seeds
+    python benches/sweeps_bench.py --out benches/out/sweeps      # `make bench`: about 5 minutes
+    python benches/sweeps_bench.py --full    # seeding through the controller, 200 calls, the
+                                             # 2^20 grid, wandb in quality, 10 torch seeds
     python benches/sweeps_bench.py --cases latency --reps 1       # one part, one repetition
 
 **latency**: a sweep with 20 parameters (8 uniform, 4 log-uniform, 4 int-uniform, 4
 categorical; for grid 11 of 2 values and 9 of one, 2,048 points) and 1,000 finished trials,
-seeded once by driving the controller itself (`next_trial` + `finish_trial` with a synthetic
-value). Then, per repetition, every target in a fresh interpreter, in an order rotated between
-repetitions, asks for `--calls` suggestions; each suggestion is finished (untimed) before the
-next, so the history stays at 1,000-1,000+calls finished trials. Targets:
+seeded once: written as rows by default (random samples, the grid's first points, each with
+a synthetic value), or with `--full` / `--seed-with controller` by driving the controller
+itself (`next_trial` + `finish_trial`; minutes). Then, per repetition, every target in a
+fresh interpreter, in an order rotated between repetitions, asks for `--calls` suggestions;
+each is finished (untimed) before the next, so the history stays at 1,000-1,000+calls
+finished trials. Targets:
 
 - **fwtrack local**: `Controller.next_trial` of the local store (`fwtrack.sweeps.local.open_local`,
   SQLite), a copy of the seeded store per repetition;
@@ -23,15 +26,17 @@ next, so the history stays at 1,000-1,000+calls finished trials. Targets:
   server, see RESULTS.md), installed into `benches/out/tools/wandb-sweeps` when missing.
 
 The first call of a process is reported apart ("first"); p50/p99 are over the other calls;
-cells are medians over repetitions. `--big-grid` (on by default) also times the first three
+cells are medians over repetitions. `--big-grid` (on with `--full`) also times the first three
 `next_trial` calls of a fresh grid of 2^20 points (20 parameters of 2 values).
 
 **quality**: the best value after `--trials` trials (50) on Branin, Hartmann-6 and a real torch
 training loop (a small MLP on a fixed synthetic regression set; lr log-uniform, hidden size,
 weight decay, dropout; validation MSE), for `--seeds` seeds: fwtrack bayes and fwtrack random
 through the controller of a local store (one agent, sequential trials), Optuna TPE run directly
-(`TPESampler(multivariate=True, seed=seed)`, ask/tell) and, where installed, wandb's bayes
-engine. Mean and standard deviation over seeds.
+(`TPESampler(multivariate=True, seed=seed)`, ask/tell), the same with a sampler per trial
+seeded from (seed, trial number) as the controller seeds it (a control) and, with `--full`,
+wandb's bayes engine. Mean and standard deviation over seeds; the torch loop gets
+`--torch-seeds` seeds (2; `--full` 10).
 
 Results go to `<out>/results.json` and `<out>/results.md`.
 """
