@@ -488,8 +488,14 @@ def ensure_wandb_sweeps() -> str | None:
     if subprocess.run(probe, capture_output=True).returncode == 0:
         return None
     print(f"installing wandb's sweeps engine into {TOOLS} ...", flush=True)
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(TOOLS)]
-    proc = subprocess.run(cmd + list(WANDB_SWEEPS_PKGS), capture_output=True, text=True)
+    uv = Path(sys.executable).with_name("uv")  # the venv `make venv` builds has uv, maybe no pip
+    has_pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
+    if has_pip.returncode == 0 or not uv.exists():
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet"]
+    else:
+        cmd = [str(uv), "pip", "install", "--quiet", "--python", sys.executable]
+    cmd += ["--no-deps", "--target", str(TOOLS), *WANDB_SWEEPS_PKGS]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return f"pip install sweeps failed: {proc.stderr.strip().splitlines()[-1:]}"
     if subprocess.run(probe, capture_output=True).returncode != 0:
