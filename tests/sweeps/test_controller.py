@@ -156,6 +156,23 @@ def test_the_grid_key_is_unique_per_sweep(ctl: Controller) -> None:
     assert keys == [key]
 
 
+def test_a_next_whose_answer_was_lost_hands_the_same_trial_again(ctl: Controller) -> None:
+    """An agent that asks again (its first answer lost in transit) gets the trial it already
+    holds, not a second one, so nothing is left running under a live agent."""
+    sweep_id = ctl.create("e", "p", grid_config())["id"]
+    agent = ctl.register_agent(sweep_id, "host", 1)["agent_id"]
+    first = ctl.next_trial(sweep_id, agent)["trial"]
+    again = ctl.next_trial(sweep_id, agent)["trial"]
+    assert (again["id"], again["run_id"], again["params"]) == (
+        first["id"],
+        first["run_id"],
+        first["params"],
+    )
+    assert ctl.get(sweep_id)["counts"]["running"] == 1
+    ctl.finish_trial(sweep_id, agent, first["id"], "finished", 1.0, [1.0], 0)
+    assert ctl.next_trial(sweep_id, agent)["trial"]["number"] == 1
+
+
 def test_run_cap_is_exact_and_others_wait_while_trials_run(ctl: Controller) -> None:
     sweep_id = ctl.create("e", "p", _random_config(run_cap=3))["id"]
     a = ctl.register_agent(sweep_id, "a", 1)["agent_id"]
@@ -290,7 +307,9 @@ def test_pause_resume_stop_cancel(ctl: Controller) -> None:
     assert ctl.control(sweep_id, "resume")["state"] == "running"
     with pytest.raises(SweepStateError, match="running"):
         ctl.control(sweep_id, "resume")
-    assert "trial" in ctl.next_trial(sweep_id, agent)
+    other = ctl.register_agent(sweep_id, "h", 2)["agent_id"]
+    second = ctl.next_trial(sweep_id, other)["trial"]
+    assert second["id"] != running["id"]
 
     assert ctl.control(sweep_id, "stop")["state"] == "stopped"
     assert ctl.next_trial(sweep_id, agent) == {"done": "stopped"}
@@ -304,8 +323,8 @@ def test_pause_resume_stop_cancel(ctl: Controller) -> None:
     assert ctl.control(sweep_id, "cancel")["state"] == "cancelled"
     answer = ctl.heartbeat(sweep_id, agent, [])
     assert answer["state"] == "cancelled"
-    assert running["id"] in answer["stop"]
-    assert len(answer["stop"]) == 2
+    assert answer["stop"] == [running["id"]]
+    assert ctl.heartbeat(sweep_id, other, [])["stop"] == [second["id"]]
     assert ctl.next_trial(sweep_id, agent) == {"done": "cancelled"}
     for action in ("pause", "resume", "stop", "cancel"):
         with pytest.raises(SweepStateError, match="cancelled"):

@@ -229,6 +229,22 @@ class Controller:
             if sweep.state in ("stopped", "cancelled", "finished"):
                 agent.state = "done"
                 return {"done": self._done_reason(s, sweep, config)}
+            # An agent asks only when it runs nothing: a trial still running under it is one
+            # whose answer never reached it (a server killed mid-answer, a timeout and a
+            # retry). Hand that one out again rather than strand it under a live agent.
+            held = s.scalars(
+                sa.select(SweepTrial)
+                .where(
+                    SweepTrial.sweep_id == sweep_id,
+                    SweepTrial.agent_id == agent.id,
+                    SweepTrial.state == "running",
+                )
+                .order_by(SweepTrial.number)
+                .limit(1)
+            ).first()
+            if held is not None:
+                held.heartbeat_at = t
+                return {"trial": _trial_json(held)}
             queued = s.scalars(
                 sa.select(SweepTrial)
                 .where(SweepTrial.sweep_id == sweep_id, SweepTrial.state == "queued")
