@@ -32,6 +32,12 @@ test("workspace", async ({ admin: page, state }) => {
   await check(page, "the workspace's column picker");
 });
 
+test("sweeps page without sweeps", async ({ admin: page, state }) => {
+  await page.goto(at(state, "/p/admin/e2e/sweeps"));
+  await expect(page.getByTestId("sweeps-page").getByTestId("empty")).toBeVisible();
+  await check(page, "the sweeps page");
+});
+
 test("run page tabs", async ({ admin: page, state }) => {
   await page.goto(at(state, "/p/admin/e2e/r/base-a"));
   await expect(page.getByTestId("run-overview")).toBeVisible();
