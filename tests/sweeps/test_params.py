@@ -16,6 +16,7 @@ from fwtrack.sweeps.params import (
     canonical_json,
     canonical_key,
     get_path,
+    grid_point,
     grid_points,
     grid_size,
     grid_values,
@@ -186,6 +187,24 @@ def test_iter_grid_is_lazy_and_equal() -> None:
     assert grid_size(config) == 10**6
     first = next(iter_grid(config))
     assert first == {f"p{i}": 0 for i in range(6)}
+
+
+def test_grid_point_by_index_is_the_point_in_grid_order() -> None:
+    config = grid(
+        {
+            "optimizer": {
+                "parameters": {"lr": {"values": [0.1, 0.01]}, "beta": {"values": [0.9, 0.99]}}
+            },
+            "batch": {"values": [16, 32, 64]},
+            "epochs": {"min": 1, "max": 3},
+        }
+    )
+    points = grid_points(config)
+    assert [grid_point(config, i) for i in range(len(points))] == points
+    with pytest.raises(IndexError):
+        grid_point(config, len(points))
+    big = grid({f"p{i}": {"values": list(range(10))} for i in range(6)})
+    assert grid_point(big, 123456) == {f"p{i}": int(d) for i, d in enumerate("123456")}
 
 
 def test_grid_values_refuses_continuous() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import itertools
 import math
 import secrets
 import string
@@ -586,7 +587,7 @@ class Controller:
     def _claim_grid_point(
         self, s: Session, sweep: Sweep, config: SweepConfig, number: int, t: float
     ) -> SweepTrial | None:
-        from fwtrack.sweeps.params import canonical_key, grid_points
+        from fwtrack.sweeps.params import canonical_key, grid_point, grid_size
 
         taken = set(
             s.scalars(
@@ -595,7 +596,15 @@ class Controller:
                 )
             ).all()
         )
-        for params in grid_points(config):
+        size = grid_size(config)
+        if len(taken) >= size:
+            return None
+        # Points are claimed in order under the sweep's lock, so the claimed ones are the first
+        # len(taken): start there (no grid built, one point hashed), and look back at the
+        # start only if a point was claimed out of order.
+        start = len(taken)
+        for index in itertools.chain(range(start, size), range(start)):
+            params = grid_point(config, index)
             key = canonical_key(params)
             if key in taken:
                 continue

@@ -23,6 +23,7 @@ __all__ = [
     "canonical_json",
     "canonical_key",
     "get_path",
+    "grid_point",
     "grid_points",
     "grid_size",
     "grid_values",
@@ -246,6 +247,25 @@ def iter_grid(config: SweepConfig) -> Iterator[dict[str, Any]]:
         for p in config.params:  # nested dicts keep the config's key order
             set_path(out, p.path, _plain(chosen[p.path]))
         yield out
+
+
+def grid_point(config: SweepConfig, index: int) -> dict[str, Any]:
+    """The grid point at `index` in `iter_grid` order, without building the ones before it
+    (the index read as a mixed-radix number, the last axis the fastest digit)."""
+    axes = _grid_axes(config)
+    size = 1
+    for _, values in axes:
+        size *= len(values)
+    if not 0 <= index < size:
+        raise IndexError(f"grid point {index} of a grid of {size}")
+    chosen: dict[tuple[str, ...], Any] = {}
+    for p, values in reversed(axes):
+        index, digit = divmod(index, len(values))
+        chosen[p.path] = values[digit]
+    out: dict[str, Any] = {}
+    for p in config.params:  # nested dicts keep the config's key order
+        set_path(out, p.path, _plain(chosen[p.path]))
+    return out
 
 
 def grid_points(config: SweepConfig) -> list[dict[str, Any]]:
