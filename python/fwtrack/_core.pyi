@@ -142,8 +142,9 @@ class RunReader:
         """{"starts": [info dicts], "config": dict, "summary": dict,
         "metrics": [{"name", "step_metric", "summary"}], "finish": {"exit_code", "timestamp",
         "runtime", "reason": str | None} | None, "last_step": int | None, "runtime": float,
-        "rows": int, "records": int, "tail_error": str | None, "artifacts": {"logged": [body dicts of the
-        ArtifactLogged records in log order], "used": [ArtifactUsed bodies]}}: the same fold,
+        "rows": int, "records": int, "tail_error": str | None, "artifacts": {"logged": [body
+        dicts of the ArtifactLogged records in log order], "used": [ArtifactUsed bodies]}}: the
+        same fold,
         and shape, as `index_update`'s "meta"."""
     def history(self, keys: list[str] | None = None) -> dict[str, Any]:
         """Columns: "_step" (int64 array), "_timestamp", "_runtime" (float64 arrays) and one
