@@ -144,8 +144,7 @@ class RunReader:
         "runtime", "reason": str | None} | None, "last_step": int | None, "runtime": float,
         "rows": int, "records": int, "tail_error": str | None, "artifacts": {"logged": [body
         dicts of the ArtifactLogged records in log order], "used": [ArtifactUsed bodies]}}: the
-        same fold,
-        and shape, as `index_update`'s "meta"."""
+        same fold, and shape, as `index_update`'s "meta"."""
     def history(self, keys: list[str] | None = None) -> dict[str, Any]:
         """Columns: "_step" (int64 array), "_timestamp", "_runtime" (float64 arrays) and one
         column per metric: a float64 array (NaN where absent) when every value is numeric,
