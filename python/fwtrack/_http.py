@@ -157,9 +157,19 @@ class HttpClient:
         return self.request("GET", path, params=params).json()
 
     def post_json(self, path: str, payload: Any, params: Mapping[str, Any] | None = None) -> Any:
-        body = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"}
-        return self.request("POST", path, params=params, body=body, headers=headers).json()
+        return self.send_json("POST", path, payload, params=params)
+
+    def send_json(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """`method` with `payload` as a JSON body (none when None); the answer's JSON."""
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        return self.request(method, path, params=params, body=body, headers=headers).json()
 
     def request(
         self,

@@ -129,11 +129,7 @@ class RemoteModels:
     # -- writing -----------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, payload: Any = None) -> Any:
-        import json
-
-        body = None if payload is None else json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else None
-        return self.client.request(method, path, body=body, headers=headers).json()
+        return self.client.send_json(method, path, payload)
 
     def create(
         self,

@@ -83,11 +83,7 @@ class RemoteSweeps:
         return "/sweeps/" + _q(entity, project, sweep_id, *tail)
 
     def _send(self, method: str, path: str, payload: Any = None) -> Any:
-        import json
-
-        body = None if payload is None else json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else None
-        return self.client.request(method, path, body=body, headers=headers).json()
+        return self.client.send_json(method, path, payload)
 
     # -- the SweepClient calls -----------------------------------------------------------------
 
