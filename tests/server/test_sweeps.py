@@ -399,10 +399,12 @@ def test_runs_of_a_sweep_filter_and_stopped_state(api: SweepClient, tmp_path: Pa
     project = unique("p")
     sid = api.create(project, grid(3))["id"]
     agent = api.agent(project, sid)
-    trials = [api.next(project, sid, agent)["trial"] for _ in range(3)]
+    trials = []
     # Trial 0 ran to the end, trial 1 was stopped early, trial 2 failed.
     ends = [(0, None, "finished"), (0, "stopped", "stopped"), (1, None, "failed")]
-    for trial, (code, reason, state) in zip(trials, ends, strict=True):
+    for code, reason, state in ends:
+        trial = api.next(project, sid, agent)["trial"]
+        trials.append(trial)
         log = trial_log(
             tmp_path,
             project,
@@ -476,18 +478,27 @@ def test_hyperband_decisions_reach_the_agent_in_the_heartbeat_answer(api: SweepC
         "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 3},
     }
     sid = api.create(project, config)["id"]
-    agent = api.agent(project, sid)
-    trials = [api.next(project, sid, agent)["trial"] for _ in range(3)]
-    curves = {trials[0]["id"]: 0.1, trials[1]["id"]: 0.2, trials[2]["id"]: 5.0}
-    reports = [{"id": tid, "history": [value] * 5, "offset": 0} for tid, value in curves.items()]
-    beat = api.heartbeat(project, sid, agent, reports)
-    # The worst curve is past the first band (2) and far worse than the others: stopped; the
-    # best never is.
-    assert trials[2]["id"] in beat["stop"]
-    assert trials[0]["id"] not in beat["stop"]
+    # An agent runs one trial at a time: three agents, one trial each.
+    agents = [api.agent(project, sid) for _ in range(3)]
+    trials = [api.next(project, sid, agent)["trial"] for agent in agents]
+    values = (0.1, 0.2, 5.0)
+    beats = [
+        api.heartbeat(project, sid, agent, [{"id": t["id"], "history": [v] * 5, "offset": 0}])
+        for agent, t, v in zip(agents, trials, values, strict=True)
+    ]
+    # The worst curve is past the first band (2) and far worse than the others: stopped, and
+    # the decision reaches its agent in that agent's next heartbeat answer; the best never is.
+    # (The middle one may be stopped too: when its agent reported, the worst had reported
+    # nothing yet, so 0.2 stood in the worse part of the band.)
+    again = [api.heartbeat(project, sid, agent, []) for agent in agents]
+    beat = again[2]
+    assert beats[2]["stop"] == beat["stop"] == [trials[2]["id"]]
+    assert beats[0]["stop"] == again[0]["stop"] == []
     assert beat["state"] == "running"
+    told = {tid for answer in beats + again for tid in answer["stop"]}
     stopped = [t for t in api.trials(project, sid) if t["stop_requested"]]
-    assert {t["id"] for t in stopped} == set(beat["stop"])
+    assert {t["id"] for t in stopped} == told
+    agent = agents[2]
     out = api.finish(project, sid, agent, trials[2]["id"], "stopped", value=5.0, offset=5)
     assert out["state"] == "stopped"
     assert api.sweep(project, sid)["counts"]["stopped"] == 1

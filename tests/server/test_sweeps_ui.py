@@ -34,8 +34,9 @@ def test_ui_serves_the_local_sweeps(ui: Ui, tmp_path: Path) -> None:
         sweep = ctrl.create("local", "demo", load_config({**grid(3), "name": "local-grid"}))
         sid = sweep["id"]
         agent = ctrl.register_agent(sid, "laptop", 1234)["agent_id"]
+        other = ctrl.register_agent(sid, "laptop", 1235)["agent_id"]
         first = ctrl.next_trial(sid, agent)["trial"]
-        second = ctrl.next_trial(sid, agent)["trial"]
+        second = ctrl.next_trial(sid, other)["trial"]
         for trial, reason, state, value in (
             (first, None, "finished", 0.25),
             (second, "stopped", "stopped", 0.75),
@@ -49,7 +50,8 @@ def test_ui_serves_the_local_sweeps(ui: Ui, tmp_path: Path) -> None:
                 losses=[1.0, value],
                 reason=reason,
             )
-            ctrl.finish_trial(sid, agent, trial["id"], state, value, [1.0, value], 0)
+            owner = agent if trial is first else other
+            ctrl.finish_trial(sid, owner, trial["id"], state, value, [1.0, value], 0)
 
         status, body = ui.get("/sweeps/local/demo")
         assert status == 200, body

@@ -431,13 +431,18 @@ def _move_blobs(staging: Path, cache_blobs: Path) -> None:
     """Rename every blob `<staging>/<hh>/<hex>` to `<cache_blobs>/<hh>/<hex>` (touched: it
     was used now); one already there stays and the staged copy goes."""
     now = time.time()
-    for sub in os.scandir(staging):
-        if not sub.is_dir(follow_symlinks=False) or len(sub.name) != 2 or sub.name == "tmp":
-            continue
+    # Listed up front and each listing closed, also when a move raises.
+    with os.scandir(staging) as entries:
+        subdirs = [
+            sub
+            for sub in entries
+            if sub.is_dir(follow_symlinks=False) and len(sub.name) == 2 and sub.name != "tmp"
+        ]
+    for sub in subdirs:
         target_dir = cache_blobs / sub.name
-        for blob in os.scandir(sub.path):
-            if not blob.is_file(follow_symlinks=False) or len(blob.name) != 64:
-                continue
+        with os.scandir(sub.path) as entries:
+            blobs = [b for b in entries if b.is_file(follow_symlinks=False) and len(b.name) == 64]
+        for blob in blobs:
             target = target_dir / blob.name
             if target.exists():
                 continue
