@@ -1,8 +1,9 @@
 // A plain uPlot line chart of one key for several runs on a shared numeric x (system metrics
 // over runtime): created once per run set, then fed with setData; cursor shared through uPlot.sync.
 
-import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { usePlotFrame } from "./plotFrame";
 import { formatNumber } from "../lib/format";
 import { alignRuns, sortByX } from "./align";
 import type { ChartRun } from "./build";
@@ -141,25 +142,7 @@ export function LineChart({ title, runs, series, syncKey, testid = "system-chart
     structRef.current = struct;
   });
 
-  useEffect(() => {
-    const el = plotRef.current;
-    if (el === null || typeof ResizeObserver === "undefined") return;
-    const ro = new ResizeObserver(() => {
-      if (el.clientWidth > 0) uRef.current?.setSize({ width: el.clientWidth, height: HEIGHT });
-    });
-    ro.observe(el);
-    return () => {
-      ro.disconnect();
-    };
-  }, []);
-
-  useEffect(
-    () => () => {
-      uRef.current?.destroy();
-      uRef.current = null;
-    },
-    [],
-  );
+  usePlotFrame(plotRef, uRef, HEIGHT);
 
   return (
     <div class="chart-panel line-chart" data-testid={testid} data-key={title} data-points={built.points} data-state={built.points === 0 ? "empty" : "ready"} role="group" aria-label={`Chart ${title}`}>

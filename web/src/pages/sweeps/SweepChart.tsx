@@ -2,8 +2,9 @@
 // running best), on a numeric x (trial number, or a parameter; categories at their index).
 // Created once per structure, then fed with setData.
 
-import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { usePlotFrame } from "../../charts/plotFrame";
 import { formatNumber } from "../../lib/format";
 import { formatTick } from "./parallel";
 
@@ -122,25 +123,7 @@ export function SweepChart({ testid, title, xLabel, x, series, xCategories, xSca
     structRef.current = struct;
   });
 
-  useEffect(() => {
-    const el = plotRef.current;
-    if (el === null || typeof ResizeObserver === "undefined") return;
-    const ro = new ResizeObserver(() => {
-      if (el.clientWidth > 0) uRef.current?.setSize({ width: el.clientWidth, height: HEIGHT });
-    });
-    ro.observe(el);
-    return () => {
-      ro.disconnect();
-    };
-  }, []);
-
-  useEffect(
-    () => () => {
-      uRef.current?.destroy();
-      uRef.current = null;
-    },
-    [],
-  );
+  usePlotFrame(plotRef, uRef, HEIGHT);
 
   const dataAttrs: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(attrs)) dataAttrs[`data-${k}`] = v;
