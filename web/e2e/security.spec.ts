@@ -57,7 +57,7 @@ test("the dashboard works under its Content-Security-Policy with no violation", 
   await expect.poll(() => image.evaluate((e) => (e as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
   const audio = page.locator('[data-testid="media-panel"][data-key="examples/audio"]').getByTestId("media-audio");
   await expect.poll(() => audio.evaluate((a) => (a as HTMLAudioElement).duration), { timeout: 15_000 }).toBeGreaterThan(0);
-  await expect(page.frameLocator('[data-testid="media-html"]').locator("h1")).toHaveText("report");
+  await expect(page.frameLocator('[data-testid="media-html"]').locator("h1")).toHaveText("report", { timeout: 30_000 });
 
   // the local dashboard
   await page.goto(at(state, "/p/local/local-proj", "ui"));
