@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 import fwtrack
 from fwtrack.api import Api
 from fwtrack.sweeps import TrialStopped
 from fwtrack.sweeps.client import LocalSweeps
 from sweeps.agentutil import wait_for
-
-torch = pytest.importorskip("torch")
 
 QUIET = {"capture_env": False, "save_code": False, "console": False, "system_interval": 0}
 
