@@ -250,14 +250,19 @@ def _check_flush_interval(value: float, source: str) -> float:
     return float(value)
 
 
+def _number(raw: str) -> float:
+    """`raw` as a float, NaN when it is not a number (so every range check refuses it)."""
+    try:
+        return float(raw)
+    except ValueError:
+        return math.nan
+
+
 def _env_flush_interval() -> float:
     raw = FWTRACK_FLUSH_INTERVAL.get()
     if raw is None:
         return DEFAULT_FLUSH_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = _number(raw)
     if not 0 < value <= MAX_FLUSH_INTERVAL:
         raise ValueError(
             f"FWTRACK_FLUSH_INTERVAL={raw!r} is not valid: "
@@ -324,10 +329,7 @@ def _env_upload_timeout() -> float:
     raw = FWTRACK_UPLOAD_TIMEOUT.get()
     if raw is None:
         return DEFAULT_UPLOAD_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = _number(raw)
     if not 0 <= value <= MAX_UPLOAD_TIMEOUT:
         raise ValueError(
             f"FWTRACK_UPLOAD_TIMEOUT={raw!r} is not valid: allowed values are seconds >= 0, e.g. 30"
@@ -369,10 +371,7 @@ def _env_system_interval() -> float:
     raw = FWTRACK_SYSTEM_INTERVAL.get()
     if raw is None:
         return DEFAULT_SYSTEM_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = _number(raw)
     return _check_system_interval(value, f"FWTRACK_SYSTEM_INTERVAL={raw!r}: the interval")
 
 
@@ -381,10 +380,7 @@ def sweep_heartbeat_interval() -> float:
     raw = FWTRACK_SWEEP_HEARTBEAT.get()
     if raw is None:
         return DEFAULT_SWEEP_HEARTBEAT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = _number(raw)
     if not 0 < value < math.inf:
         raise ValueError(
             f"FWTRACK_SWEEP_HEARTBEAT={raw!r} is not valid: allowed values are seconds > 0, e.g. 10"
