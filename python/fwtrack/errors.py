@@ -15,6 +15,7 @@ __all__ = [
     "ArtifactVerifyError",
     "FwTrackError",
     "FwTrackWarning",
+    "ImportSourceError",
     "LinkTimeoutError",
     "ModelNotFoundError",
     "NoActiveRunError",
@@ -142,6 +143,12 @@ class SweepNotFoundError(SweepError, LookupError):
 
 class SweepStateError(SweepError):
     """A sweep change its state does not allow (`409`): resuming a cancelled sweep, ..."""
+
+
+class ImportSourceError(FwTrackError, ValueError):
+    """A run history that `fwtrack import wandb|tensorboard|mlflow` cannot read: a path that
+    holds no runs of that tracker, an unreadable record, a tracking URI that cannot be opened.
+    The message names the source, what is wrong and the fix; runs already imported are kept."""
 
 
 class FwTrackWarning(UserWarning):
