@@ -541,6 +541,27 @@ class Run:
                 except Exception as e:  # never in the way of finishing the run
                     warn(f"fwtrack: stopping {type(part).__name__.lower()} failed: {e}")
 
+    def watch(
+        self,
+        models: Any,
+        criterion: Any = None,
+        log: Literal["gradients", "parameters", "all"] | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> list[Any]:
+        """Histograms of a PyTorch model's gradients and/or parameters every `log_freq`
+        batches, as `wandb.watch` (see `fwtrack.sdk.watch.watch`, docs/api.md "watch")."""
+        from fwtrack.sdk import watch
+
+        return watch.watch_run(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks `watch` put on `models` (every watched model when None)."""
+        from fwtrack.sdk import watch
+
+        watch.unwatch_run(self, models)
+
     def save(self, path: str | os.PathLike[str], name: str | None = None) -> str:
         """Copy the file at `path` into the run's files (`<run dir>/files/<name>`, `name`
         defaulting to the file's base name); an online run uploads it in the background
