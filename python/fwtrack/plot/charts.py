@@ -151,7 +151,7 @@ def line_series(
     del split_table
     if not _is_series(ys):
         raise TypeError(f"fwtrack.plot.line_series: ys must be a list of series, got {ys!r}")
-    y_list = [list(y) if _is_series(y) else None for y in ys]  # type: ignore[union-attr]
+    y_list = [list(y) if _is_series(y) else None for y in ys]
     if any(y is None for y in y_list):
         raise TypeError(
             "fwtrack.plot.line_series: ys must be a list of series (one list of values per "

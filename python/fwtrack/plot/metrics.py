@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "binary_clf_curve",
+    "confusion_chart",
     "confusion_matrix",
     "pr_curve",
     "precision_recall",
@@ -334,7 +335,13 @@ def confusion_matrix(
         index = {v: i for i, v in enumerate(seen)}
     counts = np.zeros((n, n), dtype=np.int64)
     np.add.at(counts, ([index[t] for t in true_list], [index[p] for p in pred_list]), 1)
-    rows = [[names[i], names[j], int(counts[i, j])] for i in range(n) for j in range(n)]
+    return confusion_chart(names, counts.tolist(), title)
+
+
+def confusion_chart(names: list[str], counts: list[list[Any]], title: str) -> CustomChart:
+    """The confusion-matrix chart of `counts[actual][predicted]` over classes `names`."""
+    n = len(names)
+    rows = [[names[i], names[j], counts[i][j]] for i in range(n) for j in range(n)]
     table = Table(columns=["Actual", "Predicted", "nPredictions"], data=rows)
     order = {"sort": names}
     spec = {
