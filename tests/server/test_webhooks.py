@@ -392,7 +392,7 @@ def test_crud_and_the_secret_shown_once(api: Http, team: str, receiver: Receiver
     assert len(hook["secret"]) == 64
     int(hook["secret"], 16)
     assert hook["entity"] == team
-    assert hook["events"] == EVENTS
+    assert hook["events"] == [*EVENTS, "run.alert"]  # every event by default
     assert hook["active"] is True
     assert hook["created_by"] == "admin"
     assert hook["last_delivery"] is None

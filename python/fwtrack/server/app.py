@@ -255,6 +255,9 @@ def _install_handlers(app: FastAPI) -> None:
 def create_app(config: ServerConfig) -> FastAPI:
     """The tracking server app for `config` (migrates the database, creates the first admin)."""
     from fwtrack.server.routes import (
+        alerts as alert_routes,
+    )
+    from fwtrack.server.routes import (
         artifacts,
         console,
         dashboard,
@@ -358,6 +361,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         files,
         system,
         console,
+        alert_routes,
         media,
         blob_routes,
         artifacts,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from fwtrack.server.filemodes import FILE_MODE, private_dir, private_file, tighten
 
 __all__ = [
+    "Alert",
     "ApiKey",
     "ArtifactAlias",
     "ArtifactBlob",
@@ -264,6 +265,22 @@ class BlobUpload(Base):
     touched_at: Mapped[float] = mapped_column(default=now)
     # Set while one request completes and verifies it (a second one is told to retry).
     completing_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class Alert(Base):
+    """An alert a run raised (`fwtrack.alert`), in log order (`seq`, from 0), stored as the
+    run's log is ingested (`fwtrack.server.alerts`)."""
+
+    __tablename__ = "alerts"
+
+    run_pk: Mapped[int] = mapped_column(
+        sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    ts: Mapped[float]
+    title: Mapped[str] = mapped_column(sa.Text)
+    text: Mapped[str] = mapped_column(sa.Text)
+    level: Mapped[str] = mapped_column(sa.String(8))
 
 
 class RunFileRow(Base):

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fwtrack.server import core
+from fwtrack.server.alerts import store_alerts
 from fwtrack.server.artifacts import record_edges
 from fwtrack.server.blobs import BlobStore, LocalRunsLayout
 from fwtrack.server.db import Database, Project, Run, RunFileRow, now
@@ -57,6 +58,8 @@ class IngestResult:
 
     status: int
     offset: int
+    alerts: int = 0
+    """Alerts stored by this upload (the route wakes the webhook dispatcher for them)."""
 
 
 def get_or_create_project(db: Database, entity: str, name: str) -> Project:
@@ -205,6 +208,7 @@ def ingest(
     runlog = blobs.log(project, run)
     index = str(blobs.paths(project, run).index)
     known_size, known_seq = run.log_size, run.next_seq
+    alerts = [0]
 
     def work() -> tuple[IngestResult, dict[str, Any] | None, int]:
         with runlog.locked(create=True) as handle:
@@ -247,6 +251,7 @@ def ingest(
             session.execute(
                 sa.update(Project).where(Project.id == project.id).values(last_activity=t)
             )
+            alerts[0] = store_alerts(session, project, row, result.get("meta") or {})
 
     try:
         answer, indexed, _ = _row_update(db, run.id, work, update)
@@ -254,6 +259,8 @@ def ingest(
         raise ApiError(404, _DELETED) from exc
     if indexed is not None:  # lineage: the artifacts the log says it logged and used
         record_edges(db, run.id, project.entity, project.name, indexed.get("meta") or {})
+    if alerts[0]:
+        return IngestResult(answer.status, answer.offset, alerts[0])
     return answer
 
 

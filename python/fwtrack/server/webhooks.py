@@ -1,5 +1,5 @@
-"""Webhooks: registry events of an entity POSTed, signed, to the URLs its admins registered
-(docs/server.md "Webhooks"; the routes are in `routes/webhooks.py`).
+"""Webhooks: registry events and run alerts of an entity POSTed, signed, to the URLs its
+admins registered (docs/server.md "Webhooks"; the routes are in `routes/webhooks.py`).
 
 A change that emits an event calls `enqueue(session, entity, event, payload)` inside its own
 write transaction: one `webhook_deliveries` row per active webhook of the entity that takes
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_RETRY_BASE",
     "EVENTS",
     "MAX_BACKOFF",
+    "RUN_ALERT",
     "SUBSCRIBABLE",
     "Dispatcher",
     "backoff",
@@ -61,8 +62,10 @@ log = logging.getLogger("fwtrack.server")
 
 VERSION_LINKED = "registry.version_linked"
 ALIAS_MOVED = "registry.alias_moved"
+RUN_ALERT = "run.alert"
+"""A run of the entity raised an alert (`fwtrack.alert`; `fwtrack.server.alerts`)."""
 PING = "ping"
-SUBSCRIBABLE = (VERSION_LINKED, ALIAS_MOVED)
+SUBSCRIBABLE = (VERSION_LINKED, ALIAS_MOVED, RUN_ALERT)
 """The events a webhook can take (`events`; all of them by default)."""
 EVENTS = (*SUBSCRIBABLE, PING)
 """Every event a webhook receives: `ping` is sent by `POST .../test` whatever it takes."""

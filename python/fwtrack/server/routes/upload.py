@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from fwtrack.server import core
+from fwtrack.server import core, webhooks
 from fwtrack.server.auth import entity_exists
 from fwtrack.server.context import AppContext
 from fwtrack.server.db import Project, Run
@@ -69,6 +69,8 @@ def _upload(
                 ) from exc
     proj = get_or_create_project(ctx.db, entity, project)
     result = ingest(ctx.db, ctx.blobs, proj, run_id, offset, body)
+    if result.alerts:
+        webhooks.wake(ctx)  # the run.alert deliveries go now
     if result.status == 409:
         return JsonResponse(
             {
