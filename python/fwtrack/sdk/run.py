@@ -58,9 +58,14 @@ from fwtrack.sdk.summary import Summary
 from fwtrack.sdk.values import media_converter, user_stacklevel, warn
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import timedelta
+
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.worker import ArtifactWorker
     from fwtrack.registry.run_calls import LinkWorker, ModelVersionHandle
+    from fwtrack.sdk.alerts import AlertLevel, Alerts
+    from fwtrack.sdk.files import FileSaver
 
 __all__ = [
     "Run",
@@ -204,9 +209,11 @@ class Run:
     """
 
     __slots__ = (
+        "_alerts",
         "_artifacts",
         "_config",
         "_console",
+        "_files",
         "_final_summary",
         "_finished",
         "_inner",
@@ -248,6 +255,8 @@ class Run:
         self._snapshot: snapshot.Snapshot | None = None
         self._system: system.Sampler | None = None
         self._console: console.Capture | None = None
+        self._alerts: Alerts | None = None
+        self._files: FileSaver | None = None
         self._finished = False
         self.id: str = info["id"]
         """The run id (unique within its project)."""
@@ -516,6 +525,9 @@ class Run:
     def _start_capture(self) -> None:
         """Start the system-metrics sampler and the console capture the settings ask for.
         Trouble here never stops the run: it warns once and goes on without."""
+        from fwtrack.sdk.files import FileSaver
+
+        self._files = FileSaver(self.dir, notify=self._notify_files)
         writer = self._inner
         if self.settings.system_interval > 0 and isinstance(writer, _core.RunWriter):
             try:
@@ -533,7 +545,13 @@ class Run:
                 warn(f"fwtrack: console output is not captured for this run: {e}")
 
     def _stop_capture(self) -> None:
-        """The last system sample and console lines, before the finish record."""
+        """The last system sample and console lines, before the finish record; the saved
+        files' last copies (`policy="live"`/`"end"`, what was written into `run.dir`)."""
+        if self._files is not None:
+            try:
+                self._files.close()
+            except Exception as e:  # never in the way of finishing the run
+                warn(f"fwtrack: saving the run's files failed: {e}")
         for part in (self._system, self._console):
             if part is not None:
                 try:
@@ -562,15 +580,74 @@ class Run:
 
         watch.unwatch_run(self, models)
 
-    def save(self, path: str | os.PathLike[str], name: str | None = None) -> str:
-        """Copy the file at `path` into the run's files (`<run dir>/files/<name>`, `name`
-        defaulting to the file's base name); an online run uploads it in the background
-        (within about 10 s) and at finish at the latest. Returns the path of the copy. A
-        disabled run copies nothing."""
+    def save(
+        self,
+        glob_str: str | os.PathLike[str],
+        base_path: str | os.PathLike[str] | None = None,
+        policy: Literal["live", "now", "end"] = "live",
+        glob: bool = True,
+        *,
+        name: str | None = None,
+    ) -> list[str]:
+        """Keep files with the run (into `<run dir>/files/`), as `wandb.save`: `glob_str` is
+        a path or a glob (relative to the working directory), `base_path` the folder the saved
+        names are relative to, `policy` when they are copied: "live" (now and whenever they
+        change), "now" (once) or "end" (at finish). An online run uploads them in the
+        background and at finish. Returns the paths of the copies (docs/api.md, "Saving
+        files"). `name=` saves one file under that name instead. A disabled run copies
+        nothing."""
         self._check_open()
-        if self.mode == "disabled":
-            return os.path.join(self.dir, snapshot.FILES_DIR, name or os.path.basename(path))
-        return str(snapshot.save_file(self.dir, path, name))
+        if self.mode == "disabled" or self._files is None:
+            return []
+        if name is not None:
+            return self._files.save_as(glob_str, name, policy)
+        return self._files.save(glob_str, base_path, policy, glob)
+
+    def _notify_files(self) -> None:
+        if self._uploader is not None:
+            self._uploader.notify_files()
+
+    def log_code(
+        self,
+        root: str | os.PathLike[str] | None = ".",
+        name: str | None = None,
+        include_fn: Callable[..., bool] | None = None,
+        exclude_fn: Callable[..., bool] | None = None,
+    ) -> Artifact | None:
+        """Log the code under `root` as an artifact of type "code", as `wandb.run.log_code`:
+        by default the `.py` files, `requirements.txt` and `Dockerfile*` (`include_fn(path)`
+        or `include_fn(path, root)` chooses others; `exclude_fn` leaves files out, by default
+        those inside `fwtrack/` and `wandb/` run folders), named `source-<project>-<script>`
+        unless `name` is given. Returns the artifact, or None when no file matched."""
+        from fwtrack.sdk import files
+
+        self._check_open()
+        return files.log_code_for(
+            self,
+            root,
+            name,
+            include_fn or files.default_include,
+            exclude_fn or files.default_exclude,
+        )
+
+    def alert(
+        self,
+        title: str,
+        text: str,
+        level: str | AlertLevel | None = None,
+        wait_duration: float | timedelta | None = None,
+    ) -> None:
+        """Raise an alert, as `wandb.run.alert`: recorded in the run, shown on its page and
+        sent to the team's webhooks (online). `level` is "INFO" (default), "WARN" or "ERROR";
+        an alert with the same title as one raised less than `wait_duration` ago (seconds or
+        a timedelta; default one minute) is dropped (docs/alerts.md)."""
+        from fwtrack.sdk.alerts import Alerts
+
+        self._check_open()
+        writer = self._inner
+        if self._alerts is None:
+            self._alerts = Alerts(writer if isinstance(writer, _core.RunWriter) else None)
+        self._alerts.alert(title, text, level, wait_duration)
 
     def _finish_upload(self, uploader: _core.Uploader) -> None:
         timeout = self.settings.upload_timeout
