@@ -137,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     from fwtrack.sweeps.cli import add_commands as add_sweep_commands
 
     add_sweep_commands(sub, [common])
+
+    from fwtrack.importers.cli import add_commands as add_import_commands
+
+    add_import_commands(sub, [common])
     return parser
 
 
