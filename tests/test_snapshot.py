@@ -160,9 +160,11 @@ def test_switches_turn_parts_off(tmp_path: Path) -> None:
 def test_settings_switches_and_save_errors(tmp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_dir / "a.txt").write_text("a")
     run = fwtrack.init(project="snap", settings={"save_code": False, "capture_env": False})
-    assert run.save(tmp_dir / "a.txt") == str(Path(run.dir) / "files" / "a.txt")
+    assert run.save(tmp_dir / "a.txt", base_path=tmp_dir) == [
+        str(Path(run.dir) / "files" / "a.txt")
+    ]
     with pytest.raises(FileNotFoundError, match=r"missing\.txt"):
-        run.save(tmp_dir / "missing.txt")
+        run.save(tmp_dir / "missing.txt", name="missing.txt")
     with pytest.raises(ValueError, match="relative path"):
         run.save(tmp_dir / "a.txt", name="../escape.txt")
     run.finish()
