@@ -618,10 +618,13 @@ class Run:
         by default the `.py` files, `requirements.txt` and `Dockerfile*` (`include_fn(path)`
         or `include_fn(path, root)` chooses others; `exclude_fn` leaves files out, by default
         those inside `fwtrack/` and `wandb/` run folders), named `source-<project>-<script>`
-        unless `name` is given. Returns the artifact, or None when no file matched."""
+        unless `name` is given. Returns the artifact, or None when no file matched (or the run
+        is disabled)."""
         from fwtrack.sdk import files
 
         self._check_open()
+        if self.mode == "disabled":
+            return None
         return files.log_code_for(
             self,
             root,
