@@ -62,15 +62,18 @@ def _param(text: str) -> Any:
 
 @contextlib.contextmanager
 def _file_store_allowed() -> Iterator[None]:
-    old = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    names = ("MLFLOW_ALLOW_FILE_STORE", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    old = {name: os.environ.get(name) for name in names}
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # progress is ours
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
-        else:
-            os.environ["MLFLOW_ALLOW_FILE_STORE"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _client(tracking_uri: str | None) -> Any:

@@ -41,6 +41,7 @@ from fwtrack.importers._write import (
 __all__ = ["find_runs", "import_tensorboard", "read_events", "read_run"]
 
 EVENT_MARK = "tfevents"
+MAX_BINS = 512
 
 
 def find_runs(logdir: str | os.PathLike[str]) -> list[Path]:
@@ -139,8 +140,17 @@ def _convert(plugin: str, arr: Any) -> Any:
 
         if arr.ndim != 2 or arr.shape[0] == 0:
             return None
+        nonzero = np.flatnonzero(arr[:, 2])
+        if nonzero.size:  # empty buckets at either end (TF's default buckets) left out
+            arr = arr[nonzero[0] : nonzero[-1] + 1]
         edges = np.concatenate([arr[:, 0], arr[-1:, 1]]).astype(np.float64)
         counts = np.rint(arr[:, 2]).astype(np.uint64)
+        if counts.size > MAX_BINS:
+            # Adjacent buckets merged (edges kept) down to the bins a histogram may have.
+            k = -(-counts.size // MAX_BINS)
+            pad = (-counts.size) % k
+            counts = np.concatenate([counts, np.zeros(pad, np.uint64)]).reshape(-1, k).sum(1)
+            edges = np.concatenate([edges[::k], edges[-1:]]) if pad else edges[::k]
         if not np.all(np.diff(edges) > 0):
             # Buckets of zero width (every value the same): one bucket around them.
             lo, hi = float(edges[0]), float(edges[-1])
