@@ -33,6 +33,7 @@ from fwtrack.server.db import Database, Project, Run, RunFileRow, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.fields import run_field_keys
 from fwtrack.server.jsonutil import clean_text, json_safe
+from fwtrack.server.queries import keep_edited
 from fwtrack.server.store.base import LogHandle, RunLog
 
 __all__ = [
@@ -373,8 +374,11 @@ def apply_index(row: Run, result: dict[str, Any], log_size: int) -> None:
     created = first.get("created_at")
     if isinstance(created, int | float) and not isinstance(created, bool) and created > 0:
         row.created_at = float(created)
-    row.config = json_safe(meta.get("config") or {})
-    row.summary = json_safe(meta.get("summary") or {})
+    edits = [e for e in edited if "." in e]  # config/summary keys set through the API
+    row.config = keep_edited(edits, "config", row.config or {}, json_safe(meta.get("config") or {}))
+    row.summary = keep_edited(
+        edits, "summary", row.summary or {}, json_safe(meta.get("summary") or {})
+    )
     row.field_keys, row.field_keys_hash = run_field_keys(row.config, row.summary)
     row.meta = json_safe(first)
     sweep = first.get("sweep_id")

@@ -22,7 +22,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from fwtrack.server.db import Project, Run, now
 from fwtrack.server.errors import ApiError
 
-__all__ = ["RunQuery", "effective_state", "list_runs", "parse_filter", "run_json"]
+__all__ = [
+    "RunQuery",
+    "apply_field_edits",
+    "effective_state",
+    "keep_edited",
+    "list_runs",
+    "parse_filter",
+    "run_json",
+]
 
 _OPS = ("<=", ">=", "!=", "=", "<", ">", "~")
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.\-/:]*)\s*(<=|>=|!=|=|<|>|~)\s*(.*?)\s*$", re.S)
@@ -339,3 +347,33 @@ def run_json(run: Run, project: Project, stale_after: float | None) -> dict[str,
         "log_size": run.log_size,
         "sweep_id": run.sweep_id,
     }
+
+
+def apply_field_edits(
+    current: dict[str, Any], root: str, values: dict[str, Any], delete: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """`current` (a run's config or summary) with `values` set and `delete` removed, and the
+    `edited` entries (`"<root>.<key>"`) that keep those keys over what the log says later."""
+    out = dict(current)
+    for key in delete:
+        out.pop(key, None)
+    out.update(values)
+    return out, [f"{root}.{key}" for key in (*values, *delete)]
+
+
+def keep_edited(
+    edited: list[str], root: str, before: dict[str, Any], from_log: dict[str, Any]
+) -> dict[str, Any]:
+    """The config or summary folded from the log (`from_log`), with the keys a user edited
+    (`"<root>.<key>"` in `edited`) kept as they were (`before`): set, or removed."""
+    prefix = f"{root}."
+    keys = [e[len(prefix) :] for e in edited if e.startswith(prefix)]
+    if not keys:
+        return from_log
+    out = dict(from_log)
+    for key in keys:
+        if key in before:
+            out[key] = before[key]
+        else:
+            out.pop(key, None)
+    return out
