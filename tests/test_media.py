@@ -51,7 +51,7 @@ RNG = np.random.default_rng(6)
 RGB = RNG.integers(0, 256, (12, 20, 3), dtype=np.uint8)
 RGBA = RNG.integers(0, 256, (12, 20, 4), dtype=np.uint8)
 GRAY = RNG.integers(0, 256, (12, 20), dtype=np.uint8)
-UNIT = RNG.random((12, 20, 3)) * 1.2 - 0.1  # some values outside [0, 1]: clipped
+UNIT = RNG.random((12, 20, 3)) * 1.1 - 0.1  # max below 1: taken as 0..1, negatives clipped
 
 
 def to_u8(x: np.ndarray) -> np.ndarray:

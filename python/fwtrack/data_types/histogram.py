@@ -180,11 +180,13 @@ def from_counts(
 class Histogram:
     """The distribution of an array of numbers, logged as `fwtrack.log({"w": Histogram(x)})`.
 
-    `values`: a numpy array (float16/32/64, ints, bools), a torch tensor (any device; CUDA
-    tensors are binned on the GPU and only the bins are copied back), or anything
-    `numpy.asarray` takes. `num_bins`: 1..=512 (default 64). Or `np_histogram=(counts, edges)`
-    as returned by `numpy.histogram`. Logging a numpy array or a tensor with more than one
-    element directly makes a 64-bin histogram of it.
+    `values` (or `sequence=`, wandb's name): a numpy array (float16/32/64, ints, bools), a
+    list of numbers, a torch tensor (any device; CUDA tensors are binned on the GPU and only
+    the bins are copied back), or anything `numpy.asarray` takes. `num_bins`: 1..=512
+    (default 64). Or `np_histogram=(counts, edges)` as returned by `numpy.histogram` (also
+    wandb's second positional argument). `.bins` (edges) and `.histogram` (counts) are
+    lists, as wandb's. Logging a numpy array or a tensor with more than one element
+    directly makes a 64-bin histogram of it.
     """
 
     __slots__ = ("_inner",)
@@ -194,13 +196,23 @@ class Histogram:
     def __init__(
         self,
         values: Any = None,
-        num_bins: int = 64,
+        num_bins: Any = 64,
         *,
         np_histogram: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+        sequence: Any = None,
     ) -> None:
+        if sequence is not None:
+            if values is not None:
+                raise ValueError("pass the values once: either positionally or as sequence=")
+            values = sequence  # wandb's name
+        if isinstance(num_bins, tuple) and np_histogram is None:
+            # wandb's second positional parameter is np_histogram
+            np_histogram, num_bins = num_bins, 64
         if np_histogram is not None:
             if values is not None:
-                raise ValueError("pass either values or np_histogram=(counts, edges), not both")
+                raise ValueError(
+                    "pass either sequence (values) or np_histogram=(counts, edges), not both"
+                )
             try:
                 counts, edges = np_histogram
             except (TypeError, ValueError):
@@ -210,7 +222,9 @@ class Histogram:
             self._inner = from_counts(counts, edges)
             return
         if values is None:
-            raise ValueError("Histogram needs values (an array or tensor) or np_histogram=")
+            raise ValueError(
+                "Histogram needs values (sequence=: an array, tensor or list) or np_histogram="
+            )
         import numpy as np
 
         n = _check_num_bins(num_bins)
@@ -219,6 +233,16 @@ class Histogram:
         else:
             arr = values if isinstance(values, np.ndarray) else np.asarray(values)
             self._inner = _core.histogram(prepare_array(arr, "Histogram"), n)
+
+    @property
+    def bins(self) -> list[float]:
+        """The `num_bins + 1` bin edges as a list (wandb's `Histogram.bins`)."""
+        return [float(e) for e in self._inner.edges]
+
+    @property
+    def histogram(self) -> list[int]:
+        """The count of each bin as a list (wandb's `Histogram.histogram`)."""
+        return [int(c) for c in self._inner.counts]
 
     @classmethod
     def _wrap(cls, inner: _core.Histogram) -> Histogram:

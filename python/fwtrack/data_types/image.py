@@ -1,5 +1,6 @@
-"""`fwtrack.Image`: an image, stored as PNG (or as the PNG, JPEG or GIF file it was read
-from)."""
+"""`fwtrack.Image`: an image, stored as PNG (or JPEG/BMP with `file_type=`, or as the PNG,
+JPEG or GIF file it was read from), with W&B's overlays: boxes, masks and classes
+(`overlays.py`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import io
 import os
 import sys
 import threading
+import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fwtrack.data_types.media import (
@@ -22,6 +25,8 @@ from fwtrack.data_types.media import (
     _recycle,
     _to_uint8,
 )
+from fwtrack.data_types.overlays import BoundingBoxes2D, Classes, ImageMask, _class_set
+from fwtrack.errors import FwTrackWarning
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,12 +68,29 @@ def _load_png_encoder() -> None:
         _png_encoder_loaded = True
 
 
+_loaded_encoders: set[str] = set()
+
+
+def _load_encoder(fmt: str) -> None:
+    """Import Pillow's encoder for `fmt` (JPEG, BMP) on this thread (see `_queued`)."""
+    if fmt not in _loaded_encoders:
+        from PIL import Image as PILImage
+
+        PILImage.new("RGB", (1, 1)).save(io.BytesIO(), format=fmt)
+        _loaded_encoders.add(fmt)
+
+
 def _read_stored(files_dir: str, path: str) -> bytes:
     with open(os.path.join(files_dir, path), "rb") as f:
         return f.read()
 
 
 _IMAGE_MODES = ("L", "RGB", "RGBA")
+
+FILE_TYPES = ("png", "jpg", "jpeg", "bmp")
+"""What `file_type=` takes (as `wandb.Image`): the format pixels are encoded to."""
+
+_PIL_FORMAT = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "bmp": "BMP"}
 _MODE_BY_CHANNELS = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
@@ -80,6 +102,36 @@ def _sniff_image(payload: bytes) -> str | None:
     if payload.startswith((b"GIF87a", b"GIF89a")):
         return "gif"
     return None
+
+
+def _boxes(boxes: object) -> dict[str, BoundingBoxes2D]:
+    if not isinstance(boxes, Mapping):
+        raise TypeError(
+            "Image boxes= must be a dict of group name to {'box_data': [...], "
+            f"'class_labels': {{...}}}}, e.g. {{'predictions': {{...}}}}, got "
+            f"{type(boxes).__name__}"
+        )
+    out: dict[str, BoundingBoxes2D] = {}
+    for key, val in boxes.items():
+        if not isinstance(key, str):
+            raise TypeError(f"Image boxes= keys are group names (str), got {key!r}")
+        out[key] = val if isinstance(val, BoundingBoxes2D) else BoundingBoxes2D(val, key)
+    return out
+
+
+def _masks(masks: object) -> dict[str, ImageMask]:
+    if not isinstance(masks, Mapping):
+        raise TypeError(
+            "Image masks= must be a dict of group name to {'mask_data': array, "
+            f"'class_labels': {{...}}}}, e.g. {{'ground_truth': {{...}}}}, got "
+            f"{type(masks).__name__}"
+        )
+    out: dict[str, ImageMask] = {}
+    for key, val in masks.items():
+        if not isinstance(key, str):
+            raise TypeError(f"Image masks= keys are group names (str), got {key!r}")
+        out[key] = val if isinstance(val, ImageMask) else ImageMask(val, key)
+    return out
 
 
 _WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
@@ -125,6 +177,15 @@ class Image(Media):
 
     `mode` ("L", "RGB" or "RGBA") converts the pixels to that mode. One channel is stored as
     "L", three as "RGB", four as "RGBA".
+
+    Floats follow W&B's rule: when no value exceeds 1 they are taken as 0..1 and scaled by
+    255; otherwise as 0..255 (the fraction dropped, as `wandb.Image` does).
+
+    As `wandb.Image`: `grouping` (an int kept in the descriptor), `classes` (a list of
+    `{"id", "name"}` or a `Classes`), `boxes` (`{group: {"box_data": [...], "class_labels":
+    {...}}}`), `masks` (`{group: {"mask_data": 2-D ids | "path": PNG, "class_labels":
+    {...}}}`), `file_type` ("png", "jpg", "jpeg" or "bmp" for pixels; a file is kept as it
+    is), and an `Image` as `data` (its pixels, without its boxes and masks).
     """
 
     _type = "image"
@@ -136,26 +197,92 @@ class Image(Media):
     height: int
     mode: str
 
-    def __init__(self, data: Any, caption: str | None = None, mode: str | None = None) -> None:
+    _boxes: dict[str, BoundingBoxes2D]
+    _masks: dict[str, ImageMask]
+    _classes: list[dict[str, Any]] | None
+    _grouping: int | None
+
+    def __init__(
+        self,
+        data: Any,
+        mode: str | None = None,
+        caption: str | None = None,
+        grouping: int | None = None,
+        classes: Classes | list[dict[str, Any]] | None = None,
+        boxes: Mapping[str, Any] | None = None,
+        masks: Mapping[str, Any] | None = None,
+        file_type: str | None = None,
+    ) -> None:
         self._init_media(caption)
         if mode is not None and mode not in _IMAGE_MODES:
-            raise ValueError(f"Image mode must be one of 'L', 'RGB', 'RGBA', got {mode!r}")
+            hint = f"; to caption the image pass caption={mode!r}" if isinstance(mode, str) else ""
+            raise ValueError(
+                f"Image mode must be one of 'L', 'RGB', 'RGBA', got {mode!r}{hint} "
+                "(the second argument is mode, as in wandb.Image)"
+            )
+        if file_type is not None and file_type not in FILE_TYPES:
+            raise ValueError(
+                f"Image file_type must be one of {', '.join(map(repr, FILE_TYPES))}, got "
+                f"{file_type!r}"
+            )
+        if grouping is not None and (isinstance(grouping, bool) or not isinstance(grouping, int)):
+            raise TypeError(f"Image grouping must be an int, got {grouping!r}")
+        self._grouping = grouping
+        self._classes = _class_set(classes, "Image classes=") if classes is not None else None
+        self._boxes = _boxes(boxes) if boxes else {}
+        self._masks = _masks(masks) if masks else {}
         self._array = None
         self._pil = None
         self.format = "png"
         self._ext = "png"
+        if isinstance(data, Image):
+            self._from_image(data)
+            return
         if _is_path(data):
             self._from_file(_read_path("Image", data), os.fspath(data), mode)
             return
+        if file_type is not None:
+            self.format = "jpeg" if file_type == "jpg" else file_type
+            self._ext = file_type
         # A media worker may be importing Pillow right now: its module can be half made.
         pil_image = getattr(sys.modules.get("PIL.Image"), "Image", None)
         if pil_image is not None and isinstance(data, pil_image):
             self._from_pil(data, mode)
-            return
-        arr = _as_array(
-            data, "Image takes a numpy array, a torch tensor, a PIL image or a file path"
-        )
-        self._from_array(arr, mode)
+        else:
+            arr = _as_array(
+                data,
+                "Image takes a numpy array, a torch tensor, a PIL image, an Image or a file path",
+            )
+            self._from_array(arr, mode)
+        if self.format in ("jpeg", "jpg", "bmp") and self.mode == "RGBA":
+            warnings.warn(
+                f"Image: {self.format.upper()} has no transparency; the alpha channel is "
+                "dropped (use file_type='png' to keep it)",
+                FwTrackWarning,
+                stacklevel=2,
+            )
+            self._from_pil(self._to_pil_source(), "RGB")
+
+    def _to_pil_source(self) -> PILImage.Image:
+        if self._pil is not None:
+            return self._pil
+        return self._array_to_pil()
+
+    def _from_image(self, other: Image) -> None:
+        """The pixels (or file) of another Image, without its boxes and masks (as wandb)."""
+        self.format, self._ext = other.format, other._ext
+        self.mode, self.width, self.height = other.mode, other.width, other.height
+        if self._caption is None:
+            self._caption = other._caption
+        if self._grouping is None:
+            self._grouping = other._grouping
+        if self._classes is None and other._classes is not None:
+            self._classes = [dict(c) for c in other._classes]
+        self._array, self._pil = other._array, other._pil
+        self._payload, self._address, self._size = other._payload, other._address, other._size
+        self._fetch, self._path = other._fetch, other._path
+        if self._array is None and self._pil is None and self._payload is None and not self._fetch:
+            self._payload = other.bytes()
 
     def _from_array(self, arr: npt.NDArray[Any], mode: str | None) -> None:
         import numpy as np
@@ -236,11 +363,13 @@ class Image(Media):
     def _store(self, files_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """As `Media._store`; pixels already stored in this process (the same array logged
         again) skip the PNG encoding: a BLAKE3 of the pixels maps to the payload's address."""
+        for mask in self._masks.values():
+            mask._store(files_dir)
         pixels = self._array
         if self._payload is not None or self._address is not None or pixels is None:
             return super()._store(files_dir)
         # C-contiguous: the array owns its pixels.
-        key = (pixels.shape, pixels.dtype.str, self.mode, _content_address(pixels))
+        key = (pixels.shape, pixels.dtype.str, self.mode, self._ext, _content_address(pixels))
         del pixels  # encoding frees (recycles) the pixels: no reference may stay here
         with _ENCODED_LOCK:
             seen = _ENCODED.get(key)
@@ -248,7 +377,7 @@ class Image(Media):
                 _ENCODED.move_to_end(key)
         if seen is not None:
             address, size = seen
-            name = f"{address.partition(':')[2]}.png"
+            name = f"{address.partition(':')[2]}.{self._ext}"
             if os.path.exists(os.path.join(os.fspath(files_dir), MEDIA_DIR, name)):
                 self._address, self._size = address, size
                 # The payload is that file: read it from there if ever needed, and let the
@@ -265,13 +394,18 @@ class Image(Media):
         return desc
 
     def _queued(self) -> tuple[Media, int]:
+        masks = sum(m._source_bytes() for m in self._masks.values())
+        if masks and not _png_encoder_loaded:
+            _load_png_encoder()
         if self._payload is None:
             if not _png_encoder_loaded:
                 _load_png_encoder()
+            if self._ext != "png":
+                _load_encoder(_PIL_FORMAT[self._ext])
             pixels = self._array
             if pixels is not None:
-                return self, pixels.nbytes
-        return self, self._source_bytes()
+                return self, pixels.nbytes + masks
+        return self, self._source_bytes() + masks
 
     def _source_bytes(self) -> int:
         if self._payload is not None:
@@ -285,7 +419,11 @@ class Image(Media):
     def _encode(self) -> bytes:
         im = self._pil if self._pil is not None else self._array_to_pil()
         buf = io.BytesIO()
-        im.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        fmt = _PIL_FORMAT.get(self._ext, "PNG")
+        if fmt == "PNG":
+            im.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        else:
+            im.save(buf, format=fmt)
         return buf.getvalue()
 
     def _drop_source(self) -> None:
@@ -293,12 +431,35 @@ class Image(Media):
         _recycle(pixels)
 
     def _meta(self) -> dict[str, Any]:
-        return {
+        meta: dict[str, Any] = {
             "format": self.format,
             "width": self.width,
             "height": self.height,
             "mode": self.mode,
         }
+        if self._grouping is not None:
+            meta["grouping"] = self._grouping
+        classes = self._all_classes()
+        if classes:
+            meta["classes"] = classes
+        if self._boxes:
+            meta["boxes"] = {k: b._json() for k, b in self._boxes.items()}
+        if self._masks:
+            meta["masks"] = {k: m._descriptor() for k, m in self._masks.items()}
+        return meta
+
+    def _all_classes(self) -> list[dict[str, Any]]:
+        """`classes=` merged with the class labels of every box and mask group (as wandb's
+        image-level class list): one entry per id, `classes=` names first."""
+        out: dict[str, dict[str, Any]] = {}
+        for c in self._classes or []:
+            out.setdefault(str(c["id"]), c)
+        groups: list[dict[str, str]] = [b._class_labels for b in self._boxes.values()]
+        groups += [m._class_labels for m in self._masks.values()]
+        for labels in groups:
+            for cid, name in labels.items():
+                out.setdefault(cid, {"id": int(cid), "name": name})
+        return list(out.values())
 
     def _load_meta(self, desc: dict[str, Any]) -> None:
         self._array = None
@@ -307,6 +468,43 @@ class Image(Media):
         self.width = int(desc.get("width", 0))
         self.height = int(desc.get("height", 0))
         self.mode = str(desc.get("mode", "RGB"))
+        grouping = desc.get("grouping")
+        self._grouping = grouping if isinstance(grouping, int) else None
+        classes = desc.get("classes")
+        self._classes = [dict(c) for c in classes] if isinstance(classes, list) else None
+        boxes = desc.get("boxes")
+        self._boxes = (
+            {str(k): BoundingBoxes2D._from_json(v, str(k)) for k, v in boxes.items()}
+            if isinstance(boxes, dict)
+            else {}
+        )
+        masks = desc.get("masks")
+        self._masks = {}
+        if isinstance(masks, dict) and self._fetch is not None:
+            for k, v in masks.items():
+                mask = ImageMask._from_descriptor(v, self._fetch)
+                mask._key = str(k)
+                self._masks[str(k)] = mask
+
+    @property
+    def boxes(self) -> dict[str, BoundingBoxes2D]:
+        """The box groups drawn over the image, by name."""
+        return dict(self._boxes)
+
+    @property
+    def masks(self) -> dict[str, ImageMask]:
+        """The mask groups drawn over the image, by name (`.to_numpy()` gives the ids)."""
+        return dict(self._masks)
+
+    @property
+    def classes(self) -> list[dict[str, Any]] | None:
+        """`{"id", "name"}` of every class of the image (`classes=` and the class labels of
+        its boxes and masks), or None without any."""
+        return self._all_classes() or None
+
+    @property
+    def grouping(self) -> int | None:
+        return self._grouping
 
     def to_pil(self) -> PILImage.Image:
         """The image as a `PIL.Image.Image` in mode L, RGB or RGBA (the first frame of a GIF)."""

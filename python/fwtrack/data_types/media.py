@@ -179,8 +179,10 @@ def _check_caption(caption: object) -> str | None:
 
 
 def _to_uint8(arr: npt.NDArray[Any], what: str) -> npt.NDArray[np.uint8]:
-    """uint8 as is; bool as 0/255; floats in [0, 1] scaled to 0..255 (clipped, rounded, NaN as
-    0); other integers as they are when they all lie in 0..255."""
+    """uint8 as is; bool as 0/255; floats by W&B's rule: when no value exceeds 1 they are
+    taken as 0..1 (clipped at 0, scaled by 255, rounded), otherwise as 0..255 (clipped to
+    0..255, the fraction dropped as `astype(np.uint8)` does in wandb); NaN as 0; other
+    integers as they are when they all lie in 0..255."""
     import numpy as np
 
     kind = arr.dtype.kind
@@ -191,8 +193,12 @@ def _to_uint8(arr: npt.NDArray[Any], what: str) -> npt.NDArray[np.uint8]:
         out = arr.astype(np.uint8) * np.uint8(255)
         return out
     if kind == "f":
-        scaled = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0) * 255.0
-        out = np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
+        values = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0)
+        top = float(values.max()) if values.size else 0.0
+        if top <= 1.0:
+            out = np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+        else:
+            out = np.clip(values, 0.0, 255.0).astype(np.uint8)
         return out
     if kind in "iu":
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 255):
@@ -204,7 +210,7 @@ def _to_uint8(arr: npt.NDArray[Any], what: str) -> npt.NDArray[np.uint8]:
         return arr.astype(np.uint8)
     raise TypeError(
         f"{what}: cannot make pixels of a numpy array of dtype {arr.dtype}; "
-        "use uint8 (0..255), float (0..1) or bool"
+        "use uint8 (0..255), float (0..1 or 0..255) or bool"
     )
 
 
@@ -385,13 +391,14 @@ _KINDS = {
     "video": ("fwtrack.data_types.video", "Video"),
     "html": ("fwtrack.data_types.html", "Html"),
     "table": ("fwtrack.data_types.table", "Table"),
+    "object3d": ("fwtrack.data_types.object3d", "Object3D"),
 }
 
 
 def from_descriptor(desc: dict[str, Any], fetch: Fetch) -> Any:
     """The object a media descriptor (run-log record kind 10) describes: an `Image`, `Audio`,
-    `Video`, `Html` or `Table`, or a list of them for a gallery. Payloads are read lazily with
-    `fetch(path)`, `path` relative to the run's `files/` directory."""
+    `Video`, `Html`, `Table` or `Object3D`, or a list of them for a gallery. Payloads are
+    read lazily with `fetch(path)`, `path` relative to the run's `files/` directory."""
     kind = desc.get("_type") if isinstance(desc, dict) else None
     if kind == "gallery":
         return [from_descriptor(item, fetch) for item in desc.get("items", [])]
@@ -399,7 +406,7 @@ def from_descriptor(desc: dict[str, Any], fetch: Fetch) -> Any:
     if where is None:
         raise ValueError(
             f"not a media descriptor: _type is {kind!r}; expected one of "
-            "'image', 'audio', 'video', 'html', 'table', 'gallery'"
+            "'image', 'audio', 'video', 'html', 'table', 'object3d', 'gallery'"
         )
     module, name = where
     cls: type[Media] = getattr(importlib.import_module(module), name)

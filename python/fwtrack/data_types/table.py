@@ -14,17 +14,20 @@ import datetime as _dt
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from fwtrack.data_types.media import Media, from_descriptor
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
 
 __all__ = ["Table"]
 
 _PLAIN = frozenset({type(None), bool, int, float, str})
+
+_LOG_MODES = ("IMMUTABLE", "MUTABLE", "INCREMENTAL")
 
 _CELL_KINDS = (
     "cells are None, bool, int, float, str, numpy scalars or fwtrack.Image/Audio/Video/Html"
@@ -52,6 +55,14 @@ def _column_names(columns: object) -> list[str]:
     return names
 
 
+def _data_array(cell: Any) -> Any:
+    to_numpy = getattr(cell, "to_numpy", None)
+    if isinstance(cell, Media) and to_numpy is not None:
+        out = to_numpy()
+        return out[0] if isinstance(out, tuple) else out  # Audio: (samples, rate)
+    return cell
+
+
 class Table(Media):
     """A table of rows, e.g. predictions next to their inputs.
 
@@ -77,13 +88,43 @@ class Table(Media):
         self,
         columns: Sequence[str] | None = None,
         data: Any = None,
+        rows: Any = None,
         dataframe: pd.DataFrame | None = None,
+        dtype: Any = None,
+        optional: bool | list[bool] = True,
+        allow_mixed_types: bool = False,
+        log_mode: str | None = "IMMUTABLE",
     ) -> None:
         self._init_media(None)
         self._ext = "table.json"
         self._media_rows = set()
         self._rows = []
         self._nrows = 0
+        if log_mode is not None and log_mode not in _LOG_MODES:
+            raise ValueError(
+                f"Table log_mode must be one of {', '.join(map(repr, _LOG_MODES))}, got "
+                f"{log_mode!r} (every log() stores the rows as they are then, whatever the mode)"
+            )
+        if rows is not None:
+            if data is not None:
+                raise ValueError("pass either data= or rows= (its older name), not both")
+            data = rows
+        pd_mod = sys.modules.get("pandas")
+        if pd_mod is not None and isinstance(data, pd_mod.DataFrame):
+            data, dataframe = None, data  # wandb takes a DataFrame as data= too
+        self._fill(columns, data, dataframe)
+        if dtype is not None:
+            dtypes = dtype if isinstance(dtype, list) else [dtype] * len(self._columns)
+            opts = optional if isinstance(optional, list) else [optional] * len(self._columns)
+            if len(dtypes) != len(self._columns) or len(opts) != len(self._columns):
+                raise ValueError(
+                    f"Table dtype/optional lists must have one entry per column "
+                    f"({len(self._columns)}), got {len(dtypes)} and {len(opts)}"
+                )
+            for name, dt, opt in zip(self._columns, dtypes, opts, strict=True):
+                self.cast(name, dt, optional=opt)
+
+    def _fill(self, columns: Sequence[str] | None, data: Any, dataframe: Any) -> None:
         if dataframe is not None:
             if data is not None:
                 raise ValueError("pass either data= or dataframe=, not both")
@@ -223,11 +264,27 @@ class Table(Media):
         self._nrows = len(rows)
         self._changed()
 
-    def add_column(self, name: str, values: Sequence[Any]) -> None:
-        """Append a column: one value per existing row (any number for an empty table)."""
+    def add_row(self, *row: Any) -> None:
+        """The older name of `add_data` (wandb keeps it too)."""
+        self.add_data(*row)
+
+    def add_column(self, name: str, data: Sequence[Any], optional: bool = False) -> None:
+        """Append a column: one value per existing row (any number for an empty table).
+        `data` is a list or a 1-D numpy array (or any sequence)."""
         rows = self._loaded()
         _column_names([*self._columns, name])
-        cells = list(values)
+        np_mod = sys.modules.get("numpy")
+        if np_mod is not None and isinstance(data, np_mod.ndarray):
+            if data.ndim != 1:
+                raise ValueError(
+                    f"add_column({name!r}): a numpy column must be 1-D, got shape {data.shape}"
+                )
+        elif isinstance(data, str | bytes) or not isinstance(data, Iterable):
+            raise TypeError(
+                f"add_column({name!r}) takes a list of values (one per row), got "
+                f"{type(data).__name__}"
+            )
+        cells = list(data)
         if (rows or self._columns) and len(cells) != len(rows):
             raise ValueError(
                 f"add_column({name!r}) got {len(cells)} values but the table has {len(rows)} "
@@ -255,13 +312,95 @@ class Table(Media):
         media cells are `Image`/`Audio`/`Video`/`Html` objects."""
         return self._loaded()
 
-    def get_column(self, name: str) -> list[Any]:
-        """The values of one column, top to bottom."""
+    def get_column(
+        self, name: str, convert_to: Literal["numpy"] | None = None
+    ) -> list[Any] | npt.NDArray[Any]:
+        """The values of one column, top to bottom; `convert_to="numpy"` gives a numpy array
+        (media cells as their pixels/samples: `to_numpy()`, as wandb's `to_data_array`)."""
+        if convert_to not in (None, "numpy"):
+            raise ValueError(f"get_column convert_to must be None or 'numpy', got {convert_to!r}")
         try:
             j = self._columns.index(name)
         except ValueError:
             raise KeyError(f"no column {name!r}; the columns are {self._columns}") from None
-        return [row[j] for row in self._loaded()]
+        column = [row[j] for row in self._loaded()]
+        if convert_to is None:
+            return column
+        import numpy as np
+
+        values = [_data_array(c) for c in column]
+        return np.array(values)
+
+    def get_index(self) -> list[int]:
+        """The row indexes, 0..len-1 (wandb's links between tables are not kept)."""
+        return list(range(self._nrows))
+
+    def index_ref(self, index: int) -> int:
+        """The index of row `index` (checked)."""
+        if not 0 <= index < self._nrows:
+            raise IndexError(f"row {index} is out of range: the table has {self._nrows} rows")
+        return index
+
+    def iterrows(self) -> Iterator[tuple[int, list[Any]]]:
+        """`(index, row)` for every row, top to bottom (as wandb)."""
+        yield from enumerate(self._loaded())
+
+    def add_computed_columns(self, fn: Callable[[int, dict[str, Any]], dict[str, Any]]) -> None:
+        """Add the columns `fn(index, row_as_dict)` returns for each row, e.g.
+        `table.add_computed_columns(lambda i, row: {"diff": row["x"] - row["y"]})`. Every
+        call must return the same new column names."""
+        new: dict[str, list[Any]] = {}
+        for i, row in self.iterrows():
+            out = fn(i, dict(zip(self._columns, row, strict=True)))
+            if not isinstance(out, dict):
+                raise TypeError(
+                    f"add_computed_columns: the function returned a {type(out).__name__} for "
+                    f"row {i}; it must return a dict of new column names to values"
+                )
+            if i and set(out) != set(new):
+                raise ValueError(
+                    f"add_computed_columns: row {i} gave columns {sorted(out)}, row 0 gave "
+                    f"{sorted(new)}; return the same names for every row"
+                )
+            for k, v in out.items():
+                new.setdefault(k, []).append(v)
+        for k in new:
+            if k in self._columns:
+                raise ValueError(
+                    f"add_computed_columns: column {k!r} already exists; return a new name"
+                )
+        for k, values in new.items():
+            self.add_column(k, values)
+
+    def cast(self, col_name: str, dtype: Any, optional: bool = False) -> None:
+        """Check that every cell of `col_name` is of `dtype` (a Python type such as int, str,
+        float, or a media class such as fwtrack.Image; None allowed with `optional`): a
+        TypeError names the first cell that is not. Ints pass as floats."""
+        try:
+            j = self._columns.index(col_name)
+        except ValueError:
+            raise KeyError(f"no column {col_name!r}; the columns are {self._columns}") from None
+        if not isinstance(dtype, type):
+            raise TypeError(
+                f"cast({col_name!r}): dtype must be a type such as int, float, str or "
+                f"fwtrack.Image, got {dtype!r}"
+            )
+        for i, row in enumerate(self._loaded()):
+            cell = row[j]
+            if cell is None and optional:
+                continue
+            ok = isinstance(cell, dtype) and not (dtype is int and isinstance(cell, bool))
+            if dtype is float and isinstance(cell, int) and not isinstance(cell, bool):
+                ok = True
+            if not ok:
+                raise TypeError(
+                    f"Table column {col_name!r} row {i} is {cell!r} ({type(cell).__name__}), "
+                    f"not {dtype.__name__}" + ("" if optional else " (optional=True allows None)")
+                )
+
+    def get_dataframe(self) -> pd.DataFrame:
+        """The table as a pandas DataFrame (wandb's name for `to_pandas`)."""
+        return self.to_pandas()
 
     def __len__(self) -> int:
         return self._nrows
