@@ -23,6 +23,7 @@ import { HistogramView } from "../charts/HistogramView";
 import { PanelGrid } from "../charts/PanelGrid";
 import { SystemCharts } from "../charts/SystemCharts";
 import { RunArtifactsTab } from "./artifacts/RunArtifactsTab";
+import { AlertsPanel } from "./run/AlertsPanel";
 import { FilesTab } from "./run/FilesTab";
 import { LogsTab } from "./run/LogsTab";
 import { MediaTab } from "./run/MediaTab";
@@ -237,7 +238,12 @@ export function RunPage({ entity, project, runId, params }: { entity: string; pr
   let panel;
   switch (tab) {
     case "overview":
-      panel = <Overview run={run} onPatch={onPatch} now={now} />;
+      panel = (
+        <>
+          <Overview run={run} onPatch={onPatch} now={now} />
+          <AlertsPanel entity={entity} project={project} runId={run.id} running={run.state === "running"} />
+        </>
+      );
       break;
     case "charts":
       panel =
