@@ -92,7 +92,7 @@ def _read_wandb(src: Path) -> int:
 
 
 def _read_tensorboard(src: Path) -> int:
-    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.backend.event_processing import event_accumulator  # type: ignore[import-untyped]
 
     acc = event_accumulator.EventAccumulator(str(src / "run"), size_guidance={"scalars": 0})
     acc.Reload()

@@ -70,8 +70,8 @@ def _event_files(run_dir: Path) -> list[Path]:
 def read_events(path: str | os.PathLike[str]) -> Iterator[Any]:
     """The events of one event file (`tensorboard.compat.proto.event_pb2.Event`), as written
     (before the compatibility layers); a torn tail ends the file."""
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.compat.tensorflow_stub import errors, pywrap_tensorflow
+    from tensorboard.compat.proto import event_pb2  # type: ignore[import-untyped]
+    from tensorboard.compat.tensorflow_stub import errors, pywrap_tensorflow  # type: ignore[import-untyped]
 
     try:
         reader = pywrap_tensorflow.PyRecordReader_New(os.fsencode(path), 0, b"", None)
@@ -96,8 +96,8 @@ def read_events(path: str | os.PathLike[str]) -> Iterator[Any]:
 
 def _values(files: list[Path], notes: list[str], config: dict[str, Any]) -> Iterator[Any]:
     """(step, wall time, tag, fwtrack value) of every summary value of a run's files."""
-    from tensorboard import data_compat, dataclass_compat
-    from tensorboard.util import tensor_util
+    from tensorboard import data_compat, dataclass_compat  # type: ignore[import-untyped]
+    from tensorboard.util import tensor_util  # type: ignore[import-untyped]
 
     initial: dict[str, Any] = {}
     skipped: dict[str, int] = {}
@@ -174,7 +174,7 @@ def _convert(plugin: str, arr: Any) -> Any:
 
 
 def _hparams(value: Any, config: dict[str, Any]) -> None:
-    from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.plugins.hparams import plugin_data_pb2  # type: ignore[import-untyped]
 
     data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
     if not data.HasField("session_start_info"):

@@ -23,7 +23,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, Any, TextIO
 
 from fwtrack.errors import ImportSourceError
 from fwtrack.importers._write import (
@@ -40,9 +40,6 @@ from fwtrack.importers._write import (
     upload,
     write_run,
 )
-
-if TYPE_CHECKING:
-    from wandb.proto import wandb_internal_pb2
 
 __all__ = ["find_runs", "import_wandb", "read_records", "read_run"]
 
@@ -150,8 +147,9 @@ def _frames(f: IO[bytes], path: Path) -> Iterator[bytes]:
                 pending = None
 
 
-def read_records(path: str | os.PathLike[str]) -> Iterator[wandb_internal_pb2.Record]:
-    """The records of a `.wandb` file, decoded with wandb's `Record` message."""
+def read_records(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """The records of a `.wandb` file, decoded with wandb's `Record` message
+    (`wandb.proto.wandb_internal_pb2.Record`)."""
     from wandb.proto import wandb_internal_pb2
 
     p = Path(path)
@@ -161,7 +159,7 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[wandb_internal_pb2.Re
         raise ImportSourceError(f"cannot read {p}: {exc}") from exc
     with f:
         for data in _frames(f, p):
-            record = wandb_internal_pb2.Record()
+            record: Any = wandb_internal_pb2.Record()  # type: ignore[attr-defined]
             try:
                 record.ParseFromString(data)
             except Exception as exc:
@@ -204,7 +202,7 @@ def _remove(tree: dict[str, Any], path: list[str]) -> None:
 
 
 def _ts(stamp: Any) -> float:
-    return float(stamp.seconds) + stamp.nanos / 1e9
+    return float(stamp.seconds) + float(stamp.nanos) / 1e9
 
 
 class _Reader:
