@@ -25,7 +25,7 @@ from typing import Any
 
 from fwtrack.errors import FwTrackWarning
 
-__all__ = ["install", "when_imported"]
+__all__ = ["install", "route_wandb", "when_imported"]
 
 Hook = Callable[[ModuleType], None]
 
@@ -123,6 +123,37 @@ def _register_transformers(module: ModuleType) -> None:
     from fwtrack.integrations.transformers import register_report_to
 
     register_report_to(module)
+
+
+def _route_transformers_wandb(module: ModuleType) -> None:
+    from fwtrack.integrations.transformers import FwTrackCallback
+
+    module.INTEGRATION_TO_CALLBACK["wandb"] = FwTrackCallback
+
+
+def _route_lightning_wandb(module: ModuleType) -> None:
+    from fwtrack.wandb.integration.lightning import WandbLogger
+
+    module.WandbLogger = WandbLogger  # type: ignore[attr-defined]
+
+
+# Lightning's modules that hold its `WandbLogger` (the `loggers` package re-exports it).
+_LIGHTNING_WANDB = (
+    "lightning.pytorch.loggers.wandb",
+    "lightning.pytorch.loggers",
+    "pytorch_lightning.loggers.wandb",
+    "pytorch_lightning.loggers",
+)
+
+
+def route_wandb() -> None:
+    """Send W&B's framework hooks to fwtrack (called by `fwtrack.wandb.install()`):
+    transformers' `report_to="wandb"` names `FwTrackCallback`, and Lightning's
+    `WandbLogger` is `fwtrack.wandb.integration.lightning.WandbLogger` (FwTrackLogger with
+    WandbLogger's arguments) — now for modules already imported, else once they are."""
+    when_imported("transformers.integrations.integration_utils", _route_transformers_wandb)
+    for name in _LIGHTNING_WANDB:
+        when_imported(name, _route_lightning_wandb)
 
 
 def install() -> None:
