@@ -68,6 +68,6 @@ def test_disabled_still_validates_arguments(tmp_dir: Path) -> None:
 
 def test_disabled_init_replaces_an_active_run(tmp_dir: Path) -> None:
     real = fwtrack.init(project="p")
-    fake = fwtrack.init(mode="disabled")
+    fake = fwtrack.init(mode="disabled", reinit="finish_previous")
     assert real.finished
     assert fwtrack.run is fake

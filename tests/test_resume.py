@@ -115,7 +115,7 @@ def test_resume_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
 def test_resume_twice_in_one_process() -> None:
     first_run()
     for expected_step in (5, 6, 7):
-        run = fwtrack.init(project="p", id="res1", resume="allow")
+        run = fwtrack.init(project="p", id="res1", resume="allow", reinit="finish_previous")
         assert run.step == expected_step
         run.log({"loss": 0.0})
     fwtrack.finish()

@@ -501,7 +501,7 @@ def add_commands(
     parents: list[argparse.ArgumentParser],
 ) -> None:
     """Register `fwtrack sync` and `fwtrack login` on the CLI's subcommands."""
-    from fwtrack import login
+    from fwtrack.sdk import login
 
     sync = sub.add_parser(
         "sync",

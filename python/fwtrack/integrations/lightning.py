@@ -207,6 +207,7 @@ class FwTrackFabricLogger(_FabricLogger):
             mode=self._mode,
             id=self._id,
             resume="allow",
+            reinit="finish_previous",  # another active run is finished first, as before
             settings=self._settings,
         )
         if not run.resumed:

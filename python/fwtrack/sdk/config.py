@@ -181,10 +181,30 @@ class Config(MutableMapping[str, Any]):
         except KeyError:
             raise AttributeError(f"config has no key {self._key_path(name)!r}") from None
 
-    def update(self, other: Any = None, /, **kwargs: Any) -> None:
+    def update(
+        self,
+        other: Any = None,
+        /,
+        allow_val_change: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Set several keys at once (one snapshot): from a dict, an `argparse.Namespace`, a
-        dataclass instance and/or keyword arguments."""
+        dataclass instance and/or keyword arguments.
+
+        `allow_val_change` is wandb's switch for changing a value already set; fwtrack always
+        allows it (each change is recorded), so it is accepted and never stored as a key."""
+        if allow_val_change is not None and not isinstance(allow_val_change, bool):
+            raise TypeError(f"allow_val_change must be True or False, got {allow_val_change!r}")
         items = config_items(other, "config.update() argument")
         items.update(kwargs)
         if items:
             self._set_many(items)
+
+    def setdefaults(self, other: Any = None, /, **kwargs: Any) -> None:
+        """Set the keys that are not set yet (wandb's `config.setdefaults`); keys already set
+        keep their values."""
+        items = config_items(other, "config.setdefaults() argument")
+        items.update(kwargs)
+        missing = {k: v for k, v in items.items() if k not in self._node}
+        if missing:
+            self._set_many(missing)

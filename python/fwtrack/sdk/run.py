@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shlex
 import signal
 import socket
@@ -30,6 +31,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
+from urllib.parse import quote
 
 from fwtrack import _core, credentials
 from fwtrack.errors import (
@@ -82,7 +84,9 @@ __all__ = [
 ]
 
 Mode = Literal["online", "offline", "disabled"]
-Resume = Literal["allow", "must"]
+Resume = Literal["allow", "must", "never", "auto"]
+RESUME_VALUES = ("allow", "must", "never", "auto")
+Reinit = Literal["return_previous", "finish_previous", "create_new"]
 
 STOPPED = "stopped"
 """The finish reason of a run stopped from outside (a sweep's agent, `stop_active_run`)."""
@@ -90,6 +94,82 @@ STOPPED_EXIT_CODE = 128 + signal.SIGTERM
 """The exit code recorded for a run stopped by SIGTERM (143, as a shell reports it)."""
 
 SUMMARY_AGGREGATIONS = ("min", "max", "mean", "last", "first")
+GOALS = ("minimize", "maximize")
+UI_PORT = 8080
+"""The port `fwtrack ui` listens on by default (what `run.url` of a local run points at)."""
+LOCAL_ENTITY = "local"
+"""The entity `fwtrack ui` shows local runs under."""
+AUTO_RESUME_FILE = "fwtrack-resume.json"
+"""`resume="auto"` remembers the run id here, in the root directory, until it finishes."""
+
+WANDB_RUN_ALTERNATIVES: dict[str, str] = {
+    "config_static": "use run.config (reading it does not change it)",
+    "display": "show the run in a notebook with IPython's display(run), or open run.url",
+    "to_html": "open run.url, or display(run) in a notebook",
+    "finish_artifact": (
+        "use run.log_artifact(artifact); artifacts built by several runs at once are not supported"
+    ),
+    "upsert_artifact": (
+        "use run.log_artifact(artifact); artifacts built by several runs at once are not supported"
+    ),
+    "mark_preempting": (
+        "use run.finish(exit_code=...) and continue later with "
+        "fwtrack.init(id=run.id, resume='allow')"
+    ),
+    "pin_config_keys": "use run.config; the dashboard's run table chooses its columns",
+    "restore": (
+        "use fwtrack.Api().run(run.path).files() and download the file you need; "
+        "run.save(path) stores a file with the run"
+    ),
+    "write_logs": "console output is captured by itself (Settings.console / FWTRACK_CONSOLE)",
+    "status": "use run.finished, or fwtrack.Api().run(run.path).state",
+}
+"""W&B `Run` attributes fwtrack does not have, and what to use instead."""
+
+
+class Metric:
+    """A metric's definition, as `define_metric` leaves it (wandb's `Metric`): pass it as
+    another metric's `step_metric`."""
+
+    __slots__ = ("goal", "hidden", "name", "step_metric", "step_sync", "summary")
+
+    def __init__(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        summary: list[str] | None = None,
+        hidden: bool | None = None,
+        goal: str | None = None,
+    ) -> None:
+        self.name = name
+        self.step_metric = step_metric
+        self.step_sync = step_sync
+        self.summary: list[str] = list(summary or [])
+        self.hidden = hidden
+        self.goal = goal
+
+    @classmethod
+    def _from_meta(cls, definition: Mapping[str, Any]) -> Metric:
+        """A definition read back from the run log (`RunReader.meta()["metrics"]`)."""
+        return cls(
+            str(definition["name"]),
+            definition.get("step_metric"),
+            definition.get("step_sync"),
+            [str(a) for a in definition.get("summary") or []],
+            definition.get("hidden"),
+            definition.get("goal"),
+        )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{k}={getattr(self, k)!r}"
+            for k in ("step_metric", "step_sync", "summary", "hidden", "goal")
+            if getattr(self, k)
+        )
+        return f"Metric({self.name!r}{', ' if fields else ''}{fields})"
+
+
 MAX_TAG_LEN = 64
 READY_WAIT = 3.0
 """Seconds `init` of an online run waits for the server's first answer, so that a refused
@@ -102,7 +182,16 @@ class _Writer(Protocol):
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None: ...
     def log_config(self, config_json: str) -> None: ...
     def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None: ...
-    def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None: ...
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        summary: list[str] = ...,
+        *,
+        goal: Literal["minimize", "maximize"] | None = None,
+        hidden: bool = False,
+        step_sync: bool | None = None,
+    ) -> None: ...
     def update_summary(self, values_json: str, delete: list[str]) -> None: ...
     def summary(self) -> dict[str, Any]: ...
     def flush(self) -> None: ...
@@ -131,7 +220,16 @@ class _NullWriter:
     def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None:
         pass
 
-    def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None:
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        summary: list[str] | None = None,
+        *,
+        goal: Literal["minimize", "maximize"] | None = None,
+        hidden: bool = False,
+        step_sync: bool | None = None,
+    ) -> None:
         pass
 
     def update_summary(self, values_json: str, delete: list[str]) -> None:
@@ -162,6 +260,12 @@ class _State:
 
     def __init__(self) -> None:
         self.run: Run | None = None
+        # Every run of this process not finished yet: the active one and those started with
+        # `reinit="create_new"` (the atexit hook finishes them all).
+        self.open_runs: list[Run] = []
+        # `fwtrack.config` before `init`: merged into the next run's config (wandb's preinit
+        # config), then emptied.
+        self.preinit_config: dict[str, Any] = {}
         # The exit code the atexit hook finishes with, when known: 1 after an uncaught
         # exception in the main thread, `n` after `sys.exit(n)` there.
         self.exit_code: int | None = None
@@ -213,13 +317,19 @@ class Run:
         "_artifacts",
         "_config",
         "_console",
+        "_entity",
         "_files",
         "_final_summary",
         "_finished",
         "_inner",
         "_links",
         "_media",
+        "_metrics",
+        "_resume_file",
+        "_run_dir",
         "_snapshot",
+        "_started_at",
+        "_starting_step",
         "_summary",
         "_system",
         "_uploader",
@@ -269,6 +379,13 @@ class Run:
         self.resumed: bool = info["resumed"]
         self.sweep_id: str | None = info.get("sweep_id")
         """The sweep this run is a trial of (`FWTRACK_SWEEP_ID` at `init`), else None."""
+        self._entity: str | None = info.get("entity")
+        self._metrics: dict[str, Metric] = {}
+        self._resume_file: str | None = None
+        self._run_dir = dir
+        started = info.get("started_at")
+        self._started_at = float(started) if isinstance(started, int | float) else time.time()
+        self._starting_step = inner.step
         self.dir = dir
         """The run directory (absolute); the run log is `run.fwlog` inside it."""
         self.mode = mode
@@ -309,18 +426,32 @@ class Run:
     def define_metric(
         self,
         name: str,
-        step_metric: str | None = None,
+        step_metric: str | Metric | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
         summary: str | Sequence[str] | None = None,
-    ) -> None:
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Metric:
         """Say how metric `name` (or every metric starting with a prefix, `"train/*"`) is
-        summarized and which metric is its x-axis.
+        summarized, plotted and which metric is its x-axis (wandb's `define_metric`).
 
         `summary`: "min", "max", "mean", "last", "first" or a comma list like "min,max";
         the run summary of the metric is then a dict like `{"min": 0.1, "max": 2.0}`.
-        `step_metric`: the key to plot the metric against (e.g. "epoch").
+        `step_metric`: the key (or `Metric`) to plot the metric against (e.g. "epoch");
+        `step_sync`: put the last value of `step_metric` into rows that lack it (the
+        default when `step_metric` is set); `hidden`: keep the metric out of the dashboard's
+        default panels; `goal`: "minimize" or "maximize" (which way is better).
+
+        A second call for the same name is merged with the earlier ones: summaries add up
+        (`summary="min"` then `summary="max"` keeps both) and the arguments left out keep their
+        earlier values; `overwrite=True` replaces the earlier definition instead. Returns the
+        definition after the call.
         """
         self._check_open()
         metric = _check_metric_name(name)
+        if isinstance(step_metric, Metric):
+            step_metric = step_metric.name
         if step_metric is not None and (
             not isinstance(step_metric, str) or not step_metric or "*" in step_metric
         ):
@@ -328,8 +459,26 @@ class Run:
                 f"invalid step_metric {step_metric!r} for define_metric({metric!r}): "
                 "use the name of a logged metric, e.g. 'epoch'"
             )
+        for arg, value in (("step_sync", step_sync), ("hidden", hidden), ("overwrite", overwrite)):
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(
+                    f"define_metric({metric!r}): {arg} must be True, False or None, got {value!r}"
+                )
         aggs = _parse_summary(metric, summary)
-        self._inner.define_metric(metric, step_metric, aggs)
+        goal_ = _parse_goal(metric, goal)
+        previous = None if overwrite else self._metrics.get(metric)
+        if previous is not None:
+            aggs = previous.summary + [a for a in aggs if a not in previous.summary]
+            step_metric = step_metric if step_metric is not None else previous.step_metric
+            step_sync = step_sync if step_sync is not None else previous.step_sync
+            hidden = hidden if hidden is not None else previous.hidden
+            goal_ = goal_ if goal_ is not None else _parse_goal(metric, previous.goal)
+        self._inner.define_metric(
+            metric, step_metric, aggs, goal=goal_, hidden=bool(hidden), step_sync=step_sync
+        )
+        definition = Metric(metric, step_metric, step_sync, aggs, hidden, goal_)
+        self._metrics[metric] = definition
+        return definition
 
     def flush(self) -> None:
         """Return when everything logged so far is durably on disk (fsynced). An online run
@@ -470,18 +619,27 @@ class Run:
         finally:
             worker.close()
 
-    def finish(self, exit_code: int = 0) -> None:
-        """Commit the pending row, record the exit code (0: finished, else failed), make
-        everything durable and stop the writer. A second call does nothing. Pending
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Commit the pending row, record the exit code (0 or None: finished, else failed),
+        make everything durable and stop the writer. A second call does nothing. Pending
         `log_artifact` calls are waited for first.
 
         An online run then waits for the upload, at most `settings.upload_timeout` seconds
         (`FWTRACK_UPLOAD_TIMEOUT`, default 30); past it, the run is complete on disk and a
         warning prints the `fwtrack sync` command that finishes the upload.
+
+        `quiet` is accepted as wandb takes it; fwtrack prints nothing at finish but warnings,
+        which are never silenced.
         """
+        if exit_code is None:
+            exit_code = 0
         if isinstance(exit_code, bool) or not isinstance(exit_code, int):
             raise TypeError(f"exit_code must be an int, got {type(exit_code).__name__}")
+        if quiet is not None and not isinstance(quiet, bool):
+            raise TypeError(f"quiet must be True, False or None, got {quiet!r}")
         self._finish(exit_code, None)
+        if exit_code == 0 and self._resume_file is not None:
+            _forget_auto_resume(self._resume_file, self.id)
 
     def _finish(self, exit_code: int, reason: str | None) -> None:
         """`finish` with the finish record's `reason` (`"stopped"`, or None)."""
@@ -503,6 +661,8 @@ class Run:
                 finally:
                     if _state.run is self:
                         _state.run = None
+                    if self in _state.open_runs:
+                        _state.open_runs.remove(self)
             # Still inside `_lifecycle`: a SIGTERM now waits for the rest of the finish.
             if self._snapshot is not None:
                 self._snapshot.wait()
@@ -704,6 +864,109 @@ class Run:
     def disabled(self) -> bool:
         return self.mode == "disabled"
 
+    @property
+    def offline(self) -> bool:
+        """Whether the run is logged locally only (mode "offline")."""
+        return self.mode == "offline"
+
+    @property
+    def entity(self) -> str:
+        """The user or team the run belongs to: `init(entity=...)` (or `Settings.entity`,
+        `FWTRACK_ENTITY`); online without one, the API key's user once the server answered;
+        else "" (a local run has no entity; `fwtrack ui` shows it under `local`)."""
+        if self._entity:
+            return self._entity
+        if self._uploader is not None:
+            entity = self._uploader.status().get("entity")
+            if isinstance(entity, str) and entity:
+                return entity
+        return ""
+
+    @property
+    def path(self) -> str:
+        """`"<entity>/<project>/<id>"` (`"<project>/<id>"` without an entity), as
+        `fwtrack.Api().run()` takes it."""
+        entity = self.entity
+        return f"{entity}/{self.project}/{self.id}" if entity else f"{self.project}/{self.id}"
+
+    def _dashboard(self) -> tuple[str, str] | None:
+        """(dashboard base URL, entity) the run is shown under; None when disabled."""
+        if self.mode == "disabled":
+            return None
+        if self.mode == "online":
+            base = self.settings.base_url or credentials.default_url()
+            if base is not None:
+                return base.rstrip("/"), self.entity or LOCAL_ENTITY
+        return f"http://127.0.0.1:{UI_PORT}", LOCAL_ENTITY
+
+    @property
+    def url(self) -> str | None:
+        """The run's page in the dashboard: on the server for an online run
+        (`<base_url>/#/p/<entity>/<project>/r/<id>`), else where `fwtrack ui` shows it
+        (`http://127.0.0.1:8080/#/p/local/<project>/r/<id>`); None for a disabled run."""
+        where = self._dashboard()
+        if where is None:
+            return None
+        base, entity = where
+        return f"{base}/#/p/{_quote(entity)}/{_quote(self.project)}/r/{_quote(self.id)}"
+
+    @property
+    def project_url(self) -> str | None:
+        """The project's workspace in the dashboard (see `url`)."""
+        where = self._dashboard()
+        if where is None:
+            return None
+        base, entity = where
+        return f"{base}/#/p/{_quote(entity)}/{_quote(self.project)}"
+
+    @property
+    def sweep_url(self) -> str | None:
+        """The page of the sweep this run is a trial of (see `url`), else None."""
+        where = self._dashboard()
+        if where is None or self.sweep_id is None:
+            return None
+        base, entity = where
+        return f"{base}/#/p/{_quote(entity)}/{_quote(self.project)}/sweeps/{_quote(self.sweep_id)}"
+
+    @property
+    def start_time(self) -> float:
+        """When this start (or resume) of the run began, in Unix seconds."""
+        return self._started_at
+
+    @property
+    def starting_step(self) -> int:
+        """The step the run started (or resumed) at."""
+        return self._starting_step
+
+    @property
+    def sync_dir(self) -> str:
+        """The directory holding the run log (what `fwtrack sync` takes)."""
+        return self._run_dir
+
+    def log_model(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        aliases: Sequence[str] | None = None,
+    ) -> Artifact:
+        """Log the file or directory at `path` as a `model` artifact named `name` (default
+        `run-<id>-<base name of path>`, as wandb), with `aliases`; see `log_artifact`."""
+        self._check_open()
+        if name is None:
+            base = os.path.basename(os.path.normpath(os.fspath(path)))
+            name = re.sub(r"[^A-Za-z0-9_.-]", "-", f"run-{self.id}-{base}")[:128]
+        return self.log_artifact(path, name=name, type="model", aliases=aliases)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names the class does not have: W&B's Run attributes fwtrack has no
+        # counterpart for fail with the fwtrack way to do it.
+        alternative = WANDB_RUN_ALTERNATIVES.get(name)
+        if alternative is not None:
+            raise AttributeError(
+                f"fwtrack.Run has no attribute {name!r} (wandb's run.{name}): {alternative}"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __enter__(self) -> Run:
         return self
 
@@ -773,6 +1036,13 @@ def _parse_summary(name: str, summary: str | Sequence[str] | None) -> list[str]:
         )
     out: list[str] = []
     for part in parts:
+        part = part.lower()
+        if part in ("none", "copy"):
+            raise ValueError(
+                f"summary {part!r} for define_metric({name!r}) has no equivalent in fwtrack: a "
+                "metric without aggregations keeps its last value in the summary; use "
+                "hidden=True to keep it out of the default panels, or del run.summary[key]"
+            )
         if part not in SUMMARY_AGGREGATIONS:
             allowed = ", ".join(repr(a) for a in SUMMARY_AGGREGATIONS)
             raise ValueError(
@@ -782,6 +1052,27 @@ def _parse_summary(name: str, summary: str | Sequence[str] | None) -> list[str]:
         if part not in out:
             out.append(part)
     return out
+
+
+def _quote(part: str) -> str:
+    """One path segment of a dashboard URL (as the dashboard's router encodes it)."""
+    return quote(part, safe="")
+
+
+def _parse_goal(name: str, goal: object) -> Literal["minimize", "maximize"] | None:
+    """`goal` as "minimize" or "maximize" ("min"/"max" too, as older wandb took them)."""
+    if goal is None:
+        return None
+    if isinstance(goal, str):
+        short = goal.strip().lower()[:3]
+        if short == "min" and "minimize".startswith(goal.strip().lower()):
+            return "minimize"
+        if short == "max" and "maximize".startswith(goal.strip().lower()):
+            return "maximize"
+    allowed = ", ".join(repr(g) for g in GOALS)
+    raise ValueError(
+        f"invalid goal {goal!r} for define_metric({name!r}): allowed values are {allowed}"
+    )
 
 
 # -- module-level API ------------------------------------------------------------------------
@@ -799,16 +1090,52 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool = True) -> N
 
 def define_metric(
     name: str,
-    step_metric: str | None = None,
+    step_metric: str | Metric | None = None,
+    step_sync: bool | None = None,
+    hidden: bool | None = None,
     summary: str | Sequence[str] | None = None,
-) -> None:
+    goal: str | None = None,
+    overwrite: bool | None = None,
+) -> Metric:
     """`define_metric` on the active run; see `Run.define_metric`."""
+    run = _active("define_metric")
+    return run.define_metric(
+        name,
+        step_metric=step_metric,
+        step_sync=step_sync,
+        hidden=hidden,
+        summary=summary,
+        goal=goal,
+        overwrite=overwrite,
+    )
+
+
+def _active(what: str) -> Run:
     run = _state.run
     if run is None:
         raise NoActiveRunError(
-            "fwtrack.define_metric() called with no active run\nhint: call fwtrack.init() first"
+            f"fwtrack.{what}() called with no active run\nhint: call fwtrack.init() first"
         )
-    run.define_metric(name, step_metric, summary)
+    return run
+
+
+def save(*args: Any, **kwargs: Any) -> Any:
+    """`save` on the active run; see `Run.save`."""
+    return _active("save").save(*args, **kwargs)
+
+
+def log_code(*args: Any, **kwargs: Any) -> Any:
+    """`log_code` on the active run; see `Run.log_code`."""
+    return _active("log_code").log_code(*args, **kwargs)
+
+
+def log_model(
+    path: str | os.PathLike[str],
+    name: str | None = None,
+    aliases: Sequence[str] | None = None,
+) -> Artifact:
+    """`log_model` on the active run; see `Run.log_model`."""
+    return _active("log_model").log_model(path, name=name, aliases=aliases)
 
 
 def log_artifact(
@@ -873,11 +1200,40 @@ def use_model(ref: str) -> str:
     return run.use_model(ref)
 
 
-def finish(exit_code: int = 0) -> None:
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the active run, if any; see `Run.finish`."""
     run = _state.run
     if run is not None:
-        run.finish(exit_code)
+        run.finish(exit_code, quiet)
+
+
+def module_config() -> Config:
+    """`fwtrack.config`: the active run's config; before `init`, a config the next `init`
+    merges into its own (its `config=` argument wins)."""
+    run = _state.run
+    if run is not None:
+        return run.config
+    return Config._create(_state.preinit_config, None, _no_check)
+
+
+def module_summary() -> Summary:
+    """`fwtrack.summary`: the active run's summary; before `init`, an empty summary that
+    refuses changes (there is no run to keep them)."""
+    run = _state.run
+    if run is not None:
+        return run.summary
+    return Summary(dict, _refuse_preinit_summary, _no_check)
+
+
+def _no_check() -> None:
+    pass
+
+
+def _refuse_preinit_summary(values_json: str, delete: list[str]) -> None:
+    raise NoActiveRunError(
+        "fwtrack.summary changed with no active run\nhint: call fwtrack.init() first; a "
+        "summary belongs to a run"
+    )
 
 
 def stop_active_run(exit_code: int = STOPPED_EXIT_CODE) -> bool:
@@ -1077,13 +1433,116 @@ def _resolve_mode(mode: object, settings: Settings | None = None) -> Mode:
 
 
 def _resolve_resume(resume: object) -> Resume | None:
+    """`resume` as wandb defines it: True means "auto", False and None leave it unset."""
     if resume is None or resume is False:
         return None
     if resume is True:
-        return "allow"
-    if resume == "allow" or resume == "must":
-        return resume
-    raise ValueError(f"invalid resume {resume!r}: allowed values are 'allow', 'must' or None")
+        return "auto"
+    if resume in RESUME_VALUES:
+        r: Resume = resume  # type: ignore[assignment]
+        return r
+    raise ValueError(
+        f"invalid resume {resume!r}: allowed values are 'allow', 'must', 'never', 'auto', "
+        "True (= 'auto'), False or None"
+    )
+
+
+def _resolve_reinit(reinit: object) -> Reinit:
+    """`reinit` as wandb 0.31 defines it: "default" is "finish_previous" in a notebook and
+    "return_previous" elsewhere; True is "finish_previous", False "return_previous"."""
+    if reinit is None or reinit == "default":
+        return "finish_previous" if _in_notebook() else "return_previous"
+    if reinit is True:
+        return "finish_previous"
+    if reinit is False:
+        return "return_previous"
+    if reinit in ("return_previous", "finish_previous", "create_new"):
+        return reinit
+    raise ValueError(
+        f"invalid reinit {reinit!r}: allowed values are 'default', 'return_previous', "
+        "'finish_previous', 'create_new', True or False"
+    )
+
+
+def _in_notebook() -> bool:
+    """Whether this process is an IPython shell or a Jupyter kernel (wandb's `in_notebook`)."""
+    ipython_module = sys.modules.get("IPython")
+    if ipython_module is None:
+        return False
+    try:
+        shell = ipython_module.get_ipython()
+    except Exception:
+        return False
+    return shell is not None
+
+
+def _load_auto_resume(path: str, project: str) -> str | None:
+    """The run id `resume="auto"` remembered for `project`, if any."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        warn(f"fwtrack: ignoring {path} ({e}); resume='auto' starts a new run")
+        return None
+    if not isinstance(saved, dict) or saved.get("project") != project:
+        return None
+    run_id = saved.get("run_id")
+    return run_id if isinstance(run_id, str) else None
+
+
+def _save_auto_resume(path: str, project: str, run_id: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"project": project, "run_id": run_id}, f)
+    except OSError as e:
+        warn(f"fwtrack: cannot write {path} ({e}); resume='auto' cannot find this run again")
+
+
+def _forget_auto_resume(path: str, run_id: str) -> None:
+    """A run that finished cleanly is not resumed automatically any more."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        if isinstance(saved, dict) and saved.get("run_id") == run_id:
+            os.remove(path)
+    except (OSError, ValueError):
+        pass
+
+
+INIT_REFUSED: dict[str, str] = {
+    "anonymous": (
+        "fwtrack has no anonymous mode: log locally (mode='offline') and browse with `fwtrack "
+        "ui`, or log in to your server with fwtrack.login()"
+    ),
+    "sync_tensorboard": (
+        "log the metrics with fwtrack.log(), or import the event files afterwards with "
+        "`fwtrack import tensorboard LOGDIR`"
+    ),
+    "tensorboard": (
+        "log the metrics with fwtrack.log(), or import the event files afterwards with "
+        "`fwtrack import tensorboard LOGDIR`"
+    ),
+    "monitor_gym": (
+        "log the environment's frames with fwtrack.log({'video': fwtrack.Video(frames)})"
+    ),
+    "magic": "use an integration (fwtrack.integrations.*) or fwtrack.log()",
+    "fork_from": (
+        "forking a run is not supported: start a new run (its config can copy the other's), "
+        "or continue a run with id=... and resume='allow'"
+    ),
+    "resume_from": (
+        "rewinding a run is not supported: continue it with id=... and resume='allow', or "
+        "start a new run"
+    ),
+    "force": (
+        "fwtrack never requires a login: mode='online' logs locally and warns when no server "
+        "or key is set (see fwtrack.login())"
+    ),
+}
+"""Keyword arguments of `wandb.init` that fwtrack does not take, and what to use instead."""
 
 
 def _install_hooks() -> None:
@@ -1114,9 +1573,12 @@ def _install_hooks() -> None:
 
 
 def _finish_at_exit() -> None:
-    run = _state.run
-    if run is not None and not run.finished:
-        run.finish(exit_code=_state.exit_code or 0)
+    runs = list(_state.open_runs)
+    if _state.run is not None and _state.run not in runs:
+        runs.append(_state.run)
+    for run in reversed(runs):
+        if not run.finished:
+            run.finish(exit_code=_state.exit_code or 0)
 
 
 def init(
@@ -1132,16 +1594,39 @@ def init(
     id: str | None = None,
     resume: Resume | bool | None = None,
     settings: Settings | Mapping[str, Any] | None = None,
+    *,
+    entity: str | None = None,
+    reinit: Reinit | Literal["default"] | bool | None = None,
+    save_code: bool | None = None,
+    config_exclude_keys: Sequence[str] | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    allow_val_change: bool | None = None,
+    **wandb_only: Any,
 ) -> Run:
     """Start a run (or continue one with `id=` and `resume=`) and make it the active run.
 
     Arguments beat the `FWTRACK_*` environment variables (see docs/env.md), which beat the
-    defaults. A run that is already active in this process is finished first.
+    defaults. `reinit` says what happens when a run is already active in this process (as
+    wandb 0.31: by default the active run is returned, or finished first in a notebook).
     See docs/api.md for every argument.
     """
+    if wandb_only:
+        raise _refused_init_kwarg(sorted(wandb_only)[0])
     settings_ = Settings.coerce(settings)
+    overrides: dict[str, Any] = {}
+    if entity is not None:
+        overrides["entity"] = entity
+    if save_code is not None:
+        if not isinstance(save_code, bool):
+            raise TypeError(f"save_code must be True or False, got {save_code!r}")
+        overrides["save_code"] = save_code
+    if overrides:
+        settings_ = _replace_settings(settings_, overrides)
+    if allow_val_change is not None and not isinstance(allow_val_change, bool):
+        raise TypeError(f"allow_val_change must be True or False, got {allow_val_change!r}")
     mode_ = _resolve_mode(mode, settings_)
     resume_ = _resolve_resume(resume)
+    reinit_ = _resolve_reinit(reinit)
     sweep_id = FWTRACK_SWEEP_ID.get()
     if sweep_id is not None:
         # A sweep trial: the agent chose the run id and the project (as W&B does).
@@ -1185,7 +1670,12 @@ def init(
     notes_ = _opt_str("notes", notes)
     group_ = _opt_str("group", group)
     job_type_ = _opt_str("job_type", job_type)
-    config_ = config_items(config)
+    if isinstance(config, str):
+        raise TypeError(
+            f"config={config!r}: fwtrack takes the config as a dict (or argparse.Namespace, "
+            "dataclass), not a file name\nhint: config=yaml.safe_load(open(path))"
+        )
+    config_ = _filter_config(config_items(config), config_include_keys, config_exclude_keys)
     for key in config_:
         if not isinstance(key, str) or not key:
             raise TypeError(f"config keys must be non-empty str, got {key!r}")
@@ -1198,13 +1688,40 @@ def init(
     else:
         root = FWTRACK_DIR.get() or FWTRACK_DIR.default or "fwtrack"
     root = os.path.abspath(os.path.expanduser(root))
+    resume_file: str | None = None
+    if resume_ == "auto":
+        resume_file = os.path.join(root, AUTO_RESUME_FILE)
+        remembered = _load_auto_resume(resume_file, project_)
+        if run_id is None:
+            run_id = remembered
+        elif remembered is not None and remembered != run_id:
+            warn(
+                f"fwtrack: ignoring run id {remembered!r} remembered by resume='auto' in "
+                f"{resume_file}: id={run_id!r} was given"
+            )
 
     with _lifecycle(), _state.lock:
         if sweep_id is not None and mode_ != "disabled":
             _install_sigterm_handler()
         previous = _state.run
-        if previous is not None:
-            previous.finish()
+        if previous is not None and not previous.finished:
+            if reinit_ == "finish_previous":
+                for open_run in reversed(list(_state.open_runs)):
+                    open_run.finish()
+                previous.finish()
+            elif reinit_ == "create_new":
+                pass
+            elif resume_ == "must":
+                raise ValueError(
+                    f"cannot resume a run while run {previous.id!r} is active in this process"
+                    "\nhint: finish it first (run.finish()), or pass reinit='create_new'"
+                )
+            else:
+                return previous
+        if _state.preinit_config:
+            # `fwtrack.config` set before init; the arguments win.
+            config_ = _merge_config(_state.preinit_config, config_)
+            _state.preinit_config = {}
         if mode_ == "disabled":
             run = _disabled_run(
                 run_id or names.generate_run_id(),
@@ -1220,6 +1737,8 @@ def init(
                 sweep_id,
             )
         else:
+            if resume_file is not None and run_id is None:
+                run_id = _new_run_id(os.path.join(root, project_))
             run = _start_run(
                 run_id,
                 name_,
@@ -1235,8 +1754,13 @@ def init(
                 config_,
                 sweep_id,
             )
-        _state.run = run
-        _state.exit_code = None
+            if resume_file is not None:
+                _save_auto_resume(resume_file, project_, run.id)
+                run._resume_file = resume_file
+        _state.open_runs.append(run)
+        if reinit_ != "create_new":  # a new run of its own is not the active one (as wandb)
+            _state.run = run
+            _state.exit_code = None
         if mode_ != "disabled":
             _install_hooks()
         problem = _start_upload(run, settings_) if mode_ == "online" else None
@@ -1246,6 +1770,74 @@ def init(
         run._uploader.wait_ready(READY_WAIT)
         _report(run._uploader.take_warnings())
     return run
+
+
+def _refused_init_kwarg(name: str) -> TypeError:
+    alternative = INIT_REFUSED.get(name)
+    if alternative is not None:
+        return TypeError(f"fwtrack.init() does not take wandb's {name}=: {alternative}")
+    return TypeError(
+        f"fwtrack.init() got an unexpected keyword argument {name!r}\nhint: it takes "
+        f"{', '.join(INIT_ARGUMENTS)} (see docs/api.md)"
+    )
+
+
+INIT_ARGUMENTS = (
+    "project",
+    "entity",
+    "name",
+    "config",
+    "tags",
+    "notes",
+    "group",
+    "job_type",
+    "dir",
+    "mode",
+    "id",
+    "resume",
+    "reinit",
+    "save_code",
+    "settings",
+    "config_exclude_keys",
+    "config_include_keys",
+    "allow_val_change",
+)
+
+
+def _replace_settings(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """`settings` with `overrides` (init's arguments beat `Settings`), checked again."""
+    import dataclasses
+
+    return dataclasses.replace(settings, **overrides)
+
+
+def _filter_config(
+    config: dict[str, Any],
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+) -> dict[str, Any]:
+    """wandb's `config_include_keys` / `config_exclude_keys` (top-level keys)."""
+    if include and exclude:
+        raise ValueError(
+            "pass config_include_keys or config_exclude_keys, not both (as wandb requires)"
+        )
+    for what, keys in (("config_include_keys", include), ("config_exclude_keys", exclude)):
+        if keys is not None and (
+            isinstance(keys, str) or not all(isinstance(k, str) for k in keys)
+        ):
+            raise TypeError(f"{what} must be a list of str, got {keys!r}")
+    if include:
+        return {k: v for k, v in config.items() if k in include}
+    if exclude:
+        return {k: v for k, v in config.items() if k not in exclude}
+    return config
+
+
+def _new_run_id(project_dir: str) -> str:
+    run_id = names.generate_run_id()
+    while os.path.exists(os.path.join(project_dir, run_id)):
+        run_id = names.generate_run_id()
+    return run_id
 
 
 def _start_upload(run: Run, settings: Settings) -> str | None:
@@ -1295,6 +1887,7 @@ def _disabled_run(
 ) -> Run:
     info = {
         "id": run_id,
+        "entity": settings.entity,
         "name": name or f"run-{run_id}",
         "project": project,
         "group": group,
@@ -1345,10 +1938,12 @@ def _start_run(
         )
     previous: dict[str, Any] = {}
     prior_config: dict[str, Any] = {}
+    prior_metrics: list[Any] = []
     if exists:
-        if resume is None:
+        if resume is None or resume == "never":
+            how = "resume='never' was given" if resume == "never" else "resume is not set"
             raise ValueError(
-                f"run {run_id!r} already exists in {run_dir}\n"
+                f"run {run_id!r} already exists in {run_dir} and {how}\n"
                 "hint: pass resume='allow' to continue it, or leave out id= to start a new run"
             )
         meta = _core.RunReader(run_dir).meta()
@@ -1356,6 +1951,7 @@ def _start_run(
         previous = dict(starts[-1])
         previous["created_at"] = starts[0].get("created_at")
         prior_config = dict(meta.get("config") or {})
+        prior_metrics = list(meta.get("metrics") or [])
     elif resume == "must":
         raise RunNotFoundError(
             f"cannot resume run {run_id!r}: there is no run log in {run_dir}\n"
@@ -1382,6 +1978,9 @@ def _start_run(
         "fwtrack_version": _core.__version__,
         "resumed": exists,
     }
+    entity = settings.entity if settings.entity is not None else previous.get("entity")
+    if isinstance(entity, str):
+        info["entity"] = entity
     previous_sweep = previous.get("sweep_id")
     if sweep_id is not None or isinstance(previous_sweep, str):
         info["sweep_id"] = sweep_id if sweep_id is not None else previous_sweep
@@ -1396,6 +1995,10 @@ def _start_run(
         warn=warn,
     )
     run = Run(inner, info=info, dir=run_dir, mode=mode, settings=settings, config=prior_config)
+    for definition in prior_metrics:
+        if isinstance(definition, Mapping) and isinstance(definition.get("name"), str):
+            metric = Metric._from_meta(definition)
+            run._metrics[metric.name] = metric
     run._media = media
     if settings.save_code or settings.capture_env:
         run._snapshot = snapshot.Snapshot(

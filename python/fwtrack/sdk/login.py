@@ -1,6 +1,8 @@
-"""`fwtrack login`: check an API key against a server and store it for later runs.
+"""`fwtrack login` and `fwtrack.login()`: check an API key against a server and store it for
+later runs.
 
     fwtrack login [URL] [--key KEY]
+    fwtrack.login(key=None, relogin=None, host=None, ...)   # wandb's signature
 
 The key comes from `--key`, else from standard input when it is not a terminal (`echo $KEY |
 fwtrack login URL`), else from a prompt that does not echo. It is checked with
@@ -23,9 +25,9 @@ from fwtrack._http import (
     normalize_base_url,
 )
 from fwtrack.errors import FwTrackError
-from fwtrack.sdk.settings import FWTRACK_BASE_URL
+from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_BASE_URL
 
-__all__ = ["LoginError", "add_command", "login"]
+__all__ = ["LoginError", "add_command", "check_and_store", "login"]
 
 _TIMEOUT = 30.0
 
@@ -34,7 +36,7 @@ class LoginError(FwTrackError):
     """The key could not be checked or was refused."""
 
 
-def login(base_url: str, api_key: str) -> tuple[dict[str, object], str]:
+def check_and_store(base_url: str, api_key: str) -> tuple[dict[str, object], str]:
     """Check `api_key` with the server at `base_url` and store it (making that server the
     default). Returns the server's description of the user and the credentials file path.
     Raises LoginError with a hint when the key is refused or the server cannot be reached."""
@@ -62,6 +64,55 @@ def login(base_url: str, api_key: str) -> tuple[dict[str, object], str]:
     return viewer, str(path)
 
 
+def login(
+    key: str | None = None,
+    relogin: bool | None = None,
+    host: str | None = None,
+    force: bool | None = None,
+    timeout: int | None = None,
+    verify: bool = False,
+    referrer: str | None = None,
+    anonymous: object = None,
+) -> bool:
+    """Log in to the fwtrack server at `host` (default: `FWTRACK_BASE_URL`, else the server
+    `fwtrack login` made the default), as `wandb.login` does: with `key`, the key is checked
+    with the server and stored (as `fwtrack login`); without one, a key already known for
+    the server (`FWTRACK_API_KEY`, or stored) is used unless `relogin`, else one is asked for
+    on the terminal. Returns True once a key is known. `force`, `timeout`, `verify` and
+    `referrer` are accepted as wandb takes them (the key is always checked when given).
+
+    Offline runs need no login. Raises LoginError naming the fix when there is no server to
+    log in to, or no key and no terminal to ask on.
+    """
+    if anonymous is not None:
+        raise LoginError(
+            "fwtrack has no anonymous mode\nhint: log locally (mode='offline') and browse with "
+            "`fwtrack ui`, or log in with a key from your server"
+        )
+    url = host or FWTRACK_BASE_URL.get() or credentials.default_url()
+    if url is None:
+        raise LoginError(
+            "no fwtrack server to log in to\nhint: fwtrack.login(host='https://fwtrack.example"
+            ".com', key=...), or set FWTRACK_BASE_URL; offline runs need no login"
+        )
+    try:
+        url = normalize_base_url(url)
+    except ValueError as exc:
+        raise LoginError(str(exc)) from None
+    known = FWTRACK_API_KEY.get() is not None or credentials.lookup(url) is not None
+    if key is None and not relogin and known:
+        return True
+    if key is None:
+        if not sys.stdin.isatty():
+            raise LoginError(
+                f"no API key for {url}\nhint: fwtrack.login(key=...), set FWTRACK_API_KEY, or "
+                f"run `fwtrack login {url}`"
+            )
+        key = getpass.getpass(f"API key for {url} (input is hidden): ")
+    check_and_store(url, key)
+    return True
+
+
 def _read_key(url: str, key: str | None) -> str:
     if key is not None:
         return key
@@ -80,7 +131,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
         url = normalize_base_url(url)
     except ValueError as exc:
         raise LoginError(str(exc)) from None
-    viewer, path = login(url, _read_key(url, args.key))
+    viewer, path = check_and_store(url, _read_key(url, args.key))
     role = " (admin)" if viewer.get("is_admin") else ""
     teams = viewer.get("teams")
     team_note = ""
