@@ -1,5 +1,6 @@
 """Keras 3: `FwTrackCallback` for `model.fit`, and `FwTrackModelCheckpoint`, which logs the
-checkpoints Keras saves as model artifacts; on any backend (tested: torch and JAX).
+checkpoints Keras saves as model artifacts; on any backend (tested: torch, JAX and
+TensorFlow).
 
     from fwtrack.integrations.keras import FwTrackCallback, FwTrackModelCheckpoint
 
@@ -116,6 +117,7 @@ class FwTrackCallback(_Callback):
         self._steps_per_execution = 1
         self._step0 = 0  # optimizer steps before this fit
         self._batches = 0  # training batches of this fit's finished epochs
+        self._count_later = False  # the model had no weights yet at `on_train_begin`
         self._reset_epoch()
 
     def _reset_epoch(self) -> None:
@@ -160,7 +162,10 @@ class FwTrackCallback(_Callback):
         self._steps_per_execution = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
         self._step0 = _iterations(optimizer)
         # Keys already in the config (the user's own spelling of a setting) are kept.
-        add_missing_config(run, self._fit_config(model, optimizer))
+        # On TensorFlow a subclassed model builds its weights in the first training step:
+        # its parameters are counted (and its config read) after the first epoch.
+        self._count_later = not getattr(model, "weights", None)
+        add_missing_config(run, self._fit_config(model, optimizer, not self._count_later))
         run.define_metric("train/*", step_metric=EPOCH)
         run.define_metric("eval/*", step_metric=EPOCH)
         if self._every is not None:
@@ -215,6 +220,9 @@ class FwTrackCallback(_Callback):
         with self._lock:
             self._write_waiting(everything=True)
             self._batches += self._epoch_batches
+        if self._count_later:
+            self._count_later = False
+            add_missing_config(run, _model_config(self.model))
         row: dict[str, Any] = {EPOCH: epoch}
         row.update(
             (metric_key(key), value)
@@ -256,13 +264,10 @@ class FwTrackCallback(_Callback):
 
     # -- config ----------------------------------------------------------------------------
 
-    def _fit_config(self, model: Any, optimizer: Any) -> dict[str, Any]:
-        config: dict[str, Any] = {
-            "model/class": type(model).__name__,
-            "model/num_parameters": _count(getattr(model, "weights", ())),
-            "model/trainable_parameters": _count(getattr(model, "trainable_weights", ())),
-            "model/config": _keras_config(model),
-        }
+    def _fit_config(self, model: Any, optimizer: Any, built: bool) -> dict[str, Any]:
+        config: dict[str, Any] = {"model/class": type(model).__name__}
+        if built:
+            config.update(_model_config(model))
         if optimizer is not None:
             config["optimizer/config"] = _keras_config(optimizer)
         params = self.params or {}
@@ -530,7 +535,26 @@ def _rank_zero() -> bool:
         import torch.distributed as dist
 
         return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    if backend == "tensorflow":
+        return _tf_chief()
     return True
+
+
+def _tf_chief() -> bool:
+    """Whether this TensorFlow worker logs: the chief of a multi-worker cluster (`TF_CONFIG`
+    task "chief", or worker 0 when there is no chief), or a process outside any cluster."""
+    import json
+
+    try:
+        tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task = tf_config.get("task") or {}
+        cluster = tf_config.get("cluster") or {}
+    except (ValueError, AttributeError):
+        return True
+    kind, index = task.get("type"), task.get("index", 0)
+    if kind is None or kind == "chief":
+        return True
+    return kind == "worker" and index == 0 and "chief" not in cluster
 
 
 def _metrics(logs: Mapping[str, Any] | None) -> Iterator[tuple[str, float]]:
@@ -540,12 +564,20 @@ def _metrics(logs: Mapping[str, Any] | None) -> Iterator[tuple[str, float]]:
         if isinstance(value, int | float):
             yield key, value
         elif _is_scalar_tensor(value):
-            yield key, _to_float(value.reshape(()))
+            yield key, _to_float(keras.ops.reshape(value, ()))
 
 
 def _is_scalar_tensor(value: object) -> bool:
+    """A tensor of one element, of any backend (TensorFlow's shape is a `TensorShape`, not a
+    sequence, and its eager tensors have no `reshape` method)."""
     shape = getattr(value, "shape", None)
-    return isinstance(shape, Sequence) and hasattr(value, "reshape") and math.prod(shape) == 1
+    if shape is None or isinstance(value, str | bytes):
+        return False
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        return False
+    return all(isinstance(d, int) for d in dims) and math.prod(dims) == 1
 
 
 def _to_float(value: Any) -> float:
@@ -554,6 +586,15 @@ def _to_float(value: Any) -> float:
     if isinstance(value, keras.Variable):
         value = value.value
     return float(value)
+
+
+def _model_config(model: Any) -> dict[str, Any]:
+    """The model's parameter counts and config (read once it is built)."""
+    return {
+        "model/num_parameters": _count(getattr(model, "weights", ())),
+        "model/trainable_parameters": _count(getattr(model, "trainable_weights", ())),
+        "model/config": _keras_config(model),
+    }
 
 
 def _count(weights: Any) -> int:

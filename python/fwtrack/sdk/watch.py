@@ -13,8 +13,8 @@ The histograms are made where the tensor lives (`fwtrack.Histogram` of a tensor:
 tensor through the Rust core, a CUDA tensor with `torch.histc` on its device, only the bins
 copied back) and logged with `commit=False`, so they land in the row the training loop's
 next `log()` commits, at the run's step (as wandb does). A second model watched in the same
-process gets wandb's `graph_<i>` prefix (`gradients/graph_1fc.weight`) unless `idx=` says
-otherwise.
+run gets wandb's `graph_<i>` prefix (`gradients/graph_1fc.weight`) unless `idx=` says
+otherwise; unlike wandb the count starts again in each run.
 
 The hooks belong to the run that was active at `watch()`; once it is finished they do
 nothing and remove themselves. Trouble inside a hook never reaches the training loop: it is
@@ -44,8 +44,9 @@ _LOG_CHOICES = ("gradients", "parameters", "all", None)
 NUM_BINS = 64
 
 _lock = threading.Lock()
-_global_idx = 0
-"""Models watched so far in this process (wandb's `_global_watch_idx`)."""
+_counted: list[Any] = [None, 0]
+"""[run, models watched in it so far] (wandb's `_global_watch_idx`, which wandb counts per
+process: a second run in a notebook would get `graph_1` keys for its first model)."""
 
 
 class _Handles:
@@ -131,7 +132,6 @@ def watch_run(
     log_graph: bool = False,
 ) -> list[Any]:
     """`Run.watch`: see `watch`."""
-    global _global_idx
     del criterion  # wandb uses it only for the graph, which is not drawn here
     if log not in _LOG_CHOICES:
         raise ValueError(
@@ -162,10 +162,12 @@ def watch_run(
                 f"{type(model).__module__}.{type(model).__qualname__}"
             )
     with _lock:
-        start = _global_idx if idx is None else idx
+        if _counted[0] is not run:
+            _counted[:] = [run, 0]
+        start = _counted[1] if idx is None else idx
         for i, model in enumerate(models_):
             global_idx = start + i
-            _global_idx += 1
+            _counted[1] += 1
             prefix = f"graph_{global_idx}" if global_idx > 0 else ""
             _hook(run, model, prefix, log, log_freq)
     return []
@@ -195,7 +197,9 @@ def _hook(run: Run, model: torch.nn.Module, prefix: str, log: LogWhat | None, fr
         for name, param in model.named_parameters():
             if param.requires_grad:
                 key = f"gradients/{prefix}{name}"
-                handles.by_name[key] = param.register_hook(_gradient_hook(key, freq, logger))
+                handles.by_name[key] = param.register_hook(  # type: ignore[no-untyped-call]
+                    _gradient_hook(key, freq, logger)
+                )
 
 
 def _gradient_hook(key: str, freq: int, logger: _Logger) -> Callable[[torch.Tensor], None]:
@@ -217,7 +221,9 @@ def unwatch_run(run: Run, models: Any = None) -> None:
         _watched.clear()
         return
     for model in models if isinstance(models, (tuple, list)) else [models]:
-        handles = _watched.pop(model, None)
+        handles = _watched.get(model)
+        if handles is not None:
+            del _watched[model]
         if handles is None or not handles.by_name:
             warn(f"fwtrack.unwatch: this {type(model).__name__} is not watched")
         else:
