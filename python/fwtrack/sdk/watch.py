@@ -221,13 +221,13 @@ def unwatch_run(run: Run, models: Any = None) -> None:
         _watched.clear()
         return
     for model in models if isinstance(models, (tuple, list)) else [models]:
-        handles = _watched.get(model)
-        if handles is not None:
+        hooked = _watched.get(model)
+        if hooked is not None:
             del _watched[model]
-        if handles is None or not handles.by_name:
+        if hooked is None or not hooked.by_name:
             warn(f"fwtrack.unwatch: this {type(model).__name__} is not watched")
         else:
-            handles.remove()
+            hooked.remove()
 
 
 def _active_run(what: str) -> Run:
