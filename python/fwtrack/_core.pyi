@@ -56,9 +56,26 @@ class RunWriter:
         this call is enqueued. Step rules: see docs/api.md ("Steps")."""
     def log_config(self, config_json: str) -> None:
         """Append a full config snapshot (a JSON object)."""
-    def log_system(self, values: list[tuple[str, float]]) -> None:
-        """Append one system-metrics sample, timed now (a `System` record). Does nothing
+    def log_at(
+        self, data: dict[str, Any], step: int, ts: float, rt: float | None = None
+    ) -> None:
+        """Log one row committed at exactly `step` with Unix time `ts` and run time `rt`
+        (default: `ts` less the run's start, the info's `started_at`): history as it
+        happened, for importers. Values as `log`. ValueError for a step below the current
+        one, or a `ts`/`rt` that is not a time."""
+    def log_system(
+        self, values: list[tuple[str, float]], ts: float | None = None, rt: float | None = None
+    ) -> None:
+        """Append one system-metrics sample (a `System` record), timed now or at Unix time
+        `ts` (run time `rt`, default `ts` less the run's start). Does nothing after
+        `finish`."""
+    def log_console(self, stream: str, lines: list[str], ts: float) -> None:
+        """Append `lines` of `stream` ("stdout"/"stderr") printed at Unix time `ts`, as one
+        `Console` record (for importers and output not read from a pipe). Does nothing
         after `finish`."""
+    def log_alert(self, title: str, text: str, level: str) -> None:
+        """Append an `Alert` record timed now; `level` is "INFO", "WARN" or "ERROR"
+        (ValueError otherwise, or for an empty title). Does nothing after `finish`."""
     def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None:
         """Append an `ArtifactLogged` ("logged") or `ArtifactUsed` ("used") record whose body
         is `body_json`, a JSON object with string "name" and "digest" (the other fields: see
@@ -68,7 +85,19 @@ class RunWriter:
         """Record the output arriving on pipe descriptor `fd` (taken over, closed at its end)
         as `stream` ("stdout"/"stderr") console lines, in a thread that never takes the GIL;
         `\\r` redraws fold into the final text of their line."""
-    def define_metric(self, name: str, step_metric: str | None, summary: list[str]) -> None: ...
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        summary: list[str] = ...,
+        *,
+        goal: Literal["minimize", "maximize"] | None = None,
+        hidden: bool = False,
+        step_sync: bool | None = None,
+    ) -> None:
+        """Append a `MetricDef` record (it replaces an earlier one of the same name). `goal`,
+        `hidden` and `step_sync` are stored as given (each only when set); ValueError for an
+        unknown aggregation or goal."""
     def update_summary(self, values_json: str, delete: list[str]) -> None:
         """Explicit summary values (override computed ones for those keys)."""
     def summary(self) -> dict[str, Any]:
@@ -76,10 +105,12 @@ class RunWriter:
         final summary)."""
     def flush(self) -> None:
         """Return when everything logged so far is written and fsynced. GIL released."""
-    def finish(self, exit_code: int = 0, reason: str | None = None) -> None:
+    def finish(
+        self, exit_code: int = 0, reason: str | None = None, ts: float | None = None
+    ) -> None:
         """Commit a pending row, write the finish record, fsync, stop the writer thread.
         `reason` (e.g. "stopped") goes into the finish record only when given; an empty str
-        raises ValueError."""
+        raises ValueError. `ts` (Unix time) dates the end instead of now (importers)."""
     @property
     def step(self) -> int:
         """The step the next implicit commit will get."""
@@ -161,6 +192,9 @@ class RunReader:
         """Console lines in order: (unix_time, stream, text)."""
     def media(self, key: str | None = None) -> list[tuple[int, float, str, dict[str, Any]]]:
         """Media values in log order, (step, unix_time, key, descriptor), of `key` or all."""
+    def alerts(self) -> list[dict[str, Any]]:
+        """The run's alerts in log order: `{"ts", "title", "text", "level"}` dicts (also in
+        `meta()["alerts"]`)."""
     def media_keys(self) -> list[str]:
         """Keys logged with media values, sorted."""
 

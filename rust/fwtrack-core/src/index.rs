@@ -529,9 +529,12 @@ impl Manifest {
         self.meta.fold(&r, &mut st.last_row_step);
         match r {
             Record::RunStart(_) => {
-                // A (re)started writer continues from the last snapshot and definitions.
+                // A (re)started writer continues from the last snapshot and definitions, and
+                // each mean from every value logged before.
+                let means = st.summary.means();
                 st.summary =
                     SummaryState::restore(st.last_snapshot.as_ref(), self.meta.metrics.clone());
+                st.summary.restore_means(means);
             }
             Record::History(row) => {
                 let step = row.step as f64;
@@ -556,6 +559,7 @@ impl Manifest {
             | Record::Media(_)
             | Record::ArtifactLogged(_)
             | Record::ArtifactUsed(_)
+            | Record::Alert(_)
             | Record::Unknown { .. } => {}
         }
         Ok(())

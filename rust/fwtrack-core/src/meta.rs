@@ -81,6 +81,8 @@ pub struct RunMeta {
     pub tail_error: Option<String>,
     /// The artifact versions the run logged and used.
     pub artifacts: Artifacts,
+    /// The alerts the run raised: each `Alert` record's body map, in log order.
+    pub alerts: Vec<Mp>,
 }
 
 impl Default for RunMeta {
@@ -97,6 +99,7 @@ impl Default for RunMeta {
             records: 0,
             tail_error: None,
             artifacts: Artifacts::default(),
+            alerts: Vec::new(),
         }
     }
 }
@@ -116,6 +119,9 @@ fn metric_to_mp(d: &MetricDef) -> Mp {
             "summary",
             Mp::Array(d.summary.iter().map(|s| Mp::from(s.as_str())).collect()),
         ),
+        entry("goal", d.goal.as_deref().map_or(Mp::Nil, Mp::from)),
+        entry("hidden", Mp::Boolean(d.hidden)),
+        entry("step_sync", d.step_sync.map_or(Mp::Nil, Mp::Boolean)),
     ])
 }
 
@@ -130,6 +136,10 @@ fn metric_from_mp(v: &Mp) -> Option<MetricDef> {
             .iter()
             .filter_map(|s| s.as_str().map(str::to_owned))
             .collect(),
+        // Absent from metadata stored before they existed.
+        goal: field(v, "goal").and_then(Mp::as_str).map(str::to_owned),
+        hidden: field(v, "hidden").and_then(Mp::as_bool).unwrap_or(false),
+        step_sync: field(v, "step_sync").and_then(Mp::as_bool),
     })
 }
 
@@ -162,6 +172,7 @@ impl RunMeta {
                 self.tail_error.as_deref().map_or(Mp::Nil, Mp::from),
             ),
             entry("artifacts", self.artifacts.to_mp()),
+            entry("alerts", Mp::Array(self.alerts.clone())),
         ])
     }
 
@@ -198,6 +209,11 @@ impl RunMeta {
                 .and_then(Mp::as_str)
                 .map(str::to_owned),
             artifacts: Artifacts::from_mp(field(v, "artifacts")),
+            // Absent from metadata stored before alerts existed.
+            alerts: field(v, "alerts")
+                .and_then(Mp::as_array)
+                .cloned()
+                .unwrap_or_default(),
         })
     }
 
@@ -233,6 +249,7 @@ impl RunMeta {
             }
             Record::ArtifactLogged(body) => self.artifacts.logged.push(body.clone()),
             Record::ArtifactUsed(body) => self.artifacts.used.push(body.clone()),
+            Record::Alert(body) => self.alerts.push(body.clone()),
             Record::Summary(_)
             | Record::System(_)
             | Record::Console(_)

@@ -287,6 +287,7 @@ impl RunView {
                 | Record::Finish(_)
                 | Record::ArtifactLogged(_)
                 | Record::ArtifactUsed(_)
+                | Record::Alert(_)
                 | Record::Unknown { .. } => {}
             }
         }

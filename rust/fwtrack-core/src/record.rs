@@ -26,8 +26,9 @@ pub mod kind {
     pub const MEDIA: u8 = 10;
     pub const ARTIFACT_LOGGED: u8 = 11;
     pub const ARTIFACT_USED: u8 = 12;
+    pub const ALERT: u8 = 13;
     /// The highest kind this reader knows; higher ones are kept as [`super::Record::Unknown`].
-    pub const LAST_KNOWN: u8 = ARTIFACT_USED;
+    pub const LAST_KNOWN: u8 = ALERT;
 }
 
 /// A scalar value in a history row.
@@ -98,14 +99,25 @@ pub struct HistRecord {
 }
 
 /// How a metric is summarized and which metric is its x-axis.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetricDef {
     /// A key, or a prefix followed by `*`.
     pub name: String,
     pub step_metric: Option<String>,
     /// Aggregations: "min", "max", "mean", "last", "first".
     pub summary: Vec<String>,
+    /// `"minimize"` or `"maximize"`: which way is better (the dashboard and `best` use it).
+    /// Encoded only when set, as are `hidden` (when true) and `step_sync`.
+    pub goal: Option<String>,
+    /// Left out of the dashboard's default panels.
+    pub hidden: bool,
+    /// Whether the step metric's last value is added to rows that lack it (W&B's
+    /// `step_sync`); kept as given.
+    pub step_sync: Option<bool>,
 }
+
+/// The levels an alert may have.
+pub const ALERT_LEVELS: [&str; 3] = ["INFO", "WARN", "ERROR"];
 
 /// The end of a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -182,6 +194,9 @@ pub enum Record {
     /// A run used an artifact version: the whole body map (`name` and `digest` strings at
     /// least).
     ArtifactUsed(Mp),
+    /// An alert the run raised: the body map, `ts` (Unix time), `title`, `text` and `level`
+    /// (one of [`ALERT_LEVELS`]) at least.
+    Alert(Mp),
     /// A kind this reader does not know; kept as raw bytes.
     Unknown {
         kind: u8,
@@ -239,6 +254,7 @@ impl Record {
             Record::Media(_) => kind::MEDIA,
             Record::ArtifactLogged(_) => kind::ARTIFACT_LOGGED,
             Record::ArtifactUsed(_) => kind::ARTIFACT_USED,
+            Record::Alert(_) => kind::ALERT,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -307,7 +323,10 @@ impl Record {
                 }
             }
             Record::MetricDef(d) => {
-                w(rmp::encode::write_map_len(buf, 3));
+                let extra = u32::from(d.goal.is_some())
+                    + u32::from(d.hidden)
+                    + u32::from(d.step_sync.is_some());
+                w(rmp::encode::write_map_len(buf, 3 + extra));
                 write_str(buf, "name");
                 write_str(buf, &d.name);
                 write_str(buf, "step_metric");
@@ -319,6 +338,18 @@ impl Record {
                 w(rmp::encode::write_array_len(buf, d.summary.len() as u32));
                 for a in &d.summary {
                     write_str(buf, a);
+                }
+                if let Some(goal) = &d.goal {
+                    write_str(buf, "goal");
+                    write_str(buf, goal);
+                }
+                if d.hidden {
+                    write_str(buf, "hidden");
+                    w(rmp::encode::write_bool(buf, true));
+                }
+                if let Some(sync) = d.step_sync {
+                    write_str(buf, "step_sync");
+                    w(rmp::encode::write_bool(buf, sync));
                 }
             }
             Record::Finish(f) => {
@@ -374,7 +405,9 @@ impl Record {
                 write_str(buf, "value");
                 write_mp(buf, &x.value);
             }
-            Record::ArtifactLogged(body) | Record::ArtifactUsed(body) => write_mp(buf, body),
+            Record::ArtifactLogged(body) | Record::ArtifactUsed(body) | Record::Alert(body) => {
+                write_mp(buf, body);
+            }
             Record::Unknown { body, .. } => buf.extend_from_slice(body),
         }
     }
@@ -433,7 +466,17 @@ impl Record {
                 name: m.str("name")?.to_owned(),
                 step_metric: m.get("step_metric").and_then(Mp::as_str).map(str::to_owned),
                 summary: m.strings("summary"),
+                // Optional: absent in logs written before they existed.
+                goal: m.get("goal").and_then(Mp::as_str).map(str::to_owned),
+                hidden: m.get("hidden").and_then(Mp::as_bool).unwrap_or(false),
+                step_sync: m.get("step_sync").and_then(Mp::as_bool),
             }),
+            kind::ALERT => {
+                m.f64("ts")?;
+                m.str("title")?;
+                m.str("level")?;
+                Record::Alert(v)
+            }
             kind::SYSTEM => {
                 let mut values = Vec::new();
                 if let Some(Mp::Map(entries)) = m.get("values") {
@@ -618,7 +661,22 @@ mod tests {
                 name: "train/*".into(),
                 step_metric: Some("epoch".into()),
                 summary: vec!["min".into(), "max".into()],
+                ..MetricDef::default()
             }),
+            Record::MetricDef(MetricDef {
+                name: "val/acc".into(),
+                step_metric: None,
+                summary: vec!["max".into()],
+                goal: Some("maximize".into()),
+                hidden: true,
+                step_sync: Some(false),
+            }),
+            Record::Alert(Mp::Map(vec![
+                (Mp::from("ts"), Mp::F64(12.5)),
+                (Mp::from("title"), Mp::from("loss is NaN")),
+                (Mp::from("text"), Mp::from("at step 7")),
+                (Mp::from("level"), Mp::from("WARN")),
+            ])),
             Record::Finish(Finish {
                 exit_code: 1,
                 timestamp: 9.0,
@@ -732,6 +790,45 @@ mod tests {
         let mut buf = Vec::new();
         write_mp(&mut buf, &Mp::Map(entries));
         buf
+    }
+
+    #[test]
+    fn a_metric_def_without_goal_hidden_or_step_sync_keeps_the_old_encoding() {
+        let mut buf = Vec::new();
+        Record::MetricDef(MetricDef {
+            name: "loss".into(),
+            summary: vec!["min".into()],
+            ..MetricDef::default()
+        })
+        .encode_body(&mut buf);
+        let v = rmpv::decode::read_value(&mut buf.as_slice()).unwrap_or(Mp::Nil);
+        let keys: Vec<_> = v
+            .as_map()
+            .map(|m| m.iter().filter_map(|(k, _)| k.as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["name", "step_metric", "summary"]);
+    }
+
+    #[test]
+    fn an_alert_needs_a_time_a_title_and_a_level() {
+        let body = |entries: Vec<(&str, Mp)>| {
+            let mut buf = Vec::new();
+            let map = Mp::Map(entries.into_iter().map(|(k, v)| (Mp::from(k), v)).collect());
+            rmpv::encode::write_value(&mut buf, &map).unwrap_or(());
+            buf
+        };
+        let ok = body(vec![
+            ("ts", Mp::F64(1.0)),
+            ("title", Mp::from("t")),
+            ("text", Mp::from("")),
+            ("level", Mp::from("INFO")),
+        ]);
+        assert!(matches!(
+            Record::decode(kind::ALERT, &ok),
+            Ok(Record::Alert(_))
+        ));
+        let no_title = body(vec![("ts", Mp::F64(1.0)), ("level", Mp::from("INFO"))]);
+        assert!(Record::decode(kind::ALERT, &no_title).is_err());
     }
 
     #[test]

@@ -22,14 +22,15 @@ struct Agg {
 }
 
 impl Agg {
-    fn new(v: &Value, seed: Option<&Mp>) -> Agg {
+    fn new(v: &Value, seed: Option<&Mp>, mean_seed: Option<(f64, u64)>) -> Agg {
+        let (sum, count) = mean_seed.unwrap_or((0.0, 0));
         let mut a = Agg {
             first: v.clone(),
             last: v.clone(),
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
-            sum: 0.0,
-            count: 0,
+            sum,
+            count,
         };
         // Continue a resumed run's aggregates where they were.
         if let Some(Mp::Map(entries)) = seed {
@@ -98,6 +99,10 @@ pub fn matches(pattern: &str, key: &str) -> bool {
 pub struct SummaryState {
     computed: HashMap<Key, Agg>,
     restored: BTreeMap<String, Mp>,
+    /// A resumed run's (sum, count) of each numeric key, so `mean` continues over the values
+    /// logged before the resume (a snapshot keeps only the mean). Used when a key is first
+    /// observed after the resume.
+    restored_means: HashMap<String, (f64, u64)>,
     explicit: BTreeMap<String, Mp>,
     defs: Vec<MetricDef>,
     dirty: bool,
@@ -125,6 +130,21 @@ impl SummaryState {
         s
     }
 
+    /// Continue each key's `mean` from the (sum, count) of the values logged before a resume.
+    pub fn restore_means(&mut self, means: HashMap<String, (f64, u64)>) {
+        self.restored_means = means;
+    }
+
+    /// (sum, count) of each key's numeric values so far, those before a resume included:
+    /// what a restart continues `mean` from.
+    pub fn means(&self) -> HashMap<String, (f64, u64)> {
+        let mut out = self.restored_means.clone();
+        for (k, a) in &self.computed {
+            out.insert(k.to_string(), (a.sum, a.count));
+        }
+        out
+    }
+
     /// Whether anything changed since the last snapshot.
     pub fn is_dirty(&self) -> bool {
         self.dirty
@@ -147,7 +167,11 @@ impl SummaryState {
         if let Some(a) = self.computed.get_mut(key) {
             a.observe(v);
         } else {
-            let mut a = Agg::new(v, self.restored.get(&**key));
+            let mut a = Agg::new(
+                v,
+                self.restored.get(&**key),
+                self.restored_means.get(&**key).copied(),
+            );
             a.observe(v);
             self.computed.insert(key.clone(), a);
         }
@@ -230,11 +254,23 @@ impl SummaryState {
                     .collect(),
             )
         };
+        let mut means: Vec<(&String, &(f64, u64))> = self.restored_means.iter().collect();
+        means.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let means = means
+            .into_iter()
+            .map(|(k, (sum, count))| {
+                (
+                    Mp::from(k.as_str()),
+                    Mp::Array(vec![Mp::F64(*sum), Mp::from(*count)]),
+                )
+            })
+            .collect();
         Mp::Map(vec![
             (Mp::from("computed"), Mp::Map(computed)),
             (Mp::from("restored"), map(&self.restored)),
             (Mp::from("explicit"), map(&self.explicit)),
             (Mp::from("dirty"), Mp::Boolean(self.dirty)),
+            (Mp::from("means"), Mp::Map(means)),
         ])
     }
 
@@ -276,6 +312,19 @@ impl SummaryState {
         Some(SummaryState {
             computed,
             restored: strings("restored")?,
+            // Absent from states saved before means continued across resumes.
+            restored_means: match field("means") {
+                Some((_, Mp::Map(e))) => e
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let [sum, count] = v.as_array()?.as_slice() else {
+                            return None;
+                        };
+                        Some((k.as_str()?.to_owned(), (sum.as_f64()?, count.as_u64()?)))
+                    })
+                    .collect(),
+                _ => HashMap::new(),
+            },
             explicit: strings("explicit")?,
             defs,
             dirty: field("dirty").and_then(|(_, d)| d.as_bool())?,
@@ -356,6 +405,7 @@ mod tests {
             name: "acc*".into(),
             step_metric: None,
             summary: vec!["max".into(), "mean".into()],
+            ..MetricDef::default()
         });
         let loss = Key::from("loss");
         let acc = Key::from("acc/val");
@@ -386,6 +436,7 @@ mod tests {
             name: "m".into(),
             step_metric: None,
             summary: vec!["mean".into(), "first".into(), "min".into()],
+            ..MetricDef::default()
         }];
         let mut a = SummaryState::restore(None, defs.clone());
         for x in [4.0, f64::NAN, 2.0] {
@@ -410,6 +461,7 @@ mod tests {
             name: "l".into(),
             step_metric: None,
             summary: vec!["min".into()],
+            ..MetricDef::default()
         });
         s.observe(&Key::from("l"), &Value::Float(1.0));
         let snap = s.snapshot();

@@ -11,6 +11,7 @@
 //! their order and `flush`/`close` wait for it too. While it waits, what came before it is
 //! still written within `flush_interval`.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,8 @@ pub struct Recovered {
     pub config: Option<Mp>,
     pub summary: Option<SummarySnapshot>,
     pub metrics: Vec<MetricDef>,
+    /// (sum, count) of the numeric values of each history key, so `mean` continues.
+    pub means: HashMap<String, (f64, u64)>,
     /// Bytes cut from a torn or corrupt tail.
     pub truncated: u64,
 }
@@ -175,7 +178,18 @@ impl Writer {
             let valid = contents.valid_len;
             let next_seq = contents.next_seq;
             let view = RunView::from_contents(contents);
+            let mut means: HashMap<String, (f64, u64)> = HashMap::new();
+            for row in &view.rows {
+                for (k, v) in &row.values {
+                    if let Some(x) = v.as_f64().filter(|x| !x.is_nan()) {
+                        let m = means.entry(k.to_string()).or_insert((0.0, 0));
+                        m.0 += x;
+                        m.1 += 1;
+                    }
+                }
+            }
             recovered = Recovered {
+                means,
                 last_step: view.meta.last_step,
                 runtime: view.meta.runtime,
                 config: view.meta.config,
@@ -215,7 +229,12 @@ impl Writer {
             raw: Vec::with_capacity(opts.block_bytes + 4096),
             count: 0,
             first_pending: None,
-            summary: SummaryState::restore(recovered.summary.as_ref(), recovered.metrics.clone()),
+            summary: {
+                let mut s =
+                    SummaryState::restore(recovered.summary.as_ref(), recovered.metrics.clone());
+                s.restore_means(std::mem::take(&mut recovered.means));
+                s
+            },
             opts: opts.clone(),
             shared: shared.clone(),
             failing: false,

@@ -85,6 +85,7 @@ fn arb_run_record() -> impl Strategy<Value = Record> {
             name: n.into(),
             step_metric: None,
             summary: a.into_iter().map(str::to_owned).collect(),
+            ..MetricDef::default()
         })
     });
     let snapshot = proptest::collection::vec((key, arb_value()), 0..3).prop_map(|vals| {
@@ -267,6 +268,7 @@ fn writer_run(dir: &Path) -> PathBuf {
         name: "loss".into(),
         step_metric: None,
         summary: vec!["min".into(), "max".into(), "mean".into()],
+        ..MetricDef::default()
     }))
     .unwrap();
     for step in 0..40u64 {
@@ -302,6 +304,7 @@ fn writer_run(dir: &Path) -> PathBuf {
         name: "acc*".into(),
         step_metric: None,
         summary: vec!["max".into(), "first".into()],
+        ..MetricDef::default()
     }))
     .unwrap();
     for step in 40..70u64 {
@@ -423,6 +426,7 @@ fn summary_is_computed_as_the_writer_does_without_snapshots() {
             "first".into(),
             "last".into(),
         ],
+        ..MetricDef::default()
     }))
     .unwrap();
     for step in 0..200u64 {

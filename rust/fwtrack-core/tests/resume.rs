@@ -20,6 +20,7 @@ fn loss_def() -> MetricDef {
         name: "loss".into(),
         step_metric: None,
         summary: vec!["min".into(), "max".into()],
+        ..MetricDef::default()
     }
 }
 
@@ -242,4 +243,31 @@ fn resumed_min_survives_a_nan() {
         get(&summary, "loss"),
         Some(&map(&[("min", Mp::F64(5.0)), ("max", Mp::F64(14.0))]))
     );
+}
+
+#[test]
+fn the_mean_continues_over_the_values_logged_before_a_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mean_def = MetricDef {
+        name: "loss".into(),
+        summary: vec!["mean".into(), "min".into()],
+        ..MetricDef::default()
+    };
+    let (w, _) = open(dir, false, quiet_opts());
+    w.send(Record::MetricDef(mean_def.clone())).unwrap();
+    for (step, x) in [(0u64, 1.0), (1, 2.0), (2, f64::NAN), (3, 3.0)] {
+        w.send(row(step, &[fl("loss", x)])).unwrap();
+    }
+    w.close().unwrap();
+
+    let (w, rec) = Writer::open(dir, start("run1-resumed"), true, quiet_opts()).unwrap();
+    assert_eq!(rec.metrics, vec![mean_def]);
+    w.send(row(4, &[fl("loss", 10.0)])).unwrap();
+    w.close().unwrap();
+    let summary = RunView::open(dir).unwrap().summary.unwrap().values;
+    let loss = get(&summary, "loss").unwrap();
+    // (1 + 2 + 3 + 10) / 4: NaN is not counted, before the resume or after it.
+    assert!(mp_eq(get(loss, "mean").unwrap(), &Mp::F64(4.0)));
+    assert!(mp_eq(get(loss, "min").unwrap(), &Mp::F64(1.0)));
 }

@@ -51,6 +51,7 @@ fn define(name: &str, summary: &[&str]) -> Record {
         name: name.into(),
         step_metric: Some("epoch".into()),
         summary: summary.iter().map(|s| (*s).to_owned()).collect(),
+        ..MetricDef::default()
     })
 }
 

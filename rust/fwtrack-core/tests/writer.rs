@@ -42,6 +42,7 @@ fn every_record_kind_round_trips_through_the_writer() {
             name: "train/*".into(),
             step_metric: Some("epoch".into()),
             summary: vec!["min".into()],
+            ..MetricDef::default()
         }),
         row(
             0,

@@ -137,6 +137,16 @@ impl PyRunReader {
         keys.into_iter().map(str::to_owned).collect()
     }
 
+    /// The alerts the run raised, in log order: `{"ts", "title", "text", "level"}` dicts.
+    fn alerts<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.view
+            .meta
+            .alerts
+            .iter()
+            .map(|a| mp_to_py(py, a))
+            .collect()
+    }
+
     /// The log file's path for a run directory.
     #[staticmethod]
     fn log_path(path: PathBuf) -> PathBuf {

@@ -15,7 +15,9 @@ use fwtrack_core::console;
 use fwtrack_core::index::json;
 use fwtrack_core::lock::fork_generation;
 use fwtrack_core::pending::Entry;
-use fwtrack_core::record::{Finish, Key, MetricDef, Record, SystemSample};
+use fwtrack_core::record::{
+    ALERT_LEVELS, ConsoleLines, Finish, Key, MetricDef, Record, SystemSample,
+};
 use fwtrack_core::steps::{Outcome, StepState};
 use fwtrack_core::summary::AGGREGATIONS;
 use fwtrack_core::writer::{Writer, WriterOptions};
@@ -62,6 +64,9 @@ pub struct PyRunWriter {
     converter: Py<PyAny>,
     warn: Py<PyAny>,
     started: Instant,
+    /// The run's start as Unix time: the info's `started_at` when it has one (an importer
+    /// sets it to when the run really started), else when this writer opened.
+    started_unix: f64,
     runtime_offset: f64,
     generation: u64,
     fork_warned: AtomicBool,
@@ -81,6 +86,23 @@ impl PyRunWriter {
             now_unix(),
             self.runtime_offset + self.started.elapsed().as_secs_f64(),
         )
+    }
+
+    /// (Unix time, run time) of an event at Unix time `ts`: `rt` when given, else `ts` less
+    /// the run's start (never below zero).
+    fn clock_at(&self, ts: f64, rt: Option<f64>) -> PyResult<(f64, f64)> {
+        if !ts.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "ts={ts} is not a Unix time; pass seconds since the epoch"
+            )));
+        }
+        let rt = rt.unwrap_or(self.runtime_offset + (ts - self.started_unix).max(0.0));
+        if !rt.is_finite() || rt < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "rt={rt} is not a run time; pass seconds since the run started (>= 0)"
+            )));
+        }
+        Ok((ts, rt))
     }
 
     /// True (after one warning) when this object was inherited through `fork()`.
@@ -152,6 +174,16 @@ impl PyRunWriter {
     }
 }
 
+fn check_stream(stream: &str) -> PyResult<()> {
+    if matches!(stream, "stdout" | "stderr") {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err(format!(
+            "stream={stream:?} is not a console stream; use \"stdout\" or \"stderr\""
+        )))
+    }
+}
+
 /// The MessagePack body of an artifact record from its JSON text: an object with string
 /// `name` and `digest`, or ValueError naming what is wrong.
 fn artifact_body(body_json: &str) -> PyResult<Mp> {
@@ -212,6 +244,15 @@ impl PyRunWriter {
             ));
         }
         let info = json_or_obj_to_mp(info)?;
+        let started_unix = match &info {
+            Mp::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some("started_at"))
+                .and_then(|(_, v)| v.as_f64()),
+            _ => None,
+        }
+        .filter(|t| t.is_finite())
+        .unwrap_or_else(now_unix);
         let opts = WriterOptions {
             flush_interval: Duration::from_secs_f64(flush_interval),
             queue_capacity,
@@ -226,6 +267,7 @@ impl PyRunWriter {
             converter,
             warn,
             started: Instant::now(),
+            started_unix,
             runtime_offset: recovered.runtime,
             generation: fork_generation(),
             fork_warned: AtomicBool::new(false),
@@ -302,13 +344,70 @@ impl PyRunWriter {
         Ok(())
     }
 
-    /// Append one system-metrics sample (`{key: float}`), timed now. Called from the
-    /// sampler thread; after `finish` it does nothing.
-    fn log_system(&self, py: Python<'_>, values: Vec<(String, f64)>) -> PyResult<()> {
+    /// Log one row committed at exactly `step` with Unix time `ts` and run time `rt`
+    /// (default: `ts` less the run's start): history as it happened, for importers. A step
+    /// below the current one raises ValueError.
+    #[pyo3(signature = (data, step, ts, rt = None))]
+    fn log_at(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyDict>,
+        step: i64,
+        ts: f64,
+        rt: Option<f64>,
+    ) -> PyResult<()> {
+        if self.inert(py) {
+            return Ok(());
+        }
+        self.check_open()?;
+        let step = u64::try_from(step).map_err(|_| {
+            PyValueError::new_err(format!("step={step} is negative; steps start at 0"))
+        })?;
+        let clock = self.clock_at(ts, rt)?;
+        let mut row = Converted::default();
+        convert_row(data, self.converter.bind(py), &mut row)?;
+        let mut out = Vec::with_capacity(1 + row.attachments.len());
+        let mut st = self.lock_steps(py);
+        if st.would_drop(step) {
+            return Err(PyValueError::new_err(format!(
+                "log_at(step={step}) is below the run's current step {}; rows must be \
+                 written in step order",
+                st.step()
+            )));
+        }
+        st.log(
+            row.values,
+            row.attachments,
+            Some(step),
+            true,
+            clock,
+            &mut out,
+        );
+        // Enqueue under the step lock so rows reach the log in step order.
+        self.enqueue(py, out)?;
+        drop(st);
+        self.report_warnings(py);
+        Ok(())
+    }
+
+    /// Append one system-metrics sample (`{key: float}`), timed now or at Unix time `ts`
+    /// (run time `rt`, default `ts` less the run's start). Called from the sampler thread;
+    /// after `finish` it does nothing.
+    #[pyo3(signature = (values, ts = None, rt = None))]
+    fn log_system(
+        &self,
+        py: Python<'_>,
+        values: Vec<(String, f64)>,
+        ts: Option<f64>,
+        rt: Option<f64>,
+    ) -> PyResult<()> {
         if self.inert(py) || self.finished.load(Ordering::Acquire) {
             return Ok(());
         }
-        let (timestamp, runtime) = self.clock();
+        let (timestamp, runtime) = match ts {
+            Some(ts) => self.clock_at(ts, rt)?,
+            None => self.clock(),
+        };
         let values = values
             .into_iter()
             .map(|(k, v)| (Key::from(k.as_str()), v))
@@ -323,16 +422,65 @@ impl PyRunWriter {
         )
     }
 
+    /// Append console `lines` of `stream` ("stdout" or "stderr") printed at Unix time `ts`
+    /// (one `Console` record; for importers and output not read from a pipe).
+    fn log_console(
+        &self,
+        py: Python<'_>,
+        stream: &str,
+        lines: Vec<String>,
+        ts: f64,
+    ) -> PyResult<()> {
+        check_stream(stream)?;
+        if !ts.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "ts={ts} is not a Unix time; pass seconds since the epoch"
+            )));
+        }
+        if self.inert(py) || self.finished.load(Ordering::Acquire) || lines.is_empty() {
+            return Ok(());
+        }
+        self.enqueue(
+            py,
+            vec![Entry::Record(Record::Console(ConsoleLines {
+                stream: stream.to_owned(),
+                lines: lines.into_iter().map(|l| (ts, l)).collect(),
+            }))],
+        )
+    }
+
+    /// Append an alert (`Alert` record): `level` one of "INFO", "WARN", "ERROR". Ordered
+    /// with the other records; after `finish` it does nothing.
+    fn log_alert(&self, py: Python<'_>, title: &str, text: &str, level: &str) -> PyResult<()> {
+        if !ALERT_LEVELS.contains(&level) {
+            return Err(PyValueError::new_err(format!(
+                "alert level {level:?} is unknown; use one of {}",
+                ALERT_LEVELS.join(", ")
+            )));
+        }
+        if title.is_empty() {
+            return Err(PyValueError::new_err(
+                "an alert needs a title; pass a short non-empty str",
+            ));
+        }
+        if self.inert(py) || self.finished.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let body = Mp::Map(vec![
+            (Mp::from("ts"), Mp::F64(now_unix())),
+            (Mp::from("title"), Mp::from(title)),
+            (Mp::from("text"), Mp::from(text)),
+            (Mp::from("level"), Mp::from(level)),
+        ]);
+        self.enqueue(py, vec![Entry::Record(Record::Alert(body))])
+    }
+
     /// Record the console output arriving on the pipe descriptor `fd` (which this call takes
     /// over and closes at its end) as `stream` ("stdout" or "stderr") lines, in a thread
     /// that never takes the GIL. The returned handle's `join(timeout)` waits for the pipe's
     /// end.
     fn read_console(&self, stream: &str, fd: i32) -> PyResult<ConsoleReader> {
-        if !matches!(stream, "stdout" | "stderr") {
-            return Err(PyValueError::new_err(format!(
-                "stream={stream:?} is not a console stream; use \"stdout\" or \"stderr\""
-            )));
-        }
+        check_stream(stream)?;
         if fd < 0 {
             return Err(PyValueError::new_err(format!(
                 "fd={fd} is not a descriptor"
@@ -384,13 +532,17 @@ impl PyRunWriter {
         self.enqueue(py, vec![Entry::Record(record)])
     }
 
-    #[pyo3(signature = (name, step_metric = None, summary = Vec::new()))]
+    #[pyo3(signature = (name, step_metric = None, summary = Vec::new(), *, goal = None, hidden = false, step_sync = None))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature
     fn define_metric(
         &self,
         py: Python<'_>,
         name: String,
         step_metric: Option<String>,
         summary: Vec<String>,
+        goal: Option<String>,
+        hidden: bool,
+        step_sync: Option<bool>,
     ) -> PyResult<()> {
         if self.inert(py) {
             return Ok(());
@@ -407,12 +559,23 @@ impl PyRunWriter {
                 AGGREGATIONS.join(", ")
             )));
         }
+        if let Some(g) = goal
+            .as_deref()
+            .filter(|g| !matches!(*g, "minimize" | "maximize"))
+        {
+            return Err(PyValueError::new_err(format!(
+                "define_metric goal {g:?} is unknown; use \"minimize\" or \"maximize\""
+            )));
+        }
         self.enqueue(
             py,
             vec![Entry::Record(Record::MetricDef(MetricDef {
                 name,
                 step_metric,
                 summary,
+                goal,
+                hidden,
+                step_sync,
             }))],
         )
     }
@@ -478,22 +641,32 @@ impl PyRunWriter {
     ///
     /// `reason` says why the run ended when it was not the program's own end (`"stopped"`:
     /// a sweep or the user stopped it); it is stored in the finish record only when given.
-    #[pyo3(signature = (exit_code = 0, reason = None))]
-    fn finish(&self, py: Python<'_>, exit_code: i32, reason: Option<String>) -> PyResult<()> {
+    ///
+    /// `ts` (Unix time) dates the end instead of now, for importers; its run time is `ts`
+    /// less the run's start.
+    #[pyo3(signature = (exit_code = 0, reason = None, ts = None))]
+    fn finish(
+        &self,
+        py: Python<'_>,
+        exit_code: i32,
+        reason: Option<String>,
+        ts: Option<f64>,
+    ) -> PyResult<()> {
         if reason.as_deref().is_some_and(str::is_empty) {
             return Err(PyValueError::new_err(
                 "finish reason must be a non-empty str such as 'stopped', or None",
             ));
         }
+        let at = ts.map(|t| self.clock_at(t, None)).transpose()?;
         if self.inert(py) || self.finished.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let mut out = Vec::new();
         {
             let mut st = self.lock_steps(py);
-            st.commit(self.clock(), &mut out);
+            st.commit(at.unwrap_or_else(|| self.clock()), &mut out);
         }
-        let (timestamp, runtime) = self.clock();
+        let (timestamp, runtime) = at.unwrap_or_else(|| self.clock());
         out.push(Entry::Record(Record::Finish(Finish {
             exit_code,
             timestamp,

@@ -203,7 +203,8 @@ pub fn record_eq(a: &Record, b: &Record) -> bool {
                     .all(|((ta, la), (tb, lb))| f_eq(*ta, *tb) && la == lb)
         }
         (Record::ArtifactLogged(x), Record::ArtifactLogged(y))
-        | (Record::ArtifactUsed(x), Record::ArtifactUsed(y)) => mp_eq(x, y),
+        | (Record::ArtifactUsed(x), Record::ArtifactUsed(y))
+        | (Record::Alert(x), Record::Alert(y)) => mp_eq(x, y),
         (Record::Media(x), Record::Media(y)) => {
             x.step == y.step
                 && f_eq(x.timestamp, y.timestamp)
@@ -327,12 +328,18 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
         arb_string(),
         proptest::option::of(arb_string()),
         proptest::collection::vec(arb_string(), 0..4),
+        proptest::option::of(arb_string()),
+        any::<bool>(),
+        proptest::option::of(any::<bool>()),
     )
-        .prop_map(|(name, step_metric, summary)| {
+        .prop_map(|(name, step_metric, summary, goal, hidden, step_sync)| {
             Record::MetricDef(MetricDef {
                 name,
                 step_metric,
                 summary,
+                goal,
+                hidden,
+                step_sync,
             })
         });
     let finish = (
@@ -398,9 +405,23 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
             }
         },
     );
-    // Kinds no reader knows (1-12 are the known ones).
+    // An alert: `ts`, `title` and `level`, then any other fields.
+    let alert = (arb_f64(), arb_string(), arb_string(), arb_mp_map()).prop_map(
+        |(ts, title, level, rest)| {
+            let mut body = vec![
+                (Mp::from("ts"), Mp::F64(ts)),
+                (Mp::from("title"), Mp::from(title)),
+                (Mp::from("level"), Mp::from(level)),
+            ];
+            if let Mp::Map(rest) = rest {
+                body.extend(rest);
+            }
+            Record::Alert(Mp::Map(body))
+        },
+    );
+    // Kinds no reader knows (1-13 are the known ones).
     let unknown = (
-        prop_oneof![Just(0u8), 13u8..=255],
+        prop_oneof![Just(0u8), 14u8..=255],
         proptest::collection::vec(any::<u8>(), 0..32),
     )
         .prop_map(|(kind, body)| Record::Unknown { kind, body });
@@ -416,6 +437,7 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
         1 => console,
         1 => media,
         1 => artifact,
+        1 => alert,
         1 => unknown,
     ]
 }
