@@ -506,8 +506,8 @@ def test_runs_filters_by_sweep_and_state(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_runs_filters_name_what_is_wrong() -> None:
     api = Api()
-    with pytest.raises(ValueError, match=r"unknown run filter 'config\.lr'.*'sweep', 'state'"):
-        api.runs("p", filters={"config.lr": 0.1})
+    with pytest.raises(ValueError, match=r"unknown run filter 'bogus'.*sweep"):
+        api.runs("p", filters={"bogus": 0.1})
     with pytest.raises(ValueError, match=r"unknown run state 'done'.*stopped"):
         api.runs("p", filters={"state": "done"})
     with pytest.raises(TypeError, match=r"filters\['sweep'\] must be a str"):
@@ -549,4 +549,4 @@ def test_runs_filters_on_a_server(
     )
     assert api.run("filt/plain").sweep_id is None
     with pytest.raises(ValueError, match="unknown run filter"):
-        api.runs("filt", filters={"tags": "x"})
+        api.runs("filt", filters={"bogus": "x"})

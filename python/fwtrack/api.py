@@ -18,7 +18,7 @@ import copy
 import math
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +39,7 @@ from fwtrack._http import (
     ServerError,
 )
 from fwtrack.admin import AdminCalls
+from fwtrack.api_filters import FIELDS, check_filters, check_order, matches, sort_runs
 from fwtrack.errors import (
     FwTrackError,
     FwTrackWarning,
@@ -75,6 +76,8 @@ __all__ = [
     "RunFile",
     "RunNotFoundError",
     "RunState",
+    "RunSummary",
+    "Runs",
     "ServerConnectionError",
     "ServerError",
     "ServerRequiredError",
@@ -87,53 +90,9 @@ RunState = Literal["running", "finished", "failed", "crashed", "stopped"]
 code; `running`: no finish record and a live writer holds the lock; `crashed`: neither."""
 RUN_STATES: tuple[RunState, ...] = ("running", "finished", "failed", "crashed", "stopped")
 
-RUN_FILTERS = ("sweep", "state")
-"""The keys `Api.runs(filters=...)` accepts."""
-
-
-def check_filters(filters: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
-    """`Api.runs(filters=...)` checked: each key to the tuple of values a run may have.
-
-    `{"sweep": "<sweep id>", "state": "finished"}` as W&B's `Api().runs(filters=...)`; a list
-    of values (or `{"$in": [...]}`, W&B's form) matches any of them. Raises ValueError naming
-    an unknown key or state, TypeError for a value that is not a str (or a list of str).
-    """
-    if filters is None:
-        return {}
-    if not isinstance(filters, Mapping):
-        raise TypeError(
-            f"filters must be a dict like {{'sweep': 'abc123xy', 'state': 'finished'}}, got "
-            f"{type(filters).__name__}"
-        )
-    out: dict[str, tuple[str, ...]] = {}
-    for key, value in filters.items():
-        if key not in RUN_FILTERS:
-            allowed = ", ".join(repr(k) for k in RUN_FILTERS)
-            raise ValueError(f"unknown run filter {key!r}: allowed keys are {allowed}")
-        if isinstance(value, Mapping) and set(value) == {"$in"}:
-            value = value["$in"]
-        values = (value,) if isinstance(value, str) else value
-        if not isinstance(values, list | tuple | set | frozenset) or not all(
-            isinstance(v, str) for v in values
-        ):
-            raise TypeError(
-                f"filters[{key!r}] must be a str or a list of str (or {{'$in': [...]}}), got "
-                f"{value!r}"
-            )
-        if key == "state":
-            for v in values:
-                if v not in RUN_STATES:
-                    allowed = ", ".join(RUN_STATES)
-                    raise ValueError(f"unknown run state {v!r} in filters: states are {allowed}")
-        out[key] = tuple(sorted(set(values)))
-    return out
-
-
-def run_matches(run: Run, filters: Mapping[str, tuple[str, ...]]) -> bool:
-    """Whether `run` passes filters checked by `check_filters`."""
-    if "sweep" in filters and run.sweep_id not in filters["sweep"]:
-        return False
-    return "state" not in filters or run.state in filters["state"]
+RUN_FILTERS = FIELDS
+"""The fields `Api.runs(filters=...)` accepts (W&B's names; see `fwtrack.api_filters`)."""
+run_matches = matches
 
 
 _META_COLUMNS = ("_step", "_timestamp", "_runtime")
@@ -305,9 +264,29 @@ class Run:
         """Start info of the original start, then of each resume."""
         return copy.deepcopy(list(self._load().get("starts") or []))
 
+    def _read_name(self) -> str:
+        return str(self._start().get("name") or self.id)
+
     @property
     def name(self) -> str:
-        return str(self._start().get("name") or self.id)
+        """The run's display name; set it and call `update()` to save it."""
+        pending = self._edit_state().get("name")
+        return str(pending) if pending is not None else self._read_name()
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"run name must be a non-empty str, got {value!r}")
+        self._edit_state()["name"] = value
+
+    @property
+    def display_name(self) -> str:
+        """W&B's name for `name`."""
+        return self.name
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        self.name = value
 
     @property
     def group(self) -> str | None:
@@ -319,14 +298,39 @@ class Run:
         value = self._start().get("job_type")
         return None if value is None else str(value)
 
-    @property
-    def tags(self) -> list[str]:
+    def _read_tags(self) -> list[str]:
         return [str(t) for t in self._start().get("tags") or []]
 
     @property
-    def notes(self) -> str | None:
+    def tags(self) -> list[str]:
+        """The run's tags: a list you may change in place (or assign); `update()` saves it."""
+        tags: list[str] = self._editable("tags", self._read_tags, list)
+        return tags
+
+    @tags.setter
+    def tags(self, value: list[str]) -> None:
+        if isinstance(value, str) or not all(isinstance(t, str) and t for t in value):
+            raise TypeError(f"tags must be a list of non-empty str, got {value!r}")
+        self._edit_state()["tags"] = (list(value), self._read_tags())
+
+    def _read_notes(self) -> str | None:
         value = self._start().get("notes")
         return None if value is None else str(value)
+
+    @property
+    def notes(self) -> str | None:
+        """The run's notes; set them and call `update()` to save them."""
+        state = self._edit_state()
+        if "notes" in state:
+            pending: str | None = state["notes"]
+            return pending
+        return self._read_notes()
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"notes must be a str (or None), got {value!r}")
+        self._edit_state()["notes"] = value
 
     @property
     def created_at(self) -> datetime:
@@ -335,15 +339,109 @@ class Run:
 
     # -- contents ----------------------------------------------------------------------------
 
-    @property
-    def config(self) -> dict[str, Any]:
+    def _read_config(self) -> dict[str, Any]:
         return copy.deepcopy(dict(self._load().get("config") or {}))
 
-    @property
-    def summary(self) -> dict[str, Any]:
-        """Last value of each metric (or the aggregate set by `define_metric`), plus values set
-        explicitly on the run's summary."""
+    def _read_summary(self) -> dict[str, Any]:
         return copy.deepcopy(dict(self._load().get("summary") or {}))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's config: a dict you may change in place; `update()` saves the changes."""
+        config: dict[str, Any] = self._editable("config", self._read_config, dict)
+        return config
+
+    @property
+    def summary(self) -> RunSummary:
+        """Last value of each metric (or the aggregate set by `define_metric`), plus values set
+        explicitly on the run's summary. A dict you may change in place (`summary[k] = v`,
+        `del summary[k]`); `summary.update()` (or `run.update()`) saves the changes."""
+        summary: RunSummary = self._editable(
+            "summary", self._read_summary, lambda d: RunSummary(self, d)
+        )
+        return summary
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        """W&B's name for the summary as a plain dict."""
+        return dict(self.summary)
+
+    # -- edits -------------------------------------------------------------------------------
+
+    def _edit_state(self) -> dict[str, Any]:
+        state: dict[str, Any] | None = self.__dict__.get("_edits")
+        if state is None:
+            state = self.__dict__["_edits"] = {}
+        return state
+
+    def _editable(self, field: str, read: Callable[[], Any], wrap: Callable[[Any], Any]) -> Any:
+        """The object a user edits in place for `field`: the one handed out before while it
+        holds unsaved changes, else a fresh one read from the run."""
+        state = self._edit_state()
+        held = state.get(field)
+        if held is not None and _differs(held[0], held[1]):
+            return held[0]
+        fresh = read()
+        obj = wrap(copy.deepcopy(fresh))
+        state[field] = (obj, fresh)
+        return obj
+
+    def _changes(self, fields: tuple[str, ...]) -> dict[str, Any]:
+        """The unsaved edits of `fields` as the body of a run edit."""
+        state = self._edit_state()
+        out: dict[str, Any] = {}
+        for field in fields:
+            if field in ("summary", "config"):
+                held = state.get(field)
+                if held is None:
+                    continue
+                obj, base = held
+                changed = {k: v for k, v in obj.items() if k not in base or _differs(v, base[k])}
+                deleted = [k for k in base if k not in obj]
+                if changed:
+                    out[field] = changed
+                if deleted:
+                    out[f"{field}_delete"] = deleted
+            elif field == "tags":
+                held = state.get("tags")
+                if held is not None and _differs(list(held[0]), list(held[1])):
+                    out["tags"] = list(held[0])
+            elif field == "name":
+                if state.get("name") is not None and state["name"] != self._read_name():
+                    out["name"] = state["name"]
+            elif field == "notes" and "notes" in state and state["notes"] != self._read_notes():
+                out["notes"] = state["notes"]
+        return out
+
+    def update(self) -> None:
+        """Save the changes made to this handle's `summary`, `config`, `tags`, `name` and
+        `notes` (W&B's `Run.update()`). On a server, through `PATCH` of the run (the key
+        needs the rights it needs to upload the run); the server keeps edited fields over
+        what the run logs later. Nothing to save: nothing is sent."""
+        self._save(("summary", "config", "tags", "name", "notes"))
+
+    def save(self) -> None:
+        """W&B's alias of `update()`."""
+        self.update()
+
+    def _save(self, fields: tuple[str, ...]) -> None:
+        changes = self._changes(fields)
+        if changes:
+            self._apply_edits(changes)
+        state = self._edit_state()
+        for field in fields:
+            state.pop(field, None)
+
+    def _apply_edits(self, changes: dict[str, Any]) -> None:
+        fields = ", ".join(sorted({k.removesuffix("_delete") for k in changes}))
+        raise FwTrackError(
+            f"cannot save the edited {fields} of the local run {self.path}: a local run log "
+            "is only written by the process running the run, and a finished log takes no "
+            "more records in this version\n"
+            "hint: set them while the run is running (run.summary[...] = ..., "
+            "run.config.update(...)), resume it with fwtrack.init(id=..., resume='must') "
+            "to add them, or edit the run on a server (Api(base_url=...))"
+        )
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
@@ -428,13 +526,55 @@ class Run:
 
     # -- history -----------------------------------------------------------------------------
 
-    def history(self, keys: list[str] | None = None) -> pd.DataFrame:
+    def history(
+        self,
+        samples: int | list[str] | None = None,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: Literal["default", "system"] = "default",
+    ) -> Any:
         """The history as a DataFrame, one row per step: columns `_step`, `_timestamp`,
         `_runtime`, then one per metric (NaN, or None for non-numeric metrics, where a step
         did not log it). Media keys are object columns holding `fwtrack.Image`, `Audio`,
         `Video`, `Html` or `Table` objects (a list of them for a gallery), whose payloads load
         on first use. `keys` limits the metric columns; a key never logged is a NaN column.
+
+        W&B's arguments: `samples` keeps at most that many rows, evenly spaced with the first
+        and last kept (default: every row; W&B samples 500); `x_axis` names the metric to
+        plot against (a column; rows without it are left out when it is not `_step`);
+        `pandas=False` returns a list of row dicts holding only the keys each row has;
+        `stream="system"` returns the system metrics instead. A list as the first argument
+        is `keys` (fwtrack's older form).
         """
+        if isinstance(samples, list | tuple):
+            if keys is not None:
+                raise TypeError("history() got keys twice: pass history(keys=[...])")
+            keys, samples = list(samples), None
+        samples = _check_samples(samples)
+        if not isinstance(x_axis, str) or not x_axis:
+            raise TypeError(f"x_axis must be a metric name (str), got {x_axis!r}")
+        if stream not in ("default", "system"):
+            raise ValueError(f"stream must be 'default' or 'system', got {stream!r}")
+        if stream == "system":
+            if keys:
+                raise ValueError("stream='system' takes no keys: it returns every system metric")
+            frame = self.system_metrics()
+        else:
+            wanted = keys
+            if keys is not None and x_axis not in keys:
+                wanted = [*_require_list(keys), x_axis]
+            frame = self._history_frame(wanted)
+            if x_axis not in _META_COLUMNS and x_axis in frame.columns:
+                frame = frame[frame[x_axis].notna()].reset_index(drop=True)
+        keep = _sample(len(frame), samples)
+        if keep is not None:
+            frame = frame.iloc[keep].reset_index(drop=True)
+        if pandas:
+            return frame
+        return [{k: v for k, v in row.items() if _present(v)} for row in frame.to_dict("records")]
+
+    def _history_frame(self, keys: list[str] | None) -> pd.DataFrame:
         import pandas as pd  # imported on use: it costs a command line seconds to load
 
         wanted = _check_keys(keys)
@@ -459,12 +599,33 @@ class Run:
             frame = frame[[c for c in order if c in frame.columns]]
         return frame
 
-    def scan_history(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """The history row by row: dicts with `_step`, `_timestamp`, `_runtime` and the metrics
         logged at that step (absent keys are left out rather than filled with NaN), media
         values as objects as in `history()`. Rows are streamed from the log one block at a
-        time, so memory stays flat for long runs."""
-        wanted = _check_keys(keys)
+        time, so memory stays flat for long runs.
+
+        As W&B's: with `keys`, only the rows that hold every one of them (and only those
+        keys); `min_step` (inclusive) and `max_step` (exclusive) bound the steps.
+        `page_size` is accepted for W&B's signature (rows are streamed whatever it is)."""
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size must be a positive int, got {page_size!r}")
+        for name, bound in (("min_step", min_step), ("max_step", max_step)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+                raise TypeError(f"{name} must be an int step (or None), got {bound!r}")
+        required = None if keys is None else list(dict.fromkeys(_require_list(keys)))
+        return self._scan(required, min_step, max_step)
+
+    def _scan(
+        self, required: list[str] | None, min_step: int | None, max_step: int | None
+    ) -> Iterator[dict[str, Any]]:
+        wanted = _check_keys(required)
         media: dict[int, dict[str, Any]] = {}
         for key, items in self._media_by_key(self._reader(), wanted).items():
             for step, value in items:
@@ -475,9 +636,16 @@ class Run:
             _open_reader(self._dir)  # raises the error under the log's path
             raise
         for row in rows:
-            extra = media.get(int(row["_step"])) if media else None
+            step = int(row["_step"])
+            if min_step is not None and step < min_step:
+                continue
+            if max_step is not None and step >= max_step:
+                continue
+            extra = media.get(step) if media else None
             if extra:
                 row.update(extra)
+            if required and not all(k in row for k in required):
+                continue
             yield row
 
     def media_keys(self) -> list[str]:
@@ -599,6 +767,111 @@ class Run:
         return f"<fwtrack Run {self.path} name={self.name!r} {detail}>"
 
 
+def _differs(a: Any, b: Any) -> bool:
+    """Whether two JSON-like values differ (NaN equals NaN)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return False
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() != b.keys() or any(_differs(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is not type(b) or bool(a != b)
+
+
+class RunSummary(dict[str, Any]):
+    """A run's summary as W&B's public API hands it out: a dict you change in place, then
+    save with `update()` (W&B's `run.summary.update()`), which also takes a dict of values
+    to set first."""
+
+    def __init__(self, run: Run, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self._run = run
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Set the given values (as `dict.update`), then save every change made to this
+        summary."""
+        super().update(*args, **kwargs)
+        self._run._save(("summary",))
+
+
+class Runs(list[Run]):
+    """The runs `Api.runs()` found (a list), with W&B's `histories()`."""
+
+    def __init__(self, runs: list[Run], *, per_page: int = 50) -> None:
+        super().__init__(runs)
+        self.per_page = per_page
+
+    def histories(
+        self,
+        samples: int | None = None,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: Literal["default", "pandas", "polars"] = "default",
+        stream: Literal["default", "system"] = "default",
+    ) -> Any:
+        """The history of every run, as W&B's `Runs.histories()`: `format="default"` a list
+        of row dicts, `"pandas"` one DataFrame (columns sorted), `"polars"` a polars
+        DataFrame; each row carries its run's id as `run_id`. `samples`, `keys`, `x_axis`
+        and `stream` are those of `Run.history()`; a run with no rows adds none."""
+        if format not in ("default", "pandas", "polars"):
+            raise ValueError(
+                f"invalid format {format!r}: use 'default' (a list of dicts), 'pandas' or 'polars'"
+            )
+        records: list[dict[str, Any]] = []
+        for run in self:
+            rows = run.history(
+                samples=samples, keys=keys, x_axis=x_axis, pandas=False, stream=stream
+            )
+            for row in rows:
+                row["run_id"] = run.id
+            records.extend(rows)
+        if format == "default":
+            return records
+        if format == "polars":
+            try:
+                import polars as pl  # type: ignore[import-not-found]
+            except ModuleNotFoundError:
+                raise ModuleNotFoundError(
+                    "Runs.histories(format='polars') needs polars: pip install polars "
+                    "(or use format='pandas')"
+                ) from None
+            return pl.from_dicts(records) if records else pl.DataFrame()
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(records)
+        return frame[sorted(frame.columns)] if len(frame.columns) else frame
+
+
+def _sample(count: int, samples: int | None) -> list[int] | None:
+    """Row positions to keep for at most `samples` rows (evenly spaced, first and last
+    kept), or None to keep every row."""
+    if samples is None or count <= samples:
+        return None
+    if samples == 1:
+        return [count - 1]
+    return sorted({round(i * (count - 1) / (samples - 1)) for i in range(samples)})
+
+
+def _check_samples(samples: int | None) -> int | None:
+    if samples is None:
+        return None
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive int (or None for every row), got {samples!r}")
+    return samples
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _require_list(keys: Any) -> list[str]:
+    if isinstance(keys, str):
+        raise TypeError(f"keys must be a list of metric names, not a str: use keys=[{keys!r}]")
+    if not isinstance(keys, list | tuple):
+        raise TypeError(f"keys must be a list of metric names, e.g. ['train/loss'], got {keys!r}")
+    return list(keys)
+
+
 def _check_keys(keys: list[str] | None) -> list[str] | None:
     if keys is None:
         return None
@@ -691,22 +964,52 @@ class Api(AdminCalls):
         self,
         project: str | Project | None = None,
         filters: Mapping[str, Any] | None = None,
-    ) -> list[Run]:
-        """Runs of `project` (every project when None), newest first.
+        order: str | None = None,
+        per_page: int = 50,
+        *,
+        path: str | None = None,
+        include_sweeps: bool = True,
+        lazy: bool = True,
+    ) -> Runs:
+        """Runs of `project` (every project when None), newest first unless `order` says.
 
-        `filters` keeps the runs matching every key, as W&B's: `{"sweep": "<sweep id>"}` (the
-        trials of a sweep), `{"state": "finished"}` (a state of `RUN_STATES`); a value may be
-        a list (any of them). A run whose log is not a readable run log is left out with a
-        `FwTrackWarning`. On a server, `project` is `"entity/project"` or `"project"` (in your
-        own entity), and the server does the filtering.
+        `filters` keeps the runs matching it, in W&B's MongoDB style
+        (`{"config.lr": {"$gt": 0.01}, "state": "finished", "tags": {"$in": ["best"]}}`;
+        fields and operators in `fwtrack.api_filters`); an unknown field or unsupported
+        operator raises ValueError naming the supported ones. `order` is W&B's:
+        `"+created_at"` (ascending), `"-created_at"`, `"summary_metrics.acc"`,
+        `"config.lr"`, ... A run whose log is not a readable run log is left out with a
+        `FwTrackWarning`.
+
+        `project` (W&B calls it `path`) is `"project"` or `"entity/project"`: on a server the
+        entity is the user or team (a bare project is in your own); a local run directory
+        has no entities, so the entity is ignored. `per_page` is how many runs each server
+        request asks for; `include_sweeps` and `lazy` are accepted for W&B's signature.
+        Returns a list of runs (`Runs`) with W&B's `histories()`.
         """
+        del include_sweeps, lazy  # every run handle is lazy, and knows its sweep id
+        if path is not None:
+            if project is not None:
+                raise TypeError("runs() got both project and path: pass one of them")
+            project = path
+        if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+            raise ValueError(f"per_page must be a positive int, got {per_page!r}")
         wanted = check_filters(filters)
+        ordering = check_order(order)
         if self._remote is not None:
-            return self._remote.runs(project, wanted)
+            runs = self._remote.runs(project, wanted, per_page=per_page)
+        else:
+            runs = self._local_runs(project, wanted)
+        return Runs(sort_runs(runs, ordering), per_page=per_page)
+
+    def _local_runs(self, project: str | Project | None, wanted: dict[str, Any]) -> list[Run]:
         if project is None:
             project_dirs = self._project_dirs()
         else:
-            name = str(project)
+            name = project.name if isinstance(project, Project) else str(project)
+            parts = name.strip().strip("/").split("/")
+            if len(parts) == 2 and all(parts):
+                name = parts[1]  # "entity/project": a local run directory has no entities
             _check_name(name, "project")
             project_dirs = [self._root / name]
         runs = []
@@ -719,10 +1022,9 @@ class Api(AdminCalls):
                 except _core.CorruptLogError as exc:
                     if _core.is_locked(str(run_dir)):
                         continue  # a writer that has not written the log header yet
-                    warnings.warn(f"skipping {run_dir}: {exc}", FwTrackWarning, stacklevel=2)
+                    warnings.warn(f"skipping {run_dir}: {exc}", FwTrackWarning, stacklevel=3)
         if wanted:
-            runs = [r for r in runs if run_matches(r, wanted)]
-        runs.sort(key=lambda r: (_created_ts(r), r.id), reverse=True)
+            runs = [r for r in runs if matches(r, wanted)]
         return runs
 
     def run(self, run_id: str) -> Run:
@@ -881,12 +1183,3 @@ def _valid_name(name: str) -> bool:
 def _check_name(name: str, what: str) -> None:
     if not _valid_name(name) or "/" in name:
         raise ValueError(f"invalid {what} name {name!r}: a single path component is expected")
-
-
-def _created_ts(run: Run) -> float:
-    value = run._start().get("created_at")
-    try:
-        ts = float(value) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-    return ts if math.isfinite(ts) else 0.0

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import os
 import re
@@ -40,7 +39,8 @@ from fwtrack._http import (
     StreamResponse,
     normalize_base_url,
 )
-from fwtrack.api import AmbiguousRunError, Project, Run, RunState, run_matches
+from fwtrack.api import AmbiguousRunError, Project, Run, RunState
+from fwtrack.api_filters import matches, server_clauses
 from fwtrack.errors import FwTrackError, RunNotFoundError, UnsafePathError
 from fwtrack.run_files import RunFile, inside, merge_metadata, write_atomic
 from fwtrack.sdk.settings import FWTRACK_API_KEY, FWTRACK_CACHE_DIR
@@ -219,12 +219,15 @@ class RemoteBackend:
         projects.sort(key=lambda p: (p.entity or "", p.name))
         return projects
 
-    def run_rows(self, entity: str, project: str, filter: str = "") -> Iterator[dict[str, Any]]:
+    def run_rows(
+        self, entity: str, project: str, filter: str = "", *, per_page: int = _PAGE
+    ) -> Iterator[dict[str, Any]]:
         """Every run row of a project (matching the server's `filter` expression), newest
-        first, a page of `_PAGE` rows per request."""
+        first, `per_page` rows (at most `_PAGE`) per request."""
         offset = 0
+        limit = max(1, min(per_page, _PAGE))
         while True:
-            params: dict[str, Any] = {"limit": _PAGE, "offset": offset, "sort": "-created_at"}
+            params: dict[str, Any] = {"limit": limit, "offset": offset, "sort": "-created_at"}
             if filter:
                 params["filter"] = filter
             page = self.client.get_json(f"/runs/{_quote(entity, project)}", params)
@@ -238,29 +241,37 @@ class RemoteBackend:
     def runs(
         self,
         project: str | Project | None,
-        filters: Mapping[str, tuple[str, ...]] | None = None,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        per_page: int = _PAGE,
     ) -> list[Run]:
-        """`filters` as checked by `fwtrack.api.check_filters`: a single value becomes a clause
-        of the server's filter (`sweep = <id> and state = <state>`); several values of a key
-        (any of them) are matched here."""
+        """`filters` as checked by `fwtrack.api_filters.check_filters`: what the server's
+        filter language says the same way narrows the listing (`server_clauses`), and every
+        run answered is checked against the whole filter here, as locally."""
         filters = dict(filters or {})
-        clauses = [
-            f"{key} = {json.dumps(values[0])}"
-            for key, values in sorted(filters.items())
-            if len(values) == 1
-        ]
+        expr = " and ".join(server_clauses(filters))
         if project is None:
             targets = [(p.entity or "", p.name) for p in self.projects()]
+        elif isinstance(project, Project) and project.entity is not None:
+            targets = [(project.entity, project.name)]
         else:
             targets = [self.entity_project(str(project))]
         runs: list[Run] = []
         for entity, name in targets:
-            rows = self.run_rows(entity, name, " and ".join(clauses))
+            rows = self.run_rows(entity, name, expr, per_page=per_page)
             runs.extend(RemoteRun(self, row) for row in rows)
-        if any(len(values) > 1 for values in filters.values()):
-            runs = [r for r in runs if run_matches(r, filters)]
-        runs.sort(key=lambda r: (_created_ts(r), r.id), reverse=True)
+        if filters:
+            runs = [r for r in runs if matches(r, filters)]
         return runs
+
+    def edit(
+        self, entity: str, project: str, run_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`PATCH` the run with `changes` (name, tags, notes, summary, summary_delete, config,
+        config_delete); the run row the server answers."""
+        path = f"/runs/{_quote(entity, project, run_id)}"
+        row = self.client.send_json("PATCH", path, _json_ready(changes))
+        return _checked_row(self.base_url, row, f"PATCH {path}")
 
     def detail(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
         path = f"/runs/{_quote(entity, project, run_id)}"
@@ -391,8 +402,19 @@ def _non_finite(value: Any) -> Any:
     return value
 
 
-def _created_ts(run: Run) -> float:
-    return run.created_at.timestamp()
+def _json_ready(value: Any) -> Any:
+    """`value` with non-finite floats spelled as the server spells them (`"NaN"`,
+    `"Infinity"`, `"-Infinity"`), numpy scalars and arrays as Python values."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist) and type(value).__module__ == "numpy":
+        return _json_ready(tolist())
+    return value
 
 
 class RemoteRun(Run):
@@ -422,9 +444,15 @@ class RemoteRun(Run):
             self.refresh()
         return super()._reader()
 
-    def scan_history(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    def _scan(
+        self, required: list[str] | None, min_step: int | None, max_step: int | None
+    ) -> Iterator[dict[str, Any]]:
         self._reader()  # bring the mirror up to date first
-        yield from super().scan_history(keys)
+        yield from super()._scan(required, min_step, max_step)
+
+    def _apply_edits(self, changes: dict[str, Any]) -> None:
+        """`PATCH` the run on the server; the handle then holds the server's answer."""
+        self._row = self._backend.edit(self._entity, self._project, self._id, changes)
 
     def _fetch_file(self, path: str) -> bytes:
         """A run file from the server; media payloads (named by their content hash) are kept
@@ -515,8 +543,7 @@ class RemoteRun(Run):
             out.append(RunFile(name, int(row.get("size") or 0), fetcher(name)))
         return out
 
-    @property
-    def name(self) -> str:
+    def _read_name(self) -> str:
         return str(self._row.get("name") or self.id)
 
     @property
@@ -529,12 +556,10 @@ class RemoteRun(Run):
         value = (self._row.get("metadata") or {}).get("job_type")
         return None if value is None else str(value)
 
-    @property
-    def tags(self) -> list[str]:
+    def _read_tags(self) -> list[str]:
         return [str(t) for t in self._row.get("tags") or []]
 
-    @property
-    def notes(self) -> str | None:
+    def _read_notes(self) -> str | None:
         value = self._row.get("notes")
         return None if value is None else str(value)
 
@@ -547,12 +572,10 @@ class RemoteRun(Run):
         """When the server last stored data of this run (UTC)."""
         return datetime.fromtimestamp(float(self._row.get("updated_at") or 0.0), timezone.utc)
 
-    @property
-    def config(self) -> dict[str, Any]:
+    def _read_config(self) -> dict[str, Any]:
         return copy.deepcopy(dict(self._row.get("config") or {}))
 
-    @property
-    def summary(self) -> dict[str, Any]:
+    def _read_summary(self) -> dict[str, Any]:
         """As for a local run; NaN and +/-Inf, which JSON carries as the strings `"NaN"`,
         `"Infinity"` and `"-Infinity"`, come back as floats."""
         value: dict[str, Any] = _non_finite(dict(self._row.get("summary") or {}))

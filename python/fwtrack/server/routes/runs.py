@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from fwtrack import _core
 from fwtrack.server.db import Run, now
 from fwtrack.server.errors import ApiError, check_run_id
+from fwtrack.server.fields import run_field_keys
 from fwtrack.server.ingest import delete_run
 from fwtrack.server.jsonutil import JsonResponse, json_safe
-from fwtrack.server.queries import RunQuery, list_runs, run_json
+from fwtrack.server.queries import RunQuery, apply_field_edits, list_runs, run_json
 from fwtrack.server.routes.deps import (
     ERRORS,
     Ctx,
@@ -40,6 +41,18 @@ class RunPatchIn(BaseModel):
         default=None, max_length=256
     )
     notes: str | None = Field(default=None, max_length=65536)
+    summary: dict[Annotated[str, Field(min_length=1, max_length=256)], Any] | None = Field(
+        default=None, max_length=4096
+    )
+    summary_delete: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        default=None, max_length=4096
+    )
+    config: dict[Annotated[str, Field(min_length=1, max_length=256)], Any] | None = Field(
+        default=None, max_length=4096
+    )
+    config_delete: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        default=None, max_length=4096
+    )
 
 
 @router.get("/runs/{entity}/{project}", tags=["runs"])
@@ -88,7 +101,10 @@ def run_detail(
 def run_edit(
     entity: str, project: str, run_id: str, body: RunPatchIn, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
-    """Edit a run's name, tags or notes."""
+    """Edit a run's name, tags or notes, and set (`summary`, `config`: top-level keys to
+    values) or remove (`summary_delete`, `config_delete`: keys) summary and config values.
+    The key needs what uploading the run needs. An edited field or key is kept over what
+    the run logs later."""
     reach(user, entity, project, run_id)
     proj, run = find_run(ctx, entity, project, run_id)
     changes = body.model_dump(exclude_unset=True)
@@ -96,13 +112,31 @@ def run_edit(
         raise ApiError(400, "name cannot be null; send a string of 1-256 characters")
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []
+    fields: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    fields["summary"] = (
+        changes.pop("summary", None) or {},
+        changes.pop("summary_delete", None) or [],
+    )
+    fields["config"] = (changes.pop("config", None) or {}, changes.pop("config_delete", None) or [])
+    for root, (values, delete) in fields.items():
+        both = sorted(set(values) & set(delete))
+        if both:
+            raise ApiError(400, f"{root} keys {both[:5]} are both set and deleted; send one")
     with ctx.db.write() as session:
         row = session.get(Run, run.id)
         if row is None:
             raise ApiError(404, f"no run {run_id!r} in project {entity}/{project}")
         for field, value in changes.items():
             setattr(row, field, json_safe(value))
-        row.edited = sorted({*(row.edited or []), *changes})
+        edited = [*changes]
+        for root, (values, delete) in fields.items():
+            if values or delete:
+                current = dict(getattr(row, root) or {})
+                updated, keys = apply_field_edits(current, root, json_safe(values), delete)
+                setattr(row, root, updated)
+                edited += keys
+        row.field_keys, row.field_keys_hash = run_field_keys(row.config, row.summary)
+        row.edited = sorted({*(row.edited or []), *edited})
         row.updated_at = now()
         session.flush()
         out = run_json(row, proj, ctx.stale_after)
