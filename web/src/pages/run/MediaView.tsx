@@ -5,6 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { isAbort } from "../../api/client";
 import { fetchFile } from "../../api/files";
+import { VegaChart } from "../../charts/vega/VegaChart";
 import { ErrorState } from "../../components/states";
 import { useObjectUrl } from "./blob";
 import type { MediaView } from "./media";
@@ -100,6 +101,9 @@ export function MediaElement({ view, entity, project, runId, label, thumb = fals
             ))}
           </div>
         );
+        break;
+      case "custom-chart":
+        body = thumb ? <span class="muted">chart</span> : <VegaChart entity={entity} project={project} runId={runId} chart={view.chart} label={label} />;
         break;
       default:
         body = <span class="muted">{view.type} values are not shown here yet</span>;

@@ -1,6 +1,7 @@
 // Media descriptors (the run log's record kind 10) -> what the Media tab draws. Pure.
 
 import type { Json, MediaDescriptor, MediaType } from "../../api/types";
+import { customChart, type CustomChartSpec } from "../../charts/vega/spec";
 
 export type MediaView =
   | { kind: "image"; path: string; mime: string; width: number | null; height: number | null; caption: string | null }
@@ -9,6 +10,7 @@ export type MediaView =
   | { kind: "html"; path: string; caption: string | null }
   | { kind: "table"; path: string; columns: string[]; nrows: number; caption: string | null }
   | { kind: "gallery"; items: MediaView[]; caption: string | null }
+  | { kind: "custom-chart"; chart: CustomChartSpec; caption: null }
   | { kind: "unknown"; type: string };
 
 const MEDIA_TYPES: readonly string[] = ["image", "audio", "video", "html", "table", "gallery"] satisfies readonly MediaType[];
@@ -53,6 +55,8 @@ export function isMediaDescriptor(v: Json | undefined): v is MediaDescriptor & R
 
 /** What to draw for a descriptor: gif videos are images, tables open the table viewer. */
 export function mediaView(d: MediaDescriptor): MediaView {
+  const chart = customChart(d);
+  if (chart !== null) return { kind: "custom-chart", chart, caption: null };
   switch (d._type) {
     case "image":
       return { kind: "image", path: d.path, mime: mimeOf(d.format, d.path), width: num(d.width), height: num(d.height), caption: caption(d) };
