@@ -44,6 +44,7 @@ from fwtrack.sdk.settings import Settings
 
 if TYPE_CHECKING:
     from fwtrack import plot
+    from fwtrack import sweeps as _sweeps
     from fwtrack.api import Api
     from fwtrack.data_types.object3d import Object3D
     from fwtrack.plot import plot_table
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from fwtrack.sdk.config import Config
     from fwtrack.sdk.summary import Summary
     from fwtrack.sdk.watch import unwatch, watch
-    from fwtrack import sweeps as _sweeps
     from fwtrack.sweeps import sweep
 
     agent = _sweeps.agent
@@ -188,7 +188,7 @@ WANDB_ALTERNATIVES: dict[str, str] = {
     "tensorboard": "import event files with `fwtrack import tensorboard LOGDIR`",
     "gym": "log the environment's frames with fwtrack.log({'video': fwtrack.Video(frames)})",
     "sacred": "log Sacred's config and metrics with fwtrack.init(config=...) and fwtrack.log()",
-    "annotations": "not a wandb feature (a `from __future__` import)",
+    "annotations": "a `from __future__` import of wandb's, not an API: nothing to use in fwtrack",
 }
 
 

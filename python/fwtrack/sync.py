@@ -2,21 +2,21 @@
 
     fwtrack sync [PATH ...] [--all] [--follow] [--base-url URL] [--entity E] [--timeout S]
 
-PATH is a run directory, a project directory or a root directory (every run below it);
-`--all` takes every run under `--dir`/`FWTRACK_DIR`. Each run is uploaded with the same Rust
-uploader online runs use, resuming from its `upload.json`, so re-running is harmless: a run
-whose log is entirely acknowledged (and no longer written) and whose files are unchanged is
-skipped without a request. A run still being written (its lock is held) is uploaded as far as
-it is written; with `--follow`, it is followed until its writer finishes (or dies) and
-everything is acknowledged. The run's files (`files/`: media, code and environment snapshot,
-`run.save` files) go up by content address once the server holds the run: only the files
-whose size or modification time changed since the last upload are hashed again, and only the
-contents the server lacks are sent (also for an up-to-date log). Artifact versions the run
+PATH is a run directory, a project directory or a root directory (every run below it); `--all`
+takes every run under the PATHs named, else under `--dir`/`FWTRACK_DIR`. Each run is uploaded
+with the same Rust uploader online runs use, resuming from its `upload.json`, so re-running is
+harmless: a run whose log is entirely acknowledged (and no longer written) and whose files are
+unchanged is skipped without a request. A run still being written (its lock is held) is
+uploaded as far as it is written; with `--follow`, it is followed until its writer finishes (or
+dies) and everything is acknowledged. The run's files (`files/`: media, code and environment
+snapshot, `run.save` files) go up by content address once the server holds the run: only the
+files whose size or modification time changed since the last upload are hashed again, and only
+the contents the server lacks are sent (also for an up-to-date log). Artifact versions the run
 logged (offline, or online without finishing the upload) wait in `artifacts/pending/`: the
-uploader sends the blobs the server lacks and commits each version (docs/artifacts.md,
-"Online and sync"); then their staged copies move into the download cache. Registry links the
-run made offline (or could not make online) wait in `artifacts/links/pending/`: they are made
-on the server once the run's artifacts are committed (docs/registry.md, "Links from runs").
+uploader sends the blobs the server lacks and commits each version (docs/artifacts.md, "Online
+and sync"); then their staged copies move into the download cache. Registry links the run made
+offline (or could not make online) wait in `artifacts/links/pending/`: they are made on the
+server once the run's artifacts are committed (docs/registry.md, "Links from runs").
 
 Symbolic links are never followed inside a run directory: a link among the run's files (to a
 file or a folder, wherever it leads) is left out with a warning naming it, and a run whose
@@ -454,7 +454,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             f"--entity {args.entity!r} is not a valid entity: use a user or team name of "
             "1-64 characters of A-Z a-z 0-9 _ . -"
         )
-    runs = find_runs(args.paths, all_runs=args.all, root=_root_dir(getattr(args, "dir", None)))
+    # With PATHs named, `--all` means every run below them (never ./fwtrack besides).
+    all_runs = args.all and not args.paths
+    runs = find_runs(args.paths, all_runs=all_runs, root=_root_dir(getattr(args, "dir", None)))
     if not runs:
         raise SyncError("no runs to sync")
     target = _target(args.base_url, args.entity)
@@ -524,7 +526,9 @@ def add_commands(
         help="run directories, or project/root directories holding runs",
     )
     sync.add_argument(
-        "--all", action="store_true", help="every run under --dir ($FWTRACK_DIR or ./fwtrack)"
+        "--all",
+        action="store_true",
+        help="every run under the PATHs, or without PATH under --dir ($FWTRACK_DIR or ./fwtrack)",
     )
     sync.add_argument(
         "--follow",
