@@ -18,6 +18,9 @@ itself with `\\r` is stored as the final text of its line. At `stop()` (the run'
 exit) the original descriptors are restored, the tee drains and exits, and partial lines are
 recorded. In a forked child nothing is touched: its output still goes through the inherited
 pipes.
+
+In a Jupyter kernel the descriptors are left alone (the kernel reads them itself):
+`notebook.StreamCapture` wraps `sys.stdout` and `sys.stderr` instead.
 """
 
 from __future__ import annotations
@@ -134,6 +137,12 @@ class Capture:
     the tee process cannot start (nothing is redirected then)."""
 
     def __init__(self, writer: _core.RunWriter) -> None:
+        from fwtrack.sdk import notebook
+
+        self._kernel: notebook.StreamCapture | None = None
+        if notebook.in_kernel():
+            self._kernel = notebook.StreamCapture(writer)
+            return
         _LINGERING[:] = [pid for pid in _LINGERING if not _reaped(pid)]
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -156,6 +165,9 @@ class Capture:
         Idempotent; does nothing in a forked child. A second caller returns at once, also
         when it is a signal handler that interrupted the first in the same thread (a sweep
         trial's SIGTERM finishing the run), which must not wait for itself."""
+        if self._kernel is not None:
+            self._kernel.stop()
+            return
         if not self._lock.acquire(blocking=False):
             return  # another call is claiming the stop right now
         try:

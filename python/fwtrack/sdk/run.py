@@ -41,7 +41,7 @@ from fwtrack.errors import (
     RunLockedError,
     RunNotFoundError,
 )
-from fwtrack.sdk import console, names, snapshot, system
+from fwtrack.sdk import console, names, notebook, snapshot, system
 from fwtrack.sdk.config import Config, config_items
 from fwtrack.sdk.media_worker import MediaWorker
 from fwtrack.sdk.settings import (
@@ -325,6 +325,7 @@ class Run:
         "_links",
         "_media",
         "_metrics",
+        "_notebook",
         "_resume_file",
         "_run_dir",
         "_snapshot",
@@ -365,6 +366,7 @@ class Run:
         self._snapshot: snapshot.Snapshot | None = None
         self._system: system.Sampler | None = None
         self._console: console.Capture | None = None
+        self._notebook: notebook.Panel | None = None
         self._alerts: Alerts | None = None
         self._files: FileSaver | None = None
         self._finished = False
@@ -422,6 +424,8 @@ class Run:
             if self._finished:  # finished by another thread meanwhile
                 self._check_open()
             raise
+        if self._notebook is not None:
+            self._notebook.observe(data)
 
     def define_metric(
         self,
@@ -666,6 +670,7 @@ class Run:
             # Still inside `_lifecycle`: a SIGTERM now waits for the rest of the finish.
             if self._snapshot is not None:
                 self._snapshot.wait()
+            notebook.finished(self, self._notebook, exit_code)
             if self._uploader is not None:
                 self._finish_upload(self._uploader)
                 self._settle_artifacts()
@@ -739,6 +744,15 @@ class Run:
         from fwtrack.sdk import watch
 
         watch.unwatch_run(self, models)
+
+    def _ipython_display_(self) -> None:
+        """In a notebook: a live panel of the run's metrics (see docs/notebooks.md)."""
+        if self._notebook is None:
+            self._notebook = notebook.Panel(self)
+        self._notebook.show()
+
+    def _repr_html_(self) -> str:
+        return notebook.run_html(self, self._notebook)
 
     def save(
         self,
@@ -1769,6 +1783,8 @@ def init(
     elif run._uploader is not None:
         run._uploader.wait_ready(READY_WAIT)
         _report(run._uploader.take_warnings())
+    if mode_ != "disabled":
+        run._notebook = notebook.started(run)  # in a Jupyter kernel: the run's status block
     return run
 
 

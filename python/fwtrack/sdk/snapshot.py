@@ -9,7 +9,10 @@ At `init`, a daemon thread (so that `git` and the package scan never delay train
   whose name contains KEY, TOKEN, SECRET, PASSWORD, PASS, CREDENTIAL or AUTH.
 - `requirements.txt`: the installed distributions as `name==version`, sorted.
 - `diff.patch`: `git diff HEAD` (staged and unstaged changes), only when the tree is dirty.
-- `code/<script name>`: a copy of the entry script.
+- `code/<script name>`: a copy of the entry script; in IPython/Jupyter the notebook instead
+  (`code/<name>.ipynb` when the kernel knows its file, else the executed cells as
+  `code/_session_history.ipynb`), written again at `finish` with the cells run by then
+  (`notebook.notebook_code`).
 
 `Settings.capture_env=False` (`FWTRACK_CAPTURE_ENV=false`) leaves out `metadata.json` and
 `requirements.txt`; `Settings.save_code=False` (`FWTRACK_SAVE_CODE=false`) leaves out the code
@@ -391,7 +394,10 @@ class Snapshot:
         self._save_code = save_code
         self._capture_env = capture_env
         self._on_written = on_written
-        self._script = _entry_script()
+        from fwtrack.sdk import notebook
+
+        self._notebook = notebook.in_ipython()
+        self._script = notebook.notebook_path() if self._notebook else _entry_script()
         self._argv = list(sys.argv)
         self.written = False
         """True once the files are written (or failed to be)."""
@@ -420,13 +426,31 @@ class Snapshot:
         if self._save_code:
             if diff:
                 _write(self.files_dir / "diff.patch", diff.encode())
-            if self._script is not None:
+            if self._notebook:
+                self._write_notebook()
+            elif self._script is not None:
                 target = self.files_dir / "code" / os.path.basename(self._script)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self._script, target)
 
+    def _write_notebook(self) -> None:
+        from fwtrack.sdk import notebook
+
+        code = notebook.notebook_code()
+        if code is not None:
+            _write(self.files_dir / "code" / code[0], code[1])
+
     def wait(self, timeout: float = WAIT_TIMEOUT) -> None:
+        """Join the snapshot thread (bounded); in a notebook, then write the notebook again as
+        it is at `finish` (the cells run since `init` included)."""
         self._thread.join(timeout)
+        if self._notebook and self._save_code and not self._thread.is_alive():
+            try:
+                self._write_notebook()
+            except Exception as exc:  # tracker trouble never reaches the user's code
+                from fwtrack.sdk.values import warn
+
+                warn(f"fwtrack: the notebook was not saved with the run: {exc}")
 
 
 def save_file(run_dir: str, path: str | os.PathLike[str], name: str | None) -> Path:
