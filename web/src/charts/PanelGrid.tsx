@@ -10,6 +10,7 @@ import { X_STEP, type XAxis } from "./align";
 import type { ChartRun } from "./build";
 import { Chart } from "./Chart";
 import { SmoothingInput, XAxisOptions } from "./controls";
+import { CustomChartPanels } from "./vega/CustomChartPanels";
 import {
   emptyLayout,
   formatPanelsParam,
@@ -327,6 +328,7 @@ export function PanelGrid(props: PanelGridProps) {
           ))}
         </SectionView>
       ))}
+      {layoutScope === "project" && <CustomChartPanels entity={entity} project={project} runs={runs} live={live} />}
     </div>
   );
 }
