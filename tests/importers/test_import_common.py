@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sources import run_program
 
 import fwtrack
 from fwserver import Server
@@ -116,23 +117,27 @@ def test_a_run_that_was_not_imported_is_left_alone(tmp_path: Path) -> None:
 def test_online_imports_are_uploaded_as_sync_does(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(tmp_path / "logs" / "train"))
-    for step in range(20):
-        writer.add_scalar("loss", 1.0 / (step + 1), step)
-    writer.close()
+    run_program("tb_torch.py", str(tmp_path / "logs"), tmp=tmp_path)  # train/ and eval/
     monkeypatch.setenv("FWTRACK_BASE_URL", server.url)
     monkeypatch.setenv("FWTRACK_API_KEY", server.key)
     report = import_tensorboard(tmp_path / "logs", project="tb-online", dir=tmp_path / "fw")
     assert report.failed == []
-    [run_dir] = report.imported
-    assert report.uploaded == [run_dir]
-    run_id = Path(run_dir).name
-    local = (Path(run_dir) / _core.LOG_FILE_NAME).read_bytes()
-    assert server.stored_log("admin", "tb-online", run_id) == local
-    history = server.get(f"/runs/admin/tb-online/{run_id}/history", samples=0, keys="loss")
-    assert history["series"]["loss"]["step"] == list(range(20))
+    assert sorted(report.uploaded) == sorted(report.imported)
+    assert len(report.imported) == 2
+    for run_dir in report.imported:
+        run_id = Path(run_dir).name
+        local = (Path(run_dir) / _core.LOG_FILE_NAME).read_bytes()
+        assert server.stored_log("admin", "tb-online", run_id) == local
+    train = next(d for d in report.imported if _name(d) == "train")
+    history = server.get(
+        f"/runs/admin/tb-online/{Path(train).name}/history", samples=0, keys="loss"
+    )
+    assert history["series"]["loss"]["step"] == list(range(25))
     again = import_tensorboard(tmp_path / "logs", project="tb-online", dir=tmp_path / "fw")
     assert again.imported == []
-    assert again.uploaded == [run_dir]
+    assert sorted(again.uploaded) == sorted(report.imported)
+
+
+def _name(run_dir: str) -> str:
+    name: str = _core.RunReader(run_dir).meta()["starts"][0]["name"]
+    return name

@@ -13,6 +13,7 @@ is left alone (reported as a conflict).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -434,7 +435,7 @@ def upload(report: ImportReport, entity: str | None, out: TextIO | None) -> None
     if not dirs:
         return
     target = sync._target(None, entity)
-    results = sync.sync_runs(dirs, target, out=out or open(os.devnull, "w"))  # noqa: SIM115
+    results = sync.sync_runs(dirs, target, out=out if out is not None else io.StringIO())
     for r in results:
         if r.status == "failed":
             report.failed.append((str(r.run_dir), f"upload failed: {r.message}"))
