@@ -133,6 +133,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/replica_bench.py --out benches/out/replica  # PostgreSQL + SeaweedFS: one replica against two
 	$(PY) benches/artifacts_bench.py --out benches/out/artifacts  # against wandb.Artifact (offline); 10k x 40 kB, 1 GiB, a 100k-file re-log
 	$(PY) benches/registry_bench.py --out benches/out/registry  # Lightning checkpoint logging; link, alias moves, use_model; against wandb (offline), MLflow (SQLite)
+	$(PY) benches/watch_bench.py --out benches/out/watch  # training loop with watch(log="all", log_freq=100) against no tracker and wandb.watch (offline)
 	$(PY) benches/sweeps_bench.py --out benches/out/sweeps  # suggestion latency (1,000 trials, 20 parameters) and search quality; against Optuna and wandb's sweeps engine; --full for the long run
 	$(PY) benches/import_bench.py --out benches/out/import  # points/s of fwtrack import wandb|tensorboard|mlflow against each tracker's own reader
 
