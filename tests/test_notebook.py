@@ -26,6 +26,9 @@ CELLS = [
     "run2 = fwtrack.init(project='nb', name='second', settings={'system_interval': 0})\n"
     "print('in the second run')\nrun2.log({'a': 1})\nrun2.finish()",
     "print('after both runs')\nprint(run.id, run2.id)",
+    "run3 = fwtrack.init(project='nb', name='third', settings={'system_interval': 0})\n"
+    "raise ValueError('a failing cell')",
+    "run3.log({'after': 1})\nrun3.finish()\nprint(run3.id)",
 ]
 
 
@@ -42,7 +45,11 @@ def execute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: bool) -> A
     else:
         monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     client = NotebookClient(
-        nb, timeout=TIMEOUT, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+        nb,
+        timeout=TIMEOUT,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": tmp_path}},
     )
     client.execute()
     return nb
@@ -105,6 +112,12 @@ def test_notebook_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert second.state == "finished"
     assert [(line.stream, line.text) for line in second.logs()] == [("stdout", "in the second run")]
     assert "after both runs" in stream_text(nb.cells[6], "stdout")
+
+    # A failing cell leaves the run open and running (the kernel lives on); it goes on.
+    assert outputs(nb.cells[7], "error")[0].evalue == "a failing cell"
+    third = api.run(stream_text(nb.cells[8], "stdout").split()[-1])
+    assert third.state == "finished"
+    assert list(third.history()["after"]) == [1]
 
     # The code snapshot is the notebook file.
     code = Path(stored.dir) / "files" / "code" / "train.ipynb"
