@@ -113,6 +113,7 @@ def test_a_run_that_was_not_imported_is_left_alone(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.usefixtures("client_dirs")
 def test_online_imports_are_uploaded_as_sync_does(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -14,7 +14,8 @@ from fwtrack.api import Api
 from fwtrack.errors import ImportSourceError
 from fwtrack.importers import import_mlflow
 
-pytestmark = pytest.mark.slow
+# Making the source data runs the real trackers (TensorFlow loads in tens of seconds).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module", params=["file", "sqlite"])

@@ -13,7 +13,8 @@ from fwtrack import _core
 from fwtrack.errors import ImportSourceError
 from fwtrack.importers import import_tensorboard
 
-pytestmark = pytest.mark.slow
+# Making the source data runs the real trackers (TensorFlow loads in tens of seconds).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from fwtrack.errors import ImportSourceError
 from fwtrack.importers import import_wandb
 from fwtrack.importers.wandb import read_records
 
-pytestmark = pytest.mark.slow
+# Making the source data runs the real trackers (TensorFlow loads in tens of seconds).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
