@@ -482,7 +482,8 @@ class Image(Media):
         self._masks = {}
         if isinstance(masks, dict) and self._fetch is not None:
             for k, v in masks.items():
-                mask = ImageMask._from_descriptor(v, self._fetch)
+                # a table's cells come with their masks already made (its JSON object hook)
+                mask = v if isinstance(v, ImageMask) else ImageMask._from_descriptor(v, self._fetch)
                 mask._key = str(k)
                 self._masks[str(k)] = mask
 

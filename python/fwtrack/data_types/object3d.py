@@ -284,9 +284,10 @@ class Object3D(Media):
                 + ("" if "type" in data else " (the dict has no 'type' key)")
             )
         points = data.get("points")
-        arr = _points_array(points if points is not None else [], "Object3D points")
-        if arr.size == 0:
-            arr = arr.reshape(0, 3)
+        if points is None or (hasattr(points, "__len__") and len(points) == 0):
+            arr = _points_array([[0.0, 0.0, 0.0]], "Object3D points")[:0]  # no points
+        else:
+            arr = _points_array(points, "Object3D points")
         boxes = [_box(b, i) for i, b in enumerate(_items(data.get("boxes"), "boxes"))]
         vectors = [_vector(v, i) for i, v in enumerate(_items(data.get("vectors"), "vectors"))]
         body = {"type": kind, "points": arr.tolist(), "boxes": boxes, "vectors": vectors}

@@ -1,14 +1,20 @@
-// One media value drawn: images and gif videos as <img>, audio and video with controls, html in
-// a sandboxed iframe without scripts, tables as a button that opens the table viewer, galleries
-// as a grid. Payloads come through object URLs (the API key cannot ride on a `src`).
+// One media value drawn: images and gif videos as <img> (with their boxes and masks over them),
+// audio and video with controls, html in a sandboxed iframe without scripts, tables as a button
+// that opens the table viewer, 3D objects in a three.js view (loaded on first use), galleries as
+// a grid. Payloads come through object URLs (the API key cannot ride on a `src`).
 
+import { lazy, Suspense } from "preact/compat";
 import { useEffect, useState } from "preact/hooks";
 import { isAbort } from "../../api/client";
 import { fetchFile } from "../../api/files";
 import { VegaChart } from "../../charts/vega/VegaChart";
-import { ErrorState } from "../../components/states";
+import { ErrorState, Loading } from "../../components/states";
+import { ImageOverlay } from "../../media/ImageOverlay";
 import { useObjectUrl } from "./blob";
 import type { MediaView } from "./media";
+
+// three.js comes with the 3D view only: its chunk loads when a 3D object is shown
+const Object3DView = lazy(() => import("../../media/Object3DView").then((m) => ({ default: m.Object3DView })));
 
 interface RunRef {
   entity: string;
@@ -57,7 +63,17 @@ export function MediaElement({ view, entity, project, runId, label, thumb = fals
     switch (view.kind) {
       case "image":
         body =
-          obj.url === null ? (
+          obj.url !== null && view.overlays !== undefined && !thumb && view.width !== null && view.height !== null ? (
+            <ImageOverlay
+              run={{ entity, project, runId }}
+              src={obj.url}
+              width={view.width}
+              height={view.height}
+              overlays={view.overlays}
+              alt={caption ?? label}
+              path={view.path}
+            />
+          ) : obj.url === null ? (
             <div class="media-placeholder" style={view.width !== null && !thumb ? { aspectRatio: `${view.width} / ${view.height ?? view.width}` } : undefined} />
           ) : (
             <img
@@ -104,6 +120,18 @@ export function MediaElement({ view, entity, project, runId, label, thumb = fals
         break;
       case "custom-chart":
         body = thumb ? <span class="muted">chart</span> : <VegaChart entity={entity} project={project} runId={runId} chart={view.chart} label={label} />;
+        break;
+      case "object3d":
+        body = thumb ? (
+          <span class="muted" data-testid="object3d-thumb">
+            3D {view.format}
+            {view.points !== null ? ` (${view.points.toLocaleString("en-US")} points)` : ""}
+          </span>
+        ) : (
+          <Suspense fallback={<Loading label="Loading the 3D viewer…" />}>
+            <Object3DView entity={entity} project={project} runId={runId} path={view.path} format={view.format} label={caption ?? label} />
+          </Suspense>
+        );
         break;
       default:
         body = <span class="muted">{view.type} values are not shown here yet</span>;

@@ -25,6 +25,23 @@ describe("mediaView", () => {
     expect(mediaView({ ...base, _type: "table", path: "media/ab.table.json", columns: ["a", "b"], nrows: 3 })).toMatchObject({ kind: "table", columns: ["a", "b"], nrows: 3 });
   });
 
+  it("keeps the overlays of an image and shows 3D objects", () => {
+    const image = mediaView({
+      ...base,
+      _type: "image",
+      path: "media/ab.png",
+      format: "png",
+      width: 10,
+      height: 10,
+      boxes: { p: { box_data: [{ position: { minX: 0, maxX: 0.5, minY: 0, maxY: 0.5 }, class_id: 1 }], class_labels: { "1": "cat" } } },
+    } as unknown as MediaDescriptor);
+    expect(image).toMatchObject({ kind: "image", overlays: { boxes: [{ key: "p", boxes: [{ x: 0, y: 0, w: 5, h: 5, caption: "cat" }] }] } });
+    const cloud = { ...base, _type: "object3d", path: "media/ab.pts.json", format: "pts.json", points: 5 } as unknown as MediaDescriptor;
+    expect(mediaView(cloud)).toEqual({ kind: "object3d", path: "media/ab.pts.json", format: "pts.json", points: 5, caption: null });
+    expect(mediaView({ ...base, _type: "object3d", path: "media/ab.glb" } as unknown as MediaDescriptor)).toMatchObject({ kind: "object3d", format: "glb", points: null });
+    expect(isMediaDescriptor({ _type: "object3d", path: "media/ab.glb" })).toBe(true);
+  });
+
   it("shows gif videos as images", () => {
     expect(mediaView({ ...base, _type: "video", path: "media/ab.gif", format: "gif", fps: 4, width: 16, height: 16 })).toMatchObject({ kind: "image", mime: "image/gif" });
   });

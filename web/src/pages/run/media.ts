@@ -2,9 +2,11 @@
 
 import type { Json, MediaDescriptor, MediaType } from "../../api/types";
 import { customChart, type CustomChartSpec } from "../../charts/vega/spec";
+import { hasOverlays, overlaysOf, type Overlays } from "../../media/overlay";
 
 export type MediaView =
-  | { kind: "image"; path: string; mime: string; width: number | null; height: number | null; caption: string | null }
+  | { kind: "image"; path: string; mime: string; width: number | null; height: number | null; caption: string | null; overlays?: Overlays }
+  | { kind: "object3d"; path: string; format: string; points: number | null; caption: string | null }
   | { kind: "audio"; path: string; mime: string; caption: string | null }
   | { kind: "video"; path: string; mime: string; width: number | null; height: number | null; caption: string | null }
   | { kind: "html"; path: string; caption: string | null }
@@ -13,7 +15,7 @@ export type MediaView =
   | { kind: "custom-chart"; chart: CustomChartSpec; caption: null }
   | { kind: "unknown"; type: string };
 
-const MEDIA_TYPES: readonly string[] = ["image", "audio", "video", "html", "table", "gallery"] satisfies readonly MediaType[];
+const MEDIA_TYPES: readonly string[] = ["image", "audio", "video", "html", "table", "gallery", "object3d"] satisfies readonly (MediaType | "object3d")[];
 
 const MIME: Record<string, string> = {
   png: "image/png",
@@ -21,6 +23,7 @@ const MIME: Record<string, string> = {
   jpeg: "image/jpeg",
   gif: "image/gif",
   webp: "image/webp",
+  bmp: "image/bmp",
   wav: "audio/wav",
   mp3: "audio/mpeg",
   ogg: "audio/ogg",
@@ -57,9 +60,22 @@ export function isMediaDescriptor(v: Json | undefined): v is MediaDescriptor & R
 export function mediaView(d: MediaDescriptor): MediaView {
   const chart = customChart(d);
   if (chart !== null) return { kind: "custom-chart", chart, caption: null };
+  // 3D objects: a kind the API types do not list
+  const loose = d as unknown as Record<string, unknown>;
+  if (loose._type === "object3d" && typeof loose.path === "string") {
+    const format = typeof loose.format === "string" ? loose.format : (loose.path.split("/").pop() ?? "").split(".").slice(1).join(".");
+    return { kind: "object3d", path: loose.path, format, points: typeof loose.points === "number" ? loose.points : null, caption: caption(loose) };
+  }
   switch (d._type) {
-    case "image":
-      return { kind: "image", path: d.path, mime: mimeOf(d.format, d.path), width: num(d.width), height: num(d.height), caption: caption(d) };
+    case "image": {
+      const width = num(d.width), height = num(d.height);
+      const view: MediaView = { kind: "image", path: d.path, mime: mimeOf(d.format, d.path), width, height, caption: caption(d) };
+      if (width !== null && height !== null) {
+        const overlays = overlaysOf(loose, width, height);
+        if (hasOverlays(overlays)) view.overlays = overlays;
+      }
+      return view;
+    }
     case "audio":
       return { kind: "audio", path: d.path, mime: mimeOf(d.format, d.path), caption: caption(d) };
     case "video": {
