@@ -202,7 +202,7 @@ def test_image_copies_its_input(files: Path) -> None:
         (np.zeros((0, 6)), ValueError, r"empty"),
         (np.full((4, 4), 300), ValueError, r"0\.\.255, got 300\.\.300 .* cast to uint8"),
         (np.zeros((4, 4), np.complex64), TypeError, r"dtype complex64; use uint8"),
-        ([[0, 1], [1, 0]], TypeError, r"numpy array, a torch tensor, a PIL image, an Image or a file path"),
+        ([[0, 1], [1, 0]], TypeError, r"a PIL image, an Image or a file path"),
         ("no-such-file.png", FileNotFoundError, r"no such file"),
     ],
 )
