@@ -392,6 +392,7 @@ _KINDS = {
     "html": ("fwtrack.data_types.html", "Html"),
     "table": ("fwtrack.data_types.table", "Table"),
     "object3d": ("fwtrack.data_types.object3d", "Object3D"),
+    "custom-chart": ("fwtrack.plot.custom_chart", "CustomChart"),
     "mask": ("fwtrack.data_types.overlays", "ImageMask"),  # inside an image's descriptor
 }
 
