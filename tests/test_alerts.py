@@ -107,6 +107,6 @@ def test_disabled_run_checks_arguments_and_records_nothing(tmp_dir: Path) -> Non
 
 
 def test_alert_levels_match_wandb() -> None:
-    import wandb
+    from wandb.sdk.wandb_alerts import AlertLevel as WandbAlertLevel
 
-    assert [(m.name, m.value) for m in AlertLevel] == [(m.name, m.value) for m in wandb.AlertLevel]
+    assert [(m.name, m.value) for m in AlertLevel] == [(m.name, m.value) for m in WandbAlertLevel]
