@@ -110,3 +110,17 @@ def test_alert_levels_match_wandb() -> None:
     from wandb.sdk.wandb_alerts import AlertLevel as WandbAlertLevel
 
     assert [(m.name, m.value) for m in AlertLevel] == [(m.name, m.value) for m in WandbAlertLevel]
+
+
+def test_module_shortcuts_alert_alertlevel_save_log_code(tmp_dir: Path) -> None:
+    (tmp_dir / "train.py").write_text("print('hi')\n")
+    with pytest.raises(NoActiveRunError):
+        fwtrack.alert("t", "x")
+    run = _run()
+    fwtrack.alert("Shortcut", "from fwtrack.alert", level=fwtrack.AlertLevel.WARN)
+    assert fwtrack.save("train.py", policy="now") == [str(Path(run.dir, "files", "train.py"))]
+    art = fwtrack.log_code(".", name="shortcut-code")
+    assert art is not None
+    assert art.type == "code"
+    run.finish()
+    assert [(a["title"], a["level"]) for a in _alerts(run)] == [("Shortcut", "WARN")]
