@@ -5,6 +5,8 @@ with its spec and rows (locally)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +348,18 @@ def test_a_chart_with_image_cells_stores_the_images(tmp_dir: Path) -> None:
     names = sorted(p.name for p in (Path(run.dir) / "files" / "media").iterdir())
     assert any(n.endswith(".png") for n in names)
     assert any(n.endswith(".table.json") for n in names)
+
+
+def test_a_reader_that_never_imported_fwtrack_plot_reads_charts_back(tmp_dir: Path) -> None:
+    run = fwtrack.init(project="plots", mode="offline")
+    run.log({"bar": bar(_table(), "name", "loss", title="B")})
+    run.finish()
+    program = (
+        "import sys, fwtrack\n"
+        "chart = fwtrack.Api().run(sys.argv[1]).history()['bar'][0]\n"
+        "print(type(chart).__name__, chart.preset, len(chart.table))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program, run.id], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["CustomChart", "bar", "6"]

@@ -23,7 +23,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fwtrack.data_types import media as _media
 from fwtrack.data_types.media import Fetch, Media
 from fwtrack.data_types.table import Table
 
@@ -294,7 +293,3 @@ def plot_table(
     strings = _check_bindings("string_fields", string_fields, allow_none=False)
     _check_columns(bound, data_table)
     return _make("custom", _spec_dict(vega_spec), data_table, bound, strings)
-
-
-# Read back by `from_descriptor` (the media module names the kinds it knows; this one is ours).
-_media._KINDS.setdefault("custom-chart", ("fwtrack.plot.custom_chart", "CustomChart"))
