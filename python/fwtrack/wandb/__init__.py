@@ -189,7 +189,13 @@ def login(
     referrer: str | None = None,
 ) -> bool:
     """`wandb.login` (W&B's argument order): `fwtrack.login` — log in to the fwtrack server at
-    `host` (default FWTRACK_BASE_URL/WANDB_BASE_URL, else `fwtrack login`'s)."""
+    `host` (default FWTRACK_BASE_URL/WANDB_BASE_URL, else `fwtrack login`'s). In offline or
+    disabled mode (FWTRACK_MODE/WANDB_MODE) without a `host`, nothing to log in to: False, as
+    wandb returns offline."""
+    from fwtrack.sdk.settings import FWTRACK_MODE
+
+    if host is None and FWTRACK_MODE.get() in ("offline", "disabled"):
+        return False
     return fwtrack.login(
         key=key,
         relogin=relogin,
