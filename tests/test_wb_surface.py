@@ -467,3 +467,20 @@ def test_lightning_logger_errors_name_the_class_called() -> None:
     assert "Fabric" not in str(info.value)
     with pytest.raises(ValueError, match="log_model must be True, False or 'all'"):
         FwTrackLogger(log_model="end")  # type: ignore[arg-type]
+
+
+def test_notes_group_job_type_and_resume_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FWTRACK_NOTES", "from env")
+    monkeypatch.setenv("FWTRACK_GROUP", "g1")
+    monkeypatch.setenv("FWTRACK_JOB_TYPE", "train")
+    run = fwtrack.init(project="p", id="envr1", settings=QUIET)
+    assert (run.notes, run.group, run.job_type) == ("from env", "g1", "train")
+    run.finish()
+    assert fwtrack.init(project="p", group="mine", settings=QUIET, reinit=True).group == "mine"
+    monkeypatch.setenv("FWTRACK_RESUME", "never")
+    with pytest.raises(ValueError, match="resume='never' was given"):
+        fwtrack.init(project="p", id="envr1", reinit=True)
+    monkeypatch.setenv("FWTRACK_RESUME", "allow")
+    assert fwtrack.init(project="p", id="envr1", settings=QUIET, reinit=True).resumed

@@ -46,9 +46,13 @@ from fwtrack.sdk.config import Config, config_items
 from fwtrack.sdk.media_worker import MediaWorker
 from fwtrack.sdk.settings import (
     FWTRACK_DIR,
+    FWTRACK_GROUP,
+    FWTRACK_JOB_TYPE,
     FWTRACK_MODE,
     FWTRACK_NAME,
+    FWTRACK_NOTES,
     FWTRACK_PROJECT,
+    FWTRACK_RESUME,
     FWTRACK_RUN_ID,
     FWTRACK_SWEEP_ID,
     FWTRACK_SWEEP_PARAMS,
@@ -1639,7 +1643,11 @@ def init(
     if allow_val_change is not None and not isinstance(allow_val_change, bool):
         raise TypeError(f"allow_val_change must be True or False, got {allow_val_change!r}")
     mode_ = _resolve_mode(mode, settings_)
-    resume_ = _resolve_resume(resume)
+    env_resume = FWTRACK_RESUME.get() if resume is None else None
+    if env_resume is not None:
+        resume_ = _resolve_resume({"true": True, "false": False}.get(env_resume, env_resume))
+    else:
+        resume_ = _resolve_resume(resume)
     reinit_ = _resolve_reinit(reinit)
     sweep_id = FWTRACK_SWEEP_ID.get()
     if sweep_id is not None:
@@ -1681,9 +1689,9 @@ def init(
         env_tags = FWTRACK_TAGS.get()
         if env_tags is not None:
             tags_ = _check_tags([t for t in env_tags.split(",") if t.strip()], "FWTRACK_TAGS")
-    notes_ = _opt_str("notes", notes)
-    group_ = _opt_str("group", group)
-    job_type_ = _opt_str("job_type", job_type)
+    notes_ = _opt_str("notes", notes) if notes is not None else FWTRACK_NOTES.get()
+    group_ = _opt_str("group", group) if group is not None else FWTRACK_GROUP.get()
+    job_type_ = _opt_str("job_type", job_type) if job_type is not None else FWTRACK_JOB_TYPE.get()
     if isinstance(config, str):
         raise TypeError(
             f"config={config!r}: fwtrack takes the config as a dict (or argparse.Namespace, "

@@ -31,12 +31,17 @@ __all__ = [
     "FWTRACK_DIR",
     "FWTRACK_ENTITY",
     "FWTRACK_FLUSH_INTERVAL",
+    "FWTRACK_GROUP",
+    "FWTRACK_JOB_TYPE",
     "FWTRACK_LOG_MODEL",
     "FWTRACK_MODE",
     "FWTRACK_NAME",
+    "FWTRACK_NOTES",
     "FWTRACK_PROJECT",
+    "FWTRACK_RESUME",
     "FWTRACK_RUN_ID",
     "FWTRACK_SAVE_CODE",
+    "FWTRACK_SILENT",
     "FWTRACK_SWEEP_HEARTBEAT",
     "FWTRACK_SWEEP_ID",
     "FWTRACK_SWEEP_PARAMS",
@@ -44,6 +49,7 @@ __all__ = [
     "FWTRACK_SYSTEM_METRICS",
     "FWTRACK_TAGS",
     "FWTRACK_UPLOAD_TIMEOUT",
+    "FWTRACK_WATCH",
     "MODES",
     "EnvVar",
     "Settings",
@@ -92,6 +98,40 @@ FWTRACK_TAGS = EnvVar(
     "FWTRACK_TAGS",
     "Comma-separated tags when `init` gets none, e.g. `baseline,lr-sweep`.",
     default=None,
+)
+FWTRACK_NOTES = EnvVar(
+    "FWTRACK_NOTES",
+    "Notes of the run when `init` gets none.",
+    default=None,
+)
+FWTRACK_GROUP = EnvVar(
+    "FWTRACK_GROUP",
+    "Group of the run when `init` gets none.",
+    default=None,
+)
+FWTRACK_JOB_TYPE = EnvVar(
+    "FWTRACK_JOB_TYPE",
+    "Job type of the run when `init` gets none.",
+    default=None,
+)
+FWTRACK_RESUME = EnvVar(
+    "FWTRACK_RESUME",
+    "`resume` when `init` gets none: `allow`, `must`, `never`, `auto` (or `true` = `auto`, "
+    "`false` = unset).",
+    default=None,
+    allowed=("allow", "must", "never", "auto", "true", "false"),
+)
+FWTRACK_SILENT = EnvVar(
+    "FWTRACK_SILENT",
+    "`true` keeps the `fwtrack.wandb` shim from printing what wandb prints (warnings still show).",
+    default="false",
+    allowed=("true", "false", "1", "0", "yes", "no"),
+)
+FWTRACK_WATCH = EnvVar(
+    "FWTRACK_WATCH",
+    "What integrations that call `watch()` for you log: `gradients`, `parameters`, `all` or "
+    "`false`.",
+    default="gradients",
 )
 FWTRACK_FLUSH_INTERVAL = EnvVar(
     "FWTRACK_FLUSH_INTERVAL",
@@ -218,6 +258,10 @@ ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_RUN_ID,
     FWTRACK_NAME,
     FWTRACK_TAGS,
+    FWTRACK_NOTES,
+    FWTRACK_GROUP,
+    FWTRACK_JOB_TYPE,
+    FWTRACK_RESUME,
     FWTRACK_FLUSH_INTERVAL,
     FWTRACK_BASE_URL,
     FWTRACK_API_KEY,
@@ -236,6 +280,8 @@ ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_SWEEP_ID,
     FWTRACK_SWEEP_PARAMS,
     FWTRACK_SWEEP_HEARTBEAT,
+    FWTRACK_SILENT,
+    FWTRACK_WATCH,
     *SERVER_ENV_VARS,
 )
 
