@@ -5,6 +5,7 @@ surface (`run.summary[k] = v; run.summary.update()`, `run.update()`)."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -263,3 +264,12 @@ def test_nan_summary_values_compare_as_equal(tmp_path: Path) -> None:
     assert math.isnan(handle.summary["x"])
     handle.update()  # no change, so no error
     assert isinstance(handle, Run)
+
+
+def test_more_wandb_run_names(root: Path) -> None:
+    run = Api(root).run(f"{PROJECT}/ra")
+    assert run.lastHistoryStep == 9
+    assert json.loads(run.json_config)["lr"] == {"value": 0.1}
+    run.wait_until_finished(poll=0.01, timeout=5)  # finished already: returns at once
+    with pytest.raises(KeyError, match=r"has no file 'nope\.txt'"):
+        run.file("nope.txt")

@@ -424,6 +424,45 @@ class Run:
         """W&B's alias of `update()`."""
         self.update()
 
+    # -- more of W&B's names ---------------------------------------------------------------
+
+    @property
+    def lastHistoryStep(self) -> int:
+        """W&B's name: the highest step in the history, -1 before the first row."""
+        step = self.last_step
+        return -1 if step is None else step
+
+    @property
+    def json_config(self) -> str:
+        """The config as a JSON string in W&B's shape (`{"key": {"value": ...}}`)."""
+        import json
+
+        return json.dumps({k: {"value": v} for k, v in self.config.items()}, default=str)
+
+    def file(self, name: str) -> RunFile:
+        """The run file `name` (as listed by `files()`). Raises KeyError naming the files
+        there are."""
+        found = [f for f in self.files() if f.name == name]
+        if not found:
+            known = ", ".join(f.name for f in self.files()[:20]) or "none"
+            raise KeyError(f"run {self.path} has no file {name!r} (files: {known})")
+        return found[0]
+
+    def wait_until_finished(self, poll: float = 5.0, timeout: float | None = None) -> None:
+        """Return once the run is no longer `running` (W&B's polling wait); TimeoutError
+        after `timeout` seconds when given."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if hasattr(self, "refresh"):
+                self.refresh()
+            if self.state != "running":
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"run {self.path} is still running after {timeout} s")
+            time.sleep(poll)
+
     def _save(self, fields: tuple[str, ...]) -> None:
         changes = self._changes(fields)
         if changes:

@@ -450,6 +450,18 @@ class RemoteRun(Run):
         self._reader()  # bring the mirror up to date first
         yield from super()._scan(required, min_step, max_step)
 
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Delete the run on the server (its row, log and files; W&B's `Run.delete()`).
+        The artifact versions it logged are kept: `delete_artifacts=True` is refused."""
+        if delete_artifacts:
+            raise ValueError(
+                "delete(delete_artifacts=True) is not supported: the run's artifact versions "
+                "are kept; call delete() without it"
+            )
+        self._backend.client.request(
+            "DELETE", f"/runs/{_quote(self._entity, self._project, self.id)}"
+        )
+
     def _apply_edits(self, changes: dict[str, Any]) -> None:
         """`PATCH` the run on the server; the handle then holds the server's answer."""
         self._row = self._backend.edit(self._entity, self._project, self._id, changes)

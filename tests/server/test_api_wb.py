@@ -189,3 +189,12 @@ def test_edits_are_kept_over_what_the_log_says_later(remote: Remote, tmp_path: P
     assert "acc" not in done.summary  # removed: stays removed
     assert done.config == {"lr": 10, "late": 3}  # lr edited; late from the log
     assert len(done.history()) == 2
+
+
+def test_delete_removes_the_run(remote: Remote) -> None:
+    api = remote.api()
+    run = api.run(f"{ENTITY}/{PROJECT}/rd")
+    with pytest.raises(ValueError, match="delete_artifacts=True"):
+        run.delete(delete_artifacts=True)
+    run.delete()
+    assert [r.id for r in remote.api().runs(PROJECT, order="name")] == ["ra", "rb", "rc"]
