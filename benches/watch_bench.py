@@ -17,8 +17,8 @@ Figures: the loop time per step (median over repetitions), the overhead against 
 and the part due to `watch()` alone (against the same tracker logging the loss without
 watch); the same for the CPU time of the training thread (`time.thread_time()`: what the loop
 itself computed, the tracker's hooks included, its other threads not), which load on a shared
-machine blurs much less than the wall time. With `log_freq=100` and 6 parameter tensors, every 100th step bins 12 tensors (about
-670,000 values) into 64-bin histograms.
+machine blurs much less than the wall time. With `log_freq=100` and 6 parameter tensors,
+every 100th step bins 12 tensors (about 670,000 values) into 64-bin histograms.
 """
 
 from __future__ import annotations
