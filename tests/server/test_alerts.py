@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 import fwtrack
 from fwtrack import _core
+from fwtrack.server.db import Project
 
 from .accessutil import Http
-from .apputil import BACKENDS, database
+from .apputil import BACKENDS, database, open_client
 from .harness import ServerProcess, Ui
 from .webhook_receiver import Receiver
 
@@ -185,3 +188,43 @@ def test_fwtrack_ui_lists_a_local_runs_alerts(ui: Ui, tmp_path: Path) -> None:
         ("Checkpoint", "INFO"),
         ("Diverged", "ERROR"),
     ]
+
+
+@pytest.fixture(params=BACKENDS)
+def app_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    yield from open_client(request, tmp_path, request.param)
+
+
+def test_alerts_appended_before_a_crash_are_stored_when_healed(
+    app_api: TestClient, tmp_path: Path
+) -> None:
+    """Bytes appended without their SQL update (the server died in between) hold an alert:
+    the next look at the stored offset heals the run and stores it, once."""
+    run = _open_run(tmp_path / "client", "healed")
+    run.alert("Before", "in the first upload")
+    run.flush()
+    first = Path(run.dir, _core.LOG_FILE_NAME).read_bytes()
+    run.alert("Lost", "appended, then the server died")
+    run.finish()
+    data = Path(run.dir, _core.LOG_FILE_NAME).read_bytes()
+    base = "/api/v1/runs/admin/alerting/healed"
+    r = app_api.post(
+        f"{base}/log",
+        params={"offset": 0},
+        content=first,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 200, r.text
+    ctx = app_api.app.state.ctx  # type: ignore[attr-defined]
+    with ctx.db.read() as session:
+        project_id = session.scalar(sa.select(Project.id).where(Project.name == "alerting"))
+    stored = Path(ctx.config.data_dir, "store", "runs", str(project_id), "healed", "run.fwlog")
+    assert stored.stat().st_size == len(first)
+    with open(stored, "ab") as fh:  # as if the server died after the append
+        fh.write(data[len(first) :])
+    assert [a["title"] for a in app_api.get(f"{base}/alerts").json()["alerts"]] == ["Before"]
+    assert app_api.get(f"{base}/log/offset").json() == {"offset": len(data)}
+    titles = [a["title"] for a in app_api.get(f"{base}/alerts").json()["alerts"]]
+    assert titles == ["Before", "Lost"]
+    assert app_api.get(f"{base}/log/offset").json() == {"offset": len(data)}
+    assert app_api.get(f"{base}/alerts").json()["total"] == 2

@@ -339,11 +339,13 @@ def stored_offset(
             size, result = _heal(handle, runlog, index, size)
             return size, result, core.log_next_seq(handle.fileno(), size)
 
-    def update(_session: Session, row: Run, out: tuple[int, dict[str, Any] | None, int]) -> None:
+    def update(session: Session, row: Run, out: tuple[int, dict[str, Any] | None, int]) -> None:
         size, result, next_seq = out
         if result is not None:
             apply_index(row, result, size)
             row.next_seq = next_seq
+            # Alerts of a part appended before a crash (the dispatcher's next look sends them).
+            store_alerts(session, project, row, result.get("meta") or {})
 
     try:
         return _row_update(db, run.id, work, update)[0]
