@@ -224,7 +224,15 @@ _POINT = {"mark": "point", "encoding": {"x": {"field": "${field:x}"}}}
             "string_fields has no 't'",
         ),
         (lambda: plot_table(_POINT, _table(), {"x": "step"}, {"t": 1}), TypeError, "string_fields"),
-        (lambda: plot_table("wandb/line/v0", _table(), {}), ValueError, "not JSON"),
+        (lambda: plot_table("wandb/nope/v0", _table(), {}), ValueError, "not JSON"),
+        (lambda: plot_table("wandb/line/v0", _table(), {"x": "step"}), ValueError, "missing ['y']"),
+        (
+            lambda: plot_table(_POINT, _table(), {"x": "step"}, vega_spec_name="wandb/bar/v0"),
+            TypeError,
+            "not both",
+        ),
+        (lambda: plot_table(data_table=_table(), fields={}), TypeError, "vega_spec is required"),
+        (lambda: plot_table(_POINT, _table()), TypeError, "fields is required"),
         (lambda: plot_table(3, _table(), {}), TypeError, "Vega-Lite spec"),
         (lambda: plot_table({"encoding": {}}, _table(), {}), ValueError, "no 'mark'"),
         (
@@ -363,3 +371,47 @@ def test_a_reader_that_never_imported_fwtrack_plot_reads_charts_back(tmp_dir: Pa
         [sys.executable, "-c", program, run.id], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["CustomChart", "bar", "6"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "fields", "mark"),
+    [
+        ("wandb/line/v0", {"x": "step", "y": "loss", "stroke": None}, "line"),
+        ("wandb/line/v0", {"x": "step", "y": "loss", "stroke": "run"}, "line"),
+        ("wandb/scatter/v0", {"x": "step", "y": "loss"}, "point"),
+        ("wandb/bar/v0", {"label": "name", "value": "loss"}, "bar"),
+        ("wandb/histogram/v0", {"value": "loss"}, "bar"),
+    ],
+)
+def test_wandbs_preset_ids_are_drawn_as_our_charts(
+    preset: str, fields: dict[str, Any], mark: str
+) -> None:
+    chart = plot_table(preset, _table(), fields, {"title": "T"})
+    spec = chart.spec
+    got = spec["mark"]["type"] if isinstance(spec["mark"], dict) else spec["mark"]
+    assert got == mark
+    assert _fields_used(spec) == {v for v in fields.values() if v is not None}
+    assert spec["title"] == "T"
+    # W&B's keyword spelling
+    again = plot_table(vega_spec_name=preset, data_table=_table(), fields=fields)
+    assert _fields_used(again.spec) == _fields_used(spec)
+
+
+def test_wandb_curve_and_confusion_presets() -> None:
+    y, p = _probas(2)
+    roc_table = wandb.plot.roc_curve(y, p).table
+    table = fwtrack.Table(columns=roc_table.columns, data=[list(r) for r in roc_table.data])
+    chart = plot_table(
+        "wandb/area-under-curve/v0",
+        table,
+        {"x": "fpr", "y": "tpr", "class": "class"},
+        {"title": "ROC"},
+    )
+    assert _fields_used(chart.spec) == {"fpr", "tpr", "class"}
+    cm = fwtrack.Table(columns=["Actual", "Predicted", "nPredictions"], data=[["a", "a", 3]])
+    chart = plot_table(
+        "wandb/confusion_matrix/v1",
+        cm,
+        {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"},
+    )
+    assert _fields_used(chart.spec) == {"Actual", "Predicted", "nPredictions"}

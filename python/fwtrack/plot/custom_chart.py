@@ -98,8 +98,8 @@ def _spec_dict(vega_spec: object) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise ValueError(
                 f"vega_spec is a str but not JSON ({exc}); pass a Vega-Lite spec as a dict or "
-                "its JSON text (W&B's preset names such as 'wandb/line/v0' are not specs: use "
-                "fwtrack.plot.line and friends for those)"
+                "its JSON text, or one of W&B's built-in preset ids: "
+                + ", ".join(sorted(_WANDB_PRESETS))
             ) from None
         vega_spec = parsed
     if not isinstance(vega_spec, Mapping):
@@ -260,11 +260,13 @@ def _make(
 
 
 def plot_table(
-    vega_spec: dict[str, Any] | str,
-    data_table: Table,
-    fields: dict[str, Any],
+    vega_spec: dict[str, Any] | str | None = None,
+    data_table: Table | None = None,
+    fields: dict[str, Any] | None = None,
     string_fields: dict[str, Any] | None = None,
     split_table: bool = False,
+    *,
+    vega_spec_name: str | None = None,
 ) -> CustomChart:
     """A chart of `data_table` drawn by your own Vega-Lite spec `vega_spec` (a dict or its
     JSON text).
@@ -281,9 +283,21 @@ def plot_table(
 
     W&B's custom presets are Vega specs named by id (e.g. `"wandb/line/v0"`); fwtrack takes
     Vega-Lite, written out (`fwtrack.plot.line` etc. cover W&B's built-in presets).
-    `split_table` is accepted for W&B compatibility and changes nothing.
+    W&B's built-in preset ids (`"wandb/line/v0"`, `"wandb/scatter/v0"`, `"wandb/bar/v0"`,
+    `"wandb/histogram/v0"`, `"wandb/lineseries/v0"`, `"wandb/area-under-curve/v0"`,
+    `"wandb/confusion_matrix/v1"`) are taken too (as `vega_spec` or W&B's keyword
+    `vega_spec_name`), with W&B's field names. `split_table` is accepted for W&B
+    compatibility and changes nothing.
     """
     del split_table
+    if vega_spec_name is not None:
+        if vega_spec is not None:
+            raise TypeError("pass either vega_spec or vega_spec_name, not both")
+        vega_spec = vega_spec_name
+    if vega_spec is None:
+        raise TypeError("plot_table: vega_spec is required (a Vega-Lite spec)")
+    if fields is None:
+        raise TypeError("plot_table: fields is required, e.g. {'x': 'step', 'y': 'loss'}")
     if not isinstance(data_table, Table):
         raise TypeError(
             f"data_table must be a fwtrack.Table, got {type(data_table).__name__}: "
@@ -292,4 +306,109 @@ def plot_table(
     bound = _check_bindings("fields", fields, allow_none=True)
     strings = _check_bindings("string_fields", string_fields, allow_none=False)
     _check_columns(bound, data_table)
+    if isinstance(vega_spec, str) and vega_spec.strip() in _WANDB_PRESETS:
+        preset, template = _WANDB_PRESETS[vega_spec.strip()](strings)
+        needed = sorted(set(re.findall(r"\$\{field:([^}]*)\}", json.dumps(template))))
+        missing = [n for n in needed if bound.get(n) is None and n != "stroke"]
+        if missing:
+            raise ValueError(f"plot_table({vega_spec!r}): fields needs {needed}; missing {missing}")
+        if "stroke" in needed and bound.get("stroke") is None:
+            template = _without_color(template)
+        defaults = {
+            "title": "",
+            "x-axis-title": bound.get("x") or "",
+            "y-axis-title": bound.get("y") or "",
+        }
+        strings = {**defaults, **strings}
+        return _make(preset, template, data_table, bound, strings)
     return _make("custom", _spec_dict(vega_spec), data_table, bound, strings)
+
+
+def _without_color(spec: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(spec)
+    out.get("encoding", {}).pop("color", None)
+    return out
+
+
+def _preset(name: str) -> Any:
+    def build(strings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        from fwtrack.plot import charts, metrics
+
+        title = str(strings.get("title", ""))
+        base = {k: v for k, v in charts._base(title).items() if v is not None}
+        q = charts._q
+        specs: dict[str, tuple[str, dict[str, Any]]] = {
+            "line": (
+                "line",
+                {
+                    **base,
+                    "mark": "line",
+                    "encoding": {
+                        "x": q("${field:x}"),
+                        "y": q("${field:y}"),
+                        "color": {"field": "${field:stroke}", "type": "nominal"},
+                    },
+                },
+            ),
+            "scatter": (
+                "scatter",
+                {
+                    **base,
+                    "mark": {"type": "point", "filled": True},
+                    "encoding": {"x": q("${field:x}"), "y": q("${field:y}")},
+                },
+            ),
+            "bar": (
+                "bar",
+                {
+                    **base,
+                    "mark": "bar",
+                    "encoding": {
+                        "y": {"field": "${field:label}", "type": "nominal", "sort": None},
+                        "x": q("${field:value}"),
+                    },
+                },
+            ),
+            "histogram": (
+                "histogram",
+                {
+                    **base,
+                    "mark": "bar",
+                    "encoding": {
+                        "x": q("${field:value}", bin={"maxbins": 30}),
+                        "y": {"aggregate": "count", "type": "quantitative"},
+                    },
+                },
+            ),
+            "lineseries": (
+                "line_series",
+                {
+                    **base,
+                    "mark": "line",
+                    "encoding": {
+                        "x": q("${field:step}"),
+                        "y": q("${field:lineVal}", title=None),
+                        "color": {"field": "${field:lineKey}", "type": "nominal", "title": None},
+                    },
+                },
+            ),
+        }
+        if name == "area-under-curve":
+            spec = metrics.auc_spec(title, False)
+            return "area_under_curve", {k: v for k, v in spec.items() if v is not None}
+        if name == "confusion_matrix":
+            return "confusion_matrix", metrics.confusion_spec(None, title)
+        return specs[name]
+
+    return build
+
+
+_WANDB_PRESETS = {
+    "wandb/line/v0": _preset("line"),
+    "wandb/scatter/v0": _preset("scatter"),
+    "wandb/bar/v0": _preset("bar"),
+    "wandb/histogram/v0": _preset("histogram"),
+    "wandb/lineseries/v0": _preset("lineseries"),
+    "wandb/area-under-curve/v0": _preset("area-under-curve"),
+    "wandb/confusion_matrix/v1": _preset("confusion_matrix"),
+}

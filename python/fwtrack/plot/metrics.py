@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = [
+    "auc_spec",
     "binary_clf_curve",
     "confusion_chart",
     "confusion_matrix",
+    "confusion_spec",
     "pr_curve",
     "precision_recall",
     "roc",
@@ -137,7 +139,7 @@ def _plotted(
     return out
 
 
-def _auc_spec(title: str, diagonal: bool) -> dict[str, Any]:
+def auc_spec(title: str, diagonal: bool) -> dict[str, Any]:
     line: dict[str, Any] = {
         "mark": {"type": "line", "interpolate": "linear"},
         "encoding": {
@@ -189,7 +191,7 @@ def _curve_chart(
 ) -> CustomChart:
     x, y = columns
     table = Table(columns=["class", *order], data=rows)
-    spec = {k: v for k, v in _auc_spec(title, diagonal).items() if v is not None}
+    spec = {k: v for k, v in auc_spec(title, diagonal).items() if v is not None}
     return _make(
         fn,
         spec,
@@ -343,7 +345,13 @@ def confusion_chart(names: list[str], counts: list[list[Any]], title: str) -> Cu
     n = len(names)
     rows = [[names[i], names[j], counts[i][j]] for i in range(n) for j in range(n)]
     table = Table(columns=["Actual", "Predicted", "nPredictions"], data=rows)
-    order = {"sort": names}
+    fields = {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"}
+    return _make("confusion_matrix", confusion_spec(names, title), table, fields, {"title": title})
+
+
+def confusion_spec(names: list[str] | None, title: str) -> dict[str, Any]:
+    """The heatmap spec of a confusion matrix (axes in the order `names` when given)."""
+    order: dict[str, Any] = {"sort": names} if names is not None else {}
     spec = {
         "$schema": _SCHEMA,
         "title": "${string:title}",
@@ -372,5 +380,4 @@ def confusion_chart(names: list[str], counts: list[list[Any]], title: str) -> Cu
     }
     if not title:
         spec.pop("title")
-    fields = {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"}
-    return _make("confusion_matrix", spec, table, fields, {"title": title})
+    return spec
