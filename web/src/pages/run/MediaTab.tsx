@@ -120,7 +120,7 @@ export function MediaTab({ entity, project, runId, table, onTable }: RunRef & {
     return (
       <Empty title="No media logged for this run">
         <p>
-          Log <code>fwtrack.Image</code>, <code>Audio</code>, <code>Video</code>, <code>Html</code> or <code>Table</code> values (
+          Log <code>fwtrack.Image</code>, <code>Audio</code>, <code>Video</code>, <code>Html</code>, <code>Object3D</code> or <code>Table</code> values (
           <code>{'fwtrack.log({"samples": fwtrack.Image(x)})'}</code>) to see them here by step.
         </p>
       </Empty>
