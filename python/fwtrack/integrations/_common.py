@@ -7,13 +7,13 @@ import argparse
 import dataclasses
 import importlib
 import inspect
-import os
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from fwtrack.sdk import run as _run
 from fwtrack.sdk.run import Run
+from fwtrack.sdk.settings import FWTRACK_PROJECT
 
 
 def require(module: str, extra: str) -> ModuleType:
@@ -66,7 +66,7 @@ def active_or_new_run(default_project: str | None = None, **init: Any) -> tuple[
     if current is not None:
         return current, False
     if init.get("project") is None:
-        init["project"] = os.environ.get("FWTRACK_PROJECT") or default_project
+        init["project"] = FWTRACK_PROJECT.get() or default_project
     return _run.init(**init), True
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from fwtrack.artifacts.artifact import Artifact
 from fwtrack.integrations._checkpoints import Snapshots
 from fwtrack.integrations._common import active_or_new_run, require, to_config
+from fwtrack.sdk.settings import FWTRACK_PROJECT
 
 if TYPE_CHECKING:
     from fwtrack.sdk.run import Run
@@ -90,7 +91,7 @@ class FwTrackTracker(_tracking.GeneralTracker):  # type: ignore[misc]
         init = {**init_kwargs, **self._init_kwargs}
         project = self._project or init.pop("project", None) or project_name
         if project is None:
-            project = os.environ.get("FWTRACK_PROJECT") or DEFAULT_PROJECT
+            project = FWTRACK_PROJECT.get() or DEFAULT_PROJECT
         self._run, self._owned = active_or_new_run(DEFAULT_PROJECT, project=project, **init)
 
     def _active(self) -> Run:

@@ -54,7 +54,7 @@ from fwtrack.errors import FwTrackWarning
 from fwtrack.integrations._checkpoints import Snapshots
 from fwtrack.integrations._common import active_or_new_run, metric_key, require, to_config
 from fwtrack.sdk import run as _run
-from fwtrack.sdk.settings import FWTRACK_LOG_MODEL
+from fwtrack.sdk.settings import FWTRACK_LOG_MODEL, FWTRACK_PROJECT
 
 require("transformers", "transformers")
 
@@ -156,7 +156,7 @@ class FwTrackCallback(TrainerCallback):
             if state.trial_name is not None:
                 init.setdefault("name", state.trial_name)
             init.setdefault("group", args.run_name or args.output_dir)
-            project = self._project or os.environ.get("FWTRACK_PROJECT") or DEFAULT_PROJECT
+            project = self._project or FWTRACK_PROJECT.get() or DEFAULT_PROJECT
             self._run, self._owned = _run.init(project=project, **init), True
         else:
             if args.run_name is not None:
