@@ -18,6 +18,7 @@ import wandb
 
 import fwtrack
 from conftest import fetcher
+from fwserver import Server
 from fwtrack import _core
 from fwtrack.data_types import Media, Object3D, box3d, from_descriptor
 
@@ -289,3 +290,34 @@ def test_class_method_errors() -> None:
         box3d(center=(0, 0), size=(1, 1, 1), orientation=(1, 0, 0, 0), color=(1, 0, 0))
     with pytest.raises(ValueError, match="a glb model is not JSON"):
         fwtrack.Object3D(io.BytesIO(glb()), file_type="glb").to_json()
+
+
+def test_online_run_uploads_masks_and_3d_payloads(
+    server: Server, client_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FWTRACK_BASE_URL", server.url)
+    monkeypatch.setenv("FWTRACK_API_KEY", server.key)
+    mask = np.zeros((6, 8), np.uint8)
+    mask[2:, :3] = 2
+    run = fwtrack.init(project="media-3d-online")
+    run.log(
+        {
+            "scene": fwtrack.Image(
+                np.zeros((6, 8, 3), np.uint8), masks={"gt": {"mask_data": mask}}
+            ),
+            "cloud": fwtrack.Object3D(RNG.uniform(-1, 1, (10, 3))),
+            "model": fwtrack.Object3D(io.BytesIO(glb()), file_type="glb"),
+        }
+    )
+    run.finish()
+    base = f"/runs/admin/media-3d-online/{run.id}"
+    items = server.get(f"{base}/media", key="scene")["items"]
+    mask_path = items[0]["value"]["masks"]["gt"]["path"]
+    status, payload = server.request(f"{base}/files/{mask_path}")
+    assert status == 200
+    assert payload == (Path(run.dir) / "files" / mask_path).read_bytes()
+    keys = {k["key"]: k["type"] for k in server.get(f"{base}/media/keys")["keys"]}
+    assert keys == {"cloud": "object3d", "model": "object3d", "scene": "image"}
+    model = server.get(f"{base}/media", key="model")["items"][0]["value"]
+    status, payload = server.request(f"{base}/files/{model['path']}")
+    assert (status, payload) == (200, glb())
