@@ -247,6 +247,14 @@ def test_not_a_torch_module() -> None:
         fwtrack.watch([mlp(), "model"])
 
 
+def test_disabled_run_hooks_nothing() -> None:
+    fwtrack.init(project="watch", mode="disabled")
+    model = mlp()
+    fwtrack.watch(model, log="all", log_freq=1)
+    assert not model._forward_hooks
+    assert all(not p._backward_hooks for p in model.parameters())
+
+
 def test_finished_run_refuses() -> None:
     run = fwtrack.init(project="watch", settings=SETTINGS)
     run.finish()

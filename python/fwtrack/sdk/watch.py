@@ -19,7 +19,7 @@ otherwise; unlike wandb the count starts again in each run.
 The hooks belong to the run that was active at `watch()`; once it is finished they do
 nothing and remove themselves. Trouble inside a hook never reaches the training loop: it is
 reported once as a warning and the hook goes on. `log_graph=True` is refused (the model
-graph is not drawn by the dashboard).
+graph is not drawn by the dashboard). A disabled run (`mode="disabled"`) hooks nothing.
 """
 
 from __future__ import annotations
@@ -161,6 +161,8 @@ def watch_run(
                 "fwtrack.watch expects a PyTorch model (torch.nn.Module), got "
                 f"{type(model).__module__}.{type(model).__qualname__}"
             )
+    if run.mode == "disabled":
+        return []  # nothing is logged: no hooks, no histograms to make
     with _lock:
         if _counted[0] is not run:
             _counted[:] = [run, 0]
