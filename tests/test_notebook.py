@@ -141,3 +141,30 @@ def test_notebook_without_its_file_saves_the_executed_cells(
     assert [c.source for c in saved.cells] == CELLS[:5]
     second = Path(api.run(second_id).dir) / "files" / "code" / "_session_history.ipynb"
     assert [c.source for c in nbformat.read(second, as_version=4).cells] == CELLS[:6]
+
+
+def test_panel_keeps_bounded_history_and_the_last_value(tmp_dir: Path) -> None:
+    from fwtrack.sdk import notebook
+
+    run = fwtrack.init(project="nb", settings={"console": False, "system_interval": 0})
+    try:
+        assert run._notebook is None  # not a kernel: nothing shown, nothing kept
+        panel = notebook.Panel(run)
+        for i in range(1000):
+            panel.observe({"loss": float(i), "text": "x", "flag": True})
+        for k in range(notebook.PANEL_KEYS + 3):
+            panel.observe({f"k{k:02d}": 1})
+        series = panel._series
+        assert len(series["loss"]) <= notebook.PANEL_POINTS
+        assert series["loss"][-1] == 999.0
+        assert "text" not in series
+        assert "flag" not in series
+        assert len(series) == notebook.PANEL_KEYS  # the first keys logged
+        html = notebook.run_html(run, panel)
+        assert ">999</td>" in html
+        assert "running" in html
+        assert run.name in run._repr_html_()
+    finally:
+        run.finish()
+    notebook.finished(run, panel, 1)
+    assert "failed" in notebook.run_html(run, panel)
