@@ -30,7 +30,7 @@ def source_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_program(name: str, *args: str, tmp: Path, timeout: float = 240) -> Any:
+def run_program(name: str, *args: str, tmp: Path, timeout: float = 600) -> Any:
     """Run programs/<name> with `args`; the JSON of its last stdout line (None without)."""
     proc = subprocess.run(
         [sys.executable, str(PROGRAMS / name), *args],

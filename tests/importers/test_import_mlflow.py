@@ -3,6 +3,7 @@ store), compared with what MlflowClient reads."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ def _client(uri: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    # SQLAlchemy's deprecation noise from MLflow's SQL store is not under test here.
+    warnings.simplefilter("ignore", DeprecationWarning)
     return MlflowClient(tracking_uri=uri if "://" in uri else Path(uri).as_uri())
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -61,6 +62,15 @@ def _param(text: str) -> Any:
 
 
 @contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow's own deprecation noise (SQLAlchemy's, in its SQL store) kept out of the
+    caller's warnings while the importer calls it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+@contextlib.contextmanager
 def _file_store_allowed() -> Iterator[None]:
     names = ("MLFLOW_ALLOW_FILE_STORE", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     old = {name: os.environ.get(name) for name in names}
@@ -97,7 +107,10 @@ def _client(tracking_uri: str | None) -> Any:
                 "e.g. sqlite:///mlflow.db (relative) or sqlite:////abs/path/mlflow.db"
             )
     try:
-        return MlflowClient(tracking_uri=uri), uri
+        with _quiet():
+            client = MlflowClient(tracking_uri=uri)
+            client.search_experiments(max_results=1)  # opens (and checks) the store
+        return client, uri
     except Exception as exc:
         raise ImportSourceError(
             f"cannot open the MLflow tracking store {uri}: {exc}\nhint: pass --tracking-uri "
@@ -109,23 +122,28 @@ def _experiments(client: Any, uri: str, experiment: str | None) -> list[Any]:
     from mlflow.entities import ViewType
 
     try:
-        if experiment is not None:
-            exp = client.get_experiment_by_name(experiment)
-            if exp is None and experiment.isdigit():
-                exp = client.get_experiment(experiment)
-            if exp is None:
-                names = [e.name for e in client.search_experiments(view_type=ViewType.ALL)]
-                raise ImportSourceError(
-                    f"no MLflow experiment {experiment!r} in {uri}; it holds "
-                    f"{', '.join(repr(n) for n in names) or 'no experiments'}\nhint: pass one of "
-                    "them to --experiment, or leave it out to import every experiment"
-                )
-            return [exp]
-        return list(client.search_experiments(view_type=ViewType.ALL))
+        with _quiet():
+            return _find_experiments(client, uri, experiment, ViewType.ALL)
     except ImportSourceError:
         raise
     except Exception as exc:
         raise ImportSourceError(f"cannot list the experiments of {uri}: {exc}") from exc
+
+
+def _find_experiments(client: Any, uri: str, experiment: str | None, view: Any) -> list[Any]:
+    if experiment is not None:
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None and experiment.isdigit():
+            exp = client.get_experiment(experiment)
+        if exp is None:
+            names = [e.name for e in client.search_experiments(view_type=view)]
+            raise ImportSourceError(
+                f"no MLflow experiment {experiment!r} in {uri}; it holds "
+                f"{', '.join(repr(n) for n in names) or 'no experiments'}\nhint: pass one of "
+                "them to --experiment, or leave it out to import every experiment"
+            )
+        return [exp]
+    return list(client.search_experiments(view_type=view))
 
 
 def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
@@ -133,13 +151,14 @@ def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
 
     token = None
     while True:
-        page = client.search_runs(
-            [experiment_id],
-            run_view_type=ViewType.ALL,
-            max_results=_PAGE,
-            order_by=["attributes.start_time ASC"],
-            page_token=token,
-        )
+        with _quiet():
+            page = client.search_runs(
+                [experiment_id],
+                run_view_type=ViewType.ALL,
+                max_results=_PAGE,
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
+            )
         yield from page
         token = page.token
         if not token:
@@ -149,7 +168,9 @@ def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
 def _history(client: Any, run_id: str, keys: list[str]) -> list[tuple[int, int, str, float]]:
     points: list[tuple[int, int, str, float]] = []
     for key in keys:
-        for m in client.get_metric_history(run_id, key):
+        with _quiet():
+            history = client.get_metric_history(run_id, key)
+        for m in history:
             points.append((int(m.step), int(m.timestamp), key, float(m.value)))
     points.sort(key=lambda p: (p[0], p[1]))
     return points
@@ -171,9 +192,10 @@ def _rows(points: list[tuple[int, int, str, float]]) -> Iterator[Row]:
 
 def _artifacts(client: Any, run_id: str, tmp: str) -> SourceArtifact | None:
     try:
-        if not client.list_artifacts(run_id):
-            return None
-        local = client.download_artifacts(run_id, "", tmp)
+        with _quiet():
+            if not client.list_artifacts(run_id):
+                return None
+            local = client.download_artifacts(run_id, "", tmp)
     except Exception:
         return None
     files: dict[str, str] = {}
