@@ -42,6 +42,7 @@ __all__ = ["find_runs", "import_tensorboard", "read_events", "read_run"]
 
 EVENT_MARK = "tfevents"
 MAX_BINS = 512
+TORCH_TEXT_SUFFIX = "/text_summary"
 
 
 def find_runs(logdir: str | os.PathLike[str]) -> list[Path]:
@@ -125,7 +126,10 @@ def _values(files: list[Path], notes: list[str], config: dict[str, Any]) -> Iter
                     if v is None:
                         skipped[plugin or "(none)"] = skipped.get(plugin or "(none)", 0) + 1
                         continue
-                    yield event.step, event.wall_time, value.tag, v
+                    tag = value.tag
+                    if plugin == "text" and tag.endswith(TORCH_TEXT_SUFFIX):
+                        tag = tag.removesuffix(TORCH_TEXT_SUFFIX)  # torch's add_text naming
+                    yield event.step, event.wall_time, tag, v
     for plugin, n in sorted(skipped.items()):
         notes.append(f"{files[0].parent}: {n} value(s) of the {plugin!r} plugin not imported")
 
