@@ -239,20 +239,52 @@ def test_summary_is_a_dict_whose_edits_stay_until_saved(root: Path) -> None:
         run.name = ""
 
 
-def test_saving_local_edits_names_the_limit(root: Path) -> None:
-    """A finished local run log takes no more records (a run-log change the core has to
-    make first): saving says so, and what to do instead; reading again shows the log."""
-    api = Api(root)
-    run = api.run(f"{PROJECT}/rc")
+def test_local_edits_are_saved_in_the_run_log(tmp_path: Path) -> None:
+    """`summary.update()` and `update()` append the edits to a finished local run's log:
+    every reader sees them, the run stays finished with its history, and a resume carries
+    them on."""
+    make_runs(tmp_path)
+    api = Api(tmp_path)
+    run = api.run(f"{PROJECT}/ra")
+    state, rows = run.state, run.row_count
     run.summary["best"] = 2.0
-    with pytest.raises(FwTrackError, match=r"cannot save the edited summary of the local run"):
-        run.summary.update()
-    assert "best" not in api.run(f"{PROJECT}/rc").summary
-    assert run.summary["best"] == 2.0  # kept on the handle for another try
-    fresh = api.run(f"{PROJECT}/rc")
-    fresh.tags = ["x"]
-    with pytest.raises(FwTrackError, match=r"hint: .*Api\(base_url=\.\.\.\)"):
-        fresh.update()
+    del run.summary["acc"]
+    run.summary.update()
+    run.config["lr"] = 0.5
+    del run.config["layers"]
+    run.tags = ["x", "y"]
+    run.name = "renamed"
+    run.notes = "edited"
+    run.update()
+    for fresh in (run, Api(tmp_path).run(f"{PROJECT}/ra")):
+        assert fresh.summary["best"] == 2.0
+        assert "acc" not in fresh.summary
+        assert fresh.summary["loss"] == 0.1
+        assert fresh.config == {"lr": 0.5, "opt": {"name": "adam"}}
+        assert (fresh.name, fresh.tags, fresh.notes) == ("renamed", ["x", "y"], "edited")
+        assert (fresh.state, fresh.row_count, len(fresh.starts)) == (state, rows, 1)
+    # The filters see the edit.
+    assert [r.id for r in api.runs(PROJECT, filters={"tags": {"$in": ["y"]}})] == ["ra"]
+    # A resume continues from the edited run.
+    resumed = fwtrack.init(project=PROJECT, id="ra", dir=tmp_path, resume="must", mode="offline")
+    assert (resumed.name, list(resumed.tags)) == ("renamed", ["x", "y"])
+    assert resumed.summary["best"] == 2.0
+    resumed.finish()
+    assert Api(tmp_path).run(f"{PROJECT}/ra").summary["best"] == 2.0
+
+
+def test_a_running_local_run_is_not_edited_by_the_api(tmp_path: Path) -> None:
+    live = fwtrack.init(project="live", dir=tmp_path, mode="offline", settings={"console": False})
+    fwtrack.log({"x": 1.0})
+    live.flush()
+    handle = Api(tmp_path).run(f"live/{live.id}")
+    handle.summary["best"] = 1.0
+    with pytest.raises(FwTrackError, match=r"cannot save the edits of the local run .* while it"):
+        handle.summary.update()
+    assert handle.summary["best"] == 1.0  # kept on the handle for another try
+    live.finish()
+    handle.summary.update()
+    assert Api(tmp_path).run(f"live/{live.id}").summary["best"] == 1.0
 
 
 def test_nan_summary_values_compare_as_equal(tmp_path: Path) -> None:

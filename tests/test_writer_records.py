@@ -114,3 +114,21 @@ def test_the_mean_continues_after_a_resume(tmp_dir: Path) -> None:
     assert run.summary["loss"]["mean"] == 4.0
     fwtrack.finish()
     assert fwtrack.Api().run("p/mean").summary["loss"]["mean"] == 4.0
+
+
+def test_name_tags_and_notes_set_on_a_live_run_are_in_its_log(tmp_dir: Path) -> None:
+    run = fwtrack.init(project="p", id="edit", name="first", tags=["a"])
+    run.name = "second"
+    run.tags = ["b", "c"]
+    run.notes = "why"
+    with pytest.raises(ValueError, match="run name must be a non-empty str"):
+        run.name = " "
+    with pytest.raises(TypeError, match=r"run\.tags must be a list of str"):
+        run.tags = "b"  # type: ignore[assignment]
+    fwtrack.finish()
+    back = fwtrack.Api().run("p/edit")
+    assert (back.name, back.tags, back.notes) == ("second", ["b", "c"], "why")
+    # A resume carries the edited values on.
+    resumed = fwtrack.init(project="p", id="edit", resume="must")
+    assert (resumed.name, resumed.tags, resumed.notes) == ("second", ("b", "c"), "why")
+    fwtrack.finish()

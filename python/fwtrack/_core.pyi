@@ -73,6 +73,9 @@ class RunWriter:
         """Append `lines` of `stream` ("stdout"/"stderr") printed at Unix time `ts`, as one
         `Console` record (for importers and output not read from a pipe). Does nothing
         after `finish`."""
+    def log_run_edit(self, info: dict[str, Any] | str) -> None:
+        """Append a `RunEdit` record: run info keys set while the run runs (name, tags,
+        notes, ...); readers show them over the start's info. Does nothing after `finish`."""
     def log_alert(self, title: str, text: str, level: str) -> None:
         """Append an `Alert` record timed now; `level` is "INFO", "WARN" or "ERROR"
         (ValueError otherwise, or for an empty title). Does nothing after `finish`."""
@@ -122,6 +125,21 @@ class RunWriter:
     @property
     def dropped_steps(self) -> int:
         """How many log calls were dropped for a step below the current one."""
+
+def amend_run(
+    path: str,
+    *,
+    summary: dict[str, Any] | str | None = None,
+    summary_delete: list[str] = ...,
+    config: dict[str, Any] | str | None = None,
+    info: dict[str, Any] | str | None = None,
+) -> None:
+    """Edit a run that is not being written (the public API's `summary.update()` and
+    `update()`): append one frame holding a `Summary` snapshot with `summary` set and
+    `summary_delete` removed (both explicit, as `update_summary`), a `Config` record when
+    `config` (the whole new config) is given, and a `RunEdit` record when `info` (run info
+    keys to set) is given; no start or finish record. The run's lock is held throughout;
+    RuntimeError while a live process writes the run."""
 
 class Histogram:
     """Bins computed in Rust. Build with `histogram(...)` or `Histogram.from_counts(...)`."""

@@ -472,15 +472,33 @@ class Run:
             state.pop(field, None)
 
     def _apply_edits(self, changes: dict[str, Any]) -> None:
-        fields = ", ".join(sorted({k.removesuffix("_delete") for k in changes}))
-        raise FwTrackError(
-            f"cannot save the edited {fields} of the local run {self.path}: a local run log "
-            "is only written by the process running the run, and a finished log takes no "
-            "more records in this version\n"
-            "hint: set them while the run is running (run.summary[...] = ..., "
-            "run.config.update(...)), resume it with fwtrack.init(id=..., resume='must') "
-            "to add them, or edit the run on a server (Api(base_url=...))"
-        )
+        """Append the edits to the run log (`_core.amend_run`: one frame, under the run's
+        lock; no start or finish record), so every reader of the log, `fwtrack ui` and a
+        later `fwtrack sync` see them."""
+        config = None
+        if "config" in changes or "config_delete" in changes:
+            config = self._read_config()
+            for key in changes.get("config_delete") or []:
+                config.pop(key, None)
+            config.update(changes.get("config") or {})
+        info: dict[str, Any] = {k: changes[k] for k in ("name", "tags", "notes") if k in changes}
+        try:
+            _core.amend_run(
+                str(self._dir),
+                summary=changes.get("summary", {})
+                if "summary" in changes or "summary_delete" in changes
+                else None,
+                summary_delete=list(changes.get("summary_delete") or []),
+                config=config,
+                info=info or None,
+            )
+        except RuntimeError as e:
+            raise FwTrackError(
+                f"cannot save the edits of the local run {self.path} while it is running "
+                f"({e})\nhint: set them in the running process (run.summary[...] = ..., "
+                "run.config.update(...), run.name = ...), or edit it after it finishes"
+            ) from None
+        self._stamp = None  # read the log again
 
     @property
     def metrics(self) -> list[dict[str, Any]]:

@@ -185,6 +185,7 @@ class _Writer(Protocol):
 
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None: ...
     def log_config(self, config_json: str) -> None: ...
+    def log_run_edit(self, info: dict[str, Any]) -> None: ...
     def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None: ...
     def define_metric(
         self,
@@ -219,6 +220,9 @@ class _NullWriter:
         pass
 
     def log_config(self, config_json: str) -> None:
+        pass
+
+    def log_run_edit(self, info: dict[str, Any]) -> None:
         pass
 
     def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None:
@@ -329,7 +333,9 @@ class Run:
         "_links",
         "_media",
         "_metrics",
+        "_name",
         "_notebook",
+        "_notes",
         "_resume_file",
         "_run_dir",
         "_snapshot",
@@ -337,19 +343,17 @@ class Run:
         "_starting_step",
         "_summary",
         "_system",
+        "_tags",
         "_uploader",
         "dir",
         "group",
         "id",
         "job_type",
         "mode",
-        "name",
-        "notes",
         "project",
         "resumed",
         "settings",
         "sweep_id",
-        "tags",
     )
 
     def __init__(
@@ -376,12 +380,12 @@ class Run:
         self._finished = False
         self.id: str = info["id"]
         """The run id (unique within its project)."""
-        self.name: str = info["name"]
+        self._name: str = info["name"]
         self.project: str = info["project"]
         self.group: str | None = info["group"]
         self.job_type: str | None = info["job_type"]
-        self.tags: tuple[str, ...] = tuple(info["tags"])
-        self.notes: str | None = info["notes"]
+        self._tags: tuple[str, ...] = tuple(info["tags"])
+        self._notes: str | None = info["notes"]
         self.resumed: bool = info["resumed"]
         self.sweep_id: str | None = info.get("sweep_id")
         """The sweep this run is a trial of (`FWTRACK_SWEEP_ID` at `init`), else None."""
@@ -412,6 +416,47 @@ class Run:
         return self._inner.summary()
 
     # -- logging -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The run's display name; setting it records the new name in the run log (readers
+        and the dashboard show it), as W&B's `run.name = ...`."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"run name must be a non-empty str, got {value!r}")
+        self._edit_info("name", value)
+        self._name = value
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The run's tags; assigning a list or tuple of str records them in the run log."""
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Sequence[str]) -> None:
+        tags = tuple(_check_tags(value, "run.tags"))
+        self._edit_info("tags", list(tags))
+        self._tags = tags
+
+    @property
+    def notes(self) -> str | None:
+        """The run's notes; setting them records them in the run log."""
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"run.notes must be a str or None, got {type(value).__name__}")
+        self._edit_info("notes", value)
+        self._notes = value
+
+    def _edit_info(self, key: str, value: object) -> None:
+        # A finished or disabled run keeps the value on the object only.
+        if self.mode != "disabled" and not self._finished:
+            self._inner.log_run_edit({key: value})
 
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None:
         """Log a dict of metrics as one row (see docs/api.md, "Steps" and "Values").

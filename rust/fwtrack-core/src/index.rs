@@ -560,6 +560,7 @@ impl Manifest {
             | Record::ArtifactLogged(_)
             | Record::ArtifactUsed(_)
             | Record::Alert(_)
+            | Record::RunEdit(_)
             | Record::Unknown { .. } => {}
         }
         Ok(())

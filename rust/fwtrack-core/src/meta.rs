@@ -250,6 +250,22 @@ impl RunMeta {
             Record::ArtifactLogged(body) => self.artifacts.logged.push(body.clone()),
             Record::ArtifactUsed(body) => self.artifacts.used.push(body.clone()),
             Record::Alert(body) => self.alerts.push(body.clone()),
+            Record::RunEdit(body) => {
+                // The edited keys replace those of every start's info, so readers that take
+                // the name, tags or notes from any start see the edit.
+                if let Some(Mp::Map(patch)) = field(body, "info") {
+                    for start in &mut self.starts {
+                        if let Mp::Map(info) = start {
+                            for (k, v) in patch {
+                                match info.iter_mut().find(|(key, _)| key == k) {
+                                    Some(slot) => slot.1 = v.clone(),
+                                    None => info.push((k.clone(), v.clone())),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             Record::Summary(_)
             | Record::System(_)
             | Record::Console(_)

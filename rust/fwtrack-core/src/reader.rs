@@ -288,6 +288,7 @@ impl RunView {
                 | Record::ArtifactLogged(_)
                 | Record::ArtifactUsed(_)
                 | Record::Alert(_)
+                | Record::RunEdit(_)
                 | Record::Unknown { .. } => {}
             }
         }

@@ -27,8 +27,9 @@ pub mod kind {
     pub const ARTIFACT_LOGGED: u8 = 11;
     pub const ARTIFACT_USED: u8 = 12;
     pub const ALERT: u8 = 13;
+    pub const RUN_EDIT: u8 = 14;
     /// The highest kind this reader knows; higher ones are kept as [`super::Record::Unknown`].
-    pub const LAST_KNOWN: u8 = ALERT;
+    pub const LAST_KNOWN: u8 = RUN_EDIT;
 }
 
 /// A scalar value in a history row.
@@ -197,6 +198,9 @@ pub enum Record {
     /// An alert the run raised: the body map, `ts` (Unix time), `title`, `text` and `level`
     /// (one of [`ALERT_LEVELS`]) at least.
     Alert(Mp),
+    /// Run info edited after the fact (name, tags, notes, ... through the public API): the
+    /// body map, `ts` and `info` (the keys set) at least.
+    RunEdit(Mp),
     /// A kind this reader does not know; kept as raw bytes.
     Unknown {
         kind: u8,
@@ -255,6 +259,7 @@ impl Record {
             Record::ArtifactLogged(_) => kind::ARTIFACT_LOGGED,
             Record::ArtifactUsed(_) => kind::ARTIFACT_USED,
             Record::Alert(_) => kind::ALERT,
+            Record::RunEdit(_) => kind::RUN_EDIT,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -405,9 +410,10 @@ impl Record {
                 write_str(buf, "value");
                 write_mp(buf, &x.value);
             }
-            Record::ArtifactLogged(body) | Record::ArtifactUsed(body) | Record::Alert(body) => {
-                write_mp(buf, body);
-            }
+            Record::ArtifactLogged(body)
+            | Record::ArtifactUsed(body)
+            | Record::Alert(body)
+            | Record::RunEdit(body) => write_mp(buf, body),
             Record::Unknown { body, .. } => buf.extend_from_slice(body),
         }
     }
@@ -476,6 +482,13 @@ impl Record {
                 m.str("title")?;
                 m.str("level")?;
                 Record::Alert(v)
+            }
+            kind::RUN_EDIT => {
+                m.f64("ts")?;
+                if !matches!(m.need("info")?, Mp::Map(_)) {
+                    return Err(bad(kind, "\"info\" is not a map"));
+                }
+                Record::RunEdit(v)
             }
             kind::SYSTEM => {
                 let mut values = Vec::new();

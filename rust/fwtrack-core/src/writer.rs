@@ -106,6 +106,43 @@ const MAX_IDLE: Duration = Duration::from_millis(20);
 /// per wake-up keeps `finish()` short after a burst).
 const WAKE_AT: usize = 2048;
 
+/// Append the records `make` returns, given the run as its log tells it, to the log of the
+/// run directory `dir` as one frame after its last whole one (a torn tail is cut, as a resume
+/// does), fsynced, without a start or finish record: an edit of a run that is not being
+/// written. The run's lock is held throughout; fails with [`Error::Locked`] while a live
+/// writer holds it.
+pub fn amend(dir: &Path, make: impl FnOnce(&RunView) -> Result<Vec<Record>>) -> Result<()> {
+    let _lock = DirLock::acquire(&dir.join(crate::LOCK_FILE_NAME))?;
+    let path = dir.join(crate::LOG_FILE_NAME);
+    let view = RunView::from_contents(read_log(&path)?);
+    let records = make(&view)?;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut raw = Vec::new();
+    for r in &records {
+        codec::push_record(&mut raw, r);
+    }
+    let count = u32::try_from(records.len())
+        .map_err(|_| Error::Decode("too many records for one frame".into()))?;
+    let frame = codec::encode_frame(&raw, view.next_seq, count, 1);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    let appended = file
+        .set_len(view.valid_len)
+        .and_then(|()| std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)))
+        .and_then(|_| file.write_all(&frame))
+        .and_then(|()| file.sync_all());
+    if let Err(e) = appended {
+        // Leave the log as it was.
+        let _ = file.set_len(view.valid_len);
+        return Err(Error::io(&path, e));
+    }
+    Ok(())
+}
+
 /// The handle the logging side holds.
 pub struct Writer {
     tx: Sender<Msg>,

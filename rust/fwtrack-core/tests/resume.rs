@@ -271,3 +271,50 @@ fn the_mean_continues_over_the_values_logged_before_a_resume() {
     assert!(mp_eq(get(loss, "mean").unwrap(), &Mp::F64(4.0)));
     assert!(mp_eq(get(loss, "min").unwrap(), &Mp::F64(1.0)));
 }
+
+#[test]
+fn an_amend_appends_edits_without_starting_or_finishing_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (w, _) = open(dir, false, quiet_opts());
+    w.send(row(0, &[fl("loss", 1.0)])).unwrap();
+    w.send(Record::Finish(Finish {
+        exit_code: 0,
+        timestamp: 2.0,
+        runtime: 1.0,
+        reason: None,
+    }))
+    .unwrap();
+    w.close().unwrap();
+    let before = RunView::open(dir).unwrap();
+
+    fwtrack_core::writer::amend(dir, |view| {
+        assert_eq!(view.meta.starts.len(), 1);
+        Ok(vec![
+            Record::Config(map(&[("lr", Mp::F64(0.5))])),
+            Record::RunEdit(map(&[
+                ("ts", Mp::F64(3.0)),
+                ("info", map(&[("name", Mp::from("renamed"))])),
+            ])),
+        ])
+    })
+    .unwrap();
+    let after = RunView::open(dir).unwrap();
+    assert_eq!(after.meta.starts.len(), 1);
+    assert_eq!(after.meta.finish, before.meta.finish);
+    assert_eq!(after.rows, before.rows);
+    assert!(mp_eq(
+        get(&after.meta.starts[0], "name").unwrap(),
+        &Mp::from("renamed")
+    ));
+    assert!(mp_eq(
+        after.meta.config.as_ref().unwrap(),
+        &map(&[("lr", Mp::F64(0.5))])
+    ));
+
+    // A run being written is not amended.
+    let (w, _) = Writer::open(dir, start("again"), true, quiet_opts()).unwrap();
+    let refused = fwtrack_core::writer::amend(dir, |_| Ok(vec![]));
+    assert!(matches!(refused, Err(Error::Locked { .. })));
+    w.close().unwrap();
+}

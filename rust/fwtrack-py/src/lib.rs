@@ -54,6 +54,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<convert::PyMediaValue>()?;
     m.add_class::<pending::PyPendingMedia>()?;
     m.add_function(wrap_pyfunction!(payload::store_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(writer::amend_run, m)?)?;
     m.add_class::<writer::ConsoleReader>()?;
     m.add_class::<upload::PyUploader>()?;
     m.add_class::<address::PyHasher>()?;

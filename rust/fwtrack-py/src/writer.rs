@@ -16,7 +16,7 @@ use fwtrack_core::index::json;
 use fwtrack_core::lock::fork_generation;
 use fwtrack_core::pending::Entry;
 use fwtrack_core::record::{
-    ALERT_LEVELS, ConsoleLines, Finish, Key, MetricDef, Record, SystemSample,
+    ALERT_LEVELS, ConsoleLines, Finish, Key, MetricDef, Record, SummarySnapshot, SystemSample,
 };
 use fwtrack_core::steps::{Outcome, StepState};
 use fwtrack_core::summary::AGGREGATIONS;
@@ -475,6 +475,25 @@ impl PyRunWriter {
         self.enqueue(py, vec![Entry::Record(Record::Alert(body))])
     }
 
+    /// Append a `RunEdit` record: run info keys set while the run runs (`run.name = ...`,
+    /// `run.tags = ...`, `run.notes = ...`); readers show them over the start's info. After
+    /// `finish` it does nothing.
+    fn log_run_edit(&self, py: Python<'_>, info: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Mp::Map(info) = json_or_obj_to_mp(info)? else {
+            return Err(PyValueError::new_err(
+                "the run edit must be a dict (or a JSON object) of run info keys",
+            ));
+        };
+        if self.inert(py) || self.finished.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let body = Mp::Map(vec![
+            (Mp::from("ts"), Mp::F64(now_unix())),
+            (Mp::from("info"), Mp::Map(info)),
+        ]);
+        self.enqueue(py, vec![Entry::Record(Record::RunEdit(body))])
+    }
+
     /// Record the console output arriving on the pipe descriptor `fd` (which this call takes
     /// over and closes at its end) as `stream` ("stdout" or "stderr") lines, in a thread
     /// that never takes the GIL. The returned handle's `join(timeout)` waits for the pipe's
@@ -725,4 +744,85 @@ impl PyRunWriter {
             self.finished()
         )
     }
+}
+
+/// Edit a run that is not being written: append one frame holding a `Summary` snapshot with
+/// `summary` set and `summary_delete` removed (both then explicit, as `update_summary`), a
+/// `Config` record when `config` (the whole new config) is given, and a `RunEdit` record when
+/// `info` (run info keys to set: name, tags, notes, ...) is given. The run's lock is held
+/// while reading and appending; RuntimeError while a live process writes the run.
+#[pyfunction]
+#[pyo3(signature = (path, *, summary = None, summary_delete = Vec::new(), config = None, info = None))]
+pub fn amend_run(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    summary: Option<&Bound<'_, PyAny>>,
+    summary_delete: Vec<String>,
+    config: Option<&Bound<'_, PyAny>>,
+    info: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let as_map = |what: &str, v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Vec<(Mp, Mp)>>> {
+        match v.map(json_or_obj_to_mp).transpose()? {
+            None => Ok(None),
+            Some(Mp::Map(entries)) => Ok(Some(entries)),
+            Some(_) => Err(PyValueError::new_err(format!(
+                "{what} must be a dict (or a JSON object)"
+            ))),
+        }
+    };
+    let summary = as_map("summary", summary)?;
+    let config = as_map("config", config)?.map(Mp::Map);
+    let info = as_map("info", info)?;
+    py.detach(|| {
+        fwtrack_core::writer::amend(&path, |view| {
+            let mut out = Vec::new();
+            if summary.is_some() || !summary_delete.is_empty() {
+                let (mut values, mut explicit) = match &view.summary {
+                    Some(s) => (
+                        match &s.values {
+                            Mp::Map(e) => e.clone(),
+                            _ => Vec::new(),
+                        },
+                        s.explicit.clone(),
+                    ),
+                    None => (Vec::new(), Vec::new()),
+                };
+                values.retain(|(k, _)| {
+                    !k.as_str()
+                        .is_some_and(|k| summary_delete.iter().any(|d| d == k))
+                });
+                explicit.retain(|k| !summary_delete.contains(k));
+                for (k, v) in summary.clone().unwrap_or_default() {
+                    let Some(name) = k.as_str().map(str::to_owned) else {
+                        continue;
+                    };
+                    match values
+                        .iter_mut()
+                        .find(|(key, _)| key.as_str() == Some(&name))
+                    {
+                        Some(slot) => slot.1 = v,
+                        None => values.push((k, v)),
+                    }
+                    if !explicit.contains(&name) {
+                        explicit.push(name);
+                    }
+                }
+                out.push(Record::Summary(SummarySnapshot {
+                    values: Mp::Map(values),
+                    explicit,
+                }));
+            }
+            if let Some(c) = config.clone() {
+                out.push(Record::Config(c));
+            }
+            if let Some(i) = info.clone() {
+                out.push(Record::RunEdit(Mp::Map(vec![
+                    (Mp::from("ts"), Mp::F64(now_unix())),
+                    (Mp::from("info"), Mp::Map(i)),
+                ])));
+            }
+            Ok(out)
+        })
+    })
+    .py_err()
 }

@@ -204,7 +204,8 @@ pub fn record_eq(a: &Record, b: &Record) -> bool {
         }
         (Record::ArtifactLogged(x), Record::ArtifactLogged(y))
         | (Record::ArtifactUsed(x), Record::ArtifactUsed(y))
-        | (Record::Alert(x), Record::Alert(y)) => mp_eq(x, y),
+        | (Record::Alert(x), Record::Alert(y))
+        | (Record::RunEdit(x), Record::RunEdit(y)) => mp_eq(x, y),
         (Record::Media(x), Record::Media(y)) => {
             x.step == y.step
                 && f_eq(x.timestamp, y.timestamp)
@@ -419,9 +420,17 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
             Record::Alert(Mp::Map(body))
         },
     );
-    // Kinds no reader knows (1-13 are the known ones).
+    // A run edit: `ts` and an `info` map, then any other fields.
+    let run_edit = (arb_f64(), arb_mp_map(), arb_mp_map()).prop_map(|(ts, info, rest)| {
+        let mut body = vec![(Mp::from("ts"), Mp::F64(ts)), (Mp::from("info"), info)];
+        if let Mp::Map(rest) = rest {
+            body.extend(rest);
+        }
+        Record::RunEdit(Mp::Map(body))
+    });
+    // Kinds no reader knows (1-14 are the known ones).
     let unknown = (
-        prop_oneof![Just(0u8), 14u8..=255],
+        prop_oneof![Just(0u8), 15u8..=255],
         proptest::collection::vec(any::<u8>(), 0..32),
     )
         .prop_map(|(kind, body)| Record::Unknown { kind, body });
@@ -438,6 +447,7 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
         1 => media,
         1 => artifact,
         1 => alert,
+        1 => run_edit,
         1 => unknown,
     ]
 }
