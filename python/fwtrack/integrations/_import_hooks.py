@@ -25,7 +25,7 @@ from typing import Any
 
 from fwtrack.errors import FwTrackWarning
 
-__all__ = ["install", "route_wandb", "when_imported"]
+__all__ = ["install", "route_lightning_modules", "route_wandb", "when_imported"]
 
 Hook = Callable[[ModuleType], None]
 
@@ -132,6 +132,11 @@ def _route_transformers_wandb(module: ModuleType) -> None:
 
 
 def _route_lightning_wandb(module: ModuleType) -> None:
+    shim = sys.modules.get("fwtrack.wandb.integration.lightning")
+    if shim is not None and not hasattr(shim, "WandbLogger"):
+        # Lightning is being imported by the shim's own module, which routes Lightning's
+        # modules itself once its class exists (route_lightning_modules).
+        return
     from fwtrack.wandb.integration.lightning import WandbLogger
 
     module.WandbLogger = WandbLogger  # type: ignore[attr-defined]
@@ -144,6 +149,15 @@ _LIGHTNING_WANDB = (
     "pytorch_lightning.loggers.wandb",
     "pytorch_lightning.loggers",
 )
+
+
+def route_lightning_modules() -> None:
+    """Point the `WandbLogger` of every Lightning module already imported at the shim's
+    (when `fwtrack.wandb.install()` is in effect)."""
+    for name in _LIGHTNING_WANDB:
+        module = sys.modules.get(name)
+        if module is not None:
+            _route_lightning_wandb(module)
 
 
 def route_wandb() -> None:

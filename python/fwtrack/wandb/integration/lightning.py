@@ -56,9 +56,7 @@ class WandbLogger(FwTrackLogger):
                 f"WandbLogger got wandb.init arguments fwtrack has no meaning for: {unknown}; "
                 f"it takes {', '.join(_INIT_KWARGS)} (docs/wandb.md)"
             )
-        ignored = sorted(set(kwargs) & set(_IGNORED))
-        if anonymous is not None:
-            ignored.append("anonymous")
+        ignored = sorted(set(kwargs) & set(_IGNORED) | ({"anonymous"} if anonymous else set()))
         if ignored:
             warnings.warn(
                 f"WandbLogger: ignoring {', '.join(ignored)} (no meaning for a fwtrack run; "
@@ -116,3 +114,14 @@ class WandbLogger(FwTrackLogger):
         from fwtrack.integrations.lightning import _media_list
 
         self.log_metrics({key: _media_list("log_video", videos, kwargs, Video)}, step)
+
+
+def _route_lightning() -> None:
+    from fwtrack.integrations._import_hooks import route_lightning_modules
+    from fwtrack.wandb._install import installed
+
+    if installed():
+        route_lightning_modules()
+
+
+_route_lightning()
