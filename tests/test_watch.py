@@ -229,7 +229,6 @@ def test_no_active_run() -> None:
         ({"log_freq": True}, ValueError, "watch(log_freq=True) is not valid"),
         ({"log_freq": 1.5}, ValueError, "watch(log_freq=1.5) is not valid"),
         ({"idx": -1}, ValueError, "watch(idx=-1) is not valid"),
-        ({"log_graph": True}, ValueError, "watch(log_graph=True) is not supported"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
@@ -260,3 +259,16 @@ def test_finished_run_refuses() -> None:
     run.finish()
     with pytest.raises(fwtrack.errors.RunFinishedError):
         run.watch(mlp())
+
+
+def test_log_graph_warns_and_the_histograms_are_logged() -> None:
+    fwtrack.init(project="watch", settings=SETTINGS)
+    model = mlp()
+    with pytest.warns(fwtrack.FwTrackWarning, match=r"watch\(log_graph=True\) is ignored"):
+        fwtrack.watch(model, log="parameters", log_freq=1, log_graph=True)
+    model(torch.zeros(2, model[0].in_features))
+    fwtrack.log({"loss": 1.0})
+    run = fwtrack.run
+    assert run is not None
+    run.flush()
+    assert any(k.startswith("parameters/") for k in fwtrack.Api().run(run.path).histogram_keys())

@@ -502,7 +502,8 @@ class Run:
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
-        """Metric definitions from `define_metric`: `{"name", "step_metric", "summary"}`."""
+        """Metric definitions from `define_metric`: `{"name", "step_metric", "summary",
+        "goal", "hidden", "step_sync"}`."""
         return copy.deepcopy(list(self._load().get("metrics") or []))
 
     @property

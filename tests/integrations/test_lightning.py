@@ -101,7 +101,14 @@ def test_fit_and_test_sequence(tmp_dir: Path) -> None:
     assert history["epoch"].tolist() == [0, 0, 1]
     assert history["val_loss"].tolist()[1] == 0.5
     assert history["test_loss"].tolist()[2] == 2.0
-    assert {"name": "*", "step_metric": "trainer/global_step", "summary": []} in run.metrics
+    assert {
+        "name": "*",
+        "step_metric": "trainer/global_step",
+        "summary": [],
+        "goal": None,
+        "hidden": False,
+        "step_sync": None,
+    } in run.metrics
     assert run.config == {"lr": 0.1}
     assert len(run.starts) == 2  # fit finished the run, test continued it
 

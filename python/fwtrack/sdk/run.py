@@ -274,6 +274,8 @@ class _State:
         # `fwtrack.config` before `init`: merged into the next run's config (wandb's preinit
         # config), then emptied.
         self.preinit_config: dict[str, Any] = {}
+        # The active run a forked child inherited from its parent (inert in the child).
+        self.inherited: Run | None = None
         # The exit code the atexit hook finishes with, when known: 1 after an uncaught
         # exception in the main thread, `n` after `sys.exit(n)` there.
         self.exit_code: int | None = None
@@ -298,6 +300,8 @@ def _after_fork_in_child() -> None:
     _state.lock = threading.RLock()
     _state.main_busy = 0
     _state.sigterm_pending = False
+    # The parent's run is not this process's: `init` here starts a run of its own.
+    _state.inherited = _state.run
 
 
 os.register_at_fork(after_in_child=_core.after_fork_child)
@@ -1771,7 +1775,10 @@ def init(
         if sweep_id is not None and mode_ != "disabled":
             _install_sigterm_handler()
         previous = _state.run
-        if previous is not None and not previous.finished:
+        if previous is not None and previous is _state.inherited:
+            # A forked child's inherited run: never returned; finishing it is a no-op here.
+            previous.finish()
+        elif previous is not None and not previous.finished:
             if reinit_ == "finish_previous":
                 for open_run in reversed(list(_state.open_runs)):
                     open_run.finish()

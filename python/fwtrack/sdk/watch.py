@@ -18,18 +18,20 @@ otherwise; unlike wandb the count starts again in each run.
 
 The hooks belong to the run that was active at `watch()`; once it is finished they do
 nothing and remove themselves. Trouble inside a hook never reaches the training loop: it is
-reported once as a warning and the hook goes on. `log_graph=True` is refused (the model
-graph is not drawn by the dashboard). A disabled run (`mode="disabled"`) hooks nothing.
+reported once as a warning and the hook goes on. `log_graph=True` warns and is ignored (the
+dashboard draws no model graph), so wandb code passing it runs unchanged. A disabled run
+(`mode="disabled"`) hooks nothing.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from fwtrack.errors import NoActiveRunError
+from fwtrack.errors import FwTrackWarning, NoActiveRunError
 from fwtrack.sdk.values import warn
 
 if TYPE_CHECKING:
@@ -139,10 +141,12 @@ def watch_run(
         )
     log_freq = _check_log_freq(log_freq)
     if log_graph:
-        raise ValueError(
-            "watch(log_graph=True) is not supported: fwtrack does not draw model graphs\n"
-            "hint: leave log_graph=False (the default); log the model's structure with "
-            "run.config.update({'model': str(model)}) if you need it"
+        warnings.warn(
+            "fwtrack: watch(log_graph=True) is ignored: fwtrack does not draw model graphs; "
+            "the histograms are logged as asked. hint: log the model's structure with "
+            "run.config.update({'model': str(model)}) if you need it",
+            FwTrackWarning,
+            stacklevel=3,
         )
     if idx is not None and (isinstance(idx, bool) or not isinstance(idx, int) or idx < 0):
         raise ValueError(f"watch(idx={idx!r}) is not valid\nhint: idx is an int >= 0, or None")
@@ -258,7 +262,7 @@ def watch(
     passes for gradients, forward passes for parameters) the histograms are made (default
     1000). `idx`: the index of the first model, which picks the `graph_<idx>` key prefix of
     the second and later models (default: counted per process). `criterion` is accepted and
-    unused, as in wandb without `log_graph`; `log_graph=True` raises ValueError.
+    unused, as in wandb without `log_graph`; `log_graph=True` warns and is ignored.
 
     Keys: `gradients/<parameter name>` and `parameters/<parameter name>`, 64 bins each,
     logged with `commit=False` so they join the row of the next `log()`. Returns an empty
