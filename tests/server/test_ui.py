@@ -122,3 +122,40 @@ def test_the_ui_needs_no_key_and_takes_no_uploads(ui: Ui, tmp_path: Path) -> Non
         assert resp.status == 200
     assert not (tmp_path / "fwtrack" / "live" / "r3").exists()
     ui.wait_for("gone", lambda: ui.get("/runs/local/live")[1]["total"] == 0)
+
+
+def test_hidden_metrics_and_edits_of_a_finished_run(ui: Ui, tmp_path: Path) -> None:
+    """A metric defined with `hidden=True` is left out of the keys the dashboard charts, and
+    an edit saved through the public API after the run finished shows in `fwtrack ui`."""
+    script = tmp_path / "hidden.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import fwtrack
+            fwtrack.init(project="live", id="hid", dir=sys.argv[1], name="before",
+                         mode="offline")
+            fwtrack.define_metric("debug/*", hidden=True)
+            for step in range(3):
+                fwtrack.log({"loss": 1.0 / (step + 1), "debug/grad": 0.5})
+            fwtrack.finish()
+            api = fwtrack.Api(sys.argv[1])
+            run = api.run("live/hid")
+            run.name = "after"
+            run.summary["best"] = 7
+            run.update()
+            """
+        )
+    )
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "fwtrack")], env=child_env(), check=True
+    )
+    run = ui.wait_for(
+        "the edited run",
+        lambda: next(
+            (r for r in ui.get("/runs/local/live")[1]["runs"] if r["name"] == "after"), None
+        ),
+    )
+    assert run["summary"]["best"] == 7
+    assert run["state"] == "finished"
+    assert ui.get("/runs/local/live/hid")[1]["keys"] == ["loss"]

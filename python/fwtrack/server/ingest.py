@@ -353,6 +353,12 @@ def stored_offset(
         raise ApiError(404, _DELETED) from exc
 
 
+def _is_hidden(key: str, hidden: list[str]) -> bool:
+    """Whether a `define_metric(name, hidden=True)` name (a key, or a prefix and `*`)
+    covers `key`."""
+    return any(key.startswith(h[:-1]) if h.endswith("*") else key == h for h in hidden)
+
+
 def apply_index(row: Run, result: dict[str, Any], log_size: int) -> None:
     """Update a run row from an `index_update` answer (its `meta` and `keys`)."""
     meta: dict[str, Any] = result.get("meta") or {}
@@ -400,5 +406,11 @@ def apply_index(row: Run, result: dict[str, Any], log_size: int) -> None:
         runtime = meta.get("runtime")
     if isinstance(runtime, int | float) and runtime == runtime and abs(runtime) != float("inf"):
         row.runtime = float(runtime)
-    row.keys = sorted(str(k) for k in result.get("keys") or [])
+    # Metrics defined with `hidden=True` stay out of the keys the dashboard charts.
+    hidden = [
+        str(m["name"])
+        for m in meta.get("metrics") or []
+        if isinstance(m, dict) and m.get("hidden") is True and isinstance(m.get("name"), str)
+    ]
+    row.keys = sorted(str(k) for k in result.get("keys") or [] if not _is_hidden(str(k), hidden))
     row.log_size = int(log_size)
