@@ -56,9 +56,7 @@ class RunWriter:
         this call is enqueued. Step rules: see docs/api.md ("Steps")."""
     def log_config(self, config_json: str) -> None:
         """Append a full config snapshot (a JSON object)."""
-    def log_at(
-        self, data: dict[str, Any], step: int, ts: float, rt: float | None = None
-    ) -> None:
+    def log_at(self, data: dict[str, Any], step: int, ts: float, rt: float | None = None) -> None:
         """Log one row committed at exactly `step` with Unix time `ts` and run time `rt`
         (default: `ts` less the run's start, the info's `started_at`): history as it
         happened, for importers. Values as `log`. ValueError for a step below the current
