@@ -4,6 +4,7 @@ so that the client's and the server's declarations can both use it without impor
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 __all__ = ["WANDB_ALIASES", "EnvVar", "wandb_value"]
@@ -19,8 +20,9 @@ class EnvVar:
     allowed: tuple[str, ...] | None = None
 
     def get(self) -> str | None:
-        """The variable's value, or None when it is unset or blank. Unset, its `WANDB_*`
-        counterpart is read instead (`WANDB_ALIASES`), translated to fwtrack's values.
+        """The variable's value, or None when it is unset or blank. Unset, in a process that
+        uses the W&B shim (`fwtrack.wandb` imported), its `WANDB_*` counterpart is read
+        instead (`WANDB_ALIASES`), translated to fwtrack's values.
 
         A value outside `allowed` raises ValueError naming the variable and the allowed values.
         """
@@ -40,10 +42,13 @@ class EnvVar:
 
 
 # -- W&B's names ----------------------------------------------------------------------------
-# A `WANDB_*` variable is read as its `FWTRACK_*` counterpart when that one is unset, so a
-# W&B user's environment keeps working (docs/wandb.md lists them). Values W&B has and fwtrack
-# spells differently are translated; a value with no fwtrack meaning reads as unset (the
-# fwtrack default), never as an error in a variable the user set for W&B.
+# In a process that uses the W&B shim (`import fwtrack.wandb`, or `install()`), a `WANDB_*`
+# variable is read as its `FWTRACK_*` counterpart when that one is unset, so a W&B user's
+# environment keeps working (docs/wandb.md lists them). Plain fwtrack code is never steered
+# by variables set for W&B itself (a `WANDB_DIR` or `WANDB_PROJECT` meant for real W&B
+# runs). Values W&B has and fwtrack spells differently are translated; a value with no
+# fwtrack meaning reads as unset (the fwtrack default), never as an error in a variable the
+# user set for W&B.
 
 _WANDB_HOSTS = ("api.wandb.ai", "wandb.ai")
 
@@ -146,6 +151,8 @@ _WANDB_VALUE = {
 
 
 def _wandb_lookup(name: str) -> tuple[str, str] | None:
+    if "fwtrack.wandb" not in sys.modules:
+        return None
     for alias in WANDB_ALIASES.get(name, ()):
         raw = os.environ.get(alias)
         if raw is None or not raw.strip():
@@ -157,6 +164,6 @@ def _wandb_lookup(name: str) -> tuple[str, str] | None:
 
 def wandb_value(name: str) -> str | None:
     """The value `FWTRACK_*` variable `name` takes from its `WANDB_*` counterparts (the first
-    set one, translated to fwtrack's spelling), or None."""
+    set one, translated to fwtrack's spelling) in a process using the W&B shim, or None."""
     found = _wandb_lookup(name)
     return None if found is None else found[1]

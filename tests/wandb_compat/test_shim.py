@@ -286,3 +286,24 @@ def test_import_fwtrack_wandb_imports_no_framework() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_plain_fwtrack_ignores_variables_set_for_wandb(tmp_path: Path) -> None:
+    """Without the shim, WANDB_* variables meant for real W&B runs never steer fwtrack."""
+    program = (
+        "import fwtrack\n"
+        "run = fwtrack.init()\n"
+        "print(run.project, run.dir.startswith(r'%s'))\n"
+        "fwtrack.finish()\n" % (tmp_path / "wandb-dir")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "FWTRACK_"))}
+    env.update(
+        WANDB_PROJECT="for-wandb",
+        WANDB_DIR=str(tmp_path / "wandb-dir"),
+        FWTRACK_DIR=str(tmp_path / "fw"),
+        FWTRACK_MODE="offline",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["uncategorized", "False"], out.stderr
