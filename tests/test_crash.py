@@ -280,7 +280,13 @@ def test_a_running_run_reads_as_running_and_grows(spawn: type[Child]) -> None:
         ("raise RuntimeError('boom')", 1, "failed", 1),
         ("sys.exit(0)", 0, "finished", 0),
         ("sys.exit(3)", 3, "failed", 3),
-        ("with fwtrack.init(project='exits', id='second'):\n    raise SystemExit(4)", 4, None, 4),
+        (
+            "with fwtrack.init(project='exits', id='second', reinit='finish_previous'):\n"
+            "    raise SystemExit(4)",
+            4,
+            None,
+            4,
+        ),
     ],
     ids=["finish", "atexit", "exception", "exit-0", "exit-3", "context-manager"],
 )

@@ -156,6 +156,7 @@ class FwTrackCallback(TrainerCallback):
             if state.trial_name is not None:
                 init.setdefault("name", state.trial_name)
             init.setdefault("group", args.run_name or args.output_dir)
+            init.setdefault("reinit", "finish_previous")
             project = self._project or FWTRACK_PROJECT.get() or DEFAULT_PROJECT
             self._run, self._owned = _run.init(project=project, **init), True
         else:

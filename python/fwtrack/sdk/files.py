@@ -55,8 +55,13 @@ Policy = Literal["live", "now", "end"]
 POLICIES: tuple[str, ...] = ("live", "now", "end")
 LIVE_INTERVAL = 2.0
 """Seconds between two looks at the files saved with `policy="live"`."""
-RUN_ENTRIES = frozenset({"run.fwlog", FILES_DIR, "artifacts", "upload.json", "index"})
-"""The run directory's own entries, never captured as user files."""
+RUN_ENTRIES = frozenset(
+    {"run.fwlog", FILES_DIR, "artifacts", "upload.json", "index", "checkpoints"}
+)
+"""The run directory's own entries, never captured as user files. `checkpoints` is where the
+integrations' checkpoint callbacks write (Lightning's `ModelCheckpoint` under the logger's
+directory): checkpoints go to the run as `model` artifacts (`log_model=`), never copied as
+run files."""
 
 _Sig = tuple[int, int]  # (mtime_ns, size)
 
