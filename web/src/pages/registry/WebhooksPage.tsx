@@ -157,7 +157,10 @@ function Deliveries({ entity, hook, nonce, onNews }: { entity: string; hook: Web
       try {
         const next = await listDeliveries(entity, hook.id, 50, signal);
         const sig = next.map((d) => `${d.id}:${d.status}:${d.attempts}`).join(",");
-        if (seen !== null && sig !== seen) newsRef.current();
+        // The first answer counts too: a delivery may have settled between the list's last
+        // load and this log's first poll (a test ping delivered at once), and the list's
+        // "last delivery" must follow it.
+        if (sig !== seen) newsRef.current();
         seen = sig;
         setList(next);
         setError(null);
