@@ -1,11 +1,13 @@
 """File helpers of the client, each written once: an exclusive lock file (`locked`) and a
-durable atomic write (`write_atomic`). Standard library only.
+durable atomic write (`write_atomic`), and a file copied into place whole
+(`copy_replace`). Standard library only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ try:
 except ImportError:  # pragma: no cover - no flock(2) on this platform
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["fsync_dir", "locked", "write_atomic"]
+__all__ = ["copy_replace", "fsync_dir", "locked", "write_atomic"]
 
 
 @contextlib.contextmanager
@@ -64,3 +66,16 @@ def write_atomic(
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def copy_replace(src: Path, dst: Path) -> None:
+    """Copy `src` over `dst` (its folder created) through a temporary file renamed into place,
+    so a reader never sees half a file. A failure removes the temporary file."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

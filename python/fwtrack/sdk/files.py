@@ -29,12 +29,12 @@ import contextlib
 import glob as globlib
 import os
 import re
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
+from fwtrack._fsutil import copy_replace
 from fwtrack.run_files import FILES_DIR, inside
 
 if TYPE_CHECKING:
@@ -72,18 +72,6 @@ def _signature(path: Path) -> _Sig | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
-
-
-def _copy(src: Path, dst: Path) -> None:
-    """Copy `src` over `dst` through a temporary file (a reader never sees half a file)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _warn(message: str) -> None:
@@ -231,7 +219,7 @@ class FileSaver:
             self._end.pop(target, None)
             sig = _signature(src)
             if not same:
-                _copy(src, target)
+                copy_replace(src, target)
             if policy == "live":
                 self._live[target] = (src, sig)
                 self._start_thread()
@@ -262,7 +250,7 @@ class FileSaver:
                 sig = _signature(src)
                 if sig is None or sig == copied:
                     continue  # gone (the last copy stays) or unchanged
-                _copy(src, target)
+                copy_replace(src, target)
                 self._live[target] = (src, sig)
                 changed = True
         return changed
@@ -297,7 +285,7 @@ class FileSaver:
                 if _signature(target) == _signature(src):
                     continue
                 try:
-                    _copy(src, target)
+                    copy_replace(src, target)
                 except OSError as exc:
                     _warn(f"fwtrack: {src} was not saved with the run: {exc}")
                     continue
@@ -322,7 +310,7 @@ class FileSaver:
             ends = list(self._end.items())
         for target, src in ends:
             try:
-                _copy(src, target)
+                copy_replace(src, target)
             except OSError as exc:
                 _warn(f"fwtrack: {src} (saved with policy='end') was not saved: {exc}")
         try:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fwtrack._fsutil import copy_replace
 from fwtrack.run_files import FILES_DIR
 
 __all__ = [
@@ -468,8 +469,5 @@ def save_file(run_dir: str, path: str | os.PathLike[str], name: str | None) -> P
             "'model/config.yaml'"
         )
     target = Path(run_dir) / FILES_DIR / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, target)
+    copy_replace(src, target)
     return target

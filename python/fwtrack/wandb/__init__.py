@@ -20,12 +20,12 @@ differs is in docs/wandb.md.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import fwtrack
 from fwtrack.errors import FwTrackError
+from fwtrack.sdk.run import current_run, finish
 from fwtrack.wandb._forward import resolve
 from fwtrack.wandb._install import install, installed, uninstall
 
@@ -118,37 +118,12 @@ _FORWARD: dict[str, tuple[str, ...]] = {
     "errors": ("fwtrack.wandb.errors",),
 }
 
-# WANDB_* variables that `init` reads for arguments fwtrack has no FWTRACK_* variable for
-# (the others are read through fwtrack.envvar as their FWTRACK_* counterparts).
-_INIT_ENV = {
-    "notes": ("FWTRACK_NOTES", "WANDB_NOTES"),
-    "group": ("FWTRACK_GROUP", "WANDB_RUN_GROUP"),
-    "job_type": ("FWTRACK_JOB_TYPE", "WANDB_JOB_TYPE"),
-    "resume": ("FWTRACK_RESUME", "WANDB_RESUME"),
-}
-
-
-def _env_first(names: Sequence[str]) -> str | None:
-    for name in names:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
-
 
 def init(*args: Any, **kwargs: Any) -> Run:
-    """`wandb.init`: start a run (fwtrack.init with W&B's arguments).
-
-    `notes`, `group`, `job_type` and `resume` left unset are read from `WANDB_NOTES`,
-    `WANDB_RUN_GROUP`, `WANDB_JOB_TYPE` and `WANDB_RESUME` (their FWTRACK_* names first).
-    """
-    for arg, names in _INIT_ENV.items():
-        if kwargs.get(arg) is None:
-            value = _env_first(names)
-            if value is not None:
-                kwargs[arg] = value
-    if isinstance(kwargs.get("resume"), str) and kwargs["resume"].lower() in ("true", "false"):
-        kwargs["resume"] = kwargs["resume"].lower() == "true"
+    """`wandb.init`: start a run (fwtrack.init with W&B's arguments). Arguments left unset
+    come from the `FWTRACK_*` variables, and in this process (the shim is imported) from their
+    `WANDB_*` counterparts (`WANDB_NOTES`, `WANDB_RUN_GROUP`, `WANDB_JOB_TYPE`,
+    `WANDB_RESUME`, ...: fwtrack.envvar)."""
     return fwtrack.init(*args, **kwargs)
 
 
@@ -156,7 +131,7 @@ def log(
     data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, **kw: Any
 ) -> None:
     """`wandb.log`: log one row to the active run (W&B's `commit=None` means commit)."""
-    run = fwtrack.run
+    run = current_run()
     if run is None:
         raise FwTrackError("wandb.log() called before wandb.init()\nhint: call wandb.init() first")
     if kw:
@@ -167,15 +142,11 @@ def log(
                 f"wandb.log() got unexpected keyword arguments {unknown}: it takes data, step "
                 "and commit"
             )
-    run.log(dict(data), step=step, commit=True if commit is None else commit)
-
-
-def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
-    """`wandb.finish`: finish the active run (nothing when there is none)."""
-    run = fwtrack.run
-    if run is None:
-        return
-    run.finish(exit_code=exit_code, quiet=quiet)
+    run.log(
+        data if type(data) is dict else dict(data),
+        step=step,
+        commit=True if commit is None else commit,
+    )
 
 
 def login(
