@@ -26,6 +26,11 @@ import { SweepPage } from "./pages/sweeps/SweepPage";
 import { SweepsPage } from "./pages/sweeps/SweepsPage";
 import { canWrite } from "./pages/sweeps/trials";
 import { WorkspacePage } from "./pages/Workspace";
+import { InboxPage } from "./pages/inbox/InboxPage";
+import { ReportPage } from "./pages/report/ReportPage";
+import { ReportsPage } from "./pages/report/ReportsPage";
+import { InvitePage } from "./pages/team/InvitePage";
+import { TeamPage } from "./pages/team/TeamPage";
 
 /** Where "sign in" should return to: the route asked for, never the sign-in page itself. */
 function safeNext(next: string | undefined): string {
@@ -57,6 +62,16 @@ function Breadcrumbs({ route }: { route: Route }) {
     if (route.page === "webhooks") crumbs.push({ label: "Webhooks" });
     if (route.page === "model" || route.page === "modelVersion") crumbs.push({ label: route.model, href: href.model(route.entity, route.model) });
     if (route.page === "modelVersion") crumbs.push({ label: route.version });
+  } else if (route.page === "reports" || route.page === "report") {
+    crumbs.push({ label: "Projects", href: href.projects() });
+    crumbs.push({ label: `${route.entity} / ${route.project}`, href: href.workspace(route.entity, route.project) });
+    crumbs.push({ label: "Reports", href: href.reports(route.entity, route.project) });
+    if (route.page === "report") crumbs.push({ label: route.reportId });
+  } else if (route.page === "inbox") {
+    crumbs.push({ label: "Inbox" });
+  } else if (route.page === "team") {
+    crumbs.push({ label: "Projects", href: href.projects() });
+    crumbs.push({ label: `Team ${route.team}` });
   } else if (route.page === "projects") {
     crumbs.push({ label: "Projects" });
   } else if (route.page === "admin") {
@@ -206,6 +221,30 @@ export function App() {
         break;
       case "keys":
         page = <KeysPage viewer={viewer} local={local} />;
+        break;
+      case "reports":
+        page = <ReportsPage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} viewer={viewer ?? null} />;
+        break;
+      case "report":
+        page = (
+          <ReportPage
+            key={`${route.entity}/${route.project}/${route.reportId}`}
+            entity={route.entity}
+            project={route.project}
+            reportId={route.reportId}
+            params={route.params}
+            viewer={viewer ?? null}
+          />
+        );
+        break;
+      case "inbox":
+        page = <InboxPage viewer={viewer ?? null} params={route.params} />;
+        break;
+      case "team":
+        page = <TeamPage key={route.team} team={route.team} viewer={viewer ?? null} params={route.params} />;
+        break;
+      case "invite":
+        page = <InvitePage token={route.token} viewer={viewer ?? null} onSignedIn={onSignedIn} />;
         break;
       case "notfound":
         page = <NotFoundPage path={route.path} />;

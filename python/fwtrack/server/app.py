@@ -258,16 +258,23 @@ def create_app(config: ServerConfig) -> FastAPI:
         alerts as alert_routes,
     )
     from fwtrack.server.routes import (
+        audit as audit_routes,
+    )
+    from fwtrack.server.routes import (
         artifacts,
+        comments,
         console,
         dashboard,
         files,
         history,
+        invitations,
         keys,
         media,
         meta,
         projects,
         registry,
+        reports,
+        run_bulk,
         runs,
         system,
         teams,
@@ -368,6 +375,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         registry,
         webhook_routes,
         sweep_routes,
+        reports,
+        comments,
+        invitations,
+        audit_routes,
+        run_bulk,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _mount_docs(app)

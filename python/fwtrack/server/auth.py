@@ -61,10 +61,16 @@ class Viewer:
     name: str
     is_admin: bool
     teams: tuple[str, ...] = field(default=())
+    # The teams where this user's role is `viewer`: they read and comment, never write.
+    read_only: tuple[str, ...] = field(default=())
 
     def reaches(self, entity: str) -> bool:
-        """True when this user may read and write the projects of `entity`."""
+        """True when this user may read the projects of `entity` (and comment on them)."""
         return self.is_admin or entity == self.name or entity in self.teams
+
+    def writes(self, entity: str) -> bool:
+        """True when this user may write to `entity`: reach it with a role above `viewer`."""
+        return self.reaches(entity) and (self.is_admin or entity not in self.read_only)
 
 
 def generate_key() -> str:
@@ -154,19 +160,21 @@ def check_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
-def _teams_of(session: Session, user_id: int) -> tuple[str, ...]:
-    rows = session.scalars(
-        sa.select(Team.name)
+def _teams_of(session: Session, user_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The user's teams, and those of them where the user's role is `viewer`."""
+    rows = session.execute(
+        sa.select(Team.name, TeamMember.role)
         .join(TeamMember, TeamMember.team_id == Team.id)
         .where(TeamMember.user_id == user_id)
         .order_by(Team.name)
-    )
-    return tuple(rows)
+    ).all()
+    return tuple(r[0] for r in rows), tuple(r[0] for r in rows if r[1] == "viewer")
 
 
 def viewer_of(session: Session, user: User) -> Viewer:
     """The viewer for a user row."""
-    return Viewer(user.id, user.name, user.is_admin, _teams_of(session, user.id))
+    teams, read_only = _teams_of(session, user.id)
+    return Viewer(user.id, user.name, user.is_admin, teams, read_only)
 
 
 def disabled_detail(name: str) -> str:
@@ -250,13 +258,20 @@ def authenticate(db: Database, authorization: str | None) -> Viewer:
     return viewer
 
 
-def require_entity(viewer: Viewer, entity: str) -> None:
-    """403 unless `viewer` reaches `entity` (decided on the name alone, before any lookup)."""
+def require_entity(viewer: Viewer, entity: str, *, write: bool = False) -> None:
+    """403 unless `viewer` reaches `entity` (decided on the name alone, before any lookup);
+    with `write`, also 403 for a team's `viewer` role (read and comment only)."""
     if not viewer.reaches(entity):
         raise ApiError(
             403,
             f"user {viewer.name!r} cannot reach entity {entity!r}: it is neither your user "
             "nor one of your teams; hint: ask a team member or an admin to add you",
+        )
+    if write and not viewer.writes(entity):
+        raise ApiError(
+            403,
+            f"user {viewer.name!r} is a viewer of team {entity!r}: viewers read and comment "
+            "but do not write; hint: ask a team admin to make you a member",
         )
 
 

@@ -140,8 +140,8 @@ class TeamMember(Base):
     user_id: Mapped[int] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    # "admin" (manages the team: members, roles, its webhooks and protected aliases) or
-    # "member".
+    # "admin" (manages the team: members, roles, its webhooks and protected aliases),
+    # "member" (reads and writes) or "viewer" (reads and comments; every write is refused).
     role: Mapped[str] = mapped_column(sa.String(16), default="member", server_default="member")
 
 
@@ -788,3 +788,130 @@ class SweepTrial(Base):
     started_at: Mapped[float | None] = mapped_column(default=None)
     heartbeat_at: Mapped[float | None] = mapped_column(default=None)
     ended_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class Report(Base):
+    """A report of a project: its title, description and ordered blocks (docs/reports.md).
+    `version` counts saved changes; every saved change is also a `ReportVersion`."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(256))
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    blocks: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    frozen_at: Mapped[float | None] = mapped_column(default=None)
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[float] = mapped_column(default=now)
+    updated_by: Mapped[str] = mapped_column(sa.String(64))
+    updated_at: Mapped[float] = mapped_column(default=now)
+
+
+class ReportVersion(Base):
+    """One saved state of a report (who saved it, when, and a note such as `restored v3`)."""
+
+    __tablename__ = "report_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("report_pk", "version", name="uq_report_versions_report_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_pk: Mapped[int] = mapped_column(_ID, sa.ForeignKey("reports.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    title: Mapped[str] = mapped_column(sa.String(256))
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    blocks: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    frozen_at: Mapped[float | None] = mapped_column(default=None)
+    author: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[float] = mapped_column(default=now)
+    note: Mapped[str] = mapped_column(sa.String(256), default="", server_default="")
+
+
+class ReportAsset(Base):
+    """An image uploaded into a report, kept as a blob of the report's entity."""
+
+    __tablename__ = "report_assets"
+
+    report_pk: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    blob_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("blobs.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    media_type: Mapped[str] = mapped_column(sa.String(64))
+
+
+class Comment(Base):
+    """A comment (markdown) on a run, a report or a registered model of `entity`.
+    `target_key` is `<project>/<run id>` for a run, the report id for a report and the model
+    name for a model. A reply has a `parent_id`; a deleted comment keeps its row (its replies
+    stay) with `deleted_at` set and its body emptied."""
+
+    __tablename__ = "comments"
+    __table_args__ = (sa.Index("ix_comments_target", "entity", "target", "target_key"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str] = mapped_column(sa.String(16))
+    target_key: Mapped[str] = mapped_column(sa.String(300))
+    parent_id: Mapped[int | None] = mapped_column(
+        _ID, sa.ForeignKey("comments.id", ondelete="CASCADE"), default=None
+    )
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[float] = mapped_column(default=now)
+    edited_at: Mapped[float | None] = mapped_column(default=None)
+    deleted_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class Mention(Base):
+    """An `@name` of a user in a comment: one entry of that user's mentions inbox."""
+
+    __tablename__ = "mentions"
+
+    comment_id: Mapped[int] = mapped_column(
+        _ID, sa.ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[float] = mapped_column(default=now)
+    read_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class Invitation(Base):
+    """A one-time link that joins a team with a role: only the token's SHA-256 is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[str] = mapped_column(sa.String(256), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[float] = mapped_column(default=now)
+    expires_at: Mapped[float]
+    used_at: Mapped[float | None] = mapped_column(default=None)
+    used_by: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    revoked_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    """One admin action: who (`actor`) did what (`action`, e.g. `team.role`) to what
+    (`target`), in which entity, with its details."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    at: Mapped[float] = mapped_column(default=now, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(48))
+    entity: Mapped[str | None] = mapped_column(sa.String(64), default=None, index=True)
+    target: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)

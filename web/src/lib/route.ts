@@ -20,6 +20,11 @@ export type Route =
   | { page: "model"; entity: string; model: string; params: Params }
   | { page: "modelVersion"; entity: string; model: string; version: string; params: Params }
   | { page: "webhooks"; entity: string; params: Params }
+  | { page: "reports"; entity: string; project: string; params: Params }
+  | { page: "report"; entity: string; project: string; reportId: string; params: Params }
+  | { page: "inbox"; params: Params }
+  | { page: "team"; team: string; params: Params }
+  | { page: "invite"; token: string; params: Params }
   | { page: "notfound"; path: string; params: Params };
 
 function decode(part: string): string | null {
@@ -65,6 +70,9 @@ export function parseRoute(hash: string): Route {
   if (seg.length === 1 && seg[0] === "signin") return { page: "signin", params };
   if (seg.length === 1 && seg[0] === "admin") return { page: "admin", params };
   if (seg.length === 1 && seg[0] === "keys") return { page: "keys", params };
+  if (seg.length === 1 && seg[0] === "inbox") return { page: "inbox", params };
+  if (seg.length === 2 && seg[0] === "teams") return { page: "team", team: seg[1] as string, params };
+  if (seg.length === 2 && seg[0] === "invite") return { page: "invite", token: seg[1] as string, params };
   if (seg[0] === "registry" && seg.length >= 2) {
     const entity = seg[1] as string;
     if (seg.length === 2) return { page: "registry", entity, params };
@@ -85,6 +93,10 @@ export function parseRoute(hash: string): Route {
     if (seg[3] === "sweeps") {
       if (seg.length === 4) return { page: "sweeps", entity, project, params };
       if (seg.length === 5) return { page: "sweep", entity, project, sweepId: seg[4] as string, params };
+    }
+    if (seg[3] === "reports") {
+      if (seg.length === 4) return { page: "reports", entity, project, params };
+      if (seg.length === 5) return { page: "report", entity, project, reportId: seg[4] as string, params };
     }
     if (seg.length === 5 && seg[3] === "r") {
       return { page: "run", entity, project, runId: seg[4] as string, params };
@@ -149,6 +161,21 @@ export function formatRoute(route: Route): string {
     case "webhooks":
       path = `/registry/${enc(route.entity)}/webhooks`;
       break;
+    case "reports":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/reports`;
+      break;
+    case "report":
+      path = `/p/${enc(route.entity)}/${enc(route.project)}/reports/${enc(route.reportId)}`;
+      break;
+    case "inbox":
+      path = "/inbox";
+      break;
+    case "team":
+      path = `/teams/${enc(route.team)}`;
+      break;
+    case "invite":
+      path = `/invite/${enc(route.token)}`;
+      break;
     case "notfound":
       path = route.path;
       break;
@@ -191,6 +218,17 @@ export const href = {
     formatRoute({ page: "modelVersion", entity, model, version, params }),
   /** The webhooks of an entity; `hook` opens one's delivery log. */
   webhooks: (entity: string, params: Params = {}): string => formatRoute({ page: "webhooks", entity, params }),
+  /** A project's reports. */
+  reports: (entity: string, project: string, params: Params = {}): string => formatRoute({ page: "reports", entity, project, params }),
+  /** A report (`edit=1` opens it for editing, `version=N` shows a saved version). */
+  report: (entity: string, project: string, reportId: string, params: Params = {}): string =>
+    formatRoute({ page: "report", entity, project, reportId, params }),
+  /** The signed-in user's mentions. */
+  inbox: (params: Params = {}): string => formatRoute({ page: "inbox", params }),
+  /** A team: members and roles, invitations, audit. */
+  team: (team: string, params: Params = {}): string => formatRoute({ page: "team", team, params }),
+  /** Accepting a team invitation (the one-time link). */
+  invite: (token: string): string => formatRoute({ page: "invite", token, params: {} }),
 };
 
 /** A comma-separated list parameter (`runs=a,b`), without empty items. */

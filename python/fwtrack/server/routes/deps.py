@@ -79,15 +79,21 @@ CurrentViewer = Annotated[Viewer, Depends(get_viewer)]
 
 
 def reach(
-    viewer: Viewer, entity: str, project: str | None = None, run_id: str | None = None
+    viewer: Viewer,
+    entity: str,
+    project: str | None = None,
+    run_id: str | None = None,
+    *,
+    write: bool = False,
 ) -> None:
-    """Validate the names (400), then the entity's reachability (403)."""
+    """Validate the names (400), then the entity's reachability (403); `write` also refuses
+    a team's viewers (403)."""
     check_entity(entity)
     if project is not None:
         check_project(project)
     if run_id is not None:
         check_run_id(run_id)
-    require_entity(viewer, entity)
+    require_entity(viewer, entity, write=write)
 
 
 def find_project(ctx: AppContext, entity: str, name: str) -> Project:

@@ -1,0 +1,11 @@
+"""The audit of admin actions: who did what, when (docs/collaboration.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fwtrack.server.routes.deps import ERRORS
+
+__all__ = ["router"]
+
+router = APIRouter(responses=ERRORS)
