@@ -258,9 +258,6 @@ def create_app(config: ServerConfig) -> FastAPI:
         alerts as alert_routes,
     )
     from fwtrack.server.routes import (
-        audit as audit_routes,
-    )
-    from fwtrack.server.routes import (
         artifacts,
         comments,
         console,
@@ -280,6 +277,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         teams,
         upload,
         users,
+    )
+    from fwtrack.server.routes import (
+        audit as audit_routes,
     )
     from fwtrack.server.routes import (
         blobs as blob_routes,
