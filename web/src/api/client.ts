@@ -52,6 +52,8 @@ export interface RequestOptions {
   auth?: boolean;
   /** Use this key instead of the stored one (checking a key before storing it). */
   apiKey?: string;
+  /** Raw bytes to send instead of a JSON `body` (uploads), with their media type. */
+  raw?: { data: Blob; type: string };
 }
 
 /** The API base: the dashboard is served by the server it talks to. */
@@ -62,17 +64,72 @@ export function isAbort(err: unknown): boolean {
   return err instanceof DOMException && err.name === "AbortError";
 }
 
+/**
+ * Static report export (reports/export): while a `Recorder` is installed, every GET answer is
+ * kept by its request path + query; a `Replay` answers every GET from such a record and refuses
+ * every write, never touching the network (the exported HTML file). Both default off.
+ */
+export interface Recorder {
+  record(key: string, resp: Response): Promise<void>;
+}
+export type Replay = (key: string) => Response | null;
+
+let recorder: Recorder | null = null;
+let replay: Replay | null = null;
+let pending = 0;
+
+export function setRecorder(r: Recorder | null): void {
+  recorder = r;
+}
+
+export function setReplay(r: Replay | null): void {
+  replay = r;
+}
+
+/** True in the static page (answers come from the embedded record): nothing can be changed. */
+export function isReplaying(): boolean {
+  return replay !== null;
+}
+
+/** Requests sent and not yet answered (the export waits for zero). */
+export function pendingRequests(): number {
+  return pending;
+}
+
 /** Send a request with the stored key; answers the response of a 2xx, throws ApiError otherwise. */
 async function send(path: string, opts: RequestOptions, accept: string): Promise<Response> {
-  const url = new URL(API + path, window.location.origin);
+  // a page opened from disk has the origin "null": its (replayed) requests need none
+  const url = new URL(API + path, replay !== null ? "http://export.invalid" : window.location.origin);
   for (const [k, v] of Object.entries(opts.query ?? {})) {
     if (v !== undefined) url.searchParams.set(k, String(v));
   }
+  const method = opts.method ?? "GET";
+  const key = url.pathname + url.search;
+  if (replay !== null) {
+    if (method !== "GET") throw new ApiError(403, "this is an exported report: it cannot be changed; hint: open the report in the dashboard to edit it");
+    const answer = replay(key);
+    if (answer === null) throw new ApiError(404, `${key} is not part of this exported report; hint: export the report again after this view has loaded`);
+    return answer;
+  }
+  pending++;
+  try {
+    const resp = await sendNetwork(url, opts, accept);
+    if (recorder !== null && method === "GET") await recorder.record(key, resp.clone());
+    return resp;
+  } finally {
+    pending--;
+  }
+}
+
+async function sendNetwork(url: URL, opts: RequestOptions, accept: string): Promise<Response> {
   const headers: Record<string, string> = { Accept: accept };
   const key = opts.apiKey ?? storedApiKey();
   if (key !== null) headers.Authorization = `Bearer ${key}`;
-  let body: string | undefined;
-  if (opts.body !== undefined) {
+  let body: string | Blob | undefined;
+  if (opts.raw !== undefined) {
+    headers["Content-Type"] = opts.raw.type;
+    body = opts.raw.data;
+  } else if (opts.body !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(opts.body);
   }
