@@ -84,6 +84,8 @@ export interface ChartProps {
   onMove: (by: -1 | 1) => void;
   canMoveUp: boolean;
   canMoveDown: boolean;
+  /** `false`: no options menu, move or remove buttons (a chart placed elsewhere, e.g. a report). */
+  controls?: boolean;
   /** Drop-target handlers for the panel (rearranging by drag). */
   dropProps?: HTMLAttributes<HTMLDivElement>;
   /** Drag-source handlers for the panel's header. */
@@ -503,6 +505,8 @@ export function Chart(props: ChartProps) {
             Reset zoom
           </button>
         )}
+        {props.controls !== false && (
+        <>
         <button
           type="button"
           class="chart-btn"
@@ -523,8 +527,10 @@ export function Chart(props: ChartProps) {
         <button type="button" class="chart-btn" aria-label={`Remove ${title}`} onClick={props.onRemove} title="Remove panel">
           ✕
         </button>
+        </>
+        )}
       </div>
-      {menuOpen && (
+      {menuOpen && props.controls !== false && (
         <div class="chart-menu" id={`${idBase}-menu`}>
           <label>
             X axis

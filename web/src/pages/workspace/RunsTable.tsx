@@ -29,6 +29,8 @@ export interface RunsTableProps {
   now: number;
   /** Keep only the runs of this sweep (`sweep = id`). */
   onFilterSweep?: (sweepId: string) => void;
+  /** `false`: no select checkboxes or chart eye toggles (a read-only table, e.g. in a report). */
+  controls?: boolean;
 }
 
 function EyeIcon({ open }: { open: boolean }) {
@@ -137,6 +139,8 @@ export function RunsTable(props: RunsTableProps) {
       <table class="table runs-table" data-testid="runs-table" aria-label="Runs" aria-rowcount={runs.length + 1}>
         <thead>
           <tr>
+            {props.controls !== false && (
+            <>
             <th scope="col" class="col-check">
               <input
                 type="checkbox"
@@ -154,6 +158,8 @@ export function RunsTable(props: RunsTableProps) {
             <th scope="col" class="col-eye">
               <span class="sr-only">Shown in charts</span>
             </th>
+            </>
+            )}
             <SortHeader field="name" sort={sort} onSort={onSort} class="col-name">
               Name
             </SortHeader>
@@ -203,6 +209,8 @@ export function RunsTable(props: RunsTableProps) {
                   if (e.target === e.currentTarget) setFocus(i);
                 }}
               >
+                {props.controls !== false && (
+                <>
                 <td class="col-check">
                   <input
                     type="checkbox"
@@ -231,6 +239,8 @@ export function RunsTable(props: RunsTableProps) {
                     <EyeIcon open={visible} />
                   </button>
                 </td>
+                </>
+                )}
                 <td class="col-name">
                   <span class="swatch" style={{ background: visible ? color : "transparent", borderColor: color }} data-testid="run-color" data-color={color} />
                   <a
