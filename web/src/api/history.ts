@@ -23,6 +23,8 @@ export interface HistoryResult {
 export interface StepRange {
   minStep?: number;
   maxStep?: number;
+  /** Only points logged at or before this time (Unix seconds): a frozen report's moment. */
+  until?: number;
 }
 
 /** The server's limit on runs per request; more runs are split into parallel requests. */
@@ -80,6 +82,7 @@ async function fetchChunk(
   const body: Record<string, unknown> = { runs: runIds, keys, samples: Math.max(0, Math.round(samples)) };
   if (range?.minStep !== undefined && Number.isFinite(range.minStep)) body.min_step = range.minStep;
   if (range?.maxStep !== undefined && Number.isFinite(range.maxStep)) body.max_step = range.maxStep;
+  if (range?.until !== undefined && Number.isFinite(range.until)) body.until = range.until;
   const opts: { method: string; body: unknown; signal?: AbortSignal } = { method: "POST", body };
   if (signal !== undefined) opts.signal = signal;
   return request<WireAnswer>(`/history/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`, opts);
