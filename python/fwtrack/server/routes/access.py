@@ -33,6 +33,7 @@ __all__ = [
     "require_self_or_admin",
     "team_admins",
     "team_members",
+    "team_roles",
     "users_out",
 ]
 
@@ -75,7 +76,12 @@ class TeamOut(BaseModel):
     members: list[str]
     admins: list[str] = Field(
         description="The members with role admin (sorted): they manage the team's members, "
-        "roles, webhooks and protected aliases"
+        "roles, invitations, webhooks and protected aliases"
+    )
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Each member's role: `admin`, `member` or `viewer` (reads and comments, "
+        "never writes)",
     )
 
 
@@ -196,3 +202,17 @@ def team_admins(session: Session, team_ids: Iterable[int]) -> dict[int, list[str
         ):
             names[team_id].append(name)
     return names
+
+
+def team_roles(session: Session, team_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Each member's role (`admin`, `member` or `viewer`) by name, for each team id."""
+    roles: dict[int, dict[str, str]] = {i: {} for i in team_ids}
+    if roles:
+        for team_id, name, role in session.execute(
+            sa.select(TeamMember.team_id, User.name, TeamMember.role)
+            .join(User, User.id == TeamMember.user_id)
+            .where(TeamMember.team_id.in_(list(roles)))
+            .order_by(User.name)
+        ):
+            roles[team_id][name] = role
+    return roles

@@ -276,8 +276,10 @@ def _store(ctx: AppContext) -> BlobStore:
     return ctx.blobs
 
 
-def _project(ctx: AppContext, user: Viewer, entity: str, project: str) -> Project:
-    _reach(user, entity, project)
+def _project(
+    ctx: AppContext, user: Viewer, entity: str, project: str, *, write: bool = False
+) -> Project:
+    _reach(user, entity, project, write=write)
     return find_project(ctx, entity, project)
 
 
@@ -319,7 +321,7 @@ def artifact_commit(
     `id`; content already in the collection (the same digest) answers that version, with the
     new aliases moved onto it; otherwise the next version (`v0`, `v1`, ...). `latest` among
     the aliases is ignored (it always names the newest version)."""
-    _reach(user, entity, project, run_id)
+    _reach(user, entity, project, run_id, write=True)
     blobs = _store(ctx)
     art_project = check_project(body.project) if body.project is not None else project
     artifacts.check_artifact_name(body.name)
@@ -355,7 +357,7 @@ def artifact_blobs_missing(
     """Which of `addresses` (at most 10,000) the entity has not stored, as the run-scoped
     `blobs/missing` answers (the stored ones are touched: kept for the grace period); the
     project need not exist yet."""
-    _reach(user, entity, project)
+    _reach(user, entity, project, write=True)
     _store(ctx)
     wanted = []
     for address in body.addresses:
@@ -462,7 +464,7 @@ def artifact_version_edit(
     """Set a version's aliases (the full set: aliases it had and that are not listed are
     removed; listed ones held by another version of the collection move here; `latest` and
     `v<N>` are refused with 400) and/or its description."""
-    proj = _project(ctx, user, entity, project)
+    proj = _project(ctx, user, entity, project, write=True)
     _store(ctx)
     artifacts.check_artifact_name(name)
     changes = body.model_dump(exclude_unset=True)

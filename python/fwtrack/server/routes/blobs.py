@@ -159,7 +159,7 @@ def blobs_missing(
 ) -> MissingOut:
     """Which of `addresses` the run's entity has not stored (at most 10,000). The stored ones
     are touched: they stay for the grace period even if no run references them."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     _writable_run(ctx, entity, project, run_id)
     wanted = list(dict.fromkeys(_address(a) for a in body.addresses))
     present = manifest.touch(ctx.db, entity, wanted)
@@ -198,7 +198,7 @@ async def blobs_pack(
     """Store a pack of blobs (body `application/x-fwtrack-blobs`, at most 64 MiB): each
     entry is hashed, and one whose bytes do not match its address is not stored (the answer
     is then 400 with `refused`; the entries that matched are kept)."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
     stored: list[str] = []
     refused: list[str] = []
@@ -263,7 +263,7 @@ async def blob_put(
     """Store one blob of any size, streamed (the client sends blobs over 8 MiB this way):
     hashed while it arrives, and stored only when it matches `address` (400 otherwise,
     nothing kept)."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     address = _address(address)
     await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
     store = _store(ctx)
@@ -312,7 +312,7 @@ def files_record(
     blob `address` (a path already recorded is pointed at it). All or nothing: 409 with
     `missing` when a blob is not stored, 409 for a path onto a folder of files or under a
     file."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     files: dict[str, tuple[str, str, int]] = {}
     for item in body.files:
         path = check_file_path(item.path)
@@ -390,7 +390,7 @@ def blob_upload_begin(
     caller, or the same one resuming, gets the same upload), with a presigned URL for each
     part the bucket does not hold yet; the client `PUT`s the parts there, then posts
     `.../blobs/uploads/{upload}/complete`. Asking again resumes (or renews expired URLs)."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     address = _address(body.address)
     store = _store(ctx)
     _writable_run(ctx, entity, project, run_id)
@@ -427,7 +427,7 @@ async def blob_upload_complete(
     """Join the parts into the blob and verify it: the server reads the object back and
     hashes it; only bytes that hash to the address are kept (400 with `refused` otherwise:
     the object and the upload are removed, nothing is stored)."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     await run_in_threadpool(_writable_run, ctx, entity, project, run_id)
     signer = presigner(_store(ctx))
     if signer is None:

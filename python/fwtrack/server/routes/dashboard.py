@@ -122,7 +122,7 @@ async def workspace_put(
 ) -> Response:
     """Replace the project's saved layout with the JSON object in the body (at most 256 KiB);
     answers the stored layout. Needs the same access as editing the project's runs."""
-    reach(user, entity, project)
+    reach(user, entity, project, write=True)
     body = await request.body()
     text = _parse_layout(body)
 

@@ -282,7 +282,7 @@ async def file_upload(
     blob of the run's entity and `path` names it in the run's manifest. A media payload
     (`media/<hex>.<ext>`) must hash to its name (400 otherwise); a path onto a folder of files
     or under a file is a 409."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     check_file_path(path)
     if not isinstance(ctx.blobs, BlobStore):
         raise ApiError(405, "`fwtrack ui` serves local runs read-only")

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from fwtrack.server import audit
 from fwtrack.server.db import ApiKey, User, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.jsonutil import clean_text
@@ -101,4 +102,13 @@ def revoke_key(
             )
         if row.revoked_at is None:
             row.revoked_at = now()
+            if row.user_id != user.id:
+                owner = session.get(User, row.user_id)
+                audit.record(
+                    session,
+                    user.name,
+                    "key.revoke",
+                    target=owner.name if owner is not None else str(row.user_id),
+                    detail={"key_id": key_id, "prefix": f"fwk_{row.prefix}"},
+                )
     return {"id": key_id, "revoked": True}

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from fwtrack import _core
 from fwtrack.server.auth import check_password, disabled_detail
 from fwtrack.server.config import ServerConfig
-from fwtrack.server.db import User, now
+from fwtrack.server.db import Team, TeamMember, User, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.routes.access import NAME_PATTERN, Strict, issue_key
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error
@@ -44,6 +44,13 @@ class ViewerOut(BaseModel):
     name: str
     is_admin: bool
     teams: list[str]
+    read_only: list[str] = Field(
+        description="The teams where the user's role is `viewer`: they read and comment "
+        "there, every write is refused (the dashboard hides its write controls)"
+    )
+    roles: dict[str, str] = Field(
+        description="The user's role in each of their teams: `admin`, `member` or `viewer`"
+    )
 
 
 class LoginOut(BaseModel):
@@ -71,9 +78,28 @@ def health(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.get("/viewer", response_model=ViewerOut, tags=["access"])
-def viewer(user: CurrentViewer) -> dict[str, Any]:
-    """The user of the API key: name, admin flag, teams."""
-    return {"name": user.name, "is_admin": user.is_admin, "teams": list(user.teams)}
+def viewer(user: CurrentViewer, ctx: Ctx) -> dict[str, Any]:
+    """The user of the API key: name, admin flag, teams, the user's role in each, and the
+    teams where that role is `viewer` (`read_only`)."""
+    roles: dict[str, str] = {}
+    if user.teams:
+        with ctx.db.read() as session:
+            roles = dict(
+                session.execute(
+                    sa.select(Team.name, TeamMember.role)
+                    .join(TeamMember, TeamMember.team_id == Team.id)
+                    .where(TeamMember.user_id == user.id)
+                ).all()
+            )
+    return {
+        "name": user.name,
+        "is_admin": user.is_admin,
+        "teams": list(user.teams),
+        "read_only": list(user.read_only),
+        "roles": {
+            t: roles.get(t, "viewer" if t in user.read_only else "member") for t in user.teams
+        },
+    }
 
 
 @router.post(

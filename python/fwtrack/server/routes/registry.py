@@ -188,9 +188,10 @@ def _writable(ctx: AppContext) -> None:
         raise ApiError(405, "`fwtrack ui` serves the local registry read-only")
 
 
-def _entity(user: Viewer, entity: str, model: str | None = None) -> None:
-    """400 for a bad name, 403 unless the viewer reaches the entity."""
-    reach(user, entity)
+def _entity(user: Viewer, entity: str, model: str | None = None, *, write: bool = False) -> None:
+    """400 for a bad name, 403 unless the viewer reaches the entity (`write`: with a role
+    that writes; a team's viewers read the registry but change nothing in it)."""
+    reach(user, entity, write=write)
     if model is not None:
         registry.check_model_name(model)
 
@@ -218,7 +219,7 @@ def registry_model_create(
     entity: str, body: ModelIn, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
     """Create a model (409 when the entity has one of that name)."""
-    _entity(user, entity, body.name)
+    _entity(user, entity, body.name, write=True)
     _writable(ctx)
     out = registry.create_model(
         ctx.db, user, entity, body.name, body.description, body.metadata, body.tags
@@ -243,7 +244,7 @@ def registry_model_edit(
     """Edit the description, metadata or tags (audit `update`), the protected aliases (audit
     `protect`/`unprotect`) or the maintainers (audit `maintainers`; these two take an entity
     admin or a maintainer: 403 otherwise, nothing changed)."""
-    _entity(user, entity, model)
+    _entity(user, entity, model, write=True)
     _writable(ctx)
     sent = body.model_dump(exclude_unset=True)
     changes = registry.Changes(**sent, sent=set(sent))
@@ -256,7 +257,7 @@ def registry_model_delete(
 ) -> JsonResponse:
     """Delete a model, its versions, aliases and audit trail (entity admins and maintainers;
     the artifact versions stay)."""
-    _entity(user, entity, model)
+    _entity(user, entity, model, write=True)
     _writable(ctx)
     return JsonResponse(registry.delete_model(ctx.db, user, entity, model))
 
@@ -271,8 +272,8 @@ def registry_link(
     """Link an artifact version of type `model` (400 for another type) as the model's next
     version (the model is created when missing) and move `aliases` onto it. A version linked
     already answers its model version (the aliases moved onto it). The viewer must reach the
-    artifact's entity too."""
-    _entity(user, entity, model)
+    artifact's entity too (reading it is enough)."""
+    _entity(user, entity, model, write=True)
     art = body.artifact
     reach(user, art.entity, art.project)
     if body.run is not None:
@@ -341,7 +342,7 @@ def registry_alias_set(
     that version already). `expect` makes it a compare-and-set (409 when the alias names
     another version now). `latest` and `v<N>` are refused (400); a protected alias takes an
     entity admin or a maintainer (403)."""
-    _entity(user, entity, model)
+    _entity(user, entity, model, write=True)
     _writable(ctx)
     out = registry.move_alias(
         ctx.db,
@@ -363,7 +364,7 @@ def registry_alias_remove(
 ) -> JsonResponse:
     """Remove `alias` (audit `alias.remove`); a protected alias takes an entity admin or a
     maintainer (403)."""
-    _entity(user, entity, model)
+    _entity(user, entity, model, write=True)
     _writable(ctx)
     out = registry.remove_alias(ctx.db, user, entity, model, alias)
     webhooks.wake(ctx)

@@ -189,9 +189,12 @@ def _answers() -> Iterator[None]:
         raise ApiError(400, str(exc)) from exc
 
 
-def _check_names(ctx: AppContext, viewer: Viewer, entity: str, project: str) -> None:
-    """400 for bad names, 403 for an entity out of reach; in `fwtrack ui` entity `local`."""
-    reach(viewer, entity, project)
+def _check_names(
+    ctx: AppContext, viewer: Viewer, entity: str, project: str, *, write: bool = False
+) -> None:
+    """400 for bad names, 403 for an entity out of reach (`write`: also for a team's
+    viewers); in `fwtrack ui` entity `local`."""
+    reach(viewer, entity, project, write=write)
     if ctx.config.ui_scan_dir is not None and entity != LOCAL_USER:
         raise ApiError(
             404,
@@ -219,8 +222,9 @@ def _sweep(
     *,
     write: bool,
 ) -> Controller:
-    """The controller, once `sweep_id` is known to be a sweep of `entity/project` (else 404)."""
-    _check_names(ctx, viewer, entity, project)
+    """The controller, once `sweep_id` is known to be a sweep of `entity/project` (else 404);
+    `write`: a change (refused to a team's viewers, 403)."""
+    _check_names(ctx, viewer, entity, project, write=write)
     ctrl = _controller(request, ctx, write=write)
     if ctrl is None:
         raise _no_sweep(sweep_id, entity, project)
@@ -267,7 +271,7 @@ def create_sweep(
 ) -> JsonResponse:
     """Create a sweep from a config (W&B's keys; the URL's entity and project win over the
     config's). 201 with the sweep; 400 naming the bad key and value."""
-    _check_names(ctx, user, entity, project)
+    _check_names(ctx, user, entity, project, write=True)
     from fwtrack.sweeps.config import load_config
 
     _check_text(body.config)

@@ -107,7 +107,7 @@ async def log_upload(
     200 `{"offset": S}` stored up to S; 409 `{"offset": S}` resend from S; 400 not whole
     frames; 413 too large. An empty body is a heartbeat.
     """
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     async with upload_slot(ctx):
         body = await request.body()
         response: JsonResponse = await run_in_threadpool(

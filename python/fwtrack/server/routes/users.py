@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from fwtrack.server import audit
 from fwtrack.server.auth import add_user, create_key, hash_password
 from fwtrack.server.db import User, now
 from fwtrack.server.errors import ApiError, check_entity
@@ -77,6 +78,13 @@ def create_user(body: UserCreateIn, user: CurrentViewer, ctx: Ctx) -> dict[str, 
     with claiming(body.name), ctx.db.write() as session:
         new = add_user(session, body.name, password=body.password, is_admin=body.is_admin)
         row, key = create_key(session, new.id, "first key")
+        audit.record(
+            session,
+            user.name,
+            "user.create",
+            target=body.name,
+            detail={"is_admin": body.is_admin, "password": body.password is not None},
+        )
         answer = {**users_out(session, [new])[0], "api_key": key, "key_id": row.id}
     return answer
 
@@ -116,12 +124,18 @@ def update_user(
         if body.disabled is not None:
             if body.disabled and row.disabled_at is None:
                 row.disabled_at = now()
-            elif not body.disabled:
+                audit.record(session, user.name, "user.disable", target=name)
+            elif not body.disabled and row.disabled_at is not None:
                 row.disabled_at = None
-        if body.is_admin is not None:
+                audit.record(session, user.name, "user.enable", target=name)
+        if body.is_admin is not None and body.is_admin != row.is_admin:
             row.is_admin = body.is_admin
+            audit.record(
+                session, user.name, "user.admin", target=name, detail={"is_admin": body.is_admin}
+            )
         if password_hash is not None:
             row.password_hash = password_hash
+            audit.record(session, user.name, "user.password", target=name)
         session.flush()
         # Lock the admins' rows so two admins taking each other's rights cannot both win.
         admins = session.scalars(
