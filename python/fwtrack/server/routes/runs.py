@@ -105,7 +105,7 @@ def run_edit(
     values) or remove (`summary_delete`, `config_delete`: keys) summary and config values.
     The key needs what uploading the run needs. An edited field or key is kept over what
     the run logs later."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     proj, run = find_run(ctx, entity, project, run_id)
     changes = body.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
@@ -148,7 +148,7 @@ def run_delete(
     entity: str, project: str, run_id: str, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
     """Delete a run: its row and everything stored for it."""
-    reach(user, entity, project, run_id)
+    reach(user, entity, project, run_id, write=True)
     proj, run = find_run(ctx, entity, project, run_id)
     paths = ctx.blobs.paths(proj, run)
     if ctx.blobs.in_place and paths.run_dir.exists() and _core.is_locked(str(paths.run_dir)):
