@@ -256,6 +256,10 @@ class BlobStore:
         """Remove the run's log and index (its blobs go to the collector: `released`)."""
         self.store.delete_run(self.key(project, run))
 
+    def move(self, project: Project, run: Run, to: Project) -> None:
+        """Place the run's log and index under project `to` (the caller holds its lock)."""
+        self.store.move_run(self.key(project, run), RunKey(to.id, run.run_id, run.id))
+
     def released(self, blob_ids: list[int]) -> None:
         """Blobs a deleted run referenced: mark them for the collector and wake it."""
         manifest.release(self.db, blob_ids)
@@ -316,6 +320,19 @@ class LocalRunsLayout:
 
     def files(self, project: Project, run: Run) -> RunFiles:
         return _FolderFiles(self.runs_dir / project.name / run.run_id / "files", self.runs_dir)
+
+    def move(self, source: RunPaths, target: RunPaths) -> None:
+        """Rename the run's directory (and its index) to `target`'s place (the caller holds
+        its lock and checked that nothing is there)."""
+        target.run_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(source.run_dir, target.run_dir)
+        if source.index.is_dir():
+            shutil.rmtree(target.index, ignore_errors=True)
+            target.index.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(source.index, target.index)
+            except OSError:  # rebuilt from the log by the scanner
+                shutil.rmtree(source.index, ignore_errors=True)
 
     def remove(self, paths: RunPaths) -> None:
         """Remove the run's index and its directory (the caller checked it is not running)."""

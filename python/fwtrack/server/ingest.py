@@ -29,7 +29,7 @@ from fwtrack.server import core
 from fwtrack.server.alerts import store_alerts
 from fwtrack.server.artifacts import record_edges
 from fwtrack.server.blobs import BlobStore, LocalRunsLayout
-from fwtrack.server.db import Database, Project, Run, RunFileRow, now
+from fwtrack.server.db import Comment, Database, Project, Run, RunFileRow, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.fields import run_field_keys
 from fwtrack.server.jsonutil import clean_text, json_safe
@@ -43,6 +43,7 @@ __all__ = [
     "get_or_create_project",
     "get_or_create_run",
     "ingest",
+    "move_run",
     "stored_offset",
 ]
 
@@ -315,6 +316,98 @@ def delete_run(
             session.execute(sa.delete(Run).where(Run.id == run.id))
             blobs.delete(project, run)
     blobs.released(released)
+
+
+def _moved_row(session: Session, project: Project, run: Run, to: Project) -> Run:
+    """The run's row, now in project `to` (flushed: a run of that id already there is a
+    409), with its comments following it."""
+    row = session.get(Run, run.id)
+    if row is None:
+        raise ApiError(404, f"no run {run.run_id!r} in project {project.entity}/{project.name}")
+    clash = session.scalar(
+        sa.select(Run.id).where(Run.project_id == to.id, Run.run_id == run.run_id)
+    )
+    if clash is not None:
+        raise _clash(run, to)
+    row.project_id = to.id
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _clash(run, to) from None
+    session.execute(
+        sa.update(Comment)
+        .where(
+            Comment.entity == project.entity,
+            Comment.target == "run",
+            Comment.target_key == f"{project.name}/{run.run_id}",
+        )
+        .values(target_key=f"{to.name}/{run.run_id}")
+    )
+    session.execute(sa.update(Project).where(Project.id == to.id).values(last_activity=now()))
+    return row
+
+
+def _clash(run: Run, to: Project) -> ApiError:
+    return ApiError(
+        409,
+        f"project {to.entity}/{to.name} already has a run {run.run_id!r}; hint: delete or "
+        "move that run first",
+    )
+
+
+def move_run(
+    db: Database, blobs: BlobStore | LocalRunsLayout, project: Project, run: Run, to: Project
+) -> None:
+    """Move a run to project `to` of the same entity: its row (id, history index, files,
+    alerts, artifact links and comments all hang off it) and its stored log and index, under
+    the log's lock (the lock order of `delete_run`). `fwtrack ui`: the run's directory is
+    renamed to `<dir>/<to>/<run id>/`."""
+    if to.entity != project.entity:
+        raise ApiError(400, "a run moves within its entity only (blobs belong to an entity)")
+    if isinstance(blobs, LocalRunsLayout):
+        source = blobs.paths(project, run)
+        target = blobs.run_paths(to.name, run.run_id)
+        renamed = False
+        try:
+            with _lock_if_present(source.log), db.write() as session:
+                if target.run_dir.exists() or target.run_dir.is_symlink():
+                    raise ApiError(
+                        409,
+                        f"{target.run_dir} already exists; hint: move or remove that "
+                        "directory first",
+                    )
+                _moved_row(session, project, run, to)
+                blobs.move(source, target)
+                renamed = True
+        except BaseException:
+            if renamed:
+                blobs.move(target, source)
+            raise
+        return
+    runlog = blobs.log(project, run)
+    moved = False
+    try:
+        if db.dialect == "postgresql":
+            with db.write() as session:
+                row = session.scalar(sa.select(Run).where(Run.id == run.id).with_for_update())
+                if row is None:
+                    raise ApiError(
+                        404, f"no run {run.run_id!r} in project {project.entity}/{project.name}"
+                    )
+                with runlog.lock_if_present():
+                    _moved_row(session, project, run, to)
+                    blobs.move(project, run, to)
+                    moved = True
+        else:
+            with runlog.lock_if_present(), db.write() as session:
+                _moved_row(session, project, run, to)
+                blobs.move(project, run, to)
+                moved = True
+    except BaseException:
+        if moved:  # the row stayed where it was: so do its bytes
+            moved_run = Run(id=run.id, run_id=run.run_id, project_id=to.id)
+            blobs.move(to, moved_run, project)
+        raise
 
 
 def stored_offset(

@@ -182,6 +182,18 @@ class Scanner:
         if not gone:
             return
         with self.ctx.db.write() as session:
+            # Read again under the write lock: a run moved to another project meanwhile (its
+            # directory renamed in the transaction that changed its row) is not gone.
+            rows = session.execute(
+                sa.select(Run.id, Project.name, Run.run_id)
+                .join(Project, Project.id == Run.project_id)
+                .where(Run.id.in_([pk for pk, _, _ in gone]))
+            ).all()
+            gone = [
+                (pk, p, r)
+                for pk, p, r in rows
+                if (p, r) not in seen and not self.layout.run_paths(p, r).log.exists()
+            ]
             session.execute(sa.delete(Run).where(Run.id.in_([pk for pk, _, _ in gone])))
         for _, project_name, run_id in gone:
             self._stamps.pop((project_name, run_id), None)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from fwtrack import _core
-from fwtrack.server.db import Run, now
+from fwtrack.server.context import AppContext
+from fwtrack.server.db import Project, Run, now
 from fwtrack.server.errors import ApiError, check_run_id
 from fwtrack.server.fields import run_field_keys
 from fwtrack.server.ingest import delete_run
@@ -25,7 +26,7 @@ from fwtrack.server.routes.deps import (
 )
 from fwtrack.server.routes.run_request import RUN
 
-__all__ = ["router"]
+__all__ = ["edit_run_row", "refuse_if_written", "remove_run", "router"]
 
 router = APIRouter(responses=ERRORS)
 
@@ -126,21 +127,33 @@ def run_edit(
         row = session.get(Run, run.id)
         if row is None:
             raise ApiError(404, f"no run {run_id!r} in project {entity}/{project}")
-        for field, value in changes.items():
-            setattr(row, field, json_safe(value))
-        edited = [*changes]
-        for root, (values, delete) in fields.items():
-            if values or delete:
-                current = dict(getattr(row, root) or {})
-                updated, keys = apply_field_edits(current, root, json_safe(values), delete)
-                setattr(row, root, updated)
-                edited += keys
-        row.field_keys, row.field_keys_hash = run_field_keys(row.config, row.summary)
-        row.edited = sorted({*(row.edited or []), *edited})
-        row.updated_at = now()
+        edit_run_row(row, changes, fields)
         session.flush()
         out = run_json(row, proj, ctx.stale_after)
     return JsonResponse(out)
+
+
+def edit_run_row(
+    row: Run,
+    changes: dict[str, Any],
+    fields: dict[str, tuple[dict[str, Any], list[str]]] | None = None,
+) -> None:
+    """Apply a run edit to its row (in the caller's transaction): `changes` sets `name`,
+    `tags`, `notes`; `fields` sets and deletes `summary`/`config` keys. What is edited is
+    kept over what the run logs later (`edited`). The one edit path of `PATCH` and the bulk
+    tag actions."""
+    for field, value in changes.items():
+        setattr(row, field, json_safe(value))
+    edited = [*changes]
+    for root, (values, delete) in (fields or {}).items():
+        if values or delete:
+            current = dict(getattr(row, root) or {})
+            updated, keys = apply_field_edits(current, root, json_safe(values), delete)
+            setattr(row, root, updated)
+            edited += keys
+    row.field_keys, row.field_keys_hash = run_field_keys(row.config, row.summary)
+    row.edited = sorted({*(row.edited or []), *edited})
+    row.updated_at = now()
 
 
 @router.delete(RUN, tags=["runs"], responses=error(409, "The local run is still being written"))
@@ -150,8 +163,19 @@ def run_delete(
     """Delete a run: its row and everything stored for it."""
     reach(user, entity, project, run_id, write=True)
     proj, run = find_run(ctx, entity, project, run_id)
-    paths = ctx.blobs.paths(proj, run)
-    if ctx.blobs.in_place and paths.run_dir.exists() and _core.is_locked(str(paths.run_dir)):
-        raise ApiError(409, f"run {run_id!r} is still being written; finish it first")
-    delete_run(ctx.db, ctx.blobs, proj, run)
+    remove_run(ctx, proj, run)
     return JsonResponse({"id": run_id, "deleted": True})
+
+
+def refuse_if_written(ctx: AppContext, project: Project, run: Run) -> None:
+    """`fwtrack ui`: 409 while the local run is still being written (its lock is held)."""
+    paths = ctx.blobs.paths(project, run)
+    if ctx.blobs.in_place and paths.run_dir.exists() and _core.is_locked(str(paths.run_dir)):
+        raise ApiError(409, f"run {run.run_id!r} is still being written; finish it first")
+
+
+def remove_run(ctx: AppContext, project: Project, run: Run) -> None:
+    """Delete a run (refused while `fwtrack ui`'s local run is being written): the one delete
+    path of `DELETE` and the bulk delete."""
+    refuse_if_written(ctx, project, run)
+    delete_run(ctx.db, ctx.blobs, project, run)

@@ -232,3 +232,9 @@ class Store(Protocol):
     def delete_run(self, run: RunKey) -> None:
         """Remove the run's log and index, and their caches (its blobs are the collector's)."""
         ...
+
+    def move_run(self, run: RunKey, to: RunKey) -> None:
+        """Place the run's log and index under `to` (the same run, `pk`, in another project of
+        its entity); the caller holds the run's lock. Nothing for the S3 store, which keys a
+        run by its `pk` alone."""
+        ...

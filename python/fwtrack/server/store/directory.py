@@ -463,6 +463,22 @@ class DirectoryStore:
                 os.replace(index, self.index_dir(run))
         fsync_dir(folder)
 
+    def move_run(self, run: RunKey, to: RunKey) -> None:
+        """Rename the run's folder (its log and index) to `to`'s place; what a deleted run
+        of that id left there is removed first (no row owns it: the caller holds `to`)."""
+        source, target = self.run_dir(run), self.run_dir(to)
+        if source == target:
+            return
+        if linked(self.root, source) is not None:
+            raise OSError(f"the run folder {source} is a symbolic link; it is not moved")
+        _make_dirs(self.root, target.parent)
+        if target.exists() or target.is_symlink():
+            self.delete_run(to)
+        if source.is_dir():
+            os.replace(source, target)
+            fsync_dir(target.parent)
+            fsync_dir(source.parent)
+
     def delete_run(self, run: RunKey) -> None:
         path = self.run_dir(run)
         if linked(self.root, path) is not None:

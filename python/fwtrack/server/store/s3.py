@@ -477,6 +477,10 @@ class S3Store:
 
         publish_index(self, run, self.index_dir(run))
 
+    def move_run(self, run: RunKey, to: RunKey) -> None:
+        """Nothing: the run's objects and caches are keyed by its `pk`, which a move keeps."""
+        del run, to
+
     def delete_run(self, run: RunKey) -> None:
         """Remove the run's objects (log segments, index snapshot) and its caches."""
         from botocore.exceptions import BotoCoreError, ClientError
