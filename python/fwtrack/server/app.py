@@ -103,6 +103,9 @@ _RUN_PATH = r"^/api/v1/runs/[^/]+/[^/]+/[^/]+"
 _BLOB_PUT = re.compile(_RUN_PATH + r"/blobs/[^/]+$")
 _BLOB_PACK = re.compile(_RUN_PATH + r"/blobs$")
 _MANIFEST = re.compile(_RUN_PATH + r"/files$")
+_REPORT_ASSET = re.compile(r"^/api/v1/reports/[^/]+/[^/]+/[^/]+/assets$")
+REPORT_ASSET_BYTES = 32 * 1024 * 1024
+"""Largest image uploaded into a report (`POST .../assets`)."""
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 """Largest `POST .../files` body (10,000 paths of up to 512 characters with their addresses)."""
 
@@ -127,6 +130,8 @@ class BodyLimitMiddleware:
             return MAX_PACK_BYTES
         if method == "POST" and _MANIFEST.match(path):
             return MAX_MANIFEST_BYTES
+        if method == "POST" and _REPORT_ASSET.match(path):
+            return REPORT_ASSET_BYTES
         if path.endswith("/log") or "/files/" in path:
             return self.max_upload
         return self.max_json

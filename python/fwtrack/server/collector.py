@@ -1,5 +1,5 @@
-"""The blob collector: removes blobs that no run and no committed artifact version references
-once they were left untouched for the grace period (`--blob-grace`,
+"""The blob collector: removes blobs that no run, no committed artifact version and no report
+references once they were left untouched for the grace period (`--blob-grace`,
 `FWTRACK_SERVER_BLOB_GRACE`, default an hour).
 
 It looks only at candidates (rows with `candidate` set: new blobs, and blobs released by a
@@ -8,8 +8,9 @@ batch of candidates older than the grace period it runs two transactions (the lo
 and why no referenced blob can be lost are in `fwtrack.server.manifest`):
 
 1. lock the rows (skipping rows another transaction holds), check in a fresh statement which
-   are referenced (by a run's file, `run_files`, or by a committed artifact version's
-   manifest, `artifact_blobs`): those are no longer candidates; the others lose `stored`;
+   are referenced (by a run's file, `run_files`, by a committed artifact version's
+   manifest, `artifact_blobs`, or by a report's image, `report_assets`): those are no longer
+   candidates; the others lose `stored`;
 2. lock the rows that are still not stored, remove their bytes from the store, delete them.
 
 A crash between the two leaves rows that are not stored (reported missing, and stored again
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from fwtrack.server import blob_uploads
 from fwtrack.server.caches import prune_run_caches
-from fwtrack.server.db import ArtifactBlob, Blob, Database, RunFileRow, now
+from fwtrack.server.db import ArtifactBlob, Blob, Database, ReportAsset, RunFileRow, now
 from fwtrack.server.store.base import BlobKey, Store
 from fwtrack.server.store.presign import presigner
 
@@ -53,12 +54,14 @@ _BATCH = 500
 
 
 def _referenced(session: Session, ids: Sequence[int]) -> set[int]:
-    """Those of `ids` a run file or a committed artifact version references."""
+    """Those of `ids` a run file, a committed artifact version or a report's image
+    references."""
     if not ids:
         return set()
     by_runs = sa.select(RunFileRow.blob_id).where(RunFileRow.blob_id.in_(ids))
     by_artifacts = sa.select(ArtifactBlob.blob_id).where(ArtifactBlob.blob_id.in_(ids))
-    return set(session.scalars(sa.union(by_runs, by_artifacts)))
+    by_reports = sa.select(ReportAsset.blob_id).where(ReportAsset.blob_id.in_(ids))
+    return set(session.scalars(sa.union(by_runs, by_artifacts, by_reports)))
 
 
 def _unstore(db: Database, ids: Sequence[int], cutoff: float) -> list[int]:
@@ -132,8 +135,10 @@ def collect(db: Database, store: Store, grace: float, stop: threading.Event | No
 def sweep(db: Database) -> int:
     """Mark every unreferenced blob that is not a candidate (left so by a crash between a
     run's deletion and the marking of its blobs). Returns how many."""
-    unreferenced = ~sa.exists().where(RunFileRow.blob_id == Blob.id) & ~sa.exists().where(
-        ArtifactBlob.blob_id == Blob.id
+    unreferenced = (
+        ~sa.exists().where(RunFileRow.blob_id == Blob.id)
+        & ~sa.exists().where(ArtifactBlob.blob_id == Blob.id)
+        & ~sa.exists().where(ReportAsset.blob_id == Blob.id)
     )
     with db.write() as session:
         result = session.execute(

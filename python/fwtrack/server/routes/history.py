@@ -46,6 +46,31 @@ class MultiHistoryIn(BaseModel):
     samples: int = Field(default=1000, ge=0, le=1_000_000)
     min_step: float | None = None
     max_step: float | None = None
+    until: float | None = None
+
+
+def _read_series(
+    index: str,
+    keys: list[str] | None,
+    samples: int,
+    min_step: float | None,
+    max_step: float | None,
+    until: float | None,
+) -> dict[str, Any]:
+    """The index's series; with `until` (unix seconds: a frozen report's moment) only the
+    points logged at or before it, downsampled after the cut."""
+    if until is None:
+        return core.read_series(index, keys, samples, min_step, max_step)
+    series = core.read_series(index, keys, 0, min_step, max_step)
+    out: dict[str, Any] = {}
+    for key, columns in series.items():
+        keep = columns["timestamp"] <= until
+        if not keep.any():
+            continue
+        out[key] = _core.downsample(
+            columns["step"][keep], columns["value"][keep], columns["timestamp"][keep], samples
+        )
+    return out
 
 
 def _series_json(series: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -65,8 +90,10 @@ def _series_json(series: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return out, downsampled
 
 
-def _check_steps(min_step: float | None, max_step: float | None) -> None:
-    for name, value in (("min_step", min_step), ("max_step", max_step)):
+def _check_steps(
+    min_step: float | None, max_step: float | None, until: float | None = None
+) -> None:
+    for name, value in (("min_step", min_step), ("max_step", max_step), ("until", until)):
         if value is not None and value != value:
             raise ApiError(400, f"{name} must be a number, got NaN")
 
@@ -82,14 +109,16 @@ def history(
     samples: Annotated[int, Query(ge=0, le=1_000_000)] = 1000,
     min_step: float | None = None,
     max_step: float | None = None,
+    until: float | None = None,
 ) -> JsonResponse:
-    """Metric series, min/max-preserving downsampled to about `samples` points (0 = all)."""
+    """Metric series, min/max-preserving downsampled to about `samples` points (0 = all);
+    `until` (unix seconds) keeps only the points logged at or before it (a frozen report)."""
     reach(user, entity, project, run_id)
-    _check_steps(min_step, max_step)
+    _check_steps(min_step, max_step, until)
     wanted = keys_arg(keys)
     proj, run = find_run(ctx, entity, project, run_id)
     paths = ctx.blobs.current(proj, run)
-    series = core.read_series(str(paths.index), wanted, samples, min_step, max_step)
+    series = _read_series(str(paths.index), wanted, samples, min_step, max_step, until)
     out, downsampled = _series_json(series)
     return JsonResponse({"run": run_id, "series": out, "downsampled": downsampled})
 
@@ -99,9 +128,9 @@ def history_many(
     entity: str, project: str, body: MultiHistoryIn, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
     """Series of several runs of one project: `{"runs": [{"run", "series", "downsampled"}],
-    "missing": [run ids not found]}`."""
+    "missing": [run ids not found]}`; `until` as for one run's history."""
     reach(user, entity, project)
-    _check_steps(body.min_step, body.max_step)
+    _check_steps(body.min_step, body.max_step, body.until)
     proj = find_project(ctx, entity, project)
     with ctx.db.read() as session:
         found = {
@@ -115,8 +144,8 @@ def history_many(
         if run_id not in found:
             continue
         paths = ctx.blobs.current(proj, found[run_id])
-        series = core.read_series(
-            str(paths.index), body.keys, body.samples, body.min_step, body.max_step
+        series = _read_series(
+            str(paths.index), body.keys, body.samples, body.min_step, body.max_step, body.until
         )
         out, downsampled = _series_json(series)
         results.append({"run": run_id, "series": out, "downsampled": downsampled})
