@@ -10,6 +10,7 @@ import { formatNumber } from "../lib/format";
 import { axisLabel, isMetricAxis, stepRangeForX, X_RELATIVE, X_WALL, type XAxis } from "./align";
 import { buildChartData, type Built, type ChartRun } from "./build";
 import { SmoothingInput, XAxisOptions } from "./controls";
+import { buildGroupedChartData, groupingSig, groupLabel, type ChartGrouping } from "./groupChart";
 import { clampSmoothing, type ChartOptions, type PanelSpec } from "./layout";
 import { bandPaths, finiteRange, linePaths, nearestFinite } from "./paths";
 import type { DataState, HistoryStore } from "./store";
@@ -91,6 +92,8 @@ export interface ChartProps {
   /** Drag-source handlers for the panel's header. */
   onDragStart?: (e: DragEvent) => void;
   onDragEnd?: (e: DragEvent) => void;
+  /** Draw the runs in groups (aggregate line + band per group; see groupChart.ts). */
+  grouping?: ChartGrouping | undefined;
 }
 
 /** The uPlot options of a chart; `ctx` gives the live state the callbacks read. */
@@ -277,6 +280,9 @@ export function Chart(props: ChartProps) {
   const hoverRef = useRef(false);
   const propsRef = useRef(props);
   propsRef.current = props;
+  /** What each slot draws: the runs, or the groups (and expanded groups' runs). */
+  const shownRef = useRef<readonly ChartRun[]>(runs);
+  const groupSig = groupingSig(props.grouping);
 
   const [version, setVersion] = useState(0);
   const [visible, setVisible] = useState(false);
@@ -383,25 +389,37 @@ export function Chart(props: ChartProps) {
     const seriesOf = (run: string) => (src !== null ? src.runs.get(run)?.get(key) : store.get(key)?.get(run));
     const metricOf = (run: string) =>
       metricX === null ? null : src !== null ? src.runs.get(run)?.get(metricX) : store.get(metricX)?.get(run);
-    const built = buildChartData(runs, seriesOf, metricOf, options.x, clampSmoothing(options.smoothing));
+    const grouping = propsRef.current.grouping;
+    let built: Built;
+    let shown: readonly ChartRun[] = runs;
+    if (grouping === undefined) {
+      built = buildChartData(runs, seriesOf, metricOf, options.x, clampSmoothing(options.smoothing));
+      delete rootRef.current?.dataset.groups;
+    } else {
+      const g = buildGroupedChartData(grouping, runs, seriesOf, metricOf, options.x, clampSmoothing(options.smoothing));
+      built = g.built;
+      shown = g.shown;
+      if (rootRef.current !== null) rootRef.current.dataset.groups = JSON.stringify(g.lines);
+    }
+    shownRef.current = shown;
     builtRef.current = built;
     setPoints(built.points);
     const el = plotRef.current;
     if (el === null) return;
     if (built.points === 0 && uRef.current === null) return;
-    const struct = structureOf(built, runs, options);
+    const struct = structureOf(built, shown, options);
     let u = uRef.current;
     if (u === null || struct !== structRef.current) {
       u?.destroy();
       const width = Math.max(100, el.clientWidth);
-      const opts = makeOptions(built, runs, options, width, syncKey, {
+      const opts = makeOptions(built, shown, options, width, syncKey, {
         built: () => builtRef.current,
         onSelect: (x0, x1) => { zoomToRef.current(x0, x1); },
         onCursor: (uu) => {
           const tip = tipRef.current;
           const b = builtRef.current;
           if (tip === null || b === null) return;
-          const show = hoverRef.current && renderTip(tip, uu, b, propsRef.current.runs, propsRef.current.options.x);
+          const show = hoverRef.current && renderTip(tip, uu, b, shownRef.current, propsRef.current.options.x);
           if (!show) {
             tip.style.display = "none";
             return;
@@ -434,7 +452,7 @@ export function Chart(props: ChartProps) {
     } else {
       u.setData(built.data, true);
     }
-  }, [version, runsSig, options.x, options.smoothing, options.log, panel.key, store, syncKey]);
+  }, [version, runsSig, options.x, options.smoothing, options.log, panel.key, store, syncKey, groupSig]);
 
   // Follow the panel's width; ask the store for about one point per pixel.
   useEffect(() => {
@@ -559,6 +577,36 @@ export function Chart(props: ChartProps) {
           </div>
         )}
       </div>
+      {props.grouping !== undefined && <GroupLegend grouping={props.grouping} runIds={runIds} title={title} />}
     </div>
+  );
+}
+
+/** The groups of a grouped chart: colour, name, run count; a button expands a group to its runs. */
+function GroupLegend({ grouping, runIds, title }: { grouping: ChartGrouping; runIds: readonly string[]; title: string }) {
+  const groups = grouping.groups
+    .map((g) => ({ g, count: g.runIds.filter((id) => runIds.includes(id)).length }))
+    .filter((x) => x.count > 0);
+  return (
+    <ul class="chart-legend" data-testid="group-legend" aria-label={`Groups of ${title}`}>
+      {groups.map(({ g, count }) => (
+        <li key={g.key} class="chart-legend-item" data-testid="group-legend-item" data-group={g.key} data-count={count} data-expanded={g.expanded ? "true" : "false"}>
+          <span class="chart-tip-swatch" style={{ background: g.color }} aria-hidden="true" />
+          {grouping.onToggle === undefined ? (
+            <span>{groupLabel(g.name, count)}</span>
+          ) : (
+            <button
+              type="button"
+              class="chart-btn chart-btn-text"
+              aria-expanded={g.expanded}
+              title={g.expanded ? "Hide the group's runs" : "Show the group's runs"}
+              onClick={() => { grouping.onToggle?.(g.key); }}
+            >
+              {groupLabel(g.name, count)}
+            </button>
+          )}
+        </li>
+      ))}
+    </ul>
   );
 }

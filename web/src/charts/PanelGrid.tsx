@@ -10,6 +10,7 @@ import { X_STEP, type XAxis } from "./align";
 import type { ChartRun } from "./build";
 import { Chart } from "./Chart";
 import { SmoothingInput, XAxisOptions } from "./controls";
+import type { ChartGrouping } from "./groupChart";
 import { CustomChartPanels } from "./vega/CustomChartPanels";
 import {
   emptyLayout,
@@ -46,6 +47,8 @@ export interface PanelGridProps {
   live: boolean;
   /** "project": the layout is saved in the project's workspace document; "run": kept in memory. */
   layoutScope: "project" | "run";
+  /** Draw the runs in groups (the workspace's "Group by"). */
+  grouping?: ChartGrouping | undefined;
 }
 
 /** The workspace document member the grid owns. */
@@ -288,6 +291,7 @@ export function PanelGrid(props: PanelGridProps) {
               panel={p}
               options={panelOptions(layout, defaults, p)}
               runs={runs}
+              grouping={props.grouping}
               metricKeys={keys}
               syncKey={syncKey}
               onOptions={(o) => { setPanelOptions(p, o); }}
