@@ -13,6 +13,8 @@ export interface HistogramViewProps {
   project: string;
   run: string;
   histKey: string;
+  /** Only the histograms logged at or before this step (a report's chosen step). */
+  maxStep?: number | null;
 }
 
 const HEIGHT = 280;
@@ -49,6 +51,13 @@ function f64(list: readonly unknown[]): Float64Array {
   const out = new Float64Array(list.length);
   for (let i = 0; i < list.length; i++) out[i] = toNumber(list[i]) ?? Number.NaN;
   return out;
+}
+
+/** The histograms of `h` logged at or before `step`. */
+export function histogramsUpTo(h: HistogramSeries, step: number): HistogramSeries {
+  const keep = h.steps.map((s, i) => (s <= step ? i : -1)).filter((i) => i >= 0);
+  const pick = <T,>(list: readonly T[]): T[] => keep.map((i) => list[i]).filter((v): v is T => v !== undefined);
+  return { ...h, steps: pick(h.steps), edges: pick(h.edges), counts: pick(h.counts), nan: pick(h.nan), pos_inf: pick(h.pos_inf), neg_inf: pick(h.neg_inf) };
 }
 
 /** Convert the server's answer once. */
@@ -182,6 +191,7 @@ function draw(canvas: HTMLCanvasElement, d: HeatData, width: number): void {
 /** A heatmap of the histograms logged under `histKey` (see the module comment). */
 export function HistogramView(props: HistogramViewProps) {
   const { entity, project, run, histKey } = props;
+  const maxStep = props.maxStep ?? null;
   const [data, setData] = useState<HeatData | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [width, setWidth] = useState(0);
@@ -195,7 +205,7 @@ export function HistogramView(props: HistogramViewProps) {
     setError(null);
     getHistograms(entity, project, run, histKey, ctrl.signal)
       .then((h) => {
-        setData(toHeatData(h));
+        setData(toHeatData(maxStep === null ? h : histogramsUpTo(h, maxStep)));
       })
       .catch((err: unknown) => {
         if (!ctrl.signal.aborted) setError(err instanceof Error ? err.message : String(err));
@@ -203,7 +213,7 @@ export function HistogramView(props: HistogramViewProps) {
     return () => {
       ctrl.abort();
     };
-  }, [entity, project, run, histKey]);
+  }, [entity, project, run, histKey, maxStep]);
 
   useEffect(() => {
     const el = boxRef.current;

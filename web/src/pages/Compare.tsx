@@ -20,7 +20,7 @@ interface Loaded {
   missing: string[];
 }
 
-function CompareTable({ title, runs, pick, onlyDiff, q, testid }: {
+export function CompareTable({ title, runs, pick, onlyDiff, q, testid }: {
   title: string;
   runs: readonly RunInfo[];
   pick: (r: RunInfo) => Record<string, Json>;
