@@ -61,8 +61,8 @@ export function saveReport(entity: string, project: string, id: string, body: { 
   return request<SaveResult>(one(entity, project, id), { method: "PATCH", body });
 }
 
-export function deleteReport(entity: string, project: string, id: string): Promise<void> {
-  return request<void>(one(entity, project, id), { method: "DELETE" });
+export async function deleteReport(entity: string, project: string, id: string): Promise<void> {
+  await request<unknown>(one(entity, project, id), { method: "DELETE" });
 }
 
 export async function listVersions(entity: string, project: string, id: string, signal?: AbortSignal): Promise<ReportVersionInfo[]> {

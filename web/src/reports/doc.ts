@@ -8,16 +8,10 @@
 // poll), `server` is replaced and the same ops are applied on top of it again, so no local edit
 // is lost; the server merges them per block when they are saved.
 
-import type { PanelBlock as PanelBlockData } from "./panels/types";
+import type { BlockBase, PanelBlockData } from "./panels/types";
 
-export type { Grouping, RunSet, PanelBlock as PanelBlockData } from "./panels/types";
-
-/** Fields every block has: its id (made here) and the version that last changed it (server-set). */
-export interface BlockBase {
-  id: string;
-  type: string;
-  rev?: number;
-}
+export type * from "./panels/types";
+export { isPanelBlock, PANEL_TYPES } from "./panels/types";
 
 export interface MarkdownBlock extends BlockBase {
   type: "markdown";
@@ -111,7 +105,7 @@ export function applyOp<D extends ReportDoc>(doc: D, op: Op): D {
       const i = doc.blocks.findIndex((b) => b.id === op.block.id);
       if (i >= 0 && op.after === undefined) {
         const blocks = doc.blocks.slice();
-        blocks[i] = { ...op.block, rev: doc.blocks[i]?.rev ?? op.block.rev } as Block;
+        blocks[i] = { ...op.block, rev: doc.blocks[i]?.rev ?? op.block.rev };
         return { ...doc, blocks };
       }
       const rest = doc.blocks.filter((b) => b.id !== op.block.id);
