@@ -36,7 +36,7 @@ const sleep = (ms: number) =>
   });
 
 function busy(scope: ParentNode): boolean {
-  return scope.querySelector('[aria-busy="true"], [data-loading="true"]') !== null;
+  return scope.querySelector('[aria-busy="true"], [data-loading="true"], [data-state="loading"]') !== null;
 }
 
 /** Wait until no request is pending and no panel in `scope` says it is loading, for a while. */
@@ -140,8 +140,9 @@ async function blockOutput(t: ExportTarget, b: ExportBlock): Promise<BlockOutput
     const type = blob.type.split(";")[0] ?? "";
     return { kind: "image", bytes: new Uint8Array(await blob.arrayBuffer()), ext: IMAGE_EXT[type] ?? "bin" };
   }
-  const el = blockElement(t.root(), b.id);
-  if (el === null) return { kind: "missing", why: "not shown on the page" };
+  const block = blockElement(t.root(), b.id);
+  if (block === null) return { kind: "missing", why: "not shown on the page" };
+  const el = block.querySelector<HTMLElement>('[data-testid="report-panel"]') ?? block;
   el.scrollIntoView({ block: "center" });
   await settle(el);
   if (b.type === "runs_table" || b.type === "compare") {

@@ -50,7 +50,10 @@ export function tableRows(el: Element): string[][] | null {
     const cells = Array.from(tr.querySelectorAll("th, td")).map((c) => c.textContent.replace(/\s+/g, " ").trim());
     if (cells.length > 0) rows.push(cells);
   }
-  return rows;
+  // columns of controls only (select, show/hide) carry no text: left out
+  const width = Math.max(0, ...rows.map((r) => r.length));
+  const keep = Array.from({ length: width }, (_, i) => i).filter((i) => rows.some((r) => (r[i] ?? "") !== ""));
+  return rows.map((r) => keep.map((i) => r[i] ?? ""));
 }
 
 /** The panel element drawn as one PNG: its canvases, SVGs and images at their places on a white ground. */
