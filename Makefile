@@ -136,6 +136,7 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/watch_bench.py --out benches/out/watch  # training loop with watch(log="all", log_freq=100) against no tracker and wandb.watch (offline)
 	$(PY) benches/sweeps_bench.py --out benches/out/sweeps  # suggestion latency (1,000 trials, 20 parameters) and search quality; against Optuna and wandb's sweeps engine; --full for the long run
 	$(PY) benches/import_bench.py --out benches/out/import  # points/s of fwtrack import wandb|tensorboard|mlflow against each tracker's own reader
+	$(PY) benches/collab_bench.py --out benches/out/collab  # report reads, autosaves (1 and 4 editors, conflicts), comments; against a no-op request
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
