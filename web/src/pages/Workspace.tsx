@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, isAbort } from "../api/client";
 import { getRuns, listRuns, runFields } from "../api/runs";
-import type { RunInfo, RunList } from "../api/types";
+import type { RunInfo, RunList, Viewer } from "../api/types";
 import { ProjectNav } from "../components/ProjectNav";
 import { Empty, ErrorState, Loading } from "../components/states";
 import { runColor } from "../lib/colors";
@@ -14,11 +14,15 @@ import { useNow, useStable } from "../lib/hooks";
 import { poll } from "../lib/poll";
 import { href, intParam, listParam, navigate, withParams, type Params } from "../lib/route";
 import { PanelGrid, type ChartRun } from "../charts/PanelGrid";
+import { groupRuns } from "../charts/group";
 import { ColumnPicker } from "./workspace/ColumnPicker";
 import { parseColumn, type ExtraColumn } from "./workspace/columns";
+import { chartGroupingOf, GroupByControl, useWorkspaceGrouping } from "./workspace/grouping";
 import { RunsTable } from "./workspace/RunsTable";
 import { SystemSection } from "./workspace/SystemSection";
 import { DEFAULT_VISIBLE, isVisible, toggleVisible, visibleIds, type Visibility } from "./workspace/visibility";
+import { canEditReports } from "./report/access";
+import { AddToReport } from "./report/AddToReport";
 
 /** Rows per page of the runs table. */
 export const PAGE_SIZE = 50;
@@ -51,7 +55,7 @@ function readSplit(): number {
 }
 
 /** `#/p/{entity}/{project}`. */
-export function WorkspacePage({ entity, project, params }: { entity: string; project: string; params: Params }) {
+export function WorkspacePage({ entity, project, params, viewer = null }: { entity: string; project: string; params: Params; viewer?: Viewer | null }) {
   const q = params.q ?? "";
   const filter = params.filter ?? "";
   const sort = params.sort ?? DEFAULT_SORT;
@@ -179,6 +183,22 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
     [chartIds, known],
   );
   const chartRuns = useStable(chartRunsNow);
+  // --- grouped runs (groupby= agg= band=): group rows in the table, group lines in the charts ---
+  const grouped = useWorkspaceGrouping(entity, project, params, setParams);
+  const chartGrouping = useMemo(
+    () =>
+      grouped.grouping === null
+        ? undefined
+        : chartGroupingOf(grouped.grouping, chartIds.map((id) => known.get(id)).filter((r): r is RunInfo => r !== undefined), grouped.expanded, grouped.toggle),
+    [grouped.grouping, grouped.expanded, grouped.toggle, chartIds, known],
+  );
+  const tableGrouping = useMemo(
+    () =>
+      grouped.grouping === null
+        ? undefined
+        : { by: grouped.grouping.by, groups: groupRuns(runs, grouped.grouping.by), expanded: grouped.expanded, onToggle: grouped.toggle },
+    [grouped.grouping, grouped.expanded, grouped.toggle, runs],
+  );
   const chartKeysNow = useMemo(() => {
     const keys = new Set<string>();
     for (const id of chartIds) for (const k of known.get(id)?.keys ?? []) keys.add(k);
@@ -311,6 +331,7 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
         onFilterSweep={(id) => {
           setParams({ filter: `sweep = ${id}`, page: undefined });
         }}
+        grouping={tableGrouping}
       />
     );
   }
@@ -352,6 +373,7 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
                 setParams({ cols: c });
               }}
             />
+            <GroupByControl load={() => runFields(entity, project, runs)} grouping={grouped.grouping} onChange={grouped.setGrouping} />
             <button
               type="button"
               class="btn btn-primary btn-small"
@@ -494,7 +516,21 @@ export function WorkspacePage({ entity, project, params }: { entity: string; pro
               {runs.length > 0 && <p>Use the eye of a run to show it in the charts.</p>}
             </Empty>
           ) : (
-            <PanelGrid entity={entity} project={project} runs={chartRuns} keys={chartKeys} live={chartsLive} layoutScope="project" />
+            <PanelGrid entity={entity} project={project} runs={chartRuns} keys={chartKeys} live={chartsLive} layoutScope="project"
+              grouping={chartGrouping}
+              panelActions={
+                canEditReports(viewer, entity)
+                  ? (panel, options) => (
+                      <AddToReport
+                        entity={entity}
+                        project={project}
+                        panel={{ key: panel.key, options }}
+                        view={() => ({ filter, sort, selected, group: grouped.grouping })}
+                      />
+                    )
+                  : undefined
+              }
+            />
           )}
           {chartRuns.length > 0 && (
             <SystemSection

@@ -11,6 +11,8 @@ import { runColor } from "../../lib/colors";
 import { formatDateTime, formatDuration, formatRelative, formatValue } from "../../lib/format";
 import { href } from "../../lib/route";
 import { columnValue, type ExtraColumn } from "./columns";
+import { expandedRuns, groupedRows } from "./GroupRows";
+import type { TableGrouping } from "./grouping";
 
 export interface RunsTableProps {
   entity: string;
@@ -31,6 +33,8 @@ export interface RunsTableProps {
   onFilterSweep?: (sweepId: string) => void;
   /** `false`: no select checkboxes or chart eye toggles (a read-only table, e.g. in a report). */
   controls?: boolean;
+  /** Group rows (the workspace's "Group by"): a row per group; expanded groups show their runs. */
+  grouping?: TableGrouping | undefined;
 }
 
 function EyeIcon({ open }: { open: boolean }) {
@@ -79,7 +83,8 @@ function SweepCell({ entity, project, sweepId, onFilter }: { entity: string; pro
 
 /** The table; rows are `data-testid="run-row"` with `data-run-id`. */
 export function RunsTable(props: RunsTableProps) {
-  const { runs, columns, sort, onSort, selected } = props;
+  const { columns, sort, onSort, selected } = props;
+  const runs = props.grouping === undefined ? props.runs : expandedRuns(props.grouping);
   const [focus, setFocus] = useState(0);
   const bodyRef = useRef<HTMLTableSectionElement>(null);
   const focusIndex = Math.min(focus, Math.max(0, runs.length - 1));
@@ -187,7 +192,7 @@ export function RunsTable(props: RunsTableProps) {
           </tr>
         </thead>
         <tbody ref={bodyRef}>
-          {runs.map((run, i) => {
+          {groupedRows(props.grouping, runs, { lead: props.controls === false ? 0 : 2, withSweep, columns }, (run, i) => {
             const visible = props.isVisible(run.id);
             const checked = selected.includes(run.id);
             const color = runColor(run.id);
