@@ -283,7 +283,10 @@ async function phaseWorkspace(browser) {
   const paint = [];
   const zoom = [];
   const all = [];
+  const grouped = [];
   const shownAll = `${base}?shown=${plan.runs.join(",")}`;
+  // every run shown, grouped by learning rate: each chart draws a group's mean and min-max band
+  const groupedAll = `${shownAll}&groupby=config.lr&agg=mean&band=minmax`;
   // Warm-up loads, not counted (right after the server starts, its first reads of the
   // index may come from disk); reported in the notes.
   out.warmup = {};
@@ -306,11 +309,15 @@ async function phaseWorkspace(browser) {
       all.push(strip(a));
       if (rep === 0) await a.page.screenshot({ path: path.join(shots, "workspace-all-runs.png") });
       await a.context.close();
+      const g = await firstPaint(browser, groupedAll, watch, plan.key, plan.viewport);
+      grouped.push(strip(g));
+      if (rep === 0) await g.page.screenshot({ path: path.join(shots, "workspace-grouped.png") });
+      await g.context.close();
     }
     log(
       `rep ${rep + 1}/${plan.reps}: first paint ${fmt(r)}` +
         (plan.zoom ? `, zoom ${fmt(zoom[zoom.length - 1] ?? {})}` : "") +
-        (plan.all_runs ? `, all runs ${fmt(all[all.length - 1])}` : ""),
+        (plan.all_runs ? `, all runs ${fmt(all[all.length - 1])}, grouped ${fmt(grouped[grouped.length - 1])}` : ""),
     );
   }
   const info = paint.find((p) => p.ok)?.info ?? {};
@@ -323,6 +330,10 @@ async function phaseWorkspace(browser) {
     out.workspace_all = {
       ...summarize("first paint, every run", all),
       detail: `${plan.runs.length} runs, ${infoAll.inView ?? "?"} panels in the viewport; ${netText(all)}`,
+    };
+    out.workspace_grouped = {
+      ...summarize("first paint, every run grouped by config.lr", grouped),
+      detail: `${plan.runs.length} runs in 4 groups (mean, min-max band); ${netText(grouped)}`,
     };
   }
   if (plan.zoom) {
