@@ -152,7 +152,7 @@ export function App() {
         page = <ProjectsPage />;
         break;
       case "workspace":
-        page = <WorkspacePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} />;
+        page = <WorkspacePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} viewer={viewer ?? null} />;
         break;
       case "run":
         page = <RunPage key={`${route.entity}/${route.project}/${route.runId}`} entity={route.entity} project={route.project} runId={route.runId} params={route.params} />;

@@ -2,7 +2,7 @@
 // with setData. Lazy (fetches only while in view), zoom by drag-select refetches the range at
 // full resolution, double-click resets; shared cursor through uPlot.sync.
 
-import type { HTMLAttributes } from "preact";
+import type { ComponentChildren, HTMLAttributes } from "preact";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import type { HistoryResult } from "../api/history";
@@ -94,6 +94,8 @@ export interface ChartProps {
   onDragEnd?: (e: DragEvent) => void;
   /** Draw the runs in groups (aggregate line + band per group; see groupChart.ts). */
   grouping?: ChartGrouping | undefined;
+  /** More controls in the panel's header (the workspace's "Add to report"). */
+  actions?: ComponentChildren;
 }
 
 /** The uPlot options of a chart; `ctx` gives the live state the callbacks read. */
@@ -525,6 +527,7 @@ export function Chart(props: ChartProps) {
         )}
         {props.controls !== false && (
         <>
+        {props.actions}
         <button
           type="button"
           class="chart-btn"

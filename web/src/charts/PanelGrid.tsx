@@ -49,6 +49,8 @@ export interface PanelGridProps {
   layoutScope: "project" | "run";
   /** Draw the runs in groups (the workspace's "Group by"). */
   grouping?: ChartGrouping | undefined;
+  /** More controls for each chart's header (the workspace's "Add to report"). */
+  panelActions?: (panel: PanelSpec, options: ChartOptions) => ComponentChildren;
 }
 
 /** The workspace document member the grid owns. */
@@ -294,6 +296,7 @@ export function PanelGrid(props: PanelGridProps) {
               grouping={props.grouping}
               metricKeys={keys}
               syncKey={syncKey}
+              actions={props.panelActions?.(p, panelOptions(layout, defaults, p))}
               onOptions={(o) => { setPanelOptions(p, o); }}
               onRemove={() => { removePanel(p); }}
               onMove={(by) => { change((l) => l, true, shiftPanel(sections, p.id, by)); }}
