@@ -43,11 +43,12 @@ from fwtrack.sdk.run import (
 from fwtrack.sdk.settings import Settings
 
 if TYPE_CHECKING:
-    from fwtrack import plot
+    from fwtrack import plot, report
     from fwtrack import sweeps as _sweeps
     from fwtrack.api import Api
     from fwtrack.data_types.object3d import Object3D
     from fwtrack.plot import plot_table
+    from fwtrack.report import Report
     from fwtrack.sdk.alerts import AlertLevel, alert
     from fwtrack.sdk.config import Config
     from fwtrack.sdk.summary import Summary
@@ -70,6 +71,7 @@ __all__ = [
     "Image",
     "Metric",
     "Object3D",
+    "Report",
     "Run",
     "Settings",
     "Table",
@@ -90,6 +92,7 @@ __all__ = [
     "login",
     "plot",
     "plot_table",
+    "report",
     "run",
     "save",
     "summary",
@@ -121,6 +124,8 @@ _LAZY: dict[str, str] = {
     "plot": "fwtrack.plot",
     "plot_table": "fwtrack.plot:plot_table",
     "Object3D": "fwtrack.data_types.object3d:Object3D",
+    "Report": "fwtrack.report:Report",
+    "report": "fwtrack.report",
 }
 
 # Names of `wandb` (module attributes) that fwtrack has no counterpart for, and what to use.

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from fwtrack.artifacts.artifact import Artifact
     from fwtrack.artifacts.registry import Registry
     from fwtrack.registry.model_registry import ModelRegistry
+    from fwtrack.report import Report
+    from fwtrack.report.store import ReportStore
     from fwtrack.sweeps.client import Sweep
 
 __all__ = [
@@ -1219,6 +1221,46 @@ class Api(AdminCalls):
             else LocalSweeps(self._root, create=False)
         )
         return Sweep(client, self, path)
+
+    # -- reports ---------------------------------------------------------------------------------
+
+    def _reports(self) -> ReportStore:
+        from fwtrack.report.store import LocalReports, RemoteReports
+
+        if self._remote is not None:
+            return RemoteReports(self._remote.client)
+        return LocalReports(self._root)
+
+    def reports(self, project: str) -> list[Report]:
+        """The reports of `project` (`"project"` or `"entity/project"`), most recently updated
+        first: from the server, or from the `fwtrack ui` database of the run directory
+        (docs/reports.md)."""
+        from fwtrack.report import Report
+
+        if not isinstance(project, str) or not project.strip("/ "):
+            raise TypeError(f"project must be a str like 'mnist' or 'team/mnist', got {project!r}")
+        store = self._reports()
+        parts = project.strip("/ ").split("/")
+        if len(parts) > 2:
+            raise ValueError(f"invalid project {project!r}: use 'project' or 'entity/project'")
+        entity = store.entity(parts[0] if len(parts) == 2 else None)
+        out = []
+        for row in store.list(entity, parts[-1]):
+            report = Report(parts[-1], entity=entity)
+            report._adopt(store.get(entity, parts[-1], str(row["id"])), store)
+            out.append(report)
+        return out
+
+    def report(self, path: str) -> Report:
+        """One report: `"entity/project/id"`, `"project/id"`, a bare id, or its URL. Raises
+        `ReportNotFoundError` when none has it."""
+        from fwtrack.report import Report
+
+        if isinstance(path, str) and path.startswith(("http://", "https://")):
+            if self._remote is None:
+                return Report.from_url(path, dir=self._root)
+            return Report.from_url(path, api_key=self._remote.client._api_key)
+        return Report._load(self._reports(), path)
 
     def _not_found_message(self, spec: str) -> str:
         where = str(self._root.absolute())

@@ -24,6 +24,9 @@ __all__ = [
     "RegistryError",
     "RegistryPermissionError",
     "RegistryRequestError",
+    "ReportArgumentError",
+    "ReportError",
+    "ReportNotFoundError",
     "RunFinishedError",
     "RunLockedError",
     "RunNotFoundError",
@@ -125,6 +128,19 @@ class RegistryRequestError(RegistryError, ValueError):
 class LinkTimeoutError(RegistryError, TimeoutError):
     """`handle.wait(timeout=...)` of `run.link_artifact` returned before the link was made;
     it goes on in the background (and at `finish()`, or with `fwtrack sync`)."""
+
+
+class ReportError(FwTrackError):
+    """A report could not be saved or loaded (`fwtrack.Report`, `Api().reports`)."""
+
+
+class ReportArgumentError(ReportError, ValueError, TypeError):
+    """A report or block built with a bad argument (or refused by the server as invalid);
+    the message names the argument and the fix."""
+
+
+class ReportNotFoundError(ReportError, LookupError):
+    """A report id, path or URL that names no report."""
 
 
 class SweepError(FwTrackError):

@@ -21,6 +21,7 @@ import secrets
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ from fwtrack.server.addresses import check_address
 from fwtrack.server.db import Blob, Database, Project, Report, ReportAsset, ReportVersion, now
 from fwtrack.server.errors import ApiError
 from fwtrack.server.queries import RunQuery, list_runs
+from fwtrack.server.store.directory import DirectoryStore
 
 __all__ = [
     "ASSET_TYPES",
@@ -46,6 +48,7 @@ __all__ = [
     "find_report",
     "freeze",
     "list_reports",
+    "local_asset_store",
     "locate",
     "patch_report",
     "report_json",
@@ -900,6 +903,19 @@ def unfreeze(db: Database, project: Project, report_id: str, author: str) -> Rep
 
 
 # -- assets --------------------------------------------------------------------------------
+
+
+_local_stores: dict[Path, DirectoryStore] = {}
+
+
+def local_asset_store(state_dir: Path) -> DirectoryStore:
+    """Where `fwtrack ui` keeps report images: a directory store in its state folder
+    (`<dir>/.fwtrack-ui/report-assets`)."""
+    root = state_dir / "report-assets"
+    store = _local_stores.get(root)
+    if store is None:
+        store = _local_stores[root] = DirectoryStore(root)
+    return store
 
 
 def sniff_image(data: bytes) -> str | None:

@@ -6,7 +6,6 @@ needs write access, so a team's viewer is refused (403).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +23,6 @@ from fwtrack.server.ingest import get_or_create_project
 from fwtrack.server.jsonutil import JsonResponse, loads_bounded
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, error, find_project, reach
 from fwtrack.server.store.base import BlobKey, Store
-from fwtrack.server.store.directory import DirectoryStore
 
 __all__ = ["MAX_ASSET_BYTES", "asset_store", "router"]
 
@@ -50,19 +48,13 @@ _IMAGE_BODY: dict[str, Any] = {
     }
 }
 
-_ui_asset_stores: dict[Path, DirectoryStore] = {}
-
 
 def asset_store(ctx: AppContext) -> Store:
     """Where report images are kept: the server's store, or for `fwtrack ui` a directory
     store in its state folder (`<dir>/.fwtrack-ui/report-assets`)."""
     if isinstance(ctx.blobs, BlobStore):
         return ctx.blobs.store
-    root = ctx.config.data_dir / "report-assets"
-    store = _ui_asset_stores.get(root)
-    if store is None:
-        store = _ui_asset_stores[root] = DirectoryStore(root)
-    return store
+    return doc.local_asset_store(ctx.config.data_dir)
 
 
 def _base_url(request: Request) -> str:
