@@ -112,8 +112,11 @@ def _texts(report: dict[str, Any]) -> dict[str, str]:
 
 def test_create_list_get(api: TestClient) -> None:
     made = _create(api, [_md("intro", "# Results\n$x^2$"), _line("loss", smoothing=0.6)])
-    assert len(made["id"]) == 10 and made["id"].isalnum() and made["id"].islower()
-    assert made["version"] == 1 and made["frozen_at"] is None
+    assert len(made["id"]) == 10
+    assert made["id"].isalnum()
+    assert made["id"].islower()
+    assert made["version"] == 1
+    assert made["frozen_at"] is None
     assert made["created_by"] == made["updated_by"] == "admin"
     assert made["url"].endswith(f"/#/p/admin/{PROJECT}/reports/{made['id']}")
     assert [b["rev"] for b in made["blocks"]] == [1, 1]
@@ -248,11 +251,14 @@ def test_same_block_last_writer_wins_with_a_conflict(api: TestClient) -> None:
         return out
 
     first = patch(1, [{"op": "upsert", "block": _md("a", "by admin")}], {})
-    assert first["conflicts"] == [] and first["report"]["version"] == 2
+    assert first["conflicts"] == []
+    assert first["report"]["version"] == 2
     second = patch(1, [{"op": "upsert", "block": _md("a", "by bob")}], bob)
     (conflict,) = second["conflicts"]
-    assert conflict["block"] == "a" and conflict["kind"] == "overwritten"
-    assert conflict["by"] == "admin" and conflict["at"] == first["report"]["updated_at"]
+    assert conflict["block"] == "a"
+    assert conflict["kind"] == "overwritten"
+    assert conflict["by"] == "admin"
+    assert conflict["at"] == first["report"]["updated_at"]
     assert _texts(second["report"])["a"] == "by bob"
     assert second["report"]["updated_by"] == "bob"
 
@@ -307,13 +313,15 @@ def test_versions_and_restore(api: TestClient) -> None:
     ]
     assert versions[-1]["note"] == "created"
     old = api.get(f"{BASE}/{report}/versions/1").json()
-    assert old["version"] == 1 and _texts(old) == {"a": "first"}
+    assert old["version"] == 1
+    assert _texts(old) == {"a": "first"}
     assert api.get(f"{BASE}/{report}/versions/9").status_code == 404
 
     r = api.post(f"{BASE}/{report}/versions/1/restore")
     assert r.status_code == 200, r.text
     restored = r.json()
-    assert restored["version"] == 4 and _texts(restored) == {"a": "first"}
+    assert restored["version"] == 4
+    assert _texts(restored) == {"a": "first"}
     assert restored["blocks"][0]["rev"] == 4
     latest = api.get(f"{BASE}/{report}/versions").json()["versions"][0]
     assert (latest["version"], latest["note"]) == (4, "restored v1")
@@ -336,10 +344,12 @@ def test_freeze_resolves_filters_and_until_cuts_history(api: TestClient, tmp_pat
     r = api.post(f"{BASE}/{made['id']}/freeze")
     assert r.status_code == 200, r.text
     frozen = r.json()
-    assert frozen["version"] == 2 and frozen["frozen_at"] is not None
+    assert frozen["version"] == 2
+    assert frozen["frozen_at"] is not None
     runs = frozen["blocks"][0]["runs"]
     assert sorted(runs["ids"]) == ["b", "c", "d"]
-    assert runs["frozen_from"] == "config.lr > 0.01" and "filter" not in runs
+    assert runs["frozen_from"] == "config.lr > 0.01"
+    assert "filter" not in runs
     assert frozen["blocks"][2]["runs"] == {"ids": ["a"]}
     assert api.post(f"{BASE}/{made['id']}/freeze").status_code == 409
 
@@ -372,7 +382,8 @@ def test_freeze_resolves_filters_and_until_cuts_history(api: TestClient, tmp_pat
     r = api.post(f"{BASE}/{made['id']}/unfreeze")
     assert r.status_code == 200, r.text
     live_doc = r.json()
-    assert live_doc["frozen_at"] is None and live_doc["version"] == 3
+    assert live_doc["frozen_at"] is None
+    assert live_doc["version"] == 3
     assert live_doc["blocks"][0]["runs"] == {"filter": "config.lr > 0.01"}
     assert live_doc["blocks"][2]["runs"] == {"ids": ["a"]}
     assert api.post(f"{BASE}/{made['id']}/unfreeze").status_code == 409
@@ -408,9 +419,11 @@ def test_assets_upload_serve_and_refuse_svg(api: TestClient) -> None:
 
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     r = api.post(f"{BASE}/{report}/assets", content=svg, headers={"Content-Type": "image/svg+xml"})
-    assert r.status_code == 415 and "SVG" in r.json()["detail"]
+    assert r.status_code == 415
+    assert "SVG" in r.json()["detail"]
     r = api.post(f"{BASE}/{report}/assets", content=svg, headers={"Content-Type": "image/png"})
-    assert r.status_code == 400 and "not a image/png" in r.json()["detail"]
+    assert r.status_code == 400
+    assert "not a image/png" in r.json()["detail"]
     r = api.post(f"{BASE}/{report}/assets", content=b"x", headers={"Content-Type": "text/html"})
     assert r.status_code == 415
     other = _create(api, [])["id"]

@@ -63,7 +63,6 @@ class Report:
         self._id: str | None = None
         self._url: str | None = None
         self._version = 0
-        self._saved_ids: list[str] = []
         self._doc: dict[str, Any] | None = None
         self._store: ReportStore | None = None
 
@@ -119,7 +118,6 @@ class Report:
         self.title = str(doc["title"])
         self.description = str(doc["description"])
         self.blocks = [block_from_json(b) for b in doc["blocks"]]
-        self._saved_ids = [b.id for b in self.blocks]
 
     def _upload_images(self, store: ReportStore, entity: str) -> bool:
         pending = [b for b in self.blocks if isinstance(b, Image) and b.local_file is not None]
@@ -156,22 +154,40 @@ class Report:
                 return str(self._url)
             self.blocks = blocks  # the images still to upload
         self._upload_images(store, entity)
-        ops: list[dict[str, Any]] = [
-            {"op": "set_title", "title": self.title},
-            {"op": "set_description", "description": self.description},
-        ]
-        after: str | None = None
-        for block in self.blocks:
-            ops.append({"op": "upsert", "block": block.to_json(), "after": after})
-            after = block.id
-        current = {b.id for b in self.blocks}
-        ops += [{"op": "delete", "id": i} for i in self._saved_ids if i not in current]
+        ops = self._changes()
         assert self._id is not None
         out = store.patch(
             entity, self.project, self._id, {"base_version": self._version, "ops": ops}
         )
         self._adopt(out["report"], store)
         return str(self._url)
+
+    def _changes(self) -> list[dict[str, Any]]:
+        """The operations that turn the document as last loaded or saved into this object:
+        only what changed, so another editor's changes to other blocks are kept."""
+        saved = self._doc or {"title": None, "description": None, "blocks": []}
+        ops: list[dict[str, Any]] = []
+        if self.title != saved["title"]:
+            ops.append({"op": "set_title", "title": self.title})
+        if self.description != saved["description"]:
+            ops.append({"op": "set_description", "description": self.description})
+        before: dict[str, dict[str, Any]] = {}
+        prior: dict[str, str | None] = {}
+        last: str | None = None
+        for b in saved["blocks"]:
+            before[b["id"]] = {k: v for k, v in b.items() if k != "rev"}
+            prior[b["id"]], last = last, b["id"]
+        after: str | None = None
+        for block in self.blocks:
+            doc = block.to_json()
+            if before.get(block.id) != doc:
+                ops.append({"op": "upsert", "block": doc, "after": after})
+            elif prior.get(block.id, "") != after:
+                ops.append({"op": "move", "id": block.id, "after": after})
+            after = block.id
+        current = {b.id for b in self.blocks}
+        ops += [{"op": "delete", "id": i} for i in before if i not in current]
+        return ops
 
     def delete(self) -> None:
         """Delete the saved report."""
