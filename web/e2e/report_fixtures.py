@@ -73,7 +73,9 @@ def main() -> int:
         keys[name] = str(made["api_key"])
     request_json(f"{api}/teams", args.key, "POST", {"name": ENTITY})
     for name, role in (("ann", "member"), ("bob", "member"), ("vic", "viewer")):
-        request_json(f"{api}/teams/{ENTITY}/members", args.key, "POST", {"user": name, "role": role})
+        request_json(
+            f"{api}/teams/{ENTITY}/members", args.key, "POST", {"user": name, "role": role}
+        )
     runs = log_runs(args.url, args.key, Path(args.work) / "client")
     seeded = {"entity": ENTITY, "project": PROJECT, "keys": keys, "runs": runs}
     Path(args.out).write_text(json.dumps(seeded, indent=1))
