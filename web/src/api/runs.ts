@@ -81,6 +81,41 @@ export async function deleteRun(entity: string, project: string, runId: string):
   await request<unknown>(runsPath(entity, project, runId), { method: "DELETE" });
 }
 
+/** A bulk action on runs of one project (`move`: into `to_project` of the same entity). */
+export type BulkAction = "tag" | "untag" | "move" | "delete";
+
+export interface BulkRequest {
+  action: BulkAction;
+  /** At most 1000. */
+  run_ids: readonly string[];
+  /** For tag and untag. */
+  tags?: readonly string[];
+  /** For move: a project of the same entity (created when missing). */
+  to_project?: string;
+}
+
+/** One run's outcome: `ok`, or the `status` and `error` of its failure (404 unknown, 409 busy). */
+export interface BulkOutcome {
+  id: string;
+  ok: boolean;
+  status: number;
+  /** The run afterwards (tag, untag, move). */
+  run?: RunInfo;
+  error?: string;
+}
+
+export interface BulkAnswer {
+  action: BulkAction;
+  results: BulkOutcome[];
+  succeeded: number;
+  failed: number;
+}
+
+/** Tag, untag, move or delete runs; a run that fails leaves the others done (see `results`). */
+export function bulkRuns(entity: string, project: string, body: BulkRequest): Promise<BulkAnswer> {
+  return request<BulkAnswer>(`${runsPath(entity, project)}/bulk`, { method: "POST", body });
+}
+
 function isObject(v: Json | undefined): v is { [key: string]: Json } {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -15,6 +15,7 @@ import { poll } from "../lib/poll";
 import { href, intParam, listParam, navigate, withParams, type Params } from "../lib/route";
 import { PanelGrid, type ChartRun } from "../charts/PanelGrid";
 import { groupRuns } from "../charts/group";
+import { BulkActions } from "./workspace/BulkActions";
 import { ColumnPicker } from "./workspace/ColumnPicker";
 import { parseColumn, type ExtraColumn } from "./workspace/columns";
 import { chartGroupingOf, GroupByControl, useWorkspaceGrouping } from "./workspace/grouping";
@@ -398,6 +399,17 @@ export function WorkspacePage({ entity, project, params, viewer = null }: { enti
               </button>
             )}
           </div>
+          <BulkActions
+            entity={entity}
+            project={project}
+            selected={selected}
+            runs={runs}
+            viewer={viewer}
+            onDone={() => {
+              setParams({ runs: undefined });
+              setNonce((n) => n + 1);
+            }}
+          />
           <form
             class="filter-row"
             onSubmit={(e) => {
