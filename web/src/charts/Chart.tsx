@@ -397,11 +397,15 @@ export function Chart(props: ChartProps) {
     if (grouping === undefined) {
       built = buildChartData(runs, seriesOf, metricOf, options.x, clampSmoothing(options.smoothing));
       delete rootRef.current?.dataset.groups;
+      delete rootRef.current?.dataset.shown;
     } else {
       const g = buildGroupedChartData(grouping, runs, seriesOf, metricOf, options.x, clampSmoothing(options.smoothing));
       built = g.built;
       shown = g.shown;
-      if (rootRef.current !== null) rootRef.current.dataset.groups = JSON.stringify(g.lines);
+      if (rootRef.current !== null) {
+        rootRef.current.dataset.groups = JSON.stringify(g.lines);
+        rootRef.current.dataset.shown = JSON.stringify(g.shown.map((r) => r.name));
+      }
     }
     shownRef.current = shown;
     builtRef.current = built;

@@ -72,7 +72,7 @@ export interface Aggregate {
   count: Uint32Array;
 }
 
-export const NONE_KEY = "\u0000none";
+export const NONE_KEY = "(none)";
 export const NONE_NAME = "(none)";
 /** The run fields one can group by besides config keys. */
 export const GROUP_BY_BUILTINS: readonly string[] = ["group", "job_type"];

@@ -77,7 +77,7 @@ describe("RunsTable group rows", () => {
       'group "lr-0.1"',
       "a",
       "c",
-      "group \u0000none",
+      "group (none)",
     ]);
     const toggle = $(rows[1] as HTMLElement, "[data-testid=group-toggle]");
     expect(toggle.getAttribute("aria-expanded")).toBe("true");
