@@ -162,6 +162,7 @@ def test_create_list_get(api: TestClient) -> None:
         ({"title": "t", "blocks": [_line("a", smoothing=1.5)]}, "blocks[0].smoothing"),
         ({"title": "t", "blocks": [_line("a", runs={"filter": "", "ids": []})]}, "runs"),
         ({"title": "t", "blocks": [_line("a", runs={"ids": ["../x"]})]}, "runs.ids[0]"),
+        ({"title": "t", "blocks": [_line("a", runs={"filter": "lr >> 1"})]}, "runs.filter"),
         ({"title": "t", "blocks": [_line("a", runs={"filter": "", "limit": 501})]}, "runs.limit"),
         ({"title": "t", "blocks": [_line("a", group={"by": "seed"})]}, "group.by"),
         ({"title": "t", "blocks": [_line("a", group={"by": "group", "agg": "sum"})]}, "group.agg"),

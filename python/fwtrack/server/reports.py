@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from fwtrack.server.addresses import check_address
 from fwtrack.server.db import Blob, Database, Project, Report, ReportAsset, ReportVersion, now
 from fwtrack.server.errors import ApiError
-from fwtrack.server.queries import RunQuery, list_runs
+from fwtrack.server.queries import RunQuery, list_runs, parse_filter
 from fwtrack.server.store.directory import DirectoryStore
 
 __all__ = [
@@ -170,6 +170,10 @@ def _check_runset(where: str, value: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "filter" in value:
         out["filter"] = _str(f"{where}.filter", value["filter"], max_len=4096)
+        try:
+            parse_filter(out["filter"], "sqlite", None)  # its syntax: the same on PostgreSQL
+        except ApiError as exc:
+            raise _bad(f"{where}.filter", exc.detail) from None
     else:
         ids = value["ids"]
         if not isinstance(ids, list) or len(ids) > MAX_RUNSET_LIMIT:

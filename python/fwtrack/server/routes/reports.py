@@ -6,9 +6,9 @@ needs write access, so a team's viewer is refused (403).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -213,7 +213,7 @@ def report_version(
     entity: str,
     project: str,
     report_id: str,
-    number: int,
+    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
     request: Request,
     user: CurrentViewer,
     ctx: Ctx,
@@ -229,7 +229,7 @@ def report_restore(
     entity: str,
     project: str,
     report_id: str,
-    number: int,
+    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
     request: Request,
     user: CurrentViewer,
     ctx: Ctx,
