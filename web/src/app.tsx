@@ -26,6 +26,7 @@ import { SweepPage } from "./pages/sweeps/SweepPage";
 import { SweepsPage } from "./pages/sweeps/SweepsPage";
 import { canWrite } from "./pages/sweeps/trials";
 import { WorkspacePage } from "./pages/Workspace";
+import { InboxLink } from "./pages/inbox/InboxLink";
 import { InboxPage } from "./pages/inbox/InboxPage";
 import { ReportPage } from "./pages/report/ReportPage";
 import { ReportsPage } from "./pages/report/ReportsPage";
@@ -277,6 +278,7 @@ export function App() {
               <a class="topbar-link" href={href.keys()} aria-current={route.page === "keys" ? "page" : undefined} data-testid="nav-keys">
                 API keys
               </a>
+              <InboxLink current={route.page === "inbox"} />
             </nav>
           )}
           {viewer !== undefined && viewer !== null && (

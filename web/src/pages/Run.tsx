@@ -7,6 +7,7 @@ import { histogramKeys } from "../api/histograms";
 import { deleteRun, getRun, patchRun, type RunPatch } from "../api/runs";
 import type { Json, RunInfo } from "../api/types";
 import { StateBadge } from "../components/Badge";
+import { CommentThread } from "../components/comments/CommentThread";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { EditableText } from "../components/Editable";
 import { FieldRow } from "../components/FieldRow";
@@ -242,6 +243,7 @@ export function RunPage({ entity, project, runId, params }: { entity: string; pr
         <>
           <Overview run={run} onPatch={onPatch} now={now} />
           <AlertsPanel entity={entity} project={project} runId={run.id} running={run.state === "running"} />
+          <CommentThread entity={entity} target="run" targetKey={`${project}/${run.id}`} />
         </>
       );
       break;

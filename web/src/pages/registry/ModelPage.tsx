@@ -6,6 +6,7 @@
 import { useState } from "preact/hooks";
 import { getModel, listAudit, patchModel, removeAlias, setAlias, STAGES, type ModelPatch, type RegisteredModelDetail } from "../../api/registry";
 import { ChipEditor } from "../../components/ChipEditor";
+import { CommentThread } from "../../components/comments/CommentThread";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EditableText } from "../../components/Editable";
 import { FieldRow } from "../../components/FieldRow";
@@ -396,6 +397,7 @@ export function ModelPage({ entity, model: name, params, readOnly }: { entity: s
         }}
       />
       <TabPanel id={tab}>{panel}</TabPanel>
+      <CommentThread entity={entity} target="model" targetKey={name} />
       {pending !== null && (
         <Confirm
           pending={pending}
