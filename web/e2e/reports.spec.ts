@@ -14,6 +14,8 @@ import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from 
 import { expect, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "report_fixtures.py");
+/** A 1x1 PNG. */
+const PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
 interface Seeded {
   entity: string;
@@ -121,12 +123,39 @@ test("a report built from the workspace: Add to report, a markdown block with a 
   await expect(md.locator(".report-preview h2")).toHaveText("Findings");
   await expect(page.getByTestId("save-status")).toHaveAttribute("data-status", "saved");
 
+  // move it above the chart from the keyboard
+  await md.getByTestId("block-up").focus();
+  await page.keyboard.press("Enter");
+  await expect(blocks.first()).toHaveAttribute("data-block-type", "markdown");
+  await expect(page.getByTestId("save-status")).toHaveAttribute("data-status", "saved");
+
+  // an image block, uploaded to the report
+  await page.getByTestId("add-block").click();
+  await page.getByTestId("add-image").click();
+  await expect(blocks).toHaveCount(3);
+  await blocks.nth(2).getByTestId("image-upload").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: Buffer.from(PNG_1PX, "base64") });
+  await expect(blocks.nth(2).locator('[data-testid="image-view"] img')).toHaveJSProperty("naturalWidth", 1);
+  await expect(page.getByTestId("save-status")).toHaveAttribute("data-status", "saved");
+
   await page.reload();
-  await expect(page.getByTestId("report-block")).toHaveCount(2);
+  await expect(page.getByTestId("report-block")).toHaveCount(3);
   const view = page.locator('[data-block-type="markdown"] [data-testid="markdown-view"]');
   await expect(view.locator("h2")).toHaveText("Findings");
   await expect(view.locator(".katex").first()).toBeVisible();
-  await expect(page.locator('[data-testid="report-block"]').first()).toHaveAttribute("data-block-type", "line");
+  const order = page.locator('[data-testid="report-block"]');
+  await expect(order.nth(0)).toHaveAttribute("data-block-type", "markdown");
+  await expect(order.nth(1)).toHaveAttribute("data-block-type", "line");
+  await expect(order.nth(2).locator('[data-testid="image-view"] img')).toHaveJSProperty("naturalWidth", 1);
+
+  // freeze pins the run set to the runs it matches now; unfreeze makes it live again
+  await page.getByTestId("freeze-toggle").click();
+  await expect(page.getByTestId("frozen-badge")).toBeVisible();
+  const reportId = /reports\/([a-z0-9]+)/.exec(page.url())?.[1] ?? "";
+  const frozen = await api<Doc & { frozen_at: number | null; blocks: { runs?: { ids?: string[] } }[] }>("ann", "GET", `${reportsPath()}/${reportId}`);
+  expect(frozen.frozen_at).not.toBeNull();
+  expect([...(frozen.blocks[1]?.runs?.ids ?? [])].sort()).toEqual([...seeded.runs].sort());
+  await page.getByTestId("freeze-toggle").click();
+  await expect(page.getByTestId("frozen-badge")).toHaveCount(0);
 
   // the reports list holds it
   await page.goto(`${server}/#/p/${seeded.entity}/${seeded.project}/reports`);
