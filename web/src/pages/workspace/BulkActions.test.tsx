@@ -26,7 +26,7 @@ function setup(selected: string[], viewer: (Viewer & { read_only?: string[] }) |
 }
 
 function posted(): unknown[] {
-  return fetchStub.calls.filter((c) => c.init.method === "POST").map((c) => JSON.parse(String(c.init.body)) as unknown);
+  return fetchStub.calls.filter((c) => c.init.method === "POST").map((c) => (typeof c.init.body === "string" ? (JSON.parse(c.init.body) as unknown) : null));
 }
 
 describe("BulkActions", () => {
