@@ -65,14 +65,18 @@ export function isAbort(err: unknown): boolean {
 }
 
 /**
- * Static report export (reports/export): while a `Recorder` is installed, every GET answer is
- * kept by its request path + query; a `Replay` answers every GET from such a record and refuses
- * every write, never touching the network (the exported HTML file). Both default off.
+ * Static report export (reports/export): while a `Recorder` is installed, every GET answer (and
+ * every answer of a POST that only reads) is kept by its request path + query (+ body); a
+ * `Replay` answers every read from such a record and refuses every write, never touching the
+ * network (the exported HTML file). Both default off.
  */
 export interface Recorder {
   record(key: string, resp: Response): Promise<void>;
 }
 export type Replay = (key: string) => Response | null;
+
+/** POST routes that only read (recorded and replayed like GETs): the history of many runs. */
+const READ_POSTS = /^\/api\/v1\/history\/[^/]+\/[^/]+$/;
 
 let recorder: Recorder | null = null;
 let replay: Replay | null = null;
@@ -104,9 +108,11 @@ async function send(path: string, opts: RequestOptions, accept: string): Promise
     if (v !== undefined) url.searchParams.set(k, String(v));
   }
   const method = opts.method ?? "GET";
-  const key = url.pathname + url.search;
+  const read = method === "GET" || (method === "POST" && READ_POSTS.test(url.pathname));
+  // a read sent as POST (many runs' histories at once) is known by its body too
+  const key = method === "GET" ? url.pathname + url.search : `${method} ${url.pathname}${url.search} ${JSON.stringify(opts.body ?? null)}`;
   if (replay !== null) {
-    if (method !== "GET") throw new ApiError(403, "this is an exported report: it cannot be changed; hint: open the report in the dashboard to edit it");
+    if (!read) throw new ApiError(403, "this is an exported report: it cannot be changed; hint: open the report in the dashboard to edit it");
     const answer = replay(key);
     if (answer === null) throw new ApiError(404, `${key} is not part of this exported report; hint: export the report again after this view has loaded`);
     return answer;
@@ -114,7 +120,7 @@ async function send(path: string, opts: RequestOptions, accept: string): Promise
   pending++;
   try {
     const resp = await sendNetwork(url, opts, accept);
-    if (recorder !== null && method === "GET") await recorder.record(key, resp.clone());
+    if (recorder !== null && read) await recorder.record(key, resp.clone());
     return resp;
   } finally {
     pending--;

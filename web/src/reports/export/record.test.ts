@@ -80,3 +80,45 @@ describe("replay", () => {
     expect(Array.from(fromBase64(toBase64(bytes)))).toEqual(Array.from(bytes));
   });
 });
+
+describe("history replay", () => {
+  const series = (v: number) => ({ step: [0, 1], value: [v, v / 2], timestamp: [10, 11] });
+  const post = (body: unknown) => `POST /api/v1/history/e/p ${JSON.stringify(body)}`;
+
+  it("records the POST that reads histories by its body, and answers a request batched differently", async () => {
+    net.answer = (url, init) => {
+      if (!url.pathname.startsWith("/api/v1/history/")) return json({});
+      const body = JSON.parse(init.body as string) as { runs: string[]; keys: string[] };
+      return json({
+        runs: body.runs.filter((r) => r !== "gone").map((r) => ({ run: r, series: Object.fromEntries(body.keys.filter((k) => k !== "absent").map((k) => [k, series(r.length + k.length)])), downsampled: false })),
+        missing: body.runs.filter((r) => r === "gone"),
+      });
+    };
+    const answers: Answers = {};
+    setRecorder(recorderInto(answers));
+    await request("/history/e/p", { method: "POST", body: { runs: ["a", "bb"], keys: ["loss"], samples: 500 } });
+    await request("/history/e/p", { method: "POST", body: { runs: ["a", "bb", "gone"], keys: ["acc", "absent"], samples: 500 } });
+    await request("/reports/e/p/x", { method: "PATCH", body: {} });
+    setRecorder(null);
+    expect(Object.keys(answers).sort()).toEqual([post({ runs: ["a", "bb", "gone"], keys: ["acc", "absent"], samples: 500 }), post({ runs: ["a", "bb"], keys: ["loss"], samples: 500 })]);
+    const calls = net.calls.length;
+    setReplay(replayFrom(answers));
+    // recorded as such
+    expect(await request("/history/e/p", { method: "POST", body: { runs: ["a", "bb"], keys: ["loss"], samples: 500 } })).toEqual({
+      runs: [{ run: "a", series: { loss: series(5) }, downsampled: false }, { run: "bb", series: { loss: series(6) }, downsampled: false }],
+      missing: [],
+    });
+    // both keys at once, another sample count: composed
+    expect(await request("/history/e/p", { method: "POST", body: { runs: ["bb", "gone"], keys: ["loss", "acc", "absent"], samples: 800 } })).toEqual({
+      runs: [{ run: "bb", series: { loss: series(6), acc: series(5) }, downsampled: false }],
+      missing: ["gone"],
+    });
+    // a key never read, a run never read, a frozen moment never read: not answered
+    await expect(request("/history/e/p", { method: "POST", body: { runs: ["a"], keys: ["lr"], samples: 500 } })).rejects.toMatchObject({ status: 404 });
+    await expect(request("/history/e/p", { method: "POST", body: { runs: ["c"], keys: ["loss"], samples: 500 } })).rejects.toMatchObject({ status: 404 });
+    await expect(request("/history/e/p", { method: "POST", body: { runs: ["a"], keys: ["loss"], samples: 500, until: 5 } })).rejects.toMatchObject({ status: 404 });
+    // other POSTs are writes: refused
+    await expect(request("/reports/e/p", { method: "POST", body: {} })).rejects.toMatchObject({ status: 403 });
+    expect(net.calls).toHaveLength(calls);
+  });
+});
