@@ -59,7 +59,7 @@ describe("run sets", () => {
     stub.answer = () => json({ runs: [], missing: [] });
     await historyFetcher(1_700_000_123.5)("e", "p", ["a"], ["loss"], 100, { minStep: 3 });
     await historyFetcher(null)("e", "p", ["a"], ["loss"], 100);
-    const bodies = stub.calls.map((c) => JSON.parse(String(c.init.body)) as Record<string, unknown>);
+    const bodies = stub.calls.map((c) => JSON.parse(typeof c.init.body === "string" ? c.init.body : "{}") as Record<string, unknown>);
     expect(bodies[0]).toMatchObject({ runs: ["a"], keys: ["loss"], min_step: 3, until: 1_700_000_123.5 });
     expect(bodies[1]).not.toHaveProperty("until");
     expect(stub.calls[0]?.url.pathname).toBe("/api/v1/history/e/p");
