@@ -216,6 +216,7 @@ export function ReportPage(props: { entity: string; project: string; reportId: s
     [entity, project, reportId, versionParam],
   );
   const [actionError, setActionError] = useState<string | null>(null);
+  const [titleDraft, setTitleDraft] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   /** A server answer that replaces the document (restore, freeze): local unsaved ops stay on top. */
@@ -287,8 +288,15 @@ export function ReportPage(props: { entity: string; project: string; reportId: s
               id="report-title"
               class="input report-title-input"
               maxLength={256}
-              value={live.title}
-              onInput={(e) => { apply({ op: "set_title", title: e.currentTarget.value }); }}
+              value={titleDraft ?? live.title}
+              aria-invalid={titleDraft !== null && titleDraft.trim() === ""}
+              onInput={(e) => {
+                const title = e.currentTarget.value;
+                setTitleDraft(title);
+                // a report needs a title: an emptied field is kept here until it has one again
+                if (title.trim() !== "") apply({ op: "set_title", title });
+              }}
+              onBlur={() => { setTitleDraft(null); }}
               data-testid="report-title-input"
             />
             <label class="sr-only" for="report-description">
