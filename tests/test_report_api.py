@@ -174,10 +174,17 @@ def test_bad_arguments_name_the_fix() -> None:
     assert issubclass(ReportArgumentError, ValueError)
 
 
+@pytest.mark.timeout(300)  # a fwtrack ui process starts (slow on a loaded machine)
 def test_offline_save_shows_in_fwtrack_ui(tmp_dir: Path) -> None:
     runs_dir = tmp_dir / "fwtrack"
-    report = fwtrack.Report(PROJECT, "Offline notes", blocks=_blocks())
+    figure = tmp_dir / "figure.png"
+    figure.write_bytes(_png())
+    report = fwtrack.Report(PROJECT, "Offline notes", blocks=[*_blocks(), fr.Image(figure)])
     url = report.save()
+    image = report.blocks[-1]
+    assert isinstance(image, fr.Image)
+    assert image.src is not None
+    address = image.src.removeprefix("asset:")
     assert url.startswith("http://127.0.0.1:8080/#/p/local/")
     assert (runs_dir / ".fwtrack-ui" / "fwtrack.db").is_file()
     again = fwtrack.Api(runs_dir).reports(PROJECT)
@@ -192,9 +199,16 @@ def test_offline_save_shows_in_fwtrack_ui(tmp_dir: Path) -> None:
         status, doc = ui.get(f"/reports/local/{PROJECT}/{report.id}")
         assert status == 200
         assert [fr.block_from_json(b) for b in doc["blocks"]] == report.blocks
+        asset = f"{ui.url}/reports/local/{PROJECT}/{report.id}/assets/{address}"
+        with urllib.request.urlopen(asset, timeout=30) as resp:
+            assert resp.headers["Content-Type"] == "image/png"
+            assert resp.read() == _png()
         # the ui saves edits too (its one local user)
         body = json.dumps(
-            {"base_version": 1, "ops": [{"op": "upsert", "block": fr.Markdown("more").to_json()}]}
+            {
+                "base_version": report.version,
+                "ops": [{"op": "upsert", "block": fr.Markdown("more").to_json()}],
+            }
         ).encode()
         req = urllib.request.Request(
             f"{ui.url}/reports/local/{PROJECT}/{report.id}",
@@ -204,8 +218,9 @@ def test_offline_save_shows_in_fwtrack_ui(tmp_dir: Path) -> None:
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
             saved = json.loads(resp.read())
-        assert saved["report"]["version"] == 2
+        assert saved["report"]["version"] == report.version + 1
         assert saved["conflicts"] == []
     finally:
         ui.stop()
-    assert fr.load(f"{PROJECT}/{report.id}").version == 2
+    assert report.version == 2  # created, then its image added
+    assert fr.load(f"{PROJECT}/{report.id}").version == 3
