@@ -118,7 +118,9 @@ export function App() {
     onUnauthorized(() => {
       setViewer(null);
       const here = currentHash();
-      if (parseRoute(here).page !== "signin") navigate(href.signin(here), true);
+      // an invitation link is for people without an account too: it offers to create one
+      const at = parseRoute(here).page;
+      if (at !== "signin" && at !== "invite") navigate(href.signin(here), true);
     });
     const controller = new AbortController();
     loadViewer(controller.signal);
@@ -156,7 +158,16 @@ export function App() {
         page = <WorkspacePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} viewer={viewer ?? null} />;
         break;
       case "run":
-        page = <RunPage key={`${route.entity}/${route.project}/${route.runId}`} entity={route.entity} project={route.project} runId={route.runId} params={route.params} />;
+        page = (
+          <RunPage
+            key={`${route.entity}/${route.project}/${route.runId}`}
+            entity={route.entity}
+            project={route.project}
+            runId={route.runId}
+            params={route.params}
+            readOnly={!canWrite(viewer ?? null, route.entity)}
+          />
+        );
         break;
       case "compare":
         page = <ComparePage key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} params={route.params} />;
@@ -176,7 +187,7 @@ export function App() {
             name={route.name}
             refName={route.version}
             params={route.params}
-            readOnly={local}
+            readOnly={local || !canWrite(viewer ?? null, route.entity)}
           />
         );
         break;
@@ -197,10 +208,10 @@ export function App() {
         );
         break;
       case "registry":
-        page = <ModelsPage key={route.entity} entity={route.entity} params={route.params} readOnly={local} />;
+        page = <ModelsPage key={route.entity} entity={route.entity} params={route.params} readOnly={local || !canWrite(viewer ?? null, route.entity)} />;
         break;
       case "model":
-        page = <ModelPage key={`${route.entity}/${route.model}`} entity={route.entity} model={route.model} params={route.params} readOnly={local} />;
+        page = <ModelPage key={`${route.entity}/${route.model}`} entity={route.entity} model={route.model} params={route.params} readOnly={local || !canWrite(viewer ?? null, route.entity)} />;
         break;
       case "modelVersion":
         page = (
@@ -210,7 +221,7 @@ export function App() {
             model={route.model}
             refName={route.version}
             params={route.params}
-            readOnly={local}
+            readOnly={local || !canWrite(viewer ?? null, route.entity)}
           />
         );
         break;

@@ -6,10 +6,17 @@ export type RunState = "running" | "finished" | "failed" | "crashed" | "stopped"
 /** A JSON value as the server sends it. Non-finite numbers arrive as "NaN"/"Infinity"/"-Infinity". */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** A member's role in a team: `viewer`s read and comment, every write is refused. */
+export type TeamRole = "admin" | "member" | "viewer";
+
 export interface Viewer {
   name: string;
   is_admin: boolean;
   teams: string[];
+  /** The teams where this user is a `viewer` (absent from servers before roles: none). */
+  read_only?: string[];
+  /** The user's role in each of their teams (absent from servers before roles). */
+  roles?: Record<string, TeamRole>;
 }
 
 export interface ProjectInfo {

@@ -51,6 +51,8 @@ export interface PanelGridProps {
   grouping?: ChartGrouping | undefined;
   /** More controls for each chart's header (the workspace's "Add to report"). */
   panelActions?: (panel: PanelSpec, options: ChartOptions) => ComponentChildren;
+  /** The viewer may not write the project (a team's `viewer`): layout changes stay in this page, unsaved. */
+  readOnly?: boolean;
 }
 
 /** The workspace document member the grid owns. */
@@ -111,7 +113,7 @@ export function PanelGrid(props: PanelGridProps) {
   // Layout: loaded from the project's workspace document, saved back after changes.
   const [layout, setLayout] = useState<Layout>(emptyLayout);
   const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const canSave = useRef(layoutScope === "project");
+  const canSave = useRef(layoutScope === "project" && props.readOnly !== true);
   const dirty = useRef(false);
   useEffect(() => {
     if (layoutScope !== "project") return;
@@ -253,6 +255,11 @@ export function PanelGrid(props: PanelGridProps) {
           Log scale
         </label>
         <span class="pg-spacer" />
+        {layoutScope === "project" && props.readOnly === true && (
+          <span class="pg-count" title="Your role in this team is viewer: layout changes are not saved" data-testid="layout-read-only">
+            Not saved (viewer)
+          </span>
+        )}
         <span class="pg-count">{panelCount} charts</span>
         <button type="button" class="pg-button" aria-expanded={adding} onClick={() => { setAdding((a) => !a); }}>
           Add panel

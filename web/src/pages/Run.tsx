@@ -67,7 +67,7 @@ export function commandLine(meta: Record<string, Json>): string | null {
   return [program, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(" ");
 }
 
-function Overview({ run, onPatch, now }: { run: RunInfo; onPatch: (p: RunPatch) => Promise<void>; now: number }) {
+function Overview({ run, onPatch, now, readOnly }: { run: RunInfo; onPatch: (p: RunPatch) => Promise<void>; now: number; readOnly: boolean }) {
   const meta = run.metadata;
   const commit = gitCommit(meta);
   const command = commandLine(meta);
@@ -116,19 +116,29 @@ function Overview({ run, onPatch, now }: { run: RunInfo; onPatch: (p: RunPatch) 
       </dl>
       <div class="card overview-edit">
         <h2 class="section-title">Tags</h2>
-        <TagEditor
-          tags={run.tags}
-          onChange={(tags) => onPatch({ tags })}
-        />
+        {readOnly ? (
+          <ul class="tag-list" aria-label="Tags" data-testid="run-tags-read-only">
+            {run.tags.length === 0 ? <li class="muted">No tags</li> : run.tags.map((t) => <li key={t} class="tag">{t}</li>)}
+          </ul>
+        ) : (
+          <TagEditor
+            tags={run.tags}
+            onChange={(tags) => onPatch({ tags })}
+          />
+        )}
         <h2 class="section-title">Notes</h2>
-        <EditableText
-          value={run.notes ?? ""}
-          label="Notes"
-          multiline
-          placeholder="No notes yet"
-          testid="run-notes"
-          onSave={(notes) => onPatch({ notes })}
-        />
+        {readOnly ? (
+          <p class={run.notes ? "" : "muted"} data-testid="run-notes-read-only">{run.notes ?? "No notes"}</p>
+        ) : (
+          <EditableText
+            value={run.notes ?? ""}
+            label="Notes"
+            multiline
+            placeholder="No notes yet"
+            testid="run-notes"
+            onSave={(notes) => onPatch({ notes })}
+          />
+        )}
       </div>
     </div>
   );
@@ -175,7 +185,14 @@ function Histograms({ run, params, setParam }: { run: RunInfo; params: Params; s
 }
 
 /** `#/p/{entity}/{project}/r/{run_id}?tab=...`. */
-export function RunPage({ entity, project, runId, params }: { entity: string; project: string; runId: string; params: Params }) {
+export function RunPage({ entity, project, runId, params, readOnly = false }: {
+  entity: string;
+  project: string;
+  runId: string;
+  params: Params;
+  /** A team's viewer: no editors, no delete (the server refuses their writes). */
+  readOnly?: boolean;
+}) {
   const tab = TABS.some((t) => t.id === params.tab) ? (params.tab as string) : "overview";
   const [run, setRun] = useState<RunInfo | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -241,7 +258,7 @@ export function RunPage({ entity, project, runId, params }: { entity: string; pr
     case "overview":
       panel = (
         <>
-          <Overview run={run} onPatch={onPatch} now={now} />
+          <Overview run={run} onPatch={onPatch} now={now} readOnly={readOnly} />
           <AlertsPanel entity={entity} project={project} runId={run.id} running={run.state === "running"} />
           <CommentThread entity={entity} target="run" targetKey={`${project}/${run.id}`} />
         </>
@@ -323,23 +340,29 @@ export function RunPage({ entity, project, runId, params }: { entity: string; pr
       <div class="run-header">
         <span class="swatch swatch-large" style={{ background: runColor(run.id) }} aria-hidden="true" />
         <div class="run-title">
-          <EditableText value={run.name} label="Run name" required testid="run-title" onSave={(name) => onPatch({ name })} />
+          {readOnly ? (
+            <h1 class="run-name" data-testid="run-title-read-only">{run.name}</h1>
+          ) : (
+            <EditableText value={run.name} label="Run name" required testid="run-title" onSave={(name) => onPatch({ name })} />
+          )}
         </div>
         <StateBadge state={run.state} />
         <div class="run-actions">
           <a class="btn btn-small" href={href.workspace(entity, project)}>
             Workspace
           </a>
-          <button
-            type="button"
-            class="btn btn-small btn-danger-ghost"
-            onClick={() => {
-              setConfirmDelete(true);
-            }}
-            data-testid="delete-run"
-          >
-            Delete
-          </button>
+          {!readOnly && (
+            <button
+              type="button"
+              class="btn btn-small btn-danger-ghost"
+              onClick={() => {
+                setConfirmDelete(true);
+              }}
+              data-testid="delete-run"
+            >
+              Delete
+            </button>
+          )}
         </div>
       </div>
       {error !== null && (

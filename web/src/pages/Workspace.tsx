@@ -23,6 +23,7 @@ import { RunsTable } from "./workspace/RunsTable";
 import { SystemSection } from "./workspace/SystemSection";
 import { DEFAULT_VISIBLE, isVisible, toggleVisible, visibleIds, type Visibility } from "./workspace/visibility";
 import { canEditReports } from "./report/access";
+import { canWrite } from "./sweeps/trials";
 import { AddToReport } from "./report/AddToReport";
 
 /** Rows per page of the runs table. */
@@ -529,6 +530,7 @@ export function WorkspacePage({ entity, project, params, viewer = null }: { enti
             </Empty>
           ) : (
             <PanelGrid entity={entity} project={project} runs={chartRuns} keys={chartKeys} live={chartsLive} layoutScope="project"
+              readOnly={viewer !== null && !canWrite(viewer, entity)}
               grouping={chartGrouping}
               panelActions={
                 canEditReports(viewer, entity)

@@ -66,6 +66,11 @@ describe("trials", () => {
     expect(canWrite({ name: "ann", is_admin: false, teams: ["ml"] }, "bob")).toBe(false);
     expect(canWrite({ name: "root", is_admin: true, teams: [] }, "bob")).toBe(true);
     expect(canWrite(null, "bob")).toBe(false);
+    // a team's viewer reads, never writes; an admin of the server writes everywhere
+    expect(canWrite({ name: "ann", is_admin: false, teams: ["ml"], read_only: ["ml"] }, "ml")).toBe(false);
+    expect(canWrite({ name: "ann", is_admin: false, teams: ["ml", "cv"], read_only: ["ml"] }, "cv")).toBe(true);
+    expect(canWrite({ name: "ann", is_admin: false, teams: ["ml"], read_only: ["ml"] }, "ann")).toBe(true);
+    expect(canWrite({ name: "root", is_admin: true, teams: ["ml"], read_only: ["ml"] }, "ml")).toBe(true);
   });
 });
 

@@ -118,7 +118,13 @@ export function agentCommand(sweep: { entity: string; project: string; id: strin
   return local ? `fwtrack agent ${sweep.id}` : `fwtrack agent ${sweep.entity}/${sweep.project}/${sweep.id}`;
 }
 
-/** Whether the viewer may control `entity`'s sweeps: who may write runs there (the server's rule). */
+/**
+ * Whether the viewer may write to `entity` (control its sweeps, edit its runs, save its
+ * workspace): a server admin, the user itself, or a member of the team with a role above
+ * `viewer` (the server's rule; `read_only` lists the teams where the role is `viewer`).
+ */
 export function canWrite(viewer: Viewer | null, entity: string): boolean {
-  return viewer !== null && (viewer.is_admin || viewer.name === entity || viewer.teams.includes(entity));
+  if (viewer === null) return false;
+  if (viewer.is_admin || viewer.name === entity) return true;
+  return viewer.teams.includes(entity) && !(viewer.read_only ?? []).includes(entity);
 }
