@@ -153,7 +153,7 @@ def test_local_image_is_uploaded(online: Server, tmp_path: Path) -> None:
 
 def test_bad_arguments_name_the_fix() -> None:
     with pytest.raises(ReportArgumentError, match=r"y=\['train/loss'\]"):
-        fr.LinePlot(y="train/loss")
+        fr.LinePlot(y="train/loss")  # type: ignore[arg-type]
     with pytest.raises(ReportArgumentError, match=r"0\.\.0\.999"):
         fr.LinePlot(y=["loss"], smoothing=2)
     with pytest.raises(ReportArgumentError, match=r"filters= or ids="):

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from fwtrack.errors import ReportArgumentError
 
@@ -193,8 +193,8 @@ class Block:
 
     TYPE: ClassVar[str] = ""
     _FIELDS: ClassVar[tuple[str, ...]] = ()
-    if TYPE_CHECKING:  # every block class declares it (after its own fields)
-        id: str
+    id: str = field(default_factory=_new_id, kw_only=True)
+    rev: int | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     def _fields_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -226,8 +226,6 @@ class Markdown(Block):
     TYPE: ClassVar[str] = "markdown"
     _FIELDS: ClassVar[tuple[str, ...]] = ("text",)
     text: str = ""
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _text("Markdown(text=)", self.text)
@@ -264,8 +262,6 @@ class Image(Block):
     caption: str | None = None
     alt: str | None = None
     src: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _text("Image(caption=)", self.caption, optional=True)
@@ -310,8 +306,6 @@ class LinePlot(Block):
     group: Any = None
     log_y: bool = False
     title: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.runs = _runset(self.runs)
@@ -346,8 +340,6 @@ class RunsTable(Block):
     columns: list[str] | None = None
     sort: str | None = None
     title: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.runs = _runset(self.runs)
@@ -378,8 +370,6 @@ class ParallelCoordinates(Block):
     columns: list[str] = field(default_factory=list)
     color: str | None = None
     title: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.runs = _runset(self.runs)
@@ -410,8 +400,6 @@ class MediaBrowser(Block):
     key: str = ""
     step: int | None = None
     title: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.runs = _runset(self.runs)
@@ -444,8 +432,6 @@ class ScalarChart(Block):
     agg: str | None = "mean"
     group: Any = None
     title: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def style(self) -> str:
@@ -476,8 +462,6 @@ class Lineage(Block):
     _FIELDS: ClassVar[tuple[str, ...]] = ("artifact", "title")
     artifact: str = ""
     title: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.artifact, str) or self.artifact.count(":") != 1:
@@ -498,8 +482,6 @@ class RunComparer(Block):
     runs: Any = None
     diff_only: bool = True
     title: str | None = None
-    id: str = field(default_factory=_new_id)
-    rev: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.runs = _runset(self.runs)
