@@ -68,6 +68,9 @@ def test_public_names() -> None:
         "summary",
         "unwatch",
         "watch",
+        # issue 18: reports
+        "Report",
+        "report",
     }
     assert set(fwtrack.__all__) == expected
     for name in expected - {"run", "Object3D"}:  # Object3D: tests/test_wb_surface.py
