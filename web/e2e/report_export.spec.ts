@@ -172,7 +172,8 @@ test("Export Markdown: report.md with the panels as PNG files, zipped", async ({
   expect(md.startsWith(`# ${seeded.title}\n`)).toBe(true);
   expect(md).toContain("## Learning rates\n\nThe loss we minimize is $L = \\frac{1}{n} \\sum_{i=1}^{n} \\ell_i$, and");
   expect(md).toContain("$$\\sigma(z) = \\frac{1}{1 + e^{-z}}$$");
-  for (const [id, r] of Object.entries(seeded.runs)) expect(md).toMatch(new RegExp(`\\| ${id} \\| ${String(r.lr).replace(".", "\\.")} \\|`));
+  expect(md).toContain("| Name | State | Tags | Created | Duration | config.lr | summary.acc |");
+  for (const [id, r] of Object.entries(seeded.runs)) expect(md).toMatch(new RegExp(`\\| ${id} \\| Finished \\|.*\\| ${String(r.lr).replace(".", "\\.")} \\| ${String(r.acc).replace(".", "\\.")} \\|`));
 
   const refs = Array.from(md.matchAll(/!\[([^\]]*)\]\((panels\/\d+\.png)\)/g), (m) => ({ alt: m[1] ?? "", path: m[2] ?? "" }));
   expect(refs.map((r) => r.alt)).toEqual(["Loss", "Best accuracy"]);

@@ -41,13 +41,22 @@ function canvasPng(canvas: HTMLCanvasElement): Promise<Uint8Array> {
   });
 }
 
+/** A cell's text without its decorations (sort arrows); a config/summary column by its key. */
+function cellText(c: Element): string {
+  const field = c.getAttribute("data-field") ?? "";
+  if (c.tagName === "TH" && /^(config|summary)\./.test(field)) return field;
+  const copy = c.cloneNode(true) as Element;
+  for (const hidden of Array.from(copy.querySelectorAll('[aria-hidden="true"]'))) hidden.remove();
+  return copy.textContent.replace(/\s+/g, " ").trim();
+}
+
 /** The rows of the first table in `el` (header first), or null when it has none. */
 export function tableRows(el: Element): string[][] | null {
   const table = el.querySelector("table");
   if (table === null) return null;
   const rows: string[][] = [];
   for (const tr of Array.from(table.querySelectorAll("tr"))) {
-    const cells = Array.from(tr.querySelectorAll("th, td")).map((c) => c.textContent.replace(/\s+/g, " ").trim());
+    const cells = Array.from(tr.querySelectorAll("th, td")).map(cellText);
     if (cells.length > 0) rows.push(cells);
   }
   // columns of controls only (select, show/hide) carry no text: left out
