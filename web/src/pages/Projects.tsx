@@ -2,10 +2,30 @@
 
 import { useMemo, useState } from "preact/hooks";
 import { listProjects } from "../api/projects";
+import { listTeams } from "../api/teams";
 import { Empty, ErrorState, Loading } from "../components/states";
 import { formatDateTime, formatRelative } from "../lib/format";
 import { useAsync, useNow } from "../lib/hooks";
 import { href } from "../lib/route";
+
+/** Links to the viewer's teams (their members, roles, invitations); nothing without teams. */
+function TeamLinks() {
+  const teams = useAsync((signal) => listTeams(signal), []);
+  if (teams.data === undefined || teams.data.length === 0) return null;
+  return (
+    <nav class="team-links muted" aria-label="Teams" data-testid="team-links">
+      Teams:{" "}
+      {teams.data.map((t, i) => (
+        <span key={t.name}>
+          {i > 0 && ", "}
+          <a href={href.team(t.name)} data-testid="team-link">
+            {t.name}
+          </a>
+        </span>
+      ))}
+    </nav>
+  );
+}
 
 /** The projects table (the home page). */
 export function ProjectsPage() {
@@ -82,6 +102,7 @@ export function ProjectsPage() {
   return (
     <div class="page page-narrow" data-testid="projects-page">
       <h1 class="page-title">Projects</h1>
+      <TeamLinks />
       {body}
     </div>
   );

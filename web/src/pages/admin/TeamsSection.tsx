@@ -5,6 +5,7 @@ import { addMember, createTeam, removeMember, type TeamInfo } from "../../api/te
 import { FieldError, TextField } from "../../components/fields";
 import { Empty, errorMessage } from "../../components/states";
 import { useAction } from "../../components/useAction";
+import { href } from "../../lib/route";
 
 /** One team: its members, each removable, and a picker of the users to add. */
 function TeamCard({ team, userNames, onTeam, onError }: {
@@ -29,7 +30,11 @@ function TeamCard({ team, userNames, onTeam, onError }: {
 
   return (
     <li class="team card" data-testid="team-card" data-team={team.name}>
-      <h3 class="team-name">{team.name}</h3>
+      <h3 class="team-name">
+        <a href={href.team(team.name)} data-testid="team-page-link">
+          {team.name}
+        </a>
+      </h3>
       {team.members.length === 0 ? (
         <p class="muted">No members</p>
       ) : (
