@@ -159,6 +159,7 @@ test("alice mentions bob on a run; bob follows his inbox there and replies; alic
 });
 
 test("a comment on a registered model names who was not notified; the mentioned teammate's inbox links to the model", async ({ browser }) => {
+  test.setTimeout(90_000);
   const bob = await signedIn(browser, seeded.bob.api_key);
   await bob.goto(modelAt());
   const thread = bob.getByTestId("comments");
