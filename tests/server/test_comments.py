@@ -192,6 +192,9 @@ def test_mentions_reach_the_inbox_and_are_marked_read(world: World) -> None:
     bad = world.bob.post("/api/v1/mentions/read", {})
     assert bad.status_code == 400
     assert "ids" in bad.json()["detail"]
+    # an id beyond any row is refused as input, not answered with a server error
+    huge = world.bob.post("/api/v1/mentions/read", {"ids": [c1["id"], -(10**21)]})
+    assert huge.status_code == 400, huge.text
 
     # an edit that drops a name drops its mention; one that adds a name notifies it
     r = world.alice.patch(f"/api/v1/comments/{c1['id']}", {"body": "only @vera now"})

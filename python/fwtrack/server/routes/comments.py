@@ -45,7 +45,7 @@ class CommentEdit(BaseModel):
 
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] | None = Field(
+    ids: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
         None,
         max_length=comments.MAX_READ_IDS,
         description="The comment ids of the mentions to mark (default: with `all`, every one)",
