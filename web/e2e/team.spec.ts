@@ -115,8 +115,8 @@ test("an admin invites a viewer by link; the viewer signs up, reads but cannot w
   await again.close();
 
   // dana sees the team's project and run, and no write controls
-  await dana.goto(`${server}/#/projects`);
-  await expect(dana.getByText(`${seeded.entity} / ${seeded.project}`).or(dana.getByRole("link", { name: seeded.project })).first()).toBeVisible();
+  await dana.goto(`${server}/#/`);
+  await expect(dana.locator(`[data-testid="project-row"][data-project="${seeded.entity}/${seeded.project}"]`)).toBeVisible();
   await dana.goto(`${server}/#/p/${seeded.entity}/${seeded.project}/r/${seeded.run}`);
   await expect(dana.getByTestId("run-page")).toBeVisible();
   await expect(dana.getByTestId("run-title-read-only")).toHaveText(seeded.run_name);
