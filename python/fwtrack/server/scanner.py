@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from fwtrack import _core, path_names
 from fwtrack.server import core
 from fwtrack.server.artifacts import record_edges
-from fwtrack.server.blobs import LOG_FILE_NAME, LocalRunsLayout
+from fwtrack.server.blobs import LOG_FILE_NAME, LocalRunsLayout, linked
 from fwtrack.server.context import LOCAL_USER, AppContext
 from fwtrack.server.db import Project, Run, now
 from fwtrack.server.ingest import apply_index, get_or_create_project, get_or_create_run
@@ -171,6 +171,15 @@ class Scanner:
                 )
         record_edges(self.ctx.db, run.id, LOCAL_USER, project_name, meta)
 
+    def _present(self, log_path: Path) -> bool:
+        """Whether `log_path` is a run log the scan would index: a regular file reached
+        through no symbolic link."""
+        try:
+            st = log_path.lstat()
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode) and linked(self.root, log_path) is None
+
     def _drop_missing(self, seen: set[tuple[str, str]]) -> None:
         with self.ctx.db.read() as session:
             rows = session.execute(
@@ -192,7 +201,7 @@ class Scanner:
             gone = [
                 (pk, p, r)
                 for pk, p, r in rows
-                if (p, r) not in seen and not self.layout.run_paths(p, r).log.exists()
+                if (p, r) not in seen and not self._present(self.layout.run_paths(p, r).log)
             ]
             session.execute(sa.delete(Run).where(Run.id.in_([pk for pk, _, _ in gone])))
         for _, project_name, run_id in gone:
