@@ -22,6 +22,8 @@ from .apputil import BACKENDS
 from .conftest import ServerFactory
 from .harness import REPO, ServerProcess, child_env, free_port, spawn_ui, stop_process_group
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real server and run processes
+
 PROGRAM = REPO / "tests" / "programs" / "bulk_run.py"
 TEAM = "lab"
 DEADLINE = 120.0
@@ -164,6 +166,7 @@ def test_bulk_actions_on_the_server(lab: Lab) -> None:
     assert mem.get(r1).status_code == 404
     moved = f"/api/v1/runs/{TEAM}/dest/r1"
     assert _what_a_run_holds(mem, moved) == before
+    assert srv.stored_blob_names(TEAM) == blobs  # every blob kept, under the same entity
     assert mem.get(moved).json()["tags"] == ["b"]  # the edit moved with it
     assert sorted(x["id"] for x in mem.get(f"/api/v1/runs/{TEAM}/dest").json()["runs"]) == [
         "r1",
