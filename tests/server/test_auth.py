@@ -61,7 +61,13 @@ def test_missing_or_unknown_key_is_401(api: TestClient, header: str | None) -> N
 
 
 def test_viewer_and_first_admin(api: TestClient) -> None:
-    assert api.get("/api/v1/viewer").json() == {"name": "admin", "is_admin": True, "teams": []}
+    assert api.get("/api/v1/viewer").json() == {
+        "name": "admin",
+        "is_admin": True,
+        "teams": [],
+        "read_only": [],
+        "roles": {},
+    }
 
 
 def test_keys_are_stored_hashed(api: TestClient) -> None:
@@ -136,7 +142,12 @@ def test_teams(api: TestClient, tmp_path: Path) -> None:
     bob = new_user(api, "bob")
     carol = new_user(api, "carol")
     r = api.post("/api/v1/teams", json={"name": "vision"}, headers=as_key(alice))
-    assert r.json() == {"name": "vision", "members": ["alice"], "admins": ["alice"]}
+    assert r.json() == {
+        "name": "vision",
+        "members": ["alice"],
+        "admins": ["alice"],
+        "roles": {"alice": "admin"},
+    }
     r = api.post("/api/v1/teams/vision/members", json={"user": "bob"}, headers=as_key(alice))
     assert r.json()["members"] == ["alice", "bob"]
     assert r.json()["admins"] == ["alice"]

@@ -83,6 +83,7 @@ def test_the_upgrade_makes_existing_members_admins_and_the_registry_works(
             "name": "vision",
             "members": ["alice", "bob"],
             "admins": ["alice", "bob"],
+            "roles": {"alice": "admin", "bob": "admin"},
         }
         r = bob.post("/teams/vision/members", {"user": "carol"})
         assert r.status_code == 200, r.text

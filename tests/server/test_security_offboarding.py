@@ -139,13 +139,25 @@ def test_removed_team_member_loses_the_teams_projects_at_once(admin: Http, tmp_p
     bob.upload("vision", "shared", "r1", data)
     assert bob.get("/runs/vision/shared/r1").status_code == 200
     assert bob.get("/teams").json() == {
-        "teams": [{"name": "vision", "members": ["alice", "bob"], "admins": ["alice"]}]
+        "teams": [
+            {
+                "name": "vision",
+                "members": ["alice", "bob"],
+                "admins": ["alice"],
+                "roles": {"alice": "admin", "bob": "member"},
+            }
+        ]
     }
 
     assert carol.delete("/teams/vision/members/bob").status_code == 403  # not a member
     r = alice.delete("/teams/vision/members/bob")
     assert r.status_code == 200, r.text
-    assert r.json() == {"name": "vision", "members": ["alice"], "admins": ["alice"]}
+    assert r.json() == {
+        "name": "vision",
+        "members": ["alice"],
+        "admins": ["alice"],
+        "roles": {"alice": "admin"},
+    }
     r = bob.get("/runs/vision/shared/r1")
     assert r.status_code == 403
     assert "cannot reach entity 'vision'" in r.json()["detail"]
@@ -163,7 +175,13 @@ def test_an_admin_cannot_disable_themself_or_drop_their_admin_flag(admin: Http) 
         r = admin.patch("/users/admin", change)
         assert r.status_code == 400
         assert "hint: ask another admin" in r.json()["detail"]
-    assert admin.get("/viewer").json() == {"name": "admin", "is_admin": True, "teams": []}
+    assert admin.get("/viewer").json() == {
+        "name": "admin",
+        "is_admin": True,
+        "teams": [],
+        "read_only": [],
+        "roles": {},
+    }
     # another admin may take the flag away, and give it back
     alice = admin.as_(admin.new_user("alice"))
     admin.patch("/users/alice", {"is_admin": True})

@@ -102,7 +102,10 @@ def test_a_killed_run_is_crashed(ui: Ui, tmp_path: Path) -> None:
 
 
 def test_the_ui_needs_no_key_and_takes_no_uploads(ui: Ui, tmp_path: Path) -> None:
-    assert ui.get("/viewer") == (200, {"name": "local", "is_admin": True, "teams": []})
+    assert ui.get("/viewer") == (
+        200,
+        {"name": "local", "is_admin": True, "teams": [], "read_only": [], "roles": {}},
+    )
     req = urllib.request.Request(
         ui.url + "/runs/local/live/x/log?offset=0", data=b"", method="POST"
     )
