@@ -77,7 +77,7 @@ def referenced(
             .where(ArtifactCollection.id == ArtifactVersion.collection_id)
             .where(ArtifactCollection.project_id == project.id),
         )
-        for address, size in session.execute(query).tuples():
+        for address, size in session.execute(query):
             found[address] = int(size)
     return found
 
@@ -91,7 +91,7 @@ def _referenced_by_manifests(
         .join(ArtifactVersion, ArtifactVersion.id == ArtifactManifest.version_id)
         .join(ArtifactCollection, ArtifactCollection.id == ArtifactVersion.collection_id)
         .where(ArtifactCollection.project_id == project.id)
-    ).tuples()
+    )
     for address, nbytes, entries in rows:
         if address in wanted:
             found[address] = int(nbytes)

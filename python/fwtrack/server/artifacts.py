@@ -222,7 +222,7 @@ def versions_json(session: Session, found: Sequence[Found]) -> list[dict[str, An
     users: dict[int, str] = {}
     if user_ids:
         query = sa.select(User.id, User.name).where(User.id.in_(user_ids))
-        users = {uid: name for uid, name in session.execute(query).tuples()}
+        users = {uid: name for uid, name in session.execute(query)}
     out = []
     for f in found:
         v = f.version
@@ -270,7 +270,7 @@ def collection_json(
             sa.select(ArtifactVersion.collection_id, sa.func.count())
             .where(ArtifactVersion.collection_id.in_(chunk))
             .group_by(ArtifactVersion.collection_id)
-        ).tuples():
+        ):
             counts[cid] = count
         for cid, alias, index in session.execute(
             sa.select(ArtifactAlias.collection_id, ArtifactAlias.alias, ArtifactVersion.index)
@@ -395,7 +395,7 @@ def versions(
     if type_ is not None:
         query = query.where(ArtifactCollection.type == type_)
     query = query.order_by(ArtifactVersion.created_at.desc(), ArtifactVersion.id.desc())
-    return [Found(v, c, project) for v, c in session.execute(query).tuples()]
+    return [Found(v, c, project) for v, c in session.execute(query)]
 
 
 def collections(
@@ -835,16 +835,17 @@ def record_edges(
         with db.write() as session:
             if session.get(Run, run_pk) is None:
                 return 0
-            known = set(
-                session.execute(
+            known: set[tuple[str, int, str, str]] = {
+                (d, p, n, g)
+                for d, p, n, g in session.execute(
                     sa.select(
                         ArtifactEdge.direction,
                         ArtifactEdge.project_id,
                         ArtifactEdge.name,
                         ArtifactEdge.digest,
                     ).where(ArtifactEdge.run_pk == run_pk)
-                ).tuples()
-            )
+                )
+            }
             projects: dict[tuple[Any, Any], Project | None] = {}
             for direction, entity, project, name, digest, ref, ts in wanted:
                 key = (entity, project)
@@ -885,7 +886,7 @@ def _version_by_target(
             .join(ArtifactCollection, ArtifactCollection.id == ArtifactVersion.collection_id)
             .join(Project, Project.id == ArtifactCollection.project_id)
             .where(cond)
-        ).tuples():
+        ):
             out[(p.id, c.name, v.digest)] = Found(v, c, p)
     return out
 
@@ -992,7 +993,7 @@ def lineage(session: Session, start: Found, depth: int, reaches: Any) -> dict[st
                 sa.select(Run.id, Run.run_id, Run.name, Run.state, Project)
                 .join(Project, Project.id == Run.project_id)
                 .where(Run.id.in_(chunk))
-            ).tuples():
+            ):
                 if not reaches(p.entity):
                     continue
                 node_id = f"run:{p.entity}/{p.name}/{run_id}"
@@ -1039,7 +1040,7 @@ def lineage(session: Session, start: Found, depth: int, reaches: Any) -> dict[st
                         ArtifactEdge.name,
                         ArtifactEdge.digest,
                     ).where(cond)
-                ).tuples():
+                ):
                     links.append((run_pk, direction, targets[(pid, name, digest)]))
             for node, f in frontier_versions.items():
                 if f.version.run_pk is not None:
