@@ -31,6 +31,9 @@ router = APIRouter(responses=ERRORS)
 MAX_ASSET_BYTES = 32 * 1024 * 1024
 """Largest image uploaded into a report."""
 
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""A report version in a path: 1 up to the largest version a row holds."""
+
 _LIST = "/reports/{entity}/{project}"
 _ONE = _LIST + "/{report_id}"
 _JSON_BODY: dict[str, Any] = {
@@ -213,7 +216,7 @@ def report_version(
     entity: str,
     project: str,
     report_id: str,
-    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    number: VersionNumber,
     request: Request,
     user: CurrentViewer,
     ctx: Ctx,
@@ -229,7 +232,7 @@ def report_restore(
     entity: str,
     project: str,
     report_id: str,
-    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    number: VersionNumber,
     request: Request,
     user: CurrentViewer,
     ctx: Ctx,

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { histogramKeys } from "../../api/histograms";
 import { HistogramView } from "../../charts/HistogramView";
-import { KeySelect, PanelFrame, RunSetField, TitleField, useRunSet } from "./common";
+import { KeySelect, PanelFrame, RunSetField, StepField, TitleField, useRunSet } from "./common";
 import type { HistogramBlock, ReportRef } from "./types";
 
 /** Runs drawn at most (one heatmap each). */
@@ -29,19 +29,7 @@ export function HistogramPanel({ block, report, editing, onChange }: { block: Hi
       <TitleField value={block.title} onChange={(t) => { set({ title: t }); }} />
       <RunSetField value={block.runs} onChange={(r) => { set({ runs: r }); }} />
       <KeySelect label="Histogram key" value={block.key} keys={keys} testid="histogram-key" onChange={(key) => { set({ key }); }} />
-      <label class="rp-field">
-        Up to step (empty: every step)
-        <input
-          class="input input-small"
-          type="number"
-          value={block.step ?? ""}
-          data-testid="histogram-step"
-          onChange={(e) => {
-            const v = e.currentTarget.value.trim();
-            set({ step: v === "" ? null : Math.floor(Number(v)) });
-          }}
-        />
-      </label>
+      <StepField label="Up to step (empty: every step)" value={block.step} testid="histogram-step" onChange={(step) => { set({ step }); }} />
     </div>
   ) : undefined;
   return (

@@ -9,7 +9,7 @@ import type { MediaItem, RunInfo } from "../../api/types";
 import { errorMessage } from "../../components/states";
 import { itemIndexForStep, mediaView } from "../../pages/run/media";
 import { MediaElement } from "../../pages/run/MediaView";
-import { KeySelect, PanelFrame, RunSetField, TitleField, useRunSet } from "./common";
+import { KeySelect, PanelFrame, RunSetField, StepField, TitleField, useRunSet } from "./common";
 import type { MediaBlock, ReportRef } from "./types";
 
 /** Runs shown side by side at most. */
@@ -69,19 +69,7 @@ export function MediaPanel({ block, report, editing, onChange }: { block: MediaB
       <TitleField value={block.title} onChange={(t) => { set({ title: t }); }} />
       <RunSetField value={block.runs} onChange={(r) => { set({ runs: r }); }} />
       <KeySelect label="Media key" value={block.key} keys={keys} testid="media-key" onChange={(key) => { set({ key }); }} />
-      <label class="rp-field">
-        Step (empty: the last)
-        <input
-          class="input input-small"
-          type="number"
-          value={block.step ?? ""}
-          data-testid="media-step"
-          onChange={(e) => {
-            const v = e.currentTarget.value.trim();
-            set({ step: v === "" ? null : Math.floor(Number(v)) });
-          }}
-        />
-      </label>
+      <StepField label="Step (empty: the last)" value={block.step} testid="media-step" onChange={(step) => { set({ step }); }} />
     </div>
   ) : undefined;
   return (

@@ -119,6 +119,25 @@ export function TitleField(props: { value: string | undefined; onChange: (title:
   );
 }
 
+/** An optional step: empty is null (every step, or the last), else a whole number. */
+export function StepField(props: { label: string; value: number | null | undefined; onChange: (step: number | null) => void; testid: string }) {
+  return (
+    <label class="rp-field">
+      {props.label}
+      <input
+        class="input input-small"
+        type="number"
+        value={props.value ?? ""}
+        data-testid={props.testid}
+        onChange={(e) => {
+          const v = e.currentTarget.value.trim();
+          props.onChange(v === "" ? null : Math.floor(Number(v)));
+        }}
+      />
+    </label>
+  );
+}
+
 /** The run set field: a filter (live) or a list of run ids, with limit and sort. */
 export function RunSetField(props: { value: RunSet; onChange: (rs: RunSet) => void }) {
   const rs = props.value;
