@@ -186,6 +186,11 @@ def assert_serves_dashboard(builds: Builds, bin_dir: Path) -> None:
         assert status == 200
         assert "javascript" in kind
         assert script == (dashboard / match[1]).read_bytes()
+        # the report export's viewer, which an exported HTML file embeds
+        for name in ("static-report.js", "static-report.css"):
+            status, _, data = _get(f"{base}/{name}")
+            assert status == 200, name
+            assert data == (dashboard / name).read_bytes(), name
     finally:
         stop_process_group(proc, signal.SIGINT)
 
@@ -227,6 +232,7 @@ def test_sdist_carries_the_dashboard_and_installs_without_node(builds: Builds) -
     with tarfile.open(sdist) as tar:
         names = {name.partition("/")[2] for name in tar.getnames()}
     assert str(DIST / "index.html") in names
+    assert str(DIST / "static-report.js") in names
     assert any(re.fullmatch(rf"{DIST}/assets/index-[\w-]{{8,}}\.js", n) for n in names)
     assert "build_backend/fwtrack_build.py" in names
     assert not any(name.startswith("web/") for name in names)
@@ -250,6 +256,7 @@ def test_wheel_from_a_clean_clone_carries_the_dashboard(builds: Builds) -> None:
     with zipfile.ZipFile(wheel) as whl:
         names = set(whl.namelist())
     assert "fwtrack/ui/dist/index.html" in names
+    assert "fwtrack/ui/dist/static-report.js" in names
     assert any(re.fullmatch(r"fwtrack/ui/dist/assets/index-[\w-]{8,}\.js", n) for n in names)
 
     builds.ok(bin_dir / "pip", "install", "--quiet", f"{wheel}[server]", cwd=builds.root)
