@@ -4,11 +4,10 @@
 // one after the dialog asked "Delete 1 run?". Each step is checked in the table and through
 // the server's API.
 
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "@playwright/test";
 
-import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from "./harness";
+import { seededServer } from "./harness";
 import { expect, expectAccessible, expectNamedControls, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "bulk_fixtures.py");
@@ -26,33 +25,20 @@ interface RunJson {
   tags: string[];
 }
 
+const backend = seededServer<Seeded>("bulk", FIXTURES, { seedTimeoutMs: 200_000, fixtureArgs: ["server"], clientDir: "client" });
 let server = "";
 let adminKey = "";
 let seeded: Seeded;
-const pids: number[] = [];
 
 test.describe.configure({ mode: "serial" });
 
 test.beforeAll(async () => {
   test.setTimeout(240_000);
-  const state = readState();
-  adminKey = state.adminKey;
-  const port = await freePort();
-  const work = join(state.work, `bulk-${port}`);
-  mkdirSync(work, { recursive: true });
-  server = `http://127.0.0.1:${port}`;
-  const proc = startProcess(work, "bulk-server", ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
-    FWTRACK_SERVER_ADMIN_KEY: state.adminKey,
-  });
-  if (proc.pid !== undefined) pids.push(proc.pid);
-  await waitHttp(`${server}/api/v1/health`, proc, join(work, "bulk-server.log"));
-  const out = join(work, "bulk.json");
-  await runPython(work, "bulk-fixtures", [FIXTURES, "server", "--url", server, "--key", state.adminKey, "--work", join(work, "client"), "--out", out], {}, 200_000);
-  seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  ({ url: server, adminKey, seeded } = await backend.start());
 });
 
 test.afterAll(async () => {
-  for (const pid of pids.reverse()) await stopPid(pid);
+  await backend.stop();
 });
 
 async function signedIn(page: Page): Promise<void> {

@@ -7,11 +7,10 @@
 // chart legend's group to its runs' own lines; the grouping is kept in the URL and in the
 // saved workspace.
 
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Locator, Page } from "@playwright/test";
 
-import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from "./harness";
+import { seededServer } from "./harness";
 import { chart, expect, expectAccessible, expectNamedControls, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "grouping_fixtures.py");
@@ -49,33 +48,20 @@ interface Drawn {
   upper: (number | null)[] | null;
 }
 
+const backend = seededServer<Seeded>("grouping", FIXTURES, { seedTimeoutMs: 200_000, fixtureArgs: ["server"], clientDir: "client" });
 let server = "";
 let adminKey = "";
 let seeded: Seeded;
-const pids: number[] = [];
 
 test.describe.configure({ mode: "serial", timeout: 120_000 });
 
 test.beforeAll(async () => {
   test.setTimeout(240_000);
-  const state = readState();
-  adminKey = state.adminKey;
-  const port = await freePort();
-  const work = join(state.work, `grouping-${port}`);
-  mkdirSync(work, { recursive: true });
-  server = `http://127.0.0.1:${port}`;
-  const proc = startProcess(work, "grouping-server", ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
-    FWTRACK_SERVER_ADMIN_KEY: state.adminKey,
-  });
-  if (proc.pid !== undefined) pids.push(proc.pid);
-  await waitHttp(`${server}/api/v1/health`, proc, join(work, "grouping-server.log"));
-  const out = join(work, "grouping.json");
-  await runPython(work, "grouping-fixtures", [FIXTURES, "server", "--url", server, "--key", state.adminKey, "--work", join(work, "client"), "--out", out], {}, 200_000);
-  seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  ({ url: server, adminKey, seeded } = await backend.start());
 });
 
 test.afterAll(async () => {
-  for (const pid of pids.reverse()) await stopPid(pid);
+  await backend.stop();
 });
 
 async function signedIn(page: Page): Promise<void> {

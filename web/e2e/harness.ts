@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync, openSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -198,4 +198,56 @@ export function readState(): State {
 export function removeWork(work: string): void {
   if (process.env.FWTRACK_E2E_KEEP === "1") return;
   rmSync(work, { recursive: true, force: true });
+}
+
+export interface SeededOptions {
+  /** Bound on the fixture script's run. */
+  seedTimeoutMs: number;
+  /** Arguments right after the script, before its flags (a subcommand, e.g. `server`). */
+  fixtureArgs?: string[];
+  /** A subfolder of the work folder given to the script as `--work` (default: the work folder). */
+  clientDir?: string;
+}
+
+export interface SeededServer<T> {
+  /** The server's base URL. */
+  url: string;
+  /** This server's work folder (its data, logs and the seeded JSON). */
+  work: string;
+  adminKey: string;
+  /** The script's `--out` JSON. */
+  seeded: T;
+}
+
+/**
+ * A `fwtrack server` of a spec's own (free port, the admin key of global setup), seeded by a
+ * fixture script run as `<script> [fixtureArgs] --url --key --work --out`. Create it at the top of
+ * the spec, `start()` it in `beforeAll` and `stop()` it in `afterAll`: the server's pid is kept as
+ * soon as it starts, so `stop()` ends it even when `beforeAll` failed or timed out.
+ */
+export function seededServer<T>(name: string, fixtures: string, opts: SeededOptions): { start: () => Promise<SeededServer<T>>; stop: () => Promise<void> } {
+  const pids: number[] = [];
+  return {
+    start: async () => {
+      const state = readState();
+      const adminKey = state.adminKey;
+      const port = await freePort();
+      const work = join(state.work, `${name}-${port}`);
+      mkdirSync(work, { recursive: true });
+      const url = `http://127.0.0.1:${port}`;
+      const proc = startProcess(work, `${name}-server`, ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
+        FWTRACK_SERVER_ADMIN_KEY: adminKey,
+      });
+      if (proc.pid !== undefined) pids.push(proc.pid);
+      await waitHttp(`${url}/api/v1/health`, proc, join(work, `${name}-server.log`));
+      const out = join(work, "seeded.json");
+      const clientWork = opts.clientDir === undefined ? work : join(work, opts.clientDir);
+      const args = [fixtures, ...(opts.fixtureArgs ?? []), "--url", url, "--key", adminKey, "--work", clientWork, "--out", out];
+      await runPython(work, `${name}-fixtures`, args, {}, opts.seedTimeoutMs);
+      return { url, work, adminKey, seeded: JSON.parse(readFileSync(out, "utf8")) as T };
+    },
+    stop: async () => {
+      for (const pid of pids.splice(0).reverse()) await stopPid(pid);
+    },
+  };
 }

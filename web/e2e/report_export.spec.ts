@@ -6,13 +6,13 @@
 // with its fonts. "Export Markdown" downloads a zip: report.md keeps the markdown, references
 // panels/<n>.png that decode as images, and holds the runs table as a markdown table.
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { strFromU8, unzipSync } from "fflate";
 import type { Locator, Page } from "@playwright/test";
 
-import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from "./harness";
+import { seededServer } from "./harness";
 import { expect, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "report_export_fixtures.py");
@@ -26,34 +26,21 @@ interface Seeded {
   best_acc: number;
 }
 
+const backend = seededServer<Seeded>("report-export", FIXTURES, { seedTimeoutMs: 120_000, clientDir: "client" });
 let server = "";
 let adminKey = "";
 let work = "";
 let seeded: Seeded;
-const pids: number[] = [];
 
 test.describe.configure({ mode: "serial" });
 
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  const state = readState();
-  adminKey = state.adminKey;
-  const port = await freePort();
-  work = join(state.work, `report-export-${port}`);
-  mkdirSync(work, { recursive: true });
-  server = `http://127.0.0.1:${port}`;
-  const proc = startProcess(work, "report-export-server", ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
-    FWTRACK_SERVER_ADMIN_KEY: adminKey,
-  });
-  if (proc.pid !== undefined) pids.push(proc.pid);
-  await waitHttp(`${server}/api/v1/health`, proc, join(work, "report-export-server.log"));
-  const out = join(work, "seeded.json");
-  await runPython(work, "report-export-fixtures", [FIXTURES, "--url", server, "--key", adminKey, "--work", join(work, "client"), "--out", out], {}, 120_000);
-  seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  ({ url: server, adminKey, work, seeded } = await backend.start());
 });
 
 test.afterAll(async () => {
-  for (const pid of pids.reverse()) await stopPid(pid);
+  await backend.stop();
 });
 
 async function openReport(page: Page): Promise<void> {

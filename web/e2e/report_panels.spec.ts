@@ -4,11 +4,10 @@
 // report page draws every panel, and each panel's values (read back from its data attributes
 // and the components it reuses) are the ones the runs logged.
 
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Locator, Page } from "@playwright/test";
 
-import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from "./harness";
+import { seededServer } from "./harness";
 import { expect, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "report_panels_fixtures.py");
@@ -22,33 +21,20 @@ interface Seeded {
   image_steps: number[];
 }
 
+const backend = seededServer<Seeded>("report-panels", FIXTURES, { seedTimeoutMs: 180_000, clientDir: "client" });
 let server = "";
 let adminKey = "";
 let seeded: Seeded;
-const pids: number[] = [];
 
 test.describe.configure({ mode: "serial" });
 
 test.beforeAll(async () => {
   test.setTimeout(240_000);
-  const state = readState();
-  adminKey = state.adminKey;
-  const port = await freePort();
-  const work = join(state.work, `report-panels-${port}`);
-  mkdirSync(work, { recursive: true });
-  server = `http://127.0.0.1:${port}`;
-  const proc = startProcess(work, "report-panels-server", ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
-    FWTRACK_SERVER_ADMIN_KEY: adminKey,
-  });
-  if (proc.pid !== undefined) pids.push(proc.pid);
-  await waitHttp(`${server}/api/v1/health`, proc, join(work, "report-panels-server.log"));
-  const out = join(work, "seeded.json");
-  await runPython(work, "report-panels-fixtures", [FIXTURES, "--url", server, "--key", adminKey, "--work", join(work, "client"), "--out", out], {}, 180_000);
-  seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  ({ url: server, adminKey, seeded } = await backend.start());
 });
 
 test.afterAll(async () => {
-  for (const pid of pids.reverse()) await stopPid(pid);
+  await backend.stop();
 });
 
 async function openReport(page: Page): Promise<void> {

@@ -6,11 +6,10 @@
 // block (a conflict notice naming the block and who; both texts kept in the history); an
 // earlier version restored from the history; the viewer sees no edit control.
 
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "@playwright/test";
 
-import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from "./harness";
+import { seededServer } from "./harness";
 import { expect, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "report_fixtures.py");
@@ -30,31 +29,19 @@ interface Doc {
   blocks: { id: string; type: string; text?: string }[];
 }
 
+const backend = seededServer<Seeded>("reports", FIXTURES, { seedTimeoutMs: 120_000 });
 let server = "";
 let seeded: Seeded;
-const pids: number[] = [];
 
 test.describe.configure({ mode: "serial" });
 
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  const state = readState();
-  const port = await freePort();
-  const work = join(state.work, `reports-${port}`);
-  mkdirSync(work, { recursive: true });
-  server = `http://127.0.0.1:${port}`;
-  const proc = startProcess(work, "reports-server", ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
-    FWTRACK_SERVER_ADMIN_KEY: state.adminKey,
-  });
-  if (proc.pid !== undefined) pids.push(proc.pid);
-  await waitHttp(`${server}/api/v1/health`, proc, join(work, "reports-server.log"));
-  const out = join(work, "seeded.json");
-  await runPython(work, "report-fixtures", [FIXTURES, "--url", server, "--key", state.adminKey, "--work", work, "--out", out], {}, 120_000);
-  seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  ({ url: server, seeded } = await backend.start());
 });
 
 test.afterAll(async () => {
-  for (const pid of pids.reverse()) await stopPid(pid);
+  await backend.stop();
 });
 
 /** A page in a fresh browser context signed in as `who`. */

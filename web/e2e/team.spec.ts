@@ -6,10 +6,9 @@
 // write through the API with its key is refused (403). Lead makes it a member: the same write
 // succeeds. The team's audit lists the invitation, the join and the role change.
 
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from "./harness";
+import { seededServer } from "./harness";
 import { expect, expectAccessible, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "team_fixtures.py");
@@ -23,31 +22,19 @@ interface Seeded {
   lead: { name: string; api_key: string };
 }
 
+const backend = seededServer<Seeded>("team", FIXTURES, { seedTimeoutMs: 150_000 });
 let server = "";
 let seeded: Seeded;
-const pids: number[] = [];
 
 test.describe.configure({ mode: "serial" });
 
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  const state = readState();
-  const port = await freePort();
-  const work = join(state.work, `team-${port}`);
-  mkdirSync(work, { recursive: true });
-  server = `http://127.0.0.1:${port}`;
-  const proc = startProcess(work, "team-server", ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
-    FWTRACK_SERVER_ADMIN_KEY: state.adminKey,
-  });
-  if (proc.pid !== undefined) pids.push(proc.pid);
-  await waitHttp(`${server}/api/v1/health`, proc, join(work, "team-server.log"));
-  const out = join(work, "team.json");
-  await runPython(work, "team-fixtures", [FIXTURES, "--url", server, "--key", state.adminKey, "--work", work, "--out", out], {}, 150_000);
-  seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  ({ url: server, seeded } = await backend.start());
 });
 
 test.afterAll(async () => {
-  for (const pid of pids.reverse()) await stopPid(pid);
+  await backend.stop();
 });
 
 /** A write through the API as `key`: a tag on the seeded run. */
