@@ -60,7 +60,14 @@ export function CommentEditor({
     if (!mentions) return;
     let live = true;
     void peopleOf(entity).then((found) => {
-      if (live) setNames(found);
+      if (!live) return;
+      setNames(found);
+      // someone who typed `@al` before the list arrived gets the suggestions now
+      const el = area.current;
+      if (el !== null && document.activeElement === el) {
+        const at = mentionAt(el.value, el.selectionStart);
+        if (at !== null) setChoices(matchPeople(found, at.prefix));
+      }
     });
     return () => {
       live = false;

@@ -2,11 +2,12 @@
 // (happy-dom's attribute handling lets DOMPurify keep event handlers; jsdom is a faithful DOM)
 
 import type { ComponentChild } from "preact";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { json, stubFetch } from "../../api/test-utils";
 import { InboxPage } from "../../pages/inbox/InboxPage";
 import { $, click, mount, settle, type } from "../test-utils";
 import { CommentBody } from "./CommentBody";
+import { CommentEditor } from "./CommentEditor";
 import { CommentThread } from "./CommentThread";
 import { completeMention, highlightMentions, matchPeople, mentionAt } from "./mentions";
 
@@ -43,6 +44,26 @@ describe("mentions", () => {
     expect(mentionAt("mail x@bo", 9)).toBeNull();
     expect(completeMention("ask @bo now", 7, "bob")).toEqual({ text: "ask @bob  now", caret: 9 });
     expect(matchPeople(["alice", "bob", "abby", "rob"], "b")).toEqual(["bob", "abby", "rob"]);
+  });
+});
+
+describe("CommentEditor", () => {
+  it("suggests a name typed before the list of people arrived", async () => {
+    let release: (r: Response) => void = () => undefined;
+    const later = new Promise<Response>((resolve) => {
+      release = resolve;
+    });
+    vi.stubGlobal("fetch", (input: URL | string) => (String(input).includes("/mentions/people") ? later : Promise.resolve(json({}))));
+    const c = m(<CommentEditor entity="slowlab" label="Comment" submitLabel="Send" onSubmit={() => Promise.resolve()} />);
+    const area = $(c, "textarea");
+    area.focus();
+    type(area, "Ready for staging? @al");
+    await settle();
+    expect(c.querySelector('[data-testid="mention-choices"]')).toBeNull();
+    release(json({ people: ["alice", "bob"] }));
+    await settle();
+    await settle();
+    expect($(c, '[data-testid="mention-choices"]').textContent).toContain("alice");
   });
 });
 
