@@ -6,11 +6,10 @@
 // alice deletes it and it stays as "deleted" above bob's reply. On the model page, a mention
 // of someone outside the team is named as not notified.
 
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "@playwright/test";
 
-import { freePort, readState, runPython, startProcess, stopPid, waitHttp } from "./harness";
+import { seededServer } from "./harness";
 import { expect, expectAccessible, test } from "./util";
 
 const FIXTURES = join(import.meta.dirname, "comment_fixtures.py");
@@ -26,31 +25,19 @@ interface Seeded {
   bob: { name: string; api_key: string };
 }
 
+const backend = seededServer<Seeded>("comments", FIXTURES, { seedTimeoutMs: 150_000 });
 let server = "";
 let seeded: Seeded;
-const pids: number[] = [];
 
 test.describe.configure({ mode: "serial" });
 
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  const state = readState();
-  const port = await freePort();
-  const work = join(state.work, `comments-${port}`);
-  mkdirSync(work, { recursive: true });
-  server = `http://127.0.0.1:${port}`;
-  const proc = startProcess(work, "comments-server", ["-m", "fwtrack", "server", "--port", String(port), "--data", join(work, "server-data")], {
-    FWTRACK_SERVER_ADMIN_KEY: state.adminKey,
-  });
-  if (proc.pid !== undefined) pids.push(proc.pid);
-  await waitHttp(`${server}/api/v1/health`, proc, join(work, "comments-server.log"));
-  const out = join(work, "comments.json");
-  await runPython(work, "comment-fixtures", [FIXTURES, "--url", server, "--key", state.adminKey, "--work", work, "--out", out], {}, 150_000);
-  seeded = JSON.parse(readFileSync(out, "utf8")) as Seeded;
+  ({ url: server, seeded } = await backend.start());
 });
 
 test.afterAll(async () => {
-  for (const pid of pids.reverse()) await stopPid(pid);
+  await backend.stop();
 });
 
 /** A page in a browser context of its own, signed in with `key`. */
