@@ -110,7 +110,7 @@ test: lint ## Lint, then run the Rust, Python, dashboard and browser tests
 
 .PHONY: e2e
 e2e: build chromium ## Browser tests: a real server and `fwtrack ui` with real runs, Debian's Chromium
-	cd web && timeout 1500 npx playwright test  # screenshots and traces in web/test-results/
+	cd web && timeout 2400 npx playwright test  # screenshots and traces in web/test-results/
 
 .PHONY: packaging
 packaging: build ## Wheel, sdist and `pip install .` from a clean clone: each installed serves the dashboard
