@@ -2,7 +2,7 @@
 // members, invitations by one-time link (created with a role and a note, the link shown once
 // with a copy button; the pending ones revocable), and the team's audit.
 
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { describeEvent, listAudit, type AuditEvent } from "../../api/audit";
 import {
   addMember,
@@ -19,6 +19,7 @@ import {
   type TeamInfo,
 } from "../../api/teams";
 import type { TeamRole, Viewer } from "../../api/types";
+import { CopyOnce } from "../../components/CopyOnce";
 import { FieldError, TextField } from "../../components/fields";
 import { Empty, errorMessage, whenLoaded } from "../../components/states";
 import { useAction } from "../../components/useAction";
@@ -169,43 +170,12 @@ function Members({ team, viewer, admin, onTeam }: { team: TeamInfo; viewer: View
 }
 
 function NewLink({ made, onDone }: { made: CreatedInvitation; onDone: () => void }) {
-  const inputRef = useRef<HTMLInputElement>(null);
-  const [copied, setCopied] = useState<"yes" | "failed" | null>(null);
-  const copy = async (): Promise<void> => {
-    try {
-      await navigator.clipboard.writeText(made.url);
-      setCopied("yes");
-    } catch {
-      inputRef.current?.select();
-      setCopied("failed");
-    }
-  };
   return (
     <div class="new-key card" role="status" data-testid="invite-link" data-role={made.role}>
       <p>
         <strong>Invitation link ({made.role}).</strong> Copy it now: it is shown only once and works once, until {formatDateTime(made.expires_at)}.
       </p>
-      <div class="new-key-row">
-        <input
-          ref={inputRef}
-          class="input mono new-key-value"
-          readOnly
-          value={made.url}
-          aria-label="Invitation link"
-          spellcheck={false}
-          onFocus={(e) => {
-            e.currentTarget.select();
-          }}
-          data-testid="invite-link-value"
-        />
-        <button type="button" class="btn" onClick={() => void copy()} data-testid="invite-link-copy">
-          {copied === "yes" ? "Copied" : "Copy"}
-        </button>
-        <button type="button" class="btn btn-ghost" onClick={onDone} data-testid="invite-link-done">
-          Done
-        </button>
-      </div>
-      {copied === "failed" && <p class="hint">The browser did not allow copying: the link is selected, press Ctrl+C.</p>}
+      <CopyOnce value={made.url} label="Invitation link" what="link" testid="invite-link" onDone={onDone} />
     </div>
   );
 }

@@ -1,10 +1,9 @@
 // The histogram panel: the run page's HistogramView (a heatmap of the histograms over steps) for
 // each run of the run set, up to `step` when one is chosen.
 
-import { useEffect, useState } from "preact/hooks";
 import { histogramKeys } from "../../api/histograms";
 import { HistogramView } from "../../charts/HistogramView";
-import { KeySelect, PanelFrame, RunSetField, StepField, TitleField, useRunSet } from "./common";
+import { KeySelect, PanelFrame, RunSetField, StepField, TitleField, useEditorKeys, useRunSet } from "./common";
 import type { HistogramBlock, ReportRef } from "./types";
 
 /** Runs drawn at most (one heatmap each). */
@@ -13,16 +12,7 @@ export const MAX_HISTOGRAM_RUNS = 6;
 export function HistogramPanel({ block, report, editing, onChange }: { block: HistogramBlock; report: ReportRef; editing: boolean; onChange: (b: HistogramBlock) => void }) {
   const rs = useRunSet(report, block.runs);
   const runs = rs.runs.slice(0, MAX_HISTOGRAM_RUNS);
-  const [keys, setKeys] = useState<string[]>([]);
-  const first = runs[0];
-  useEffect(() => {
-    if (!editing || first === undefined) return;
-    const ctrl = new AbortController();
-    histogramKeys(first, ctrl.signal)
-      .then(setKeys)
-      .catch(() => undefined);
-    return () => { ctrl.abort(); };
-  }, [editing, first?.id]);
+  const keys = useEditorKeys(editing, runs[0], histogramKeys);
   const set = (patch: Partial<HistogramBlock>): void => { onChange({ ...block, ...patch }); };
   const editor = editing ? (
     <div class="rp-form" data-testid="histogram-editor">

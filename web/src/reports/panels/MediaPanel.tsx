@@ -9,8 +9,12 @@ import type { MediaItem, RunInfo } from "../../api/types";
 import { errorMessage } from "../../components/states";
 import { itemIndexForStep, mediaView } from "../../pages/run/media";
 import { MediaElement } from "../../pages/run/MediaView";
-import { KeySelect, PanelFrame, RunSetField, StepField, TitleField, useRunSet } from "./common";
+import { KeySelect, PanelFrame, RunSetField, StepField, TitleField, useEditorKeys, useRunSet } from "./common";
 import type { MediaBlock, ReportRef } from "./types";
+
+async function runMediaKeys(run: RunInfo, signal: AbortSignal): Promise<string[]> {
+  return (await mediaKeys(run.entity, run.project, run.id, signal)).map((k) => k.key);
+}
 
 /** Runs shown side by side at most. */
 export const MAX_MEDIA_RUNS = 12;
@@ -53,16 +57,7 @@ function RunMedia({ run, block, until }: { run: RunInfo; block: MediaBlock; unti
 export function MediaPanel({ block, report, editing, onChange }: { block: MediaBlock; report: ReportRef; editing: boolean; onChange: (b: MediaBlock) => void }) {
   const rs = useRunSet(report, block.runs);
   const runs = rs.runs.slice(0, MAX_MEDIA_RUNS);
-  const [keys, setKeys] = useState<string[]>([]);
-  const first = runs[0];
-  useEffect(() => {
-    if (!editing || first === undefined) return;
-    const ctrl = new AbortController();
-    mediaKeys(first.entity, first.project, first.id, ctrl.signal)
-      .then((ks) => { setKeys(ks.map((k) => k.key)); })
-      .catch(() => undefined);
-    return () => { ctrl.abort(); };
-  }, [editing, first?.id]);
+  const keys = useEditorKeys(editing, runs[0], runMediaKeys);
   const set = (patch: Partial<MediaBlock>): void => { onChange({ ...block, ...patch }); };
   const editor = editing ? (
     <div class="rp-form" data-testid="media-editor">

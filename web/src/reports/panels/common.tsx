@@ -119,6 +119,21 @@ export function TitleField(props: { value: string | undefined; onChange: (title:
   );
 }
 
+/** The keys of `first` (the run set's first run) for an editor's key picker, loaded only while
+ * the panel is edited. */
+export function useEditorKeys(editing: boolean, first: RunInfo | undefined, load: (run: RunInfo, signal: AbortSignal) => Promise<string[]>): string[] {
+  const [keys, setKeys] = useState<string[]>([]);
+  useEffect(() => {
+    if (!editing || first === undefined) return;
+    const ctrl = new AbortController();
+    load(first, ctrl.signal)
+      .then(setKeys)
+      .catch(() => undefined);
+    return () => { ctrl.abort(); };
+  }, [editing, first?.id]);
+  return keys;
+}
+
 /** An optional step: empty is null (every step, or the last), else a whole number. */
 export function StepField(props: { label: string; value: number | null | undefined; onChange: (step: number | null) => void; testid: string }) {
   return (
