@@ -132,3 +132,12 @@ describe("parseGrouping", () => {
     expect(parseGrouping(null)).toBeNull();
   });
 });
+
+describe("group colours", () => {
+  it("are distinct among the groups shown together", () => {
+    const runs: GroupableRun[] = Array.from({ length: 40 }, (_, i) => ({ id: `r${i}`, config: { seed: i } }));
+    const groups = groupRuns(runs, "config.seed");
+    expect(groups).toHaveLength(40);
+    expect(new Set(groups.map((g) => g.color)).size).toBe(40);
+  });
+});

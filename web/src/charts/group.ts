@@ -32,7 +32,7 @@
 //   groupColor(by, key), NONE_KEY, GROUP_BY_BUILTINS, parseGrouping(...) — helpers below.
 
 import type { Json } from "../api/types";
-import { hash32, PALETTE } from "../lib/colors";
+import { assignColors, hash32, PALETTE } from "../lib/colors";
 import { ema } from "../lib/ema";
 import { getPath } from "../lib/flatten";
 
@@ -141,7 +141,11 @@ export function groupRuns<R extends GroupableRun>(runs: readonly R[], by: string
     }
     g.runs.push(run);
   }
-  return [...groups.values()].sort(compareValues);
+  const sorted = [...groups.values()].sort(compareValues);
+  // distinct among the groups shown together (the same assignment as runs get)
+  const colors = assignColors(sorted.map((g) => `${by}\u0000${g.key}`));
+  for (const g of sorted) g.color = colors.get(`${by}\u0000${g.key}`) ?? g.color;
+  return sorted;
 }
 
 /** The median of `vals[0..n)` (sorted in place). */

@@ -7,7 +7,7 @@ import { getRuns } from "../api/runs";
 import type { Json, RunInfo } from "../api/types";
 import { StateBadge } from "../components/Badge";
 import { Empty, ErrorState, Loading } from "../components/states";
-import { runColor } from "../lib/colors";
+import { colorsOf } from "../lib/colors";
 import { formatValue } from "../lib/format";
 import { useStable } from "../lib/hooks";
 import { poll } from "../lib/poll";
@@ -29,6 +29,7 @@ export function CompareTable({ title, runs, pick, onlyDiff, q, testid }: {
   testid: string;
 }) {
   const rows = useMemo(() => compareRows(runs.map(pick)), [runs, pick]);
+  const colorOf = useMemo(() => colorsOf(runs.map((r) => r.id)), [runs]);
   const needle = q.trim().toLowerCase();
   const shown = rows.filter((r) => (!onlyDiff || r.differs) && (needle === "" || r.key.toLowerCase().includes(needle)));
   const diffCount = rows.filter((r) => r.differs).length;
@@ -49,7 +50,7 @@ export function CompareTable({ title, runs, pick, onlyDiff, q, testid }: {
                 <th scope="col">Key</th>
                 {runs.map((r) => (
                   <th scope="col" key={r.id}>
-                    <span class="swatch" style={{ background: runColor(r.id) }} aria-hidden="true" />
+                    <span class="swatch" style={{ background: colorOf(r.id) }} aria-hidden="true" />
                     {r.name}
                   </th>
                 ))}
@@ -113,7 +114,8 @@ export function ComparePage({ entity, project, params }: { entity: string; proje
   const setParams = (changes: Record<string, string | string[] | undefined>): void => {
     navigate(formatRoute({ page: "compare", entity, project, params: withParams(params, changes) }), true);
   };
-  const chartRuns = useStable((loaded?.runs ?? []).map((r) => ({ id: r.id, name: r.name, color: runColor(r.id), start: r.created_at, running: r.state === "running" })));
+  const colorOf = useMemo(() => colorsOf((loaded?.runs ?? []).map((r) => r.id)), [loaded]);
+  const chartRuns = useStable((loaded?.runs ?? []).map((r) => ({ id: r.id, name: r.name, color: colorOf(r.id), start: r.created_at, running: r.state === "running" })));
   const keys = useStable([...new Set((loaded?.runs ?? []).flatMap((r) => r.keys))].sort());
 
   let body;
@@ -144,7 +146,7 @@ export function ComparePage({ entity, project, params }: { entity: string; proje
         <div class="compare-runs" data-testid="compare-runs">
           {runs.map((r) => (
             <div class="compare-run card" key={r.id} data-testid="compare-run" data-run-id={r.id}>
-              <span class="swatch" style={{ background: runColor(r.id) }} aria-hidden="true" />
+              <span class="swatch" style={{ background: colorOf(r.id) }} aria-hidden="true" />
               <a href={href.run(entity, project, r.id)} class="run-link">
                 {r.name}
               </a>

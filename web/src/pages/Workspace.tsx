@@ -9,7 +9,7 @@ import { getRuns, listRuns, runFields } from "../api/runs";
 import type { RunInfo, RunList, Viewer } from "../api/types";
 import { ProjectNav } from "../components/ProjectNav";
 import { Empty, ErrorState, Loading } from "../components/states";
-import { runColor } from "../lib/colors";
+import { colorsOf } from "../lib/colors";
 import { useNow, useStable } from "../lib/hooks";
 import { poll } from "../lib/poll";
 import { href, intParam, listParam, navigate, withParams, type Params } from "../lib/route";
@@ -176,13 +176,15 @@ export function WorkspacePage({ entity, project, params, viewer = null }: { enti
     };
   }, [chartIds, known, entity, project]);
 
+  // distinct colours among the runs the charts show, the same in the table's swatches
+  const colorOf = useMemo(() => colorsOf(chartIds), [chartIds]);
   const chartRunsNow: ChartRun[] = useMemo(
     () =>
       chartIds
         .map((id) => known.get(id))
         .filter((r): r is RunInfo => r !== undefined)
-        .map((r) => ({ id: r.id, name: r.name, color: runColor(r.id), start: r.created_at, running: r.state === "running" })),
-    [chartIds, known],
+        .map((r) => ({ id: r.id, name: r.name, color: colorOf(r.id), start: r.created_at, running: r.state === "running" })),
+    [chartIds, known, colorOf],
   );
   const chartRuns = useStable(chartRunsNow);
   // --- grouped runs (groupby= agg= band=): group rows in the table, group lines in the charts ---
@@ -334,6 +336,7 @@ export function WorkspacePage({ entity, project, params, viewer = null }: { enti
           setParams({ filter: `sweep = ${id}`, page: undefined });
         }}
         grouping={tableGrouping}
+        colorOf={colorOf}
       />
     );
   }

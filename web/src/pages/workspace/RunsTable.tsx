@@ -35,6 +35,8 @@ export interface RunsTableProps {
   controls?: boolean;
   /** Group rows (the workspace's "Group by"): a row per group; expanded groups show their runs. */
   grouping?: TableGrouping | undefined;
+  /** The colour of a run's swatch: the charts' (`colorsOf` of the visible runs); default `runColor`. */
+  colorOf?: ((id: string) => string) | undefined;
 }
 
 function EyeIcon({ open }: { open: boolean }) {
@@ -195,7 +197,7 @@ export function RunsTable(props: RunsTableProps) {
           {groupedRows(props.grouping, runs, { lead: props.controls === false ? 0 : 2, withSweep, columns }, (run, i) => {
             const visible = props.isVisible(run.id);
             const checked = selected.includes(run.id);
-            const color = runColor(run.id);
+            const color = (props.colorOf ?? runColor)(run.id);
             return (
               <tr
                 key={run.id}

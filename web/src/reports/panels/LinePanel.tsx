@@ -10,7 +10,7 @@ import { SmoothingInput, XAxisOptions } from "../../charts/controls";
 import { groupRuns } from "../../charts/group";
 import type { ChartGrouping } from "../../charts/groupChart";
 import { HistoryStore } from "../../charts/store";
-import { runColor } from "../../lib/colors";
+import { colorsOf } from "../../lib/colors";
 import { poll } from "../../lib/poll";
 import { historyFetcher } from "../runset";
 import { GroupingField, KeyChecks, PanelFrame, RunSetField, TitleField, useRunSet } from "./common";
@@ -48,7 +48,10 @@ export function LinePanel({ block, report, editing, onChange }: { block: LineBlo
 
   const runsSig = rs.runs.map((r) => `${r.id}:${r.name}:${r.state}`).join(",");
   const chartRuns: ChartRun[] = useMemo(
-    () => rs.runs.map((r) => ({ id: r.id, name: r.name, color: runColor(r.id), start: r.created_at, running: r.state === "running" })),
+    () => {
+      const colorOf = colorsOf(rs.runs.map((r) => r.id));
+      return rs.runs.map((r) => ({ id: r.id, name: r.name, color: colorOf(r.id), start: r.created_at, running: r.state === "running" }));
+    },
     [runsSig],
   );
   useEffect(() => {

@@ -3,7 +3,7 @@
 
 import { groupRuns } from "../../charts/group";
 import type { RunInfo } from "../../api/types";
-import { runColor } from "../../lib/colors";
+import { colorsOf } from "../../lib/colors";
 import { formatNumber } from "../../lib/format";
 import { fieldChoices, fieldOf, GroupingField, KeySelect, PanelFrame, RunSetField, TitleField, useRunSet } from "./common";
 import type { Grouping, ReportRef, ScalarAgg, ScalarBlock } from "./types";
@@ -37,9 +37,10 @@ function mean(xs: readonly number[]): number {
 export function scalarBars(runs: readonly RunInfo[], key: string, group: Grouping | null | undefined): Bar[] {
   if (group === null || group === undefined) {
     const bars: Bar[] = [];
+    const colorOf = colorsOf(runs.map((r) => r.id));
     for (const r of runs) {
       const v = numeric(fieldOf(r, key));
-      if (v !== null) bars.push({ id: r.id, label: r.name, color: runColor(r.id), value: v, count: 1 });
+      if (v !== null) bars.push({ id: r.id, label: r.name, color: colorOf(r.id), value: v, count: 1 });
     }
     return bars;
   }
