@@ -52,7 +52,7 @@ pub fn bucket_of(step: f64, lo: f64, hi: f64, samples: usize) -> usize {
 
 /// Buckets per unit of step over `[lo, hi]` (0 when the range is empty or not finite).
 #[inline]
-fn bucket_scale(lo: f64, hi: f64, samples: usize) -> f64 {
+pub(crate) fn bucket_scale(lo: f64, hi: f64, samples: usize) -> f64 {
     let width = hi - lo;
     if width.is_finite() && width > 0.0 {
         samples as f64 / width
@@ -61,8 +61,9 @@ fn bucket_scale(lo: f64, hi: f64, samples: usize) -> f64 {
     }
 }
 
+/// The bucket of `step` given `bucket_scale`'s answer for the range starting at `lo`.
 #[inline]
-fn bucket_scaled(step: f64, lo: f64, scale: f64, samples: usize) -> usize {
+pub(crate) fn bucket_scaled(step: f64, lo: f64, scale: f64, samples: usize) -> usize {
     // `as` truncates toward zero (the floor of a non-negative number) and saturates: a
     // negative offset or NaN gives 0.
     (((step - lo) * scale) as usize).min(samples - 1)

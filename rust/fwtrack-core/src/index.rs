@@ -25,6 +25,7 @@
 //! replaced: the index is rebuilt from scratch.
 
 pub mod json;
+pub mod pyramid;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -36,7 +37,7 @@ use std::path::{Path, PathBuf};
 use rmpv::Value as Mp;
 
 use crate::codec::{HEADER_LEN, Tail};
-use crate::downsample::{self, ROW_BYTES, Series};
+use crate::downsample::{ROW_BYTES, Series};
 use crate::error::{Error, Result};
 pub use crate::meta::{Artifacts, RunMeta};
 use crate::meta::{entry, field, opt_u64};
@@ -63,6 +64,16 @@ pub struct ColumnEntry {
     pub file: String,
     /// Rows readers may use.
     pub rows: u64,
+    /// Min/max pyramid levels built over those rows ([`pyramid`]; 0 in a manifest written
+    /// before pyramids: the next update builds them).
+    pub levels: u32,
+}
+
+impl ColumnEntry {
+    /// Whether the column lacks pyramid levels it should have.
+    fn pyramid_stale(&self) -> bool {
+        self.levels < pyramid::levels_for(self.rows)
+    }
 }
 
 /// What folding the log continues from at the next update.
@@ -127,6 +138,7 @@ impl Manifest {
                     Mp::Map(vec![
                         entry("file", Mp::from(c.file.as_str())),
                         entry("rows", Mp::from(c.rows)),
+                        entry("levels", Mp::from(c.levels)),
                     ]),
                 )
             })
@@ -182,10 +194,15 @@ impl Manifest {
                 let rows = field(c, "rows")
                     .and_then(Mp::as_u64)
                     .ok_or_else(|| bad(&format!("column {key:?} has no row count")))?;
+                let levels = field(c, "levels")
+                    .and_then(Mp::as_u64)
+                    .and_then(|l| u32::try_from(l).ok())
+                    .unwrap_or(0);
                 columns.push(ColumnEntry {
                     key: key.to_owned(),
                     file: file.to_owned(),
                     rows,
+                    levels,
                 });
             }
         } else {
@@ -312,12 +329,15 @@ struct OpenColumn {
     patch: Option<[u8; ROW_BYTES]>,
     /// Written since the last fsync.
     unsynced: bool,
+    /// Pyramid levels built over `file_rows`.
+    levels: u32,
 }
 
 impl OpenColumn {
-    /// Write the pending rows (and fsync when `sync`).
+    /// Write the pending rows, bring the pyramid up to date (and fsync when `sync`).
     fn write(&mut self, sync: bool) -> Result<()> {
-        if self.buf.is_empty() && self.patch.is_none() && !(sync && self.unsynced) {
+        let stale = self.levels < pyramid::levels_for(self.file_rows);
+        if self.buf.is_empty() && self.patch.is_none() && !stale && !(sync && self.unsynced) {
             return Ok(());
         }
         let io = |e| Error::io(&self.path, e);
@@ -325,19 +345,33 @@ impl OpenColumn {
             .write(true)
             .open(&self.path)
             .map_err(io)?;
+        // Rows from here on changed: their pyramid nodes are recomputed.
+        let mut dirty = self.file_rows;
         if let Some(row) = self.patch.take() {
-            let at = (self.file_rows - 1) * ROW_BYTES as u64;
-            file.write_all_at(&row, at).map_err(io)?;
+            dirty = self.file_rows - 1;
+            file.write_all_at(&row, dirty * ROW_BYTES as u64)
+                .map_err(io)?;
         }
+        let tail_start = self.file_rows;
         if !self.buf.is_empty() {
             let at = self.file_rows * ROW_BYTES as u64;
             file.write_all_at(&self.buf, at).map_err(io)?;
             self.file_rows += (self.buf.len() / ROW_BYTES) as u64;
-            self.buf.clear();
         }
+        if dirty < self.file_rows || self.levels < pyramid::levels_for(self.file_rows) {
+            self.levels = pyramid::update(
+                &self.path,
+                self.file_rows,
+                dirty,
+                self.levels,
+                Some((tail_start, &self.buf)),
+            )?;
+        }
+        self.buf.clear();
         self.unsynced = true;
         if sync {
             file.sync_data().map_err(io)?;
+            pyramid::sync(&self.path, self.levels)?;
             self.unsynced = false;
         }
         Ok(())
@@ -414,6 +448,7 @@ impl<'a> Columns<'a> {
             buf: Vec::new(),
             patch: None,
             unsynced,
+            levels: c.levels,
         })
     }
 
@@ -433,6 +468,7 @@ impl<'a> Columns<'a> {
             key: key.to_owned(),
             file,
             rows: 0,
+            levels: 0,
         });
         self.by_key.insert(key.to_owned(), i);
         self.open.push(Some(OpenColumn {
@@ -442,6 +478,7 @@ impl<'a> Columns<'a> {
             buf: Vec::new(),
             patch: None,
             unsynced: true,
+            levels: 0,
         }));
         Ok(i)
     }
@@ -489,12 +526,24 @@ impl<'a> Columns<'a> {
         Ok(())
     }
 
+    /// Open the columns whose pyramid lacks levels (a manifest written before pyramids, or
+    /// an interrupted build), so that finishing the update builds them.
+    fn open_stale(&mut self) -> Result<()> {
+        for i in 0..self.entries.len() {
+            if self.open[i].is_none() && self.entries[i].pyramid_stale() {
+                self.open[i] = Some(self.open_existing(i)?);
+            }
+        }
+        Ok(())
+    }
+
     /// Write everything, fsync the touched columns and record their new row counts.
     fn finish(mut self) -> Result<u64> {
         for (entry, c) in self.entries.iter_mut().zip(&mut self.open) {
             if let Some(c) = c {
                 c.write(true)?;
                 entry.rows = c.file_rows;
+                entry.levels = c.levels;
             }
         }
         Ok(self.rows_added)
@@ -573,7 +622,10 @@ fn remove_columns(index_dir: &Path) -> Result<()> {
     for e in rd {
         let e = e.map_err(|e| Error::io(index_dir, e))?;
         let name = e.file_name();
-        if name.to_str().is_some_and(column_file_ok) {
+        if name
+            .to_str()
+            .is_some_and(|n| column_file_ok(n) || pyramid::is_level_file(n))
+        {
             let p = e.path();
             std::fs::remove_file(&p).map_err(|err| Error::io(&p, err))?;
         }
@@ -615,7 +667,8 @@ pub fn index_update(log_path: &Path, index_dir: &Path) -> Result<IndexUpdate> {
         m = Manifest::default();
         remove_columns(index_dir)?;
     }
-    if len < HEADER_LEN as u64 || (len == m.log_offset && m.log_id == log_id) {
+    let stale = m.columns.iter().any(ColumnEntry::pyramid_stale);
+    if len < HEADER_LEN as u64 || (len == m.log_offset && m.log_id == log_id && !stale) {
         // Nothing (new) to read: a log just created, or no growth since the last update.
         if replaced {
             write_manifest(index_dir, &m)?;
@@ -644,8 +697,11 @@ fn update_from(
     let mut frames = FrameReader::open_at(log_path, m.log_offset)?;
     let mut columns = std::mem::take(&mut m.columns);
     let mut cols = Columns::new(index_dir, &mut columns);
-    let mut folded = Ok(());
+    let mut folded = cols.open_stale();
     for frame in frames.by_ref() {
+        if folded.is_err() {
+            break;
+        }
         for r in frame.records {
             folded = m.fold(r, &mut cols);
             if folded.is_err() {
@@ -697,14 +753,22 @@ fn partition(file: &File, path: &Path, n: u64, below: impl Fn(f64) -> bool) -> R
     Ok(lo)
 }
 
-/// The rows of one column with `min_step <= step <= max_step` (bounds optional), as raw
-/// 24-byte rows. Only that byte range of the file is read.
-pub fn read_column(
+/// A column's file opened for reading, its usable rows, and the rows `[lo, hi)` with
+/// `min_step <= step <= max_step` (bounds optional).
+struct ColumnRange {
+    path: PathBuf,
+    file: File,
+    rows: u64,
+    lo: u64,
+    hi: u64,
+}
+
+fn column_range(
     index_dir: &Path,
     column: &ColumnEntry,
     min_step: Option<f64>,
     max_step: Option<f64>,
-) -> Result<Vec<u8>> {
+) -> Result<ColumnRange> {
     if !column_file_ok(&column.file) {
         return Err(Error::Decode(format!(
             "index column file name {:?} is not <n>.col",
@@ -724,6 +788,26 @@ pub fn read_column(
         Some(hi) if !hi.is_nan() => partition(&file, &path, n, |s| s <= hi)?,
         _ => n,
     };
+    Ok(ColumnRange {
+        path,
+        file,
+        rows: n,
+        lo,
+        hi,
+    })
+}
+
+/// The rows of one column with `min_step <= step <= max_step` (bounds optional), as raw
+/// 24-byte rows. Only that byte range of the file is read.
+pub fn read_column(
+    index_dir: &Path,
+    column: &ColumnEntry,
+    min_step: Option<f64>,
+    max_step: Option<f64>,
+) -> Result<Vec<u8>> {
+    let ColumnRange {
+        path, file, lo, hi, ..
+    } = column_range(index_dir, column, min_step, max_step)?;
     if hi <= lo {
         return Ok(Vec::new());
     }
@@ -737,6 +821,32 @@ pub fn read_column(
     let got = buf.len();
     buf.truncate(got - got % ROW_BYTES);
     Ok(buf)
+}
+
+/// One column's rows in `[min_step, max_step]` downsampled to `samples` points: through
+/// its pyramid when the range holds many more rows than `samples` (the same answer as
+/// downsampling every row, from O(samples) nodes), from the rows themselves otherwise.
+fn read_downsampled(
+    index_dir: &Path,
+    column: &ColumnEntry,
+    samples: usize,
+    min_step: Option<f64>,
+    max_step: Option<f64>,
+) -> Result<Series> {
+    let r = column_range(index_dir, column, min_step, max_step)?;
+    let n = r.hi.saturating_sub(r.lo);
+    let levels = if samples > 0 && n > samples as u64 * pyramid::FANOUT {
+        pyramid::usable_levels(&r.path, r.rows, column.levels)
+    } else {
+        0
+    };
+    if levels > 0 {
+        // A level file that cannot be read (being rebuilt) leaves the rows to read.
+        if let Ok(s) = pyramid::downsample_range(&r.path, &r.file, levels, (r.lo, r.hi), samples) {
+            return Ok(s);
+        }
+    }
+    pyramid::downsample_range(&r.path, &r.file, 0, (r.lo, r.hi), samples)
 }
 
 /// Series of `keys` (all keys when None; unknown keys are left out) with steps in
@@ -761,8 +871,10 @@ pub fn read_series(
     };
     let mut out = Vec::with_capacity(wanted.len());
     for c in wanted {
-        let rows = read_column(index_dir, c, min_step, max_step)?;
-        out.push((c.key.clone(), downsample::downsample_rows(&rows, samples)));
+        out.push((
+            c.key.clone(),
+            read_downsampled(index_dir, c, samples, min_step, max_step)?,
+        ));
     }
     Ok(out)
 }
