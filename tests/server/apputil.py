@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 import fwtrack
 from fwtrack.server import ServerConfig, create_app
 
-from .harness import StoreChoice
+from .harness import StoreChoice, seed_migrated_sqlite
 
 ADMIN_KEY = "fwk_" + "A1b2C3d4E5" * 4
 BACKENDS = ["sqlite", "postgresql"]
@@ -66,10 +66,12 @@ FRAME_HEADER_LEN = 28
 
 
 def db_url(request: pytest.FixtureRequest, backend: str) -> str | None:
-    """None (SQLite in the data dir) or a fresh PostgreSQL database for this test."""
+    """None (SQLite in the data dir) or a fresh PostgreSQL database for this test, already
+    at the newest revision (a copy of a migrated template: the migrations have tests of
+    their own, and running them for every app took seconds)."""
     if backend == "sqlite":
         return None
-    url: str = request.getfixturevalue("fresh_postgres_db")
+    url: str = request.getfixturevalue("migrated_postgres_db")
     return url
 
 
@@ -86,9 +88,12 @@ def open_client(
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     for name, value in store.env().items():
         monkeypatch.setenv(name, value)
+    url = db_url(request, backend)
+    if url is None:
+        seed_migrated_sqlite(tmp_path / "server")
     cfg = ServerConfig(
         data_dir=tmp_path / "server",
-        db_url=db_url(request, backend),
+        db_url=url,
         admin_key=ADMIN_KEY,
         **store.config(),
         **config,

@@ -40,6 +40,18 @@ def fresh_postgres_db(postgres_cluster: PostgresCluster) -> Iterator[str]:
         postgres_cluster.drop_database(name)
 
 
+@pytest.fixture
+def migrated_postgres_db(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """URL of a new database for this test at the newest revision (a copy of a template
+    migrated once per cluster); dropped afterwards."""
+    name = f"fwtrack_{uuid.uuid4().hex[:16]}"
+    url = postgres_cluster.create_database(name, migrated=True)
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop_database(name)
+
+
 ServerFactory = Callable[..., ServerProcess]
 
 

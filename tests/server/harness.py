@@ -128,6 +128,7 @@ class PostgresCluster:
         self.port = 0
         self._as_postgres = os.geteuid() == 0
         self._started = False
+        self._template: str | None = None
 
     def _cmd(self, tool: str, *args: str) -> list[str]:
         cmd = [str(self.bin_dir / tool), *args]
@@ -206,11 +207,30 @@ class PostgresCluster:
         with psycopg.connect(self.url(database), autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.encode())
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (a unique name unless given); returns its URL."""
+    def create_database(self, name: str | None = None, *, migrated: bool = False) -> str:
+        """Create a database (a unique name unless given); returns its URL. Empty, or with
+        `migrated` a copy of a template the migrations brought to the newest revision once
+        per cluster: what a server would make of an empty one, without running them again."""
         name = name or f"fwtrack_{uuid.uuid4().hex[:16]}"
-        self.execute(f'CREATE DATABASE "{name}"')
+        if migrated:
+            self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._migrated_template()}"')
+        else:
+            self.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def _migrated_template(self) -> str:
+        if self._template is None:
+            from fwtrack.server.db import Database
+
+            name = f"fwtrack_template_{uuid.uuid4().hex[:8]}"
+            self.execute(f'CREATE DATABASE "{name}"')
+            db = Database(self.url(name))
+            try:
+                db.migrate()
+            finally:
+                db.dispose()  # a template must have no connections when it is copied
+            self._template = name
+        return self._template
 
     def drop_database(self, name: str) -> None:
         """Drop a database, disconnecting whoever still uses it."""
@@ -1009,3 +1029,36 @@ class Ui:
 
     def stop(self) -> None:
         stop_process_group(self.proc, signal.SIGINT)
+
+
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+def seed_migrated_sqlite(data_dir: Path) -> None:
+    """Give a new server data dir the SQLite database the migrations would create in it
+    (`fwtrack.db`, 0600), copied from a template migrated once per process: the server's
+    start-up then finds it at the newest revision. A dir that has a database is left alone."""
+    import sqlite3
+
+    from fwtrack.server.db import Database
+    from fwtrack.server.filemodes import private_dir, private_file
+
+    target = data_dir / "fwtrack.db"
+    if target.exists():
+        return
+    if not _SQLITE_TEMPLATE:
+        where = Path(tempfile.mkdtemp(prefix="fwtrack-sqlite-template-"))
+        db = Database(f"sqlite:///{where / 'fwtrack.db'}")
+        try:
+            db.migrate()
+        finally:
+            db.dispose()
+        _SQLITE_TEMPLATE.append(where / "fwtrack.db")
+    private_dir(data_dir)
+    private_file(target)
+    source, copy = sqlite3.connect(_SQLITE_TEMPLATE[0]), sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
