@@ -104,7 +104,7 @@ PYTEST_XDIST ?= -n 2 --dist load
 test: lint ## Lint, then run the Rust, Python, dashboard and browser tests
 	timeout 900 cargo test --workspace --exclude fwtrack-py --locked  # the timeout guards against a deadlock
 	$(MAKE) pg
-	$(PY) -m pytest -q $(PYTEST_XDIST) --ignore=tests/test_packaging.py
+	$(PY) -m pytest -q $(PYTEST_XDIST) --durations=40 --ignore=tests/test_packaging.py  # the slowest tests named at the end
 	cd web && npx vitest run
 	$(MAKE) -j2 --output-sync=target e2e packaging  # side by side, each output shown when it ends
 
