@@ -449,3 +449,45 @@ class Uploader:
         """Warnings for the user, each reported once: a refusal that stopped the upload, a
         corrupt frame, upload.json not writable, a left-out link among the run's files, a
         file path the server refused, and (while it lasts) an unreachable server."""
+
+# -- the index's parts (console, system, media, histograms): fwtrack-core::index --------------
+
+INDEX_VERSION: int
+
+def index_version(index_dir: str | os.PathLike[str]) -> tuple[int, int]:
+    """(layout version, log offset) of the index; (0, 0) without one."""
+
+def console_page(
+    index_dir: str | os.PathLike[str], stream: str | None, offset: int, limit: int
+) -> tuple[int, list[tuple[int, str, float, str]]]:
+    """(total, lines [offset, offset + limit) as (n, stream, unix_time, text)) of `stream`
+    (all streams when None)."""
+
+def console_lines(
+    index_dir: str | os.PathLike[str], numbers: list[int]
+) -> list[tuple[int, str, float, str]]:
+    """The lines numbered `numbers` (ascending)."""
+
+def console_search(
+    index_dir: str | os.PathLike[str], stream: str | None, needle: str
+) -> list[tuple[int, str | None]]:
+    """Lines that may contain the casefolded `needle`: (n, None) sure, (n, text) to check."""
+
+def system_columns(
+    index_dir: str | os.PathLike[str], keys: list[str] | None = None
+) -> dict[str, npt.NDArray[np.float64]]:
+    """System samples as columns, as `RunReader.system()`."""
+
+def media_items(
+    index_dir: str | os.PathLike[str], key: str | None = None
+) -> list[tuple[int, float, str, Any]]:
+    """(step, unix_time, key, descriptor) of each media value, in log order."""
+
+def media_keys(index_dir: str | os.PathLike[str]) -> list[tuple[str, int, Any]]:
+    """(key, count, type of the newest) of each media key, in order of first use."""
+
+def histogram_keys(index_dir: str | os.PathLike[str]) -> list[str]:
+    """The histogram keys of the index, sorted."""
+
+def histograms(index_dir: str | os.PathLike[str], key: str) -> dict[str, list[Any]]:
+    """{"steps", "edges", "counts", "nan", "pos_inf", "neg_inf"}: one entry per histogram."""

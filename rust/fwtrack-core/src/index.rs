@@ -24,8 +24,13 @@
 //! after the key. A log shorter than `log_offset`, or one whose first frame changed, was
 //! replaced: the index is rebuilt from scratch.
 
+pub mod console;
+pub mod hist;
 pub mod json;
+pub mod media;
+pub mod parts;
 pub mod pyramid;
+pub mod system;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -49,8 +54,12 @@ use crate::summary::SummaryState;
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The lock an update holds inside the index directory.
 pub const LOCK_FILE: &str = ".lock";
-/// The manifest layout version.
-pub const INDEX_VERSION: u64 = 1;
+/// The manifest layout version. Version 2 added the parts (console, system, media,
+/// histograms; [`parts`]); an index of an older version is rebuilt by the next update
+/// (its history columns stay readable until then).
+pub const INDEX_VERSION: u64 = 2;
+/// The oldest layout whose columns readers still use.
+const OLDEST_READABLE: u64 = 1;
 /// Column bytes buffered in memory before an update appends them to the files.
 const FLUSH_BYTES: usize = 16 << 20;
 /// How the error about a column file shorter than its manifest says begins.
@@ -97,6 +106,10 @@ pub struct Manifest {
     /// Columns in the order their keys were first logged.
     pub columns: Vec<ColumnEntry>,
     pub meta: RunMeta,
+    /// The layout version the manifest was written with (0: no manifest).
+    pub version: u64,
+    /// Console lines, system samples, media descriptors and histograms ([`parts`]).
+    pub parts: parts::Parts,
     state: FoldState,
 }
 
@@ -161,6 +174,7 @@ impl Manifest {
             entry("columns", Mp::Map(columns)),
             entry("meta", self.meta.to_mp()),
             entry("state", state),
+            entry("parts", self.parts.to_mp()),
         ]))
     }
 
@@ -169,12 +183,13 @@ impl Manifest {
         let bad = |why: &str| Error::Decode(format!("index manifest {name}: {why}"));
         let v = json::parse(text).map_err(|e| bad(&e))?;
         let version = field(&v, "version").and_then(Mp::as_u64);
-        if version != Some(INDEX_VERSION) {
+        let Some(version) = version.filter(|v| (OLDEST_READABLE..=INDEX_VERSION).contains(v))
+        else {
             return Err(bad(&format!(
                 "layout version {version:?} is not {INDEX_VERSION}; hint: delete the index \
                  directory, it is rebuilt from the run log"
             )));
-        }
+        };
         let log_offset = field(&v, "log_offset")
             .and_then(Mp::as_u64)
             .ok_or_else(|| bad("no log_offset"))?;
@@ -219,11 +234,17 @@ impl Manifest {
             last_snapshot: field(st, "last_snapshot").and_then(snapshot_from_mp),
             last_row_step: field(st, "last_row_step").and_then(Mp::as_u64),
         };
+        let parts = match field(&v, "parts") {
+            Some(p) => parts::Parts::from_mp(p).ok_or_else(|| bad("the parts are malformed"))?,
+            None => parts::Parts::default(),
+        };
         Ok(Manifest {
             log_offset,
             log_id,
             columns,
             meta,
+            version,
+            parts,
             state,
         })
     }
@@ -573,7 +594,7 @@ fn summary_values(s: &mut SummaryState) -> Mp {
 impl Manifest {
     /// Fold one record into the metadata (the one fold, [`RunMeta::fold`]), the summary
     /// and the columns.
-    fn fold(&mut self, r: Record, cols: &mut Columns<'_>) -> Result<()> {
+    fn fold(&mut self, r: Record, cols: &mut Columns<'_>, parts: &mut parts::Writer) -> Result<()> {
         let st = &mut self.state;
         self.meta.fold(&r, &mut st.last_row_step);
         match r {
@@ -599,13 +620,13 @@ impl Manifest {
                 st.last_snapshot = Some(s);
             }
             Record::MetricDef(d) => st.summary.define(d),
-            // The rest is metadata only (or not part of the history index).
+            Record::Histogram(h) => self.parts.hist.fold(h, parts)?,
+            Record::System(x) => self.parts.system.fold(&x, parts)?,
+            Record::Console(c) => self.parts.console.fold(c, parts)?,
+            Record::Media(x) => self.parts.media.fold(&x, parts)?,
+            // The rest is metadata only.
             Record::Config(_)
-            | Record::Histogram(_)
             | Record::Finish(_)
-            | Record::System(_)
-            | Record::Console(_)
-            | Record::Media(_)
             | Record::ArtifactLogged(_)
             | Record::ArtifactUsed(_)
             | Record::Alert(_)
@@ -622,10 +643,9 @@ fn remove_columns(index_dir: &Path) -> Result<()> {
     for e in rd {
         let e = e.map_err(|e| Error::io(index_dir, e))?;
         let name = e.file_name();
-        if name
-            .to_str()
-            .is_some_and(|n| column_file_ok(n) || pyramid::is_level_file(n))
-        {
+        if name.to_str().is_some_and(|n| {
+            column_file_ok(n) || parts::part_file_ok(n) || pyramid::is_level_file(n)
+        }) {
             let p = e.path();
             std::fs::remove_file(&p).map_err(|err| Error::io(&p, err))?;
         }
@@ -662,7 +682,10 @@ pub fn index_update(log_path: &Path, index_dir: &Path) -> Result<IndexUpdate> {
     let len = log.metadata().map_err(|e| Error::io(log_path, e))?.len();
     let log_id = read_log_id(&log, log_path)?;
     drop(log);
-    let replaced = len < m.log_offset || (m.log_id.is_some() && m.log_id != log_id);
+    // A log that was replaced, or an index of an older layout, is rebuilt from scratch.
+    let replaced = len < m.log_offset
+        || (m.log_id.is_some() && m.log_id != log_id)
+        || m.version != INDEX_VERSION;
     if replaced {
         m = Manifest::default();
         remove_columns(index_dir)?;
@@ -697,13 +720,14 @@ fn update_from(
     let mut frames = FrameReader::open_at(log_path, m.log_offset)?;
     let mut columns = std::mem::take(&mut m.columns);
     let mut cols = Columns::new(index_dir, &mut columns);
+    let mut parts = parts::Writer::new(index_dir, std::mem::take(&mut m.parts.files));
     let mut folded = cols.open_stale();
     for frame in frames.by_ref() {
         if folded.is_err() {
             break;
         }
         for r in frame.records {
-            folded = m.fold(r, &mut cols);
+            folded = m.fold(r, &mut cols, &mut parts);
             if folded.is_err() {
                 break;
             }
@@ -715,6 +739,8 @@ fn update_from(
     let added = folded.and_then(|()| cols.finish());
     m.columns = columns;
     let added = added?;
+    m.parts.files = parts.finish()?;
+    m.version = INDEX_VERSION;
     m.log_offset = frames.offset();
     m.log_id = log_id.filter(|_| m.log_offset > HEADER_LEN as u64);
     m.meta.tail_error = match frames.tail() {

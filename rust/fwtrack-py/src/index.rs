@@ -8,10 +8,14 @@ use std::path::PathBuf;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
 use fwtrack_core::codec;
 use fwtrack_core::downsample::{self as ds, Series};
+use fwtrack_core::index::console as parts_console;
+use fwtrack_core::index::hist as parts_hist;
+use fwtrack_core::index::media as parts_media;
+use fwtrack_core::index::system as parts_system;
 use fwtrack_core::index::{self, IndexUpdate};
 
 use crate::convert::mp_to_py;
@@ -157,4 +161,207 @@ pub fn downsample<'py>(
         py.detach(|| ds::downsample(&s, &v, &t, samples))
     };
     series_to_py(py, s)
+}
+
+// -- the parts of the index: console lines, system samples, media, histograms ------------------
+
+/// `(layout version, log offset)` of the index in `index_dir`: `(0, 0)` without one; a
+/// version below `INDEX_VERSION` is an index an update rebuilds.
+#[pyfunction]
+pub fn index_version(py: Python<'_>, index_dir: PathBuf) -> PyResult<(u64, u64)> {
+    let m = py.detach(|| index::read_manifest(&index_dir)).py_err()?;
+    Ok((m.version, m.log_offset))
+}
+
+type LineTuple = (u64, String, f64, String);
+
+fn line_tuples(lines: Vec<parts_console::Line>) -> Vec<LineTuple> {
+    lines
+        .into_iter()
+        .map(|l| (l.n, l.stream, l.ts, l.text))
+        .collect()
+}
+
+/// `(total, [(n, stream, unix_time, text)])`: lines `[offset, offset + limit)` of the
+/// console (of `stream` only, when given), `total` counting the lines (of `stream`).
+#[pyfunction]
+#[pyo3(signature = (index_dir, stream, offset, limit))]
+pub fn console_page(
+    py: Python<'_>,
+    index_dir: PathBuf,
+    stream: Option<String>,
+    offset: u64,
+    limit: u64,
+) -> PyResult<(u64, Vec<LineTuple>)> {
+    py.detach(|| -> fwtrack_core::Result<(u64, Vec<LineTuple>)> {
+        let m = index::read_manifest(&index_dir)?;
+        let c = parts_console::Console::new(&index_dir, &m.parts);
+        let numbers = c.numbers(stream.as_deref(), offset, limit)?;
+        Ok((c.total(stream.as_deref()), line_tuples(c.lines(&numbers)?)))
+    })
+    .py_err()
+}
+
+/// The console lines numbered `numbers` (ascending): `[(n, stream, unix_time, text)]`.
+#[pyfunction]
+pub fn console_lines(
+    py: Python<'_>,
+    index_dir: PathBuf,
+    numbers: Vec<u64>,
+) -> PyResult<Vec<LineTuple>> {
+    py.detach(|| -> fwtrack_core::Result<Vec<LineTuple>> {
+        let m = index::read_manifest(&index_dir)?;
+        let c = parts_console::Console::new(&index_dir, &m.parts);
+        Ok(line_tuples(c.lines(&numbers)?))
+    })
+    .py_err()
+}
+
+/// Lines (of `stream`) that may contain `needle` (casefolded): `[(n, None)]` for a sure
+/// match, `[(n, text)]` for a line the caller checks with `str.casefold`.
+#[pyfunction]
+pub fn console_search(
+    py: Python<'_>,
+    index_dir: PathBuf,
+    stream: Option<String>,
+    needle: String,
+) -> PyResult<Vec<(u64, Option<String>)>> {
+    py.detach(|| -> fwtrack_core::Result<Vec<(u64, Option<String>)>> {
+        let m = index::read_manifest(&index_dir)?;
+        parts_console::Console::new(&index_dir, &m.parts).search(stream.as_deref(), &needle)
+    })
+    .py_err()
+}
+
+/// The system samples of the index as columns, as `RunReader.system()` answers them.
+#[pyfunction]
+#[pyo3(signature = (index_dir, keys = None))]
+pub fn system_columns(
+    py: Python<'_>,
+    index_dir: PathBuf,
+    keys: Option<Vec<String>>,
+) -> PyResult<Bound<'_, PyDict>> {
+    let cols = py
+        .detach(|| -> fwtrack_core::Result<parts_system::SystemColumns> {
+            let m = index::read_manifest(&index_dir)?;
+            parts_system::read_columns(&index_dir, &m.parts, keys.as_deref())
+        })
+        .py_err()?;
+    let d = PyDict::new(py);
+    d.set_item("_timestamp", PyArray1::from_vec(py, cols.timestamp))?;
+    d.set_item("_runtime", PyArray1::from_vec(py, cols.runtime))?;
+    for (k, xs) in cols.columns {
+        d.set_item(k, PyArray1::from_vec(py, xs))?;
+    }
+    Ok(d)
+}
+
+/// Media values of the index in log order, `(step, unix_time, key, descriptor)`, of `key`
+/// or of all keys.
+#[pyfunction]
+#[pyo3(signature = (index_dir, key = None))]
+pub fn media_items(
+    py: Python<'_>,
+    index_dir: PathBuf,
+    key: Option<String>,
+) -> PyResult<Vec<(u64, f64, String, Bound<'_, PyAny>)>> {
+    let items = py
+        .detach(
+            || -> fwtrack_core::Result<Vec<fwtrack_core::record::MediaRecord>> {
+                let m = index::read_manifest(&index_dir)?;
+                parts_media::read_items(&index_dir, &m.parts, key.as_deref())
+            },
+        )
+        .py_err()?;
+    items
+        .into_iter()
+        .map(|m| {
+            Ok((
+                m.step,
+                m.timestamp,
+                m.key.to_string(),
+                mp_to_py(py, &m.value)?,
+            ))
+        })
+        .collect()
+}
+
+/// The media keys of the index in order of first use: `[(key, count, type of the newest)]`.
+#[pyfunction]
+pub fn media_keys(
+    py: Python<'_>,
+    index_dir: PathBuf,
+) -> PyResult<Vec<(String, u64, Bound<'_, PyAny>)>> {
+    let m = py.detach(|| index::read_manifest(&index_dir)).py_err()?;
+    m.parts
+        .media
+        .keys
+        .iter()
+        .map(|k| Ok((k.key.clone(), k.count, mp_to_py(py, &k.kind)?)))
+        .collect()
+}
+
+/// The histogram keys of the index, sorted.
+#[pyfunction]
+pub fn histogram_keys(py: Python<'_>, index_dir: PathBuf) -> PyResult<Vec<String>> {
+    let m = py.detach(|| index::read_manifest(&index_dir)).py_err()?;
+    let mut keys = m.parts.hist.keys;
+    keys.sort();
+    Ok(keys)
+}
+
+/// Every histogram of `key` in the index, as lists: `{"steps", "edges", "counts", "nan",
+/// "pos_inf", "neg_inf"}`, one entry per histogram in log order.
+#[pyfunction]
+pub fn histograms<'py>(
+    py: Python<'py>,
+    index_dir: PathBuf,
+    key: String,
+) -> PyResult<Bound<'py, PyDict>> {
+    let entries = py
+        .detach(
+            || -> fwtrack_core::Result<Vec<(u64, fwtrack_core::histogram::Hist)>> {
+                let m = index::read_manifest(&index_dir)?;
+                parts_hist::read_key(&index_dir, &m.parts, &key)
+            },
+        )
+        .py_err()?;
+    let d = PyDict::new(py);
+    d.set_item("steps", entries.iter().map(|(s, _)| *s).collect::<Vec<_>>())?;
+    let edges = PyList::empty(py);
+    let counts = PyList::empty(py);
+    for (_, h) in &entries {
+        edges.append(PyList::new(py, &h.edges)?)?;
+        counts.append(PyList::new(py, &h.counts)?)?;
+    }
+    d.set_item("edges", edges)?;
+    d.set_item("counts", counts)?;
+    d.set_item(
+        "nan",
+        entries.iter().map(|(_, h)| h.nan).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "pos_inf",
+        entries.iter().map(|(_, h)| h.pos_inf).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "neg_inf",
+        entries.iter().map(|(_, h)| h.neg_inf).collect::<Vec<_>>(),
+    )?;
+    Ok(d)
+}
+
+/// Add the functions reading the index's parts to the module.
+pub fn register_parts(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("INDEX_VERSION", index::INDEX_VERSION)?;
+    m.add_function(wrap_pyfunction!(index_version, m)?)?;
+    m.add_function(wrap_pyfunction!(console_page, m)?)?;
+    m.add_function(wrap_pyfunction!(console_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(console_search, m)?)?;
+    m.add_function(wrap_pyfunction!(system_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(media_items, m)?)?;
+    m.add_function(wrap_pyfunction!(media_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(histogram_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(histograms, m)?)?;
+    Ok(())
 }

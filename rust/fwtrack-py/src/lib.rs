@@ -70,6 +70,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(index::index_read_meta, m)?)?;
     m.add_function(wrap_pyfunction!(index::read_series, m)?)?;
     m.add_function(wrap_pyfunction!(index::downsample, m)?)?;
+    index::register_parts(m)?;
     m.add_function(wrap_pyfunction!(address::hash_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(address::hash_file, m)?)?;
     m.add_function(wrap_pyfunction!(address::hash_files, m)?)?;
