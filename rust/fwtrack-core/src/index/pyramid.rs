@@ -559,6 +559,9 @@ mod tests {
         }
     }
 
+    /// A bucket's last row and the min/max of its finite values.
+    type Bucket = ((f64, f64, f64), f64, f64);
+
     #[test]
     fn brute_force_min_max_per_bucket() {
         // Independent of downsample_rows: every bucket's min/max is the min/max of the
@@ -588,7 +591,7 @@ mod tests {
             );
             // Brute force, one pass over the rows: per bucket its last row and the
             // min/max of its finite values.
-            let mut want: Vec<Option<((f64, f64, f64), f64, f64)>> = vec![None; samples];
+            let mut want: Vec<Option<Bucket>> = vec![None; samples];
             for i in r0..r1 {
                 let r = row_at(&rows, i as usize);
                 let b = downsample::bucket_of(r.0, lo, hi, samples);
