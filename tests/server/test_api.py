@@ -255,6 +255,6 @@ def test_migrations_match_the_models(api: TestClient) -> None:
     db = api.app.state.ctx.db  # type: ignore[attr-defined]
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0011"  # the newest migration
+        assert context.get_current_revision() == "0012"  # the newest migration
         diff = compare_metadata(context, Base.metadata)
     assert diff == []

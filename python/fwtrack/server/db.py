@@ -182,7 +182,8 @@ class Run(Base):
         sa.UniqueConstraint("project_id", "run_id", name="uq_runs_project_run"),
         sa.Index("ix_runs_project_created", "project_id", "created_at"),
         sa.Index("ix_runs_project_updated", "project_id", "updated_at"),
-        sa.Index("ix_runs_project_name", "project_id", "name"),
+        # name sort, and text search (name or id) read from the index alone
+        sa.Index("ix_runs_project_name", "project_id", "name", "run_id"),
         sa.Index("ix_runs_project_fields", "project_id", "field_keys_hash"),
         sa.Index("ix_runs_project_sweep", "project_id", "sweep_id"),
     )

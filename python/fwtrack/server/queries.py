@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,9 +171,16 @@ def _json_clause(node: _Json, op: str, value: Any) -> ColumnElement[bool]:
 
 def _has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return sa.cast(Run.tags, postgresql.JSONB).contains([tag])
-    each = sa.func.json_each(Run.tags).table_valued("value")
-    return sa.exists(sa.select(1).select_from(each).where(each.c.value == tag))
+        exact: ColumnElement[bool] = sa.cast(Run.tags, postgresql.JSONB).contains([tag])
+    else:
+        each = sa.func.json_each(Run.tags).table_valued("value")
+        exact = sa.exists(sa.select(1).select_from(each).where(each.c.value == tag))
+    if tag.isascii() and tag.isprintable() and '"' not in tag and "\\" not in tag:
+        # Every JSON text of a list holding the tag contains it quoted as is: a substring test
+        # of the stored text rejects most runs before the exact test decodes their tags.
+        quoted = sa.cast(Run.tags, sa.Text).contains(f'"{tag}"', autoescape=True)
+        return sa.and_(quoted, exact)
+    return exact
 
 
 def _clause(text: str, dialect: str, stale_before: float | None) -> ColumnElement[bool]:
@@ -300,18 +309,87 @@ def list_runs(
     if query.ids:
         conditions.append(Run.run_id.in_(query.ids))
     if query.search:
-        conditions.append(
-            sa.or_(
-                Run.name.icontains(query.search, autoescape=True),
-                Run.run_id.icontains(query.search, autoescape=True),
-            )
-        )
+        conditions.append(_search(query.search, dialect))
     order = _sort_columns(query.sort or "-created_at", dialect, stale_before)
-    total = session.scalar(sa.select(sa.func.count()).select_from(Run).where(*conditions)) or 0
-    rows = session.scalars(
-        sa.select(Run).where(*conditions).order_by(*order).limit(query.limit).offset(query.offset)
-    ).all()
-    return list(rows), int(total)
+    # The page: its row ids first (only the sort keys are read for the runs it skips), then
+    # those rows whole, so a page of 50 decodes 50 runs' config and summary, not every run's.
+    page_ids = list(
+        session.scalars(
+            sa.select(Run.id)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+    )
+    rows: list[Run] = []
+    if page_ids:
+        by_id = {r.id: r for r in session.scalars(sa.select(Run).where(Run.id.in_(page_ids)))}
+        rows = [by_id[i] for i in page_ids if i in by_id]
+    total = _count(session, project, query, conditions, page_ids)
+    return rows, total
+
+
+def _search(text: str, dialect: str) -> ColumnElement[bool]:
+    """Case-insensitive substring of the name or the id. SQLite's LIKE ignores ASCII case
+    already (and its lower() knows ASCII only), so it needs no lower() per row."""
+    if dialect == "postgresql":
+        return sa.or_(
+            Run.name.icontains(text, autoescape=True), Run.run_id.icontains(text, autoescape=True)
+        )
+    return sa.or_(
+        Run.name.contains(text, autoescape=True), Run.run_id.contains(text, autoescape=True)
+    )
+
+
+# Counts of filtered listings, by project and query, valid while the project's runs are
+# unchanged (the same number of runs, the same newest update and the same newest row).
+_COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+_COUNTS_LOCK = threading.Lock()
+_COUNTS_MAX = 256
+_MENTIONS_STATE = re.compile(r"\bstate\b")
+
+
+def _count(
+    session: sa.orm.Session,
+    project: Project,
+    query: RunQuery,
+    conditions: list[ColumnElement[bool]],
+    page_ids: list[int],
+) -> int:
+    """How many runs match. A page that ends before `limit` tells the count itself; a
+    project-wide count walks an index; a filtered count is remembered for the project's
+    current version, so paging and polling a filter over 100,000 runs count them once."""
+    if (page_ids and len(page_ids) < query.limit) or (not page_ids and query.offset == 0):
+        return query.offset + len(page_ids)
+    if len(conditions) == 1:
+        every = sa.select(sa.func.count()).select_from(Run).where(Run.project_id == project.id)
+        return int(session.scalar(every) or 0)
+    # two index lookups: runs added or removed change the count, edits and uploads the newest
+    # `updated_at`
+    of_project = Run.project_id == project.id
+    version = session.execute(
+        sa.select(
+            sa.select(sa.func.count()).select_from(Run).where(of_project).scalar_subquery(),
+            sa.select(sa.func.max(Run.updated_at)).where(of_project).scalar_subquery(),
+        )
+    ).one()
+    if _MENTIONS_STATE.search(query.filter):
+        # a running run turns crashed as time passes without its rows changing
+        key = None
+    else:
+        key = (project.id, query.filter, query.search, query.ids, *version)
+        with _COUNTS_LOCK:
+            if key in _COUNTS:
+                _COUNTS.move_to_end(key)
+                return _COUNTS[key]
+    total = int(session.scalar(sa.select(sa.func.count()).select_from(Run).where(*conditions)) or 0)
+    if key is not None:
+        with _COUNTS_LOCK:
+            _COUNTS[key] = total
+            while len(_COUNTS) > _COUNTS_MAX:
+                _COUNTS.popitem(last=False)
+    return total
 
 
 def state_of(run: Run, stale_after: float | None, at: float | None = None) -> str:
