@@ -359,6 +359,24 @@ def downsample(
     `samples`, the series comes back whole without "min"/"max". Arrays must have one length.
     GIL released."""
 
+def encode_history(
+    runs: list[tuple[str, str]],
+    missing: list[str],
+    keys: list[str] | None = None,
+    samples: int = 1000,
+    min_step: float | None = None,
+    max_step: float | None = None,
+    until: float | None = None,
+    timestamps: bool = True,
+    workers: int = 2,
+) -> bytes:
+    """The history of `runs` (run id, index directory) as one `application/x-fwtrack-series`
+    answer (docs/server.md, "Binary series"): per run its series of `keys` (all when None)
+    within `[min_step, max_step]`, downsampled as `read_series` does (with `until`, only the
+    points logged at or before it, downsampled after the cut), timestamps only when
+    `timestamps`; `missing` is copied into the header. Reads on up to `workers` threads,
+    GIL released."""
+
 # -- upload: ship a run (its log and its files) to a server (rust/fwtrack-upload) -------------
 
 class Uploader:

@@ -12,6 +12,7 @@ mod index;
 mod payload;
 mod pending;
 mod reader;
+mod series_wire;
 mod upload;
 mod writer;
 
@@ -70,6 +71,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(index::index_read_meta, m)?)?;
     m.add_function(wrap_pyfunction!(index::read_series, m)?)?;
     m.add_function(wrap_pyfunction!(index::downsample, m)?)?;
+    m.add_function(wrap_pyfunction!(series_wire::encode_history, m)?)?;
     index::register_parts(m)?;
     m.add_function(wrap_pyfunction!(address::hash_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(address::hash_file, m)?)?;

@@ -90,6 +90,11 @@ export function setReplay(r: Replay | null): void {
   replay = r;
 }
 
+/** True while a report export records the answers (readers then ask for JSON, which it can recombine). */
+export function isRecording(): boolean {
+  return recorder !== null;
+}
+
 /** True in the static page (answers come from the embedded record): nothing can be changed. */
 export function isReplaying(): boolean {
   return replay !== null;
@@ -169,6 +174,14 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
   const resp = await send(path, opts, "application/json");
   if (resp.status === 204) return undefined as T;
   return (await resp.json()) as T;
+}
+
+/**
+ * The answer of a request sent with `Accept: accept`, unread (for answers that are not JSON: the
+ * binary history); errors are thrown as for `request`.
+ */
+export function requestRaw(path: string, accept: string, opts: RequestOptions = {}): Promise<Response> {
+  return send(path, opts, accept);
 }
 
 /**

@@ -7,7 +7,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import uPlot from "uplot";
 import type { HistoryResult } from "../api/history";
 import { formatNumber } from "../lib/format";
-import { axisLabel, isMetricAxis, stepRangeForX, X_RELATIVE, X_WALL, type XAxis } from "./align";
+import { axisLabel, isMetricAxis, needsTimestamps, stepRangeForX, X_RELATIVE, X_WALL, type XAxis } from "./align";
 import { buildChartData, type Built, type ChartRun } from "./build";
 import { SmoothingInput, XAxisOptions } from "./controls";
 import { buildGroupedChartData, groupingSig, groupLabel, type ChartGrouping } from "./groupChart";
@@ -321,9 +321,10 @@ export function Chart(props: ChartProps) {
     };
   }, [store]);
 
+  const timed = needsTimestamps(options.x);
   useEffect(() => {
-    store.setPanelKeys(panel.id, visible ? keys : null);
-  }, [store, panel.id, visible, keys]);
+    store.setPanelKeys(panel.id, visible ? keys : null, timed);
+  }, [store, panel.id, visible, keys, timed]);
   useEffect(() => () => { store.setPanelKeys(panel.id, null); }, [store, panel.id]);
 
   useEffect(() => {
@@ -360,7 +361,7 @@ export function Chart(props: ChartProps) {
       setZoomState("loading");
       const width = Math.max(200, Math.round(u.bbox.width / uPlot.pxRatio));
       store
-        .fetchRange(keys, width, range, ctrl.signal)
+        .fetchRange(keys, width, range, ctrl.signal, needsTimestamps(propsRef.current.options.x))
         .then((res) => {
           if (seq !== zoomSeq.current) return;
           zoomRef.current = { x0, x1, data: res };

@@ -51,16 +51,23 @@ export function valuesAtSteps(steps: Float64Array, mSteps: Float64Array, mValues
   return out;
 }
 
+/** Whether charts on axis `x` need each point's timestamp (wall or relative time). */
+export function needsTimestamps(x: XAxis): boolean {
+  return x === X_WALL || x === X_RELATIVE;
+}
+
 /**
  * The x values of one run's series for axis `x`. `start` is the run's start (Unix seconds) for
  * relative time (default: the series' first timestamp); `metric` is the series of the x metric
- * for a custom axis. Step and wall time return the series' own arrays (no copy).
+ * for a custom axis. Step and wall time return the series' own arrays (no copy); a series
+ * fetched without timestamps has no x on a time axis (all NaN) until they arrive.
  */
 export function xValues(x: XAxis, s: SeriesData, start?: number, metric?: SeriesData | null): Float64Array {
   if (x === X_STEP) return s.step;
-  if (x === X_WALL) return s.timestamp;
-  if (x === X_RELATIVE) {
-    const ts = s.timestamp;
+  const ts = s.timestamp;
+  if (needsTimestamps(x) && ts === null) return new Float64Array(s.step.length).fill(Number.NaN);
+  if (x === X_WALL && ts !== null) return ts;
+  if (x === X_RELATIVE && ts !== null) {
     let t0 = start;
     if (t0 === undefined || !Number.isFinite(t0)) {
       t0 = Number.NaN;

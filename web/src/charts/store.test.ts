@@ -230,3 +230,39 @@ describe("live polling (lib/poll.ts + HistoryStore.refresh)", () => {
     spy.mockRestore();
   });
 });
+
+describe("HistoryStore timestamps and point budget", () => {
+  it("asks timestamps only for keys on a time axis, with a budget shared by the runs", async () => {
+    const calls: { keys: string[]; timestamps: boolean | undefined; budget: number | undefined }[] = [];
+    const fetcher: Fetcher = (_e, _p, runs, keys, _samples, _range, _signal, opts) => {
+      calls.push({ keys: [...keys], timestamps: opts?.timestamps, budget: opts?.budget });
+      const result: HistoryResult = { runs: new Map(), missing: [] };
+      for (const r of runs) {
+        const m = new Map<string, SeriesData>();
+        for (const k of keys) m.set(k, { ...series([0, 1]), timestamp: opts?.timestamps === false ? null : f([5, 6]) });
+        result.runs.set(r, m);
+      }
+      return Promise.resolve(result);
+    };
+    const store = new HistoryStore("e", "p", fetcher);
+    store.setSamples(500);
+    store.setRuns(["r1", "r2"]);
+    store.setPanelKeys("a", ["loss"]);
+    store.setPanelKeys("b", ["acc"], true);
+    await settle(store);
+    expect(calls).toEqual([
+      { keys: ["loss"], timestamps: false, budget: 5000 },
+      { keys: ["acc"], timestamps: true, budget: 5000 },
+    ]);
+    expect(store.get("loss")?.get("r1")?.timestamp).toBeNull();
+    expect(store.state("loss")).toBe("ready");
+    // the loss panel moves to wall time: its series are fetched again, with timestamps
+    store.setPanelKeys("a", ["loss"], true);
+    expect(store.state("loss")).toBe("loading");
+    await settle(store);
+    expect(calls[2]).toEqual({ keys: ["loss"], timestamps: true, budget: 5000 });
+    expect(Array.from(store.get("loss")?.get("r2")?.timestamp ?? [])).toEqual([5, 6]);
+    expect(store.state("loss")).toBe("ready");
+    store.dispose();
+  });
+});

@@ -1,8 +1,10 @@
 // The chart grid's data: one cache of series per (key, run), filled by batched history requests
 // for the keys of the panels in view, and kept up to date by live polling. Charts subscribe to
 // the keys they draw. All requests of a store run one after another (never piling up).
+// Timestamps are asked for only for keys drawn on a time axis; many runs share a point budget
+// per chart (fewer points per run as runs are added, min/max bands kept).
 
-import { fetchHistory, type HistoryResult, type SeriesData, type StepRange } from "../api/history";
+import { fetchHistory, type HistoryOptions, type HistoryResult, type SeriesData, type StepRange } from "../api/history";
 import { lowerBound } from "./align";
 
 /** How a store fetches history: `fetchHistory`, or a stand-in with its signature in tests. */
@@ -13,6 +15,18 @@ export type DataState = "loading" | "ready" | "error" | "empty";
 
 /** Most keys in one history request (the server allows 1000). */
 export const MAX_KEYS_PER_REQUEST = 200;
+
+/**
+ * Runs drawn at the full `samples` points each; more runs in a chart share that budget
+ * (`samples` x this many points per key), each getting at least `MIN_SAMPLES_PER_RUN`.
+ */
+export const RUNS_AT_FULL_RESOLUTION = 10;
+export const MIN_SAMPLES_PER_RUN = 100;
+
+/** The options of a request of `samples` points per series: the runs' shared budget and timestamps. */
+export function historyOptions(samples: number, timestamps: boolean): HistoryOptions {
+  return { timestamps, budget: samples * RUNS_AT_FULL_RESOLUTION, minSamples: MIN_SAMPLES_PER_RUN };
+}
 
 function concat(a: Float64Array, cut: number, b: Float64Array): Float64Array {
   const out = new Float64Array(cut + b.length);
@@ -33,20 +47,24 @@ export function appendTail(head: SeriesData, tail: SeriesData): SeriesData | nul
   const n = tail.step.length;
   if (n === 0) return null;
   const cut = lowerBound(head.step, tail.step[0] as number);
+  // timestamps are kept only when both have them (a key no longer on a time axis drops them)
+  const ht = head.timestamp;
+  const tt = tail.timestamp;
+  const times = ht !== null && tt !== null;
   if (cut + n === head.step.length) {
     let changed = false;
     for (let i = 0; i < n && !changed; i++) {
       changed =
         !same(head.step[cut + i], tail.step[i]) ||
         !same(head.value[cut + i], tail.value[i]) ||
-        !same(head.timestamp[cut + i], tail.timestamp[i]);
+        (times && !same(ht[cut + i], tt[i]));
     }
     if (!changed) return null;
   }
   return {
     step: concat(head.step, cut, tail.step),
     value: concat(head.value, cut, tail.value),
-    timestamp: concat(head.timestamp, cut, tail.timestamp),
+    timestamp: times ? concat(ht, cut, tt) : null,
     min: head.min === null ? null : concat(head.min, cut, tail.min ?? tail.value),
     max: head.max === null ? null : concat(head.max, cut, tail.max ?? tail.value),
   };
@@ -58,7 +76,8 @@ export class HistoryStore {
   /** key -> run -> series (null: the run has no data for the key). */
   private readonly data = new Map<string, Map<string, SeriesData | null>>();
   private readonly errors = new Map<string, string>();
-  private readonly panels = new Map<string, readonly string[]>();
+  /** Per panel in view: its keys, and whether it draws them on a time axis (needs timestamps). */
+  private readonly panels = new Map<string, { keys: readonly string[]; timestamps: boolean }>();
   private readonly listeners = new Map<string, Set<() => void>>();
   /** Keys whose cache mixes resolutions or misses points: refetched whole at the next poll. */
   private readonly stale = new Set<string>();
@@ -96,13 +115,16 @@ export class HistoryStore {
     this.samples = Math.min(4000, Math.max(100, Math.ceil(n / 50) * 50));
   }
 
-  /** Declare the keys panel `id` draws while it is in view (null when it left the view). */
-  setPanelKeys(id: string, keys: readonly string[] | null): void {
+  /**
+   * Declare the keys panel `id` draws while it is in view (null when it left the view), and
+   * whether it draws them on a time axis (then their timestamps are fetched too).
+   */
+  setPanelKeys(id: string, keys: readonly string[] | null, timestamps = false): void {
     if (keys === null) {
       this.panels.delete(id);
       return;
     }
-    this.panels.set(id, keys);
+    this.panels.set(id, { keys, timestamps });
     for (const k of keys) this.errors.delete(k);
     this.schedule();
   }
@@ -123,16 +145,19 @@ export class HistoryStore {
     return this.data.get(key);
   }
 
-  /** The state of `key` for `runs` (default: the store's runs). */
+  /** The state of `key` for `runs` (default: the store's runs); `loading` while timestamps it needs are on their way. */
   state(key: string, runs: readonly string[] = this.runs): DataState {
     if (this.errors.has(key)) return "error";
     const byRun = this.data.get(key);
     if (runs.length === 0) return "empty";
     if (byRun === undefined) return "loading";
+    const timed = this.timedKeys().has(key);
     let points = 0;
     for (const run of runs) {
       if (!byRun.has(run)) return "loading";
-      points += byRun.get(run)?.step.length ?? 0;
+      const s = byRun.get(run);
+      if (timed && s !== undefined && s !== null && s.timestamp === null) return "loading";
+      points += s?.step.length ?? 0;
     }
     return points === 0 ? "empty" : "ready";
   }
@@ -144,14 +169,24 @@ export class HistoryStore {
   /** Keys of the panels in view. */
   visibleKeys(): string[] {
     const out = new Set<string>();
-    for (const keys of this.panels.values()) for (const k of keys) out.add(k);
+    for (const p of this.panels.values()) for (const k of p.keys) out.add(k);
     return [...out];
   }
 
-  /** Series of `keys` for the current runs within `range` (a zoom), through this store's fetcher. */
-  fetchRange(keys: readonly string[], samples: number, range: StepRange, signal?: AbortSignal): Promise<HistoryResult> {
+  /** Keys of the panels in view that are drawn on a time axis. */
+  timedKeys(): Set<string> {
+    const out = new Set<string>();
+    for (const p of this.panels.values()) if (p.timestamps) for (const k of p.keys) out.add(k);
+    return out;
+  }
+
+  /**
+   * Series of `keys` for the current runs within `range` (a zoom), through this store's fetcher,
+   * with timestamps when `timestamps` (a time axis).
+   */
+  fetchRange(keys: readonly string[], samples: number, range: StepRange, signal?: AbortSignal, timestamps = true): Promise<HistoryResult> {
     this.requests++;
-    return this.fetcher(this.entity, this.project, this.runs, keys, samples, range, signal);
+    return this.fetcher(this.entity, this.project, this.runs, keys, samples, range, signal, historyOptions(samples, timestamps));
   }
 
   /** Stop everything: requests in flight are aborted, nothing more is fetched. */
@@ -192,33 +227,38 @@ export class HistoryStore {
   }
 
   private async loadMissing(): Promise<void> {
-    const keys: string[] = [];
-    const runs = new Set<string>();
-    for (const key of this.visibleKeys()) {
-      if (this.errors.has(key)) continue;
-      const byRun = this.data.get(key);
-      let missing = false;
-      for (const run of this.runs) {
-        if (byRun?.has(run) !== true) {
-          runs.add(run);
-          missing = true;
+    const timed = this.timedKeys();
+    // keys on a time axis (fetched with timestamps) and the others, each in their own requests
+    for (const withTimes of [false, true]) {
+      const keys: string[] = [];
+      const runs = new Set<string>();
+      for (const key of this.visibleKeys()) {
+        if (this.errors.has(key) || timed.has(key) !== withTimes) continue;
+        const byRun = this.data.get(key);
+        let missing = false;
+        for (const run of this.runs) {
+          const s = byRun?.get(run);
+          if (s === undefined || (withTimes && s !== null && s.timestamp === null)) {
+            runs.add(run);
+            missing = true;
+          }
         }
+        if (missing) keys.push(key);
       }
-      if (missing) keys.push(key);
-    }
-    if (keys.length === 0 || runs.size === 0) return;
-    const runList = this.runs.filter((r) => runs.has(r));
-    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_REQUEST) {
-      await this.fetchInto(runList, keys.slice(i, i + MAX_KEYS_PER_REQUEST));
+      if (keys.length === 0 || runs.size === 0) continue;
+      const runList = this.runs.filter((r) => runs.has(r));
+      for (let i = 0; i < keys.length; i += MAX_KEYS_PER_REQUEST) {
+        await this.fetchInto(runList, keys.slice(i, i + MAX_KEYS_PER_REQUEST), withTimes);
+      }
     }
   }
 
   /** Fetch `keys` of `runs` whole (downsampled) and replace their cache. */
-  private async fetchInto(runs: string[], keys: string[]): Promise<void> {
+  private async fetchInto(runs: string[], keys: string[], timestamps: boolean): Promise<void> {
     let result: HistoryResult;
     try {
       this.requests++;
-      result = await this.fetcher(this.entity, this.project, runs, keys, this.samples, undefined, this.controller.signal);
+      result = await this.fetcher(this.entity, this.project, runs, keys, this.samples, undefined, this.controller.signal, historyOptions(this.samples, timestamps));
     } catch (err) {
       if (this.disposed) return;
       const msg = err instanceof Error ? err.message : String(err);
@@ -254,6 +294,7 @@ export class HistoryStore {
     const keys = this.visibleKeys().filter((k) => this.data.has(k) && !this.errors.has(k));
     if (runs.length === 0 || keys.length === 0) return;
     const tailKeys = keys.filter((k) => !this.stale.has(k));
+    const timed = this.timedKeys();
     if (tailKeys.length > 0) {
       let minStep = Number.POSITIVE_INFINITY;
       for (const k of tailKeys) {
@@ -267,7 +308,8 @@ export class HistoryStore {
       }
       const range: StepRange = Number.isFinite(minStep) ? { minStep } : {};
       this.requests++;
-      const result = await this.fetcher(this.entity, this.project, runs, tailKeys, this.samples, range, this.controller.signal);
+      const times = tailKeys.some((k) => timed.has(k));
+      const result = await this.fetcher(this.entity, this.project, runs, tailKeys, this.samples, range, this.controller.signal, historyOptions(this.samples, times));
       if (this.disposed) return;
       const changed = new Set<string>();
       for (const k of tailKeys) {
@@ -297,6 +339,6 @@ export class HistoryStore {
       this.notify(changed);
     }
     const stale = keys.filter((k) => this.stale.has(k));
-    if (stale.length > 0) await this.fetchInto(runs, stale);
+    if (stale.length > 0) await this.fetchInto(runs, stale, stale.some((k) => timed.has(k)));
   }
 }

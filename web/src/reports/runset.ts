@@ -66,7 +66,7 @@ export function describeRunSet(rs: RunSet): string {
 /** The history fetcher of a report: `fetchHistory`, limited to points logged up to `until` when frozen. */
 export function historyFetcher(until: number | null, base: Fetcher = fetchHistory): Fetcher {
   if (until === null) return base;
-  return (entity, project, runIds, keys, samples, range, signal) => base(entity, project, runIds, keys, samples, { ...(range ?? {}), until }, signal);
+  return (entity, project, runIds, keys, samples, range, signal, opts) => base(entity, project, runIds, keys, samples, { ...(range ?? {}), until }, signal, opts);
 }
 
 /** The keys a run set offers to the panel editors: metric keys and config/summary fields. */

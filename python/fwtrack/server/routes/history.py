@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fwtrack import _core
@@ -32,6 +34,13 @@ router = APIRouter(responses=ERRORS)
 
 MAX_RUNS_PER_HISTORY = 100
 
+SERIES_MEDIA_TYPE = "application/x-fwtrack-series"
+"""The binary answer of `POST /history` (docs/server.md, "Binary series"), sent to a client
+whose `Accept` names it; every other client gets JSON."""
+
+_READ_WORKERS = max(1, min(4, os.cpu_count() or 1))
+"""Threads reading the runs of one binary answer (the Rust encoder, GIL released)."""
+
 
 class MultiHistoryIn(BaseModel):
     """Many runs' series in one request."""
@@ -43,10 +52,55 @@ class MultiHistoryIn(BaseModel):
     keys: list[Annotated[str, Field(min_length=1, max_length=MAX_KEY_LEN)]] | None = Field(
         default=None, max_length=MAX_KEYS
     )
-    samples: int = Field(default=1000, ge=0, le=1_000_000)
+    samples: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="Points per series at most (0 = full resolution).",
+    )
     min_step: float | None = None
     max_step: float | None = None
     until: float | None = None
+    timestamps: bool = Field(
+        default=True,
+        description="Send each point's timestamp (false when the chart's x-axis is the step).",
+    )
+    budget: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000_000,
+        description="Points per key over all the runs found: each run gets "
+        "max(min_samples, budget // runs) samples, never more than `samples` (when not 0).",
+    )
+    min_samples: int = Field(
+        default=100, ge=1, le=1_000_000, description="The fewest samples a run gets from `budget`."
+    )
+
+
+def samples_per_run(samples: int, budget: int | None, min_samples: int, runs: int) -> int:
+    """The samples each of `runs` runs gets: `samples`, or with a `budget` of points per key,
+    `max(min_samples, budget // runs)`, never more than `samples` (0 = no bound)."""
+    if budget is None or runs <= 0:
+        return samples
+    share = max(min_samples, budget // runs)
+    return share if samples == 0 else min(samples, share)
+
+
+def wants_series(request: Request) -> bool:
+    """Whether the client's `Accept` names the binary series answer (with a q above 0)."""
+    for item in request.headers.get("accept", "").split(","):
+        media, _, params = item.partition(";")
+        if media.strip().lower() != SERIES_MEDIA_TYPE:
+            continue
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
 
 
 def _read_series(
@@ -73,15 +127,16 @@ def _read_series(
     return out
 
 
-def _series_json(series: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _series_json(series: dict[str, Any], timestamps: bool = True) -> tuple[dict[str, Any], bool]:
     out: dict[str, Any] = {}
     downsampled = False
     for key, columns in series.items():
         item = {
             "step": series_list(columns["step"], integral=True),
             "value": series_list(columns["value"]),
-            "timestamp": series_list(columns["timestamp"]),
         }
+        if timestamps:
+            item["timestamp"] = series_list(columns["timestamp"])
         if "min" in columns and "max" in columns:
             downsampled = True
             item["min"] = series_list(columns["min"])
@@ -123,12 +178,41 @@ def history(
     return JsonResponse({"run": run_id, "series": out, "downsampled": downsampled})
 
 
-@router.post("/history/{entity}/{project}", tags=["history"])
+_MANY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": 'JSON (`{"runs": [{"run", "series", "downsampled"}], '
+        '"missing", "samples"}`), or for a client whose `Accept` names '
+        f"`{SERIES_MEDIA_TYPE}` the same series as little-endian columns: the magic `FWSR`, "
+        "u32 version (1), u32 header length, the header (JSON: runs, keys, lengths, each "
+        "column's type `f8`/`f4` and offset), zero bytes up to a multiple of 8, then the "
+        "columns, each at an offset from there that is a multiple of 8 (docs/server.md).",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            SERIES_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+}
+
+
+@router.post(
+    "/history/{entity}/{project}",
+    tags=["history"],
+    response_class=Response,
+    responses=_MANY_RESPONSES,
+)
 def history_many(
-    entity: str, project: str, body: MultiHistoryIn, user: CurrentViewer, ctx: Ctx
-) -> JsonResponse:
+    entity: str,
+    project: str,
+    body: MultiHistoryIn,
+    request: Request,
+    user: CurrentViewer,
+    ctx: Ctx,
+) -> Response:
     """Series of several runs of one project: `{"runs": [{"run", "series", "downsampled"}],
-    "missing": [run ids not found]}`; `until` as for one run's history."""
+    "missing": [run ids not found], "samples": points per series asked of each run}`; `until`
+    as for one run's history; without `timestamps` the series hold no `timestamp`; a
+    `budget` of points per key shares them among the runs found. A client whose `Accept`
+    names `application/x-fwtrack-series` gets the same series as binary columns."""
     reach(user, entity, project)
     _check_steps(body.min_step, body.max_step, body.until)
     proj = find_project(ctx, entity, project)
@@ -139,18 +223,31 @@ def history_many(
                 sa.select(Run).where(Run.project_id == proj.id, Run.run_id.in_(body.runs))
             )
         }
-    results = []
-    for run_id in dict.fromkeys(body.runs):
-        if run_id not in found:
-            continue
-        paths = ctx.blobs.current(proj, found[run_id])
-        series = _read_series(
-            str(paths.index), body.keys, body.samples, body.min_step, body.max_step, body.until
+    asked = list(dict.fromkeys(body.runs))
+    present = [r for r in asked if r in found]
+    missing = [r for r in asked if r not in found]
+    samples = samples_per_run(body.samples, body.budget, body.min_samples, len(present))
+    indexes = [(r, str(ctx.blobs.current(proj, found[r]).index)) for r in present]
+    headers = {"Vary": "Accept"}
+    if wants_series(request):
+        data = _core.encode_history(
+            indexes,
+            missing,
+            body.keys,
+            samples,
+            body.min_step,
+            body.max_step,
+            body.until,
+            body.timestamps,
+            _READ_WORKERS,
         )
-        out, downsampled = _series_json(series)
+        return Response(data, media_type=SERIES_MEDIA_TYPE, headers=headers)
+    results = []
+    for run_id, index in indexes:
+        series = _read_series(index, body.keys, samples, body.min_step, body.max_step, body.until)
+        out, downsampled = _series_json(series, body.timestamps)
         results.append({"run": run_id, "series": out, "downsampled": downsampled})
-    missing = [r for r in dict.fromkeys(body.runs) if r not in found]
-    return JsonResponse({"runs": results, "missing": missing})
+    return JsonResponse({"runs": results, "missing": missing, "samples": samples}, headers=headers)
 
 
 def _stored_reader(
