@@ -1,4 +1,5 @@
-"""A run's captured console lines (stdout and stderr), read from the stored run log."""
+"""A run's captured console lines (stdout and stderr), read from the run's index: a page
+(the last one, polled while a run writes) reads only its own lines."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from fwtrack import _core
 from fwtrack.server.jsonutil import JsonResponse, json_safe
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer
-from fwtrack.server.routes.log_cache import UNREADABLE, decoded, part
+from fwtrack.server.routes.log_cache import UNREADABLE, index_dir, unreadable
 from fwtrack.server.routes.run_request import RUN, run_paths
 
 __all__ = ["router"]
@@ -34,22 +36,26 @@ def logs(
     `n` being the line's number in the whole log, `total` the number of lines matching
     `stream` and `q` (case-insensitive text), `next` the offset of the next page or null."""
     _, paths = run_paths(ctx, user, entity, project, run_id)
-    log = decoded(paths)
-    lines = part(log, "console")
-    if stream is None and not q:
-        total = len(lines)
-        numbers: list[int] | range = range(offset, min(offset + limit, total))
-    else:
-        needle = q.casefold()
-        texts = part(log, "console_text") if needle else []
-        matching = [
-            n
-            for n, line in enumerate(lines)
-            if (stream is None or line[1] == stream) and (not needle or needle in texts[n])
-        ]
-        total = len(matching)
-        numbers = matching[offset : offset + limit]
-    out = [{"n": n, "stream": lines[n][1], "ts": lines[n][0], "text": lines[n][2]} for n in numbers]
+    index = index_dir(paths)
+    lines: list[tuple[int, str, float, str]] = []
+    total = 0
+    try:
+        if index is None:
+            pass
+        elif not q:
+            total, lines = _core.console_page(index, stream, offset, limit)
+        else:
+            needle = q.casefold()
+            matching = [
+                n
+                for n, text in _core.console_search(index, stream, needle)
+                if text is None or needle in text.casefold()
+            ]
+            total = len(matching)
+            lines = _core.console_lines(index, matching[offset : offset + limit])
+    except _core.CorruptLogError as exc:
+        raise unreadable(exc) from exc
+    out = [{"n": n, "stream": s, "ts": t, "text": text} for n, s, t, text in lines]
     following = offset + limit
     return JsonResponse(
         json_safe({"lines": out, "total": total, "next": following if following < total else None})

@@ -26,6 +26,7 @@ from fwtrack.server.routes.deps import (
     find_run,
     reach,
 )
+from fwtrack.server.routes.log_cache import index_dir, unreadable
 from fwtrack.server.routes.run_request import MAX_KEY_LEN, MAX_KEYS, RUN, keys_arg
 
 __all__ = ["router"]
@@ -250,24 +251,22 @@ def history_many(
     return JsonResponse({"runs": results, "missing": missing, "samples": samples}, headers=headers)
 
 
-def _stored_reader(
+def _stored_index(
     ctx: AppContext, user: Viewer, entity: str, project: str, run_id: str
-) -> _core.RunReader | None:
-    """A reader of the run's stored log, or None while the log holds no record yet (404 for
-    an unknown or unreachable run, 409 for a log that cannot be read)."""
+) -> str | None:
+    """The run's index (histograms are read from it, never from the log), or None while the
+    log holds no record yet (404 for an unknown or unreachable run, 409 for a log that
+    cannot be read)."""
     reach(user, entity, project, run_id)
     proj, run = find_run(ctx, entity, project, run_id)
-    log = ctx.blobs.current(proj, run).stored_log()  # never a symbolic link
+    return index_dir(ctx.blobs.current(proj, run))
+
+
+def _histogram_keys(index: str) -> list[str]:
     try:
-        empty = log.stat().st_size <= core.LOG_HEADER_LEN
-    except FileNotFoundError:
-        empty = True
-    if empty:
-        return None
-    try:
-        return _core.RunReader(str(log))
+        return _core.histogram_keys(index)
     except _core.CorruptLogError as exc:
-        raise ApiError(409, f"the stored log cannot be read: {exc}") from exc
+        raise unreadable(exc) from exc
 
 
 @router.get(
@@ -285,27 +284,21 @@ def histograms(
 ) -> JsonResponse:
     """Every histogram logged under `key`: `{"key", "steps", "edges", "counts", "nan",
     "pos_inf", "neg_inf"}` with one entry per step."""
-    reader = _stored_reader(ctx, user, entity, project, run_id)
-    if reader is None:
+    index = _stored_index(ctx, user, entity, project, run_id)
+    if index is None:
         raise ApiError(404, f"run {run_id!r} has no histograms under {key!r}")
-    available = reader.histogram_keys()
+    available = _histogram_keys(index)
     if key not in available:
         names = ", ".join(repr(k) for k in available[:20]) or "none"
         raise ApiError(404, f"run {run_id!r} has no histograms under {key!r}; it has: {names}")
-    entries = reader.histograms(key)
-    return JsonResponse(
-        json_safe(
-            {
-                "key": key,
-                "steps": [int(step) for step, _ in entries],
-                "edges": [h.edges.tolist() for _, h in entries],
-                "counts": [h.counts.tolist() for _, h in entries],
-                "nan": [h.nan_count for _, h in entries],
-                "pos_inf": [h.pos_inf_count for _, h in entries],
-                "neg_inf": [h.neg_inf_count for _, h in entries],
-            }
-        )
-    )
+    try:
+        body = {"key": key, **_core.histograms(index, key)}
+    except _core.CorruptLogError as exc:
+        raise unreadable(exc) from exc
+    try:  # plain numbers, usually: encoded as they are
+        return JsonResponse(body)
+    except ValueError:  # non-finite edges, or text to clean
+        return JsonResponse(json_safe(body))
 
 
 @router.get(
@@ -317,7 +310,7 @@ def histogram_keys(
     entity: str, project: str, run_id: str, user: CurrentViewer, ctx: Ctx
 ) -> JsonResponse:
     """The keys the run logged histograms under, sorted: `{"keys": [...]}`."""
-    reader = _stored_reader(ctx, user, entity, project, run_id)
-    if reader is None:
+    index = _stored_index(ctx, user, entity, project, run_id)
+    if index is None:
         return JsonResponse({"keys": []})
-    return JsonResponse(json_safe({"keys": sorted(reader.histogram_keys())}))
+    return JsonResponse(json_safe({"keys": _histogram_keys(index)}))

@@ -1,6 +1,6 @@
 """Media a run logged (its keys, the values under one key) and pages of its logged tables.
 
-Media values are read from the stored run log (see `log_cache`); their payloads are run
+Media values are read from the run's index (see `log_cache`); their payloads are run
 files (`GET .../files/{path}`).
 """
 
@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from fwtrack import _core
 from fwtrack.server.blobs import RunPaths
 from fwtrack.server.errors import ApiError, check_file_path
 from fwtrack.server.jsonutil import JsonResponse, json_safe
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer, find_run, reach
-from fwtrack.server.routes.log_cache import UNREADABLE, decoded, part
+from fwtrack.server.routes.log_cache import UNREADABLE, index_dir, unreadable
 from fwtrack.server.routes.run_request import MAX_KEY_LEN, RUN, run_paths
 from fwtrack.server.tables import TableCache, TableError
 
@@ -28,9 +29,26 @@ _TABLES = TableCache()
 # -- media -----------------------------------------------------------------------------------
 
 
-def _media(paths: RunPaths) -> list[tuple[int, float, str, dict[str, Any]]]:
-    items: list[tuple[int, float, str, dict[str, Any]]] = part(decoded(paths), "media")
-    return items
+def _media(paths: RunPaths, key: str | None = None) -> list[tuple[int, float, str, Any]]:
+    """The run's media values in log order (of `key` only, when given)."""
+    index = index_dir(paths)
+    if index is None:
+        return []
+    try:
+        return _core.media_items(index, key)
+    except _core.CorruptLogError as exc:
+        raise unreadable(exc) from exc
+
+
+def _media_keys(paths: RunPaths) -> list[tuple[str, int, Any]]:
+    """`(key, count, type of the newest)` of each media key, in order of first use."""
+    index = index_dir(paths)
+    if index is None:
+        return []
+    try:
+        return _core.media_keys(index)
+    except _core.CorruptLogError as exc:
+        raise unreadable(exc) from exc
 
 
 @router.get(RUN + "/media/keys", tags=["media"], responses=UNREADABLE)
@@ -40,12 +58,8 @@ def media_keys(
     """The keys the run logged media under, sorted: `{"keys": [{"key", "type", "count"}]}`
     (`type` of the newest value: image, audio, video, html, table or gallery)."""
     _, paths = run_paths(ctx, user, entity, project, run_id)
-    found: dict[str, dict[str, Any]] = {}
-    for _, _, key, desc in _media(paths):
-        entry = found.setdefault(key, {"key": key, "type": None, "count": 0})
-        entry["type"] = desc.get("_type") if isinstance(desc, dict) else None
-        entry["count"] += 1
-    return JsonResponse(json_safe({"keys": [found[k] for k in sorted(found)]}))
+    found = [{"key": k, "type": t, "count": n} for k, n, t in sorted(_media_keys(paths))]
+    return JsonResponse(json_safe({"keys": found}))
 
 
 @router.get(RUN + "/media", tags=["media"], responses=UNREADABLE)
@@ -60,10 +74,10 @@ def media(
     """Every value logged under media `key`, in log order: `{"key", "items": [{"step", "ts",
     "value": descriptor}]}`; payloads come from `GET .../files/{value.path}`."""
     _, paths = run_paths(ctx, user, entity, project, run_id)
-    records = _media(paths)
-    items = [{"step": s, "ts": t, "value": d} for s, t, k, d in records if k == key]
+    items = [{"step": s, "ts": t, "value": d} for s, t, _, d in _media(paths, key)]
     if not items:
-        names = ", ".join(repr(k) for k in sorted({k for _, _, k, _ in records})[:20]) or "none"
+        keys = sorted(k for k, _, _ in _media_keys(paths))
+        names = ", ".join(repr(k) for k in keys[:20]) or "none"
         raise ApiError(404, f"run {run_id!r} has no media under {key!r}; it has: {names}")
     return JsonResponse(json_safe({"key": key, "items": items}))
 

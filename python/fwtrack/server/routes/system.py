@@ -1,4 +1,4 @@
-"""A run's system metrics (CPU, memory, GPU... samples), read from the stored run log."""
+"""A run's system metrics (CPU, memory, GPU... samples), read from the run's index."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fwtrack import _core
 from fwtrack.server.jsonutil import JsonResponse, series_list
 from fwtrack.server.routes.deps import ERRORS, Ctx, CurrentViewer
-from fwtrack.server.routes.log_cache import UNREADABLE, decoded, part
+from fwtrack.server.routes.log_cache import UNREADABLE, index_dir, unreadable
 from fwtrack.server.routes.run_request import RUN, keys_arg, run_paths
 
 __all__ = ["router"]
@@ -42,7 +42,13 @@ def system(
     (0 = all), min/max-preserving downsampled with `"min"`/`"max"` per key."""
     _, paths = run_paths(ctx, user, entity, project, run_id)
     wanted = keys_arg(keys)
-    columns = part(decoded(paths), "system")
+    where = index_dir(paths)
+    columns: dict[str, Any] = {}
+    if where is not None:
+        try:
+            columns = _core.system_columns(where, wanted)
+        except _core.CorruptLogError as exc:
+            raise unreadable(exc) from exc
     timestamp = np.asarray(columns.get("_timestamp", ()), dtype=np.float64)
     runtime = np.asarray(columns.get("_runtime", ()), dtype=np.float64)
     names = sorted(k for k in columns if not k.startswith("_"))

@@ -92,6 +92,8 @@ _ROW_BYTES = 24  # one index row: step, timestamp, value (f64 each)
 _SEGMENT = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})$")
 _CUT = re.compile(r"^cut-([0-9a-f]{16})-([0-9a-f]{32})$")
 _COLUMN = re.compile(r"^[0-9]+\.col$")
+# a part file of the index (console lines, system samples, media, histograms)
+_PART = re.compile(r"^(console|system|media|hist)(\.[A-Za-z0-9]+)+$")
 _INDEX_MANIFEST = "manifest.json"
 
 
@@ -657,7 +659,7 @@ def _index_prefix(store: S3Like, run: RunKey) -> str:
 
 
 def _columns(manifest: dict[str, Any]) -> list[tuple[str, int]]:
-    """(file, bytes readers use) of each column an index manifest names."""
+    """(file, bytes readers use) of each column and part file an index manifest names."""
     out: list[tuple[str, int]] = []
     columns = manifest.get("columns") or {}
     if not isinstance(columns, dict):
@@ -667,6 +669,14 @@ def _columns(manifest: dict[str, Any]) -> list[tuple[str, int]]:
         if not isinstance(name, str) or _COLUMN.match(name) is None or not isinstance(rows, int):
             raise ValueError(f"the index manifest names a bad column: {entry!r:.200}")
         out.append((name, rows * _ROW_BYTES))
+    parts = manifest.get("parts") or {}
+    files = parts.get("files") or {} if isinstance(parts, dict) else None
+    if not isinstance(files, dict):
+        raise ValueError("the index manifest's part files are not a map")
+    for name, size in files.items():
+        if not isinstance(name, str) or _PART.match(name) is None or not isinstance(size, int):
+            raise ValueError(f"the index manifest names a bad part file: {name!r:.200}")
+        out.append((name, size))
     return out
 
 
