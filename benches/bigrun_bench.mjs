@@ -92,7 +92,8 @@ async function zoom(page, a, b) {
         const start = performance.now();
         const tick = () => {
           const zoomedOk = reset ? p.dataset.zoomed === "false" : p.dataset.zoomed === "true";
-          const settled = w.loading || performance.now() - start > 1000;
+          // a reset redraws from the data already held; a zoom waits for its refetch
+          const settled = reset || w.loading || performance.now() - start > 1000;
           if (w.t0 !== null && zoomedOk && settled && p.dataset.state === "ready") {
             requestAnimationFrame((t) => resolve({ ok: true, ms: t - w.t0, loading: w.loading, points: Number(p.dataset.points) }));
           } else if (performance.now() - start > timeoutMs) resolve({ ok: false, state: p.dataset.state, zoomed: p.dataset.zoomed });
@@ -113,6 +114,20 @@ try {
     await page.goto(plan.url, { waitUntil: "commit" });
     const p = await paintTime(page);
     out.paint.push(p.ok ? p.ms : null);
+    // where the time went: the page's requests (start and end on the page's clock)
+    p.requests = await page.evaluate(() =>
+      performance.getEntriesByType("resource").map((e) => ({
+        url: e.name.replace(location.origin, "").slice(0, 90),
+        start: Math.round(e.startTime),
+        end: Math.round(e.responseEnd),
+        bytes: e.transferSize,
+      })),
+    );
+    const nav = await page.evaluate(() => {
+      const n = performance.getEntriesByType("navigation")[0];
+      return n ? { domContentLoaded: Math.round(n.domContentLoadedEventEnd), load: Math.round(n.loadEventEnd) } : {};
+    });
+    p.nav = nav;
     const z1 = await zoom(page, 0.495, 0.505);
     const z2 = await zoom(page, 0.495, 0.505);
     const z3 = await zoom(page, null, null);

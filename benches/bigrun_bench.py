@@ -195,10 +195,22 @@ def raw_read(col: Path, rows: int, lo: float | None, hi: float | None, samples: 
     from fwtrack import _core as core
 
     t0 = time.perf_counter()
-    a = np.fromfile(col, dtype="<f8", count=rows * 3).reshape(-1, 3)
-    i0 = 0 if lo is None else int(np.searchsorted(a[:, 0], lo, "left"))
-    i1 = rows if hi is None else int(np.searchsorted(a[:, 0], hi, "right"))
-    part = a[i0:i1]
+    a = np.memmap(col, dtype="<f8", mode="r", shape=(rows, 3))
+
+    def first(below: Any) -> int:
+        # binary search on the steps: a few pages touched, as the index reads them
+        lo_i, hi_i = 0, rows
+        while lo_i < hi_i:
+            mid = (lo_i + hi_i) // 2
+            if below(float(a[mid, 0])):
+                lo_i = mid + 1
+            else:
+                hi_i = mid
+        return lo_i
+
+    i0 = 0 if lo is None else first(lambda s: s < lo)
+    i1 = rows if hi is None else first(lambda s: s <= hi)
+    part = np.array(a[i0:i1])  # only the range's rows are read
     core.downsample(
         np.ascontiguousarray(part[:, 0]),
         np.ascontiguousarray(part[:, 2]),
