@@ -2067,6 +2067,7 @@ def _start_run(
         resume=exists,
         flush_interval=settings.flush_interval,
         queue_capacity=settings.queue_capacity,
+        queue_bytes=settings.queue_bytes,
         converter=media_converter(media),
         warn=warn,
     )

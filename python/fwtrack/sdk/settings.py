@@ -38,6 +38,7 @@ __all__ = [
     "FWTRACK_NAME",
     "FWTRACK_NOTES",
     "FWTRACK_PROJECT",
+    "FWTRACK_QUEUE_BYTES",
     "FWTRACK_RESUME",
     "FWTRACK_RUN_ID",
     "FWTRACK_SAVE_CODE",
@@ -63,6 +64,8 @@ MODES = ("offline", "online", "disabled")
 DEFAULT_FLUSH_INTERVAL = 1.0
 MAX_FLUSH_INTERVAL = 3600.0
 DEFAULT_QUEUE_CAPACITY = 65536
+DEFAULT_QUEUE_BYTES = 16 << 20
+MAX_QUEUE_BYTES = 1 << 40
 
 
 FWTRACK_DIR = EnvVar(
@@ -137,6 +140,13 @@ FWTRACK_FLUSH_INTERVAL = EnvVar(
     "FWTRACK_FLUSH_INTERVAL",
     "Seconds (> 0) after which logged data is durably on disk; `Settings.flush_interval` beats it.",
     default=str(DEFAULT_FLUSH_INTERVAL),
+)
+FWTRACK_QUEUE_BYTES = EnvVar(
+    "FWTRACK_QUEUE_BYTES",
+    "Memory budget of the queue between `log()` and the writer thread: bytes, or a size like "
+    "`16MiB` or `64MB`; `log()` waits for the writer only when it is spent (nothing is "
+    "dropped); `Settings.queue_bytes` beats it.",
+    default="16MiB",
 )
 FWTRACK_BASE_URL = EnvVar(
     "FWTRACK_BASE_URL",
@@ -263,6 +273,7 @@ ENV_VARS: tuple[EnvVar, ...] = (  # the client's, then the server's
     FWTRACK_JOB_TYPE,
     FWTRACK_RESUME,
     FWTRACK_FLUSH_INTERVAL,
+    FWTRACK_QUEUE_BYTES,
     FWTRACK_BASE_URL,
     FWTRACK_API_KEY,
     FWTRACK_ENTITY,
@@ -315,6 +326,27 @@ def _env_flush_interval() -> float:
             f"allowed values are seconds in (0, {MAX_FLUSH_INTERVAL:g}], e.g. 1.0"
         )
     return value
+
+
+def _check_queue_bytes(value: object, source: str) -> int:
+    """`value` (bytes, or a size string like '16MiB') as bytes in 1..=MAX_QUEUE_BYTES."""
+    fix = "use bytes >= 1 or a size like '16MiB' (the default is 16MiB)"
+    if isinstance(value, str):
+        from fwtrack.artifacts.cache import parse_size
+
+        value = parse_size(value, source)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{source} must be an int of bytes or a str like '16MiB', got {value!r}")
+    if not 1 <= value <= MAX_QUEUE_BYTES:
+        raise ValueError(f"{source}={value!r} is out of range: {fix}, at most 1TiB")
+    return value
+
+
+def _env_queue_bytes() -> int:
+    raw = FWTRACK_QUEUE_BYTES.get()
+    if raw is None:
+        return DEFAULT_QUEUE_BYTES
+    return _check_queue_bytes(raw, "FWTRACK_QUEUE_BYTES")
 
 
 DEFAULT_UPLOAD_TIMEOUT = 30.0
@@ -443,8 +475,11 @@ class Settings:
     """Tuning knobs of a run, passed as `fwtrack.init(settings=Settings(...))` or as a dict.
 
     `flush_interval`: seconds after which logged data is durably on disk (default 1.0, or
-    `FWTRACK_FLUSH_INTERVAL`). `queue_capacity`: how many log calls may wait for the writer
-    thread before `log()` blocks (default 65536); memory stays bounded either way.
+    `FWTRACK_FLUSH_INTERVAL`). `queue_bytes`: the memory budget of the queue between `log()`
+    and the writer thread in bytes (a size string like "16MiB" is also taken; default 16 MiB, or
+    `FWTRACK_QUEUE_BYTES`); `log()` waits for the writer only when it is spent, nothing is
+    dropped. `queue_capacity`: an extra bound on how many log calls may wait in that queue
+    (default 65536); the byte budget is what bounds memory.
 
     Online runs (see docs/server.md): `base_url` is the server (default `FWTRACK_BASE_URL`),
     `api_key` its key (default `FWTRACK_API_KEY`, else the key `fwtrack login` stored),
@@ -473,6 +508,7 @@ class Settings:
     capture_env: bool = field(default_factory=_env_capture_env)
     system_interval: float = field(default_factory=_env_system_interval)
     console: bool = field(default_factory=_env_console)
+    queue_bytes: int = field(default_factory=_env_queue_bytes)
 
     def __post_init__(self) -> None:
         _check_flush_interval(self.flush_interval, "Settings.flush_interval")
@@ -481,6 +517,9 @@ class Settings:
             raise TypeError(f"Settings.queue_capacity must be an int, got {type(q).__name__}")
         if not 1 <= q <= 1 << 24:
             raise ValueError(f"Settings.queue_capacity must be in 1..={1 << 24}, got {q}")
+        object.__setattr__(
+            self, "queue_bytes", _check_queue_bytes(self.queue_bytes, "Settings.queue_bytes")
+        )
         object.__setattr__(self, "base_url", _check_base_url(self.base_url, "Settings.base_url"))
         key = self.api_key
         if key is not None and (not isinstance(key, str) or not key.strip()):

@@ -384,3 +384,57 @@ fn bodies(records: &[Record], kind: u8) -> Vec<Mp> {
         })
         .collect()
 }
+
+#[test]
+fn the_byte_budget_holds_the_producer_until_the_writer_drains_the_queue() {
+    use fwtrack_core::pending::{Entry, PendingRecord, pending};
+    use std::sync::mpsc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let opts = WriterOptions {
+        queue_bytes: 64 << 10,
+        ..quiet_opts()
+    };
+    let (w, _) = open(&dir, false, opts);
+    // The writer thread waits for a record still to come: nothing leaves the queue meanwhile.
+    let (completer, value) = pending();
+    w.send_entries(vec![Entry::Pending(PendingRecord {
+        step: 0,
+        timestamp: 1.0,
+        key: Key::from("img"),
+        value,
+    })])
+    .unwrap();
+    let names: Vec<String> = (0..100).map(|k| format!("m/{k}")).collect();
+    let wide = |step: u64| {
+        let vals: Vec<(&str, Value)> = names.iter().map(|n| fl(n.as_str(), step as f64)).collect();
+        row(step, &vals)
+    };
+    let mut taken = 0;
+    while w.try_send_all(vec![wide(taken)]).unwrap().is_none() {
+        taken += 1;
+        assert!(taken < 10_000, "the queue never refused a row");
+    }
+    // A 100-value row holds about 5 KB: 64 KiB take about a dozen, not the 65,536 rows the
+    // message bound alone would let in.
+    assert!((4..=16).contains(&taken), "{taken} rows fit in 64 KiB");
+
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            w.send(wide(taken)).unwrap();
+            done_tx.send(()).unwrap();
+        });
+        // The producer waits while the budget is spent ...
+        assert!(done_rx.recv_timeout(Duration::from_millis(200)).is_err());
+        // ... and goes on once the writer thread drains the queue.
+        assert!(completer.complete(map(&[("_type", Mp::from("image"))])));
+        done_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    });
+    w.close().unwrap();
+    let view = RunView::open(&dir).unwrap();
+    let steps: Vec<u64> = view.rows.iter().map(|r| r.step).collect();
+    assert_eq!(steps, (0..=taken).collect::<Vec<u64>>());
+    assert!(view.rows.iter().all(|r| r.values.len() == 100));
+}

@@ -20,7 +20,7 @@ use fwtrack_core::record::{
 };
 use fwtrack_core::steps::{Outcome, StepState};
 use fwtrack_core::summary::AGGREGATIONS;
-use fwtrack_core::writer::{Writer, WriterOptions};
+use fwtrack_core::writer::{DEFAULT_QUEUE_BYTES, Writer, WriterOptions};
 
 use crate::convert::{Converted, convert_row, json_or_obj_to_mp, mp_to_py};
 use crate::errors::IntoPy;
@@ -222,7 +222,7 @@ fn artifact_body(body_json: &str) -> PyResult<Mp> {
 impl PyRunWriter {
     #[new]
     #[allow(clippy::too_many_arguments)] // mirrors the Python signature
-    #[pyo3(signature = (path, info, *, resume = false, flush_interval = 1.0, queue_capacity = 65536, converter, warn))]
+    #[pyo3(signature = (path, info, *, resume = false, flush_interval = 1.0, queue_capacity = 65536, queue_bytes = DEFAULT_QUEUE_BYTES, converter, warn))]
     fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -230,6 +230,7 @@ impl PyRunWriter {
         resume: bool,
         flush_interval: f64,
         queue_capacity: usize,
+        queue_bytes: usize,
         converter: Py<PyAny>,
         warn: Py<PyAny>,
     ) -> PyResult<Self> {
@@ -241,6 +242,11 @@ impl PyRunWriter {
         if queue_capacity == 0 {
             return Err(PyValueError::new_err(
                 "queue_capacity=0 is out of range; use at least 1",
+            ));
+        }
+        if queue_bytes == 0 {
+            return Err(PyValueError::new_err(
+                "queue_bytes=0 is out of range; use a budget of bytes >= 1, e.g. 16777216 (16 MiB)",
             ));
         }
         let info = json_or_obj_to_mp(info)?;
@@ -256,6 +262,7 @@ impl PyRunWriter {
         let opts = WriterOptions {
             flush_interval: Duration::from_secs_f64(flush_interval),
             queue_capacity,
+            queue_bytes,
             ..WriterOptions::default()
         };
         let (writer, recovered) = py
