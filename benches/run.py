@@ -41,7 +41,7 @@ from worker import HIST_TRACKERS, RESULT_PREFIX
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
 ALL_TRACKERS = tuple(TRACKERS)
-FIGURES = ("init", "log2", "log100", "hist", "train")  # the default run
+FIGURES = ("init", "log2", "log100", "hist", "train", "finish-env")  # the default run
 # Also on request: "train-nt", the training loop with torch on every core. On a 2-core machine
 # that anything else is also using, torch's OpenMP threads then wait on each other for whole
 # scheduler slices and the loop time swings by 10x between runs, so it is not in the default.
@@ -101,6 +101,9 @@ TARGETS = (
         "pts/s",
     ),
     Target("finish() after 100k 2-scalar calls", "log2", "finish_s", "<=", 0.100, "s"),
+    Target(
+        "finish() of an empty run, default captures", "finish-env", "finish_env_s", "<=", 0.05, "s"
+    ),
     Target("histogram of 10M float32 / arr.sum() floor", "hist-10M", "floor_ratio", "<=", 2, "x"),
     Target(
         "training-loop overhead, torch on 1 thread",
@@ -382,6 +385,32 @@ class Report:
         ]
         return table(head, self.rows("init", cells, len(head)))
 
+    def finish_env(self) -> str:
+        """init() with a 1,000-key config and finish() of that empty run, default captures."""
+        noop = self.field("finish-env", "noop", "init_config_s")
+        fw_init = self.field("finish-env", "fwtrack", "init_config_s")
+        fw_finish = self.field("finish-env", "fwtrack", "finish_env_s")
+
+        def cells(t: str, a: dict[str, Any]) -> list[str]:
+            other = t not in ("fwtrack", "noop")
+            return [
+                num(a["init_config_s"] * 1e3),
+                "" if t == "noop" or noop is None else num((a["init_config_s"] - noop) * 1e3),
+                ratio(a["init_config_s"], fw_init) if other else "",
+                num(a["finish_env_s"] * 1e3),
+                ratio(a["finish_env_s"], fw_finish) if other else "",
+            ]
+
+        head = [
+            "tracker",
+            "init(config=1,000 keys) ms",
+            "minus no-op ms",
+            "vs fwtrack",
+            "finish() empty run ms",
+            "vs fwtrack",
+        ]
+        return table(head, self.rows("finish-env", cells, len(head)))
+
     def log(self, figure: str) -> str:
         fw = self.field(figure, "fwtrack", "per_call_median_us")
         noop = self.field(figure, "noop", "per_call_median_us")
@@ -604,6 +633,10 @@ def render(report: Report, meta: dict[str, Any]) -> str:
         ),
         ("8. Small torch training loop, torch on 1 thread", report.train("train-1t")),
         ("8b. Small torch training loop, torch on all cores", report.train("train-nt")),
+        (
+            "9. init() with a 1,000-key config, then finish() of the empty run (default captures)",
+            report.finish_env(),
+        ),
     ]
     head = [
         "# fwtrack benchmark results",

@@ -85,6 +85,22 @@ def fig_init(tracker: Tracker) -> dict[str, Any]:
     }
 
 
+CONFIG_1K = {f"group{i // 50}/param_{i}": i * 0.001 for i in range(1000)}
+"""A 1,000-key config (figure finish-env)."""
+
+
+def fig_finish_env(tracker: Tracker) -> dict[str, Any]:
+    """init() with a 1,000-key config, then finish() of the empty run, the tracker's default
+    captures on (fwtrack: code and environment snapshot, system metrics, console)."""
+    tracker.load()
+    t0 = time.perf_counter()
+    tracker.init(CONFIG_1K)
+    t1 = time.perf_counter()
+    tracker.finish()
+    t2 = time.perf_counter()
+    return {"init_config_s": t1 - t0, "finish_env_s": t2 - t1}
+
+
 def timed_calls(
     tracker: Tracker, rows: list[dict[str, float]], calls: int, budget: float
 ) -> dict[str, Any]:
@@ -313,7 +329,11 @@ def fig_train(tracker: Tracker, steps: int, threads: int) -> dict[str, Any]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tracker", required=True)
-    p.add_argument("--figure", required=True, choices=["init", "log2", "log100", "hist", "train"])
+    p.add_argument(
+        "--figure",
+        required=True,
+        choices=["init", "log2", "log100", "hist", "train", "finish-env"],
+    )
     p.add_argument("--workdir", required=True, type=Path)
     p.add_argument("--calls", type=int, default=100_000, help="log() calls (log2, log100)")
     p.add_argument("--budget", type=float, default=10.0, help="seconds cap on the log loop")
@@ -340,6 +360,8 @@ def main() -> int:
                 out.update(fig_log(tracker, 2, args.calls, args.budget))
             elif args.figure == "log100":
                 out.update(fig_log(tracker, 100, args.calls, args.budget))
+            elif args.figure == "finish-env":
+                out.update(fig_finish_env(tracker))
             else:
                 out.update(fig_train(tracker, args.steps, args.torch_threads))
         out["status"] = "ok"

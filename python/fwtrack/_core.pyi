@@ -28,7 +28,9 @@ class RunWriter:
     file `path/.lock` is held (flock) while the writer lives, so readers can tell a running
     run from a crashed one.
 
-    `info` is the run-start metadata (a JSON object as a string: id, name, project, tags, ...).
+    `info` is the run-start metadata (a dict, or its JSON text: id, name, project, tags, ...),
+    or a callable making it from the metadata of the log being resumed (the dict
+    `RunReader.meta()` returns; None when there is no log yet): the log is decoded once.
     With `resume=True` an existing log is opened: a torn tail is truncated, and step, runtime,
     summary and metric definitions continue from what was recovered (see `step`, `runtime`).
 
@@ -42,7 +44,7 @@ class RunWriter:
     def __init__(
         self,
         path: str,
-        info: str,
+        info: dict[str, Any] | str | Callable[[dict[str, Any] | None], dict[str, Any]],
         *,
         resume: bool = False,
         flush_interval: float = 1.0,
@@ -55,8 +57,10 @@ class RunWriter:
         """Flatten nested dicts with "/", validate keys (non-empty str, <= 256 chars) and
         values, then enqueue. Raises ValueError/TypeError naming the key before anything of
         this call is enqueued. Step rules: see docs/api.md ("Steps")."""
-    def log_config(self, config_json: str) -> None:
-        """Append a full config snapshot (a JSON object)."""
+    def log_config(self, config: dict[str, Any] | str) -> None:
+        """Append a full config snapshot: a dict of plain values (None, bool, int, float, str,
+        list, tuple, dict, numpy scalars), converted to the record without JSON; a JSON
+        object's text is accepted too."""
     def log_at(self, data: dict[str, Any], step: int, ts: float, rt: float | None = None) -> None:
         """Log one row committed at exactly `step` with Unix time `ts` and run time `rt`
         (default: `ts` less the run's start, the info's `started_at`): history as it
@@ -100,8 +104,9 @@ class RunWriter:
         """Append a `MetricDef` record (it replaces an earlier one of the same name). `goal`,
         `hidden` and `step_sync` are stored as given (each only when set); ValueError for an
         unknown aggregation or goal."""
-    def update_summary(self, values_json: str, delete: list[str]) -> None:
-        """Explicit summary values (override computed ones for those keys)."""
+    def update_summary(self, values: dict[str, Any] | str, delete: list[str]) -> None:
+        """Explicit summary values (override computed ones for those keys): a dict as
+        `log_config` takes it (or a JSON object's text)."""
     def summary(self) -> dict[str, Any]:
         """The current summary, including everything logged so far (after `finish`, the
         final summary)."""
@@ -167,7 +172,12 @@ def histogram(values: npt.NDArray[Any], num_bins: int) -> Histogram:
     """Histogram of a numpy array (float16/32/64, any int) with the GIL released.
     NaN and +/-Inf are excluded from the bins and counted."""
 
-def scan_rows(path: str, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
+def scan_rows(
+    path: str,
+    keys: list[str] | None = None,
+    min_step: int | None = None,
+    max_step: int | None = None,
+) -> Iterator[dict[str, Any]]:
     """Rows of a run log (directory or file) as dicts, merged by step, streamed one frame at
     a time without reading the whole log first."""
 
@@ -193,12 +203,26 @@ class RunReader:
         "rows": int, "records": int, "tail_error": str | None, "artifacts": {"logged": [body
         dicts of the ArtifactLogged records in log order], "used": [ArtifactUsed bodies]}}: the
         same fold, and shape, as `index_update`'s "meta"."""
-    def history(self, keys: list[str] | None = None) -> dict[str, Any]:
+    def history(
+        self,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> dict[str, Any]:
         """Columns: "_step" (int64 array), "_timestamp", "_runtime" (float64 arrays) and one
         column per metric: a float64 array (NaN where absent) when every value is numeric,
-        else a list of values (None where absent). Rows with the same step are merged."""
-    def scan(self, keys: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Rows as dicts (merged by step), streamed from the log file one frame at a time."""
+        else a list of values (None where absent). Rows with the same step are merged.
+        Only `keys` (all when None) and steps in [min_step, max_step) are decoded: the
+        history values are decoded here, straight into the columns, from the log as it was
+        when the reader was made (opening it decodes only metadata). GIL released."""
+    def scan(
+        self,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows as dicts (merged by step), streamed from the log file one frame at a time;
+        `keys` and [min_step, max_step) as in `history()`."""
     def histograms(self, key: str) -> list[tuple[int, Histogram]]:
         """(step, histogram) for each step at which `key` was logged as a histogram."""
     def histogram_keys(self) -> list[str]: ...
@@ -510,3 +534,6 @@ def histogram_keys(index_dir: str | os.PathLike[str]) -> list[str]:
 
 def histograms(index_dir: str | os.PathLike[str], key: str) -> dict[str, list[Any]]:
     """{"steps", "edges", "counts", "nan", "pos_inf", "neg_inf"}: one entry per histogram."""
+
+def histograms_json(index_dir: str | os.PathLike[str], key: str) -> bytes | None:
+    """The histograms route's answer for `key` as JSON, or None when an edge is not finite."""

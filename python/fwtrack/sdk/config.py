@@ -9,7 +9,6 @@ lists, `argparse.Namespace` and dataclasses become dicts, and anything else is s
 from __future__ import annotations
 
 import copy
-import json
 import os
 import threading
 import warnings
@@ -57,7 +56,7 @@ class _Store:
     def __init__(
         self,
         data: dict[str, Any],
-        write: Callable[[str], None] | None,
+        write: Callable[[dict[str, Any]], None] | None,
         check: Callable[[], None],
     ) -> None:
         self.data = data
@@ -66,7 +65,8 @@ class _Store:
 
     def snapshot(self) -> None:
         if self.write is not None:
-            self.write(json.dumps(self.data, allow_nan=False, separators=(",", ":")))
+            # The plain data itself: the core converts it (under this lock) to the record.
+            self.write(self.data)
 
 
 class Config(MutableMapping[str, Any]):
@@ -92,7 +92,7 @@ class Config(MutableMapping[str, Any]):
     def _create(
         cls,
         data: dict[str, Any],
-        write: Callable[[str], None] | None,
+        write: Callable[[dict[str, Any]], None] | None,
         check: Callable[[], None],
     ) -> Config:
         store = _Store(data, write, check)

@@ -184,7 +184,7 @@ class _Writer(Protocol):
     """What a `Run` needs of its writer: `_core.RunWriter`, or `_NullWriter` when disabled."""
 
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None: ...
-    def log_config(self, config_json: str) -> None: ...
+    def log_config(self, config: dict[str, Any]) -> None: ...
     def log_run_edit(self, info: dict[str, Any]) -> None: ...
     def log_artifact_record(self, kind: Literal["logged", "used"], body_json: str) -> None: ...
     def define_metric(
@@ -197,7 +197,7 @@ class _Writer(Protocol):
         hidden: bool = False,
         step_sync: bool | None = None,
     ) -> None: ...
-    def update_summary(self, values_json: str, delete: list[str]) -> None: ...
+    def update_summary(self, values: dict[str, Any], delete: list[str]) -> None: ...
     def summary(self) -> dict[str, Any]: ...
     def flush(self) -> None: ...
     def finish(self, exit_code: int = 0, reason: str | None = None) -> None: ...
@@ -219,7 +219,7 @@ class _NullWriter:
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool = True) -> None:
         pass
 
-    def log_config(self, config_json: str) -> None:
+    def log_config(self, config: dict[str, Any]) -> None:
         pass
 
     def log_run_edit(self, info: dict[str, Any]) -> None:
@@ -240,8 +240,8 @@ class _NullWriter:
     ) -> None:
         pass
 
-    def update_summary(self, values_json: str, delete: list[str]) -> None:
-        self._summary.update(json.loads(values_json))
+    def update_summary(self, values: dict[str, Any], delete: list[str]) -> None:
+        self._summary.update(values)
         for key in delete:
             self._summary.pop(key, None)
 
@@ -1296,7 +1296,7 @@ def _no_check() -> None:
     pass
 
 
-def _refuse_preinit_summary(values_json: str, delete: list[str]) -> None:
+def _refuse_preinit_summary(values: dict[str, Any], delete: list[str]) -> None:
     raise NoActiveRunError(
         "fwtrack.summary changed with no active run\nhint: call fwtrack.init() first; a "
         "summary belongs to a run"
@@ -2012,58 +2012,66 @@ def _start_run(
             f"run {run_id!r} in {run_dir} is open for writing in another live process\n"
             "hint: finish it there first, or start a new run without id="
         )
-    previous: dict[str, Any] = {}
-    prior_config: dict[str, Any] = {}
-    prior_metrics: list[Any] = []
-    if exists:
-        if resume is None or resume == "never":
-            how = "resume='never' was given" if resume == "never" else "resume is not set"
-            raise ValueError(
-                f"run {run_id!r} already exists in {run_dir} and {how}\n"
-                "hint: pass resume='allow' to continue it, or leave out id= to start a new run"
-            )
-        meta = _core.RunReader(run_dir).meta()
-        starts = meta.get("starts") or [{}]
-        previous = dict(starts[-1])
-        previous["created_at"] = starts[0].get("created_at")
-        prior_config = dict(meta.get("config") or {})
-        prior_metrics = list(meta.get("metrics") or [])
-    elif resume == "must":
+    if exists and (resume is None or resume == "never"):
+        how = "resume='never' was given" if resume == "never" else "resume is not set"
+        raise ValueError(
+            f"run {run_id!r} already exists in {run_dir} and {how}\n"
+            "hint: pass resume='allow' to continue it, or leave out id= to start a new run"
+        )
+    if not exists and resume == "must":
         raise RunNotFoundError(
             f"cannot resume run {run_id!r}: there is no run log in {run_dir}\n"
             "hint: check the id, project and dir (FWTRACK_DIR), or pass resume='allow' to "
             "start it when it does not exist"
         )
     now = time.time()
-    created_at = previous.get("created_at") if exists else None
-    info: dict[str, Any] = {
-        "id": run_id,
-        "name": name or previous.get("name") or names.generate_name(project_dir),
-        "project": project,
-        "group": group if group is not None else previous.get("group"),
-        "job_type": job_type if job_type is not None else previous.get("job_type"),
-        "tags": tags if tags is not None else list(previous.get("tags") or []),
-        "notes": notes if notes is not None else previous.get("notes"),
-        "created_at": created_at if isinstance(created_at, int | float) else now,
-        "started_at": now,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "program": sys.argv[0] if sys.argv else "",
-        "args": snapshot.safe_argv(sys.argv[1:]),
-        "python": platform.python_version(),
-        "fwtrack_version": _core.__version__,
-        "resumed": exists,
-    }
-    entity = settings.entity if settings.entity is not None else previous.get("entity")
-    if isinstance(entity, str):
-        info["entity"] = entity
-    previous_sweep = previous.get("sweep_id")
-    if sweep_id is not None or isinstance(previous_sweep, str):
-        info["sweep_id"] = sweep_id if sweep_id is not None else previous_sweep
+    prior: dict[str, Any] = {}
+    # Counted before the writer creates the run directory.
+    new_name = name or (None if exists else names.generate_name(project_dir))
+
+    def make_info(meta: dict[str, Any] | None) -> dict[str, Any]:
+        """The run-start info; `meta` is the metadata of the run being resumed, read by the
+        writer from the one decode of its log that also recovers step, summary and metrics."""
+        previous: dict[str, Any] = {}
+        if meta is not None:
+            prior.update(meta)
+            starts = meta.get("starts") or [{}]
+            previous = dict(starts[-1])
+            previous["created_at"] = starts[0].get("created_at")
+        resumed = meta is not None
+        created_at = previous.get("created_at") if resumed else None
+        info: dict[str, Any] = {
+            "id": run_id,
+            "name": new_name or previous.get("name") or names.generate_name(project_dir),
+            "project": project,
+            "group": group if group is not None else previous.get("group"),
+            "job_type": job_type if job_type is not None else previous.get("job_type"),
+            "tags": tags if tags is not None else list(previous.get("tags") or []),
+            "notes": notes if notes is not None else previous.get("notes"),
+            "created_at": created_at if isinstance(created_at, int | float) else now,
+            "started_at": now,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "program": sys.argv[0] if sys.argv else "",
+            "args": snapshot.safe_argv(sys.argv[1:]),
+            "python": platform.python_version(),
+            "fwtrack_version": _core.__version__,
+            "resumed": resumed,
+        }
+        entity = settings.entity if settings.entity is not None else previous.get("entity")
+        if isinstance(entity, str):
+            info["entity"] = entity
+        previous_sweep = previous.get("sweep_id")
+        if sweep_id is not None or isinstance(previous_sweep, str):
+            info["sweep_id"] = sweep_id if sweep_id is not None else previous_sweep
+        made.append(info)
+        return info
+
+    made: list[dict[str, Any]] = []
     media = MediaWorker(os.path.join(run_dir, snapshot.FILES_DIR))
     inner = _core.RunWriter(
         run_dir,
-        json.dumps(info, allow_nan=False),
+        make_info,
         resume=exists,
         flush_interval=settings.flush_interval,
         queue_capacity=settings.queue_capacity,
@@ -2071,6 +2079,9 @@ def _start_run(
         converter=media_converter(media),
         warn=warn,
     )
+    info = made[-1]
+    prior_config = dict(prior.get("config") or {})
+    prior_metrics = list(prior.get("metrics") or [])
     run = Run(inner, info=info, dir=run_dir, mode=mode, settings=settings, config=prior_config)
     for definition in prior_metrics:
         if isinstance(definition, Mapping) and isinstance(definition.get("name"), str):

@@ -14,6 +14,13 @@ At `init`, a daemon thread (so that `git` and the package scan never delay train
   `code/_session_history.ipynb`), written again at `finish` with the cells run by then
   (`notebook.notebook_code`).
 
+The snapshot is cheap enough that `finish()` of a short run barely waits for it: the package
+list is cached per environment in `<cache>/env/` (`<cache>` is `FWTRACK_CACHE_DIR`, else
+`$XDG_CACHE_HOME/fwtrack`, else `~/.cache/fwtrack`), keyed by `sys.prefix`, the path entries
+and the names and mtimes of the `*.dist-info`/`*.egg-info` entries in them, so installing,
+upgrading or removing a distribution changes the key and the list is scanned again; the GPU
+probe (NVML) and the OS string are cached per boot of the host; the git commands run at once.
+
 `Settings.capture_env=False` (`FWTRACK_CAPTURE_ENV=false`) leaves out `metadata.json` and
 `requirements.txt`; `Settings.save_code=False` (`FWTRACK_SAVE_CODE=false`) leaves out the code
 copy and `diff.patch`. `Run.save(path)` adds a user file. An online run's uploader (the Rust
@@ -24,6 +31,7 @@ sync` does; trouble there warns once, never raises.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -34,6 +42,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -45,11 +54,16 @@ from fwtrack.run_files import FILES_DIR
 __all__ = [
     "FILES_DIR",
     "Snapshot",
+    "cache_dir",
     "collect_metadata",
+    "environment_key",
+    "git_info",
+    "host_probes",
     "redact_text",
     "requirements",
     "safe_argv",
     "safe_env",
+    "scan_requirements",
     "strip_credentials",
 ]
 
@@ -238,32 +252,58 @@ def safe_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-def _git(cwd: str, *args: str) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.decode("utf-8", "replace")
+def _git_all(cwd: str, *commands: Sequence[str]) -> list[str | None]:
+    """The output of each `git <command>` in `cwd`, run at once (None where one fails or
+    outlasts `GIT_TIMEOUT`)."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+    procs: list[subprocess.Popen[bytes] | None] = []
+    for args in commands:
+        try:
+            procs.append(
+                subprocess.Popen(
+                    ["git", *args],
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
+                )
+            )
+        except (OSError, subprocess.SubprocessError):
+            procs.append(None)
+    deadline = time.monotonic() + GIT_TIMEOUT
+    out: list[str | None] = []
+    for proc in procs:
+        if proc is None:
+            out.append(None)
+            continue
+        try:
+            stdout, _ = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            out.append(None)
+            continue
+        out.append(stdout.decode("utf-8", "replace") if proc.returncode == 0 else None)
+    return out
 
 
 def git_info(cwd: str) -> tuple[dict[str, Any] | None, str | None]:
     """(commit, branch, remote, dirty) of the repository around `cwd`, and `git diff HEAD`
-    when dirty; (None, None) outside a repository or without git."""
-    commit = _git(cwd, "rev-parse", "HEAD")
+    when dirty; (None, None) outside a repository or without git. The commands run at once
+    (the diff too, kept only when the tree is dirty)."""
+    commit, branch, remote, status, diff = _git_all(
+        cwd,
+        ("rev-parse", "HEAD"),
+        ("rev-parse", "--abbrev-ref", "HEAD"),
+        ("remote", "get-url", "origin"),
+        ("status", "--porcelain", "--untracked-files=no"),
+        ("diff", "HEAD", "--no-color", "--no-ext-diff"),
+    )
     if commit is None:
         return None, None
-    branch = (_git(cwd, "rev-parse", "--abbrev-ref", "HEAD") or "").strip() or None
-    remote = (_git(cwd, "remote", "get-url", "origin") or "").strip() or None
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    branch = (branch or "").strip() or None
+    remote = (remote or "").strip() or None
     dirty = bool(status and status.strip())
     info = {
         "commit": commit.strip(),
@@ -271,8 +311,7 @@ def git_info(cwd: str) -> tuple[dict[str, Any] | None, str | None]:
         "remote": strip_credentials(remote) if remote else None,
         "dirty": dirty,
     }
-    diff = _git(cwd, "diff", "HEAD", "--no-color", "--no-ext-diff") if dirty else None
-    return info, diff
+    return info, diff if dirty else None
 
 
 def _cpu_model() -> str | None:
@@ -286,9 +325,8 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def _gpus() -> dict[str, Any]:
-    """GPU models and driver/CUDA versions through NVML, else through torch when the program
-    already imported it; {} when neither knows of a GPU."""
+def _nvml_gpus() -> dict[str, Any]:
+    """GPU models and driver/CUDA versions through NVML; {} without NVML or a GPU."""
     out: dict[str, Any] = {}
     if importlib.util.find_spec("pynvml") is not None:
         try:
@@ -317,6 +355,14 @@ def _gpus() -> dict[str, Any]:
                 pynvml.nvmlShutdown()
         except Exception:  # no driver, no GPU: the GPU part is absent
             out = {}
+    return out
+
+
+def _gpus(nvml: dict[str, Any] | None = None) -> dict[str, Any]:
+    """GPU models and driver/CUDA versions through NVML (`nvml`: its answer, when known),
+    else through torch when the program already imported it; {} when neither knows of a
+    GPU."""
+    out = dict(_nvml_gpus() if nvml is None else nvml)
     torch = sys.modules.get("torch")
     if not out and torch is not None:
         try:
@@ -343,32 +389,185 @@ def collect_metadata(started_at: float, script: str | None) -> tuple[dict[str, A
     """The `metadata.json` dict and the git diff (None when clean or not in a repository)."""
     repo_dir = os.path.dirname(script) if script else os.getcwd()
     git, diff = git_info(repo_dir)
+    host = host_probes()
     meta: dict[str, Any] = {
         "git": git,
         "entry_script": script,
         "command_line": safe_argv(sys.argv),
         "python_version": platform.python_version(),
         "python_executable": sys.executable,
-        "os": platform.platform(),
+        "os": host["os"],
         "host": socket.gethostname(),
         "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
         "started_at": started_at,
         "env": safe_env(),
     }
-    meta.update(_gpus())
+    meta.update(_gpus(host["nvml"]))
     return meta, diff
 
 
-def requirements() -> str:
-    """The installed distributions as `name==version` lines, sorted by name."""
+def cache_dir() -> Path:
+    """`<cache>/env`: the cached package lists and host probes (`<cache>` is
+    `FWTRACK_CACHE_DIR`, else `$XDG_CACHE_HOME/fwtrack`, else `~/.cache/fwtrack`)."""
+    from fwtrack.sdk.settings import FWTRACK_CACHE_DIR
+
+    configured = FWTRACK_CACHE_DIR.get()
+    if configured:
+        root = Path(configured).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        root = (Path(xdg) if xdg else Path.home() / ".cache") / "fwtrack"
+    return root / "env"
+
+
+CACHE_KEEP = 32
+"""Cached package lists and host probes kept (the newest); older ones are removed."""
+_INFO_SUFFIXES = (".dist-info", ".egg-info")
+
+
+def environment_key(path: Sequence[str] | None = None) -> str:
+    """What the installed distributions depend on, as a hex digest: `sys.prefix`, the path
+    entries (`sys.path`, in order) and, in each, the names and mtimes of its `*.dist-info` and
+    `*.egg-info` entries (a file entry, such as a zip, by its size and mtime). Installing,
+    upgrading or removing a distribution changes it; other files in a path entry do not."""
+    h = hashlib.sha256()
+    h.update(f"{sys.prefix}\0{sys.version}\0".encode("utf-8", "surrogateescape"))
+    for entry in sys.path if path is None else path:
+        full = os.path.abspath(entry or ".")
+        h.update(f"\1{full}\0".encode("utf-8", "surrogateescape"))
+        try:
+            if os.path.isdir(full):
+                infos = []
+                with os.scandir(full) as it:
+                    for e in it:
+                        if e.name.endswith(_INFO_SUFFIXES):
+                            with contextlib.suppress(OSError):
+                                infos.append(f"{e.name}\0{e.stat().st_mtime_ns}")
+                for item in sorted(infos):
+                    h.update(f"{item}\0".encode("utf-8", "surrogateescape"))
+            else:
+                st = os.stat(full)
+                h.update(f"file\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        except OSError:
+            h.update(b"missing")
+    return h.hexdigest()
+
+
+def _header(text: str, *names: str) -> dict[str, str]:
+    """The first value of each of the header fields `names` (lower case) of a core metadata
+    text, read as `email` reads them, up to the first blank line."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[:1] in " \t":
+            continue  # a continuation line
+        key, sep, value = line.partition(":")
+        key = key.strip().lower()
+        if sep and key in names and key not in found:
+            found[key] = value.lstrip(" \t").rstrip("\r\n")
+            if len(found) == len(names):
+                break
+    return found
+
+
+def scan_requirements() -> str:
+    """The installed distributions as `name==version` lines, sorted by name, read from each
+    distribution's metadata header (only the Name and Version fields are parsed)."""
     import importlib.metadata  # only in the snapshot thread: keeps `import fwtrack` light
 
     lines: set[str] = set()
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+        fields = _header(text, "name", "version") if text else {}
+        if "name" in fields and "version" in fields:
+            name: str | None = fields["name"]
+            version: str | None = fields["version"]
+        else:  # an unusual layout: as importlib.metadata reads it
+            meta = dist.metadata
+            name = meta["Name"] if meta else None
+            version = dist.version if name else None
         if name:
-            lines.add(f"{name}=={dist.version}")
+            lines.add(f"{name}=={version}")
     return "".join(f"{line}\n" for line in sorted(lines, key=str.lower))
+
+
+def _cache_read(name: str) -> str | None:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        path = cache_dir() / name
+        text = path.read_text(encoding="utf-8")
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: kept by the clean-up
+        return text
+    return None
+
+
+def _cache_write(name: str, text: str) -> None:
+    """Store `text` as `<cache>/env/<name>` (atomically) and keep the newest `CACHE_KEEP`."""
+    with contextlib.suppress(OSError):
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, folder / name)
+        entries = sorted((e.stat().st_mtime_ns, e.path) for e in os.scandir(folder) if e.is_file())
+        for _, stale in entries[:-CACHE_KEEP]:
+            with contextlib.suppress(OSError):
+                os.remove(stale)
+
+
+def requirements() -> str:
+    """The installed distributions as `name==version` lines, sorted by name: from the cache
+    when this environment (`environment_key`) was scanned before, else scanned and cached."""
+    name = f"requirements-{environment_key()}.txt"
+    cached = _cache_read(name)
+    if cached is not None:
+        return cached
+    text = scan_requirements()
+    _cache_write(name, text)
+    return text
+
+
+def _boot_id() -> str | None:
+    with (
+        contextlib.suppress(OSError),
+        open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f,
+    ):
+        return f.read().strip() or None
+    return None
+
+
+def host_probes() -> dict[str, Any]:
+    """`{"os": platform.platform(), "nvml": the NVML GPU answer}`, cached per boot of this
+    host (and Python executable): neither changes without a reboot. Without a boot id (not
+    Linux) they are probed every time."""
+    boot = _boot_id()
+    spec = importlib.util.find_spec("pynvml") if boot else None
+    key = hashlib.sha256(
+        json.dumps(
+            [boot, socket.gethostname(), sys.executable, spec.origin if spec else None]
+        ).encode("utf-8", "surrogateescape")
+    ).hexdigest()
+    name = f"host-{key}.json"
+    if boot is not None:
+        cached = _cache_read(name)
+        if cached is not None:
+            with contextlib.suppress(ValueError):
+                probes = json.loads(cached)
+                if isinstance(probes, dict) and isinstance(probes.get("nvml"), dict):
+                    return probes
+    probes = {"os": platform.platform(), "nvml": _nvml_gpus()}
+    if boot is not None:
+        _cache_write(name, json.dumps(probes))
+    return probes
+
+
+def _into(out: list[str | BaseException], make: Callable[[], str]) -> None:
+    """Append `make()` (or what it raised) to `out`: the body of a helper thread."""
+    try:
+        out.append(make())
+    except BaseException as exc:  # handed to the thread that waits for it
+        out.append(exc)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -419,11 +618,22 @@ class Snapshot:
     def _write_all(self) -> None:
         if not (self._save_code or self._capture_env):
             return
+        # The package list (a cache hit, or a scan) while git runs.
+        packages: list[str | BaseException] = []
+        scan = threading.Thread(
+            target=_into, args=(packages, requirements), name="fwtrack-packages", daemon=True
+        )
+        if self._capture_env:
+            scan.start()
         meta, diff = collect_metadata(self._started_at, self._script)
         meta["command_line"] = safe_argv(self._argv)
         if self._capture_env:
+            scan.join()
+            (listed,) = packages
+            if isinstance(listed, BaseException):
+                raise listed
             _write(self.files_dir / "metadata.json", json.dumps(meta, indent=2).encode())
-            _write(self.files_dir / "requirements.txt", requirements().encode())
+            _write(self.files_dir / "requirements.txt", listed.encode())
         if self._save_code:
             if diff:
                 _write(self.files_dir / "diff.patch", diff.encode())

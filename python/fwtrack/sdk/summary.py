@@ -7,7 +7,6 @@ a value set explicitly (`run.summary["best"] = 3`) overrides both until deleted.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
@@ -28,7 +27,7 @@ class Summary(MutableMapping[str, Any]):
     def __init__(
         self,
         read: Callable[[], dict[str, Any]],
-        write: Callable[[str, list[str]], None],
+        write: Callable[[dict[str, Any], list[str]], None],
         check: Callable[[], None],
     ) -> None:
         self._read = read
@@ -69,7 +68,7 @@ class Summary(MutableMapping[str, Any]):
                 FwTrackWarning,
                 stacklevel=user_stacklevel(),
             )
-        self._write(json.dumps(clean, separators=(",", ":")), [])
+        self._write(clean, [])
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._set_many({key: value})
@@ -78,7 +77,7 @@ class Summary(MutableMapping[str, Any]):
         self._check()
         if key not in self._read():
             raise KeyError(key)
-        self._write("{}", [key])
+        self._write({}, [key])
 
     def update(self, other: Any = None, /, **kwargs: Any) -> None:
         """Set several summary values at once."""

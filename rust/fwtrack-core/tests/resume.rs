@@ -318,3 +318,39 @@ fn an_amend_appends_edits_without_starting_or_finishing_the_run() {
     assert!(matches!(refused, Err(Error::Locked { .. })));
     w.close().unwrap();
 }
+
+#[test]
+fn open_with_makes_the_start_from_the_resumed_meta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut seen = Vec::new();
+    let (w, _) = Writer::open_with(
+        dir,
+        |prior| {
+            seen.push(prior.cloned());
+            Ok(start("first"))
+        },
+        true, // nothing to resume yet: a new log, no prior metadata
+        quiet_opts(),
+    )
+    .unwrap();
+    w.send(row(0, &[fl("loss", 1.0)])).unwrap();
+    w.close().unwrap();
+    let (w, rec) = Writer::open_with(
+        dir,
+        |prior| {
+            seen.push(prior.cloned());
+            Ok(start("second"))
+        },
+        true,
+        quiet_opts(),
+    )
+    .unwrap();
+    w.close().unwrap();
+    assert!(seen[0].is_none());
+    let prior = seen[1].as_ref().unwrap();
+    assert_eq!(prior.starts.len(), 1);
+    assert_eq!(prior.last_step, Some(0));
+    assert_eq!(rec.last_step, Some(0));
+    assert_eq!(RunView::open(dir).unwrap().meta.starts.len(), 2);
+}

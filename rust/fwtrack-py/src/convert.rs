@@ -169,8 +169,9 @@ fn convert_value(
     Ok(())
 }
 
-/// A Python object (JSON-like: None, bool, int, float, str, list, tuple, dict) as MessagePack.
-/// Other objects become their `repr`.
+/// A Python object (JSON-like: None, bool, int, float, str, list, tuple, dict; numpy bool,
+/// integer and float scalars as their value) as MessagePack. Other objects become their
+/// `repr`. The config, summary and run info of the SDK come this way, without JSON text.
 pub fn py_to_mp(v: &Bound<'_, PyAny>) -> PyResult<Mp> {
     Ok(if v.is_none() {
         Mp::Nil
@@ -202,9 +203,29 @@ pub fn py_to_mp(v: &Bound<'_, PyAny>) -> PyResult<Mp> {
         Mp::Array(l.iter().map(|x| py_to_mp(&x)).collect::<PyResult<_>>()?)
     } else if let Ok(t) = v.cast::<PyTuple>() {
         Mp::Array(t.iter().map(|x| py_to_mp(&x)).collect::<PyResult<_>>()?)
+    } else if let Some(item) = numpy_scalar(v)? {
+        py_to_mp(&item)?
     } else {
         Mp::from(v.repr()?.to_str()?)
     })
+}
+
+/// The Python scalar of a numpy bool, integer or float scalar (`.item()`); None for anything
+/// else. numpy is never imported here: a numpy scalar's type lives in the `numpy` module.
+fn numpy_scalar<'py>(v: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let t = v.get_type();
+    if !t.module().is_ok_and(|m| m.to_str().is_ok_and(|m| m == "numpy")) {
+        return Ok(None);
+    }
+    let kind = match v.getattr("dtype").and_then(|d| d.getattr("kind")) {
+        Ok(k) => k,
+        Err(_) => return Ok(None),
+    };
+    if !kind.cast::<PyString>().is_ok_and(|k| k.to_str().is_ok_and(|k| "biuf".contains(k))) {
+        return Ok(None);
+    }
+    let item = v.call_method0("item")?;
+    Ok((!item.get_type().is(&t)).then_some(item))
 }
 
 /// Accept a JSON string (parsed with Python's `json`, so NaN and Infinity survive) or an

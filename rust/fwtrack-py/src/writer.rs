@@ -218,6 +218,58 @@ fn artifact_body(body_json: &str) -> PyResult<Mp> {
     Ok(body)
 }
 
+/// Open the writer of `path`. `info` is the run-start info (a dict, or its JSON text), or a
+/// callable making it from the metadata of the log being resumed (`RunReader.meta()`'s
+/// dict, None for a new log): the log is decoded once, for both. Returns the info too.
+fn open_writer(
+    py: Python<'_>,
+    path: &std::path::Path,
+    info: &Bound<'_, PyAny>,
+    resume: bool,
+    opts: WriterOptions,
+) -> PyResult<(Writer, fwtrack_core::writer::Recovered, Mp)> {
+    if !info.is_callable() {
+        let info = json_or_obj_to_mp(info)?;
+        let start = Record::RunStart(info.clone());
+        let (writer, recovered) = py
+            .detach(|| Writer::open(path, start, resume, opts))
+            .py_err()?;
+        return Ok((writer, recovered, info));
+    }
+    let make = info.clone().unbind();
+    let mut failed: Option<PyErr> = None;
+    let mut made = Mp::Nil;
+    let opened = py.detach(|| {
+        Writer::open_with(
+            path,
+            |prior| {
+                Python::attach(|py| {
+                    let prior = match prior {
+                        Some(m) => mp_to_py(py, &m.to_mp())?,
+                        None => py.None().into_bound(py),
+                    };
+                    json_or_obj_to_mp(&make.bind(py).call1((prior,))?)
+                })
+                .map(|info| {
+                    made = info.clone();
+                    Record::RunStart(info)
+                })
+                .map_err(|e| {
+                    failed = Some(e);
+                    fwtrack_core::error::Error::WriterGone("the run info was not made".into())
+                })
+            },
+            resume,
+            opts,
+        )
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let (writer, recovered) = opened.py_err()?;
+    Ok((writer, recovered, made))
+}
+
 #[pymethods]
 impl PyRunWriter {
     #[new]
@@ -249,7 +301,13 @@ impl PyRunWriter {
                 "queue_bytes=0 is out of range; use a budget of bytes >= 1, e.g. 16777216 (16 MiB)",
             ));
         }
-        let info = json_or_obj_to_mp(info)?;
+        let opts = WriterOptions {
+            flush_interval: Duration::from_secs_f64(flush_interval),
+            queue_capacity,
+            queue_bytes,
+            ..WriterOptions::default()
+        };
+        let (writer, recovered, info) = open_writer(py, &path, info, resume, opts)?;
         let started_unix = match &info {
             Mp::Map(entries) => entries
                 .iter()
@@ -259,15 +317,6 @@ impl PyRunWriter {
         }
         .filter(|t| t.is_finite())
         .unwrap_or_else(now_unix);
-        let opts = WriterOptions {
-            flush_interval: Duration::from_secs_f64(flush_interval),
-            queue_capacity,
-            queue_bytes,
-            ..WriterOptions::default()
-        };
-        let (writer, recovered) = py
-            .detach(|| Writer::open(&path, Record::RunStart(info), resume, opts))
-            .py_err()?;
         Ok(PyRunWriter {
             writer,
             steps: Mutex::new(StepState::new(recovered.last_step)),
@@ -522,13 +571,14 @@ impl PyRunWriter {
         })
     }
 
-    /// Append a full config snapshot.
-    fn log_config(&self, py: Python<'_>, config_json: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Append a full config snapshot: a dict converted straight to the record (a JSON
+    /// object's text is accepted too).
+    fn log_config(&self, py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<()> {
         if self.inert(py) {
             return Ok(());
         }
         self.check_open()?;
-        let cfg = json_or_obj_to_mp(config_json)?;
+        let cfg = json_or_obj_to_mp(config)?;
         self.enqueue(py, vec![Entry::Record(Record::Config(cfg))])
     }
 
@@ -606,19 +656,20 @@ impl PyRunWriter {
         )
     }
 
-    /// Explicit summary values (they win over computed ones).
-    #[pyo3(signature = (values_json, delete = Vec::new()))]
+    /// Explicit summary values (they win over computed ones): a dict converted straight to
+    /// the record (a JSON object's text is accepted too).
+    #[pyo3(signature = (values, delete = Vec::new()))]
     fn update_summary(
         &self,
         py: Python<'_>,
-        values_json: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
         delete: Vec<String>,
     ) -> PyResult<()> {
         if self.inert(py) {
             return Ok(());
         }
         self.check_open()?;
-        let values = match json_or_obj_to_mp(values_json)? {
+        let values = match json_or_obj_to_mp(values)? {
             Mp::Map(entries) => entries
                 .into_iter()
                 .map(|(k, v)| (k.as_str().map(str::to_owned).unwrap_or_default(), v))
