@@ -690,17 +690,16 @@ class Run:
         for key, items in self._media_by_key(self._reader(), wanted).items():
             for step, value in items:
                 media.setdefault(step, {})[key] = value
+        # Steps outside [min_step, max_step) and keys not wanted are skipped undecoded.
+        lo = None if min_step is None else max(min_step, 0)
+        hi = None if max_step is None else max(max_step, 0)
         try:
-            rows = _core.scan_rows(str(self._dir), wanted)
+            rows = _core.scan_rows(str(self._dir), wanted, lo, hi)
         except _core.CorruptLogError:
             _open_reader(self._dir)  # raises the error under the log's path
             raise
         for row in rows:
             step = int(row["_step"])
-            if min_step is not None and step < min_step:
-                continue
-            if max_step is not None and step >= max_step:
-                continue
             extra = media.get(step) if media else None
             if extra:
                 row.update(extra)

@@ -143,36 +143,58 @@ fn read_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(x)
 }
 
-/// Decode the frame at `pos` of `bytes` (`base` is the file offset of `bytes[0]`).
-fn next_frame(bytes: &[u8], pos: usize, base: u64) -> Step {
+/// A whole, CRC-checked frame with its records still encoded (see [`next_raw_frame`]).
+#[derive(Debug)]
+pub struct RawFrame<'a> {
+    /// Byte offset of the frame in the file.
+    pub offset: u64,
+    /// Byte length of the whole frame.
+    pub len: u64,
+    pub first_seq: u64,
+    /// The record count the frame header gives.
+    pub count: usize,
+    /// The uncompressed block: `count` records (see [`records`]).
+    pub raw: std::borrow::Cow<'a, [u8]>,
+}
+
+/// What [`next_raw_frame`] found at a position.
+#[derive(Debug)]
+pub enum RawStep<'a> {
+    Frame(RawFrame<'a>),
+    End(Tail),
+}
+
+/// The frame at `pos` of `bytes` (`base` is the file offset of `bytes[0]`), checked for
+/// length and CRC and decompressed, its records left encoded; or why the scan ends there.
+pub fn next_raw_frame(bytes: &[u8], pos: usize, base: u64) -> RawStep<'_> {
     let offset = base + pos as u64;
     let rest = &bytes[pos..];
     if rest.is_empty() {
-        return Step::End(Tail::Clean);
+        return RawStep::End(Tail::Clean);
     }
     if rest.len() < FRAME_HEADER_LEN {
-        return Step::End(Tail::Torn {
+        return RawStep::End(Tail::Torn {
             offset,
             missing: (FRAME_HEADER_LEN - rest.len()) as u64,
         });
     }
     let body_len = read_u32(rest, 0) as usize;
     if body_len > MAX_FRAME_BODY {
-        return Step::End(Tail::Corrupt {
+        return RawStep::End(Tail::Corrupt {
             offset,
             reason: format!("frame length {body_len} is implausible"),
         });
     }
     let total = FRAME_HEADER_LEN + body_len;
     if rest.len() < total {
-        return Step::End(Tail::Torn {
+        return RawStep::End(Tail::Torn {
             offset,
             missing: (total - rest.len()) as u64,
         });
     }
     let crc = read_u32(rest, 4);
     if crc32c::crc32c(&rest[8..total]) != crc {
-        return Step::End(Tail::Corrupt {
+        return RawStep::End(Tail::Corrupt {
             offset,
             reason: "CRC mismatch".to_owned(),
         });
@@ -182,50 +204,62 @@ fn next_frame(bytes: &[u8], pos: usize, base: u64) -> Step {
     let raw_len = read_u32(rest, 20) as usize;
     let codec = rest[24];
     if raw_len > MAX_FRAME_BODY {
-        return Step::End(Tail::Corrupt {
+        return RawStep::End(Tail::Corrupt {
             offset,
             reason: format!("uncompressed length {raw_len} is implausible"),
         });
     }
     let body = &rest[FRAME_HEADER_LEN..total];
-    let decompressed;
-    let raw: &[u8] = match codec {
-        CODEC_NONE => body,
+    let raw = match codec {
+        CODEC_NONE => std::borrow::Cow::Borrowed(body),
         CODEC_ZSTD => match zstd::bulk::decompress(body, raw_len) {
-            Ok(d) => {
-                decompressed = d;
-                &decompressed
-            }
+            Ok(d) => std::borrow::Cow::Owned(d),
             Err(e) => {
-                return Step::End(Tail::Corrupt {
+                return RawStep::End(Tail::Corrupt {
                     offset,
                     reason: format!("zstd: {e}"),
                 });
             }
         },
         other => {
-            return Step::End(Tail::Corrupt {
+            return RawStep::End(Tail::Corrupt {
                 offset,
                 reason: format!("unknown codec {other}"),
             });
         }
     };
-    match decode_records(raw, count) {
+    RawStep::Frame(RawFrame {
+        offset,
+        len: total as u64,
+        first_seq,
+        count,
+        raw,
+    })
+}
+
+/// Decode the frame at `pos` of `bytes` (`base` is the file offset of `bytes[0]`).
+fn next_frame(bytes: &[u8], pos: usize, base: u64) -> Step {
+    let f = match next_raw_frame(bytes, pos, base) {
+        RawStep::Frame(f) => f,
+        RawStep::End(tail) => return Step::End(tail),
+    };
+    match decode_records(&f.raw, f.count) {
         Ok(records) => Step::Frame(Frame {
-            offset,
-            len: total as u64,
-            first_seq,
+            offset: f.offset,
+            len: f.len,
+            first_seq: f.first_seq,
             records,
         }),
         Err(e) => Step::End(Tail::Corrupt {
-            offset,
+            offset: f.offset,
             reason: e.to_string(),
         }),
     }
 }
 
-/// Decode `count` records from an uncompressed block.
-pub fn decode_records(raw: &[u8], count: usize) -> Result<Vec<Record>> {
+/// The records of an uncompressed block, `(kind, MessagePack body)` each, checked to be
+/// `count` whole records.
+pub fn records(raw: &[u8], count: usize) -> Result<Vec<(u8, &[u8])>> {
     let mut out = Vec::with_capacity(count.min(1 << 20));
     let mut pos = 0;
     while pos < raw.len() {
@@ -236,8 +270,7 @@ pub fn decode_records(raw: &[u8], count: usize) -> Result<Vec<Record>> {
         if len == 0 || raw.len() - pos - 4 < len {
             return Err(Error::Decode(format!("record length {len} overruns block")));
         }
-        let kind = raw[pos + 4];
-        out.push(Record::decode(kind, &raw[pos + 5..pos + 4 + len])?);
+        out.push((raw[pos + 4], &raw[pos + 5..pos + 4 + len]));
         pos += 4 + len;
     }
     if out.len() != count {
@@ -247,6 +280,14 @@ pub fn decode_records(raw: &[u8], count: usize) -> Result<Vec<Record>> {
         )));
     }
     Ok(out)
+}
+
+/// Decode `count` records from an uncompressed block.
+pub fn decode_records(raw: &[u8], count: usize) -> Result<Vec<Record>> {
+    records(raw, count)?
+        .into_iter()
+        .map(|(kind, body)| Record::decode(kind, body))
+        .collect()
 }
 
 /// Scan frames from `bytes`, which start at file offset `base` (just after the header, or

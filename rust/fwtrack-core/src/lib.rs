@@ -11,6 +11,7 @@
 pub mod address;
 pub mod blobdir;
 pub mod codec;
+pub mod columns;
 pub mod console;
 pub mod downsample;
 pub mod error;

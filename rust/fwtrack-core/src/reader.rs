@@ -7,11 +7,12 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::codec::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_FRAME_BODY, Tail};
+use crate::codec::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_FRAME_BODY, RawStep, Tail};
+use crate::columns::{ColumnsBuilder, HistoryFilter, RowDecoder};
 use crate::error::{Error, Result};
 use crate::histogram::Hist;
 use crate::meta::RunMeta;
-use crate::record::{Key, MediaRecord, Record, Row, SummarySnapshot, SystemSample, Value};
+use crate::record::{Key, MediaRecord, Record, Row, SummarySnapshot, SystemSample, Value, kind};
 
 /// Everything read from a log file.
 #[derive(Debug)]
@@ -186,20 +187,111 @@ impl Iterator for RecordStream {
     }
 }
 
-/// History rows of a log, merged by step, read frame by frame.
+/// History rows of a log, merged by step, read frame by frame. History records are decoded
+/// straight into rows holding only the wanted keys ([`crate::columns`]); rows outside the
+/// wanted steps are left out.
 pub struct RowStream {
-    records: RecordStream,
+    file: BufReader<File>,
+    path: PathBuf,
+    offset: u64,
+    done: bool,
+    filter: HistoryFilter,
+    decoder: RowDecoder,
+    queue: VecDeque<Row>,
     pending: Option<Row>,
 }
 
 impl RowStream {
     /// Stream the rows of a run directory (or a log file).
     pub fn open(path: &Path) -> Result<RowStream> {
+        Self::open_filtered(path, HistoryFilter::default())
+    }
+
+    /// Stream the rows of a run directory (or a log file) that `filter` wants, with only
+    /// its keys.
+    pub fn open_filtered(path: &Path, filter: HistoryFilter) -> Result<RowStream> {
+        let path = log_path(path);
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = BufReader::with_capacity(1 << 16, file);
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        (&mut file)
+            .take(HEADER_LEN as u64)
+            .read_to_end(&mut header)
+            .map_err(|e| Error::io(&path, e))?;
+        codec::check_header(&header, &path.display().to_string())?;
         Ok(RowStream {
-            records: RecordStream::open(&log_path(path))?,
+            file,
+            path,
+            offset: HEADER_LEN as u64,
+            done: false,
+            decoder: RowDecoder::new(filter.keys.as_deref()),
+            filter,
+            queue: VecDeque::new(),
             pending: None,
         })
     }
+
+    /// Decode the next whole frame's history records into the queue; false at the end.
+    fn fill(&mut self) -> bool {
+        if self.done {
+            return false;
+        }
+        let mut bytes = Vec::new();
+        let ok = read_frame_bytes(&mut self.file, &mut bytes).is_ok();
+        let frame = if ok {
+            codec::next_raw_frame(&bytes, 0, self.offset)
+        } else {
+            RawStep::End(Tail::Clean)
+        };
+        let RawStep::Frame(f) = frame else {
+            self.done = true;
+            return false;
+        };
+        let rows = codec::records(&f.raw, f.count).and_then(|recs| {
+            let mut rows = Vec::new();
+            let filter = &self.filter;
+            for (k, body) in recs {
+                if k == kind::HISTORY {
+                    rows.push(self.decoder.row(body, |s| filter.wants_step(s))?);
+                } else if matches!(k, 1..=kind::LAST_KNOWN) {
+                    // Checked as a generic reader would: a bad record ends the log here.
+                    Record::decode(k, body)?;
+                }
+            }
+            Ok(rows)
+        });
+        match rows {
+            Ok(rows) => {
+                self.offset += f.len;
+                self.queue.extend(rows);
+                true
+            }
+            Err(_) => {
+                self.done = true;
+                false
+            }
+        }
+    }
+
+    /// The log file read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Read the next frame's bytes (header and as much of the body as there is).
+fn read_frame_bytes(file: &mut BufReader<File>, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+    (&mut *file)
+        .take(FRAME_HEADER_LEN as u64)
+        .read_to_end(bytes)?;
+    if bytes.len() == FRAME_HEADER_LEN {
+        let body = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        if body <= MAX_FRAME_BODY {
+            bytes.reserve(body);
+            (&mut *file).take(body as u64).read_to_end(bytes)?;
+        }
+    }
+    Ok(())
 }
 
 impl Iterator for RowStream {
@@ -207,17 +299,25 @@ impl Iterator for RowStream {
 
     fn next(&mut self) -> Option<Row> {
         loop {
-            match self.records.next() {
-                Some(Record::History(row)) => match &mut self.pending {
-                    Some(prev) if prev.step == row.step => merge_row(prev, row),
-                    _ => {
-                        if let Some(done) = self.pending.replace(row) {
-                            return Some(done);
-                        }
+            let Some(row) = self.queue.pop_front() else {
+                if self.fill() {
+                    continue;
+                }
+                let last = self.pending.take()?;
+                if self.filter.wants_step(last.step) {
+                    return Some(last);
+                }
+                continue;
+            };
+            match &mut self.pending {
+                Some(prev) if prev.step == row.step => merge_row(prev, row),
+                _ => {
+                    if let Some(done) = self.pending.replace(row)
+                        && self.filter.wants_step(done.step)
+                    {
+                        return Some(done);
                     }
-                },
-                Some(_) => {}
-                None => return self.pending.take(),
+                }
             }
         }
     }
@@ -265,38 +365,51 @@ impl RunView {
         };
         let mut last_row_step = None;
         for r in c.records {
-            v.meta.fold(&r, &mut last_row_step);
-            match r {
-                Record::History(row) => match v.rows.last_mut() {
-                    Some(prev) if prev.step == row.step => merge_row(prev, row),
-                    _ => v.rows.push(row),
-                },
-                Record::Histogram(h) => v.hists.push((h.step, h.key, h.hist)),
-                Record::Summary(s) => v.summary = Some(s),
-                Record::System(x) => v.system.push(x),
-                Record::Console(c) => {
-                    let stream: Arc<str> = Arc::from(c.stream.as_str());
-                    v.console
-                        .extend(c.lines.into_iter().map(|(t, l)| (t, stream.clone(), l)));
-                }
-                Record::Media(m) => v.media.push(m),
-                // Metadata only: folded above.
-                Record::RunStart(_)
-                | Record::Config(_)
-                | Record::MetricDef(_)
-                | Record::Finish(_)
-                | Record::ArtifactLogged(_)
-                | Record::ArtifactUsed(_)
-                | Record::Alert(_)
-                | Record::RunEdit(_)
-                | Record::Unknown { .. } => {}
-            }
+            v.fold(r, &mut last_row_step, true);
         }
-        if let Some(s) = &v.summary {
-            v.meta.summary = s.values.clone();
-        }
-        v.meta.tail_error = c.tail.describe();
+        v.finish(&c.tail);
         v
+    }
+
+    /// Fold one record; history rows are kept only with `rows`.
+    fn fold(&mut self, r: Record, last_row_step: &mut Option<u64>, rows: bool) {
+        self.meta.fold(&r, last_row_step);
+        match r {
+            Record::History(row) => {
+                if rows {
+                    match self.rows.last_mut() {
+                        Some(prev) if prev.step == row.step => merge_row(prev, row),
+                        _ => self.rows.push(row),
+                    }
+                }
+            }
+            Record::Histogram(h) => self.hists.push((h.step, h.key, h.hist)),
+            Record::Summary(s) => self.summary = Some(s),
+            Record::System(x) => self.system.push(x),
+            Record::Console(c) => {
+                let stream: Arc<str> = Arc::from(c.stream.as_str());
+                self.console
+                    .extend(c.lines.into_iter().map(|(t, l)| (t, stream.clone(), l)));
+            }
+            Record::Media(m) => self.media.push(m),
+            // Metadata only: folded above.
+            Record::RunStart(_)
+            | Record::Config(_)
+            | Record::MetricDef(_)
+            | Record::Finish(_)
+            | Record::ArtifactLogged(_)
+            | Record::ArtifactUsed(_)
+            | Record::Alert(_)
+            | Record::RunEdit(_)
+            | Record::Unknown { .. } => {}
+        }
+    }
+
+    fn finish(&mut self, tail: &Tail) {
+        if let Some(s) = &self.summary {
+            self.meta.summary = s.values.clone();
+        }
+        self.meta.tail_error = tail.describe();
     }
 
     /// The system samples as columns: Unix times, run times and one column per key (NaN
@@ -332,6 +445,115 @@ impl RunView {
     pub fn columns(&self, keys: Option<&[String]>) -> Columns {
         Columns::build(&self.rows, keys)
     }
+}
+
+/// A run log opened for reading without decoding its history: the metadata, histograms,
+/// system samples, console lines and media of a [`RunView`] (its `rows` empty), read in one
+/// pass that checks every history record but decodes only its step and times. The history
+/// is decoded on demand, straight into typed columns ([`RunLog::history`]), from the
+/// snapshot of the log taken at open (its first `valid_len` bytes).
+#[derive(Debug)]
+pub struct RunLog {
+    pub view: RunView,
+    /// The log file.
+    pub path: PathBuf,
+}
+
+impl RunLog {
+    /// Read the log of a run directory (or a log file) up to its last whole frame.
+    pub fn open(path: &Path) -> Result<RunLog> {
+        let path = log_path(path);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let view = Self::fold_bytes(&bytes, &path.display().to_string())?;
+        Ok(RunLog { view, path })
+    }
+
+    /// The view of the bytes of a log file (`name` only labels errors).
+    pub fn fold_bytes(bytes: &[u8], name: &str) -> Result<RunView> {
+        codec::check_header(bytes, name)?;
+        let mut v = RunView {
+            valid_len: HEADER_LEN as u64,
+            ..RunView::default()
+        };
+        let mut last_row_step = None;
+        let mut pos = HEADER_LEN;
+        let tail = loop {
+            let f = match codec::next_raw_frame(bytes, pos, 0) {
+                RawStep::Frame(f) => f,
+                RawStep::End(tail) => break tail,
+            };
+            let decoded: Result<Vec<Record>> = codec::records(&f.raw, f.count).and_then(|recs| {
+                recs.into_iter()
+                    .map(|(k, body)| {
+                        if k == kind::HISTORY {
+                            let h = crate::columns::check_record(body)?;
+                            Ok(Record::History(Row {
+                                step: h.step,
+                                timestamp: h.timestamp,
+                                runtime: h.runtime,
+                                values: Vec::new(),
+                            }))
+                        } else {
+                            Record::decode(k, body)
+                        }
+                    })
+                    .collect()
+            });
+            match decoded {
+                Ok(records) => {
+                    v.next_seq = f.first_seq + records.len() as u64;
+                    for r in records {
+                        v.fold(r, &mut last_row_step, false);
+                    }
+                    pos += f.len as usize;
+                    v.valid_len = pos as u64;
+                }
+                Err(e) => {
+                    break Tail::Corrupt {
+                        offset: f.offset,
+                        reason: e.to_string(),
+                    };
+                }
+            }
+        };
+        v.finish(&tail);
+        Ok(v)
+    }
+
+    /// The history of the snapshot as columns, decoded straight from the records: only the
+    /// filter's keys and steps (rows merged by step as [`Columns::build`] merges them).
+    pub fn history(&self, filter: &HistoryFilter) -> Result<Columns> {
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut bytes = Vec::with_capacity(self.view.valid_len as usize);
+        file.take(self.view.valid_len)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(history_columns(&bytes, filter))
+    }
+}
+
+/// The history columns of the whole frames in a log's bytes (header included), decoded
+/// straight from the records; decoding stops at the first frame that does not read.
+pub fn history_columns(bytes: &[u8], filter: &HistoryFilter) -> Columns {
+    let mut b = ColumnsBuilder::new(filter.clone());
+    let mut pos = HEADER_LEN.min(bytes.len());
+    while let RawStep::Frame(f) = codec::next_raw_frame(bytes, pos, 0) {
+        let Ok(recs) = codec::records(&f.raw, f.count) else {
+            break;
+        };
+        let mut ok = true;
+        for (k, body) in recs {
+            if k == kind::HISTORY && b.push(body).is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if !ok {
+            break;
+        }
+        pos += f.len as usize;
+    }
+    b.finish()
 }
 
 /// The system samples, column by column.

@@ -1,49 +1,63 @@
 //! `RunReader`: a run log read back (a snapshot taken when the reader is made).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use fwtrack_core::reader::{Column, RowStream, RunView, log_path};
+use fwtrack_core::columns::HistoryFilter;
+use fwtrack_core::reader::{Column, RowStream, RunLog, log_path};
 use parking_lot::Mutex;
 
 use crate::convert::{mp_to_py, value_to_py};
 use crate::errors::IntoPy;
 use crate::hist::PyHistogram;
 
-/// Reads a run log, including one still being written.
+/// Reads a run log, including one still being written. Opening it decodes everything but
+/// the history values; `history()` decodes those, straight into columns.
 #[pyclass(name = "RunReader", module = "fwtrack._core", frozen)]
 pub struct PyRunReader {
-    view: RunView,
-    file: PathBuf,
+    log: RunLog,
+}
+
+impl PyRunReader {
+    fn view(&self) -> &fwtrack_core::reader::RunView {
+        &self.log.view
+    }
 }
 
 #[pymethods]
 impl PyRunReader {
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let file = log_path(&path);
-        let view = py.detach(|| RunView::open(&file)).py_err()?;
-        Ok(PyRunReader { view, file })
+        let log = py.detach(|| RunLog::open(&path)).py_err()?;
+        Ok(PyRunReader { log })
     }
 
     /// Run metadata: starts, config, summary, metrics, finish, last_step, runtime, rows,
     /// records, tail_error, artifacts (the shape of the history index's meta: one fold).
     fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        mp_to_py(py, &self.view.meta.to_mp())
+        mp_to_py(py, &self.view().meta.to_mp())
     }
 
-    /// The history as columns (see `_core.pyi`).
-    #[pyo3(signature = (keys = None))]
+    /// The history as columns (see `_core.pyi`): of `keys` (every key when None), at steps
+    /// in `min_step..max_step` (inclusive, exclusive; unbounded when None).
+    #[pyo3(signature = (keys = None, min_step = None, max_step = None))]
     fn history<'py>(
         &self,
         py: Python<'py>,
         keys: Option<Vec<String>>,
+        min_step: Option<u64>,
+        max_step: Option<u64>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let cols = py.detach(|| self.view.columns(keys.as_deref()));
+        let filter = HistoryFilter {
+            keys,
+            min_step,
+            max_step,
+        };
+        let cols = py.detach(|| self.log.history(&filter)).py_err()?;
         let d = PyDict::new(py);
         let steps: Vec<i64> = cols.step.iter().map(|s| *s as i64).collect();
         d.set_item("_step", PyArray1::from_vec(py, steps))?;
@@ -69,14 +83,19 @@ impl PyRunReader {
 
     /// Rows as dicts, streamed from the log file frame by frame (rows written after the
     /// reader was made are included).
-    #[pyo3(signature = (keys = None))]
-    fn scan(&self, keys: Option<Vec<String>>) -> PyResult<RowIter> {
-        scan_rows(self.file.clone(), keys)
+    #[pyo3(signature = (keys = None, min_step = None, max_step = None))]
+    fn scan(
+        &self,
+        keys: Option<Vec<String>>,
+        min_step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<RowIter> {
+        scan_rows(self.log.path.clone(), keys, min_step, max_step)
     }
 
     /// (step, histogram) for each step at which `key` was logged as a histogram.
     fn histograms(&self, key: &str) -> Vec<(u64, PyHistogram)> {
-        self.view
+        self.view()
             .hists
             .iter()
             .filter(|(_, k, _)| &**k == key)
@@ -86,14 +105,14 @@ impl PyRunReader {
 
     /// Keys logged as histograms, sorted.
     fn histogram_keys(&self) -> Vec<String> {
-        let keys: BTreeSet<&str> = self.view.hists.iter().map(|(_, k, _)| &**k).collect();
+        let keys: BTreeSet<&str> = self.view().hists.iter().map(|(_, k, _)| &**k).collect();
         keys.into_iter().map(str::to_owned).collect()
     }
 
     /// The system samples as columns: `_timestamp`, `_runtime` and one float64 array per
     /// key (NaN where a sample lacks the key).
     fn system<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let cols = self.view.system_columns();
+        let cols = self.view().system_columns();
         let d = PyDict::new(py);
         d.set_item("_timestamp", PyArray1::from_vec(py, cols.timestamp))?;
         d.set_item("_runtime", PyArray1::from_vec(py, cols.runtime))?;
@@ -105,7 +124,7 @@ impl PyRunReader {
 
     /// The console lines in log order: `(unix_time, stream, text)`.
     fn console(&self) -> Vec<(f64, String, String)> {
-        self.view
+        self.view()
             .console
             .iter()
             .map(|(t, s, l)| (*t, s.to_string(), l.clone()))
@@ -116,7 +135,7 @@ impl PyRunReader {
     /// keys.
     #[pyo3(signature = (key = None))]
     fn media<'py>(&self, py: Python<'py>, key: Option<&str>) -> PyResult<Vec<MediaItem<'py>>> {
-        self.view
+        self.view()
             .media
             .iter()
             .filter(|m| key.is_none_or(|k| &*m.key == k))
@@ -133,13 +152,13 @@ impl PyRunReader {
 
     /// Keys logged with media values, sorted.
     fn media_keys(&self) -> Vec<String> {
-        let keys: BTreeSet<&str> = self.view.media.iter().map(|m| &*m.key).collect();
+        let keys: BTreeSet<&str> = self.view().media.iter().map(|m| &*m.key).collect();
         keys.into_iter().map(str::to_owned).collect()
     }
 
     /// The alerts the run raised, in log order: `{"ts", "title", "text", "level"}` dicts.
     fn alerts<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        self.view
+        self.view()
             .meta
             .alerts
             .iter()
@@ -155,13 +174,24 @@ impl PyRunReader {
 }
 
 /// Rows of the run log in `path` (a run directory or a log file) as dicts, streamed one
-/// frame at a time without reading the whole log first.
+/// frame at a time without reading the whole log first: only `keys` (every key when None),
+/// only steps in `min_step..max_step` (inclusive, exclusive); other values are skipped
+/// undecoded.
 #[pyfunction]
-#[pyo3(signature = (path, keys = None))]
-pub fn scan_rows(path: PathBuf, keys: Option<Vec<String>>) -> PyResult<RowIter> {
+#[pyo3(signature = (path, keys = None, min_step = None, max_step = None))]
+pub fn scan_rows(
+    path: PathBuf,
+    keys: Option<Vec<String>>,
+    min_step: Option<u64>,
+    max_step: Option<u64>,
+) -> PyResult<RowIter> {
+    let filter = HistoryFilter {
+        keys,
+        min_step,
+        max_step,
+    };
     Ok(RowIter {
-        rows: Mutex::new(RowStream::open(&path).py_err()?),
-        keys: keys.map(|k| k.into_iter().collect()),
+        rows: Mutex::new(RowStream::open_filtered(&path, filter).py_err()?),
     })
 }
 
@@ -172,7 +202,6 @@ type MediaItem<'py> = (u64, f64, String, Bound<'py, PyAny>);
 #[pyclass(module = "fwtrack._core", frozen)]
 pub struct RowIter {
     rows: Mutex<RowStream>,
-    keys: Option<HashSet<String>>,
 }
 
 #[pymethods]
@@ -191,9 +220,7 @@ impl RowIter {
         d.set_item("_timestamp", row.timestamp)?;
         d.set_item("_runtime", row.runtime)?;
         for (k, v) in &row.values {
-            if self.keys.as_ref().is_none_or(|w| w.contains(&**k)) {
-                d.set_item(&**k, value_to_py(py, v)?)?;
-            }
+            d.set_item(&**k, value_to_py(py, v)?)?;
         }
         Ok(Some(d))
     }
