@@ -41,7 +41,7 @@ from worker import HIST_TRACKERS, RESULT_PREFIX
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
 ALL_TRACKERS = tuple(TRACKERS)
-FIGURES = ("init", "log2", "log100", "hist", "train", "finish-env")  # the default run
+FIGURES = ("init", "log2", "log100", "hist", "train", "finish_env")  # the default run
 # Also on request: "train-nt", the training loop with torch on every core. On a 2-core machine
 # that anything else is also using, torch's OpenMP threads then wait on each other for whole
 # scheduler slices and the loop time swings by 10x between runs, so it is not in the default.
@@ -102,7 +102,7 @@ TARGETS = (
     ),
     Target("finish() after 100k 2-scalar calls", "log2", "finish_s", "<=", 0.100, "s"),
     Target(
-        "finish() of an empty run, default captures", "finish-env", "finish_env_s", "<=", 0.05, "s"
+        "finish() of an empty run, default captures", "finish_env", "finish_env_s", "<=", 0.05, "s"
     ),
     Target("histogram of 10M float32 / arr.sum() floor", "hist-10M", "floor_ratio", "<=", 2, "x"),
     Target(
@@ -387,9 +387,9 @@ class Report:
 
     def finish_env(self) -> str:
         """init() with a 1,000-key config and finish() of that empty run, default captures."""
-        noop = self.field("finish-env", "noop", "init_config_s")
-        fw_init = self.field("finish-env", "fwtrack", "init_config_s")
-        fw_finish = self.field("finish-env", "fwtrack", "finish_env_s")
+        noop = self.field("finish_env", "noop", "init_config_s")
+        fw_init = self.field("finish_env", "fwtrack", "init_config_s")
+        fw_finish = self.field("finish_env", "fwtrack", "finish_env_s")
 
         def cells(t: str, a: dict[str, Any]) -> list[str]:
             other = t not in ("fwtrack", "noop")
@@ -409,7 +409,7 @@ class Report:
             "finish() empty run ms",
             "vs fwtrack",
         ]
-        return table(head, self.rows("finish-env", cells, len(head)))
+        return table(head, self.rows("finish_env", cells, len(head)))
 
     def log(self, figure: str) -> str:
         fw = self.field(figure, "fwtrack", "per_call_median_us")

@@ -86,7 +86,7 @@ def fig_init(tracker: Tracker) -> dict[str, Any]:
 
 
 CONFIG_1K = {f"group{i // 50}/param_{i}": i * 0.001 for i in range(1000)}
-"""A 1,000-key config (figure finish-env)."""
+"""A 1,000-key config (figure finish_env)."""
 
 
 def fig_finish_env(tracker: Tracker) -> dict[str, Any]:
@@ -332,7 +332,7 @@ def main() -> int:
     p.add_argument(
         "--figure",
         required=True,
-        choices=["init", "log2", "log100", "hist", "train", "finish-env"],
+        choices=["init", "log2", "log100", "hist", "train", "finish_env"],
     )
     p.add_argument("--workdir", required=True, type=Path)
     p.add_argument("--calls", type=int, default=100_000, help="log() calls (log2, log100)")
@@ -360,7 +360,7 @@ def main() -> int:
                 out.update(fig_log(tracker, 2, args.calls, args.budget))
             elif args.figure == "log100":
                 out.update(fig_log(tracker, 100, args.calls, args.budget))
-            elif args.figure == "finish-env":
+            elif args.figure == "finish_env":
                 out.update(fig_finish_env(tracker))
             else:
                 out.update(fig_train(tracker, args.steps, args.torch_threads))
