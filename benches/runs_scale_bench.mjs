@@ -137,9 +137,13 @@ try {
           }),
         );
       }
-      // back to the default order, then search and filter
+      // back to the default order (a fresh load, so no answer of the sorts is still due),
+      // then search and filter
       await page.goto(workspace, { waitUntil: "commit" });
+      await page.reload({ waitUntil: "commit" });
+      await page.waitForFunction(() => window.__rs !== undefined, null, { timeout: plan.timeout_ms });
       await page.evaluate(([s, t]) => window.__rs.when(s, "", t), [ROWS, plan.timeout_ms]);
+      await page.waitForTimeout(500);
       const text = plan.search[rep % plan.search.length];
       out.search.push(
         await action(page, ["input"], async () => {
