@@ -111,25 +111,23 @@ def assert_same(js: dict[str, Any], bn: dict[str, Any]) -> None:
                 np.testing.assert_array_equal(br["series"][key][name], from_json(values))
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        {},
-        {"samples": 0},
-        {"keys": ["lr", "eval/acc", "nope"], "min_step": 300, "max_step": 1500, "samples": 50},
-        {"timestamps": False, "samples": 120},
-        {"budget": 240, "min_samples": 20},
-    ],
-    ids=["default", "full", "keys-range", "no-timestamps", "budget"],
-)
-def test_binary_answer_holds_the_json_values(api: TestClient, extra: dict[str, Any]) -> None:
-    js, bn = both(api, {"runs": ["a", "ghost", "c", "b", "a"], **extra})
-    assert [r["run"] for r in js["runs"]] == ["a", "c", "b"]
-    assert js["missing"] == ["ghost"]
-    assert_same(js, bn)
+CASES: list[dict[str, Any]] = [
+    {},
+    {"samples": 0},
+    {"keys": ["lr", "eval/acc", "nope"], "min_step": 300, "max_step": 1500, "samples": 50},
+    {"timestamps": False, "samples": 120},
+    {"budget": 240, "min_samples": 20},
+]
 
 
-def test_binary_answer_up_to_a_moment(api: TestClient) -> None:
+def test_binary_answer_holds_the_json_values(api: TestClient) -> None:
+    """Same runs, keys, flags and values (exactly, NaN and infinities included) for every
+    kind of request, a frozen report's `until` among them; float32 only where exact."""
+    for extra in CASES:
+        js, bn = both(api, {"runs": ["a", "ghost", "c", "b", "a"], **extra})
+        assert [r["run"] for r in js["runs"]] == ["a", "c", "b"], extra
+        assert js["missing"] == ["ghost"]
+        assert_same(js, bn)
     full = api.post(URL, json={"runs": ["a"], "keys": ["loss"], "samples": 0}).json()
     stamps = from_json(full["runs"][0]["series"]["loss"]["timestamp"])
     until = float(stamps[len(stamps) // 2])
@@ -138,9 +136,7 @@ def test_binary_answer_up_to_a_moment(api: TestClient) -> None:
     kept = js["runs"][0]["series"]["loss"]
     assert max(kept["timestamp"]) <= until
     assert kept["step"][-1] == int(np.flatnonzero(stamps <= until)[-1])
-
-
-def test_float32_columns_only_where_exact(api: TestClient) -> None:
+    # float32 columns only where every value is exactly one
     r = api.post(
         URL, json={"runs": ["b"], "keys": ["lr", "loss"], "samples": 0}, headers={"Accept": SERIES}
     )
@@ -152,16 +148,16 @@ def test_float32_columns_only_where_exact(api: TestClient) -> None:
     assert series["loss"]["timestamp"][0] == "f8"
 
 
-def test_budget_shares_points_among_runs(api: TestClient) -> None:
-    """Each run gets max(min_samples, budget // runs found) samples, at most `samples`."""
-    cases = [
+def test_budget_timestamps_and_accept(api: TestClient) -> None:
+    # the budget: each run gets max(min_samples, budget // runs found), at most `samples`
+    budgets = [
         ({"budget": 300, "min_samples": 10}, 100),  # 3 runs found (ghost is not)
         ({"budget": 300, "min_samples": 150}, 150),
         ({"budget": 3000, "samples": 400}, 400),
         ({"budget": 90, "min_samples": 10, "samples": 0}, 30),
         ({}, 1000),
     ]
-    for extra, per_run in cases:
+    for extra, per_run in budgets:
         body = {"runs": ["a", "b", "c", "ghost"], "keys": ["lr"], **extra}
         js = api.post(URL, json=body).json()
         assert js["samples"] == per_run, extra
@@ -169,25 +165,21 @@ def test_budget_shares_points_among_runs(api: TestClient) -> None:
             n = len(run["series"]["lr"]["step"])
             # evenly spaced steps fill every bucket: exactly `per_run` points, or all of them
             assert n == min(per_run, 7 if run["run"] == "c" else STEPS), (extra, run["run"])
-        assert decode_series(api.post(URL, json=body, headers={"Accept": SERIES}).content)[
-            "samples"
-        ] == per_run
+        binary = api.post(URL, json=body, headers={"Accept": SERIES}).content
+        assert decode_series(binary)["samples"] == per_run
 
-
-def test_timestamps_only_when_asked(api: TestClient) -> None:
+    # timestamps only when asked for
     body = {"runs": ["a", "c"], "samples": 100, "timestamps": False}
     js, bn = both(api, body)
     for answer in (js, bn):
         for run in answer["runs"]:
             for cols in run["series"].values():
-                assert "timestamp" not in cols
-                assert "step" in cols and "value" in cols
+                assert set(cols) <= {"step", "value", "min", "max"}
+                assert "value" in cols
     js = api.post(URL, json={**body, "timestamps": True}).json()
     assert all("timestamp" in cols for cols in js["runs"][0]["series"].values())
 
-
-def test_accept_chooses_the_encoding(api: TestClient) -> None:
-    body = {"runs": ["c"], "keys": ["lr"]}
+    # the encoding follows Accept
     for accept, kind in [
         (None, "application/json"),
         ("*/*", "application/json"),
@@ -197,7 +189,7 @@ def test_accept_chooses_the_encoding(api: TestClient) -> None:
         (SERIES.upper(), SERIES),
     ]:
         headers = {} if accept is None else {"Accept": accept}
-        r = api.post(URL, json=body, headers=headers)
+        r = api.post(URL, json={"runs": ["c"], "keys": ["lr"]}, headers=headers)
         assert r.status_code == 200, (accept, r.text)
         assert r.headers["content-type"] == kind, accept
     # errors stay JSON whatever was asked for
