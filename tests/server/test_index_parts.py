@@ -100,6 +100,9 @@ def _assert_parts_equal_the_log(log: Path, index: Path) -> None:
         assert hists["nan"] == [h.nan_count for _, h in entries]
         assert hists["pos_inf"] == [h.pos_inf_count for _, h in entries]
         assert hists["neg_inf"] == [h.neg_inf_count for _, h in entries]
+        text = _core.histograms_json(idx, key)
+        assert text is not None
+        assert json.loads(text) == {"key": key, **hists}
 
 
 def test_the_parts_of_a_finished_run_equal_its_decoded_log(tmp_path: Path) -> None:

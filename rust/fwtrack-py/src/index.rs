@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use fwtrack_core::codec;
 use fwtrack_core::downsample::{self as ds, Series};
@@ -351,6 +351,24 @@ pub fn histograms<'py>(
     Ok(d)
 }
 
+/// The histograms of `key` in the index as the JSON text of the server's answer (`{"key",
+/// "steps", "edges", "counts", "nan", "pos_inf", "neg_inf"}`), or None when an edge is not
+/// finite.
+#[pyfunction]
+pub fn histograms_json<'py>(
+    py: Python<'py>,
+    index_dir: PathBuf,
+    key: String,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let text = py
+        .detach(|| -> fwtrack_core::Result<Option<String>> {
+            let m = index::read_manifest(&index_dir)?;
+            parts_hist::key_json(&index_dir, &m.parts, &key)
+        })
+        .py_err()?;
+    Ok(text.map(|t| PyBytes::new(py, t.as_bytes())))
+}
+
 /// Add the functions reading the index's parts to the module.
 pub fn register_parts(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("INDEX_VERSION", index::INDEX_VERSION)?;
@@ -363,5 +381,6 @@ pub fn register_parts(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(media_keys, m)?)?;
     m.add_function(wrap_pyfunction!(histogram_keys, m)?)?;
     m.add_function(wrap_pyfunction!(histograms, m)?)?;
+    m.add_function(wrap_pyfunction!(histograms_json, m)?)?;
     Ok(())
 }

@@ -50,19 +50,17 @@ impl ConsoleState {
 
     /// Append a batch of lines.
     pub(crate) fn fold(&mut self, c: ConsoleLines, w: &mut Writer) -> Result<()> {
-        let sid = match self.streams.iter().position(|s| *s == c.stream) {
-            Some(i) => i,
-            None => {
-                self.streams.push(c.stream.clone());
-                self.streams.len() - 1
-            }
+        let sid = if let Some(i) = self.streams.iter().position(|s| *s == c.stream) {
+            i
+        } else {
+            self.streams.push(c.stream.clone());
+            self.streams.len() - 1
         };
         let mut end = w.len(TEXT);
-        let mut n = w.len(INDEX) / LINE_BYTES;
         let mut text = Vec::new();
         let mut index = Vec::with_capacity(c.lines.len() * LINE_BYTES as usize);
         let mut numbers = Vec::with_capacity(c.lines.len() * 8);
-        for (ts, line) in &c.lines {
+        for (n, (ts, line)) in (w.len(INDEX) / LINE_BYTES..).zip(&c.lines) {
             text.extend_from_slice(line.as_bytes());
             end += line.len() as u64;
             index.extend_from_slice(&end.to_le_bytes());
@@ -70,7 +68,6 @@ impl ConsoleState {
             index.extend_from_slice(&(sid as u32).to_le_bytes());
             index.extend_from_slice(&0u32.to_le_bytes());
             numbers.extend_from_slice(&n.to_le_bytes());
-            n += 1;
         }
         w.append(TEXT, &text)?;
         w.append(INDEX, &index)?;

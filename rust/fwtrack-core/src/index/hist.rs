@@ -58,13 +58,12 @@ impl HistState {
 
     /// Append one histogram.
     pub(crate) fn fold(&mut self, h: HistRecord, w: &mut Writer) -> Result<()> {
-        let i = match self.by_key.get(&*h.key) {
-            Some(&i) => i,
-            None => {
-                self.keys.push(h.key.to_string());
-                self.by_key.insert(h.key.to_string(), self.keys.len() - 1);
-                self.keys.len() - 1
-            }
+        let i = if let Some(&i) = self.by_key.get(&*h.key) {
+            i
+        } else {
+            self.keys.push(h.key.to_string());
+            self.by_key.insert(h.key.to_string(), self.keys.len() - 1);
+            self.keys.len() - 1
         };
         let n = h.hist.counts.len();
         let mut body = Vec::with_capacity(HEAD_BYTES + 16 * n + 8);
@@ -128,4 +127,66 @@ pub fn read_key(dir: &Path, p: &parts::Parts, key: &str) -> Result<Vec<(u64, His
         ));
     }
     Ok(out)
+}
+
+/// The histograms of `key` as the JSON text the server answers: `{"key", "steps", "edges",
+/// "counts", "nan", "pos_inf", "neg_inf"}`, one entry per histogram in log order. None when
+/// an edge is not finite (the caller spells those its own way).
+pub fn key_json(dir: &Path, p: &parts::Parts, key: &str) -> Result<Option<String>> {
+    use std::fmt::Write as _;
+    let entries = read_key(dir, p, key)?;
+    if entries
+        .iter()
+        .any(|(_, h)| h.edges.iter().any(|e| !e.is_finite()))
+    {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(64 + entries.len() * 24 * 64);
+    out.push_str("{\"key\":");
+    super::json::write_str(key, &mut out);
+    let list = |out: &mut String, name: &str, f: &dyn Fn(&mut String, &(u64, Hist))| {
+        let _ = write!(out, ",\"{name}\":[");
+        for (i, e) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            f(out, e);
+        }
+        out.push(']');
+    };
+    list(&mut out, "steps", &|o, (s, _)| {
+        let _ = write!(o, "{s}");
+    });
+    list(&mut out, "edges", &|o, (_, h)| {
+        o.push('[');
+        for (i, e) in h.edges.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            // Debug: the shortest text that reads back to the same bits.
+            let _ = write!(o, "{e:?}");
+        }
+        o.push(']');
+    });
+    list(&mut out, "counts", &|o, (_, h)| {
+        o.push('[');
+        for (i, c) in h.counts.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            let _ = write!(o, "{c}");
+        }
+        o.push(']');
+    });
+    list(&mut out, "nan", &|o, (_, h)| {
+        let _ = write!(o, "{}", h.nan);
+    });
+    list(&mut out, "pos_inf", &|o, (_, h)| {
+        let _ = write!(o, "{}", h.pos_inf);
+    });
+    list(&mut out, "neg_inf", &|o, (_, h)| {
+        let _ = write!(o, "{}", h.neg_inf);
+    });
+    out.push('}');
+    Ok(Some(out))
 }

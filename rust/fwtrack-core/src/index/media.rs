@@ -84,18 +84,17 @@ impl MediaState {
                 .unwrap_or(Mp::Nil),
             _ => Mp::Nil,
         };
-        let id = match self.by_key.get(&*m.key) {
-            Some(&i) => i,
-            None => {
-                self.keys.push(MediaKey {
-                    key: m.key.to_string(),
-                    count: 0,
-                    kind: Mp::Nil,
-                });
-                let i = (self.keys.len() - 1) as u32;
-                self.by_key.insert(m.key.to_string(), i);
-                i
-            }
+        let id = if let Some(&i) = self.by_key.get(&*m.key) {
+            i
+        } else {
+            self.keys.push(MediaKey {
+                key: m.key.to_string(),
+                count: 0,
+                kind: Mp::Nil,
+            });
+            let i = (self.keys.len() - 1) as u32;
+            self.by_key.insert(m.key.to_string(), i);
+            i
         };
         let k = &mut self.keys[id as usize];
         k.count += 1;

@@ -54,14 +54,13 @@ impl SystemState {
         w.append(TIME, &time)?;
         let mut vals = Vec::with_capacity(s.values.len() * VALUE_BYTES as usize);
         for (k, x) in &s.values {
-            let id = match self.by_key.get(&**k) {
-                Some(&i) => i,
-                None => {
-                    self.keys.push(k.to_string());
-                    let i = (self.keys.len() - 1) as u32;
-                    self.by_key.insert(k.to_string(), i);
-                    i
-                }
+            let id = if let Some(&i) = self.by_key.get(&**k) {
+                i
+            } else {
+                self.keys.push(k.to_string());
+                let i = (self.keys.len() - 1) as u32;
+                self.by_key.insert(k.to_string(), i);
+                i
             };
             vals.extend_from_slice(&n.to_le_bytes());
             vals.extend_from_slice(&id.to_le_bytes());
@@ -84,10 +83,10 @@ pub struct SystemColumns {
 /// The system samples of an index as columns (only `keys`' columns, when given).
 pub fn read_columns(
     dir: &Path,
-    p: &parts::Parts,
+    state: &parts::Parts,
     keys: Option<&[String]>,
 ) -> Result<SystemColumns> {
-    let time = read_range(dir, TIME, 0, p.len(TIME))?;
+    let time = read_range(dir, TIME, 0, state.len(TIME))?;
     let n = time.len() / SAMPLE_BYTES as usize;
     let mut out = SystemColumns {
         timestamp: (0..n).map(|i| f64_at(&time, i * 16)).collect(),
@@ -96,25 +95,24 @@ pub fn read_columns(
     };
     let wanted = |k: &str| keys.is_none_or(|ks| ks.iter().any(|x| x == k));
     // Key number -> column, for the keys asked for.
-    let mut slot: Vec<Option<usize>> = vec![None; p.system.keys.len()];
-    let vals = read_range(dir, VALUES, 0, p.len(VALUES))?;
+    let mut slot: Vec<Option<usize>> = vec![None; state.system.keys.len()];
+    let vals = read_range(dir, VALUES, 0, state.len(VALUES))?;
     for r in 0..vals.len() / VALUE_BYTES as usize {
         let at = r * VALUE_BYTES as usize;
         let (i, k) = (u32_at(&vals, at) as usize, u32_at(&vals, at + 4) as usize);
         if i >= n || k >= slot.len() {
             continue;
         }
-        let c = match slot[k] {
-            Some(c) => c,
-            None => {
-                if !wanted(&p.system.keys[k]) {
-                    continue;
-                }
-                out.columns
-                    .push((p.system.keys[k].clone(), vec![f64::NAN; n]));
-                slot[k] = Some(out.columns.len() - 1);
-                out.columns.len() - 1
+        let c = if let Some(c) = slot[k] {
+            c
+        } else {
+            if !wanted(&state.system.keys[k]) {
+                continue;
             }
+            out.columns
+                .push((state.system.keys[k].clone(), vec![f64::NAN; n]));
+            slot[k] = Some(out.columns.len() - 1);
+            out.columns.len() - 1
         };
         out.columns[c].1[i] = f64_at(&vals, at + 8);
     }
