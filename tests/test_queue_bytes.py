@@ -31,7 +31,7 @@ def test_a_tiny_budget_still_records_every_point() -> None:
 def test_a_size_string_is_taken_from_settings_and_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert fwtrack.Settings().queue_bytes == 16 * 2**20
+    assert fwtrack.Settings().queue_bytes == 4 * 2**20
     assert fwtrack.Settings(queue_bytes="64KiB").queue_bytes == 65536  # type: ignore[arg-type]
     monkeypatch.setenv("FWTRACK_QUEUE_BYTES", "2MB")
     assert fwtrack.Settings().queue_bytes == 2_000_000
@@ -40,7 +40,7 @@ def test_a_size_string_is_taken_from_settings_and_the_environment(
 
 @pytest.mark.parametrize("bad", [0, -1, "0", "-5MiB", "lots"])
 def test_a_budget_out_of_range_is_refused_with_the_fix(bad: object) -> None:
-    with pytest.raises(ValueError, match=r"Settings\.queue_bytes.*(16MiB|a size)"):
+    with pytest.raises(ValueError, match=r"Settings\.queue_bytes.*(4MiB|a size)"):
         fwtrack.init(settings={"queue_bytes": bad})
     assert fwtrack.run is None
 

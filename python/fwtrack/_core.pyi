@@ -49,7 +49,7 @@ class RunWriter:
         resume: bool = False,
         flush_interval: float = 1.0,
         queue_capacity: int = 65536,
-        queue_bytes: int = 16777216,
+        queue_bytes: int = 4194304,
         converter: Callable[[str, Any], Any],
         warn: Callable[[str], None],
     ) -> None: ...

@@ -64,7 +64,7 @@ MODES = ("offline", "online", "disabled")
 DEFAULT_FLUSH_INTERVAL = 1.0
 MAX_FLUSH_INTERVAL = 3600.0
 DEFAULT_QUEUE_CAPACITY = 65536
-DEFAULT_QUEUE_BYTES = 16 << 20
+DEFAULT_QUEUE_BYTES = 4 << 20
 MAX_QUEUE_BYTES = 1 << 40
 
 
@@ -146,7 +146,7 @@ FWTRACK_QUEUE_BYTES = EnvVar(
     "Memory budget of the queue between `log()` and the writer thread: bytes, or a size like "
     "`16MiB` or `64MB`; `log()` waits for the writer only when it is spent (nothing is "
     "dropped); `Settings.queue_bytes` beats it.",
-    default="16MiB",
+    default="4MiB",
 )
 FWTRACK_BASE_URL = EnvVar(
     "FWTRACK_BASE_URL",
@@ -330,7 +330,7 @@ def _env_flush_interval() -> float:
 
 def _check_queue_bytes(value: object, source: str) -> int:
     """`value` (bytes, or a size string like '16MiB') as bytes in 1..=MAX_QUEUE_BYTES."""
-    fix = "use bytes >= 1 or a size like '16MiB' (the default is 16MiB)"
+    fix = "use bytes >= 1 or a size like '4MiB' (the default is 4MiB)"
     if isinstance(value, str):
         from fwtrack.artifacts.cache import parse_size
 
@@ -476,7 +476,7 @@ class Settings:
 
     `flush_interval`: seconds after which logged data is durably on disk (default 1.0, or
     `FWTRACK_FLUSH_INTERVAL`). `queue_bytes`: the memory budget of the queue between `log()`
-    and the writer thread in bytes (a size string like "16MiB" is also taken; default 16 MiB, or
+    and the writer thread in bytes (a size string like "4MiB" is also taken; default 4 MiB, or
     `FWTRACK_QUEUE_BYTES`); `log()` waits for the writer only when it is spent, nothing is
     dropped. `queue_capacity`: an extra bound on how many log calls may wait in that queue
     (default 65536); the byte budget is what bounds memory.

@@ -298,7 +298,7 @@ impl PyRunWriter {
         }
         if queue_bytes == 0 {
             return Err(PyValueError::new_err(
-                "queue_bytes=0 is out of range; use a budget of bytes >= 1, e.g. 16777216 (16 MiB)",
+                "queue_bytes=0 is out of range; use a budget of bytes >= 1, e.g. 4194304 (4 MiB)",
             ));
         }
         let opts = WriterOptions {
