@@ -29,6 +29,7 @@ use rmpv::Value as Mp;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::lock::DirLock;
+use crate::meta::RunMeta;
 use crate::pending::{Entry, PendingRecord, Settled};
 use crate::reader::{RunView, read_log};
 use crate::record::{Key, MetricDef, Record, SummarySnapshot};
@@ -462,10 +463,23 @@ impl Writer {
         resume: bool,
         opts: WriterOptions,
     ) -> Result<(Writer, Recovered)> {
+        Self::open_with(dir, |_| Ok(start), resume, opts)
+    }
+
+    /// [`Writer::open`] with the start record made by `start` from the metadata of the log
+    /// being resumed (None for a new log): a resumed run's start can carry over what the log
+    /// holds (name, tags, ...) from the one decode that recovers it.
+    pub fn open_with(
+        dir: &Path,
+        start: impl FnOnce(Option<&RunMeta>) -> Result<Record>,
+        resume: bool,
+        opts: WriterOptions,
+    ) -> Result<(Writer, Recovered)> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let lock = DirLock::acquire(&dir.join(crate::LOCK_FILE_NAME))?;
         let path = dir.join(crate::LOG_FILE_NAME);
         let mut recovered = Recovered::default();
+        let mut prior = None;
         // A log shorter than its header (a crash inside `open`) holds nothing: start over.
         let exists = std::fs::metadata(&path).is_ok_and(|m| m.len() >= codec::HEADER_LEN as u64);
         let (file, good_len, next_seq) = if resume && exists {
@@ -476,6 +490,7 @@ impl Writer {
             let valid = contents.valid_len;
             let next_seq = contents.next_seq;
             let view = RunView::from_contents(contents);
+            prior = Some(view.meta.clone());
             let mut means: HashMap<String, (f64, u64)> = HashMap::new();
             for row in &view.rows {
                 for (k, v) in &row.values {
@@ -539,7 +554,7 @@ impl Writer {
             retry_at: None,
             _lock: lock,
         };
-        t.add(start);
+        t.add(start(prior.as_ref())?);
         // The start record is on disk before `open` returns.
         t.write_block(true)?;
         let (tx, rx) = unbounded();
