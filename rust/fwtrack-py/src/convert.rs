@@ -214,14 +214,19 @@ pub fn py_to_mp(v: &Bound<'_, PyAny>) -> PyResult<Mp> {
 /// else. numpy is never imported here: a numpy scalar's type lives in the `numpy` module.
 fn numpy_scalar<'py>(v: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     let t = v.get_type();
-    if !t.module().is_ok_and(|m| m.to_str().is_ok_and(|m| m == "numpy")) {
+    if !t
+        .module()
+        .is_ok_and(|m| m.to_str().is_ok_and(|m| m == "numpy"))
+    {
         return Ok(None);
     }
-    let kind = match v.getattr("dtype").and_then(|d| d.getattr("kind")) {
-        Ok(k) => k,
-        Err(_) => return Ok(None),
+    let Ok(kind) = v.getattr("dtype").and_then(|d| d.getattr("kind")) else {
+        return Ok(None);
     };
-    if !kind.cast::<PyString>().is_ok_and(|k| k.to_str().is_ok_and(|k| "biuf".contains(k))) {
+    if !kind
+        .cast::<PyString>()
+        .is_ok_and(|k| k.to_str().is_ok_and(|k| "biuf".contains(k)))
+    {
         return Ok(None);
     }
     let item = v.call_method0("item")?;
