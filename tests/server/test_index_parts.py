@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from fwtrack import _core
 from fwtrack.server.blobs import RunPaths
@@ -35,11 +36,21 @@ def _log(tmp: Path, steps: int, pause: float = 0.0) -> subprocess.Popen[bytes]:
     )
 
 
-def _finished_run(tmp: Path, steps: int = 60) -> Path:
-    proc = _log(tmp, steps)
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The log of a finished run, logged once for the module's tests."""
+    tmp = tmp_path_factory.mktemp("finished")
+    proc = _log(tmp, 60)
     _, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 0, err.decode(errors="replace")
     return tmp / "fwtrack" / "parts" / "r1" / "run.fwlog"
+
+
+def _finished_run(finished: Path, tmp: Path) -> Path:
+    """A copy of the finished run's log in `tmp`."""
+    log = tmp / "run.fwlog"
+    shutil.copyfile(finished, log)
+    return log
 
 
 def _lines(index: Path) -> list[tuple[int, str, float, str]]:
@@ -105,8 +116,8 @@ def _assert_parts_equal_the_log(log: Path, index: Path) -> None:
         assert json.loads(text) == {"key": key, **hists}
 
 
-def test_the_parts_of_a_finished_run_equal_its_decoded_log(tmp_path: Path) -> None:
-    log = _finished_run(tmp_path)
+def test_the_parts_of_a_finished_run_equal_its_decoded_log(finished: Path, tmp_path: Path) -> None:
+    log = _finished_run(finished, tmp_path)
     index = tmp_path / "index"
     _core.index_update(str(log), str(index))
     assert _core.index_version(str(index)) == (_core.INDEX_VERSION, log.stat().st_size)
@@ -150,8 +161,8 @@ def test_a_run_polled_while_written_yields_every_line_once(tmp_path: Path) -> No
     _assert_parts_equal_the_log(log, Path(index))
 
 
-def test_a_torn_tail_is_indexed_up_to_the_last_whole_frame(tmp_path: Path) -> None:
-    log = _finished_run(tmp_path, 40)
+def test_a_torn_tail_is_indexed_up_to_the_last_whole_frame(finished: Path, tmp_path: Path) -> None:
+    log = _finished_run(finished, tmp_path)
     whole = log.read_bytes()
     torn = tmp_path / "torn.fwlog"
     torn.write_bytes(whole[: len(whole) - 7])
@@ -165,8 +176,10 @@ def test_a_torn_tail_is_indexed_up_to_the_last_whole_frame(tmp_path: Path) -> No
     _assert_parts_equal_the_log(log, index)
 
 
-def test_an_index_of_the_previous_layout_is_rebuilt_before_it_is_read(tmp_path: Path) -> None:
-    log = _finished_run(tmp_path, 30)
+def test_an_index_of_the_previous_layout_is_rebuilt_before_it_is_read(
+    finished: Path, tmp_path: Path
+) -> None:
+    log = _finished_run(finished, tmp_path)
     index = tmp_path / "index"
     _core.index_update(str(log), str(index))
     # the index as version 1 left it: columns and a manifest without parts
