@@ -165,13 +165,11 @@ def main() -> None:
         "fwtrack RunReader(path).history()": lambda: _core.RunReader(
             str(OUT / "read" / "big")
         ).history(),
-        "fwtrack history(keys=[one])": lambda: fwtrack.Api(OUT)
-        .run("read/big")
-        .history(keys=[one_key]),
-        "fwtrack Api().run() (metadata only)": lambda: fwtrack.Api(OUT).run("read/big"),
-        f"fwtrack Api().runs() over {args.runs} runs": lambda: len(
-            fwtrack.Api(OUT).runs("many")
+        "fwtrack history(keys=[one])": lambda: (
+            fwtrack.Api(OUT).run("read/big").history(keys=[one_key])
         ),
+        "fwtrack Api().run() (metadata only)": lambda: fwtrack.Api(OUT).run("read/big"),
+        f"fwtrack Api().runs() over {args.runs} runs": lambda: len(fwtrack.Api(OUT).runs("many")),
         "floor: stat() of the 1,000 logs": lambda: [
             os.stat(p / "run.fwlog") for p in (OUT / "many").iterdir()
         ],
@@ -191,7 +189,7 @@ def main() -> None:
 
             cases["MLflow 100k points: get_metric_history (SQLite)"] = mlflow_read
         if (OUT / "tb").exists():
-            from tensorboard.backend.event_processing.event_accumulator import (
+            from tensorboard.backend.event_processing.event_accumulator import (  # type: ignore[import-untyped]
                 EventAccumulator,
             )
 
@@ -225,11 +223,14 @@ def main() -> None:
             ratio = f"{m / small:6.1f}x fwtrack"
         elif "np.load" not in name and "100k" not in name and "history" in name:
             ratio = f"{m / floor:6.1f}x floor"
-        print(f"{name:<52} {m * 1e3:8.1f}ms {lo * 1e3:8.1f}-{hi * 1e3:8.1f}ms {rate:>14} {ratio:>18}")
+        print(
+            f"{name:<52} {m * 1e3:8.1f}ms {lo * 1e3:8.1f}-{hi * 1e3:8.1f}ms {rate:>14} {ratio:>18}"
+        )
     all_keys = med["fwtrack Api().run().history()"]
+    per_run = med[f"fwtrack Api().runs() over {args.runs} runs"] / args.runs
     print(
         f"\none key / all keys: {med['fwtrack history(keys=[one])'] / all_keys:.3f}; "
-        f"Api().runs() per run: {med[f'fwtrack Api().runs() over {args.runs} runs'] / args.runs * 1e3:.3f} ms"
+        f"Api().runs() per run: {per_run * 1e3:.3f} ms"
     )
 
 

@@ -46,11 +46,17 @@ def test_history_holds_every_type_as_logged() -> None:
     assert list(h["_step"]) == list(range(40))
     assert list(h["loss"]) == [-1.0 / (s + 1) for s in range(40)]  # the later value wins
     n = list(h["n"])
-    assert n[25] == "text" and n[24] == 24 and isinstance(n[24], int)
-    assert h["flag"].tolist()[25] is True and h["flag"].tolist()[0] is None
+    assert n[25] == "text"
+    assert n[24] == 24
+    assert isinstance(n[24], int)
+    assert h["flag"].tolist()[25] is True
+    assert h["flag"].tolist()[0] is None
     late = h["late"].to_numpy()
-    assert np.isnan(late[:10]).all() and np.isnan(late[12]) and late[11] == math.inf
-    assert run.row_count == len(h) == 40 and run.last_step == 39
+    assert np.isnan(late[:10]).all()
+    assert np.isnan(late[12])
+    assert late[11] == math.inf
+    assert run.row_count == len(h) == 40
+    assert run.last_step == 39
 
 
 @pytest.mark.parametrize(
@@ -109,8 +115,10 @@ def test_many_runs_list_with_their_metadata(tmp_dir: Path) -> None:
     assert sorted(r.id for r in runs) == sorted(ids)
     for r in runs:
         i = int(r.config["i"])
-        assert r.row_count == i + 1 and r.last_step == i
-        assert r.summary["best"] == i and r.tags == [f"t{i % 3}"]
+        assert r.row_count == i + 1
+        assert r.last_step == i
+        assert r.summary["best"] == i
+        assert r.tags == [f"t{i % 3}"]
         assert r.state == "finished"
         # the metadata the reader folds matches the history it decodes on demand
         assert len(r.history()) == r.row_count

@@ -202,13 +202,14 @@ impl<'a> Cur<'a> {
                 self.pos += 1;
                 Scalar::Int(i64::from_be_bytes(self.be()?))
             }
-            _ => match self.str_bytes()? {
-                Some(s) => std::str::from_utf8(s).map_or(Scalar::Absent, Scalar::Str),
-                None => {
+            _ => {
+                if let Some(s) = self.str_bytes()? {
+                    std::str::from_utf8(s).map_or(Scalar::Absent, Scalar::Str)
+                } else {
                     self.skip_generic()?;
                     Scalar::Absent
                 }
-            },
+            }
         };
         Ok(v)
     }
@@ -248,12 +249,11 @@ pub(crate) fn header(body: &[u8]) -> Result<Header> {
     };
     let (mut step, mut ts, mut rt, mut values) = (None, None, None, None);
     for i in 0..n {
-        let name = match c.str_bytes()? {
-            Some(k) => k,
-            None => {
-                c.skip_generic()?;
-                &[]
-            }
+        let name = if let Some(k) = c.str_bytes()? {
+            k
+        } else {
+            c.skip_generic()?;
+            &[]
         };
         match name {
             b"step" if step.is_none() => {
@@ -344,19 +344,18 @@ impl KeyTable {
         {
             return Ok(*id);
         }
-        let id = match self.ids.get(k) {
-            Some(id) => *id,
-            None => {
-                let s = std::str::from_utf8(k).map_err(|_| bad("non-string key"))?;
-                let id = if self.wanted.as_ref().is_none_or(|w| w.contains(s)) {
-                    self.keys.push(Key::from(s));
-                    Some((self.keys.len() - 1) as u32)
-                } else {
-                    None
-                };
-                self.ids.insert(k.into(), id);
-                id
-            }
+        let id = if let Some(id) = self.ids.get(k) {
+            *id
+        } else {
+            let s = std::str::from_utf8(k).map_err(|_| bad("non-string key"))?;
+            let id = if self.wanted.as_ref().is_none_or(|w| w.contains(s)) {
+                self.keys.push(Key::from(s));
+                Some((self.keys.len() - 1) as u32)
+            } else {
+                None
+            };
+            self.ids.insert(k.into(), id);
+            id
         };
         if pos < self.by_pos.len() {
             self.by_pos[pos] = (k.into(), id);
@@ -370,26 +369,27 @@ impl KeyTable {
 /// Walk the values map of a record, handing each wanted key's id and value to `f`.
 fn each_value<'a>(
     body: &'a [u8],
-    h: &Header,
+    header: &Header,
     keys: &mut KeyTable,
-    mut f: impl FnMut(u32, Scalar<'a>),
+    mut visit: impl FnMut(u32, Scalar<'a>),
 ) -> Result<()> {
-    let Some(at) = h.values else { return Ok(()) };
-    let mut c = Cur { b: body, pos: at };
-    let n = c.map_len()?.unwrap_or(0);
+    let Some(at) = header.values else {
+        return Ok(());
+    };
+    let mut cur = Cur { b: body, pos: at };
+    let n = cur.map_len()?.unwrap_or(0);
     if keys.none_wanted() {
         // Still checked as the generic decoder would.
-        c.pos = at;
-        return skip_values(&mut c);
+        cur.pos = at;
+        return skip_values(&mut cur);
     }
     for i in 0..n {
-        let k = c.key()?;
-        match keys.id(i, k)? {
-            Some(id) => {
-                let v = c.scalar()?;
-                f(id, v);
-            }
-            None => c.skip()?,
+        let key = cur.key()?;
+        if let Some(id) = keys.id(i, key)? {
+            let v = cur.scalar()?;
+            visit(id, v);
+        } else {
+            cur.skip()?;
         }
     }
     Ok(())

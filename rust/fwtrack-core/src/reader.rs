@@ -260,16 +260,13 @@ impl RowStream {
             }
             Ok(rows)
         });
-        match rows {
-            Ok(rows) => {
-                self.offset += f.len;
-                self.queue.extend(rows);
-                true
-            }
-            Err(_) => {
-                self.done = true;
-                false
-            }
+        if let Ok(rows) = rows {
+            self.offset += f.len;
+            self.queue.extend(rows);
+            true
+        } else {
+            self.done = true;
+            false
         }
     }
 

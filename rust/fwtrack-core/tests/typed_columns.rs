@@ -19,6 +19,7 @@ use fwtrack_core::record::{Key, Record, Row, Value, kind};
 use proptest::prelude::*;
 use rmpv::Value as Mp;
 
+#[allow(clippy::many_single_char_names)]
 fn columns_eq(a: &Columns, b: &Columns) -> Result<(), String> {
     if a.step != b.step {
         return Err(format!("steps {:?} != {:?}", a.step, b.step));
