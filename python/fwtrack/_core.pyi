@@ -537,6 +537,3 @@ def histograms(index_dir: str | os.PathLike[str], key: str) -> dict[str, list[An
 
 def histograms_json(index_dir: str | os.PathLike[str], key: str) -> bytes | None:
     """The histograms route's answer for `key` as JSON, or None when an edge is not finite."""
-
-def histograms_json(index_dir: str | os.PathLike[str], key: str) -> bytes | None:
-    """The histograms route's answer for `key` as JSON, or None when an edge is not finite."""
