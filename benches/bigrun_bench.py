@@ -23,7 +23,7 @@ stores the log and updates the run's history index as each upload arrives
 - others (`--compare-steps`, default 1,000,000; 0 skips): the same run at that size in MLflow
   (`log_batch` to a file store, `get_metric_history`) and TensorBoard (`SummaryWriter`,
   `EventAccumulator`): neither downsamples with min/max (MLflow answers every point;
-  TensorBoard keeps a reservoir sample of 1,000 points a tag by default, dropping extremes).
+  TensorBoard keeps a reservoir sample of 10,000 points a tag by default, dropping extremes).
 
 Medians of `--reps` interleaved repetitions. Results: `<out>/results.md` and `results.json`.
 """
@@ -306,7 +306,7 @@ def compare_others(steps: int, metrics: int, work: Path) -> dict[str, Any]:
         w.close()
         res["tensorboard_log_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        acc = EventAccumulator(str(d))  # default: a reservoir of 1,000 scalars a tag
+        acc = EventAccumulator(str(d))  # default: a reservoir of 10,000 scalars a tag
         acc.Reload()
         pts = acc.Scalars(keys[0])
         res["tensorboard_read_s"] = time.perf_counter() - t0
