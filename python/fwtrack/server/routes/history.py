@@ -281,7 +281,7 @@ def histograms(
     user: CurrentViewer,
     ctx: Ctx,
     key: Annotated[str, Query(min_length=1, max_length=MAX_KEY_LEN)],
-) -> JsonResponse:
+) -> Response:
     """Every histogram logged under `key`: `{"key", "steps", "edges", "counts", "nan",
     "pos_inf", "neg_inf"}` with one entry per step."""
     index = _stored_index(ctx, user, entity, project, run_id)
