@@ -256,6 +256,9 @@ pub fn system_columns(
     Ok(d)
 }
 
+/// One media value: `(step, unix_time, key, descriptor)`.
+type MediaItem<'py> = (u64, f64, String, Bound<'py, PyAny>);
+
 /// Media values of the index in log order, `(step, unix_time, key, descriptor)`, of `key`
 /// or of all keys.
 #[pyfunction]
@@ -264,7 +267,7 @@ pub fn media_items(
     py: Python<'_>,
     index_dir: PathBuf,
     key: Option<String>,
-) -> PyResult<Vec<(u64, f64, String, Bound<'_, PyAny>)>> {
+) -> PyResult<Vec<MediaItem<'_>>> {
     let items = py
         .detach(
             || -> fwtrack_core::Result<Vec<fwtrack_core::record::MediaRecord>> {
@@ -313,11 +316,7 @@ pub fn histogram_keys(py: Python<'_>, index_dir: PathBuf) -> PyResult<Vec<String
 /// Every histogram of `key` in the index, as lists: `{"steps", "edges", "counts", "nan",
 /// "pos_inf", "neg_inf"}`, one entry per histogram in log order.
 #[pyfunction]
-pub fn histograms<'py>(
-    py: Python<'py>,
-    index_dir: PathBuf,
-    key: String,
-) -> PyResult<Bound<'py, PyDict>> {
+pub fn histograms(py: Python<'_>, index_dir: PathBuf, key: String) -> PyResult<Bound<'_, PyDict>> {
     let entries = py
         .detach(
             || -> fwtrack_core::Result<Vec<(u64, fwtrack_core::histogram::Hist)>> {
@@ -355,11 +354,11 @@ pub fn histograms<'py>(
 /// "steps", "edges", "counts", "nan", "pos_inf", "neg_inf"}`), or None when an edge is not
 /// finite.
 #[pyfunction]
-pub fn histograms_json<'py>(
-    py: Python<'py>,
+pub fn histograms_json(
+    py: Python<'_>,
     index_dir: PathBuf,
     key: String,
-) -> PyResult<Option<Bound<'py, PyBytes>>> {
+) -> PyResult<Option<Bound<'_, PyBytes>>> {
     let text = py
         .detach(|| -> fwtrack_core::Result<Option<String>> {
             let m = index::read_manifest(&index_dir)?;
