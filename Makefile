@@ -137,6 +137,10 @@ bench: build $(VENV)/.stamp-bench ## Side-by-side benchmarks against other track
 	$(PY) benches/sweeps_bench.py --out benches/out/sweeps  # suggestion latency (1,000 trials, 20 parameters) and search quality; against Optuna and wandb's sweeps engine; --full for the long run
 	$(PY) benches/import_bench.py --out benches/out/import  # points/s of fwtrack import wandb|tensorboard|mlflow against each tracker's own reader
 	$(PY) benches/collab_bench.py --out benches/out/collab  # report reads, autosaves (1 and 4 editors, conflicts), comments; against a no-op request
+	$(PY) benches/read_bench.py  # history() of 10M points, one key of 100, Api.runs() over 1,000 runs; against np.load, MLflow and TensorBoard's readers (datasets in benches/out/read)
+	$(PY) benches/poll_bench.py  # a live run of 1M console lines and 100k histogram steps polled as the run page does; against a no-op request
+	$(PY) benches/bigrun_bench.py --compare-steps 20000  # a 10M-step run: logging, indexing on upload, first paint and zooms; TensorBoard and MLflow at 20k steps
+	$(PY) benches/runs_scale_bench.py --postgres  # runs table and projects page at 100,000 runs against 1,000 (SQLite and PostgreSQL)
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
