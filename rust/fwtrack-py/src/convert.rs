@@ -243,6 +243,22 @@ pub fn json_or_obj_to_mp(v: &Bound<'_, PyAny>) -> PyResult<Mp> {
     py_to_mp(v)
 }
 
+/// One media value as Python gets it: `(step, unix_time, key, descriptor)`.
+pub type MediaItem<'py> = (u64, f64, String, Bound<'py, PyAny>);
+
+/// A media record as a [`MediaItem`].
+pub fn media_item<'py>(
+    py: Python<'py>,
+    m: &fwtrack_core::record::MediaRecord,
+) -> PyResult<MediaItem<'py>> {
+    Ok((
+        m.step,
+        m.timestamp,
+        m.key.to_string(),
+        mp_to_py(py, &m.value)?,
+    ))
+}
+
 /// MessagePack as a Python object.
 pub fn mp_to_py<'py>(py: Python<'py>, v: &Mp) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {

@@ -18,7 +18,7 @@ use fwtrack_core::index::media as parts_media;
 use fwtrack_core::index::system as parts_system;
 use fwtrack_core::index::{self, IndexUpdate};
 
-use crate::convert::mp_to_py;
+use crate::convert::{MediaItem, media_item, mp_to_py};
 use crate::errors::{IntoPy, io_to_py};
 
 /// Check that `data` is whole, valid run-log frames (preceded by the file header when
@@ -256,9 +256,6 @@ pub fn system_columns(
     Ok(d)
 }
 
-/// One media value: `(step, unix_time, key, descriptor)`.
-type MediaItem<'py> = (u64, f64, String, Bound<'py, PyAny>);
-
 /// Media values of the index in log order, `(step, unix_time, key, descriptor)`, of `key`
 /// or of all keys.
 #[pyfunction]
@@ -276,17 +273,7 @@ pub fn media_items(
             },
         )
         .py_err()?;
-    items
-        .into_iter()
-        .map(|m| {
-            Ok((
-                m.step,
-                m.timestamp,
-                m.key.to_string(),
-                mp_to_py(py, &m.value)?,
-            ))
-        })
-        .collect()
+    items.iter().map(|m| media_item(py, m)).collect()
 }
 
 /// The media keys of the index in order of first use: `[(key, count, type of the newest)]`.

@@ -11,7 +11,7 @@ use fwtrack_core::columns::HistoryFilter;
 use fwtrack_core::reader::{Column, RowStream, RunLog, log_path};
 use parking_lot::Mutex;
 
-use crate::convert::{mp_to_py, value_to_py};
+use crate::convert::{MediaItem, media_item, mp_to_py, value_to_py};
 use crate::errors::IntoPy;
 use crate::hist::PyHistogram;
 
@@ -139,14 +139,7 @@ impl PyRunReader {
             .media
             .iter()
             .filter(|m| key.is_none_or(|k| &*m.key == k))
-            .map(|m| {
-                Ok((
-                    m.step,
-                    m.timestamp,
-                    m.key.to_string(),
-                    mp_to_py(py, &m.value)?,
-                ))
-            })
+            .map(|m| media_item(py, m))
             .collect()
     }
 
@@ -194,9 +187,6 @@ pub fn scan_rows(
         rows: Mutex::new(RowStream::open_filtered(&path, filter).py_err()?),
     })
 }
-
-/// `(step, unix_time, key, descriptor)` of one media value.
-type MediaItem<'py> = (u64, f64, String, Bound<'py, PyAny>);
 
 /// Iterator over the rows of a run log.
 #[pyclass(module = "fwtrack._core", frozen)]

@@ -115,25 +115,6 @@ fn read_all(runs: &[(String, PathBuf)], q: &Query<'_>, workers: usize) -> Vec<Ru
     out
 }
 
-/// `s` as a JSON string literal.
-fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// Whether every value of `col` is exactly a float32 (NaN counts as one).
 fn fits_f32(col: &[f64]) -> bool {
     #[allow(clippy::cast_possible_truncation)]
@@ -185,7 +166,7 @@ fn encode(
             header.push(',');
         }
         header.push_str("{\"run\":");
-        json_str(&mut header, run);
+        index::json::write_str(run, &mut header);
         let downsampled = series.iter().any(|(_, s)| s.downsampled());
         let _ = write!(header, ",\"downsampled\":{downsampled},\"series\":[");
         for (i, (key, s)) in series.iter().enumerate() {
@@ -193,7 +174,7 @@ fn encode(
                 header.push(',');
             }
             header.push_str("{\"key\":");
-            json_str(&mut header, key);
+            index::json::write_str(key, &mut header);
             let _ = write!(header, ",\"n\":{}", s.len());
             push_column(&mut header, &mut data, "step", &s.step);
             push_column(&mut header, &mut data, "value", &s.value);
@@ -213,7 +194,7 @@ fn encode(
         if i > 0 {
             header.push(',');
         }
-        json_str(&mut header, m);
+        index::json::write_str(m, &mut header);
     }
     header.push_str("]}");
     let head_len = u32::try_from(header.len())
