@@ -65,13 +65,14 @@ HEADER_LEN = 16
 FRAME_HEADER_LEN = 28
 
 
-def db_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+def db_url(request: pytest.FixtureRequest, backend: str, *, empty: bool = False) -> str | None:
     """None (SQLite in the data dir) or a fresh PostgreSQL database for this test, already
     at the newest revision (a copy of a migrated template: the migrations have tests of
-    their own, and running them for every app took seconds)."""
+    their own, and running them for every app took seconds); with `empty`, a database with
+    no tables, for the tests that build an older revision themselves."""
     if backend == "sqlite":
         return None
-    url: str = request.getfixturevalue("migrated_postgres_db")
+    url: str = request.getfixturevalue("fresh_postgres_db" if empty else "migrated_postgres_db")
     return url
 
 

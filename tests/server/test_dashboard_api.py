@@ -331,7 +331,7 @@ def test_migration_0002_fills_in_the_keys_of_existing_runs(
     from fwtrack.server.fields import keys_of_project
 
     for backend in BACKENDS:
-        url = db_url(request, backend) or f"sqlite:///{tmp_path / 'old.db'}"
+        url = db_url(request, backend, empty=True) or f"sqlite:///{tmp_path / 'old.db'}"
         db = Database(ServerConfig(data_dir=tmp_path, db_url=url).database_url)
         try:
             with db.engine.connect() as connection:

@@ -84,7 +84,7 @@ def test_existing_names_migrate_into_the_shared_namespace(
     from fwtrack.server.db import Database
 
     for backend in BACKENDS:
-        url = db_url(request, backend) or f"sqlite:///{tmp_path / 'old.db'}"
+        url = db_url(request, backend, empty=True) or f"sqlite:///{tmp_path / 'old.db'}"
         config = ServerConfig(data_dir=tmp_path / backend, db_url=url, admin_key=ADMIN_KEY)
         db = Database(config.database_url)
         try:
