@@ -14,7 +14,7 @@ import http.client
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["CountingProxy", "Seen", "kind_of"]
@@ -113,6 +113,14 @@ class CountingProxy:
                     if delay > 0:
                         time.sleep(delay)
                     status, headers, data, forwarded = self._forward(body)
+                # Recorded before the client gets the answer, so a test that has its answer
+                # also finds it counted; taken back to status 0 if the client hung up.
+                authorized = "Authorization" in self.headers
+                seen = Seen(
+                    kind, self.command, self.path, status, time.monotonic(), forwarded,
+                    len(body), authorized,
+                )  # fmt: skip
+                proxy._record(seen)
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
@@ -122,13 +130,7 @@ class CountingProxy:
                     self.wfile.write(data)
                     self.wfile.flush()
                 except OSError:
-                    status = 0
-                size = len(body)
-                now = time.monotonic()
-                authorized = "Authorization" in self.headers
-                proxy._record(
-                    Seen(kind, self.command, self.path, status, now, forwarded, size, authorized)
-                )
+                    proxy._replace(seen, replace(seen, status=0))
 
             def _forward(self, body: bytes) -> tuple[int, dict[str, str], bytes, bool]:
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=120)
@@ -177,6 +179,11 @@ class CountingProxy:
     def _record(self, seen: Seen) -> None:
         with self._lock:
             self._seen.append(seen)
+
+    def _replace(self, old: Seen, new: Seen) -> None:
+        with self._lock:
+            at = next(i for i in range(len(self._seen) - 1, -1, -1) if self._seen[i] is old)
+            self._seen[at] = new
 
     @property
     def seen(self) -> list[Seen]:
