@@ -38,6 +38,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benches"))
+
+from server_bench import child_env  # noqa: E402
+
 OUT = REPO / "benches" / "out" / "poll"
 PROJECT = "poll"
 RUN_ID = "live1"
@@ -82,15 +86,6 @@ while True:
     i += 1
     time.sleep(0.05)
 """
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FWTRACK_")}
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p
-    )
-    env.update(extra)
-    return env
 
 
 def dataset(lines: int, steps: int) -> Path:
