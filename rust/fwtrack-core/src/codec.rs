@@ -467,6 +467,23 @@ pub fn log_next_seq(file: &std::fs::File, size: u64) -> std::io::Result<u64> {
     Ok(next_seq)
 }
 
+/// A whole log of `blocks`, one frame each (level-1 zstd), for tests that need a log on disk.
+#[cfg(test)]
+pub(crate) fn log_of(blocks: &[Vec<Record>]) -> Vec<u8> {
+    let mut bytes = header().to_vec();
+    let mut seq = 0;
+    for b in blocks {
+        let mut raw = Vec::new();
+        for r in b {
+            push_record(&mut raw, r);
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        bytes.extend(encode_frame(&raw, seq, b.len() as u32, 1));
+        seq += b.len() as u64;
+    }
+    bytes
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

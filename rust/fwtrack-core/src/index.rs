@@ -912,16 +912,7 @@ mod tests {
     use crate::record::{Key, Row};
 
     fn log_with(dir: &Path, blocks: &[Vec<Record>]) -> PathBuf {
-        let mut bytes = codec::header().to_vec();
-        let mut seq = 0;
-        for b in blocks {
-            let mut raw = Vec::new();
-            for r in b {
-                codec::push_record(&mut raw, r);
-            }
-            bytes.extend(codec::encode_frame(&raw, seq, b.len() as u32, 1));
-            seq += b.len() as u64;
-        }
+        let bytes = codec::log_of(blocks);
         let p = dir.join("run.fwlog");
         std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{e}"));
         p
